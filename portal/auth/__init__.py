@@ -1,0 +1,1 @@
+"""Users, roles, sign-in, API tokens, user and network administration."""

@@ -1,0 +1,95 @@
+"""``flask --app portal users …``: account administration from the shell."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from flask_babel import gettext as _
+
+from ..extensions import db
+from .csvimport import import_technicians
+from .models import ROLES
+from .services import AccountError, create_user, find_user, issue_token, set_active, user_tokens
+
+users_cli = AppGroup("users", help="Create users, issue API tokens, import technicians.")
+
+
+def fail(message: str) -> None:
+    """One line on stderr and a non-zero exit; the caller has changed nothing."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True,
+              help=f"One of {', '.join(ROLES)}; repeat for several roles.")
+@click.option("--password", required=True, help="Initial password (at least 8 characters).")
+@click.option("--name", default="", help="Full name shown in the portal.")
+@click.option("--outlet", default=None, help="Outlet code (technicians belong to an outlet).")
+def create_command(username, roles, password, name, outlet):
+    """Create a user with one or more roles."""
+    try:
+        user = create_user(username, roles, password, name=name, outlet_code=outlet)
+    except AccountError as exc:
+        db.session.rollback()
+        fail(str(exc))
+    click.echo(f"created {user.username} ({', '.join(sorted(user.roles))})")
+
+
+@users_cli.command("token")
+@click.argument("username")
+@click.option("--label", default="", help="What the token is for.")
+def token_command(username, label):
+    """Print a new API bearer token for USERNAME (only its hash is stored)."""
+    user = find_user(username)
+    if user is None:
+        fail(_("No user named %(username)s.", username=username))
+    try:
+        token = issue_token(user, label)
+    except AccountError as exc:
+        fail(str(exc))
+    click.echo(token)
+
+
+@users_cli.command("tokens")
+@click.argument("username")
+def tokens_command(username):
+    """List USERNAME's API tokens (prefix, label, created, last used, revoked)."""
+    user = find_user(username)
+    if user is None:
+        fail(_("No user named %(username)s.", username=username))
+    for token in user_tokens(user):
+        state = "revoked" if token.revoked_at else "live"
+        used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never"
+        click.echo(f"{token.id}\t{token.prefix}…\t{state}\t{token.label or '-'}\t"
+                   f"created {token.created_at.isoformat(timespec='seconds')}\tused {used}")
+
+
+@users_cli.command("deactivate")
+@click.argument("username")
+def deactivate_command(username):
+    """Deactivate USERNAME: no more sign-ins or API calls; records stay."""
+    user = find_user(username)
+    if user is None:
+        fail(_("No user named %(username)s.", username=username))
+    set_active(user, False, None)
+    click.echo(f"deactivated {user.username}")
+
+
+@users_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_command(path):
+    """Import technicians from a UTF-8 CSV file (all rows or none)."""
+    with open(path, "rb") as fh:
+        result = import_technicians(fh.read())
+    if not result.ok:
+        for line, reason in result.errors:
+            click.echo(f"{path}:{line}: {reason}", err=True)
+        fail(f"nothing imported: {len(result.errors)} problem(s)")
+    for username, _name, generated in result.created:
+        click.echo(f"{username}\t{generated or '(password from file)'}")
+    click.echo(f"imported {len(result.created)} technicians")

@@ -1,0 +1,417 @@
+"""Account services: the only code that writes users, roles, tokens and sign-in attempts.
+
+Views and CLI commands call these functions; every function either completes its
+change or raises :class:`AccountError` having changed nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..dbtypes import utcnow
+from ..extensions import db
+from .models import ROLES, AccountEvent, ApiToken, LoginAttempt, Outlet, User
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+TOKEN_PREFIX = "ptk_"
+
+
+class AccountError(ValueError):
+    """A request the account services refuse, with a message fit to show the user.
+
+    ``field`` names the form field the message belongs to, when there is one.
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+# --- validation -----------------------------------------------------------------
+
+
+def normalise_username(username: str) -> str:
+    return (username or "").strip().lower()
+
+
+def username_problem(username: str) -> str | None:
+    if not USERNAME_RE.match(username):
+        return _(
+            "Username must be 3 to 64 characters: letters, digits, dot, dash or underscore, "
+            "starting with a letter or digit."
+        )
+    return None
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password or "") < minimum:
+        return _("Password must be at least %(n)d characters.", n=minimum)
+    if username and password.strip().lower() == username.lower():
+        return _("Password must not be the same as the username.")
+    return None
+
+
+def role_problem(roles) -> str | None:
+    roles = list(roles)
+    if not roles:
+        return _("Choose at least one role.")
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        return _(
+            "Unknown role %(role)s; roles are %(roles)s.",
+            role=", ".join(unknown),
+            roles=", ".join(ROLES),
+        )
+    return None
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def find_user(username: str) -> User | None:
+    return db.session.scalar(select(User).where(User.username == normalise_username(username)))
+
+
+def find_outlet(code: str) -> Outlet | None:
+    code = (code or "").strip()
+    if not code:
+        return None
+    return db.session.scalar(select(Outlet).where(func.upper(Outlet.code) == code.upper()))
+
+
+# --- users ----------------------------------------------------------------------
+
+
+def create_user(
+    username: str,
+    roles,
+    password: str,
+    name: str = "",
+    outlet_code: str | None = None,
+    start_date=None,
+    must_change_password: bool = False,
+    actor: User | None = None,
+    commit: bool = True,
+) -> User:
+    """Create a user, or raise AccountError and change nothing."""
+    username = normalise_username(username)
+    roles = list(dict.fromkeys(roles))  # keep order, drop repeats
+    problem = (
+        username_problem(username)
+        or role_problem(roles)
+        or password_problem(password, username)
+    )
+    if problem:
+        raise AccountError(problem)
+    if find_user(username) is not None:
+        raise AccountError(_("Username %(username)s is already taken.", username=username))
+    outlet = None
+    if outlet_code:
+        outlet = find_outlet(outlet_code)
+        if outlet is None:
+            raise AccountError(_("No outlet has the code %(code)s.", code=outlet_code))
+    user = User(
+        username=username,
+        name=(name or "").strip(),
+        password_hash=hash_password(password),
+        outlet=outlet,
+        start_date=start_date,
+        must_change_password=must_change_password,
+    )
+    user.set_roles(roles)
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(
+        AccountEvent(user_id=user.id, actor_id=actor.id if actor else None, action="created",
+                     detail="roles: " + ", ".join(sorted(roles)))
+    )
+    if commit:
+        db.session.commit()
+    return user
+
+
+def log_event(user: User, action: str, actor: User | None = None, detail: str = "") -> None:
+    db.session.add(
+        AccountEvent(user_id=user.id, actor_id=actor.id if actor else None, action=action,
+                     detail=detail[:500])
+    )
+
+
+def update_user(user: User, *, name: str, roles, outlet_code: str | None, start_date,
+                actor: User | None) -> None:
+    roles = list(dict.fromkeys(roles))
+    problem = role_problem(roles)
+    if problem:
+        raise AccountError(problem)
+    outlet = None
+    if outlet_code:
+        outlet = find_outlet(outlet_code)
+        if outlet is None:
+            raise AccountError(_("No outlet has the code %(code)s.", code=outlet_code))
+    if actor is not None and actor.id == user.id and "admin" not in roles:
+        raise AccountError(_("You cannot remove the admin role from your own account."))
+    changes = []
+    if set(roles) != user.roles:
+        changes.append("roles: " + ", ".join(sorted(roles)))
+    if (outlet.id if outlet else None) != user.outlet_id:
+        changes.append("outlet: " + (outlet.code if outlet else "-"))
+    user.name = (name or "").strip()
+    user.set_roles(roles)
+    user.outlet = outlet
+    user.start_date = start_date
+    log_event(user, "updated", actor, "; ".join(changes))
+    db.session.commit()
+
+
+def set_active(user: User, active: bool, actor: User | None) -> None:
+    if actor is not None and actor.id == user.id and not active:
+        raise AccountError(_("You cannot deactivate your own account."))
+    if user.active == active:
+        return
+    user.active = active
+    if active:
+        user.deactivated_at = None
+    else:
+        user.deactivated_at = utcnow()
+        user.auth_version += 1  # ends every open session at once
+        for token in user_tokens(user):
+            if token.revoked_at is None:
+                token.revoked_at = utcnow()
+    log_event(user, "reactivated" if active else "deactivated", actor)
+    db.session.commit()
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    if not check_password_hash(user.password_hash, current or ""):
+        raise AccountError(_("Your current password is not correct."), field="current")
+    problem = password_problem(new, user.username)
+    if problem:
+        raise AccountError(problem)
+    if check_password_hash(user.password_hash, new):
+        raise AccountError(_("Choose a password different from the current one."))
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    user.auth_version += 1
+    log_event(user, "password_changed", user)
+    db.session.commit()
+
+
+def generate_password() -> str:
+    """A temporary password that is easy to read out and type on a phone."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    groups = ["".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3)]
+    return "-".join(groups)
+
+
+def reset_password(user: User, actor: User | None, new_password: str | None = None) -> str:
+    """Set a new password (generated unless given); the user must change it at next sign-in."""
+    password = new_password or generate_password()
+    problem = password_problem(password, user.username)
+    if problem:
+        raise AccountError(problem)
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    user.auth_version += 1
+    log_event(user, "password_reset", actor)
+    db.session.commit()
+    return password
+
+
+# --- sign-in and throttling -------------------------------------------------------------
+
+# A real hash to compare against when the username does not exist, so that a wrong
+# username and a wrong password take the same time.
+_DUMMY_HASH: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _DUMMY_HASH:
+        _DUMMY_HASH[method] = generate_password_hash(secrets.token_hex(8), method=method)
+    return _DUMMY_HASH[method]
+
+
+@dataclass
+class SignIn:
+    """What happened to a sign-in attempt."""
+
+    user: User | None = None
+    throttled_seconds: int = 0  # > 0: refused without checking the password
+    inactive: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None and not self.inactive and not self.throttled_seconds
+
+
+def _retry_after(times: list[datetime], limit: int, window: timedelta, now: datetime) -> int:
+    """Seconds until fewer than `limit` of these failure times fall within the window."""
+    if len(times) < limit:
+        return 0
+    times = sorted(times, reverse=True)
+    # The limit-th most recent failure must leave the window before another try is allowed.
+    release = times[limit - 1] + window
+    return max(1, int((release - now).total_seconds()) + 1)
+
+
+def _failure_times(column, value: str, since: datetime) -> list[datetime]:
+    return list(db.session.scalars(
+        select(LoginAttempt.at).where(column == value, LoginAttempt.success.is_(False),
+                                      LoginAttempt.at >= since)
+    ))
+
+
+def account_wait(username: str, now: datetime | None = None) -> int:
+    """Seconds this account must wait: failures since its last success within the window."""
+    cfg = current_app.config
+    now = now or utcnow()
+    window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
+    since = now - window
+    last_success = db.session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username, LoginAttempt.success.is_(True),
+            LoginAttempt.at >= since,
+        )
+    )
+    times = _failure_times(LoginAttempt.username, username, max(since, last_success or since))
+    return _retry_after(times, cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"], window, now)
+
+
+def address_wait(address: str, now: datetime | None = None) -> int:
+    """Seconds this client address must wait: all its failures within the window count."""
+    cfg = current_app.config
+    now = now or utcnow()
+    window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
+    times = _failure_times(LoginAttempt.address, address, now - window)
+    return _retry_after(times, cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"], window, now)
+
+
+def throttle_wait(username: str, address: str, now: datetime | None = None) -> int:
+    """Seconds before this account from this address may try again (0: go ahead)."""
+    now = now or utcnow()
+    return max(account_wait(username, now), address_wait(address, now))
+
+
+def authenticate(username: str, password: str, address: str) -> SignIn:
+    """Check a username and password, throttled per account and per address.
+
+    Every attempt that reaches the password check is recorded; refused attempts
+    are not, so that hammering a locked account does not extend its lock forever.
+    """
+    username = normalise_username(username)[:64]
+    address = (address or "unknown")[:64]
+    now = utcnow()
+    wait = throttle_wait(username, address, now)
+    if wait:
+        return SignIn(throttled_seconds=wait)
+    user = find_user(username) if username else None
+    good = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
+    ok = bool(user and good)
+    db.session.add(LoginAttempt(username=username, address=address, at=now, success=ok))
+    if ok and user.is_active:
+        user.last_login_at = now
+    # Prune what no window will ever look at again.
+    db.session.execute(
+        LoginAttempt.__table__.delete().where(LoginAttempt.at < now - timedelta(days=30))
+    )
+    db.session.commit()
+    if not ok:
+        return SignIn()
+    if not user.is_active:
+        return SignIn(user=user, inactive=True)
+    return SignIn(user=user)
+
+
+def locked_accounts(now: datetime | None = None) -> list[tuple[str, int]]:
+    """Usernames currently locked out by the throttle, with seconds remaining."""
+    cfg = current_app.config
+    now = now or utcnow()
+    since = now - timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
+    names = db.session.scalars(
+        select(LoginAttempt.username)
+        .where(LoginAttempt.success.is_(False), LoginAttempt.at >= since)
+        .group_by(LoginAttempt.username)
+        .having(func.count() >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"])
+    ).all()
+    result = []
+    for name in names:
+        wait = account_wait(name, now)
+        if wait:
+            result.append((name, wait))
+    return result
+
+
+def unlock_account(username: str, actor: User | None) -> None:
+    """Forget recent failures for an account (an admin vouches for the user)."""
+    username = normalise_username(username)
+    db.session.execute(
+        LoginAttempt.__table__.delete().where(
+            LoginAttempt.username == username, LoginAttempt.success.is_(False)
+        )
+    )
+    user = find_user(username)
+    if user is not None:
+        log_event(user, "unlocked", actor)
+    db.session.commit()
+
+
+# --- API tokens -------------------------------------------------------------------------
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(user: User, label: str = "", actor: User | None = None) -> str:
+    """Create a bearer token and return it; only its hash is kept."""
+    if not user.is_active:
+        raise AccountError(_("%(username)s is deactivated.", username=user.username))
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(
+        ApiToken(user_id=user.id, token_hash=_token_digest(token), prefix=token[:12],
+                 label=(label or "").strip()[:100])
+    )
+    log_event(user, "token_issued", actor, token[:12])
+    db.session.commit()
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user a live token belongs to, else None. Records when it was used."""
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
+    if row is None or row.revoked_at is not None or not row.user.is_active:
+        return None
+    now = utcnow()
+    # Write at most once a minute per token: API calls should not each write a row.
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        row.last_used_at = now
+        db.session.commit()
+    return row.user
+
+
+def user_tokens(user: User) -> list[ApiToken]:
+    return list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc())
+        )
+    )
+
+
+def revoke_token(token: ApiToken, actor: User | None) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        log_event(token.user, "token_revoked", actor, token.prefix)
+        db.session.commit()

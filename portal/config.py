@@ -1,0 +1,101 @@
+"""Configuration: safe defaults, overridden by environment variables.
+
+Everything a running instance keeps locally lives in its instance folder
+(``PORTAL_INSTANCE_PATH``): the SQLite database, the search index, uploads and
+the generated secret key. Two instances with different folders share nothing
+but the database named by ``DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:  # a misconfiguration must be loud, not silent
+        raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain ``postgresql://`` URLs.
+
+    SQLAlchemy would pick psycopg2 for ``postgresql://``, which the project does
+    not install; operators should not have to know that.
+    """
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_secret_key(instance_path: str) -> str:
+    """SECRET_KEY from the environment, else generated once into the instance folder.
+
+    Creation uses O_EXCL so that several workers starting together agree on one key.
+    """
+    from_env = os.environ.get("SECRET_KEY")
+    if from_env:
+        return from_env
+    path = Path(instance_path) / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    key = path.read_text().strip()
+    if not key:
+        raise RuntimeError(f"{path} is empty; delete it to generate a new secret key")
+    return key
+
+
+def build_config(instance_path: str) -> dict:
+    """The configuration mapping for one app instance."""
+    database_url = os.environ.get("DATABASE_URL") or (
+        "sqlite:///" + str(Path(instance_path) / "portal.sqlite3")
+    )
+    return {
+        "SECRET_KEY": load_secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Sessions: HttpOnly always; SameSite=Lax; Secure is decided per request
+        # (see security.PortalSessionInterface) or forced with PORTAL_HTTPS=1.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _env_bool("PORTAL_HTTPS"),
+        "SESSION_COOKIE_NAME": "portal_session",
+        "PERMANENT_SESSION_LIFETIME": 14 * 24 * 3600,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # CSRF tokens live as long as the session: a technician may keep a form open for hours.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_SSL_STRICT": True,
+        "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+        # Languages and time
+        "PORTAL_LOCALES": ("zh_CN", "en"),
+        "BABEL_DEFAULT_LOCALE": os.environ.get("PORTAL_DEFAULT_LOCALE", "zh_CN"),
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("PORTAL_TIMEZONE", "Asia/Shanghai"),
+        # Sign-in throttling (per account and per client address, over a sliding window)
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": _env_int("PORTAL_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": _env_int("PORTAL_LOGIN_MAX_FAILURES_PER_ADDRESS", 20),
+        "LOGIN_WINDOW_SECONDS": _env_int("PORTAL_LOGIN_WINDOW_SECONDS", 15 * 60),
+        # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust.
+        "PROXY_HOPS": _env_int("PORTAL_PROXY_HOPS", 0),
+        "PASSWORD_HASH_METHOD": os.environ.get("PORTAL_PASSWORD_HASH_METHOD", "scrypt"),
+        "PASSWORD_MIN_LENGTH": 8,
+    }

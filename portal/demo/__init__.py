@@ -1,0 +1,1 @@
+"""Demo data: a believable service network and one user per role."""

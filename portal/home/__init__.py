@@ -1,0 +1,1 @@
+"""Landing pages for each role, health check and language switching."""

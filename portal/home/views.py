@@ -1,0 +1,70 @@
+"""Home pages, /healthz and the language switch."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from ..extensions import db
+from ..security import public, roles_required, safe_next, signed_in
+from . import services
+
+bp = Blueprint("core", __name__)
+
+
+@bp.route("/")
+@signed_in
+def home():
+    role = current_user.primary_role
+    if role is None:  # an account whose roles were all removed
+        return render_template("home/no_role.html")
+    return redirect(url_for("core.home_" + role))
+
+
+@bp.route("/technician")
+@roles_required("technician")
+def home_technician():
+    return render_template("home/technician.html")
+
+
+@bp.route("/trainer")
+@roles_required("trainer")
+def home_trainer():
+    return render_template("home/trainer.html", network=services.network_summary())
+
+
+@bp.route("/auditor")
+@roles_required("auditor")
+def home_auditor():
+    return render_template("home/auditor.html", network=services.network_summary())
+
+
+@bp.route("/admin")
+@roles_required("admin")
+def home_admin():
+    return render_template("home/admin.html", summary=services.admin_summary())
+
+
+@bp.route("/healthz")
+@public
+def healthz():
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to answer means "down"
+        db.session.rollback()
+        current_app.logger.warning("health check: database unavailable: %s", exc)
+        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+    return jsonify({"status": "ok", "database": "ok"})
+
+
+@bp.route("/language", methods=["POST"])
+@public
+def set_language():
+    locale = request.form.get("locale")
+    if locale in current_app.config["PORTAL_LOCALES"]:
+        session["locale"] = locale
+        if current_user.is_authenticated:
+            current_user.locale = locale
+            db.session.commit()
+    return redirect(safe_next(request.form.get("next"), url_for("core.home")))

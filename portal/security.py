@@ -1,0 +1,196 @@
+"""Access control, session cookies and response headers.
+
+Deny by default: every view must declare who may use it with one of the
+decorators below. A request to an endpoint without a declaration is refused
+with 403, so forgetting a decorator fails closed. ``tests/test_access.py`` also
+checks that every registered endpoint declares its rule.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, g, jsonify, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext as _
+from flask_login import current_user
+
+PUBLIC = "public"
+SIGNED_IN = "signed_in"
+
+# Endpoints that belong to Flask itself and are public.
+BUILTIN_PUBLIC = {"static"}
+
+
+def public(view):
+    """Anyone, signed in or not."""
+    view._access = (PUBLIC, frozenset())
+    return view
+
+
+def signed_in(view):
+    """Any signed-in user, whatever their roles."""
+    view._access = (SIGNED_IN, frozenset())
+    return view
+
+
+def roles_required(*roles: str):
+    """Signed-in users holding at least one of these roles."""
+
+    def decorate(view):
+        view._access = ("roles", frozenset(roles))
+        return view
+
+    return decorate
+
+
+def access_rule(app: Flask, endpoint: str):
+    if endpoint in BUILTIN_PUBLIC or endpoint.endswith(".static"):
+        return (PUBLIC, frozenset())
+    view = app.view_functions.get(endpoint)
+    return getattr(view, "_access", None)
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_error(status: int, message: str):
+    response = jsonify({"error": message, "status": status})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="portal"'
+    return response
+
+
+def refuse_nul_bytes():
+    """before_request: no input may carry a NUL byte (PostgreSQL text cannot hold one)."""
+    for values in (request.args, request.form):
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                abort(400)
+    return None
+
+
+def enforce_access():
+    """before_request hook: apply the endpoint's declared rule."""
+    from flask import current_app
+
+    if request.endpoint is None:  # 404 / 405: routing reports those
+        return None
+    rule = access_rule(current_app, request.endpoint)
+    if rule is None:
+        current_app.logger.error("endpoint %s declares no access rule; refused", request.endpoint)
+        return _forbidden()
+    kind, roles = rule
+    if kind == PUBLIC:
+        return None
+    if not current_user.is_authenticated:
+        if is_api_request():
+            return json_error(401, _("Sign-in required: send a session cookie or a bearer token."))
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if (
+        current_user.must_change_password
+        and not is_api_request()
+        and request.endpoint not in {"auth.change_password", "auth.logout", "core.set_language"}
+    ):
+        return redirect(url_for("auth.change_password", next=request.full_path.rstrip("?")))
+    if kind == SIGNED_IN:
+        return None
+    if not current_user.has_role(*roles):
+        return _forbidden()
+    return None
+
+
+def _forbidden():
+    if is_api_request():
+        return json_error(403, _("Your roles do not allow this."))
+    abort(403)
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """Only same-site relative paths are followed after sign-in or a language switch."""
+    if not target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if "\\" in target:
+        return fallback
+    return target
+
+
+class PortalSessionInterface(SecureCookieSessionInterface):
+    """Session cookie marked Secure whenever the request came over HTTPS.
+
+    Behind a proxy, set PORTAL_PROXY_HOPS so X-Forwarded-Proto is trusted.
+    """
+
+    def get_cookie_secure(self, app):
+        if app.config["SESSION_COOKIE_SECURE"]:
+            return True
+        try:
+            return request.is_secure
+        except RuntimeError:  # outside a request
+            return False
+
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data: blob:",
+        "style-src 'self'",
+        "script-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "geolocation=(), microphone=()")
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    # Pages may hold personal data: never store them in shared caches.
+    if response.mimetype == "text/html" or is_api_request():
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def api_user_from_bearer():
+    """before_request for /api/: a bearer token, when sent, decides who the caller is.
+
+    A request carrying an Authorization header is judged by that header alone
+    (a bad token is 401 even with a valid session cookie), and is exempt from CSRF
+    because browsers never attach it on their own. Session-cookie API calls that
+    change something must carry the CSRF token like any form.
+    """
+    from flask import current_app
+
+    from .auth.services import user_for_token
+    from .extensions import csrf
+
+    if not is_api_request():
+        return None
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _sep, token = header.partition(" ")
+        user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            return json_error(401, _("The bearer token is missing, malformed, revoked or unknown."))
+        # Flask-Login keeps the request's user in g._login_user; setting it here makes
+        # current_user the token's owner for this request without touching the session.
+        g._login_user = user
+        g.auth_via_token = True
+        return None
+    if request.method not in ("GET", "HEAD", "OPTIONS") and current_app.config.get(
+        "WTF_CSRF_ENABLED", True
+    ):
+        csrf.protect()
+    return None

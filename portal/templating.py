@@ -1,0 +1,62 @@
+"""Template globals and filters: formatting in the user's language and time zone."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+
+def role_label(role: str) -> str:
+    return {
+        "technician": _("Technician"),
+        "trainer": _("Trainer"),
+        "auditor": _("Auditor"),
+        "admin": _("Administrator"),
+    }.get(role, role)
+
+
+def role_plural(role: str) -> str:
+    return {
+        "technician": _("technicians"),
+        "trainer": _("trainers"),
+        "auditor": _("auditors"),
+        "admin": _("administrators"),
+    }.get(role, role)
+
+
+def html_lang() -> str:
+    locale = get_locale()
+    return "zh-CN" if locale is not None and locale.language == "zh" else "en"
+
+
+def register(app) -> None:
+    app.jinja_env.filters["datetime"] = lambda v, fmt="medium": format_datetime(v, fmt) if v else ""
+    app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
+    app.jinja_env.filters["number"] = lambda v: format_decimal(v) if v is not None else ""
+    app.jinja_env.filters["role_label"] = role_label
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    @app.context_processor
+    def globals_():
+        return {
+            "html_lang": html_lang(),
+            "current_locale": str(get_locale()),
+            "locales": current_app.config["PORTAL_LOCALES"],
+            "role_label": role_label,
+            "role_plural": role_plural,
+            "home_links": _home_links(),
+        }
+
+
+def _home_links() -> list[tuple[str, str]]:
+    """Home pages of the signed-in user's roles, for the navigation."""
+    if not current_user or not current_user.is_authenticated:
+        return []
+    order = ("technician", "trainer", "auditor", "admin")
+    return [(role, "core.home_" + role) for role in order if role in current_user.roles]
+
+
+__all__ = ["register", "role_label", "request"]

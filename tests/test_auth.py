@@ -1,0 +1,276 @@
+"""Sign-in, sign-out, passwords, throttling, deactivation, session cookies."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from portal.auth.models import LoginAttempt, User
+from portal.extensions import db
+
+from .conftest import PASSWORD, get_csrf, login
+
+
+def test_sign_in_lands_on_the_role_home_page(client, users):
+    response = login(client, "tech")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    response = client.get("/")
+    assert response.headers["Location"] == "/technician"
+    page = client.get("/technician", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Hello, 陈强" in page
+    assert "Guangzhou Tianhe" in page  # the technician's own outlet
+
+
+def test_username_is_case_insensitive(client, users):
+    assert login(client, "TeCh").status_code == 302
+
+
+def test_sign_in_follows_a_local_next_only(client, users):
+    token = get_csrf(client)
+    response = client.post("/login?next=/admin/users", data={
+        "username": "admin", "password": PASSWORD, "csrf_token": token})
+    assert response.headers["Location"] == "/admin/users"
+    client.post("/logout", data={"csrf_token": get_csrf(client, "/admin")})
+    token = get_csrf(client)
+    response = client.post("/login?next=https://evil.example/x", data={
+        "username": "admin", "password": PASSWORD, "csrf_token": token})
+    assert response.headers["Location"] == "/"
+
+
+def test_wrong_password_is_refused_with_a_message(client, users):
+    response = login(client, "tech", "not-the-password", **{"Accept-Language": "en"})
+    assert response.status_code == 401
+    page = response.get_data(as_text=True)
+    assert "Wrong username or password." in page
+    assert 'value="tech"' in page  # what the user typed is kept
+    assert client.get("/technician").status_code == 302  # still signed out
+
+
+def test_unknown_user_gets_the_same_message(client, users):
+    response = login(client, "nobody", "whatever-123", **{"Accept-Language": "en"})
+    assert response.status_code == 401
+    assert "Wrong username or password." in response.get_data(as_text=True)
+
+
+def test_sign_out_ends_the_session(client, users):
+    login(client, "tech")
+    assert client.get("/technician").status_code == 200
+    response = client.post("/logout", data={"csrf_token": get_csrf(client, "/technician")})
+    assert response.status_code == 302
+    assert client.get("/technician").status_code == 302
+
+
+def test_sign_out_needs_post_with_csrf(client, users):
+    login(client, "tech")
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 400
+    assert client.get("/technician").status_code == 200
+
+
+def test_deactivated_user_cannot_sign_in_and_is_signed_out(app, client, users):
+    from portal.auth.services import set_active
+
+    login(client, "tech")
+    assert client.get("/technician").status_code == 200
+    set_active(users["technician"], False, users["admin"])
+    # The open session ends at once.
+    assert client.get("/technician").status_code == 302
+    response = login(client, "tech", **{"Accept-Language": "en"})
+    assert response.status_code == 403
+    assert "This account is deactivated" in response.get_data(as_text=True)
+    # Records stay.
+    assert db.session.scalar(select(User).where(User.username == "tech")) is not None
+
+
+def test_change_own_password(client, users):
+    login(client, "tech")
+    token = get_csrf(client, "/account/password")
+    response = client.post("/account/password", data={
+        "current": PASSWORD, "new": "a-new-password-1", "confirm": "a-new-password-1",
+        "csrf_token": token})
+    assert response.status_code == 302
+    # This device stays signed in…
+    assert client.get("/technician").status_code == 200
+    client.post("/logout", data={"csrf_token": get_csrf(client, "/technician")})
+    # …the old password no longer works, the new one does.
+    assert login(client, "tech").status_code == 401
+    assert login(client, "tech", "a-new-password-1").status_code == 302
+
+
+def test_change_password_keeps_input_and_explains_errors(client, users):
+    login(client, "tech")
+    token = get_csrf(client, "/account/password")
+    response = client.post("/account/password?lang=en", data={
+        "current": "wrong-current", "new": "a-new-password-1", "confirm": "a-new-password-1",
+        "csrf_token": token})
+    assert response.status_code == 400
+    assert "Your current password is not correct." in response.get_data(as_text=True)
+    response = client.post("/account/password?lang=en", data={
+        "current": PASSWORD, "new": "short", "confirm": "short", "csrf_token": token})
+    assert "at least 8 characters" in response.get_data(as_text=True)
+    response = client.post("/account/password?lang=en", data={
+        "current": PASSWORD, "new": "a-new-password-1", "confirm": "different-1",
+        "csrf_token": token})
+    assert "The two new passwords differ." in response.get_data(as_text=True)
+
+
+def test_password_change_signs_out_other_devices(app, users):
+    phone, desktop = app.test_client(), app.test_client()
+    login(phone, "tech")
+    login(desktop, "tech")
+    token = get_csrf(desktop, "/account/password")
+    desktop.post("/account/password", data={
+        "current": PASSWORD, "new": "a-new-password-1", "confirm": "a-new-password-1",
+        "csrf_token": token})
+    assert desktop.get("/technician").status_code == 200
+    assert phone.get("/technician").status_code == 302
+
+
+def test_passwords_are_hashed_with_scrypt_by_default(app, tmp_path):
+    from .conftest import make_app
+
+    prod = make_app(tmp_path / "prod", "sqlite:///" + str(tmp_path / "prod.sqlite3"))
+    prod.config["PASSWORD_HASH_METHOD"] = "scrypt"  # what build_config sets by default
+    from portal.config import build_config
+
+    assert build_config(str(tmp_path))["PASSWORD_HASH_METHOD"] == "scrypt"
+    with prod.app_context():
+        db.create_all()
+        from portal.auth.services import create_user
+
+        user = create_user("hashme", ["technician"], "plain-text-pw")
+        assert user.password_hash.startswith("scrypt:")
+        assert "plain-text-pw" not in user.password_hash
+        db.engine.dispose()
+
+
+# --- throttling -------------------------------------------------------------------------------
+
+
+def test_account_is_throttled_after_repeated_failures(app, client, users):
+    for _ in range(5):
+        assert login(client, "tech", "wrong-password").status_code == 401
+    # Even the right password is refused while the account is locked.
+    response = login(client, "tech", **{"Accept-Language": "en"})
+    assert response.status_code == 429
+    assert "Too many failed sign-in attempts" in response.get_data(as_text=True)
+    # Other accounts from the same address are not locked by one account's failures.
+    assert login(app.test_client(), "trainer").status_code == 302
+
+
+def test_throttle_message_is_translated(client, users):
+    for _ in range(5):
+        login(client, "tech", "wrong-password")
+    response = login(client, "tech", **{"Accept-Language": "zh-CN"})
+    assert "登录失败次数过多" in response.get_data(as_text=True)
+
+
+def test_account_lock_expires_after_the_window(app, client, users):
+    for _ in range(5):
+        login(client, "tech", "wrong-password")
+    assert login(client, "tech").status_code == 429
+    window = app.config["LOGIN_WINDOW_SECONDS"]
+    for attempt in db.session.scalars(select(LoginAttempt)):
+        attempt.at -= timedelta(seconds=window + 1)  # as if the window had passed
+    db.session.commit()
+    assert login(client, "tech").status_code == 302
+
+
+def test_success_resets_the_account_count(client, users):
+    for _ in range(4):
+        login(client, "tech", "wrong-password")
+    assert login(client, "tech").status_code == 302
+    client.post("/logout", data={"csrf_token": get_csrf(client, "/technician")})
+    for _ in range(4):
+        assert login(client, "tech", "wrong-password").status_code == 401
+    assert login(client, "tech").status_code == 302
+
+
+def test_address_is_throttled_across_accounts(app, client, users):
+    # 20 failures from one address, spread over many usernames (password spraying).
+    for i in range(20):
+        assert login(client, f"user{i}", "wrong-password").status_code == 401
+    assert login(client, "trainer").status_code == 429
+    # Another address is unaffected.
+    other = app.test_client()
+    token = get_csrf(other)
+    response = other.post("/login", data={"username": "trainer", "password": PASSWORD,
+                                          "csrf_token": token},
+                          environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert response.status_code == 302
+
+
+def test_refused_attempts_do_not_extend_the_lock(app, client, users):
+    for _ in range(5):
+        login(client, "tech", "wrong-password")
+    before = db.session.scalar(select(func.count(LoginAttempt.id)))
+    for _ in range(3):
+        assert login(client, "tech", "wrong-password").status_code == 429
+    assert db.session.scalar(select(func.count(LoginAttempt.id))) == before
+
+
+def test_admin_can_unlock_an_account(app, client, users):
+    for _ in range(5):
+        login(client, "tech", "wrong-password")
+    admin = app.test_client()
+    login(admin, "admin")
+    token_page = admin.get("/admin/users/tech?lang=en").get_data(as_text=True)
+    assert "Locked out after repeated failed sign-ins." in token_page
+    from .conftest import csrf_from
+
+    response = admin.post("/admin/users/tech/unlock", data={"csrf_token": csrf_from(token_page)})
+    assert response.status_code == 302
+    assert login(client, "tech").status_code == 302
+
+
+# --- cookies -----------------------------------------------------------------------------------
+
+
+def _session_cookie_header(response) -> str:
+    cookies = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("portal_session=")]
+    assert cookies, "no session cookie set"
+    return cookies[-1]
+
+
+def test_session_cookie_is_httponly_and_samesite(client, users):
+    header = _session_cookie_header(login(client, "tech"))
+    assert "HttpOnly" in header
+    assert "SameSite=Lax" in header
+    assert "Secure" not in header  # plain HTTP in development
+
+
+def test_session_cookie_is_secure_over_https(app, users):
+    https = app.test_client()
+    page = https.get("/login", base_url="https://portal.example")
+    from .conftest import csrf_from
+
+    response = https.post("/login", base_url="https://portal.example", data={
+        "username": "tech", "password": PASSWORD,
+        "csrf_token": csrf_from(page.get_data(as_text=True))},
+        headers={"Referer": "https://portal.example/login"})
+    assert response.status_code == 302
+    header = _session_cookie_header(response)
+    assert "Secure" in header and "HttpOnly" in header
+
+
+def test_must_change_password_is_enforced(client, make_user, network):
+    make_user("fresh", "technician", outlet="GD-GZ-01", must_change_password=True)
+    response = login(client, "fresh")
+    assert response.headers["Location"].startswith("/account/password")
+    # Every other page sends them back to the password form.
+    assert client.get("/technician").headers["Location"].startswith("/account/password")
+    token = get_csrf(client, "/account/password")
+    client.post("/account/password", data={
+        "current": PASSWORD, "new": "my-own-password", "confirm": "my-own-password",
+        "csrf_token": token})
+    assert client.get("/technician").status_code == 200
+
+
+def test_nul_bytes_in_input_are_refused_cleanly(client, users):
+    token = get_csrf(client)
+    response = client.post("/login", data={"username": "te\x00ch", "password": PASSWORD,
+                                           "csrf_token": token})
+    assert response.status_code == 400
+    assert client.get("/login?next=/\x00").status_code == 400
