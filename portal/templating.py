@@ -26,6 +26,32 @@ def role_plural(role: str) -> str:
     }.get(role, role)
 
 
+def event_label(action: str) -> str:
+    return {
+        "created": _("Account created"),
+        "updated": _("Details changed"),
+        "deactivated": _("Deactivated"),
+        "reactivated": _("Reactivated"),
+        "password_changed": _("Password changed by the user"),
+        "password_reset": _("Password reset by an administrator"),
+        "token_issued": _("API token created"),
+        "token_revoked": _("API token revoked"),
+        "unlocked": _("Sign-in lock lifted"),
+    }.get(action, action)
+
+
+def event_detail_text(detail: str) -> str:
+    """Render "roles=technician,trainer;outlet=GD-GZ-01" in the reader's language."""
+    names = {"roles": _("Roles"), "outlet": _("Outlet"), "token": _("Token")}
+    parts = []
+    for item in filter(None, (detail or "").split(";")):
+        key, _sep, value = item.partition("=")
+        if key == "roles":
+            value = ", ".join(role_label(r) for r in value.split(",") if r)
+        parts.append(f"{names.get(key, key)}: {value}")
+    return "; ".join(parts)
+
+
 def html_lang() -> str:
     locale = get_locale()
     return "zh-CN" if locale is not None and locale.language == "zh" else "en"
@@ -36,6 +62,8 @@ def register(app) -> None:
     app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
     app.jinja_env.filters["number"] = lambda v: format_decimal(v) if v is not None else ""
     app.jinja_env.filters["role_label"] = role_label
+    app.jinja_env.filters["event_label"] = event_label
+    app.jinja_env.filters["event_detail"] = event_detail_text
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

@@ -32,6 +32,14 @@ for _name in ("DATABASE_URL", "PORTAL_INSTANCE_PATH", "SECRET_KEY", "PORTAL_HTTP
     os.environ.pop(_name, None)
 
 
+@pytest.fixture(autouse=True)
+def english_shell(monkeypatch):
+    """CLI messages follow LANG; tests read them in English unless they set it."""
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+
+
 class PostgresServer:
     """Creates throw-away databases on the server named by TEST_DATABASE_URL."""
 

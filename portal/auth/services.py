@@ -134,11 +134,23 @@ def create_user(
     db.session.flush()
     db.session.add(
         AccountEvent(user_id=user.id, actor_id=actor.id if actor else None, action="created",
-                     detail="roles: " + ", ".join(sorted(roles)))
+                     detail=event_detail(roles=sorted(roles), outlet=outlet.code if outlet else None))
     )
     if commit:
         db.session.commit()
     return user
+
+
+def event_detail(**fields) -> str:
+    """Event details as "key=value;key=a,b": data, rendered in the reader's language."""
+    parts = []
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            value = ",".join(value)
+        parts.append(f"{key}={value}")
+    return ";".join(parts)
 
 
 def log_event(user: User, action: str, actor: User | None = None, detail: str = "") -> None:
@@ -161,16 +173,16 @@ def update_user(user: User, *, name: str, roles, outlet_code: str | None, start_
             raise AccountError(_("No outlet has the code %(code)s.", code=outlet_code))
     if actor is not None and actor.id == user.id and "admin" not in roles:
         raise AccountError(_("You cannot remove the admin role from your own account."))
-    changes = []
+    changes = {}
     if set(roles) != user.roles:
-        changes.append("roles: " + ", ".join(sorted(roles)))
+        changes["roles"] = sorted(roles)
     if (outlet.id if outlet else None) != user.outlet_id:
-        changes.append("outlet: " + (outlet.code if outlet else "-"))
+        changes["outlet"] = outlet.code if outlet else "-"
     user.name = (name or "").strip()
     user.set_roles(roles)
     user.outlet = outlet
     user.start_date = start_date
-    log_event(user, "updated", actor, "; ".join(changes))
+    log_event(user, "updated", actor, event_detail(**changes))
     db.session.commit()
 
 
@@ -382,7 +394,7 @@ def issue_token(user: User, label: str = "", actor: User | None = None) -> str:
         ApiToken(user_id=user.id, token_hash=_token_digest(token), prefix=token[:12],
                  label=(label or "").strip()[:100])
     )
-    log_event(user, "token_issued", actor, token[:12])
+    log_event(user, "token_issued", actor, event_detail(token=token[:12]))
     db.session.commit()
     return token
 
@@ -413,5 +425,5 @@ def user_tokens(user: User) -> list[ApiToken]:
 def revoke_token(token: ApiToken, actor: User | None) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        log_event(token.user, "token_revoked", actor, token.prefix)
+        log_event(token.user, "token_revoked", actor, event_detail(token=token.prefix))
         db.session.commit()

@@ -1,0 +1,248 @@
+"""Who may reach what: every route, every role; CSRF on every form; deny by default."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.auth.models import ApiToken, Region, User
+from portal.extensions import db
+from portal.security import access_rule
+
+from .conftest import PASSWORD, csrf_from, get_csrf, login
+
+ROLES = ("technician", "trainer", "auditor", "admin")
+ANY = set(ROLES)
+
+# endpoint → (method, URL, roles allowed). Anonymous visitors: sign-in redirect (HTML) or 401 (API).
+# Public endpoints list "public". Every endpoint the app registers must appear here.
+MATRIX = {
+    "static": ("GET", "/static/css/portal.css", "public"),
+    "core.healthz": ("GET", "/healthz", "public"),
+    "auth.login": ("GET", "/login", "public"),
+    "core.set_language": ("POST", "/language", "public"),
+    "auth.logout": ("POST", "/logout", "public"),
+    "core.home": ("GET", "/", ANY),
+    "auth.change_password": ("GET", "/account/password", ANY),
+    "core.home_technician": ("GET", "/technician", {"technician"}),
+    "core.home_trainer": ("GET", "/trainer", {"trainer"}),
+    "core.home_auditor": ("GET", "/auditor", {"auditor"}),
+    "core.home_admin": ("GET", "/admin", {"admin"}),
+    "admin.users": ("GET", "/admin/users", {"admin"}),
+    "admin.new_user": ("GET", "/admin/users/new", {"admin"}),
+    "admin.user_detail": ("GET", "/admin/users/tech", {"admin"}),
+    "admin.edit_user": ("GET", "/admin/users/tech/edit", {"admin"}),
+    "admin.reset_user_password": ("POST", "/admin/users/tech/password", {"admin"}),
+    "admin.set_user_active": ("POST", "/admin/users/tech/active", {"admin"}),
+    "admin.unlock_user": ("POST", "/admin/users/tech/unlock", {"admin"}),
+    "admin.create_token": ("POST", "/admin/users/tech/tokens", {"admin"}),
+    "admin.tokens": ("GET", "/admin/tokens", {"admin"}),
+    "admin.revoke": ("POST", "/admin/tokens/1/revoke", {"admin"}),
+    "admin.import_users": ("GET", "/admin/import", {"admin"}),
+    "admin.import_template": ("GET", "/admin/import/template.csv", {"admin"}),
+    "admin.network_view": ("GET", "/admin/network", {"admin"}),
+    "admin.edit_place": ("GET", "/admin/network/region/new", {"admin"}),
+    "admin.delete_place": ("POST", "/admin/network/region/1/delete", {"admin"}),
+    "api.me": ("GET", "/api/v1/me", ANY),
+    "api.users": ("GET", "/api/v1/users", {"admin"}),
+}
+
+
+def test_every_endpoint_declares_an_access_rule(app):
+    undeclared = [ep for ep in app.view_functions if access_rule(app, ep) is None]
+    assert undeclared == []
+
+
+def test_the_matrix_covers_every_endpoint(app):
+    assert set(app.view_functions) == set(MATRIX), (
+        "add new endpoints to MATRIX with the roles that may use them"
+    )
+
+
+def test_declared_rules_match_the_matrix(app):
+    for endpoint, (_method, _url, allowed) in MATRIX.items():
+        kind, roles = access_rule(app, endpoint)
+        if allowed == "public":
+            assert kind == "public", endpoint
+        elif allowed == ANY:
+            assert kind == "signed_in", endpoint
+        else:
+            assert kind == "roles" and set(roles) == allowed, endpoint
+
+
+def _request(client, method, url, signed_in):
+    if method == "GET":
+        return client.get(url)
+    # A valid CSRF token, so that only the access rule can refuse the request.
+    token = get_csrf(client, "/account/password" if signed_in else "/login")
+    return client.post(url, data={"csrf_token": token})
+
+
+@pytest.fixture
+def token_row(users):
+    from portal.auth.services import issue_token
+
+    issue_token(users["technician"], "matrix")
+    db.session.add(Region(code="EMPTY", name_zh="空", name_en="Empty"))
+    db.session.commit()
+
+
+@pytest.mark.parametrize("identity", ("anonymous",) + ROLES)
+def test_role_matrix(app, users, token_row, identity):
+    for endpoint, (method, url, allowed) in MATRIX.items():
+        client = app.test_client()
+        if identity != "anonymous":
+            assert login(client, users[identity].username).status_code == 302
+        response = _request(client, method, url, identity != "anonymous")
+        where = f"{identity} {method} {url}"
+        if allowed == "public":
+            assert response.status_code in (200, 302), where
+        elif identity == "anonymous":
+            if url.startswith("/api/"):
+                assert response.status_code == 401, where
+                assert response.is_json
+            else:
+                assert response.status_code == 302, where
+                assert response.headers["Location"].startswith("/login"), where
+        elif identity in allowed:
+            assert response.status_code in (200, 302), where
+        else:
+            assert response.status_code == 403, where
+            if url.startswith("/api/"):
+                assert response.get_json()["status"] == 403
+
+
+def test_each_role_home_shows_its_own_content(app, users):
+    expected = {
+        "technician": ("/technician", 'data-section="next-steps"'),
+        "trainer": ("/trainer", 'data-section="cohorts"'),
+        "auditor": ("/auditor", 'data-section="audits"'),
+        "admin": ("/admin", 'data-section="people"'),
+    }
+    for role, (path, marker) in expected.items():
+        client = app.test_client()
+        login(client, users[role].username)
+        assert client.get("/").headers["Location"] == path
+        page = client.get(path).get_data(as_text=True)
+        assert marker in page
+        for other_role, (_other_path, other_marker) in expected.items():
+            if other_role != role:
+                assert other_marker not in page
+
+
+def test_multi_role_user_sees_links_to_each_home(client, make_user, network):
+    make_user("both", "technician", "trainer", outlet="GD-GZ-01")
+    login(client, "both")
+    assert client.get("/").headers["Location"] == "/trainer"
+    page = client.get("/trainer").get_data(as_text=True)
+    assert 'href="/technician"' in page and 'href="/trainer"' in page
+    assert 'href="/admin/users"' not in page
+    assert client.get("/technician").status_code == 200
+
+
+def test_an_undeclared_view_is_refused(app, users):
+    app.add_url_rule("/undeclared", "undeclared", lambda: "secret")
+    client = app.test_client()
+    assert client.get("/undeclared").status_code == 403
+    login(client, "admin")
+    assert client.get("/undeclared").status_code == 403
+
+
+# --- CSRF ------------------------------------------------------------------------------------
+
+
+def test_login_without_csrf_is_rejected(client, users):
+    response = client.post("/login", data={"username": "tech", "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/technician").status_code == 302
+
+
+def test_admin_form_without_csrf_changes_nothing(client, users):
+    login(client, "admin")
+    before = db.session.scalar(select(func.count(User.id)))
+    response = client.post("/admin/users/new", data={
+        "username": "sneaky", "roles": ["admin"], "password": "whatever-123"})
+    assert response.status_code == 400
+    response = client.post("/admin/users/tech/active", data={"active": "0"})
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(User.id))) == before
+    assert db.session.scalar(select(User).where(User.username == "tech")).active
+
+
+def test_csrf_token_from_another_session_is_rejected(app, users):
+    attacker, victim = app.test_client(), app.test_client()
+    foreign_token = get_csrf(attacker)
+    login(victim, "admin")
+    response = victim.post("/admin/users/tech/active", data={"active": "0",
+                                                             "csrf_token": foreign_token})
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert db.session.scalar(select(User).where(User.username == "tech")).active
+
+
+def test_language_switch_without_csrf_is_rejected(client):
+    assert client.post("/language", data={"locale": "en"}).status_code == 400
+
+
+def test_csrf_error_page_is_clear(client, users):
+    response = client.post("/login?lang=en", data={"username": "tech", "password": PASSWORD})
+    assert "The form had expired" in response.get_data(as_text=True)
+
+
+def test_api_with_bearer_token_needs_no_csrf_but_session_api_posts_do(app, users):
+    # There is no state-changing API endpoint yet; register one to check the rule itself.
+    from portal.security import signed_in
+
+    @signed_in
+    def poke():
+        return {"ok": True}
+
+    app.add_url_rule("/api/v1/_poke", "api._poke", poke, methods=["POST"])
+    from portal.auth.services import issue_token
+
+    token = issue_token(users["technician"])
+    bearer = app.test_client()
+    assert bearer.post("/api/v1/_poke", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    session_client = app.test_client()
+    login(session_client, "tech")
+    assert session_client.post("/api/v1/_poke").status_code == 400
+    page = session_client.get("/technician").get_data(as_text=True)
+    response = session_client.post("/api/v1/_poke", headers={"X-CSRFToken": csrf_from(page)})
+    assert response.status_code == 200
+
+
+def test_pages_send_security_headers(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_errors_never_show_a_stack_trace(app, users):
+    from portal.security import signed_in
+
+    @signed_in
+    def boom():
+        raise RuntimeError("internal detail that must not leak")
+
+    app.add_url_rule("/boom", "boom", boom)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = app.test_client()
+    login(client, "tech")
+    response = client.get("/boom?lang=en")
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "internal detail" not in page and "Traceback" not in page
+    assert "Something went wrong" in page
+
+
+def test_tokens_are_stored_only_as_hashes(users):
+    from portal.auth.services import issue_token
+
+    token = issue_token(users["technician"], "check")
+    row = db.session.scalar(select(ApiToken).where(ApiToken.label == "check"))
+    assert token not in (row.token_hash, row.prefix)
+    assert len(row.token_hash) == 64 and token.startswith(row.prefix)

@@ -1,0 +1,54 @@
+"""/healthz answers 200 when the database does, 503 when it does not."""
+
+from __future__ import annotations
+
+from .conftest import PG_URL, make_app
+
+
+def test_healthz_up(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "ok"
+
+
+def test_healthz_down_when_sqlite_file_cannot_be_opened(tmp_path):
+    app = make_app(tmp_path, "sqlite:///" + str(tmp_path / "no-such-dir" / "x.sqlite3"))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["status"] != "ok"
+
+
+def test_healthz_down_when_postgres_is_unreachable(tmp_path):
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    app = make_app(tmp_path, "postgresql+psycopg://postgres@127.0.0.1:9/portal",
+                   SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+
+
+def test_healthz_goes_down_and_up_with_the_database(app, backend, tmp_path):
+    """The same running app reports the outage, then recovers."""
+    from portal.extensions import db
+
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    if backend == "sqlite":
+        path = tmp_path / "test.sqlite3"
+        db.engine.dispose()
+        moved = path.rename(tmp_path / "moved.sqlite3")
+        path.mkdir()  # a directory where the database file was: it cannot be opened
+        assert client.get("/healthz").status_code == 503
+        path.rmdir()
+        moved.rename(path)
+        db.engine.dispose()
+    else:
+        assert PG_URL
+        original = app.extensions["sqlalchemy"].engines[None]
+        from sqlalchemy import create_engine
+
+        app.extensions["sqlalchemy"].engines[None] = create_engine(
+            "postgresql+psycopg://postgres@127.0.0.1:9/portal",
+            connect_args={"connect_timeout": 2})
+        assert client.get("/healthz").status_code == 503
+        app.extensions["sqlalchemy"].engines[None] = original
+    assert client.get("/healthz").status_code == 200
