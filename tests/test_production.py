@@ -1,0 +1,101 @@
+"""The documented production run: gunicorn with several workers sharing one database."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import csrf_from
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Browser:
+    """A cookie-keeping HTTP client that does not follow redirects."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+
+    def request(self, path: str, data: dict | None = None):
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        try:
+            response = self.opener.open(self.base + path, body, timeout=10)
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read().decode()
+        return response.status, response.headers, response.read().decode()
+
+    def login(self, username: str, password: str) -> int:
+        _status, _headers, page = self.request("/login")
+        status, _headers, _body = self.request("/login", {
+            "username": username, "password": password, "csrf_token": csrf_from(page)})
+        return status
+
+
+@pytest.fixture
+def gunicorn(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY")}
+    env.update({"PORTAL_INSTANCE_PATH": str(tmp_path / "instance"), "LANG": "C.UTF-8"})
+    for args in (["db", "upgrade"], ["demo"]):
+        subprocess.run([str(BIN / "flask"), "--app", "portal", *args], cwd=ROOT, env=env,
+                       check=True, capture_output=True, timeout=120)
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "--workers", "3", "--bind", f"127.0.0.1:{port}",
+         "portal:create_app()"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("gunicorn did not start: " + process.stderr.read().decode()[-2000:])
+            time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def test_gunicorn_serves_the_portal(gunicorn):
+    status, _headers, body = Browser(gunicorn).request("/healthz")
+    assert status == 200 and '"status":"ok"' in body.replace(" ", "")
+    browser = Browser(gunicorn)
+    assert browser.login("admin", "portal-demo") == 302
+    # Many requests land on different workers: the signed-cookie session works on all.
+    for _ in range(12):
+        status, _headers, page = browser.request("/admin/users")
+        assert status == 200 and "trainer" in page
+
+
+def test_throttle_is_shared_by_all_workers(gunicorn):
+    for _ in range(5):
+        # A new connection each time, so the attempts spread over the workers.
+        assert Browser(gunicorn).login("trainer", "wrong-password") == 401
+    assert Browser(gunicorn).login("trainer", "portal-demo") == 429
