@@ -171,3 +171,37 @@ def test_cli_messages_follow_the_shell_language(tmp_path):
     _flask(["db", "upgrade"], instance)
     result = _flask(["users", "token", "ghost"], instance, LANG="zh_CN.UTF-8")
     assert result.returncode != 0 and "没有名为 ghost 的用户" in result.stderr
+
+
+def test_commands_before_db_upgrade_say_what_to_do(tmp_path):
+    instance = tmp_path / "instance"
+    for args in (["demo"], ["users", "create", "x1x", "--role", "admin", "--password", "long-enough"],
+                 ["users", "token", "x1x"]):
+        result = _flask(args, instance)
+        assert result.returncode == 1, args
+        assert "db upgrade" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unreachable_database_fails_cleanly(tmp_path):
+    instance = tmp_path / "instance"
+    url = "postgresql://postgres@127.0.0.1:9/portal?connect_timeout=2"
+    result = _flask(["users", "token", "tech"], instance, DATABASE_URL=url)
+    assert result.returncode == 1 and "Cannot reach the database" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = _flask(["db", "upgrade"], instance, DATABASE_URL=url)
+    assert result.returncode != 0
+
+
+def test_environment_settings(tmp_path):
+    """PORTAL_INSTANCE_PATH holds all local state; DATABASE_URL and SECRET_KEY override."""
+    instance = tmp_path / "elsewhere"
+    other_db = tmp_path / "other.sqlite3"
+    result = _flask(["db", "upgrade"], instance, DATABASE_URL=f"sqlite:///{other_db}",
+                    SECRET_KEY="from-the-environment")
+    assert result.returncode == 0, result.stderr
+    assert other_db.exists() and not (instance / "portal.sqlite3").exists()
+    assert not (instance / "secret_key").exists()  # the environment's key is used, none generated
+    import sqlite3
+
+    with sqlite3.connect(other_db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -52,3 +52,27 @@ def test_healthz_goes_down_and_up_with_the_database(app, backend, tmp_path):
         assert client.get("/healthz").status_code == 503
         app.extensions["sqlalchemy"].engines[None] = original
     assert client.get("/healthz").status_code == 200
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(app, backend):
+    from sqlalchemy import text
+
+    from portal.extensions import db
+
+    if backend != "sqlite":
+        assert db.engine.dialect.name == "postgresql"
+        return
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_secret_key_is_generated_once_per_instance(tmp_path, monkeypatch):
+    from portal.config import load_secret_key
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = load_secret_key(str(tmp_path))
+    assert len(first) == 64 and load_secret_key(str(tmp_path)) == first
+    assert oct((tmp_path / "secret_key").stat().st_mode)[-3:] == "600"
+    monkeypatch.setenv("SECRET_KEY", "env-wins")
+    assert load_secret_key(str(tmp_path)) == "env-wins"

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 from flask.cli import AppGroup
 
 from flask_babel import gettext as _
 
+from ..cliutil import fail, needs_schema
 from ..extensions import db
 from .csvimport import import_technicians
 from .models import ROLES
 from .services import AccountError, create_user, find_user, issue_token, set_active, user_tokens
 
 users_cli = AppGroup("users", help="Create users, issue API tokens, import technicians.")
-
-
-def fail(message: str) -> None:
-    """One line on stderr and a non-zero exit; the caller has changed nothing."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
 
 
 @users_cli.command("create")
@@ -30,6 +23,7 @@ def fail(message: str) -> None:
 @click.option("--password", required=True, help="Initial password (at least 8 characters).")
 @click.option("--name", default="", help="Full name shown in the portal.")
 @click.option("--outlet", default=None, help="Outlet code (technicians belong to an outlet).")
+@needs_schema
 def create_command(username, roles, password, name, outlet):
     """Create a user with one or more roles."""
     try:
@@ -43,6 +37,7 @@ def create_command(username, roles, password, name, outlet):
 @users_cli.command("token")
 @click.argument("username")
 @click.option("--label", default="", help="What the token is for.")
+@needs_schema
 def token_command(username, label):
     """Print a new API bearer token for USERNAME (only its hash is stored)."""
     user = find_user(username)
@@ -57,6 +52,7 @@ def token_command(username, label):
 
 @users_cli.command("tokens")
 @click.argument("username")
+@needs_schema
 def tokens_command(username):
     """List USERNAME's API tokens (prefix, label, created, last used, revoked)."""
     user = find_user(username)
@@ -71,6 +67,7 @@ def tokens_command(username):
 
 @users_cli.command("deactivate")
 @click.argument("username")
+@needs_schema
 def deactivate_command(username):
     """Deactivate USERNAME: no more sign-ins or API calls; records stay."""
     user = find_user(username)
@@ -82,6 +79,7 @@ def deactivate_command(username):
 
 @users_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@needs_schema
 def import_command(path):
     """Import technicians from a UTF-8 CSV file (all rows or none)."""
     with open(path, "rb") as fh:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..auth.models import Outlet, Province, Region
 from ..auth.services import create_user, find_user
+from ..cliutil import needs_schema
 from ..extensions import db
 
 DEMO_FILE = Path(__file__).with_name("network.yaml")
@@ -58,6 +59,7 @@ def load_demo() -> dict[str, int]:
 
 @click.command("demo")
 @with_appcontext
+@needs_schema
 def demo_command():
     """Load the demo network, demo users (password: portal-demo) and all shipped content."""
     created = load_demo()

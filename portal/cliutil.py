@@ -1,0 +1,35 @@
+"""Helpers shared by the CLI commands: one-line failures, and a schema check first."""
+
+from __future__ import annotations
+
+import sys
+from functools import wraps
+
+import click
+from flask_babel import gettext as _
+from sqlalchemy import inspect
+from sqlalchemy.exc import OperationalError
+
+from .extensions import db
+
+
+def fail(message: str) -> None:
+    """One line on stderr and exit status 1; the caller has changed nothing."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def needs_schema(command):
+    """Refuse clearly, instead of with a traceback, when the database is unreachable or empty."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            ready = inspect(db.engine).has_table("user")
+        except OperationalError as exc:
+            fail(_("Cannot reach the database: %(error)s", error=str(exc.orig).strip().splitlines()[0]))
+        if not ready:
+            fail(_("The database has no tables yet: run `flask --app portal db upgrade` first."))
+        return command(*args, **kwargs)
+
+    return wrapper
