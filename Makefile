@@ -25,7 +25,7 @@ translations: $(VENV)/.installed
 ## after changing user-visible strings: extract them and merge into the catalogues
 messages: $(VENV)/.installed
 	$(VENV)/bin/pybabel extract -F babel.cfg -k lazy_gettext -k _l --no-location --omit-header -o portal/translations/messages.pot .
-	$(VENV)/bin/pybabel update -i portal/translations/messages.pot -d portal/translations
+	$(VENV)/bin/pybabel update --no-fuzzy-matching -i portal/translations/messages.pot -d portal/translations
 
 ## Debian's Chromium and CJK fonts for the browser tests (no browser download is possible)
 browser:

@@ -45,19 +45,25 @@ def normalise_database_url(url: str) -> str:
 def load_secret_key(instance_path: str) -> str:
     """SECRET_KEY from the environment, else generated once into the instance folder.
 
-    Creation uses O_EXCL so that several workers starting together agree on one key.
+    The key is written to a temporary file and linked into place, which fails if the
+    file exists: several workers starting together agree on one key, and none can
+    read a half-written file.
     """
     from_env = os.environ.get("SECRET_KEY")
     if from_env:
         return from_env
     path = Path(instance_path) / "secret_key"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
+    if not path.exists():
+        tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won the race; use its key
+        finally:
+            tmp.unlink()
     key = path.read_text().strip()
     if not key:
         raise RuntimeError(f"{path} is empty; delete it to generate a new secret key")

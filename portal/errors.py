@@ -46,7 +46,15 @@ def register(app) -> None:
     def http_error(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
-        return render_error(error.code)
+        response = render_error(error.code)
+        allowed = getattr(error, "valid_methods", None)
+        if allowed:  # 405 keeps its Allow header
+            body, status = response if isinstance(response, tuple) else (response, error.code)
+            from flask import make_response
+
+            response = make_response(body, status)
+            response.headers["Allow"] = ", ".join(allowed)
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

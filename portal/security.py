@@ -65,6 +65,8 @@ def json_error(status: int, message: str):
 
 def refuse_nul_bytes():
     """before_request: no input may carry a NUL byte (PostgreSQL text cannot hold one)."""
+    if "\x00" in request.path:
+        abort(400)
     for values in (request.args, request.form):
         for key, value in values.items(multi=True):
             if "\x00" in key or "\x00" in value:
@@ -89,11 +91,13 @@ def enforce_access():
         if is_api_request():
             return json_error(401, _("Sign-in required: send a session cookie or a bearer token."))
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    if (
-        current_user.must_change_password
-        and not is_api_request()
-        and request.endpoint not in {"auth.change_password", "auth.logout", "core.set_language"}
+    if current_user.must_change_password and not g.get("auth_via_token") and (
+        request.endpoint not in {"auth.change_password", "auth.logout", "core.set_language"}
     ):
+        # Bearer tokens are issued by an administrator for integrations and are not
+        # held up; a person signed in with a temporary password must replace it first.
+        if is_api_request():
+            return json_error(403, _("Change your password before using the portal."))
         return redirect(url_for("auth.change_password", next=request.full_path.rstrip("?")))
     if kind == SIGNED_IN:
         return None

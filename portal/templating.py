@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from urllib.parse import urlencode
+
+from flask import current_app, request, url_for
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -37,12 +39,14 @@ def event_label(action: str) -> str:
         "token_issued": _("API token created"),
         "token_revoked": _("API token revoked"),
         "unlocked": _("Sign-in lock lifted"),
+        "sessions_ended": _("Signed out on every device"),
     }.get(action, action)
 
 
 def event_detail_text(detail: str) -> str:
     """Render "roles=technician,trainer;outlet=GD-GZ-01" in the reader's language."""
-    names = {"roles": _("Roles"), "outlet": _("Outlet"), "token": _("Token")}
+    names = {"roles": _("Roles"), "outlet": _("Outlet"), "token": _("Token"),
+             "devices": _("Devices")}
     parts = []
     for item in filter(None, (detail or "").split(";")):
         key, _sep, value = item.partition("=")
@@ -50,6 +54,21 @@ def event_detail_text(detail: str) -> str:
             value = ", ".join(role_label(r) for r in value.split(",") if r)
         parts.append(f"{names.get(key, key)}: {value}")
     return "; ".join(parts)
+
+
+def language_switch_next() -> str | None:
+    """Where the language switch returns to: this page without ?lang=, if it can be reloaded.
+
+    Pages that answer a POST and cannot be fetched again (a password or token shown
+    once) return None: the switch is not shown there, so the secret is not lost.
+    """
+    rule = request.url_rule
+    if rule is None:
+        return url_for("core.home")
+    if "GET" not in (rule.methods or ()):
+        return None
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return request.path + ("?" + urlencode(args) if args else "")
 
 
 def html_lang() -> str:
@@ -76,6 +95,7 @@ def register(app) -> None:
             "role_label": role_label,
             "role_plural": role_plural,
             "home_links": _home_links(),
+            "language_switch_next": language_switch_next,
         }
 
 

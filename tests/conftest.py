@@ -32,6 +32,11 @@ for _name in ("DATABASE_URL", "PORTAL_INSTANCE_PATH", "SECRET_KEY", "PORTAL_HTTP
     os.environ.pop(_name, None)
 
 
+def pytest_report_header(config):
+    return [f"databases under test: {', '.join(BACKENDS)}"
+            + ("" if PG_URL else " (set TEST_DATABASE_URL to add PostgreSQL)")]
+
+
 @pytest.fixture(autouse=True)
 def english_shell(monkeypatch):
     """CLI messages follow LANG; tests read them in English unless they set it."""

@@ -35,6 +35,7 @@ MATRIX = {
     "admin.reset_user_password": ("POST", "/admin/users/tech/password", {"admin"}),
     "admin.set_user_active": ("POST", "/admin/users/tech/active", {"admin"}),
     "admin.unlock_user": ("POST", "/admin/users/tech/unlock", {"admin"}),
+    "admin.end_sessions": ("POST", "/admin/users/trainer/sessions/end", {"admin"}),
     "admin.create_token": ("POST", "/admin/users/tech/tokens", {"admin"}),
     "admin.tokens": ("GET", "/admin/tokens", {"admin"}),
     "admin.revoke": ("POST", "/admin/tokens/1/revoke", {"admin"}),
@@ -105,11 +106,33 @@ def test_role_matrix(app, users, token_row, identity):
                 assert response.status_code == 302, where
                 assert response.headers["Location"].startswith("/login"), where
         elif identity in allowed:
-            assert response.status_code in (200, 302), where
+            if method == "GET" and endpoint != "core.home":
+                assert response.status_code == 200, where
+            else:
+                assert response.status_code in (200, 302), where
+                location = response.headers.get("Location", "")
+                assert not location.startswith(("/login", "/account/password")), where
+                if endpoint == "core.home":
+                    assert location == "/" + identity, where
         else:
             assert response.status_code == 403, where
             if url.startswith("/api/"):
                 assert response.get_json()["status"] == 403
+
+
+@pytest.mark.parametrize("identity", ROLES)
+def test_api_matrix_with_bearer_tokens(app, users, identity):
+    from portal.auth.services import issue_token
+
+    token = issue_token(users[identity])
+    client = app.test_client()
+    for endpoint, (method, url, allowed) in MATRIX.items():
+        if not url.startswith("/api/"):
+            continue
+        response = client.open(url, method=method, headers={"Authorization": f"Bearer {token}"})
+        expected = 200 if identity in allowed else 403
+        assert response.status_code == expected, (identity, url)
+        assert response.is_json
 
 
 def test_each_role_home_shows_its_own_content(app, users):
@@ -246,3 +269,14 @@ def test_tokens_are_stored_only_as_hashes(users):
     row = db.session.scalar(select(ApiToken).where(ApiToken.label == "check"))
     assert token not in (row.token_hash, row.prefix)
     assert len(row.token_hash) == 64 and token.startswith(row.prefix)
+
+
+def test_405_keeps_the_allow_header(client):
+    response = client.get("/logout")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
+
+
+def test_nul_in_the_path_is_a_clean_400(client, users):
+    login(client, "admin")
+    assert client.get("/admin/users/te%00ch").status_code == 400

@@ -54,7 +54,7 @@ def test_broken_user_form_keeps_what_was_typed(app, users):
     assert re.search(r'value="trainer"[^>]*checked|checked[^>]*value="trainer"', page)
     response = admin.post("/admin/users/new?lang=en", data={
         "csrf_token": token, "username": "newbie", "name": "新人", "roles": ["technician"],
-        "password": "short"})
+        "outlet": "GD-GZ-01", "password": "short"})
     assert response.status_code == 400 and "at least 8 characters" in response.get_data(as_text=True)
     response = admin.post("/admin/users/new?lang=en", data={
         "csrf_token": token, "username": "newbie", "name": "新人", "password": "long-enough-pw"})
@@ -185,3 +185,23 @@ def test_outlet_with_technicians_cannot_be_deleted(app, users):
     db.session.expire_all()
     assert db.session.get(Outlet, gz.id) is not None
     assert _user("tech").outlet_id == gz.id
+
+
+def test_a_technician_needs_an_outlet_in_the_forms(app, users):
+    admin = _admin(app, users)
+    token = get_csrf(admin, "/admin/users/new")
+    response = admin.post("/admin/users/new?lang=en", data={
+        "csrf_token": token, "username": "no.outlet", "name": "无网点", "roles": ["technician"],
+        "outlet": "", "password": "long-enough-pw"})
+    assert response.status_code == 400
+    assert "A technician belongs to an outlet" in response.get_data(as_text=True)
+    assert _user("no.outlet") is None
+    response = admin.post("/admin/users/tech/edit?lang=en", data={
+        "csrf_token": token, "name": "陈强", "roles": ["technician"], "outlet": ""})
+    assert response.status_code == 400
+    assert _user("tech").outlet.code == "GD-GZ-01"
+    # Other roles need none.
+    response = admin.post("/admin/users/new", data={
+        "csrf_token": token, "username": "new.trainer", "name": "培训师", "roles": ["trainer"],
+        "outlet": "", "password": "long-enough-pw"})
+    assert response.status_code == 200 and _user("new.trainer") is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -129,13 +130,12 @@ def test_password_change_signs_out_other_devices(app, users):
 
 
 def test_passwords_are_hashed_with_scrypt_by_default(app, tmp_path):
-    from .conftest import make_app
+    from portal import create_app
 
-    prod = make_app(tmp_path / "prod", "sqlite:///" + str(tmp_path / "prod.sqlite3"))
-    prod.config["PASSWORD_HASH_METHOD"] = "scrypt"  # what build_config sets by default
-    from portal.config import build_config
-
-    assert build_config(str(tmp_path))["PASSWORD_HASH_METHOD"] == "scrypt"
+    # The production configuration, untouched: no hash method given by the test.
+    prod = create_app({"INSTANCE_PATH": str(tmp_path / "prod"),
+                       "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "prod.sqlite3")})
+    assert prod.config["PASSWORD_HASH_METHOD"] == "scrypt"
     with prod.app_context():
         db.create_all()
         from portal.auth.services import create_user
@@ -274,3 +274,163 @@ def test_nul_bytes_in_input_are_refused_cleanly(client, users):
                                            "csrf_token": token})
     assert response.status_code == 400
     assert client.get("/login?next=/\x00").status_code == 400
+
+
+def test_simultaneous_guesses_cannot_exceed_the_limit(app, users):
+    """Many wrong passwords at once: only as many as the limit get checked."""
+    import threading
+
+    clients = [app.test_client() for _ in range(16)]
+    tokens = [get_csrf(c) for c in clients]
+    start = threading.Barrier(len(clients))
+    statuses = []
+
+    def guess(client, token):
+        start.wait()
+        statuses.append(client.post("/login", data={
+            "username": "tech", "password": "wrong-password", "csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in zip(clients, tokens)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [401] * 5 + [429] * 11
+    db.session.expire_all()
+    failures = db.session.scalar(select(func.count(LoginAttempt.id)).where(
+        LoginAttempt.username == "tech", LoginAttempt.success.is_(False)))
+    assert failures == 5
+
+
+def test_sign_out_ends_a_copied_session_cookie(app, users):
+    phone = app.test_client()
+    login(phone, "tech")
+    thief = app.test_client()
+    cookie = phone.get_cookie("portal_session")
+    thief.set_cookie("portal_session", cookie.value)
+    assert thief.get("/technician").status_code == 200  # the copy works while signed in…
+    phone.post("/logout", data={"csrf_token": get_csrf(phone, "/technician")})
+    assert thief.get("/technician").status_code == 302  # …and not after signing out
+
+
+def test_admin_can_sign_a_user_out_everywhere(app, users):
+    phone, desktop = app.test_client(), app.test_client()
+    login(phone, "tech")
+    login(desktop, "tech")
+    admin = app.test_client()
+    login(admin, "admin")
+    page = admin.get("/admin/users/tech?lang=en").get_data(as_text=True)
+    assert page.count("last seen") == 2
+    from .conftest import csrf_from
+
+    admin.post("/admin/users/tech/sessions/end", data={"csrf_token": csrf_from(page)})
+    assert phone.get("/technician").status_code == 302
+    assert desktop.get("/technician").status_code == 302
+    assert login(app.test_client(), "tech").status_code == 302  # signing in again works
+
+
+def test_reset_password_lifts_the_lock(app, client, users):
+    from portal.auth.services import reset_password
+
+    for _ in range(5):
+        login(client, "tech", "wrong-password")
+    assert login(client, "tech").status_code == 429
+    new_password = reset_password(users["technician"], users["admin"])
+    assert login(client, "tech", new_password).status_code == 302
+
+
+def test_address_lock_message_does_not_promise_an_unlock(app, client, users):
+    for i in range(20):
+        login(client, f"user{i}", "wrong-password")
+    page = login(client, "trainer", **{"Accept-Language": "en"}).get_data(as_text=True)
+    flash = re.search(r'class="flash flash-error"[^>]*>([^<]+)<', page).group(1)
+    assert "from this network" in flash and "administrator" not in flash
+
+
+def test_locked_list_shows_only_real_accounts(app, client, users):
+    from portal.auth.services import locked_accounts
+
+    for name in ("tech", "no.such.user"):
+        for _ in range(5):
+            login(client, name, "wrong-password")
+    assert [name for name, _wait in locked_accounts()] == ["tech"]
+
+
+def test_signed_in_user_visiting_login_goes_on(client, users):
+    login(client, "admin")
+    assert client.get("/login").headers["Location"] == "/"
+    assert client.get("/login?next=/admin/users").headers["Location"] == "/admin/users"
+    assert client.get("/login?next=//evil.example").headers["Location"] == "/"
+
+
+def test_next_cannot_leave_the_site(client, users):
+    from portal.security import safe_next
+
+    for target in ("https://evil.example/", "//evil.example", "/\\evil.example", "\t//evil.example",
+                   "javascript:alert(1)", "evil.example", "/\\/evil.example"):
+        assert safe_next(target, "/") == "/", target
+    assert safe_next("/admin/users?q=a", "/") == "/admin/users?q=a"
+
+
+def test_temporary_password_also_blocks_the_session_api(app, client, make_user, network):
+    from portal.auth.services import issue_token
+
+    user = make_user("fresh", "technician", outlet="GD-GZ-01", must_change_password=True)
+    login(client, "fresh")
+    response = client.get("/api/v1/me")
+    assert response.status_code == 403 and response.is_json
+    # A token an administrator issued for an integration is not held up.
+    token = issue_token(user)
+    bearer = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert bearer.status_code == 200
+
+
+def test_portal_https_forces_secure_cookies(tmp_path, network):
+    from .conftest import make_app
+
+    app = make_app(tmp_path, "sqlite:///" + str(tmp_path / "https.sqlite3"), SESSION_COOKIE_SECURE=True)
+    with app.app_context():
+        from portal.auth.services import create_user
+
+        db.create_all()
+        create_user("tech2", ["technician"], PASSWORD)
+        client = app.test_client()
+        header = _session_cookie_header(login(client, "tech2"))
+        assert "Secure" in header
+        db.engine.dispose()
+
+
+def test_portal_https_environment_variable(tmp_path, monkeypatch):
+    from portal.config import build_config
+
+    assert build_config(str(tmp_path))["SESSION_COOKIE_SECURE"] is False
+    monkeypatch.setenv("PORTAL_HTTPS", "1")
+    assert build_config(str(tmp_path))["SESSION_COOKIE_SECURE"] is True
+
+
+def test_proxy_headers_are_trusted_only_when_configured(tmp_path):
+    """X-Forwarded-* decide the client address and https only behind a configured proxy."""
+    from portal.auth.services import create_user
+
+    from .conftest import csrf_from, make_app
+
+    # Browsers send a Referer; over HTTPS Flask-WTF insists on a same-site one.
+    headers = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https",
+               "Referer": "https://localhost/login"}
+    for hops, expect_secure, expect_address in ((0, False, "127.0.0.1"), (1, True, "203.0.113.9")):
+        app = make_app(tmp_path / str(hops), "sqlite:///" + str(tmp_path / f"p{hops}.sqlite3"),
+                       PROXY_HOPS=hops)
+        with app.app_context():
+            db.create_all()
+            create_user("tech3", ["technician"], PASSWORD)
+            client = app.test_client()
+            token = csrf_from(client.get("/login", headers=headers).get_data(as_text=True))
+            response = client.post("/login", data={"username": "tech3", "password": "wrong-pw-1",
+                                                   "csrf_token": token}, headers=headers)
+            assert response.status_code == 401
+            assert db.session.scalar(select(LoginAttempt.address)) == expect_address
+            response = client.post("/login", data={"username": "tech3", "password": PASSWORD,
+                                                   "csrf_token": token}, headers=headers)
+            assert response.status_code == 302
+            assert ("Secure" in _session_cookie_header(response)) is expect_secure
+            db.engine.dispose()

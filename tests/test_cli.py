@@ -32,6 +32,16 @@ def test_users_create(runner, network):
     assert user.password_hash != "long-enough-1"
 
 
+def test_technician_without_outlet_is_created_with_a_warning(runner, network):
+    result = runner.invoke(args=["users", "create", "lone.tech", "--role", "technician",
+                                 "--password", "long-enough-1"])
+    assert result.exit_code == 0
+    assert "warning" in result.output and "outlet" in result.output
+    result = runner.invoke(args=["users", "create", "a.trainer", "--role", "trainer",
+                                 "--password", "long-enough-1"])
+    assert "warning" not in result.output
+
+
 def test_users_create_duplicate_changes_nothing(runner, users):
     before = _count(User)
     result = runner.invoke(args=["users", "create", "TECH", "--role", "technician",
@@ -105,6 +115,18 @@ def test_users_tokens_lists_and_deactivate(runner, users):
     # Deactivation revokes the user's tokens.
     assert "revoked" in runner.invoke(args=["users", "tokens", "tech"]).output
     assert runner.invoke(args=["users", "deactivate", "ghost"]).exit_code != 0
+    result = runner.invoke(args=["users", "tokens", "ghost"])
+    assert result.exit_code != 0 and "ghost" in result.output
+
+
+def test_users_tokens_shows_times_in_the_portal_time_zone(runner, users):
+    from datetime import datetime, timezone
+
+    runner.invoke(args=["users", "token", "tech"])
+    row = db.session.scalar(select(ApiToken))
+    row.created_at = datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc)
+    db.session.commit()
+    assert "created 2026-01-01 08:30:00 +08:00" in runner.invoke(args=["users", "tokens", "tech"]).output
 
 
 def test_users_import(runner, network, tmp_path):

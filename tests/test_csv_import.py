@@ -64,6 +64,9 @@ def test_quoted_multiline_cells_keep_true_line_numbers(network):
     data = ('username,name,outlet\n"ok.one","甲\n乙",GD-GZ-01\nbad!,丙,GD-GZ-01\n').encode()
     result = import_technicians(data)
     assert [line for line, _ in result.errors] == [4]
+    # A bad record that itself spans lines is reported where it starts.
+    data = ('username,name,outlet\nok.one,甲,GD-GZ-01\n"bad!","乙\n丙\n丁",GD-GZ-01\n').encode()
+    assert [line for line, _ in import_technicians(data).errors] == [3]
 
 
 def test_excel_bom_and_chinese_headers(network):
@@ -85,6 +88,45 @@ def test_header_and_encoding_problems(network):
     assert not result.ok
     result = import_technicians("username,name,outlet\nok.one,甲,GD-GZ-01,extra\n".encode())
     assert result.errors[0][0] == 2
+
+
+def test_review_edge_cases(network):
+    # Too long a name is a row error, not a database error.
+    result = import_technicians(f"username,name,outlet\nlong.name,{'名' * 121},GD-GZ-01\n".encode())
+    assert result.errors[0][0] == 2 and "120" in result.errors[0][1]
+    # NUL characters are refused per row.
+    result = import_technicians("username,name,outlet\nnul.one,甲\x00,GD-GZ-01\n".encode())
+    assert result.errors[0][0] == 2
+    # A column given twice is refused instead of silently using the last one.
+    result = import_technicians("username,name,outlet,name\nx.one,甲,GD-GZ-01,\n".encode())
+    assert result.errors[0][0] == 1 and "name" in result.errors[0][1]
+    # Data in a column without a header is not silently dropped.
+    result = import_technicians("username,name,outlet,\nx.two,乙,GD-GZ-01,surprise\n".encode())
+    assert result.errors[0][0] == 2
+    # Dates must be written YYYY-MM-DD.
+    result = import_technicians("username,name,outlet,start_date\nx.three,丙,GD-GZ-01,20260302\n".encode())
+    assert result.errors[0][0] == 2
+    # A bad byte is reported on its own line.
+    data = "username,name,outlet\nx.four,丁,GD-GZ-01\n".encode() + "x.five,戊,GD-GZ-01\n".encode("gbk")
+    result = import_technicians(data)
+    assert result.errors[0][0] == 3
+    assert _usernames() == set()
+
+
+def test_passwords_are_taken_exactly_as_written(network):
+    result = import_technicians("username,name,outlet,password\nspace.pw,甲,GD-GZ-01, two words \n".encode())
+    assert result.ok, result.errors
+    from portal.auth.services import authenticate
+
+    assert authenticate("space.pw", " two words ", "127.0.0.1").ok
+
+
+def test_row_limit(network):
+    rows = "".join(f"user.{i:04d},名{i},GD-GZ-01\n" for i in range(1001))
+    result = import_technicians(("username,name,outlet\n" + rows).encode())
+    assert not result.ok and "1000" in result.errors[-1][1]
+    assert result.errors[-1][0] == 1002
+    assert _usernames() == set()
 
 
 def test_upload_page(client, users):

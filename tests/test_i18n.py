@@ -60,6 +60,27 @@ def test_switch_on_every_page_and_remembered_in_the_session(client):
     assert "Sign in" in page and 'name="locale" value="zh_CN"' in page
 
 
+def test_switch_returns_to_the_page_without_a_lang_override(client):
+    page = client.get("/login?lang=en&next=/admin").get_data(as_text=True)
+    assert 'name="next" value="/login?next=%2Fadmin"' in page
+    client.post("/language", data={"locale": "zh_CN", "next": "/login?next=%2Fadmin",
+                                   "csrf_token": get_csrf(client)})
+    assert "登录" in client.get("/login?next=%2Fadmin").get_data(as_text=True)
+
+
+def test_switch_is_not_offered_where_the_page_cannot_be_reloaded(client, users):
+    """A password shown once (the answer to a POST) would be lost by a reload."""
+    login(client, "admin")
+    page = client.get("/admin/users/tech").get_data(as_text=True)
+    assert 'name="locale"' in page
+    shown = client.post("/admin/users/tech/password", data={"csrf_token": get_csrf(client, "/admin")})
+    assert 'class="secret"' in shown.get_data(as_text=True)
+    assert 'name="locale"' not in shown.get_data(as_text=True)
+    # Error pages keep the switch and send the user home.
+    missing = client.get("/no-such-page").get_data(as_text=True)
+    assert 'name="next" value="/"' in missing
+
+
 def test_switch_ignores_unknown_locales_and_foreign_next(client):
     response = client.post("/language", data={"locale": "xx", "next": "https://evil.example/",
                                               "csrf_token": get_csrf(client)})
@@ -91,25 +112,34 @@ def test_dates_are_formatted_per_language_in_the_portal_time_zone(client, users)
     assert re.search(r"Jan 1, 2026, 8:30:00\s?AM", en)
 
 
-def test_time_zone_is_configurable(app, users, client):
-    app.config["BABEL_DEFAULT_TIMEZONE"] = "Europe/London"
+def test_time_zone_comes_from_the_environment(tmp_path, monkeypatch, network, users):
+    from .conftest import make_app
+
+    monkeypatch.setenv("PORTAL_TIMEZONE", "Europe/London")
+    london = make_app(tmp_path / "london", str(db.engine.url.render_as_string(hide_password=False)))
+    assert london.config["BABEL_DEFAULT_TIMEZONE"] == "Europe/London"
     users["technician"].created_at = datetime(2026, 1, 1, 0, 30, tzinfo=timezone.utc)
     db.session.commit()
+    client = london.test_client()
     login(client, "admin")
     assert "2026年1月1日 00:30:00" in client.get("/admin/users/tech?lang=zh_CN").get_data(as_text=True)
 
 
-def test_numbers_are_formatted_per_language(app):
-    from flask_babel import force_locale, format_decimal
+def test_number_and_date_filters_follow_the_language(app):
+    from datetime import date
 
-    with app.test_request_context():
-        with force_locale("en"):
-            assert format_decimal(12345.5) == "12,345.5"
-        with force_locale("zh_CN"):
-            assert format_decimal(12345.5) == "12,345.5"
-            from flask_babel import format_percent
+    from flask import render_template_string
 
-            assert format_percent(0.953) == "95%"
+    import contextvars
+
+    def render(lang):
+        with app.test_request_context(f"/?lang={lang}"):
+            return render_template_string("{{ 12345.5|number }} · {{ d|date('full') }}",
+                                          d=date(2026, 3, 2))
+
+    # Each in a fresh context, as separate requests would be.
+    assert contextvars.Context().run(render, "en") == "12,345.5 · Monday, March 2, 2026"
+    assert contextvars.Context().run(render, "zh_CN") == "12,345.5 · 2026年3月2日星期一"
 
 
 def test_every_message_is_translated_into_chinese():

@@ -38,6 +38,24 @@ def contrast(a: str, b: str) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
+def _declared_pairs() -> set[tuple[str, str]]:
+    """(color, background) pairs declared together in one rule of the stylesheet."""
+    pairs = set()
+    for block in re.findall(r"{([^{}]*)}", CSS.read_text()):
+        fg = re.search(r"(?<![-\w])color:\s*var\(--([a-z-]+)\)", block)
+        bg = re.search(r"background(?:-color)?:\s*var\(--([a-z-]+)\)", block)
+        if fg and bg:
+            pairs.add((fg.group(1), bg.group(1)))
+    return pairs
+
+
+def test_every_declared_pair_is_checked():
+    """A rule that sets both colours is a pair: it must be in PAIRS (and so pass AA)."""
+    declared = _declared_pairs()
+    assert declared, "the parser found no colour pairs"
+    assert declared - set(PAIRS) == set()
+
+
 def test_contrast_formula():
     assert contrast("#000000", "#ffffff") == pytest.approx(21.0)
     assert contrast("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)

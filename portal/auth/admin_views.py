@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import or_, select
 
@@ -26,11 +27,13 @@ from .forms import (
 from .models import ROLES, AccountEvent, ApiToken, Outlet, Province, Region, User, UserRole
 from .services import (
     AccountError,
+    active_sessions,
+    end_all_sessions,
     create_user,
     find_user,
+    account_wait,
     generate_password,
     issue_token,
-    locked_accounts,
     reset_password,
     revoke_token,
     set_active,
@@ -131,8 +134,8 @@ def user_detail(username: str):
     ).all()
     return render_template(
         "admin/user_detail.html", user=user, events=events, tokens=user_tokens(user),
-        confirm=ConfirmForm(), token_form=TokenForm(),
-        locked=dict(locked_accounts()).get(user.username),
+        confirm=ConfirmForm(), token_form=TokenForm(), sessions=active_sessions(user),
+        locked=account_wait(user.username),
     )
 
 
@@ -185,6 +188,17 @@ def set_user_active(username: str):
         flash(_("%(username)s is active again.", username=user.username) if active
               else _("%(username)s is deactivated and signed out everywhere.", username=user.username),
               "success")
+    return redirect(url_for("admin.user_detail", username=user.username))
+
+
+@bp.route("/users/<username>/sessions/end", methods=["POST"])
+@roles_required("admin")
+def end_sessions(username: str):
+    user = _user_or_404(username)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    ended = end_all_sessions(user, _actor())
+    flash(ngettext("%(num)d device signed out.", "%(num)d devices signed out.", ended), "success")
     return redirect(url_for("admin.user_detail", username=user.username))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 
 from ..cliutil import fail, needs_schema
@@ -12,6 +13,11 @@ from ..extensions import db
 from .csvimport import import_technicians
 from .models import ROLES
 from .services import AccountError, create_user, find_user, issue_token, set_active, user_tokens
+
+def _when(moment) -> str:
+    """A time in the portal's time zone, as the web pages show it."""
+    return format_datetime(moment, "yyyy-MM-dd HH:mm:ss ZZZZZ")
+
 
 users_cli = AppGroup("users", help="Create users, issue API tokens, import technicians.")
 
@@ -32,6 +38,9 @@ def create_command(username, roles, password, name, outlet):
         db.session.rollback()
         fail(str(exc))
     click.echo(f"created {user.username} ({', '.join(sorted(user.roles))})")
+    if "technician" in user.roles and user.outlet is None:
+        click.echo(_("warning: technician %(username)s has no outlet yet; assign one with --outlet "
+                     "or on the admin pages.", username=user.username), err=True)
 
 
 @users_cli.command("token")
@@ -60,9 +69,9 @@ def tokens_command(username):
         fail(_("No user named %(username)s.", username=username))
     for token in user_tokens(user):
         state = "revoked" if token.revoked_at else "live"
-        used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never"
+        used = _when(token.last_used_at) if token.last_used_at else "never"
         click.echo(f"{token.id}\t{token.prefix}…\t{state}\t{token.label or '-'}\t"
-                   f"created {token.created_at.isoformat(timespec='seconds')}\tused {used}")
+                   f"created {_when(token.created_at)}\tused {used}")
 
 
 @users_cli.command("deactivate")

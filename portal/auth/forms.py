@@ -6,7 +6,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
-    BooleanField,
     DateField,
     PasswordField,
     SelectField,
@@ -67,6 +66,16 @@ class UserForm(FlaskForm):
                              render_kw={"autocomplete": "new-password"})
 
 
+    def validate(self, extra_validators=None):
+        # Not an inline validator: Optional() on the outlet would stop it on an empty value.
+        ok = super().validate(extra_validators)
+        if "technician" in (self.roles.data or []) and not self.outlet.data:
+            self.outlet.errors = list(self.outlet.errors) + [
+                str(_l("A technician belongs to an outlet: choose one."))]
+            return False
+        return ok
+
+
 class EditUserForm(UserForm):
     username = None
     password = None
@@ -114,5 +123,3 @@ class UserFilterForm(FlaskForm):
     role = SelectField(_l("Role"), validators=[Optional()])
     status = SelectField(_l("Status"), validators=[Optional()])
 
-
-__all__ = ["BooleanField"]

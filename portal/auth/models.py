@@ -171,6 +171,24 @@ class ApiToken(db.Model):
         return self.revoked_at is not None
 
 
+class UserSession(db.Model):
+    """One signed-in device. The cookie carries a random id; only its hash is kept here.
+
+    Signing out ends the row, so a copied cookie stops working at once.
+    """
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+
+
 class LoginAttempt(db.Model):
     """One sign-in attempt; the throttle counts recent failures by account and by address."""
 

@@ -19,7 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..dbtypes import utcnow
 from ..extensions import db
-from .models import ROLES, AccountEvent, ApiToken, LoginAttempt, Outlet, User
+from .models import ROLES, AccountEvent, ApiToken, LoginAttempt, Outlet, User, UserSession
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 TOKEN_PREFIX = "ptk_"
@@ -58,6 +58,15 @@ def password_problem(password: str, username: str = "") -> str | None:
         return _("Password must be at least %(n)d characters.", n=minimum)
     if username and password.strip().lower() == username.lower():
         return _("Password must not be the same as the username.")
+    return None
+
+
+NAME_MAX = 120
+
+
+def name_problem(name: str | None) -> str | None:
+    if len((name or "").strip()) > NAME_MAX:
+        return _("Name must be at most %(n)d characters.", n=NAME_MAX)
     return None
 
 
@@ -111,6 +120,7 @@ def create_user(
         username_problem(username)
         or role_problem(roles)
         or password_problem(password, username)
+        or name_problem(name)
     )
     if problem:
         raise AccountError(problem)
@@ -163,7 +173,7 @@ def log_event(user: User, action: str, actor: User | None = None, detail: str = 
 def update_user(user: User, *, name: str, roles, outlet_code: str | None, start_date,
                 actor: User | None) -> None:
     roles = list(dict.fromkeys(roles))
-    problem = role_problem(roles)
+    problem = role_problem(roles) or name_problem(name)
     if problem:
         raise AccountError(problem)
     outlet = None
@@ -235,6 +245,7 @@ def reset_password(user: User, actor: User | None, new_password: str | None = No
     user.password_hash = hash_password(password)
     user.must_change_password = True
     user.auth_version += 1
+    _forget_failures(user.username)  # the new password must work at once
     log_event(user, "password_reset", actor)
     db.session.commit()
     return password
@@ -260,6 +271,7 @@ class SignIn:
 
     user: User | None = None
     throttled_seconds: int = 0  # > 0: refused without checking the password
+    throttled_by: str = ""  # "account" or "address"
     inactive: bool = False
 
     @property
@@ -277,60 +289,65 @@ def _retry_after(times: list[datetime], limit: int, window: timedelta, now: date
     return max(1, int((release - now).total_seconds()) + 1)
 
 
-def _failure_times(column, value: str, since: datetime) -> list[datetime]:
-    return list(db.session.scalars(
-        select(LoginAttempt.at).where(column == value, LoginAttempt.success.is_(False),
-                                      LoginAttempt.at >= since)
-    ))
+def _failure_times(column, value: str, since: datetime, before_id: int | None) -> list[datetime]:
+    query = select(LoginAttempt.at).where(
+        column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= since)
+    if before_id is not None:
+        query = query.where(LoginAttempt.id < before_id)
+    return list(db.session.scalars(query))
 
 
-def account_wait(username: str, now: datetime | None = None) -> int:
+def account_wait(username: str, now: datetime | None = None, before_id: int | None = None) -> int:
     """Seconds this account must wait: failures since its last success within the window."""
     cfg = current_app.config
     now = now or utcnow()
     window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
     since = now - window
-    last_success = db.session.scalar(
-        select(func.max(LoginAttempt.at)).where(
-            LoginAttempt.username == username, LoginAttempt.success.is_(True),
-            LoginAttempt.at >= since,
-        )
-    )
-    times = _failure_times(LoginAttempt.username, username, max(since, last_success or since))
+    query = select(func.max(LoginAttempt.at)).where(
+        LoginAttempt.username == username, LoginAttempt.success.is_(True), LoginAttempt.at >= since)
+    if before_id is not None:
+        query = query.where(LoginAttempt.id < before_id)
+    last_success = db.session.scalar(query)
+    times = _failure_times(LoginAttempt.username, username, max(since, last_success or since),
+                           before_id)
     return _retry_after(times, cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"], window, now)
 
 
-def address_wait(address: str, now: datetime | None = None) -> int:
+def address_wait(address: str, now: datetime | None = None, before_id: int | None = None) -> int:
     """Seconds this client address must wait: all its failures within the window count."""
     cfg = current_app.config
     now = now or utcnow()
     window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
-    times = _failure_times(LoginAttempt.address, address, now - window)
+    times = _failure_times(LoginAttempt.address, address, now - window, before_id)
     return _retry_after(times, cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"], window, now)
-
-
-def throttle_wait(username: str, address: str, now: datetime | None = None) -> int:
-    """Seconds before this account from this address may try again (0: go ahead)."""
-    now = now or utcnow()
-    return max(account_wait(username, now), address_wait(address, now))
 
 
 def authenticate(username: str, password: str, address: str) -> SignIn:
     """Check a username and password, throttled per account and per address.
 
-    Every attempt that reaches the password check is recorded; refused attempts
-    are not, so that hammering a locked account does not extend its lock forever.
+    The attempt is written (as a failure) before anything is counted, and only
+    attempts written before it count against it: of many simultaneous guesses,
+    only as many as the limit allows get their password checked. A refused
+    attempt is removed again, so hammering a locked account does not extend
+    its lock forever.
     """
     username = normalise_username(username)[:64]
     address = (address or "unknown")[:64]
     now = utcnow()
-    wait = throttle_wait(username, address, now)
-    if wait:
-        return SignIn(throttled_seconds=wait)
+    attempt = LoginAttempt(username=username, address=address, at=now, success=False)
+    db.session.add(attempt)
+    db.session.commit()
+    by_account = account_wait(username, now, attempt.id)
+    by_address = address_wait(address, now, attempt.id)
+    if by_account or by_address:
+        db.session.delete(attempt)
+        db.session.commit()
+        scope = "address" if by_address >= by_account else "account"
+        return SignIn(throttled_seconds=max(by_account, by_address), throttled_by=scope)
     user = find_user(username) if username else None
     good = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
     ok = bool(user and good)
-    db.session.add(LoginAttempt(username=username, address=address, at=now, success=ok))
+    attempt.success = ok
     if ok and user.is_active:
         user.last_login_at = now
     # Prune what no window will ever look at again.
@@ -346,12 +363,13 @@ def authenticate(username: str, password: str, address: str) -> SignIn:
 
 
 def locked_accounts(now: datetime | None = None) -> list[tuple[str, int]]:
-    """Usernames currently locked out by the throttle, with seconds remaining."""
+    """Existing users currently locked out by the throttle, with seconds remaining."""
     cfg = current_app.config
     now = now or utcnow()
     since = now - timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
     names = db.session.scalars(
         select(LoginAttempt.username)
+        .join(User, User.username == LoginAttempt.username)
         .where(LoginAttempt.success.is_(False), LoginAttempt.at >= since)
         .group_by(LoginAttempt.username)
         .having(func.count() >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"])
@@ -364,18 +382,77 @@ def locked_accounts(now: datetime | None = None) -> list[tuple[str, int]]:
     return result
 
 
-def unlock_account(username: str, actor: User | None) -> None:
-    """Forget recent failures for an account (an admin vouches for the user)."""
-    username = normalise_username(username)
+def _forget_failures(username: str) -> None:
     db.session.execute(
         LoginAttempt.__table__.delete().where(
-            LoginAttempt.username == username, LoginAttempt.success.is_(False)
+            LoginAttempt.username == normalise_username(username), LoginAttempt.success.is_(False)
         )
     )
+
+
+def unlock_account(username: str, actor: User | None) -> None:
+    """Forget recent failures for an account (an admin vouches for the user)."""
+    _forget_failures(username)
     user = find_user(username)
     if user is not None:
         log_event(user, "unlocked", actor)
     db.session.commit()
+
+
+# --- signed-in devices -----------------------------------------------------------------
+
+
+def start_session(user: User, address: str = "", user_agent: str = "") -> str:
+    """Record a signed-in device; the returned id goes into the session cookie."""
+    sid = secrets.token_urlsafe(32)
+    db.session.add(UserSession(user_id=user.id, token_hash=_token_digest(sid),
+                               address=(address or "")[:64], user_agent=(user_agent or "")[:200]))
+    db.session.commit()
+    return sid
+
+
+def session_alive(user: User, sid: str | None) -> bool:
+    """Is this device still signed in? Notes when it was last seen (at most every 5 minutes)."""
+    if not sid or len(sid) > 100:
+        return False
+    row = db.session.scalar(select(UserSession).where(UserSession.token_hash == _token_digest(sid)))
+    if row is None or row.user_id != user.id or row.ended_at is not None:
+        return False
+    now = utcnow()
+    if now - row.last_seen_at > timedelta(minutes=5):
+        row.last_seen_at = now
+        db.session.commit()
+    return True
+
+
+def end_session(sid: str | None) -> None:
+    if not sid:
+        return
+    row = db.session.scalar(select(UserSession).where(UserSession.token_hash == _token_digest(sid)))
+    if row is not None and row.ended_at is None:
+        row.ended_at = utcnow()
+        db.session.commit()
+
+
+def active_sessions(user: User) -> list[UserSession]:
+    return list(db.session.scalars(
+        select(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .order_by(UserSession.last_seen_at.desc())
+    ))
+
+
+def end_all_sessions(user: User, actor: User | None, keep_sid: str | None = None) -> int:
+    """Sign a user out on every device (but the one given); returns how many ended."""
+    keep = _token_digest(keep_sid) if keep_sid else None
+    ended = 0
+    for row in active_sessions(user):
+        if row.token_hash != keep:
+            row.ended_at = utcnow()
+            ended += 1
+    if ended and actor is not None:
+        log_event(user, "sessions_ended", actor, event_detail(devices=str(ended)))
+    db.session.commit()
+    return ended
 
 
 # --- API tokens -------------------------------------------------------------------------

@@ -11,14 +11,18 @@ from ..extensions import db
 from ..security import public, safe_next, signed_in
 from .forms import ChangePasswordForm, LoginForm
 from .models import User
-from .services import AccountError, authenticate
+from .services import AccountError, authenticate, end_session, session_alive, start_session
 from .services import change_password as change_password_service
 
 bp = Blueprint("auth", __name__)
 
 
 def load_user(user_id: str) -> User | None:
-    """Flask-Login: the session stores "id.auth_version"; a stale version signs the user out."""
+    """Flask-Login: the session stores "id.auth_version" and this device's session id.
+
+    A stale version (password changed, account deactivated) or an ended device
+    session (signed out) means the cookie no longer signs anyone in.
+    """
     try:
         raw_id, raw_version = user_id.split(".", 1)
         user = db.session.get(User, int(raw_id))
@@ -26,6 +30,8 @@ def load_user(user_id: str) -> User | None:
     except (ValueError, TypeError):
         return None
     if user is None or not user.is_active or user.auth_version != version:
+        return None
+    if not session_alive(user, session.get("sid")):
         return None
     return user
 
@@ -46,16 +52,23 @@ def login():
         result = authenticate(form.username.data, form.password.data, _client_address())
         if result.throttled_seconds:
             minutes = max(1, (result.throttled_seconds + 59) // 60)
-            flash(
-                ngettext(
+            if result.throttled_by == "account":
+                message = ngettext(
                     "Too many failed sign-in attempts. Wait %(num)d minute and try again, "
                     "or ask an administrator to unlock the account.",
                     "Too many failed sign-in attempts. Wait %(num)d minutes and try again, "
                     "or ask an administrator to unlock the account.",
                     minutes,
-                ),
-                "error",
-            )
+                )
+            else:
+                message = ngettext(
+                    "Too many failed sign-in attempts from this network. "
+                    "Wait %(num)d minute and try again.",
+                    "Too many failed sign-in attempts from this network. "
+                    "Wait %(num)d minutes and try again.",
+                    minutes,
+                )
+            flash(message, "error")
             status = 429
         elif result.inactive:
             flash(_("This account is deactivated. Ask an administrator if you need access."), "error")
@@ -64,9 +77,11 @@ def login():
             flash(_("Wrong username or password."), "error")
             status = 401
         else:
-            session.clear()  # a new session id on sign-in: no fixation
+            session.clear()  # a new session on sign-in: no fixation
             session.permanent = True
             login_user(result.user)
+            session["sid"] = start_session(result.user, _client_address(),
+                                           request.headers.get("User-Agent", ""))
             if result.user.locale:
                 session["locale"] = result.user.locale
             if result.user.must_change_password:
@@ -84,6 +99,7 @@ def logout():
     # Public so that an expired session can still "sign out" without an error;
     # the CSRF token keeps other sites from signing people out.
     locale = session.get("locale")
+    end_session(session.get("sid"))
     logout_user()
     session.clear()
     if locale:

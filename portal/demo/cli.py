@@ -61,7 +61,7 @@ def load_demo() -> dict[str, int]:
 @with_appcontext
 @needs_schema
 def demo_command():
-    """Load the demo network, demo users (password: portal-demo) and all shipped content."""
+    """Load the demo network and demo users (password: portal-demo)."""
     created = load_demo()
     click.echo("demo: " + ", ".join(f"{n} {what} created" for what, n in created.items()))
     click.echo(f"demo users: admin, trainer, auditor, tech, newtech; password: {DEMO_PASSWORD}")
