@@ -434,3 +434,17 @@ def test_proxy_headers_are_trusted_only_when_configured(tmp_path):
             assert response.status_code == 302
             assert ("Secure" in _session_cookie_header(response)) is expect_secure
             db.engine.dispose()
+
+
+def test_old_device_sessions_are_pruned_and_idle_ones_expire(app, users):
+    from portal.auth.models import UserSession
+
+    phone = app.test_client()
+    login(phone, "tech")
+    row = db.session.scalar(select(UserSession))
+    row.last_seen_at -= timedelta(days=15)  # idle longer than the 14-day cookie
+    db.session.commit()
+    assert phone.get("/technician").status_code == 302
+    login(app.test_client(), "trainer")  # any sign-in prunes what no cookie can use
+    db.session.expire_all()
+    assert [s.user_id for s in db.session.scalars(select(UserSession))] == [users["trainer"].id]

@@ -407,6 +407,11 @@ def start_session(user: User, address: str = "", user_agent: str = "") -> str:
     sid = secrets.token_urlsafe(32)
     db.session.add(UserSession(user_id=user.id, token_hash=_token_digest(sid),
                                address=(address or "")[:64], user_agent=(user_agent or "")[:200]))
+    # Rows no cookie can use any more: ended a while ago, or idle past the cookie's lifetime.
+    now = utcnow()
+    lifetime = timedelta(seconds=current_app.config["PERMANENT_SESSION_LIFETIME"])
+    db.session.execute(UserSession.__table__.delete().where(
+        (UserSession.ended_at < now - timedelta(days=30)) | (UserSession.last_seen_at < now - lifetime)))
     db.session.commit()
     return sid
 
@@ -419,6 +424,8 @@ def session_alive(user: User, sid: str | None) -> bool:
     if row is None or row.user_id != user.id or row.ended_at is not None:
         return False
     now = utcnow()
+    if now - row.last_seen_at > timedelta(seconds=current_app.config["PERMANENT_SESSION_LIFETIME"]):
+        return False
     if now - row.last_seen_at > timedelta(minutes=5):
         row.last_seen_at = now
         db.session.commit()
