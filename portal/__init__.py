@@ -67,6 +67,7 @@ def _init_extensions(app: Flask) -> None:
 
     # Models must be imported for metadata (migrations, create_all) to know them.
     from .auth import models as _auth_models  # noqa: F401
+    from .kb import models as _kb_models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -74,10 +75,13 @@ def _register_blueprints(app: Flask) -> None:
     from .auth.admin_views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .home.views import bp as core_bp
+    from .kb import api as _kb_api  # noqa: F401  (registers /api/v1/cases on api_bp)
+    from .kb.views import bp as kb_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(kb_bp)
     app.register_blueprint(api_bp)
     # API calls authenticate by bearer token or session; security.api_user_from_bearer
     # applies CSRF to the session kind itself.
@@ -100,7 +104,11 @@ def _register_hooks(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from .auth.cli import users_cli
+    from .content.cli import content_cli
     from .demo.cli import demo_command
+    from .kb.cli import search_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(content_cli)
+    app.cli.add_command(search_cli)
     app.cli.add_command(demo_command)

@@ -104,4 +104,6 @@ def build_config(instance_path: str) -> dict:
         "PROXY_HOPS": _env_int("PORTAL_PROXY_HOPS", 0),
         "PASSWORD_HASH_METHOD": os.environ.get("PORTAL_PASSWORD_HASH_METHOD", "scrypt"),
         "PASSWORD_MIN_LENGTH": 8,
+        # Search: how often a host checks the shared change log before answering a search.
+        "KB_SYNC_SECONDS": float(os.environ.get("PORTAL_KB_SYNC_SECONDS", "0.5")),
     }

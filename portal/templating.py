@@ -28,6 +28,19 @@ def role_plural(role: str) -> str:
     }.get(role, role)
 
 
+def product_label(product: str) -> str:
+    return {
+        "air-conditioner": _("Air conditioner"),
+        "washing-machine": _("Washing machine"),
+        "refrigerator": _("Refrigerator"),
+        "water-heater": _("Water heater"),
+    }.get(product, product)
+
+
+def difficulty_label(level) -> str:
+    return {1: _("Easy"), 2: _("Medium"), 3: _("Hard")}.get(level, "")
+
+
 def event_label(action: str) -> str:
     return {
         "created": _("Account created"),
@@ -81,6 +94,8 @@ def register(app) -> None:
     app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
     app.jinja_env.filters["number"] = lambda v: format_decimal(v) if v is not None else ""
     app.jinja_env.filters["role_label"] = role_label
+    app.jinja_env.filters["product_label"] = product_label
+    app.jinja_env.filters["difficulty_label"] = difficulty_label
     app.jinja_env.filters["event_label"] = event_label
     app.jinja_env.filters["event_detail"] = event_detail_text
     app.jinja_env.trim_blocks = True

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import sys
+
 import click
 import yaml
 from flask.cli import with_appcontext
@@ -61,7 +63,14 @@ def load_demo() -> dict[str, int]:
 @with_appcontext
 @needs_schema
 def demo_command():
-    """Load the demo network and demo users (password: portal-demo)."""
+    """Load the demo network, demo users (password: portal-demo) and all shipped content."""
+    from ..content.cli import default_content_root, load_content
+
     created = load_demo()
     click.echo("demo: " + ", ".join(f"{n} {what} created" for what, n in created.items()))
+    report = load_content(default_content_root())
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
     click.echo(f"demo users: admin, trainer, auditor, tech, newtech; password: {DEMO_PASSWORD}")
+    if report.problems:
+        sys.exit(1)

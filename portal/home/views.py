@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import (Blueprint, current_app, jsonify, redirect, render_template, request,
+                   send_from_directory, session, url_for)
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -31,7 +32,8 @@ def home_technician():
 @bp.route("/trainer")
 @roles_required("trainer")
 def home_trainer():
-    return render_template("home/trainer.html", network=services.network_summary())
+    return render_template("home/trainer.html", network=services.network_summary(),
+                           kb=services.kb_summary())
 
 
 @bp.route("/auditor")
@@ -44,6 +46,23 @@ def home_auditor():
 @roles_required("admin")
 def home_admin():
     return render_template("home/admin.html", summary=services.admin_summary())
+
+
+@bp.route("/sw.js")
+@public
+def service_worker():
+    """The service worker, served from the root so that it may cover every page."""
+    response = send_from_directory(current_app.static_folder, "js/sw.js",
+                                   mimetype="application/javascript", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/offline")
+@public
+def offline():
+    """The page the service worker shows when the network is gone (both languages)."""
+    return render_template("home/offline.html")
 
 
 @bp.route("/healthz")

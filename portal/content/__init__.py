@@ -1,0 +1,1 @@
+"""Loading the repository's content files (content/, quizzes/) into the database."""

@@ -1,0 +1,48 @@
+"""``flask --app portal content load [PATH]``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from flask_babel import gettext as _
+
+from ..cliutil import fail, needs_schema
+from .loader import Report, plan
+
+content_cli = AppGroup("content", help="Load the repository's content files into the database.")
+
+
+def default_content_root() -> Path:
+    here = Path.cwd() / "content"
+    return here if here.is_dir() else Path(current_app.root_path).parent / "content"
+
+
+def load_content(path: Path, echo=click.echo) -> Report:
+    total = Report()
+    for loader, where in plan(path):
+        report = loader.load(where)
+        echo(f"{loader.name}: {report.summary()}")
+        total.add(report)
+    return total
+
+
+@content_cli.command("load")
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@needs_schema
+def load_command(path: Path | None):
+    """Load content files (default: content/); prints created / updated / unchanged."""
+    path = path or default_content_root()
+    if not plan(path):
+        fail(_("Nothing under %(path)s that the portal knows how to load.", path=path))
+    report = load_content(path)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
+    click.echo(report.summary())
+    if report.problems:
+        sys.exit(1)

@@ -1,0 +1,82 @@
+"""The content loader registry and its report.
+
+Each area registers a loader for the files it owns. ``flask --app portal content
+load [PATH]`` runs every loader whose files are under PATH. Loading is idempotent:
+a file that has not changed since it was last loaded changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Problem:
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.message}"
+
+
+@dataclass
+class Report:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def error(self, path, line: int, field_name: str, message: str) -> None:
+        self.problems.append(Problem(str(path), line, field_name, message))
+
+    def add(self, other: "Report") -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.problems.extend(other.problems)
+        self.warnings.extend(other.warnings)
+
+    @property
+    def failed_files(self) -> int:
+        return len({p.path for p in self.problems})
+
+    def summary(self) -> str:
+        return (f"created {self.created} / updated {self.updated} / unchanged {self.unchanged}"
+                + (f" / failed {self.failed_files}" if self.problems else ""))
+
+
+@dataclass
+class Loader:
+    name: str
+    folder: str  # the folder it owns, relative to the content root (e.g. "kb")
+    load: Callable[[Path], Report]
+
+
+LOADERS: list[Loader] = []
+
+
+def register(name: str, folder: str):
+    def decorate(function: Callable[[Path], Report]):
+        LOADERS.append(Loader(name, folder, function))
+        return function
+
+    return decorate
+
+
+def plan(path: Path) -> list[tuple[Loader, Path]]:
+    """Which loaders apply to PATH: a content root, one loader's folder, or one file in it."""
+    from ..kb import loader as _kb  # noqa: F401  (registers the kb loader)
+
+    path = path.resolve()
+    work = []
+    for loader in LOADERS:
+        if (path / loader.folder).is_dir():
+            work.append((loader, path / loader.folder))
+        elif path.name == loader.folder or path.parent.name == loader.folder:
+            work.append((loader, path))
+    return work

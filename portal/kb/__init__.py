@@ -1,0 +1,1 @@
+"""The fault-case knowledge base: cases, search, field contributions and review."""

@@ -1,0 +1,198 @@
+"""Keeping each host's search index in step with the database.
+
+The database is the source of truth. Every change to a case writes a row to
+``kb_index_change`` in the same transaction; each host applies the rows it has
+not seen yet (right after its own commits, and before answering a search at most
+every ``KB_SYNC_SECONDS``), so a change made on one host reaches every other
+host's results within seconds. A missing or stale index (other schema, other
+segmenter dictionary, or a database the index does not match) is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from ..extensions import db
+from .models import Case, IndexChange, KbTerms
+from .search.analysis import Synonyms, add_words, bigrams, model_variants, normalise, normalise_code
+from .search.index import SCHEMA_VERSION, IndexManager, IndexState
+
+MD_NOISE = re.compile(r"(^#+\s*|[*_`>]|^\s*[-+]\s+|^\s*\d+\.\s+|!?\[([^\]]*)\]\([^)]*\))", re.M)
+
+
+def plain_text(markdown_text: str) -> str:
+    return MD_NOISE.sub(lambda m: m.group(2) or "", markdown_text or "")
+
+
+def case_document(versions: list[Case]) -> dict:
+    """The index document of one case: all its published language versions together."""
+    first = versions[0]
+
+    def joined(getter) -> str:
+        return "\n".join(getter(c) for c in versions)
+
+    symptoms = joined(lambda c: "\n".join(c.symptoms or []))
+    components = joined(lambda c: "\n".join(c.components or []))
+    titles = joined(lambda c: c.title)
+    codes = {normalise_code(code) for c in versions for code in c.error_codes or []}
+    models = {v for c in versions for m in c.models or [] for v in model_variants(m)}
+    tags = {normalise(x).replace(",", " ") for c in versions for x in c.components or []}
+    return {
+        "key": first.key,
+        "slugs": ",".join(f"{c.slug}:{c.lang}" for c in versions),
+        "langs": ",".join(sorted({c.lang for c in versions})),
+        "product": first.product,
+        "codes": ",".join(sorted(codes)),
+        "models": ",".join(sorted(models)),
+        "component_tags": ",".join(sorted(tags)),
+        "title": titles,
+        "symptoms": symptoms,
+        "components": components,
+        "body": joined(lambda c: (c.series or "") + "\n" + plain_text(c.body)),
+        "cjk": " ".join(bigrams(titles + " " + symptoms)),
+        "spell": normalise(" ".join([titles, symptoms, components])),
+    }
+
+
+class Terms:
+    """Synonyms and the segmenter dictionary, as loaded from content/kb/synonyms.yaml."""
+
+    def __init__(self, groups: list, dictionary: list, content_hash: str):
+        self.synonyms = Synonyms(groups)
+        words = sorted(set(dictionary) | {w for w in self.synonyms.words() if not w.isascii()})
+        self.words = words
+        self.hash = hashlib.sha256("\n".join(words).encode()).hexdigest()[:16]
+        self.content_hash = content_hash
+        add_words(words)
+
+
+_terms_cache: dict[str, Terms] = {}
+
+
+def current_terms() -> Terms:
+    try:
+        row = db.session.scalar(select(KbTerms).order_by(KbTerms.id.desc()).limit(1))
+    except (OperationalError, ProgrammingError):
+        db.session.rollback()
+        row = None
+    content_hash = row.content_hash if row else ""
+    if content_hash not in _terms_cache:
+        _terms_cache[content_hash] = Terms(row.groups if row else [],
+                                           row.dictionary if row else [], content_hash)
+    return _terms_cache[content_hash]
+
+
+def manager() -> IndexManager:
+    managers = current_app.extensions.setdefault("kb_index", {})
+    root = str(Path(current_app.instance_path) / "search")
+    if root not in managers:
+        managers[root] = IndexManager(root)
+    return managers[root]
+
+
+def record_change(key: str) -> None:
+    """Call inside the transaction that changes a case (with the case's key)."""
+    db.session.add(IndexChange(key=key))
+
+
+def _latest_change() -> int:
+    return db.session.scalar(select(func.max(IndexChange.id))) or 0
+
+
+def _published_documents():
+    query = select(Case).where(Case.status == "published").order_by(Case.key, Case.lang)
+    versions: list[Case] = []
+    for case in db.session.scalars(query.execution_options(yield_per=1000)):
+        if versions and case.key != versions[0].key:
+            yield case_document(versions)
+            versions = []
+        versions.append(case)
+    if versions:
+        yield case_document(versions)
+
+
+def rebuild(progress=None, wait: bool = True) -> int | None:
+    """Build a complete new index from the database and swap it in. None if a build is running."""
+    mgr = manager()
+    terms = current_terms()
+    with mgr.build_lock(wait=wait) as got:
+        if not got:
+            return None
+        applied = _latest_change()  # changes after this are applied on top by sync()
+        count = mgr.build(_published_documents(), IndexState(SCHEMA_VERSION, terms.hash, applied),
+                          progress=progress)
+    current_app.extensions.setdefault("kb_sync", {})[mgr.root] = 0.0
+    return count
+
+
+def published_count() -> int:
+    """Published cases, counting a case and its translations once (one index document each)."""
+    return db.session.scalar(
+        select(func.count(func.distinct(Case.key))).where(Case.status == "published")) or 0
+
+
+def is_stale() -> str | None:
+    """Why the index must be rebuilt, or None if it only needs the latest changes."""
+    mgr = manager()
+    state = mgr.state()
+    if mgr.current_folder() is None:
+        return "missing"
+    if state.schema != SCHEMA_VERSION:
+        return "schema"
+    if state.dictionary != current_terms().hash:
+        return "dictionary"
+    if state.applied > _latest_change():
+        return "database"  # the index is ahead of this database: another database
+    if state.applied == _latest_change() and mgr.doc_count() != published_count():
+        return "count"
+    return None
+
+
+def ensure_index(wait: bool = True) -> str | None:
+    """At start-up: rebuild a missing or stale index, else catch up. Returns the rebuild reason."""
+    try:
+        reason = is_stale()
+    except (OperationalError, ProgrammingError):  # no tables yet: nothing to index
+        db.session.rollback()
+        return None
+    if reason:
+        rebuild(wait=wait)
+    else:
+        sync(force=True)
+    return reason
+
+
+def sync(force: bool = False) -> int:
+    """Apply change-log rows this host has not applied yet. Returns how many cases changed."""
+    mgr = manager()
+    last_checks = current_app.extensions.setdefault("kb_sync", {})
+    now = time.monotonic()
+    if not force and now - last_checks.get(mgr.root, 0.0) < current_app.config["KB_SYNC_SECONDS"]:
+        return 0
+    last_checks[mgr.root] = now
+    state = mgr.state()
+    if mgr.current_folder() is None:
+        return 0
+    latest = _latest_change()
+    if latest <= state.applied:
+        return 0
+    keys = set(db.session.scalars(
+        select(IndexChange.key).where(IndexChange.id > state.applied, IndexChange.id <= latest)))
+    grouped: dict[str, list[Case]] = {}
+    for case in db.session.scalars(select(Case).where(
+            Case.key.in_(keys), Case.status == "published").order_by(Case.key, Case.lang)):
+        grouped.setdefault(case.key, []).append(case)
+    upserts = [case_document(versions) for versions in grouped.values()]
+    deletes = [k for k in keys if k not in grouped]
+    terms = current_terms()
+    if not mgr.apply(upserts, deletes, latest, terms.hash):
+        last_checks[mgr.root] = 0.0  # another process is writing; try again next time
+        return 0
+    return len(keys)

@@ -1,0 +1,167 @@
+"""Loading content/kb/: one Markdown file per case and language, plus synonyms.yaml.
+
+A file with a problem is reported with its file, line and field, and not loaded;
+the other files still load. Loading the same files again changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import yaml
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..content.loader import Report, register
+from ..extensions import db
+from . import indexing
+from .models import CASE_FIELDS, Case, KbTerms
+from .services import case_problems, create_case, update_case
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,118}$")
+FIELD_LINE_RE = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
+SYNONYMS_FILE = "synonyms.yaml"
+
+
+class FileProblem(Exception):
+    def __init__(self, line: int, field: str, message: str):
+        super().__init__(message)
+        self.line, self.field, self.message = line, field, message
+
+
+def parse_case_file(path: Path) -> tuple[dict, str]:
+    """(fields with body, content hash), or FileProblem naming the line and field."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileProblem(raw[: exc.start].count(b"\n") + 1, "file", _("Not valid UTF-8.")) from exc
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        raise FileProblem(1, "front matter", _("The file must start with a line '---'."))
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+    except StopIteration:
+        raise FileProblem(1, "front matter", _("The front matter has no closing '---' line.")) from None
+    front = "\n".join(lines[1:end])
+    try:
+        data = yaml.safe_load(front) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 2
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise FileProblem(line, "front matter", _("Not valid YAML: %(problem)s", problem=problem)) from exc
+    if not isinstance(data, dict):
+        raise FileProblem(2, "front matter", _("The front matter must be a set of fields."))
+    field_lines = {}
+    for number, line in enumerate(lines[1:end], start=2):
+        match = FIELD_LINE_RE.match(line)
+        if match:
+            field_lines.setdefault(match.group(1), number)
+
+    def line_of(name: str) -> int:
+        return field_lines.get(name, 1)
+
+    unknown = [name for name in data if name not in CASE_FIELDS]
+    if unknown:
+        raise FileProblem(line_of(unknown[0]), unknown[0], _("Unknown field."))
+    slug = path.stem
+    if not SLUG_RE.match(slug):
+        raise FileProblem(1, "slug", _("The file name must be lower-case letters, digits and dashes."))
+    lang = data.get("lang")
+    if isinstance(lang, str) and re.search(r"-(zh|en)$", slug) and not slug.endswith("-" + lang):
+        raise FileProblem(line_of("lang"), "lang", _("The file name says another language."))
+    data["body"] = "\n".join(lines[end + 1:]).strip()
+    data.setdefault("key", slug)
+    for name, message in case_problems(data):
+        line = end + 2 if name == "body" else (line_of(name) if name in field_lines else 1)
+        raise FileProblem(line, name, message)
+    return data, hashlib.sha256(raw).hexdigest()
+
+
+def load_synonyms(path: Path, report: Report) -> bool:
+    """Load synonyms.yaml into the database; True if it changed."""
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        data = yaml.safe_load(raw.decode("utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        report.error(path, mark.line + 1 if mark else 1, "synonyms", str(getattr(exc, "problem", exc)))
+        return False
+    groups, words = data.get("groups", []), data.get("dictionary", [])
+    if not isinstance(groups, list) or not all(
+            isinstance(g, list) and len(g) >= 2 and all(isinstance(m, str) for m in g) for g in groups):
+        report.error(path, 1, "groups", _("A list of groups, each a list of at least two words."))
+        return False
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        report.error(path, 1, "dictionary", _("A list of words."))
+        return False
+    row = db.session.scalar(select(KbTerms).order_by(KbTerms.id.desc()).limit(1))
+    if row is not None and row.content_hash == digest:
+        report.unchanged += 1
+        return False
+    if row is None:
+        db.session.add(KbTerms(groups=groups, dictionary=words, content_hash=digest))
+        report.created += 1
+    else:
+        row.groups, row.dictionary, row.content_hash = groups, words, digest
+        report.updated += 1
+    return True
+
+
+@register("kb", "kb")
+def load_kb(where: Path) -> Report:
+    report = Report()
+    files = [where] if where.is_file() else sorted(where.glob("*.md"))
+    files = [f for f in files if f.suffix == ".md" and not f.name.lower().startswith("readme")]
+    terms_changed = False
+    synonyms = where / SYNONYMS_FILE if where.is_dir() else None
+    if synonyms is not None and synonyms.exists():
+        terms_changed = load_synonyms(synonyms, report)
+    parsed: dict[str, tuple[Path, dict, str]] = {}
+    owners: dict[tuple[str, str], str] = {}
+    for path in files:
+        try:
+            data, digest = parse_case_file(path)
+        except FileProblem as problem:
+            report.error(path, problem.line, problem.field, problem.message)
+            continue
+        pair = (data["key"], data["lang"])
+        if pair in owners:
+            report.error(path, 1, "key", _("%(other)s already has this key in this language.",
+                                           other=owners[pair]))
+            continue
+        owners[pair] = path.name
+        parsed[path.stem] = (path, data, digest)
+    existing = {c.slug: c for c in db.session.scalars(select(Case).where(Case.slug.in_(parsed)))}
+    taken = {(k, lang): s for s, k, lang in db.session.execute(select(Case.slug, Case.key, Case.lang))}
+    for slug, (path, data, digest) in parsed.items():
+        case = existing.get(slug)
+        other = taken.get((data["key"], data["lang"]))
+        if other is not None and other != slug:
+            report.error(path, 1, "key", _("The case %(other)s already has this key in this language.",
+                                           other=other))
+            continue
+        if case is None:
+            create_case(data, slug=slug, content_hash=digest, note=path.name)
+            report.created += 1
+        elif case.content_hash == digest:
+            report.unchanged += 1
+        elif update_case(case, data, source="content", note=path.name, content_hash=digest):
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    db.session.commit()
+    keys = set(db.session.scalars(select(Case.key)))
+    for slug, (path, data, _digest) in parsed.items():
+        missing = [k for k in data.get("related") or [] if k not in keys]
+        if missing:
+            report.warnings.append(f"{path}: related case(s) not found: {', '.join(missing)}")
+    if terms_changed or indexing.is_stale():
+        indexing.rebuild()
+    else:
+        indexing.sync(force=True)
+    return report

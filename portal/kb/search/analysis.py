@@ -1,0 +1,254 @@
+"""Text analysis for fault-case search: Chinese and English in one field, codes, models.
+
+Plain Python (no Flask): values in, tokens out.
+
+- Text is NFKC-normalised (full-width letters and digits fold to ASCII) and lower-cased.
+- Runs of Chinese characters are segmented by rjieba (jieba-rs) with a domain dictionary;
+  the index side uses search mode, which also emits the shorter words inside long ones.
+- English words are stemmed (Porter); words with digits (e1, r32, 35gw) are kept whole.
+- Error codes and model numbers are normalised separately and matched exactly.
+- Synonym groups (content/kb/synonyms.yaml) expand a query to every member of a group.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+
+import rjieba
+from whoosh.analysis import Token, Tokenizer
+from whoosh.lang.porter import stem
+
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+RUN_RE = re.compile(rf"[{CJK}]+|[a-z0-9]+(?:'[a-z]+)?")
+CJK_RUN_RE = re.compile(rf"[{CJK}]+")
+SPACED_CODE_RE = re.compile(r"\b([a-z]{1,2})\s+(\d{1,3})\b")
+
+STOP_EN = frozenset("""
+a an the of on in at to for from with by and or is are was be been it its this that my our your
+not no do does did don't doesnt dont wont won't isnt cant cannot can will would when after before
+very too also just still keep keeps kept then there what why how which please help
+""".split())
+STOP_ZH = frozenset("""
+的 了 是 在 我 我的 有 就 也 都 和 与 或 吗 呢 啊 吧 呀 哦 怎么 怎么办 什么 为什么 一直 老是 总是
+请问 一下 这个 那个 还是 但是 然后 时候 出现 发现 显示屏 一个 可以 没有了
+一股 有点 有些 有一点 特别 非常 比较 一点 好像 感觉 突然 经常
+""".split())
+
+
+def normalise(text: str) -> str:
+    """Fold full-width forms, lower-case, and tidy apostrophes and spaces."""
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def normalise_query(text: str) -> str:
+    """A query as typed on a phone: also joins a code typed with a space ("E 4" → "e4")."""
+    return SPACED_CODE_RE.sub(r"\1\2", normalise(text))
+
+
+def normalise_code(code: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", normalise(code))
+
+
+def model_variants(model: str) -> list[str]:
+    """A model number as stored: normalised, and without separators ("kfr-35gw", "kfr35gw")."""
+    norm = re.sub(r"\s+", "", normalise(model))
+    compact = re.sub(r"[-/._]", "", norm)
+    return list(dict.fromkeys(v for v in (norm, compact) if v))
+
+
+def model_query_variants(model: str) -> list[str]:
+    """A model typed in full (KFR-35GW/BP2-1) also finds the family it belongs to (KFR-35GW)."""
+    norm = re.sub(r"\s+", "", normalise(model))
+    variants = []
+    parts = re.split(r"(?=[-/.])", norm)
+    for i in range(len(parts), 0, -1):
+        prefix = "".join(parts[:i]).rstrip("-/.")
+        if re.search(r"\d", prefix):  # "kfr" alone says nothing about the unit
+            variants.extend(model_variants(prefix))
+    return list(dict.fromkeys(variants))
+
+
+CODE_RE = re.compile(r"^(?=.*\d)[a-z]{1,3}\d{1,3}$|^[a-z]\d[a-z]?$")
+MODEL_RE = re.compile(r"^[a-z]{2,6}\d*-[0-9a-z][0-9a-z/.\-]*$|^[a-z]{2,6}\d{2,}[a-z]{1,4}[0-9a-z]*$")
+
+
+def looks_like_code(token: str, known: frozenset[str] = frozenset()) -> bool:
+    return token in known or bool(CODE_RE.match(token))
+
+
+def looks_like_model(token: str) -> bool:
+    return bool(MODEL_RE.match(token)) and bool(re.search(r"\d", token))
+
+
+# --- which appliance a query is about -------------------------------------------------------
+
+PRODUCT_WORDS = {
+    "air-conditioner": ["空调", "空调器", "挂机", "柜机", "分体机", "变频空调", "定频空调",
+                        "air conditioner", "air-conditioner", "aircon", "air con", "ac", "a/c",
+                        "split unit"],
+    "washing-machine": ["洗衣机", "滚筒洗衣机", "波轮洗衣机", "滚筒", "波轮", "洗衣",
+                        "washing machine", "washer", "laundry"],
+    "refrigerator": ["冰箱", "冷藏室", "冷冻室", "冷藏", "冷冻", "fridge", "refrigerator",
+                     "freezer"],
+    "water-heater": ["热水器", "燃气热水器", "电热水器", "空气能热水器", "热泵热水器", "热水",
+                     "water heater", "hot water", "boiler"],
+}
+MODEL_FAMILIES = {
+    "air-conditioner": ("kfr", "kf", "kfrd"),
+    "washing-machine": ("xqg", "xqb", "xpb", "tqg"),
+    "refrigerator": ("bcd", "bc", "bd"),
+    "water-heater": ("jsq", "jsg", "jsy", "dszf", "f50", "f60", "f80", "kf-rs"),
+}
+_FAMILY_RE = re.compile(r"(?<![a-z0-9])([a-z]{2,4})(?=[-\d]|\b)")
+
+
+def product_hints(query: str) -> list[str]:
+    """The appliances a query names, by word or by model family (XQG → washing machine)."""
+    norm = normalise(query)
+    found = []
+    for product, words in PRODUCT_WORDS.items():
+        for word in words:
+            if word.isascii():
+                if re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", norm):
+                    found.append(product)
+                    break
+            elif word in norm:
+                found.append(product)
+                break
+    for match in _FAMILY_RE.finditer(norm):
+        for product, families in MODEL_FAMILIES.items():
+            if match.group(1) in families and product not in found:
+                found.append(product)
+    return found
+
+
+# --- Chinese segmentation ------------------------------------------------------------------
+
+_dictionary_lock = threading.Lock()
+_dictionary: set[str] = set()
+
+
+def add_words(words) -> None:
+    """Teach the segmenter domain words (once per process; rjieba's dictionary is global)."""
+    with _dictionary_lock:
+        for word in words:
+            word = normalise(word)
+            if word and word not in _dictionary and CJK_RUN_RE.fullmatch(word):
+                rjieba.add_word(word, None, None)  # freq and tag: let jieba choose
+                _dictionary.add(word)
+
+
+def _segment(run: str, search_mode: bool) -> list[str]:
+    return list(rjieba.cut_for_search(run) if search_mode else rjieba.cut(run))
+
+
+def _english(word: str) -> str | None:
+    word = word.replace("'", "")
+    if word in STOP_EN or len(word) < 2:
+        return None
+    if word.isalpha() and len(word) > 3:
+        return stem(word)
+    return word
+
+
+def terms(text: str, index: bool = False) -> list[str]:
+    """The search terms of a text. ``index=True`` adds the short words inside long Chinese ones."""
+    out: list[str] = []
+    for match in RUN_RE.finditer(normalise(text)):
+        run = match.group(0)
+        if CJK_RUN_RE.fullmatch(run):
+            for word in _segment(run, index):
+                if word.strip() and word not in STOP_ZH:
+                    out.append(word)
+        else:
+            word = _english(run)
+            if word:
+                out.append(word)
+    return out
+
+
+def bigrams(text: str) -> list[str]:
+    """Overlapping pairs of Chinese characters: a safety net when segmentation differs."""
+    out = []
+    for run in CJK_RUN_RE.findall(normalise(text)):
+        if len(run) == 1:
+            out.append(run)
+        out.extend(run[i:i + 2] for i in range(len(run) - 1))
+    return out
+
+
+class MixedTokenizer(Tokenizer):
+    """Whoosh tokenizer over :func:`terms` (index side)."""
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for pos, text in enumerate(terms(value, index=True)):
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = text
+            if positions:
+                token.pos = start_pos + pos
+            yield token
+
+
+class BigramTokenizer(Tokenizer):
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for pos, text in enumerate(bigrams(value)):
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if positions:
+                token.pos = start_pos + pos
+            yield token
+
+
+# --- synonyms ------------------------------------------------------------------------------
+
+
+@dataclass
+class Synonyms:
+    """Groups of words that mean the same to a technician, in either language."""
+
+    groups: list[list[str]] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.groups = [[normalise(m) for m in group if normalise(m)] for group in self.groups]
+        self._patterns = []
+        for index, group in enumerate(self.groups):
+            for member in group:
+                if CJK_RUN_RE.search(member):
+                    pattern = re.compile(re.escape(member))
+                else:
+                    pattern = re.compile(rf"(?<![a-z0-9]){re.escape(member)}(?![a-z0-9])")
+                self._patterns.append((pattern, member, index))
+        # Longer members first, so "室外机不转" wins over "室外机" where both match.
+        self._patterns.sort(key=lambda item: -len(item[1]))
+
+    def matches(self, query: str) -> list[tuple[str, list[str]]]:
+        """(member found in the query, the other members of its group) for each group hit."""
+        query = normalise(query)
+        found, taken = [], []
+        for pattern, member, index in self._patterns:
+            for m in pattern.finditer(query):
+                span = range(m.start(), m.end())
+                if any(set(span) & set(t) for t in taken):
+                    continue
+                if index not in [g for _m, _o, g in found]:
+                    others = [o for o in self.groups[index] if o != member]
+                    found.append((member, others, index))
+                taken.append(span)
+                break
+        return [(member, others) for member, others, _index in found]
+
+    def words(self) -> list[str]:
+        return [m for group in self.groups for m in group]

@@ -1,0 +1,202 @@
+"""The Whoosh index on disk: schema, atomic rebuilds, incremental updates, searchers.
+
+Layout under ``<instance>/search/``::
+
+    current          name of the live index folder (replaced atomically with os.replace)
+    idx-…/           a Whoosh index, plus state.json: schema version, dictionary hash,
+                     and the id of the last change-log entry it contains
+    build.lock       held while a full build runs
+
+A rebuild writes a new folder beside the live one and swaps ``current`` only once
+the new index is complete: a crash mid-build leaves the old index serving.
+No Flask here; kb/indexing.py feeds it from the database.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.analysis import RegexTokenizer
+from whoosh.fields import ID, KEYWORD, TEXT, Schema
+from whoosh.index import LockError
+
+from .analysis import BigramTokenizer, MixedTokenizer
+
+SCHEMA_VERSION = 4
+
+
+def make_schema() -> Schema:
+    mixed = MixedTokenizer()
+    return Schema(
+        # One document per case: every published language version of it together.
+        key=ID(stored=True, unique=True),
+        slugs=KEYWORD(stored=True, commas=True),  # "slug:lang" for each version
+        langs=KEYWORD(commas=True),
+        product=ID(stored=True),
+        codes=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
+        models=KEYWORD(commas=True, lowercase=True, scorable=True),
+        component_tags=KEYWORD(commas=True, lowercase=True),
+        title=TEXT(analyzer=mixed, stored=True),
+        symptoms=TEXT(analyzer=mixed),
+        components=TEXT(analyzer=mixed),
+        body=TEXT(analyzer=mixed),
+        cjk=TEXT(analyzer=BigramTokenizer()),
+        # Unstemmed English words of the short fields, for "did you mean" suggestions.
+        spell=TEXT(analyzer=RegexTokenizer(r"[a-z]{3,}")),
+    )
+
+
+@dataclass
+class IndexState:
+    schema: int = 0
+    dictionary: str = ""
+    applied: int = 0  # last change-log id contained in the index
+
+    @classmethod
+    def read(cls, folder: Path) -> "IndexState":
+        try:
+            data = json.loads((folder / "state.json").read_text())
+        except (OSError, ValueError):
+            return cls()
+        return cls(int(data.get("schema", 0)), str(data.get("dictionary", "")),
+                   int(data.get("applied", 0)))
+
+    def write(self, folder: Path) -> None:
+        tmp = folder / f".state.{uuid.uuid4().hex}"
+        tmp.write_text(json.dumps(self.__dict__))
+        os.replace(tmp, folder / "state.json")
+
+
+class IndexManager:
+    """One per instance folder and process."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._opened: tuple[str, object] | None = None  # (folder name, whoosh Index)
+        self._searcher = None
+
+    # --- where the live index is ---------------------------------------------------------
+    def current_folder(self) -> Path | None:
+        try:
+            name = (self.root / "current").read_text().strip()
+        except OSError:
+            return None
+        folder = self.root / name
+        return folder if name and whoosh_index.exists_in(str(folder)) else None
+
+    def state(self) -> IndexState:
+        folder = self.current_folder()
+        return IndexState.read(folder) if folder else IndexState()
+
+    def _index(self):
+        folder = self.current_folder()
+        if folder is None:
+            return None
+        if self._opened is None or self._opened[0] != folder.name:
+            self._opened = (folder.name, whoosh_index.open_dir(str(folder)))
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+        return self._opened[1]
+
+    @contextmanager
+    def searcher(self):
+        """A searcher on the live index, refreshed if another process changed it."""
+        with self._lock:
+            index = self._index()
+            if index is None:
+                yield None
+                return
+            if self._searcher is None:
+                self._searcher = index.searcher()
+            elif not self._searcher.up_to_date():
+                self._searcher = self._searcher.refresh()
+            searcher = self._searcher
+        yield searcher
+
+    # --- full builds ------------------------------------------------------------------
+    @contextmanager
+    def build_lock(self, wait: bool = True):
+        """Only one process builds at a time; ``wait=False`` yields False if one already is."""
+        with open(self.root / "build.lock", "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def build(self, documents: Iterable[dict], state: IndexState,
+              progress: Callable[[int], None] | None = None) -> int:
+        """Write a complete new index beside the live one, then make it live. Returns doc count."""
+        folder = self.root / f"idx-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        folder.mkdir()
+        try:
+            index = whoosh_index.create_in(str(folder), make_schema())
+            writer = index.writer(limitmb=128)
+            count = 0
+            for doc in documents:
+                writer.add_document(**doc)
+                count += 1
+                if progress:
+                    progress(count)
+            writer.commit(optimize=True)
+            state.write(folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        pointer = self.root / f".current.{uuid.uuid4().hex}"
+        pointer.write_text(folder.name)
+        os.replace(pointer, self.root / "current")  # the swap: atomic on POSIX
+        self._remove_old(keep=folder.name)
+        return count
+
+    def _remove_old(self, keep: str) -> None:
+        """Old index folders go once they are not live and a minute old (readers may finish)."""
+        for path in self.root.glob("idx-*"):
+            if path.name != keep and time.time() - path.stat().st_mtime > 60:
+                shutil.rmtree(path, ignore_errors=True)
+
+    # --- incremental updates -----------------------------------------------------------
+    def apply(self, upserts: list[dict], deletes: list[str], applied: int, dictionary: str) -> bool:
+        """``deletes`` are case keys."""
+        index = self._index()
+        if index is None:
+            return False
+        try:
+            writer = index.writer(timeout=2.0)
+        except LockError:
+            return False
+        try:
+            for key in deletes:
+                writer.delete_by_term("key", key)
+            for doc in upserts:
+                writer.update_document(**doc)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        folder = self.current_folder()
+        if folder is not None:
+            IndexState(SCHEMA_VERSION, dictionary, applied).write(folder)
+        return True
+
+    def doc_count(self) -> int:
+        index = self._index()
+        return index.doc_count() if index is not None else 0

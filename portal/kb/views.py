@@ -1,0 +1,378 @@
+"""Fault-case pages: search, read, feedback, contribute, review, history, reports."""
+
+from __future__ import annotations
+
+import difflib
+
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
+                   send_file, url_for)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import case as sql_case
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..markup import case_sections, render_markdown
+from ..security import roles_required, signed_in
+from . import contributions as contrib
+from .forms import ContributeForm, FeedbackForm, NoteForm, ReviewForm
+from .models import PRODUCTS, Case, CaseFeedback, CaseRevision, Contribution, Photo, SearchLog
+from .photos import photo_path
+from .search_service import mark_opened, search_cases
+from .services import after_commit, set_status, update_case
+
+bp = Blueprint("kb", __name__, url_prefix="/cases")
+
+READERS = ("technician", "trainer", "auditor", "admin")
+CONTRIBUTORS = ("technician", "trainer")
+PER_PAGE = 10
+
+
+def user_lang() -> str:
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh"
+
+
+def _case_or_404(slug: str, published_only: bool = True) -> Case:
+    case = db.session.scalar(select(Case).where(Case.slug == slug))
+    if case is None or (published_only and case.status != "published"
+                        and not current_user.has_role("trainer", "admin")):
+        abort(404)
+    return case
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+# --- search --------------------------------------------------------------------------
+
+
+@bp.route("")
+@roles_required(*READERS)
+def search():
+    q = (request.args.get("q") or "").strip()[:200]
+    product = request.args.get("product") or None
+    if product not in PRODUCTS:
+        product = None
+    model = (request.args.get("model") or "").strip()[:60] or None
+    component = (request.args.get("component") or "").strip()[:80] or None
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, 50))
+    results = None
+    if q or product or model or component:
+        results = search_cases(q, lang=user_lang(), product=product, model=model,
+                               component=component, limit=PER_PAGE, page=page, user=_me())
+    return render_template("kb/search.html", q=q, product=product, model=model,
+                           component=component, results=results, products=PRODUCTS)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+@bp.route("/<slug>")
+@roles_required(*READERS)
+def case(slug: str):
+    item = _case_or_404(slug)
+    mark_opened(request.args.get("s", type=int), _me())
+    translations = db.session.scalars(
+        select(Case).where(Case.key == item.key, Case.id != item.id, Case.status == "published")).all()
+    related = []
+    if item.related:
+        candidates = db.session.scalars(
+            select(Case).where(Case.key.in_(item.related), Case.status == "published")).all()
+        chosen = {}
+        for other in candidates:  # the reader's language when there is a choice
+            if other.key not in chosen or other.lang == item.lang:
+                chosen[other.key] = other
+        related = [chosen[k] for k in item.related if k in chosen]
+    photos = db.session.scalars(select(Photo).where(Photo.case_id == item.id)).all()
+    stats = None
+    if current_user.has_role("trainer", "admin"):
+        stats = feedback_stats(item.id)
+    return render_template(
+        "kb/case.html", case=item, sections=case_sections(item.body), translations=translations,
+        related=related, photos=photos, feedback=FeedbackForm(), stats=stats,
+        archive_form=NoteForm(), preferred_lang=user_lang())
+
+
+def feedback_stats(case_id: int) -> dict:
+    yes, total = db.session.execute(
+        select(func.sum(sql_case((CaseFeedback.fixed.is_(True), 1), else_=0)), func.count())
+        .where(CaseFeedback.case_id == case_id)).one()
+    comments = db.session.scalars(
+        select(CaseFeedback).where(CaseFeedback.case_id == case_id, CaseFeedback.comment != "")
+        .order_by(CaseFeedback.created_at.desc()).limit(20)).all()
+    return {"yes": yes or 0, "total": total or 0,
+            "rate": (yes or 0) / total if total else None, "comments": comments}
+
+
+@bp.route("/<slug>/feedback", methods=["POST"])
+@roles_required(*READERS)
+def feedback(slug: str):
+    item = _case_or_404(slug)
+    form = FeedbackForm()
+    answer = request.form.get("fixed")
+    if not form.validate_on_submit() or answer not in ("yes", "no"):
+        abort(400)
+    db.session.add(CaseFeedback(case_id=item.id, user_id=current_user.id, fixed=answer == "yes",
+                                comment=(form.comment.data or "").strip()))
+    db.session.commit()
+    flash(_("Thank you: your answer helps the next technician.") if answer == "yes" else
+          _("Thank you. If you found the real cause, please suggest an edit so others learn it."),
+          "success")
+    return redirect(url_for("kb.case", slug=slug) + "#feedback")
+
+
+@bp.route("/photos/<name>")
+@signed_in
+def photo(name: str):
+    item = db.session.scalar(select(Photo).where(Photo.name == name))
+    if item is None or not photo_path(item).exists():
+        abort(404)
+    response = send_file(photo_path(item), mimetype=item.mime, max_age=0)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+# --- history -------------------------------------------------------------------------
+
+
+@bp.route("/<slug>/history")
+@roles_required(*READERS)
+def history(slug: str):
+    item = _case_or_404(slug)
+    return render_template("kb/history.html", case=item, revisions=item.revisions)
+
+
+@bp.route("/<slug>/history/<int:version>")
+@roles_required(*READERS)
+def revision(slug: str, version: int):
+    item = _case_or_404(slug)
+    this = db.session.scalar(select(CaseRevision).where(
+        CaseRevision.case_id == item.id, CaseRevision.version == version))
+    if this is None:
+        abort(404)
+    before = db.session.scalar(select(CaseRevision).where(
+        CaseRevision.case_id == item.id, CaseRevision.version < version)
+        .order_by(CaseRevision.version.desc()).limit(1))
+    old = before.snapshot if before else {}
+    new = this.snapshot
+    fields = [(name, old.get(name), new.get(name)) for name in new
+              if name != "body" and old.get(name) != new.get(name)]
+    body_diff = list(difflib.ndiff((old.get("body") or "").splitlines(),
+                                   (new.get("body") or "").splitlines()))
+    body_diff = [line for line in body_diff if not line.startswith("?")]
+    return render_template("kb/revision.html", case=item, revision=this, before=before,
+                           fields=fields, body_diff=body_diff)
+
+
+# --- contributing ----------------------------------------------------------------------
+
+
+def _photos_from(form) -> list[bytes]:
+    return [f.read() for f in (form.photos.data or []) if getattr(f, "filename", "")]
+
+
+def _form_errors(form, exc: contrib.ContributionError) -> None:
+    for name, message in exc.problems:
+        field = getattr(form, name, None) or form.body
+        field.errors = list(field.errors) + [message]
+
+
+BODY_TEMPLATE = {
+    "zh": "## 故障现象\n\n## 可能原因\n1. \n\n## 诊断步骤\n1. \n\n## 处理方法\n\n## 备件与工具\n- \n\n## 安全注意\n- 断电操作。\n",
+    "en": "## Symptoms\n\n## Likely causes\n1. \n\n## Diagnosis\n1. \n\n## Fix\n\n## Parts and tools\n- \n\n## Safety\n- Isolate the power first.\n",
+}
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*CONTRIBUTORS)
+def contribute():
+    form = ContributeForm()
+    form.fill_choices()
+    if request.method == "GET":
+        form.lang.data = user_lang()
+        form.product.data = request.args.get("product") if request.args.get("product") in PRODUCTS \
+            else "air-conditioner"
+        form.title.data = (request.args.get("title") or "")[:200]
+        form.body.data = BODY_TEMPLATE[form.lang.data]
+    if form.validate_on_submit():
+        try:
+            contrib.submit_new(_me(), form.case_data(), form.note.data, _photos_from(form))
+        except contrib.ContributionError as exc:
+            _form_errors(form, exc)
+        else:
+            flash(_("Thank you! A trainer will review your case; you can follow it under My contributions."),
+                  "success")
+            return redirect(url_for("kb.mine"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("kb/contribute.html", form=form, case=None), status
+
+
+@bp.route("/<slug>/suggest", methods=["GET", "POST"])
+@roles_required(*CONTRIBUTORS)
+def suggest(slug: str):
+    item = _case_or_404(slug)
+    form = ContributeForm()
+    form.fill_choices()
+    if request.method == "GET":
+        form.load(item.snapshot())
+    form.lang.data = item.lang
+    if form.validate_on_submit():
+        try:
+            contrib.submit_edit(_me(), item, form.case_data(), form.note.data, _photos_from(form))
+        except contrib.ContributionError as exc:
+            _form_errors(form, exc)
+        else:
+            flash(_("Thank you! A trainer will review your suggestion."), "success")
+            return redirect(url_for("kb.mine"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("kb/contribute.html", form=form, case=item), status
+
+
+@bp.route("/mine")
+@roles_required(*CONTRIBUTORS)
+def mine():
+    return render_template("kb/mine.html", contributions=contrib.mine(_me()))
+
+
+# --- review (trainers) ------------------------------------------------------------------------
+
+
+@bp.route("/review")
+@roles_required("trainer")
+def review_queue():
+    recent = db.session.scalars(
+        select(Contribution).where(Contribution.status != "pending")
+        .order_by(Contribution.reviewed_at.desc()).limit(20)).all()
+    return render_template("kb/review_queue.html", pending=contrib.pending(), recent=recent)
+
+
+@bp.route("/review/<int:contribution_id>", methods=["GET", "POST"])
+@roles_required("trainer")
+def review(contribution_id: int):
+    item = db.get_or_404(Contribution, contribution_id)
+    form = ReviewForm()
+    form.fill_choices()
+    if request.method == "GET":
+        form.load(item.data)
+    if item.kind == "edit" and item.case is not None:
+        form.lang.data = item.case.lang
+    changed_since = item.kind == "edit" and item.case is not None and \
+        item.case.version != item.base_version and item.status == "pending"
+    if request.method == "POST" and item.status == "pending" and form.validate_on_submit():
+        action = request.form.get("action")
+        try:
+            if action == "approve":
+                published = contrib.approve(item, _me(), form.case_data())
+                flash(_("Published."), "success")
+                return redirect(url_for("kb.case", slug=published.slug))
+            if action == "reject":
+                contrib.reject(item, _me(), form.reason.data)
+                flash(_("Rejected; the contributor sees your reason."), "success")
+                return redirect(url_for("kb.review_queue"))
+            abort(400)
+        except contrib.ContributionError as exc:
+            db.session.rollback()
+            for name, message in exc.problems:
+                field = getattr(form, name, None) or form.reason
+                field.errors = list(field.errors) + [message]
+    status = 400 if request.method == "POST" else 200
+    current = item.case.snapshot() if item.kind == "edit" and item.case else None
+    return render_template("kb/review.html", item=item, form=form, current=current,
+                           changed_since=changed_since), status
+
+
+@bp.route("/<slug>/edit", methods=["GET", "POST"])
+@roles_required("trainer")
+def edit(slug: str):
+    item = _case_or_404(slug, published_only=False)
+    form = ReviewForm()
+    form.fill_choices()
+    if request.method == "GET":
+        form.load(item.snapshot())
+    form.lang.data = item.lang
+    if form.validate_on_submit():
+        from .services import case_problems
+
+        data = {**form.case_data(), "key": item.key, "lang": item.lang}
+        problems = case_problems(data)
+        if problems:
+            for name, message in problems:
+                getattr(form, name, form.body).errors.append(message)
+        else:
+            if update_case(item, data, author=_me(), source="trainer",
+                           note=form.reason.data or _("Edited by a trainer")):
+                db.session.commit()
+                after_commit()
+                flash(_("Saved as version %(v)d.", v=item.version), "success")
+            return redirect(url_for("kb.case", slug=item.slug))
+    status = 400 if request.method == "POST" else 200
+    return render_template("kb/edit.html", form=form, case=item), status
+
+
+@bp.route("/<slug>/status", methods=["POST"])
+@roles_required("trainer")
+def change_status(slug: str):
+    item = _case_or_404(slug, published_only=False)
+    form = NoteForm()
+    target = request.form.get("status")
+    if target not in ("published", "archived"):
+        abort(400)
+    if not form.validate_on_submit():
+        flash(_("Say why the case is archived or restored."), "error")
+        return redirect(url_for("kb.case", slug=slug))
+    set_status(item, target, _me(), form.note.data)
+    db.session.commit()
+    after_commit()
+    flash(_("The case is archived: hidden from search, kept in history.") if target == "archived"
+          else _("The case is published again."), "success")
+    return redirect(url_for("kb.case", slug=slug))
+
+
+# --- reports (trainers) -----------------------------------------------------------------------
+
+
+@bp.route("/reports/gaps")
+@roles_required("trainer")
+def gaps():
+    days = request.args.get("days", 90, type=int)
+    from datetime import timedelta
+
+    from ..dbtypes import utcnow
+
+    since = utcnow() - timedelta(days=max(1, min(days, 365)))
+    no_results = func.sum(sql_case((SearchLog.results == 0, 1), else_=0))
+    unopened = func.sum(sql_case(((SearchLog.results > 0) & SearchLog.opened.is_(False), 1), else_=0))
+    rows = db.session.execute(
+        select(SearchLog.norm, func.count().label("searches"), no_results.label("no_results"),
+               unopened.label("unopened"), func.max(SearchLog.query).label("example"),
+               func.max(SearchLog.created_at).label("last"))
+        .where(SearchLog.created_at >= since)
+        .group_by(SearchLog.norm)
+        .having((no_results + unopened) > 0)
+        .order_by((no_results + unopened).desc(), func.count().desc())
+        .limit(200)).all()
+    return render_template("kb/gaps.html", rows=rows, days=days)
+
+
+@bp.route("/reports/feedback")
+@roles_required("trainer")
+def feedback_report():
+    yes = func.sum(sql_case((CaseFeedback.fixed.is_(True), 1), else_=0))
+    rows = db.session.execute(
+        select(Case, func.count(CaseFeedback.id).label("total"), yes.label("yes"))
+        .join(CaseFeedback, CaseFeedback.case_id == Case.id)
+        .group_by(Case.id)
+        .order_by((yes * 1.0 / func.count(CaseFeedback.id)).asc(), func.count(CaseFeedback.id).desc())
+        .limit(300)).all()
+    return render_template("kb/feedback_report.html", rows=rows)
+
+
+@bp.app_template_filter("markdown")
+def markdown_filter(text: str):
+    return render_markdown(text)
+
+
+__all__ = ["bp", "current_app"]
