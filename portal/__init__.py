@@ -93,8 +93,11 @@ def _register_hooks(app: Flask) -> None:
     from .auth.views import load_user
     from .security import api_user_from_bearer, enforce_access, refuse_nul_bytes, security_headers
 
+    from .kb.indexing import check_once_per_process
+
     login_manager.user_loader(load_user)
     app.before_request(refuse_nul_bytes)
+    app.before_request(check_once_per_process)
     app.before_request(api_user_from_bearer)
     app.before_request(enforce_access)
     app.after_request(security_headers)

@@ -224,3 +224,64 @@ def login_as(client, users):
         return client
 
     return do
+
+
+# --- knowledge base -------------------------------------------------------------------
+
+def png_bytes(width=40, height=30, color=(200, 30, 30), **save) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, save.pop("format", "PNG"), **save)
+    return out.getvalue()
+
+
+SAMPLE_CASES = [
+    {"slug": "demo-e1-zh", "key": "demo-e1", "lang": "zh", "title": "格力式代码 E1 高压保护",
+     "product": "air-conditioner", "error_codes": ["E1"], "models": ["KFR-35GW"],
+     "components": ["高压开关", "室外风机"], "symptoms": ["显示E1", "开机几分钟停机"],
+     "body": "## 故障现象\n显示 E1，压缩机停机。\n\n## 安全注意\n- 断电操作。\n"},
+    {"slug": "demo-e1-en", "key": "demo-e1", "lang": "en", "title": "Gree-style E1 high-pressure protection",
+     "product": "air-conditioner", "error_codes": ["E1"], "models": ["KFR-35GW"],
+     "components": ["high-pressure switch", "outdoor fan motor"],
+     "symptoms": ["shows E1", "stops after a few minutes"],
+     "body": "## Symptoms\nE1 shows and the compressor stops.\n\n## Safety\n- Isolate the power.\n"},
+    {"slug": "demo-fan-en", "key": "demo-fan", "lang": "en", "title": "Outdoor fan not spinning",
+     "product": "air-conditioner", "error_codes": [], "models": [],
+     "components": ["outdoor fan motor", "fan capacitor"], "symptoms": ["outdoor fan not turning"],
+     "body": "## Symptoms\nThe outdoor fan does not turn; check the capacitor.\n"},
+    {"slug": "demo-drain-zh", "key": "demo-drain", "lang": "zh", "title": "洗衣机不排水",
+     "product": "washing-machine", "error_codes": ["E21"], "models": ["XQG100"],
+     "components": ["排水泵"], "symptoms": ["不排水"],
+     "body": "## 故障现象\n洗衣机不排水，显示 E21。\n"},
+]
+
+
+@pytest.fixture
+def kb_cases(app):
+    """A handful of published cases, indexed."""
+    from portal.kb import indexing
+    from portal.kb.services import create_case
+
+    cases = {}
+    for data in SAMPLE_CASES:
+        data = dict(data)
+        slug = data.pop("slug")
+        cases[slug] = create_case(data, slug=slug)
+    db.session.commit()
+    indexing.rebuild()
+    return cases
+
+
+@pytest.fixture
+def kb_data(kb_cases, users):
+    """Cases, a pending contribution with a photo, and the photo's file."""
+    from portal.kb import contributions
+
+    data = {"title": "热水器点不着火", "lang": "zh", "product": "water-heater",
+            "error_codes": ["E1"], "body": "## 故障现象\n打不着火。\n"}
+    contribution = contributions.submit_new(users["technician"], data, "在客户家遇到",
+                                            [png_bytes()])
+    return {"cases": kb_cases, "contribution": contribution, "photo": contribution.photos[0]}

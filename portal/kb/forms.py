@@ -28,7 +28,7 @@ def product_choices():
 class CaseForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)],
                         description=_l("The fault in a few words, with its code if it has one."))
-    lang = SelectField(_l("Language"), choices=[("zh", "中文"), ("en", "English")])
+    lang = SelectField(_l("Language"))
     product = SelectField(_l("Product"))
     error_codes = StringField(_l("Error codes"), validators=[Optional(), Length(max=200)],
                               description=_l("As shown on the display, separated by commas."))
@@ -49,6 +49,7 @@ class CaseForm(FlaskForm):
     def fill_choices(self):
         from ..templating import difficulty_label
 
+        self.lang.choices = [("zh", "中文"), ("en", "English")]
         self.product.choices = product_choices()
         self.difficulty.choices = [("", "—")] + [(str(n), difficulty_label(n)) for n in (1, 2, 3)]
 

@@ -196,3 +196,15 @@ def sync(force: bool = False) -> int:
         last_checks[mgr.root] = 0.0  # another process is writing; try again next time
         return 0
     return len(keys)
+
+
+def check_once_per_process() -> None:
+    """before_request: the first request a process serves checks the index (start-up check)."""
+    state = current_app.extensions.setdefault("kb_startup", {"checked": False})
+    if state["checked"]:
+        return
+    state["checked"] = True
+    try:
+        ensure_index(wait=False)
+    except Exception:  # searching degrades; pages must still be served
+        current_app.logger.exception("search index check at start-up failed")

@@ -52,6 +52,11 @@ def parse_case_file(path: Path) -> tuple[dict, str]:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2
         problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context_mark", None)
+        if context is not None and context.line + 2 != line:
+            # e.g. a list opened with [ on one line and never closed: say where it began
+            problem = _("%(problem)s (the structure began on line %(line)d)", problem=problem,
+                        line=context.line + 2)
         raise FileProblem(line, "front matter", _("Not valid YAML: %(problem)s", problem=problem)) from exc
     if not isinstance(data, dict):
         raise FileProblem(2, "front matter", _("The front matter must be a set of fields."))

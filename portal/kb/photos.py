@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import warnings
 from pathlib import Path
 
 from flask import current_app
@@ -43,31 +44,39 @@ def clean_image(data: bytes) -> tuple[bytes, str, int, int]:
         raise PhotoError(_("The photo is empty."))
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            kind = probe.format
-            if kind not in ACCEPTED:
-                raise PhotoError(_("Only JPEG, PNG or WebP photos are accepted."))
-            if probe.width * probe.height > MAX_PIXELS:
-                raise PhotoError(_("The photo has too many pixels."))
-            probe.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            image.thumbnail((MAX_SIDE, MAX_SIDE))
-            out = io.BytesIO()
-            if kind == "PNG" and image.mode in ("RGBA", "LA", "P"):
-                image = image.convert("RGBA")
-                image.save(out, "PNG", optimize=True)
-                mime = "image/png"
-            else:
-                image = image.convert("RGB")
-                image.save(out, "JPEG", quality=85, optimize=True)
-                mime = "image/jpeg"
-            return out.getvalue(), mime, image.width, image.height
+        with warnings.catch_warnings():
+            # Pillow only warns between the limit and twice the limit: refuse those too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return _reencode(data)
     except PhotoError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError):
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning,
+            OSError, ValueError, SyntaxError):
         raise PhotoError(_("That file is not a readable JPEG, PNG or WebP photo.")) from None
+
+
+def _reencode(data: bytes) -> tuple[bytes, str, int, int]:
+    with Image.open(io.BytesIO(data)) as probe:
+        kind = probe.format
+        if kind not in ACCEPTED:
+            raise PhotoError(_("Only JPEG, PNG or WebP photos are accepted."))
+        if probe.width * probe.height > MAX_PIXELS:
+            raise PhotoError(_("The photo has too many pixels."))
+        probe.verify()
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        image = ImageOps.exif_transpose(image)  # upright, as the phone showed it
+        image.thumbnail((MAX_SIDE, MAX_SIDE))
+        out = io.BytesIO()
+        if kind == "PNG" and image.mode in ("RGBA", "LA", "P"):
+            image = image.convert("RGBA")
+            image.save(out, "PNG", optimize=True)
+            mime = "image/png"
+        else:
+            image = image.convert("RGB")
+            image.save(out, "JPEG", quality=85, optimize=True)  # no exif= : no metadata
+            mime = "image/jpeg"
+        return out.getvalue(), mime, image.width, image.height
 
 
 def save_photo(data: bytes, uploaded_by, contribution=None) -> Photo:

@@ -158,7 +158,12 @@ def revision(slug: str, version: int):
         .order_by(CaseRevision.version.desc()).limit(1))
     old = before.snapshot if before else {}
     new = this.snapshot
-    fields = [(name, old.get(name), new.get(name)) for name in new
+    def shown(value) -> str:
+        if value in (None, "", []):
+            return "—"
+        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    fields = [(name, shown(old.get(name)), shown(new.get(name))) for name in new
               if name != "body" and old.get(name) != new.get(name)]
     body_diff = list(difflib.ndiff((old.get("body") or "").splitlines(),
                                    (new.get("body") or "").splitlines()))

@@ -107,9 +107,7 @@ class IndexManager:
             return None
         if self._opened is None or self._opened[0] != folder.name:
             self._opened = (folder.name, whoosh_index.open_dir(str(folder)))
-            if self._searcher is not None:
-                self._searcher.close()
-                self._searcher = None
+            self._searcher = None  # see searcher(): released by its last user
         return self._opened[1]
 
     @contextmanager
@@ -120,10 +118,13 @@ class IndexManager:
             if index is None:
                 yield None
                 return
+            if self._searcher is not None and not self._searcher.up_to_date():
+                # Not Searcher.refresh(): whoosh3's reader reuse fails on some segment changes.
+                # Not close() either: another thread may still be searching with it; it is
+                # released when the last user drops it.
+                self._searcher = None
             if self._searcher is None:
                 self._searcher = index.searcher()
-            elif not self._searcher.up_to_date():
-                self._searcher = self._searcher.refresh()
             searcher = self._searcher
         yield searcher
 

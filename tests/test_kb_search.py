@@ -1,0 +1,273 @@
+"""Search: relevance on the judged set, codes, models, languages, filters, gaps, the index."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from portal.content.cli import load_content
+from portal.extensions import db
+from portal.kb import indexing
+from portal.kb.models import Case, SearchLog
+from portal.kb.search.analysis import (model_query_variants, normalise_code, normalise_query,
+                                       product_hints, terms)
+from portal.kb.search.evaluation import evaluate, load_judged
+from portal.kb.search_service import search_cases
+from portal.kb.services import after_commit, create_case, set_status, update_case
+
+from .conftest import make_app
+
+ROOT = Path(__file__).resolve().parent.parent
+JUDGED = ROOT / "benchmarks/relevance/queries.yaml"
+
+
+@pytest.fixture
+def shipped(app):
+    report = load_content(ROOT / "content", echo=lambda _line: None)
+    assert not report.problems
+    return report
+
+
+def keys(text, lang="zh", **kwargs):
+    return [r.case.key for r in search_cases(text, lang=lang, log=False, **kwargs).results]
+
+
+# --- analysis (plain functions) -----------------------------------------------------------
+
+
+def test_normalisation_of_codes_models_and_width():
+    assert normalise_query("Ｅ１") == "e1"
+    assert normalise_query("E 4  not  cooling") == "e4 not cooling"
+    assert normalise_code("h-6") == "h6"
+    assert model_query_variants("KFR-35GW/BP2-1")[:2] == ["kfr-35gw/bp2-1", "kfr35gwbp21"]
+    assert "kfr-35gw" in model_query_variants("KFR-35GW/BP2-1")
+    assert product_hints("冰箱不制冷") == ["refrigerator"]
+    assert product_hints("XQG E2") == ["washing-machine"]
+    assert product_hints("E1") == []
+
+
+def test_chinese_is_segmented_and_english_stemmed(shipped):
+    indexing.current_terms()  # the domain dictionary
+    # A domain phrase stays whole for the query, and the index also holds the words inside it.
+    assert terms("压缩机不启动") == ["压缩机不启动"]
+    assert {"压缩机", "压缩机不启动"} <= set(terms("压缩机不启动", index=True))
+    assert {"外机风扇", "风扇"} <= set(terms("外机风扇坏了", index=True))
+    assert terms("noisy compressors") == ["noisi", "compressor"]
+    assert "e1" in terms("显示E1代码")
+
+
+# --- relevance ---------------------------------------------------------------------------------
+
+
+def test_relevance_on_the_judged_set(shipped):
+    """The figure the issue sets: recall@3 ≥ 0.9 over 80 realistic technician queries."""
+    judged = load_judged(JUDGED)
+    assert len(judged) >= 60
+    assert {j.lang for j in judged} == {"zh", "en"}
+    scores = evaluate(judged, lambda q, lang: keys(q, lang, limit=10))
+    assert scores.recall_at_3 >= 0.9, scores.misses
+    assert scores.mrr_at_10 >= 0.8
+
+
+def test_issue_examples(shipped):
+    assert keys("E1")[0] == "ac-code-gree-e1-high-pressure"
+    assert "ac-mech-outdoor-fan-not-running" in keys("室外机 fan 不转")[:3]
+    assert "ac-mech-outdoor-fan-not-running" in keys("outdoor fan not spinning", "en")[:3]
+    assert "ac-sys-no-cooling-triage" in keys("不制冷")[:5] + keys("空调不制冷")[:3]
+
+
+def test_an_exact_code_lists_its_cases_first(shipped):
+    results = search_cases("h6", lang="zh", log=False).results
+    assert results[0].case.key == "ac-code-gree-h6-indoor-fan-feedback"
+    assert results[0].code_match
+    e1 = search_cases("E1", lang="zh", log=False, limit=20).results
+    first = [r for r in e1 if r.code_match]
+    assert len(first) >= 3 and all("E1" in r.case.error_codes for r in first)
+    assert e1[:len(first)] == first  # code matches come before everything else
+    assert keys("Ｅ１") == keys("e1") == keys("E1")
+
+
+def test_models_match_exactly_and_by_family(shipped):
+    assert keys("XQG E21") and all(k.startswith("wm-") for k in keys("XQG E21")[:3])
+    assert keys("BCD 不制冷")[0].startswith("rf-")
+
+
+def test_a_long_symptom_query_never_comes_back_empty(shipped):
+    long_query = "客户说空调开了半小时不制冷外机风扇好像不转还有点嗡嗡响 xyzzy"
+    assert len(keys(long_query)) >= 3
+
+
+def test_misspellings_are_corrected_and_suggested(shipped):
+    assert any("capacitor" in k for k in keys("capasitor", "en")[:3])
+    page = search_cases("compresor noise", lang="en", log=False)
+    assert any("compressor" in r.case.key for r in page.results[:3])
+    nothing = search_cases("thermistorr faulty", lang="en", log=False)
+    assert nothing.total > 0
+
+
+def test_results_show_the_readers_language_and_fall_back(kb_cases):
+    zh = search_cases("E1", lang="zh", log=False).results
+    assert zh[0].case.slug == "demo-e1-zh"
+    en = search_cases("E1", lang="en", log=False).results
+    assert en[0].case.slug == "demo-e1-en"
+    # A case written only in English is shown to a Chinese reader rather than hidden.
+    assert search_cases("outdoor fan", lang="zh", log=False).results[0].case.slug == "demo-fan-en"
+    # Restricting to one language (the API's lang=) drops cases without that version.
+    only_zh = search_cases("fan", lang="zh", only_lang="zh", log=False)
+    assert all(r.case.lang == "zh" for r in only_zh.results)
+
+
+def test_snippets_highlight_the_matched_words(kb_cases):
+    result = search_cases("E1", lang="en", log=False).results[0]
+    assert "<mark>E1</mark>" in str(result.snippet)
+    assert "<mark>E1</mark>" in str(result.title)
+
+
+def test_filters(shipped):
+    assert all(k.startswith("rf-") for k in keys("不制冷", product="refrigerator"))
+    assert keys("E1", model="KFR-35GW") and all(k.startswith("ac-") for k in keys("E1", model="KFR-35GW"))
+    by_component = search_cases("", lang="zh", component="四通阀", log=False, limit=50).results
+    assert len(by_component) >= 3
+    assert all("四通阀" in r.case.components for r in by_component)
+
+
+# --- search log and gaps ----------------------------------------------------------------------
+
+
+def test_searches_are_logged_for_the_gap_report(kb_cases, users):
+    search_cases("qqqq zzzz", lang="zh", user=users["technician"])
+    page = search_cases("E1", lang="zh", user=users["technician"])
+    from portal.kb.search_service import mark_opened
+
+    mark_opened(page.log_id, users["trainer"])  # someone else's search: not marked
+    db.session.expire_all()
+    assert db.session.get(SearchLog, page.log_id).opened is False
+    mark_opened(page.log_id, users["technician"])
+    logs = {log.norm: log for log in db.session.scalars(select(SearchLog))}
+    assert logs["qqqq zzzz"].results == 0
+    assert logs["e1"].opened is True
+
+
+def test_gap_report_lists_unfound_searches_most_frequent_first(app, client, kb_cases, users):
+    from .conftest import login
+
+    for _ in range(3):
+        search_cases("变频板烧了", lang="zh", user=users["technician"])
+    search_cases("plasma ionizer", lang="en", user=users["technician"])
+    opened = search_cases("E1", lang="zh", user=users["technician"])
+    from portal.kb.search_service import mark_opened
+
+    mark_opened(opened.log_id, users["technician"])
+    login(client, "trainer")
+    page = client.get("/cases/reports/gaps?lang=en").get_data(as_text=True)
+    assert page.index("变频板烧了") < page.index("plasma ionizer")
+    assert ">e1<" not in page.lower() and "?q=E1" not in page
+
+
+# --- the index follows the database ---------------------------------------------------------
+
+
+def test_publish_edit_archive_reach_search_at_once(kb_cases):
+    case = create_case({"title": "Indoor unit squeals like a bird", "lang": "en", "key": "squeal",
+                        "product": "air-conditioner", "body": "## Symptoms\nA squealing noise.\n"})
+    db.session.commit()
+    after_commit()
+    assert keys("squeals", "en") == ["squeal"]
+    update_case(case, {**case.snapshot(), "body": "## Symptoms\nA chirping noise.\n"})
+    db.session.commit()
+    after_commit()
+    assert keys("chirping", "en") == ["squeal"]
+    set_status(case, "archived", None, "duplicate")
+    db.session.commit()
+    after_commit()
+    assert keys("chirping", "en") == []
+
+
+def test_reindex_builds_beside_and_swaps(app, runner, kb_cases):
+    mgr = indexing.manager()
+    before = mgr.current_folder()
+    result = runner.invoke(args=["search", "reindex"])
+    assert result.exit_code == 0, result.output
+    assert "indexed 3 cases" in result.output
+    after = mgr.current_folder()
+    assert after != before and after.exists()
+    assert keys("E1")[0] == "demo-e1"
+
+
+def test_a_crash_mid_build_leaves_the_old_index_serving(app, kb_cases):
+    mgr = indexing.manager()
+    live = mgr.current_folder()
+
+    def crash(count):
+        raise KeyboardInterrupt("power cut")
+
+    with pytest.raises(KeyboardInterrupt):
+        indexing.rebuild(progress=crash)
+    assert mgr.current_folder() == live
+    assert sorted(p.name for p in mgr.root.glob("idx-*")) == [live.name]  # no half-built folder
+    assert keys("E1")[0] == "demo-e1"
+
+
+def test_a_missing_or_stale_index_is_rebuilt_at_start_up(app, kb_cases):
+    import shutil
+
+    mgr = indexing.manager()
+    shutil.rmtree(mgr.root)
+    mgr.root.mkdir()
+    assert indexing.ensure_index() == "missing"
+    assert keys("E1")[0] == "demo-e1"
+    state = mgr.state()
+    state.schema = 1
+    state.write(mgr.current_folder())
+    assert indexing.ensure_index() == "schema"
+    assert indexing.ensure_index() is None
+    state = mgr.state()
+    state.applied = 10_000  # an index from another database
+    state.write(mgr.current_folder())
+    assert indexing.ensure_index() == "database"
+
+
+def test_a_new_process_rebuilds_a_missing_index_before_serving(tmp_path, app, kb_cases):
+    """The first request a process serves checks the index, as gunicorn workers start."""
+    second = make_app(tmp_path / "fresh-host", app.config["SQLALCHEMY_DATABASE_URI"])
+    with second.app_context():
+        assert indexing.manager().current_folder() is None
+        second.test_client().get("/healthz")
+        assert indexing.manager().doc_count() == 3
+        db.engine.dispose()
+
+
+def test_two_hosts_share_changes_through_the_database(backend, tmp_path, request, app):
+    """Two app instances, one database, separate instance folders (separate indexes)."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    host_a = make_app(tmp_path / "host-a", uri)
+    host_b = make_app(tmp_path / "host-b", uri)
+    with host_b.app_context():
+        indexing.ensure_index()
+        assert search_cases("hummingbird", lang="en", log=False).total == 0
+    with host_a.app_context():
+        indexing.ensure_index()
+        create_case({"title": "Hummingbird noise from the fan", "lang": "en", "key": "hum",
+                     "product": "air-conditioner", "body": "## Symptoms\nA humming sound.\n"})
+        db.session.commit()
+        after_commit()
+        assert search_cases("hummingbird", lang="en", log=False).total == 1
+        db.session.remove()
+    started = time.monotonic()
+    found = 0
+    while time.monotonic() - started < 5:
+        with host_b.app_context():
+            found = search_cases("hummingbird", lang="en", log=False).total
+            db.session.remove()
+        if found:
+            break
+        time.sleep(0.2)
+    assert found == 1, "host B did not see host A's change within 5 seconds"
+    assert (tmp_path / "host-a" / "instance" / "search").is_dir()
+    assert (tmp_path / "host-b" / "instance" / "search").is_dir()
+    for host in (host_a, host_b):
+        with host.app_context():
+            db.engine.dispose()
