@@ -34,8 +34,11 @@ def live_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("live")
     app = make_app(base, "sqlite:///" + str(base / "live.sqlite3"))
     with app.app_context():
+        from portal.content.cli import default_content_root, load_content
+
         upgrade()
         load_demo()
+        load_content(default_content_root(), echo=lambda _line: None)
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -1,0 +1,86 @@
+"""A technician on a phone: search, open a case, save it, read it offline."""
+
+from __future__ import annotations
+
+from .conftest import screenshot, sign_in
+from .test_home_pages import PAGE_BUDGET_BYTES, _layout_problems, _page_bytes
+
+
+def test_technician_searches_and_opens_a_case_at_360(live_server, new_page):
+    page = new_page(360, "zh-CN")
+    sign_in(page, live_server, "tech")
+    page.locator("[data-section=cases] input[name=q]").fill("E1")
+    page.locator("[data-section=cases] button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "/cases?q=E1" in page.url
+    first = page.locator(".result").first
+    assert "E1" in first.locator(".result-title").inner_text()
+    assert first.locator("mark").count() >= 1
+    assert _layout_problems(page, 360) == []
+    screenshot(page, "kb-search-e1-360-zh")
+    first.locator(".result-link").click()
+    page.wait_for_load_state()
+    assert page.locator("article.case h1").inner_text().startswith("格力式代码 E1")
+    assert page.locator(".case-section.safety").count() == 1
+    assert _layout_problems(page, 360) == []
+    assert _page_bytes(page) < 100 * 1024  # a case page, before images
+    screenshot(page, "kb-case-360-zh")
+
+
+def test_mixed_language_search_in_english(live_server, new_page):
+    page = new_page(360, "en-US")
+    sign_in(page, live_server, "tech")
+    page.goto(live_server + "/cases?q=" + "室外机 fan 不转")
+    titles = [t.lower() for t in page.locator(".result-title").all_inner_texts()[:3]]
+    assert any("outdoor fan" in t for t in titles)
+    screenshot(page, "kb-search-mixed-360-en")
+
+
+def test_case_is_readable_offline_after_saving(live_server, browser):
+    context = browser.new_context(viewport={"width": 360, "height": 800}, locale="zh-CN",
+                                  service_workers="allow")
+    try:
+        page = context.new_page()
+        sign_in(page, live_server, "tech")
+        case_url = live_server + "/cases/ac-mech-outdoor-fan-not-running-zh"
+        page.goto(case_url)
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # installed and active
+        page.goto(case_url)  # now the service worker controls the page
+        assert page.evaluate("navigator.serviceWorker.controller !== null")
+        title = page.locator("article.case h1").inner_text()
+        save = page.locator("[data-save-offline]")
+        save.click()
+        page.locator("[data-offline-status]").wait_for(state="visible")
+        context.set_offline(True)
+        page.reload()
+        assert page.locator("article.case h1").inner_text() == title
+        assert page.locator("#offline-banner").is_visible()
+        screenshot(page, "kb-offline-case-360-zh")
+        page.goto(live_server + "/cases/ac-code-gree-e6-communication-zh")  # never opened
+        assert page.locator("[data-section=offline]").count() == 1
+        page.locator("[data-offline-list] a").first.wait_for()
+        assert title in page.locator("[data-offline-list] a").all_inner_texts()
+        screenshot(page, "kb-offline-page-360-zh")
+    finally:
+        context.set_offline(False)
+        context.close()
+
+
+def test_trainer_review_queue_at_desktop(live_server, new_page):
+    page = new_page(1280, "zh-CN")
+    sign_in(page, live_server, "trainer")
+    for path in ("/cases/review", "/cases/reports/gaps", "/cases/reports/feedback"):
+        page.goto(live_server + path)
+        assert page.locator("h1").count() == 1
+        assert _layout_problems(page, 1280) == []
+        assert _page_bytes(page) < PAGE_BUDGET_BYTES
+        screenshot(page, "kb" + path.replace("/", "-") + "-1280")
+
+
+def test_contribute_form_fits_a_phone(live_server, new_page):
+    page = new_page(360, "zh-CN")
+    sign_in(page, live_server, "tech")
+    page.goto(live_server + "/cases/new")
+    assert page.get_by_label("标题").is_visible()
+    assert _layout_problems(page, 360) == []
+    screenshot(page, "kb-contribute-360-zh")
