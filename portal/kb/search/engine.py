@@ -185,23 +185,23 @@ def _hits(results, seen: set[str], limit: int, code_match: bool = False) -> list
 def search(searcher, text: str, synonyms: Synonyms, filters: Filters | None = None,
            limit: int = 10, page: int = 1) -> Outcome:
     """Ranked hits, one per case (translations collapsed by key), for page ``page``."""
-    known_codes = frozenset(t.decode() if isinstance(t, bytes) else t
-                            for t in searcher.lexicon("codes"))
-    query, outcome = analyse(text, synonyms, known_codes, corrector=_corrector(searcher))
+    query, outcome = analyse(text, synonyms, known_codes(searcher), corrector=_corrector(searcher))
     filters = filters or Filters()
-    if outcome.product_hint and not filters.product:
+    if outcome.product_hint and not filters.product and query is not None:
         # The query names the appliance ("冰箱不制冷", "XQG E2"): keep to it, unless that
-        # leaves nothing at all.
+        # leaves nothing at all (then search every product).
         hinted = Filters(product=outcome.product_hint, model=filters.model,
                          component=filters.component, lang=filters.lang)
-        probe = searcher.search(query, limit=1, filter=hinted.query()) if query is not None else None
-        if probe is not None and len(probe):
-            filters = hinted
-        else:
-            outcome.product_hint = None
-    else:
-        outcome.product_hint = None
-    filter_query = filters.query()
+        found = _run(searcher, query, outcome, hinted.query(), limit, page)
+        if found.total:
+            return found
+    outcome.product_hint = None
+    return _run(searcher, query, outcome, filters.query(), limit, page)
+
+
+def _run(searcher, query, outcome: Outcome, filter_query, limit: int, page: int) -> Outcome:
+    outcome = Outcome(terms=outcome.terms, codes=outcome.codes, exact_code=outcome.exact_code,
+                      product_hint=outcome.product_hint)
     wanted = limit * page
     seen: set[str] = set()
     hits: list[Hit] = []
@@ -219,6 +219,16 @@ def search(searcher, text: str, synonyms: Synonyms, filters: Filters | None = No
     outcome.total = len(results)  # one document per case: matches are cases
     outcome.hits = hits[limit * (page - 1):wanted]
     return outcome
+
+
+def known_codes(searcher) -> frozenset[str]:
+    """The error codes in the index, read once per searcher (a changed index gets a new one)."""
+    codes = getattr(searcher, "_portal_codes", None)
+    if codes is None:
+        codes = frozenset(t.decode() if isinstance(t, bytes) else t
+                          for t in searcher.lexicon("codes"))
+        searcher._portal_codes = codes
+    return codes
 
 
 def _corrector(searcher):
