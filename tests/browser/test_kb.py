@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import screenshot, sign_in
+from .conftest import ARTIFACTS, screenshot, sign_in
 from .test_home_pages import PAGE_BUDGET_BYTES, _layout_problems, _page_bytes
 
 
@@ -84,3 +84,16 @@ def test_contribute_form_fits_a_phone(live_server, new_page):
     assert page.get_by_label("标题").is_visible()
     assert _layout_problems(page, 360) == []
     screenshot(page, "kb-contribute-360-zh")
+
+
+def test_a_case_prints_without_the_interactive_parts(live_server, new_page):
+    page = new_page(1280, "zh-CN")
+    sign_in(page, live_server, "tech")
+    page.goto(live_server + "/cases/ac-code-gree-e1-high-pressure-zh")
+    page.emulate_media(media="print")
+    assert page.locator("article.case h1").is_visible()
+    assert page.locator(".case-section.safety").is_visible()
+    for hidden in ("header.top", "[data-section=feedback]", "[data-section=case-actions]", ".jump"):
+        assert not page.locator(hidden).is_visible(), hidden
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.pdf(path=str(ARTIFACTS / "kb-case-print.pdf"))
