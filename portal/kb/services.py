@@ -130,6 +130,18 @@ def update_case(case: Case, data: dict, *, author: User | None = None, source: s
     return True
 
 
+def trainer_edit(case: Case, data: dict, author: User, note: str) -> list[tuple[str, str]]:
+    """A trainer's direct edit: a new version, or the problems and nothing changed."""
+    data = {**data, "key": case.key, "lang": case.lang}
+    problems = case_problems(data)
+    if problems:
+        return problems
+    if update_case(case, data, author=author, source="trainer", note=note):
+        db.session.commit()
+        after_commit()
+    return []
+
+
 def set_status(case: Case, status: str, author: User | None, note: str) -> None:
     if case.status == status:
         return

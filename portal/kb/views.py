@@ -20,7 +20,7 @@ from .forms import ContributeForm, FeedbackForm, NoteForm, ReviewForm
 from .models import PRODUCTS, Case, CaseFeedback, CaseRevision, Contribution, Photo, SearchLog
 from .photos import photo_path
 from .search_service import mark_opened, search_cases
-from .services import after_commit, set_status, update_case
+from .services import after_commit, set_status, trainer_edit
 
 bp = Blueprint("kb", __name__, url_prefix="/cases")
 
@@ -179,10 +179,20 @@ def _photos_from(form) -> list[bytes]:
     return [f.read() for f in (form.photos.data or []) if getattr(f, "filename", "")]
 
 
-def _form_errors(form, exc: contrib.ContributionError) -> None:
-    for name, message in exc.problems:
+def _form_errors(form, problems: list[tuple[str, str]]) -> None:
+    for name, message in problems:
         field = getattr(form, name, None) or form.body
         field.errors = list(field.errors) + [message]
+
+
+def _form_for_case(form_class, item: Case):
+    """A case form filled from the case (on GET), its language fixed to the case's."""
+    form = form_class()
+    form.fill_choices()
+    if request.method == "GET":
+        form.load(item.snapshot())
+    form.lang.data = item.lang
+    return form
 
 
 BODY_TEMPLATE = {
@@ -206,7 +216,7 @@ def contribute():
         try:
             contrib.submit_new(_me(), form.case_data(), form.note.data, _photos_from(form))
         except contrib.ContributionError as exc:
-            _form_errors(form, exc)
+            _form_errors(form, exc.problems)
         else:
             flash(_("Thank you! A trainer will review your case; you can follow it under My contributions."),
                   "success")
@@ -219,16 +229,12 @@ def contribute():
 @roles_required(*CONTRIBUTORS)
 def suggest(slug: str):
     item = _case_or_404(slug)
-    form = ContributeForm()
-    form.fill_choices()
-    if request.method == "GET":
-        form.load(item.snapshot())
-    form.lang.data = item.lang
+    form = _form_for_case(ContributeForm, item)
     if form.validate_on_submit():
         try:
             contrib.submit_edit(_me(), item, form.case_data(), form.note.data, _photos_from(form))
         except contrib.ContributionError as exc:
-            _form_errors(form, exc)
+            _form_errors(form, exc.problems)
         else:
             flash(_("Thank you! A trainer will review your suggestion."), "success")
             return redirect(url_for("kb.mine"))
@@ -280,9 +286,7 @@ def review(contribution_id: int):
             abort(400)
         except contrib.ContributionError as exc:
             db.session.rollback()
-            for name, message in exc.problems:
-                field = getattr(form, name, None) or form.reason
-                field.errors = list(field.errors) + [message]
+            _form_errors(form, exc.problems)
     status = 400 if request.method == "POST" else 200
     current = item.case.snapshot() if item.kind == "edit" and item.case else None
     return render_template("kb/review.html", item=item, form=form, current=current,
@@ -293,26 +297,16 @@ def review(contribution_id: int):
 @roles_required("trainer")
 def edit(slug: str):
     item = _case_or_404(slug, published_only=False)
-    form = ReviewForm()
-    form.fill_choices()
-    if request.method == "GET":
-        form.load(item.snapshot())
-    form.lang.data = item.lang
+    form = _form_for_case(ReviewForm, item)
     if form.validate_on_submit():
-        from .services import case_problems
-
-        data = {**form.case_data(), "key": item.key, "lang": item.lang}
-        problems = case_problems(data)
-        if problems:
-            for name, message in problems:
-                getattr(form, name, form.body).errors.append(message)
-        else:
-            if update_case(item, data, author=_me(), source="trainer",
-                           note=form.reason.data or _("Edited by a trainer")):
-                db.session.commit()
-                after_commit()
+        version = item.version
+        problems = trainer_edit(item, form.case_data(), _me(),
+                                form.reason.data or _("Edited by a trainer"))
+        if not problems:
+            if item.version != version:
                 flash(_("Saved as version %(v)d.", v=item.version), "success")
             return redirect(url_for("kb.case", slug=item.slug))
+        _form_errors(form, problems)
     status = 400 if request.method == "POST" else 200
     return render_template("kb/edit.html", form=form, case=item), status
 
