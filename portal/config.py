@@ -106,4 +106,7 @@ def build_config(instance_path: str) -> dict:
         "PASSWORD_MIN_LENGTH": 8,
         # Search: how often a host checks the shared change log before answering a search.
         "KB_SYNC_SECONDS": float(os.environ.get("PORTAL_KB_SYNC_SECONDS", "0.5")),
+        # A missing or stale index of up to this many cases is rebuilt before the first
+        # request is answered; a larger one in the background.
+        "KB_INLINE_REBUILD_LIMIT": int(os.environ.get("PORTAL_KB_INLINE_REBUILD_LIMIT", "2000")),
     }

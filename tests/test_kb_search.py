@@ -271,3 +271,42 @@ def test_two_hosts_share_changes_through_the_database(backend, tmp_path, request
     for host in (host_a, host_b):
         with host.app_context():
             db.engine.dispose()
+
+
+def test_an_index_of_another_schema_is_never_searched_and_is_rebuilt(tmp_path, app, kb_cases, users):
+    """After an upgrade that changes the schema: no error pages, a rebuild in the background."""
+    from .conftest import login
+
+    mgr = indexing.manager()
+    state = mgr.state()
+    state.schema = 1  # written by an older version of the portal
+    state.write(mgr.current_folder())
+    fresh = make_app(tmp_path / "upgraded", app.config["SQLALCHEMY_DATABASE_URI"],
+                     INSTANCE_PATH=app.instance_path, KB_INLINE_REBUILD_LIMIT=0)
+    with fresh.app_context():
+        assert search_cases("E1", lang="en", log=False).rebuilding
+        client = fresh.test_client()
+        login(client, "tech")  # the first request starts the rebuild in the background
+        deadline = time.monotonic() + 20
+        while indexing.rebuilding() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not indexing.rebuilding()
+        page = client.get("/cases?q=E1")
+        assert page.status_code == 200 and "demo-e1" in page.get_data(as_text=True)
+        db.engine.dispose()
+
+
+def test_search_while_rebuilding_says_so(app, client, kb_cases, users):
+    import shutil
+
+    from portal.auth.services import issue_token
+
+    app.extensions["kb_startup"] = {"checked": True}  # as if another process were rebuilding
+    shutil.rmtree(indexing.manager().root / indexing.manager().current_folder().name)
+    token = issue_token(users["technician"])
+    response = client.get("/api/v1/cases?q=E1", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 503 and response.is_json
+    from .conftest import login
+
+    login(client, "tech")
+    assert "being rebuilt" in client.get("/cases?q=E1&lang=en").get_data(as_text=True)

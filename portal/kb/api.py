@@ -50,6 +50,8 @@ def cases():
         return json_error(400, problem)
     page_result = search_cases(q, lang=lang or user_lang(), product=product, only_lang=lang,
                                limit=limit, page=page, user=current_user, log=True)
+    if page_result.rebuilding:
+        return json_error(503, _("The search index is being rebuilt; try again in a few minutes."))
     return jsonify({"total": page_result.total, "page": page, "limit": limit,
                     "results": [api_result(r) for r in page_result.results],
                     "suggestions": page_result.suggestions})

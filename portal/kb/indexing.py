@@ -53,8 +53,7 @@ def case_document(versions: list[Case]) -> dict:
         "models": ",".join(sorted(models)),
         "component_tags": ",".join(sorted(tags)),
         "title": titles,
-        "symptoms": symptoms,
-        "components": components,
+        "head": symptoms + "\n" + components,
         "body": joined(lambda c: (c.series or "") + "\n" + plain_text(c.body)),
         "cjk": " ".join(bigrams(titles + " " + symptoms)),
         "spell": normalise(" ".join([titles, symptoms, components])),
@@ -199,12 +198,44 @@ def sync(force: bool = False) -> int:
 
 
 def check_once_per_process() -> None:
-    """before_request: the first request a process serves checks the index (start-up check)."""
+    """before_request: the first request a process serves checks the index (start-up check).
+
+    A small index is built at once; a stale or missing large one is rebuilt in a
+    background thread (only one process builds; the others wait for it), while searches
+    answer from the old index when it is still readable, or say the index is being rebuilt.
+    """
     state = current_app.extensions.setdefault("kb_startup", {"checked": False})
     if state["checked"]:
         return
     state["checked"] = True
     try:
-        ensure_index(wait=False)
-    except Exception:  # searching degrades; pages must still be served
+        reason = is_stale()
+    except (OperationalError, ProgrammingError):  # no tables yet
+        db.session.rollback()
+        return
+    except Exception:
         current_app.logger.exception("search index check at start-up failed")
+        return
+    if reason is None:
+        return
+    if published_count() <= current_app.config["KB_INLINE_REBUILD_LIMIT"]:
+        rebuild(wait=False)
+        return
+    app = current_app._get_current_object()
+
+    def build_in_background():
+        with app.app_context():
+            try:
+                current_app.logger.warning("search index %s: rebuilding in the background", reason)
+                rebuild(wait=True)
+            except Exception:
+                current_app.logger.exception("background search index rebuild failed")
+
+    import threading
+
+    threading.Thread(target=build_in_background, name="kb-reindex", daemon=True).start()
+
+
+def rebuilding() -> bool:
+    """True while no readable index is live (a rebuild is pending or running)."""
+    return manager().current_folder() is None or manager().state().schema != SCHEMA_VERSION

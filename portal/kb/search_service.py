@@ -35,6 +35,7 @@ class SearchPage:
     suggestions: list[str] = field(default_factory=list)
     log_id: int | None = None
     exact_code: str | None = None
+    rebuilding: bool = False  # no readable index yet: the page says so
 
     @property
     def pages(self) -> int:
@@ -52,6 +53,7 @@ def search_cases(text: str, *, lang: str, product: str | None = None, model: str
     result = SearchPage(query=text, page=page, limit=limit)
     with indexing.manager().searcher() as searcher:
         if searcher is None:
+            result.rebuilding = True
             return result
         outcome = engine.search(searcher, text, terms.synonyms, filters, limit=limit, page=page)
         if text.strip() and (outcome.total == 0 or outcome.total < 3):

@@ -30,11 +30,12 @@ STOP_EN = frozenset("""
 a an the of on in at to for from with by and or is are was be been it its this that my our your
 not no do does did don't doesnt dont wont won't isnt cant cannot can will would when after before
 very too also just still keep keeps kept then there what why how which please help
+show shows showing shown display displays displayed displaying
 """.split())
 STOP_ZH = frozenset("""
 的 了 是 在 我 我的 有 就 也 都 和 与 或 吗 呢 啊 吧 呀 哦 怎么 怎么办 什么 为什么 一直 老是 总是
 请问 一下 这个 那个 还是 但是 然后 时候 出现 发现 显示屏 一个 可以 没有了
-一股 有点 有些 有一点 特别 非常 比较 一点 好像 感觉 突然 经常
+一股 有点 有些 有一点 特别 非常 比较 一点 好像 感觉 突然 经常 显示 提示 报
 """.split())
 
 

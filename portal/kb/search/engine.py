@@ -30,7 +30,16 @@ from .analysis import (
     terms,
 )
 
-FIELD_WEIGHTS = {"title": 4.0, "symptoms": 3.0, "components": 2.0, "body": 1.0}
+FIELD_WEIGHTS = {"title": 4.0, "head": 3.0, "body": 1.0}
+# A word found in more than this share of cases is not looked up in bodies: it would
+# cost a walk over most of the index and say almost nothing about relevance.
+COMMON_SHARE = 0.15
+# A synonym group contributes at most this many of its wordings (the most used ones).
+MAX_WORDINGS = 4
+# The most telling concepts of a query that take part (a long description keeps its best).
+MAX_CONCEPTS = 6
+# A concept found in more than this share of cases is left out when the query has others.
+VAGUE_SHARE = 0.4
 CODE_WEIGHT = 12.0
 MODEL_WEIGHT = 8.0
 BIGRAM_WEIGHT = 0.6
@@ -77,16 +86,51 @@ class Outcome:
     exact_code: str | None = None
     product_hint: str | None = None  # the appliance the query names, if exactly one
     suggestions: list[str] = field(default_factory=list)
+    # The query in parts, for progressive relaxation: (clause, how many cases it touches).
+    concepts: list = field(default_factory=list)
+    bonus: object = None  # optional extra score: the title says everything asked
 
 
-def _word_clause(word: str):
-    return Q.DisjunctionMax([Q.Term(f, word, boost=w) for f, w in FIELD_WEIGHTS.items()],
-                            tiebreak=0.2)
+class Stats:
+    """How often words occur in the index: used to leave out what costs much and says little."""
+
+    def __init__(self, searcher=None):
+        self.searcher = searcher
+        self.total = searcher.doc_count() if searcher is not None else 0
+        self._cache: dict[tuple[str, str], int] = {}
+
+    def df(self, field_name: str, word: str) -> int:
+        if self.searcher is None:
+            return 1
+        key = (field_name, word)
+        if key not in self._cache:
+            self._cache[key] = self.searcher.doc_frequency(field_name, word)
+        return self._cache[key]
+
+    def present(self, word: str) -> bool:
+        return any(self.df(f, word) for f in FIELD_WEIGHTS)
+
+    def common(self, word: str) -> bool:
+        return self.searcher is not None and self.df("body", word) > COMMON_SHARE * self.total
 
 
-def _words_clause(words: list[str]):
-    clauses = [_word_clause(w) for w in words]
+def _word_clause(word: str, stats: Stats):
+    fields = [(f, w) for f, w in FIELD_WEIGHTS.items() if not (f == "body" and stats.common(word))]
+    terms_ = [Q.Term(f, word, boost=w) for f, w in fields]
+    return terms_[0] if len(terms_) == 1 else Q.DisjunctionMax(terms_, tiebreak=0.2)
+
+
+def _words_clause(words: list[str], stats: Stats):
+    clauses = [_word_clause(w, stats) for w in words]
     return clauses[0] if len(clauses) == 1 else Q.And(clauses)
+
+
+def _wordings(alternatives: list[list[str]], stats: Stats) -> list[list[str]]:
+    """The wordings worth searching: what was typed, then the most used others in the index."""
+    typed, others = alternatives[0], alternatives[1:]
+    found = [alt for alt in others if all(stats.present(w) for w in alt)]
+    found.sort(key=lambda alt: -min(stats.df("head", w) + stats.df("title", w) for w in alt))
+    return [typed] + found[:MAX_WORDINGS - 1]
 
 
 _PRODUCT_TERMS = None
@@ -99,13 +143,15 @@ def _is_product_word(words: list[str]) -> bool:
     return tuple(words) in _PRODUCT_TERMS
 
 
-def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], corrector=None):
+def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], corrector=None,
+            stats: Stats | None = None):
     """The query's clauses, and what to highlight. Returns (query or None, Outcome).
 
     ``corrector(word)`` may return the indexed word a misspelt English word stands for;
     the correction is searched as well as what was typed.
     """
     norm = normalise_query(text)
+    stats = stats or Stats()
     outcome = Outcome()
     clauses = []
     pieces = PIECE_RE.findall(norm)
@@ -113,10 +159,14 @@ def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], correcto
         code = normalise_code(piece)
         if len(code) <= 4 and looks_like_code(code, known_codes):
             outcome.codes.append(code)
-            clauses.append(Q.Term("codes", code, boost=CODE_WEIGHT))
+            clause = Q.Term("codes", code, boost=CODE_WEIGHT)
+            clauses.append(clause)
+            outcome.concepts.append((clause, stats.df("codes", code)))
         elif looks_like_model(piece):
-            clauses.append(Q.Or([Q.Term("models", v) for v in model_query_variants(piece)],
-                                boost=MODEL_WEIGHT))
+            clause = Q.Or([Q.Term("models", v) for v in model_query_variants(piece)],
+                          boost=MODEL_WEIGHT)
+            clauses.append(clause)
+            outcome.concepts.append((clause, 0))
     if len(pieces) == 1 and outcome.codes and PIECE_RE.fullmatch(norm.replace(" ", "")):
         outcome.exact_code = outcome.codes[0]
     words = list(dict.fromkeys(terms(norm)))
@@ -145,23 +195,34 @@ def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], correcto
         highlight.update([member] + others)
     concepts.extend([[w]] + ([corrections[w]] if w in corrections else [])
                     for w in words if w not in covered)
+    concepts = [_wordings(alts, stats) for alts in concepts]
     for alternatives in concepts:
-        options = [_words_clause(alt) for alt in alternatives]
-        clauses.append(options[0] if len(options) == 1 else Q.DisjunctionMax(options, tiebreak=0.1))
+        options = [_words_clause(alt, stats) for alt in alternatives]
+        clause = options[0] if len(options) == 1 else Q.DisjunctionMax(options, tiebreak=0.1)
+        clauses.append(clause)
+        reach = max(min(stats.df("title", w) + stats.df("head", w) + stats.df("body", w) for w in alt)
+                    for alt in alternatives)
+        outcome.concepts.append((clause, reach))
     # The strongest sign a case is the one asked for: its title says everything asked
     # (the appliance aside, which the product hint handles).
     topical = [alts for alts in concepts if not all(_is_product_word(a) for a in alts)]
     if topical:
         per_concept = [Q.Or([Q.And([Q.Term("title", t) for t in alt]) for alt in alts])
                        for alts in topical]
-        clauses.append(Q.And(per_concept, boost=TITLE_ALL_WEIGHT) if len(per_concept) > 1
-                       else Q.Or(per_concept, boost=TITLE_ALL_WEIGHT))
+        outcome.bonus = (Q.And(per_concept, boost=TITLE_ALL_WEIGHT) if len(per_concept) > 1
+                         else Q.Or(per_concept, boost=TITLE_ALL_WEIGHT))
+        clauses.append(outcome.bonus)
     hinted = product_hints(norm)
     if len(hinted) == 1:
         outcome.product_hint = hinted[0]
     pairs = list(dict.fromkeys(bigrams(norm)))
-    if pairs:
-        clauses.append(Q.Or([Q.Term("cjk", p) for p in pairs], boost=BIGRAM_WEIGHT, scale=0.9))
+    # Pairs of characters are a safety net for Chinese words the index does not know
+    # (segmented differently); when every word is known they only cost time.
+    unknown_cjk = [w for w in words if not w.isascii() and not stats.present(w)]
+    if pairs and unknown_cjk:
+        clause = Q.Or([Q.Term("cjk", p) for p in pairs], boost=BIGRAM_WEIGHT, scale=0.9)
+        clauses.append(clause)
+        outcome.concepts.append((clause, stats.total))
     outcome.terms = sorted(highlight | set(outcome.codes), key=len, reverse=True)
     if not clauses:
         return None, outcome
@@ -185,7 +246,8 @@ def _hits(results, seen: set[str], limit: int, code_match: bool = False) -> list
 def search(searcher, text: str, synonyms: Synonyms, filters: Filters | None = None,
            limit: int = 10, page: int = 1) -> Outcome:
     """Ranked hits, one per case (translations collapsed by key), for page ``page``."""
-    query, outcome = analyse(text, synonyms, known_codes(searcher), corrector=_corrector(searcher))
+    query, outcome = analyse(text, synonyms, known_codes(searcher), corrector=_corrector(searcher),
+                             stats=Stats(searcher))
     filters = filters or Filters()
     if outcome.product_hint and not filters.product and query is not None:
         # The query names the appliance ("冰箱不制冷", "XQG E2"): keep to it, unless that
@@ -200,25 +262,54 @@ def search(searcher, text: str, synonyms: Synonyms, filters: Filters | None = No
 
 
 def _run(searcher, query, outcome: Outcome, filter_query, limit: int, page: int) -> Outcome:
-    outcome = Outcome(terms=outcome.terms, codes=outcome.codes, exact_code=outcome.exact_code,
-                      product_hint=outcome.product_hint)
+    """Cases matching every concept first; then, while the page is not full, the cases
+    matching all but the least telling concept (the one found in the most cases), and so
+    on. Intersections are cheap for Whoosh where a wide OR over common words is not, and a
+    case matching more of what was asked still ranks higher."""
+    result = Outcome(terms=outcome.terms, codes=outcome.codes, exact_code=outcome.exact_code,
+                     product_hint=outcome.product_hint)
     wanted = limit * page
     seen: set[str] = set()
     hits: list[Hit] = []
     if query is None:
         if filter_query is None:
-            return outcome
-        query = Q.Every()
+            return result
+        everything = searcher.search(Q.Every(), limit=wanted, filter=filter_query)
+        result.hits = _hits(everything, seen, wanted)[limit * (page - 1):]
+        result.total = len(everything)
+        return result
     if outcome.exact_code:
         # A query that is exactly an error code lists the cases for that code first.
         code_results = searcher.search(Q.Term("codes", outcome.exact_code), limit=wanted,
                                        filter=filter_query)
         hits.extend(_hits(code_results, seen, wanted, code_match=True))
-    results = searcher.search(query, limit=wanted + len(hits), filter=filter_query)
-    hits.extend(_hits(results, seen, wanted - len(hits)))
-    outcome.total = len(results)  # one document per case: matches are cases
-    outcome.hits = hits[limit * (page - 1):wanted]
-    return outcome
+    concepts = sorted(outcome.concepts, key=lambda c: c[1])[:MAX_CONCEPTS]  # most telling first
+    total_docs = searcher.doc_count() or 1
+    telling = [c for c in concepts if c[1] <= VAGUE_SHARE * total_docs]
+    if telling:
+        # A concept found in a large share of all cases ("fault", "code") says almost
+        # nothing about which case is meant; the others decide.
+        concepts = telling
+    total = 0
+    for keep in range(len(concepts), min(2, len(concepts)) - 1, -1):
+        required = [clause for clause, _reach in concepts[:keep]]
+        core = required[0] if len(required) == 1 else Q.And(required)
+        step_query = Q.AndMaybe(core, outcome.bonus) if outcome.bonus is not None else core
+        found = searcher.search(step_query, limit=wanted + len(seen), filter=filter_query)
+        if keep == len(concepts) or not total:
+            total = max(total, len(found))
+        hits.extend(_hits(found, seen, wanted - len(hits)))
+        if len(hits) >= wanted:
+            break
+    if len(hits) < wanted and len(concepts) > 1:
+        # Still short: either of the two most telling concepts will do, so the query is
+        # never empty while one of its words matches anything.
+        found = searcher.search(Q.Or([c for c, _r in concepts[:2]]), limit=wanted + len(seen),
+                                filter=filter_query)
+        hits.extend(_hits(found, seen, wanted - len(hits)))
+    result.total = max(total, len(seen))
+    result.hits = hits[limit * (page - 1):wanted]
+    return result
 
 
 def known_codes(searcher) -> frozenset[str]:

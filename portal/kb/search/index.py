@@ -33,7 +33,7 @@ from whoosh.index import LockError
 
 from .analysis import BigramTokenizer, MixedTokenizer
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def make_schema() -> Schema:
@@ -48,8 +48,7 @@ def make_schema() -> Schema:
         models=KEYWORD(commas=True, lowercase=True, scorable=True),
         component_tags=KEYWORD(commas=True, lowercase=True),
         title=TEXT(analyzer=mixed, stored=True),
-        symptoms=TEXT(analyzer=mixed),
-        components=TEXT(analyzer=mixed),
+        head=TEXT(analyzer=mixed),  # symptoms and components: short, telling
         body=TEXT(analyzer=mixed),
         cjk=TEXT(analyzer=BigramTokenizer()),
         # Unstemmed English words of the short fields, for "did you mean" suggestions.
@@ -103,8 +102,8 @@ class IndexManager:
 
     def _index(self):
         folder = self.current_folder()
-        if folder is None:
-            return None
+        if folder is None or IndexState.read(folder).schema != SCHEMA_VERSION:
+            return None  # no index, or one this code cannot read (rebuild pending)
         if self._opened is None or self._opened[0] != folder.name:
             self._opened = (folder.name, whoosh_index.open_dir(str(folder)))
             self._searcher = None  # see searcher(): released by its last user
