@@ -210,16 +210,18 @@ def check_once_per_process() -> None:
     state["checked"] = True
     try:
         reason = is_stale()
-    except (OperationalError, ProgrammingError):  # no tables yet
+        if reason is None:
+            return
+        if published_count() <= current_app.config["KB_INLINE_REBUILD_LIMIT"]:
+            rebuild(wait=False)
+            return
+    except (OperationalError, ProgrammingError):  # no tables yet, or no database: not our job
         db.session.rollback()
+        state["checked"] = False  # try again once the database answers
         return
-    except Exception:
+    except Exception:  # searching degrades; pages must still be served
+        db.session.rollback()
         current_app.logger.exception("search index check at start-up failed")
-        return
-    if reason is None:
-        return
-    if published_count() <= current_app.config["KB_INLINE_REBUILD_LIMIT"]:
-        rebuild(wait=False)
         return
     app = current_app._get_current_object()
 

@@ -40,6 +40,8 @@ MAX_WORDINGS = 4
 MAX_CONCEPTS = 6
 # A concept found in more than this share of cases is left out when the query has others.
 VAGUE_SHARE = 0.4
+# Both shortcuts above apply from this many cases up; a small index is fast anyway.
+LARGE_INDEX = 500
 CODE_WEIGHT = 12.0
 MODEL_WEIGHT = 8.0
 BIGRAM_WEIGHT = 0.6
@@ -89,6 +91,7 @@ class Outcome:
     # The query in parts, for progressive relaxation: (clause, how many cases it touches).
     concepts: list = field(default_factory=list)
     bonus: object = None  # optional extra score: the title says everything asked
+    boosts: list = field(default_factory=list)  # optional extra score: model numbers
 
 
 class Stats:
@@ -110,18 +113,24 @@ class Stats:
     def present(self, word: str) -> bool:
         return any(self.df(f, word) for f in FIELD_WEIGHTS)
 
+    @property
+    def large(self) -> bool:
+        """Shortcuts that trade a little recall for speed are only worth it on a large index."""
+        return self.total >= LARGE_INDEX
+
     def common(self, word: str) -> bool:
-        return self.searcher is not None and self.df("body", word) > COMMON_SHARE * self.total
+        return self.large and self.df("body", word) > COMMON_SHARE * self.total
 
 
-def _word_clause(word: str, stats: Stats):
-    fields = [(f, w) for f, w in FIELD_WEIGHTS.items() if not (f == "body" and stats.common(word))]
+def _word_clause(word: str, stats: Stats, headline_only: bool = False):
+    fields = [(f, w) for f, w in FIELD_WEIGHTS.items()
+              if not (f == "body" and (headline_only or stats.common(word)))]
     terms_ = [Q.Term(f, word, boost=w) for f, w in fields]
     return terms_[0] if len(terms_) == 1 else Q.DisjunctionMax(terms_, tiebreak=0.2)
 
 
-def _words_clause(words: list[str], stats: Stats):
-    clauses = [_word_clause(w, stats) for w in words]
+def _words_clause(words: list[str], stats: Stats, headline_only: bool = False):
+    clauses = [_word_clause(w, stats, headline_only) for w in words]
     return clauses[0] if len(clauses) == 1 else Q.And(clauses)
 
 
@@ -161,15 +170,18 @@ def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], correcto
             outcome.codes.append(code)
             clause = Q.Term("codes", code, boost=CODE_WEIGHT)
             clauses.append(clause)
-            outcome.concepts.append((clause, stats.df("codes", code)))
+            outcome.concepts.append((clause, stats.df("codes", code), clause))
         elif looks_like_model(piece):
+            # A model narrows, but a case need not list every model it applies to: it
+            # raises the cases that do, and is never required.
             clause = Q.Or([Q.Term("models", v) for v in model_query_variants(piece)],
                           boost=MODEL_WEIGHT)
             clauses.append(clause)
-            outcome.concepts.append((clause, 0))
+            outcome.boosts.append(clause)
     if len(pieces) == 1 and outcome.codes and PIECE_RE.fullmatch(norm.replace(" ", "")):
         outcome.exact_code = outcome.codes[0]
-    words = list(dict.fromkeys(terms(norm)))
+    model_words = {w for piece in pieces if looks_like_model(piece) for w in terms(piece)}
+    words = [w for w in dict.fromkeys(terms(norm)) if w not in model_words]
     highlight = set(words)
     group_hits = synonyms.matches(norm)
     in_groups = {w for member, _others in group_hits for w in terms(member)}
@@ -197,12 +209,19 @@ def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], correcto
                     for w in words if w not in covered)
     concepts = [_wordings(alts, stats) for alts in concepts]
     for alternatives in concepts:
-        options = [_words_clause(alt, stats) for alt in alternatives]
-        clause = options[0] if len(options) == 1 else Q.DisjunctionMax(options, tiebreak=0.1)
-        clauses.append(clause)
-        reach = max(min(stats.df("title", w) + stats.df("head", w) + stats.df("body", w) for w in alt)
-                    for alt in alternatives)
-        outcome.concepts.append((clause, reach))
+        variants = []
+        for headline_only in (False, True):
+            options = [_words_clause(alt, stats, headline_only) for alt in alternatives]
+            variants.append(options[0] if len(options) == 1
+                            else Q.DisjunctionMax(options, tiebreak=0.1))
+        clauses.append(variants[0])
+        # How many cases the concept reaches, judged by the wording that was typed.
+        reach = min(stats.df("title", w) + stats.df("head", w) + stats.df("body", w)
+                    for w in alternatives[0])
+        if reach == 0:  # typed words the index does not have: the other wordings decide
+            reach = max(min(stats.df("title", w) + stats.df("head", w) for w in alt)
+                        for alt in alternatives)
+        outcome.concepts.append((variants[0], reach, variants[1]))
     # The strongest sign a case is the one asked for: its title says everything asked
     # (the appliance aside, which the product hint handles).
     topical = [alts for alts in concepts if not all(_is_product_word(a) for a in alts)]
@@ -212,6 +231,9 @@ def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], correcto
         outcome.bonus = (Q.And(per_concept, boost=TITLE_ALL_WEIGHT) if len(per_concept) > 1
                          else Q.Or(per_concept, boost=TITLE_ALL_WEIGHT))
         clauses.append(outcome.bonus)
+    if outcome.boosts:
+        extras = ([outcome.bonus] if outcome.bonus is not None else []) + outcome.boosts
+        outcome.bonus = extras[0] if len(extras) == 1 else Q.Or(extras)
     hinted = product_hints(norm)
     if len(hinted) == 1:
         outcome.product_hint = hinted[0]
@@ -222,7 +244,7 @@ def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], correcto
     if pairs and unknown_cjk:
         clause = Q.Or([Q.Term("cjk", p) for p in pairs], boost=BIGRAM_WEIGHT, scale=0.9)
         clauses.append(clause)
-        outcome.concepts.append((clause, stats.total))
+        outcome.concepts.append((clause, stats.total, clause))
     outcome.terms = sorted(highlight | set(outcome.codes), key=len, reverse=True)
     if not clauses:
         return None, outcome
@@ -283,29 +305,37 @@ def _run(searcher, query, outcome: Outcome, filter_query, limit: int, page: int)
         code_results = searcher.search(Q.Term("codes", outcome.exact_code), limit=wanted,
                                        filter=filter_query)
         hits.extend(_hits(code_results, seen, wanted, code_match=True))
-    concepts = sorted(outcome.concepts, key=lambda c: c[1])[:MAX_CONCEPTS]  # most telling first
+    # Concepts no case has cannot help; then the most telling first.
+    concepts = [c for c in outcome.concepts if c[1] > 0] or outcome.concepts
+    if not concepts and outcome.boosts:  # only a model number was asked for
+        concepts = [(Q.Or(outcome.boosts), 0, Q.Or(outcome.boosts))]
+    concepts = sorted(concepts, key=lambda c: c[1])[:MAX_CONCEPTS]
     total_docs = searcher.doc_count() or 1
     telling = [c for c in concepts if c[1] <= VAGUE_SHARE * total_docs]
-    if telling:
+    if telling and total_docs >= LARGE_INDEX:
         # A concept found in a large share of all cases ("fault", "code") says almost
         # nothing about which case is meant; the others decide.
         concepts = telling
     total = 0
-    for keep in range(len(concepts), min(2, len(concepts)) - 1, -1):
-        required = [clause for clause, _reach in concepts[:keep]]
-        core = required[0] if len(required) == 1 else Q.And(required)
-        step_query = Q.AndMaybe(core, outcome.bonus) if outcome.bonus is not None else core
-        found = searcher.search(step_query, limit=wanted + len(seen), filter=filter_query)
-        if keep == len(concepts) or not total:
-            total = max(total, len(found))
-        hits.extend(_hits(found, seen, wanted - len(hits)))
+    # Headlines (title, symptoms, components) first: short postings, and the cases that
+    # name the fault there are the ones wanted. Bodies only if the page is not full yet.
+    for headline in (True, False):
         if len(hits) >= wanted:
             break
+        clauses = [c[2] if headline else c[0] for c in concepts]
+        for keep in range(len(clauses), min(2, len(clauses)) - 1, -1):
+            core = clauses[0] if keep == 1 else Q.And(clauses[:keep])
+            step_query = Q.AndMaybe(core, outcome.bonus) if outcome.bonus is not None else core
+            found = searcher.search(step_query, limit=wanted + len(seen), filter=filter_query)
+            if not total:
+                total = len(found)
+            hits.extend(_hits(found, seen, wanted - len(hits)))
+            if len(hits) >= wanted:
+                break
     if len(hits) < wanted and len(concepts) > 1:
         # Still short: either of the two most telling concepts will do, so the query is
         # never empty while one of its words matches anything.
-        found = searcher.search(Q.Or([c for c, _r in concepts[:2]]), limit=wanted + len(seen),
-                                filter=filter_query)
+        found = searcher.search(Q.Or(clauses[:2]), limit=wanted + len(seen), filter=filter_query)
         hits.extend(_hits(found, seen, wanted - len(hits)))
     result.total = max(total, len(seen))
     result.hits = hits[limit * (page - 1):wanted]
