@@ -23,7 +23,6 @@ import atexit
 import cProfile
 import datetime as dt
 import http.client
-import json
 import os
 import platform
 import pstats
@@ -956,7 +955,7 @@ def size_bench(report: Report, secs: dict, size: int, vocab: Vocabulary, judged,
             secs[2]["notes"].append(f"{label}: every third of the 300 queries (same mix), warm-up 10.")
         target_ms = 50 if size <= 10_000 else 150 if size <= 100_000 else None
         target_txt = (f"p95 ≤ {target_ms} ms" if size in (10_000, 100_000) else
-                      f"(p95 ≤ 50 ms is for 10,000)")
+                      "(p95 ≤ 50 ms is for 10,000)")
         report.row(secs[2], f"{label}: `engine.search` p50 / p95 / max ({len(times)} queries)",
                    f"{ms(pct(times, 50))} / {ms(pct(times, 95))} / {ms(max(times))}",
                    target_txt, (pct(times, 95) * 1000 <= target_ms) if size in (10_000, 100_000) else None)

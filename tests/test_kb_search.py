@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portal.content.cli import load_content
 from portal.extensions import db
 from portal.kb import indexing
-from portal.kb.models import Case, SearchLog
+from portal.kb.models import SearchLog
 from portal.kb.search.analysis import (model_query_variants, normalise_code, normalise_query,
                                        product_hints, terms)
 from portal.kb.search.evaluation import evaluate, load_judged

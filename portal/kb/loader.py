@@ -161,7 +161,7 @@ def load_kb(where: Path) -> Report:
             report.unchanged += 1
     db.session.commit()
     keys = set(db.session.scalars(select(Case.key)))
-    for slug, (path, data, _digest) in parsed.items():
+    for path, data, _digest in parsed.values():
         missing = [k for k in data.get("related") or [] if k not in keys]
         if missing:
             report.warnings.append(f"{path}: related case(s) not found: {', '.join(missing)}")
