@@ -7,6 +7,7 @@ gets 403 JSON (see security.py). Other areas register their endpoints on ``bp``.
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -44,6 +45,6 @@ def users():
     role = request.args.get("role")
     if role is not None:
         if role not in ROLES:
-            return json_error(400, f"role must be one of {', '.join(ROLES)}")
+            return json_error(400, _("role must be one of %(roles)s", roles=", ".join(ROLES)))
         query = query.where(User.id.in_(select(UserRole.user_id).where(UserRole.role == role)))
     return jsonify({"users": [user_json(u) for u in db.session.scalars(query)]})

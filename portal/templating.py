@@ -41,6 +41,16 @@ def difficulty_label(level) -> str:
     return {1: _("Easy"), 2: _("Medium"), 3: _("Hard")}.get(level, "")
 
 
+def case_field_label(name: str) -> str:
+    """A case field's name as the forms show it (for the revision diff)."""
+    return {
+        "title": _("Title"), "lang": _("Language"), "key": _("Key"), "product": _("Product"),
+        "error_codes": _("Error codes"), "models": _("Models"), "components": _("Components"),
+        "symptoms": _("Symptoms"), "series": _("Applies to"), "difficulty": _("Difficulty"),
+        "time_minutes": _("Time on site (minutes)"), "related": _("Related cases"),
+    }.get(name, name)
+
+
 def event_label(action: str) -> str:
     return {
         "created": _("Account created"),
@@ -97,6 +107,7 @@ def register(app) -> None:
     app.jinja_env.filters["product_label"] = product_label
     app.jinja_env.filters["difficulty_label"] = difficulty_label
     app.jinja_env.filters["event_label"] = event_label
+    app.jinja_env.filters["case_field_label"] = case_field_label
     app.jinja_env.filters["event_detail"] = event_detail_text
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

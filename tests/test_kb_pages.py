@@ -337,3 +337,14 @@ def test_service_worker_and_offline_page(client):
     assert "portal-recent" in response.get_data(as_text=True)
     page = client.get("/offline").get_data(as_text=True)
     assert "离线" in page and "offline" in page.lower()
+
+
+def test_revision_diff_names_fields_in_the_readers_language(app, kb_cases, users):
+    from portal.kb.services import update_case
+
+    case = kb_cases["demo-e1-en"]
+    update_case(case, {**case.snapshot(), "error_codes": ["E1", "E5"]}, author=users["trainer"])
+    db.session.commit()
+    tech = _as(app, "tech")
+    assert ">故障代码<" in tech.get("/cases/demo-e1-en/history/2?lang=zh_CN").get_data(as_text=True)
+    assert ">Error codes<" in tech.get("/cases/demo-e1-en/history/2?lang=en").get_data(as_text=True)

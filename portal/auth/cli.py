@@ -37,7 +37,8 @@ def create_command(username, roles, password, name, outlet):
     except AccountError as exc:
         db.session.rollback()
         fail(str(exc))
-    click.echo(f"created {user.username} ({', '.join(sorted(user.roles))})")
+    click.echo(_("created %(username)s (%(roles)s)", username=user.username,
+                 roles=", ".join(sorted(user.roles))))
     if "technician" in user.roles and user.outlet is None:
         click.echo(_("warning: technician %(username)s has no outlet yet; assign one with --outlet "
                      "or on the admin pages.", username=user.username), err=True)
@@ -83,7 +84,7 @@ def deactivate_command(username):
     if user is None:
         fail(_("No user named %(username)s.", username=username))
     set_active(user, False, None)
-    click.echo(f"deactivated {user.username}")
+    click.echo(_("deactivated %(username)s", username=user.username))
 
 
 @users_cli.command("import")
@@ -98,5 +99,6 @@ def import_command(path):
             click.echo(f"{path}:{line}: {reason}", err=True)
         fail(f"nothing imported: {len(result.errors)} problem(s)")
     for username, _name, generated in result.created:
-        click.echo(f"{username}\t{generated or '(password from file)'}")
-    click.echo(f"imported {len(result.created)} technicians")
+        from_file = _("(password from file)")
+        click.echo(f"{username}\t{generated or from_file}")
+    click.echo(_("imported %(n)d technicians", n=len(result.created)))

@@ -40,7 +40,7 @@ def load_command(path: Path | None):
         fail(_("Nothing under %(path)s that the portal knows how to load.", path=path))
     report = load_content(path)
     for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(_("warning: %(text)s", text=warning), err=True)
     for problem in report.problems:
         click.echo(str(problem), err=True)
     click.echo(report.summary())

@@ -10,6 +10,7 @@ import sys
 import click
 import yaml
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..auth.models import Outlet, Province, Region
@@ -71,6 +72,7 @@ def demo_command():
     report = load_content(default_content_root())
     for problem in report.problems:
         click.echo(str(problem), err=True)
-    click.echo(f"demo users: admin, trainer, auditor, tech, newtech; password: {DEMO_PASSWORD}")
+    click.echo(_("demo users: admin, trainer, auditor, tech, newtech; password: %(pw)s",
+                 pw=DEMO_PASSWORD))
     if report.problems:
         sys.exit(1)

@@ -6,6 +6,7 @@ import time
 
 import click
 from flask.cli import AppGroup
+from flask_babel import gettext as _
 
 from ..cliutil import needs_schema
 from . import indexing
@@ -28,7 +29,7 @@ def reindex_command():
             last[0] = count
 
         count = indexing.rebuild(progress=progress)
-    click.echo(f"indexed {count} cases in {time.monotonic() - started:.1f} s")
+    click.echo(_("indexed %(n)d cases in %(s).1f s", n=count, s=time.monotonic() - started))
 
 
 @search_cli.command("status")
@@ -37,7 +38,8 @@ def status_command():
     """Where the index is, what it holds, and whether it is current."""
     mgr = indexing.manager()
     state = mgr.state()
-    click.echo(f"folder: {mgr.current_folder() or '(none)'}")
-    click.echo(f"documents: {mgr.doc_count()} (published cases: {indexing.published_count()})")
-    click.echo(f"applied change: {state.applied}")
-    click.echo(f"stale: {indexing.is_stale() or 'no'}")
+    click.echo(_("folder: %(folder)s", folder=mgr.current_folder() or "-"))
+    click.echo(_("documents: %(docs)d (published cases: %(cases)d)", docs=mgr.doc_count(),
+                 cases=indexing.published_count()))
+    click.echo(_("applied change: %(n)d", n=state.applied))
+    click.echo(_("stale: %(reason)s", reason=indexing.is_stale() or _("no")))
