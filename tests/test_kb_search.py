@@ -73,7 +73,10 @@ def test_relevance_on_the_judged_set(shipped):
 
 
 def test_issue_examples(shipped):
-    assert keys("E1")[0] == "ac-code-gree-e1-high-pressure"
+    # E1 means different faults by maker: each maker's E1 case comes before anything else.
+    top = keys("E1")[:4]
+    assert {"ac-code-gree-e1-high-pressure", "ac-code-midea-e1-communication",
+            "ac-code-haier-e1-room-sensor"} <= set(top)
     assert "ac-mech-outdoor-fan-not-running" in keys("室外机 fan 不转")[:3]
     assert "ac-mech-outdoor-fan-not-running" in keys("outdoor fan not spinning", "en")[:3]
     assert "ac-sys-no-cooling-triage" in keys("不制冷")[:5] + keys("空调不制冷")[:3]

@@ -1,11 +1,16 @@
 """Turning what a technician types into a ranked list of fault cases.
 
-Plain Python over a Whoosh searcher (no Flask). Ranking, highest weight first:
-error code, model number, title, symptoms, components, body. Every query word is
-optional: a case matching more of them ranks higher (a coordination bonus), so a
-long symptom description never comes back empty because one word is absent.
-Synonym groups add every equivalent wording, in both languages; pairs of Chinese
-characters catch what segmentation splits differently.
+Plain Python (no Flask) over a Whoosh index. A query is cut into *concepts*: each error
+code, each synonym group found (every equivalent wording, both languages), each other
+word. Every concept is optional: cases are ranked first by how many of the most telling
+concepts they match, in the short headline fields (title, symptoms, components) before
+the bodies, then by score, so a long symptom description never comes back empty because
+one word is absent, and a case naming the fault in its title beats one mentioning it in
+passing. Scores are BM25 per field, weighted: error code > model number > title >
+symptoms and components > body.
+
+Scoring is array arithmetic over whole posting lists (postings.IndexArrays) rather than
+Whoosh's matcher tree, which walks postings one document at a time in Python.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from whoosh import query as Q
+import numpy as np
 
 from .analysis import (
     STOP_EN,
@@ -29,8 +34,10 @@ from .analysis import (
     normalise_query,
     terms,
 )
+from .postings import IndexArrays, arrays_for
 
 FIELD_WEIGHTS = {"title": 4.0, "head": 3.0, "body": 1.0}
+HEADLINE = ("title", "head")
 # A word found in more than this share of cases is not looked up in bodies: it would
 # cost a walk over most of the index and say almost nothing about relevance.
 COMMON_SHARE = 0.15
@@ -46,6 +53,8 @@ CODE_WEIGHT = 12.0
 MODEL_WEIGHT = 8.0
 BIGRAM_WEIGHT = 0.6
 TITLE_ALL_WEIGHT = 6.0
+FIELD_TIEBREAK = 0.2  # a word in several fields: the best field counts, the others a little
+WORDING_TIEBREAK = 0.1  # likewise for several wordings of one concept
 PIECE_RE = re.compile(r"[0-9a-z][0-9a-z/.\-]*")
 
 
@@ -56,19 +65,23 @@ class Filters:
     component: str | None = None
     lang: str | None = None  # only cases in this language
 
-    def query(self):
-        parts = []
+    def mask(self, arrays: IndexArrays) -> np.ndarray | None:
+        """Dense boolean array of the cases these filters let through (None: no filter)."""
+        masks = []
         if self.product:
-            parts.append(Q.Term("product", self.product))
+            masks.append(arrays.mask("product", [self.product]))
         if self.lang:
-            parts.append(Q.Term("langs", self.lang))
+            masks.append(arrays.mask("langs", [self.lang]))
         if self.component:
-            parts.append(Q.Term("component_tags", normalise(self.component)))
+            masks.append(arrays.mask("component_tags", [normalise(self.component)]))
         if self.model:
-            parts.append(Q.Or([Q.Term("models", v) for v in model_query_variants(self.model)]))
-        if not parts:
+            masks.append(arrays.mask("models", model_query_variants(self.model)))
+        if not masks:
             return None
-        return parts[0] if len(parts) == 1 else Q.And(parts)
+        out = masks[0]
+        for m in masks[1:]:
+            out = out & m
+        return out
 
 
 @dataclass
@@ -80,6 +93,16 @@ class Hit:
 
 
 @dataclass
+class Concept:
+    """One thing the query asks for, in every wording worth searching."""
+
+    kind: str  # "code", "words", "pairs" (Chinese character pairs), "models"
+    wordings: list  # words: [[word, …], …] (all words of one wording); others: [term, …]
+    reach: int = 0  # how many cases it touches (by the wording typed)
+    topical: bool = True  # False for a concept that only names the appliance
+
+
+@dataclass
 class Outcome:
     hits: list[Hit] = field(default_factory=list)
     total: int = 0
@@ -88,10 +111,8 @@ class Outcome:
     exact_code: str | None = None
     product_hint: str | None = None  # the appliance the query names, if exactly one
     suggestions: list[str] = field(default_factory=list)
-    # The query in parts, for progressive relaxation: (clause, how many cases it touches).
-    concepts: list = field(default_factory=list)
-    bonus: object = None  # optional extra score: the title says everything asked
-    boosts: list = field(default_factory=list)  # optional extra score: model numbers
+    concepts: list[Concept] = field(default_factory=list)  # what must (mostly) match
+    models: list[str] = field(default_factory=list)  # model variants: optional extra score
 
 
 class Stats:
@@ -122,18 +143,6 @@ class Stats:
         return self.large and self.df("body", word) > COMMON_SHARE * self.total
 
 
-def _word_clause(word: str, stats: Stats, headline_only: bool = False):
-    fields = [(f, w) for f, w in FIELD_WEIGHTS.items()
-              if not (f == "body" and (headline_only or stats.common(word)))]
-    terms_ = [Q.Term(f, word, boost=w) for f, w in fields]
-    return terms_[0] if len(terms_) == 1 else Q.DisjunctionMax(terms_, tiebreak=0.2)
-
-
-def _words_clause(words: list[str], stats: Stats, headline_only: bool = False):
-    clauses = [_word_clause(w, stats, headline_only) for w in words]
-    return clauses[0] if len(clauses) == 1 else Q.And(clauses)
-
-
 def _wordings(alternatives: list[list[str]], stats: Stats) -> list[list[str]]:
     """The wordings worth searching: what was typed, then the most used others in the index."""
     typed, others = alternatives[0], alternatives[1:]
@@ -153,8 +162,8 @@ def _is_product_word(words: list[str]) -> bool:
 
 
 def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], corrector=None,
-            stats: Stats | None = None):
-    """The query's clauses, and what to highlight. Returns (query or None, Outcome).
+            stats: Stats | None = None) -> Outcome:
+    """The query's concepts, and what to highlight.
 
     ``corrector(word)`` may return the indexed word a misspelt English word stands for;
     the correction is searched as well as what was typed.
@@ -162,22 +171,16 @@ def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], correcto
     norm = normalise_query(text)
     stats = stats or Stats()
     outcome = Outcome()
-    clauses = []
     pieces = PIECE_RE.findall(norm)
     for piece in pieces:
         code = normalise_code(piece)
         if len(code) <= 4 and looks_like_code(code, known_codes):
             outcome.codes.append(code)
-            clause = Q.Term("codes", code, boost=CODE_WEIGHT)
-            clauses.append(clause)
-            outcome.concepts.append((clause, stats.df("codes", code), clause))
+            outcome.concepts.append(Concept("code", [code], stats.df("codes", code)))
         elif looks_like_model(piece):
             # A model narrows, but a case need not list every model it applies to: it
             # raises the cases that do, and is never required.
-            clause = Q.Or([Q.Term("models", v) for v in model_query_variants(piece)],
-                          boost=MODEL_WEIGHT)
-            clauses.append(clause)
-            outcome.boosts.append(clause)
+            outcome.models.extend(v for v in model_query_variants(piece) if v not in outcome.models)
     if len(pieces) == 1 and outcome.codes and PIECE_RE.fullmatch(norm.replace(" ", "")):
         outcome.exact_code = outcome.codes[0]
     model_words = {w for piece in pieces if looks_like_model(piece) for w in terms(piece)}
@@ -197,43 +200,26 @@ def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], correcto
                 highlight.add(fixed)
     # Concepts: each synonym group found in the query, and each word no group covers.
     # Each counts once, as its best wording in its best field.
-    concepts: list[list[list[str]]] = []
+    word_concepts: list[list[list[str]]] = []
     covered: set[str] = set()
     for member, others in group_hits:
         alternatives = [t for t in (terms(alt) for alt in [member] + others) if t]
         if alternatives:
-            concepts.append(alternatives)
+            word_concepts.append(alternatives)
             covered.update(terms(member))
         highlight.update([member] + others)
-    concepts.extend([[w]] + ([corrections[w]] if w in corrections else [])
-                    for w in words if w not in covered)
-    concepts = [_wordings(alts, stats) for alts in concepts]
-    for alternatives in concepts:
-        variants = []
-        for headline_only in (False, True):
-            options = [_words_clause(alt, stats, headline_only) for alt in alternatives]
-            variants.append(options[0] if len(options) == 1
-                            else Q.DisjunctionMax(options, tiebreak=0.1))
-        clauses.append(variants[0])
+    word_concepts.extend([[w]] + ([corrections[w]] if w in corrections else [])
+                         for w in words if w not in covered)
+    for alternatives in word_concepts:
+        alternatives = _wordings(alternatives, stats)
         # How many cases the concept reaches, judged by the wording that was typed.
         reach = min(stats.df("title", w) + stats.df("head", w) + stats.df("body", w)
                     for w in alternatives[0])
         if reach == 0:  # typed words the index does not have: the other wordings decide
             reach = max(min(stats.df("title", w) + stats.df("head", w) for w in alt)
                         for alt in alternatives)
-        outcome.concepts.append((variants[0], reach, variants[1]))
-    # The strongest sign a case is the one asked for: its title says everything asked
-    # (the appliance aside, which the product hint handles).
-    topical = [alts for alts in concepts if not all(_is_product_word(a) for a in alts)]
-    if topical:
-        per_concept = [Q.Or([Q.And([Q.Term("title", t) for t in alt]) for alt in alts])
-                       for alts in topical]
-        outcome.bonus = (Q.And(per_concept, boost=TITLE_ALL_WEIGHT) if len(per_concept) > 1
-                         else Q.Or(per_concept, boost=TITLE_ALL_WEIGHT))
-        clauses.append(outcome.bonus)
-    if outcome.boosts:
-        extras = ([outcome.bonus] if outcome.bonus is not None else []) + outcome.boosts
-        outcome.bonus = extras[0] if len(extras) == 1 else Q.Or(extras)
+        outcome.concepts.append(Concept("words", alternatives, reach,
+                                        topical=not all(_is_product_word(a) for a in alternatives)))
     hinted = product_hints(norm)
     if len(hinted) == 1:
         outcome.product_hint = hinted[0]
@@ -242,103 +228,218 @@ def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], correcto
     # (segmented differently); when every word is known they only cost time.
     unknown_cjk = [w for w in words if not w.isascii() and not stats.present(w)]
     if pairs and unknown_cjk:
-        clause = Q.Or([Q.Term("cjk", p) for p in pairs], boost=BIGRAM_WEIGHT, scale=0.9)
-        clauses.append(clause)
-        outcome.concepts.append((clause, stats.total, clause))
+        outcome.concepts.append(Concept("pairs", pairs, stats.total))
     outcome.terms = sorted(highlight | set(outcome.codes), key=len, reverse=True)
-    if not clauses:
-        return None, outcome
-    return Q.Or(clauses, scale=0.9), outcome
+    return outcome
 
 
-def _hits(results, seen: set[str], limit: int, code_match: bool = False) -> list[Hit]:
-    hits = []
-    for hit in results:
-        key = hit["key"]
-        if key in seen:
-            continue
-        seen.add(key)
-        slugs = dict(reversed(part.split(":", 1)) for part in hit["slugs"].split(",") if ":" in part)
-        hits.append(Hit(key=key, slugs=slugs, score=hit.score, code_match=code_match))
-        if len(hits) >= limit:
-            break
-    return hits
+# --- scoring ---------------------------------------------------------------------------------
+
+
+class _Scorer:
+    """Dense per-case score arrays for the concepts of one query on one index."""
+
+    def __init__(self, arrays: IndexArrays, stats: Stats):
+        self.a = arrays
+        self.stats = stats
+        self.size = arrays.size
+
+    def _add(self, out: np.ndarray, field: str, term: str, weight: float) -> None:
+        ids, scores = self.a.scored(field, term)
+        if ids.size:
+            out[ids] += scores * weight
+
+    def _word(self, word: str, headline_only: bool) -> np.ndarray:
+        """A word in its best field (weighted), plus a little for its other fields."""
+        best = np.zeros(self.size, dtype=np.float32)
+        total = np.zeros(self.size, dtype=np.float32)
+        for f, weight in FIELD_WEIGHTS.items():
+            if f == "body" and (headline_only or self.stats.common(word)):
+                continue
+            ids, scores = self.a.scored(f, word)
+            if not ids.size:
+                continue
+            weighted = scores * weight
+            best[ids] = np.maximum(best[ids], weighted)
+            total[ids] += weighted
+        return best + FIELD_TIEBREAK * (total - best)
+
+    def _wording(self, words: list[str], headline_only: bool) -> np.ndarray:
+        """Every word of the wording present (in any field): the sum of their scores."""
+        out = None
+        for word in words:
+            s = self._word(word, headline_only)
+            out = s if out is None else np.where((out > 0) & (s > 0), out + s, 0).astype(np.float32)
+        return out
+
+    def concept(self, c: Concept) -> tuple[np.ndarray, np.ndarray]:
+        """(score anywhere, score in the headline fields) of one concept, per case."""
+        if c.kind == "code":
+            full = np.zeros(self.size, dtype=np.float32)
+            self._add(full, "codes", c.wordings[0], CODE_WEIGHT)
+            return full, full
+        if c.kind in ("pairs", "models"):
+            field_, weight = ("cjk", BIGRAM_WEIGHT) if c.kind == "pairs" else ("models", MODEL_WEIGHT)
+            full = np.zeros(self.size, dtype=np.float32)
+            for term in c.wordings:
+                self._add(full, field_, term, weight)
+            return full, full
+        results = []
+        for headline_only in (False, True):
+            options = [self._wording(words, headline_only) for words in c.wordings]
+            if len(options) == 1:
+                results.append(options[0])
+            else:
+                stacked = np.vstack(options)
+                best = stacked.max(axis=0)
+                results.append(best + WORDING_TIEBREAK * (stacked.sum(axis=0) - best))
+        return results[0], results[1]
+
+    def title_all(self, concepts: list[Concept]) -> np.ndarray | None:
+        """Extra score where the title holds some wording of every topical concept."""
+        topical = [c for c in concepts if c.kind == "words" and c.topical]
+        if not topical:
+            return None
+        total = np.zeros(self.size, dtype=np.float32)
+        everywhere = np.ones(self.size, dtype=bool)
+        for c in topical:
+            best = np.zeros(self.size, dtype=np.float32)
+            for words in c.wordings:
+                s = None
+                for word in words:
+                    part = np.zeros(self.size, dtype=np.float32)
+                    self._add(part, "title", word, 1.0)
+                    s = part if s is None else np.where((s > 0) & (part > 0), s + part, 0)
+                best = np.maximum(best, s)
+            everywhere &= best > 0
+            total += best
+        return np.where(everywhere, total * TITLE_ALL_WEIGHT, 0).astype(np.float32)
+
+
+def _stored_hit(searcher, docnum: int, score: float, code_match: bool) -> Hit:
+    stored = searcher.stored_fields(int(docnum))
+    slugs = dict(reversed(part.split(":", 1)) for part in stored["slugs"].split(",") if ":" in part)
+    return Hit(key=stored["key"], slugs=slugs, score=float(score), code_match=code_match)
 
 
 def search(searcher, text: str, synonyms: Synonyms, filters: Filters | None = None,
            limit: int = 10, page: int = 1) -> Outcome:
-    """Ranked hits, one per case (translations collapsed by key), for page ``page``."""
-    query, outcome = analyse(text, synonyms, known_codes(searcher), corrector=_corrector(searcher),
-                             stats=Stats(searcher))
+    """Ranked hits, one per case (translations share one document), for page ``page``."""
+    stats = Stats(searcher)
+    outcome = analyse(text, synonyms, known_codes(searcher), corrector=_corrector(searcher),
+                      stats=stats)
+    arrays = arrays_for(searcher)
     filters = filters or Filters()
-    if outcome.product_hint and not filters.product and query is not None:
+    scorer = _Scorer(arrays, stats)
+    ranked = _rank(scorer, outcome) if (outcome.concepts or outcome.models) else None
+    if outcome.product_hint and not filters.product and ranked is not None:
         # The query names the appliance ("冰箱不制冷", "XQG E2"): keep to it, unless that
         # leaves nothing at all (then search every product).
         hinted = Filters(product=outcome.product_hint, model=filters.model,
                          component=filters.component, lang=filters.lang)
-        found = _run(searcher, query, outcome, hinted.query(), limit, page)
+        found = _page(searcher, arrays, ranked, hinted.mask(arrays), outcome, limit, page)
         if found.total:
             return found
     outcome.product_hint = None
-    return _run(searcher, query, outcome, filters.query(), limit, page)
+    return _page(searcher, arrays, ranked, filters.mask(arrays), outcome, limit, page)
 
 
-def _run(searcher, query, outcome: Outcome, filter_query, limit: int, page: int) -> Outcome:
-    """Cases matching every concept first; then, while the page is not full, the cases
-    matching all but the least telling concept (the one found in the most cases), and so
-    on. Intersections are cheap for Whoosh where a wide OR over common words is not, and a
-    case matching more of what was asked still ranks higher."""
-    result = Outcome(terms=outcome.terms, codes=outcome.codes, exact_code=outcome.exact_code,
-                     product_hint=outcome.product_hint)
-    wanted = limit * page
-    seen: set[str] = set()
-    hits: list[Hit] = []
-    if query is None:
-        if filter_query is None:
-            return result
-        everything = searcher.search(Q.Every(), limit=wanted, filter=filter_query)
-        result.hits = _hits(everything, seen, wanted)[limit * (page - 1):]
-        result.total = len(everything)
-        return result
-    if outcome.exact_code:
-        # A query that is exactly an error code lists the cases for that code first.
-        code_results = searcher.search(Q.Term("codes", outcome.exact_code), limit=wanted,
-                                       filter=filter_query)
-        hits.extend(_hits(code_results, seen, wanted, code_match=True))
+@dataclass
+class _Ranked:
+    tier: np.ndarray  # int16 per case: 0 = not a result; higher first
+    score: np.ndarray  # float32 per case
+    good: np.ndarray  # bool: matches the query well (counted in the total)
+    code_tier: int = 0  # cases at this tier matched the exact error code
+
+
+def _rank(scorer: _Scorer, outcome: Outcome) -> _Ranked:
+    """Tiers: the exact error code; then the most telling concepts all in the headline
+    fields, then all but the least telling one, …; then the same anywhere; then either
+    of the two most telling. Within a tier, the score (with optional extras: the title
+    says everything asked, a model number matches)."""
+    size = scorer.size
     # Concepts no case has cannot help; then the most telling first.
-    concepts = [c for c in outcome.concepts if c[1] > 0] or outcome.concepts
-    if not concepts and outcome.boosts:  # only a model number was asked for
-        concepts = [(Q.Or(outcome.boosts), 0, Q.Or(outcome.boosts))]
-    concepts = sorted(concepts, key=lambda c: c[1])[:MAX_CONCEPTS]
-    total_docs = searcher.doc_count() or 1
-    telling = [c for c in concepts if c[1] <= VAGUE_SHARE * total_docs]
+    concepts = [c for c in outcome.concepts if c.reach > 0] or outcome.concepts
+    if not concepts and outcome.models:  # only a model number was asked for
+        concepts = [Concept("models", outcome.models, 0)]
+    concepts = sorted(concepts, key=lambda c: c.reach)[:MAX_CONCEPTS]
+    total_docs = scorer.stats.total or 1
+    telling = [c for c in concepts if c.reach <= VAGUE_SHARE * total_docs]
     if telling and total_docs >= LARGE_INDEX:
         # A concept found in a large share of all cases ("fault", "code") says almost
         # nothing about which case is meant; the others decide.
         concepts = telling
-    total = 0
-    # Headlines (title, symptoms, components) first: short postings, and the cases that
-    # name the fault there are the ones wanted. Bodies only if the page is not full yet.
-    for headline in (True, False):
-        if len(hits) >= wanted:
-            break
-        clauses = [c[2] if headline else c[0] for c in concepts]
-        for keep in range(len(clauses), min(2, len(clauses)) - 1, -1):
-            core = clauses[0] if keep == 1 else Q.And(clauses[:keep])
-            step_query = Q.AndMaybe(core, outcome.bonus) if outcome.bonus is not None else core
-            found = searcher.search(step_query, limit=wanted + len(seen), filter=filter_query)
-            if not total:
-                total = len(found)
-            hits.extend(_hits(found, seen, wanted - len(hits)))
-            if len(hits) >= wanted:
-                break
-    if len(hits) < wanted and len(concepts) > 1:
-        # Still short: either of the two most telling concepts will do, so the query is
-        # never empty while one of its words matches anything.
-        found = searcher.search(Q.Or(clauses[:2]), limit=wanted + len(seen), filter=filter_query)
-        hits.extend(_hits(found, seen, wanted - len(hits)))
-    result.total = max(total, len(seen))
-    result.hits = hits[limit * (page - 1):wanted]
+    n = len(concepts)
+    tier = np.zeros(size, dtype=np.int16)
+    score = np.zeros(size, dtype=np.float32)
+    if n:
+        full_scores, head_scores = zip(*(scorer.concept(c) for c in concepts))
+        least = min(2, n)
+        head_run = np.zeros(size, dtype=np.int16)  # leading concepts matched in headlines
+        full_run = np.zeros(size, dtype=np.int16)  # … anywhere
+        head_alive = np.ones(size, dtype=bool)
+        full_alive = np.ones(size, dtype=bool)
+        for full, head in zip(full_scores, head_scores):
+            head_alive &= head > 0
+            full_alive &= full > 0
+            head_run += head_alive
+            full_run += full_alive
+            score += full
+        # Headline tiers rank above every body tier: 2n+k and n+k for k leading concepts.
+        tier = np.where(full_run >= least, n + full_run, 0).astype(np.int16)
+        tier = np.where(head_run >= least, 2 * n + head_run, tier).astype(np.int16)
+        good = tier > 0
+        if n > 1:
+            either = (full_scores[0] > 0) | (full_scores[1] > 0)
+            tier = np.where((tier == 0) & either, 1, tier).astype(np.int16)
+    else:
+        good = np.zeros(size, dtype=bool)
+    if outcome.models:
+        model_score = scorer.concept(Concept("models", outcome.models, 0))[0]
+        score += model_score
+    bonus = scorer.title_all(concepts)
+    if bonus is not None:
+        score += bonus
+    ranked = _Ranked(tier=tier, score=score, good=good)
+    if outcome.exact_code:
+        # A query that is exactly an error code lists the cases for that code first,
+        # those about that code (listing fewer others, naming it in the title) before
+        # those that mention it in passing.
+        code_ids, code_scores = scorer.a.scored("codes", outcome.exact_code)
+        ranked.code_tier = 3 * n + 1
+        ranked.tier[code_ids] = ranked.code_tier
+        ranked.good[code_ids] = True
+        ranked.score[code_ids] = code_scores * CODE_WEIGHT + (bonus[code_ids] if bonus is not None else 0)
+    return ranked
+
+
+def _page(searcher, arrays: IndexArrays, ranked: _Ranked | None, mask: np.ndarray | None,
+          outcome: Outcome, limit: int, page: int) -> Outcome:
+    result = Outcome(terms=outcome.terms, codes=outcome.codes, exact_code=outcome.exact_code,
+                     product_hint=outcome.product_hint)
+    wanted = limit * page
+    live = arrays.live if mask is None else (arrays.live & mask)
+    if ranked is None:
+        if mask is None:
+            return result
+        docs = np.flatnonzero(live)  # a filter alone: every case it lets through
+        result.total = int(docs.size)
+        result.hits = [_stored_hit(searcher, d, 1.0, False) for d in docs[limit * (page - 1):wanted]]
+        return result
+    candidates = np.flatnonzero((ranked.tier > 0) & live)
+    if not candidates.size:
+        return result
+    # Tier first, then score; ties by document number (stable across runs).
+    keys = ranked.tier[candidates].astype(np.float64) * 1e6 + ranked.score[candidates]
+    if candidates.size > wanted:
+        top = np.argpartition(-keys, wanted - 1)[:wanted]
+        candidates, keys = candidates[top], keys[top]
+    order = np.lexsort((candidates, -keys))[limit * (page - 1):wanted]
+    result.hits = [_stored_hit(searcher, candidates[i], ranked.score[candidates[i]],
+                               ranked.code_tier > 0 and ranked.tier[candidates[i]] == ranked.code_tier)
+                   for i in order]
+    good = int(np.count_nonzero(ranked.good & live))
+    result.total = max(good, min(wanted, int(np.count_nonzero((ranked.tier > 0) & live))))
     return result
 
 
