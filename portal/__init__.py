@@ -53,13 +53,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from .i18n import PortalDomain, select_locale, select_timezone
+    from .i18n import PortalDomain, select_locale_parsed, select_timezone
     from .security import PortalSessionInterface
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    babel.init_app(app, locale_selector=select_locale_parsed, timezone_selector=select_timezone)
     babel.domain_instance = PortalDomain()  # replaces Flask-Babel's default Domain
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

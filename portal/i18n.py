@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
+from babel import Locale
 from babel.support import NullTranslations, Translations
 from flask import current_app, has_request_context, request, session
 from flask_babel import Domain, get_locale
@@ -67,6 +69,16 @@ def cli_locale() -> str:
     """Outside a request (CLI), follow the shell's LANG: Chinese shells get Chinese."""
     lang = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
     return "zh_CN" if lang.lower().startswith("zh") else "en"
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(name: str) -> Locale:
+    return Locale.parse(name)
+
+
+def select_locale_parsed() -> Locale:
+    """What Flask-Babel asks for: a parsed Locale, parsed once per name, not per request."""
+    return _parsed(select_locale())
 
 
 def select_locale() -> str:

@@ -7,6 +7,8 @@ so no field can run script or inject markup. Snippets are built from escaped tex
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 
 import markdown
@@ -63,16 +65,22 @@ def highlight(text: str, terms: list[str]) -> Markup:
     pattern = _terms_pattern(terms)
     out, last = [], 0
     for match in pattern.finditer(text):
-        out.append(escape(text[last:match.start()]))
-        out.append(Markup("<mark>") + escape(match.group(0)) + Markup("</mark>"))
+        out.append(str(escape(text[last:match.start()])))
+        out.append(f"<mark>{escape(match.group(0))}</mark>")
         last = match.end()
-    out.append(escape(text[last:]))
-    return Markup("").join(out)
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))  # every piece of the text was escaped above
 
 
 def _terms_pattern(terms: list[str]) -> re.Pattern:
+    return _compiled_terms(tuple(terms))
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled_terms(terms: tuple[str, ...]) -> re.Pattern:
+    """One pattern for the terms, longest first (the same query's terms recur for every hit)."""
     parts = []
-    for term in sorted({t for t in terms if t}, key=len, reverse=True):
+    for term in sorted({t for t in terms if t}, key=lambda t: (-len(t), t)):
         if term.isascii():
             # English terms are stems: match the word they begin ("compressor" for "compressor",
             # "cooling" for "cool").
@@ -82,9 +90,14 @@ def _terms_pattern(terms: list[str]) -> re.Pattern:
     return re.compile("|".join(parts), re.I) if parts else re.compile(r"(?!x)x")
 
 
+SNIPPET_SCAN = 4000
+
+
 def snippet(text: str, terms: list[str], width: int = 110) -> Markup:
     """The passage of ``text`` with the most search terms in it, highlighted."""
-    text = re.sub(r"\s+", " ", text or "").strip()
+    # The passage is looked for in the first few thousand characters: a case's opening
+    # sections say what it is about, and a phone shows two lines of it.
+    text = re.sub(r"\s+", " ", (text or "")[:SNIPPET_SCAN]).strip()
     if len(text) <= width:
         return highlight(text, terms)
     pattern = _terms_pattern(terms)
@@ -92,8 +105,8 @@ def snippet(text: str, terms: list[str], width: int = 110) -> Markup:
     if not positions:
         return highlight(text[:width].rstrip() + "…", [])
     best, best_count = positions[0], 0
-    for start in positions:
-        count = sum(1 for p in positions if start <= p < start + width)
+    for i, start in enumerate(positions):  # positions are sorted: count those in the window
+        count = bisect.bisect_left(positions, start + width, i) - i
         if count > best_count:
             best, best_count = start, count
     begin = max(0, best - width // 4)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..dbtypes import utcnow
@@ -487,7 +488,8 @@ def user_for_token(token: str) -> User | None:
     """The active user a live token belongs to, else None. Records when it was used."""
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token)))
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_digest(token))
+                            .options(joinedload(ApiToken.user)))
     if row is None or row.revoked_at is not None or not row.user.is_active:
         return None
     now = utcnow()

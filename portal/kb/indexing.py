@@ -76,13 +76,16 @@ _terms_cache: dict[str, Terms] = {}
 
 
 def current_terms() -> Terms:
+    """The latest synonyms and dictionary; only their hash is read unless they changed."""
+    latest = select(KbTerms.id, KbTerms.content_hash).order_by(KbTerms.id.desc()).limit(1)
     try:
-        row = db.session.scalar(select(KbTerms).order_by(KbTerms.id.desc()).limit(1))
+        found = db.session.execute(latest).first()
     except (OperationalError, ProgrammingError):
         db.session.rollback()
-        row = None
-    content_hash = row.content_hash if row else ""
+        found = None
+    content_hash = found.content_hash if found else ""
     if content_hash not in _terms_cache:
+        row = db.session.get(KbTerms, found.id) if found else None
         _terms_cache[content_hash] = Terms(row.groups if row else [],
                                            row.dictionary if row else [], content_hash)
     return _terms_cache[content_hash]

@@ -60,6 +60,14 @@ def search_cases(text: str, *, lang: str, product: str | None = None, model: str
             result.suggestions = engine.suggest(searcher, text, terms.synonyms)
     result.total = outcome.total
     result.exact_code = outcome.exact_code
+    if log and text.strip():
+        # Logged before the cases are read: the commit would otherwise expire them, and
+        # reading them again costs a query per result.
+        entry = SearchLog(query=text.strip()[:200], norm=normalise_query(text)[:200], lang=lang,
+                          results=outcome.total, user_id=user.id if user else None)
+        db.session.add(entry)
+        db.session.commit()
+        result.log_id = entry.id
     wanted_slugs = []
     for hit in outcome.hits:
         # The reader's language when the case has it, else the other (or only the one asked for).
@@ -77,12 +85,6 @@ def search_cases(text: str, *, lang: str, product: str | None = None, model: str
             case=case, title=highlight(case.title, outcome.terms),
             snippet=snippet(text_for_snippet, outcome.terms), code_match=hit.code_match,
             score=hit.score))
-    if log and text.strip():
-        entry = SearchLog(query=text.strip()[:200], norm=normalise_query(text)[:200], lang=lang,
-                          results=outcome.total, user_id=user.id if user else None)
-        db.session.add(entry)
-        db.session.commit()
-        result.log_id = entry.id
     return result
 
 

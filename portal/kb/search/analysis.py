@@ -12,6 +12,7 @@ Plain Python (no Flask): values in, tokens out.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -148,6 +149,7 @@ def _segment(run: str, search_mode: bool) -> list[str]:
     return list(rjieba.cut_for_search(run) if search_mode else rjieba.cut(run))
 
 
+@functools.lru_cache(maxsize=200_000)
 def _english(word: str) -> str | None:
     word = word.replace("'", "")
     if word in STOP_EN or len(word) < 2:
@@ -234,12 +236,26 @@ class Synonyms:
                 self._patterns.append((pattern, member, index))
         # Longer members first, so "室外机不转" wins over "室外机" where both match.
         self._patterns.sort(key=lambda item: -len(item[1]))
+        # Members by their first two characters: a query only tries the members that
+        # could start at one of its positions.
+        self._order = {id(item): n for n, item in enumerate(self._patterns)}
+        self._by_start: dict[str, list] = {}
+        for item in self._patterns:
+            self._by_start.setdefault(item[1][:2], []).append(item)
 
     def matches(self, query: str) -> list[tuple[str, list[str]]]:
         """(member found in the query, the other members of its group) for each group hit."""
         query = normalise(query)
         found, taken = [], []
-        for pattern, member, index in self._patterns:
+        candidates = {}
+        for i in range(len(query)):
+            for key in (query[i:i + 2], query[i]):
+                for item in self._by_start.get(key, ()):
+                    candidates[id(item)] = item
+        ordered = sorted(candidates.values(), key=lambda item: self._order[id(item)])
+        for pattern, member, index in ordered:
+            if member not in query:
+                continue
             for m in pattern.finditer(query):
                 span = range(m.start(), m.end())
                 if any(set(span) & set(t) for t in taken):

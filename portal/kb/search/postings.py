@@ -128,7 +128,10 @@ class IndexArrays:
             matcher = _leaf_matcher(leaf, field, word) if hasattr(leaf, "_terms") else None
             if matcher is None:
                 continue
-            ids, tfs = read_postings_fast(matcher)
+            try:
+                ids, tfs = read_postings_fast(matcher)
+            except (AttributeError, TypeError, ValueError):  # another postings layout
+                ids, tfs = read_postings_slow(_leaf_matcher(leaf, field, word))
             ids_parts.append(ids + offset)
             tf_parts.append(tfs)
         if not ids_parts:
