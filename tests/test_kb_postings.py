@@ -100,3 +100,16 @@ def test_the_posting_cache_stays_within_its_budget(shipped):
             arrays.scored("body", word)
         assert arrays._cache_bytes <= 20_000 or len(arrays._cache) == 1
         assert 0 < len(arrays._cache) < 300
+
+
+def test_segments_are_separate_files_read_through_the_page_cache(shipped, users):
+    """Whoosh copies a compound segment file into the process's own memory when it opens it;
+    the portal writes plain segment files, on full builds and on incremental updates."""
+    mgr = indexing.manager()
+    folder = mgr.current_folder()
+    assert list(folder.glob("*.pst")) and not list(folder.glob("*.seg"))
+    case = db.session.scalar(db.select(Case).where(Case.slug == "ac-code-gree-h6-indoor-fan-feedback-en"))
+    update_case(case, {**case.snapshot(), "title": case.title + " (again)"}, author=users["trainer"])
+    db.session.commit()
+    after_commit()
+    assert len(list(folder.glob("*.pst"))) >= 1 and not list(mgr.current_folder().glob("*.seg"))

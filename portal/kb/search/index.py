@@ -33,7 +33,13 @@ from whoosh.index import LockError
 
 from .analysis import BigramTokenizer, MixedTokenizer
 
-SCHEMA_VERSION = 5
+# Segments are written as separate files, not Whoosh's single compound file: Whoosh reads a
+# compound file's parts into memory (BytesIO copies of the mapping), which made a worker
+# hold the whole 100,000-case index (~600 MB) in its own memory. Separate files are read
+# through the page cache, shared by every worker on the host.
+WRITER_OPTIONS = {"compound": False}
+
+SCHEMA_VERSION = 6  # 6: segments as separate files (see WRITER_OPTIONS)
 
 
 def make_schema() -> Schema:
@@ -149,7 +155,7 @@ class IndexManager:
         folder.mkdir()
         try:
             index = whoosh_index.create_in(str(folder), make_schema())
-            writer = index.writer(limitmb=128)
+            writer = index.writer(limitmb=128, **WRITER_OPTIONS)
             count = 0
             for doc in documents:
                 writer.add_document(**doc)
@@ -180,7 +186,7 @@ class IndexManager:
         if index is None:
             return False
         try:
-            writer = index.writer(timeout=2.0)
+            writer = index.writer(timeout=2.0, **WRITER_OPTIONS)
         except LockError:
             return False
         try:
