@@ -113,3 +113,61 @@ def test_segments_are_separate_files_read_through_the_page_cache(shipped, users)
     db.session.commit()
     after_commit()
     assert len(list(folder.glob("*.pst"))) >= 1 and not list(mgr.current_folder().glob("*.seg"))
+
+
+def _search_keys(queries):
+    from portal.kb.search_service import search_cases
+
+    return {q: [r.case.key for r in search_cases(q, lang="zh", log=False).results] for q in queries}
+
+
+QUERIES = ["E1", "h6", "空调不制冷", "outdoor fan not spinning", "冰箱不制冷", "XQG E21", "compresor noise"]
+
+
+def test_a_parallel_build_finds_what_a_single_process_build_finds(shipped):
+    """Large builds run in forked processes, one segment each; the results must not change."""
+    single = _search_keys(QUERIES)
+    mgr = indexing.manager()
+    state = mgr.state()
+    count = mgr.build(indexing._published_documents(), state, procs=2)
+    assert count == indexing.published_count()
+    with mgr.searcher() as searcher:
+        assert len(searcher.reader().leaf_readers()) == 2  # one segment per process
+    after = _search_keys(QUERIES)
+    for q in QUERIES:
+        assert after[q] == single[q], (q, after[q], single[q])
+
+
+def test_a_crash_in_a_parallel_build_leaves_the_old_index_and_no_processes(shipped):
+    import multiprocessing
+
+    mgr = indexing.manager()
+    live = mgr.current_folder()
+
+    def documents():
+        for n, doc in enumerate(indexing._published_documents()):
+            if n == 120:
+                raise RuntimeError("database went away")
+            yield doc
+
+    with pytest.raises(RuntimeError):
+        mgr.build(documents(), mgr.state(), procs=2)
+    assert mgr.current_folder() == live
+    assert sorted(p.name for p in mgr.root.glob("idx-*")) == [live.name]
+    assert multiprocessing.active_children() == []
+
+
+def test_builds_use_several_processes_only_when_large_and_safe(monkeypatch):
+    import threading
+
+    from portal.kb.search import index as index_module
+
+    monkeypatch.setattr(index_module.os, "cpu_count", lambda: 2)
+    assert index_module.parallel_procs(100) == 1  # small: not worth starting processes
+    if threading.active_count() == 1:
+        assert index_module.parallel_procs(10_000) == 2
+    monkeypatch.setattr(index_module.threading, "active_count", lambda: 3)
+    assert index_module.parallel_procs(10_000) == 1  # other threads: fork() is not safe
+    monkeypatch.setattr(index_module.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(index_module.os, "cpu_count", lambda: 1)
+    assert index_module.parallel_procs(10_000) == 1

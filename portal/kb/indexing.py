@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from ..extensions import db
 from .models import Case, IndexChange, KbTerms
 from .search.analysis import Synonyms, add_words, bigrams, model_variants, normalise, normalise_code
-from .search.index import SCHEMA_VERSION, IndexManager, IndexState
+from .search.index import SCHEMA_VERSION, IndexManager, IndexState, parallel_procs
 
 MD_NOISE = re.compile(r"(^#+\s*|[*_`>]|^\s*[-+]\s+|^\s*\d+\.\s+|!?\[([^\]]*)\]\([^)]*\))", re.M)
 
@@ -128,8 +128,9 @@ def rebuild(progress=None, wait: bool = True) -> int | None:
         if not got:
             return None
         applied = _latest_change()  # changes after this are applied on top by sync()
+        procs = parallel_procs(published_count())
         count = mgr.build(_published_documents(), IndexState(SCHEMA_VERSION, terms.hash, applied),
-                          progress=progress)
+                          progress=progress, procs=procs)
     current_app.extensions.setdefault("kb_sync", {})[mgr.root] = 0.0
     return count
 

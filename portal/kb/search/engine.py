@@ -432,12 +432,21 @@ def _page(searcher, arrays: IndexArrays, ranked: _Ranked | None, mask: np.ndarra
     # Tier first, then score; ties by document number (stable across runs).
     keys = ranked.tier[candidates].astype(np.float64) * 1e6 + ranked.score[candidates]
     if candidates.size > wanted:
-        top = np.argpartition(-keys, wanted - 1)[:wanted]
+        # The best ``wanted``, and whatever ties with the last of them (so that which of
+        # equal cases make the page does not depend on document numbers), within reason.
+        cut = np.partition(-keys, wanted - 1)[wanted - 1]
+        top = np.flatnonzero(-keys <= cut)
+        if top.size > 5 * wanted:
+            top = top[np.lexsort((candidates[top], -keys[top]))][:5 * wanted]
         candidates, keys = candidates[top], keys[top]
-    order = np.lexsort((candidates, -keys))[limit * (page - 1):wanted]
-    result.hits = [_stored_hit(searcher, candidates[i], ranked.score[candidates[i]],
-                               ranked.code_tier > 0 and ranked.tier[candidates[i]] == ranked.code_tier)
-                   for i in order]
+    order = np.lexsort((candidates, -keys))
+    hits = [(keys[i], _stored_hit(searcher, candidates[i], ranked.score[candidates[i]],
+                                  ranked.code_tier > 0 and ranked.tier[candidates[i]] == ranked.code_tier))
+            for i in order]
+    # Equal ranks in the order of the case keys: the same on every host, however its
+    # index happens to be laid out in segments.
+    hits.sort(key=lambda item: (-item[0], item[1].key))
+    result.hits = [hit for _rank, hit in hits[limit * (page - 1):wanted]]
     good = int(np.count_nonzero(ranked.good & live))
     result.total = max(good, min(wanted, int(np.count_nonzero((ranked.tier > 0) & live))))
     return result

@@ -53,13 +53,44 @@ def make_schema() -> Schema:
         codes=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
         models=KEYWORD(commas=True, lowercase=True, scorable=True),
         component_tags=KEYWORD(commas=True, lowercase=True),
-        title=TEXT(analyzer=mixed, stored=True),
-        head=TEXT(analyzer=mixed),  # symptoms and components: short, telling
-        body=TEXT(analyzer=mixed),
-        cjk=TEXT(analyzer=BigramTokenizer()),
+        title=TEXT(analyzer=mixed, stored=True, phrase=False),
+        head=TEXT(analyzer=mixed, phrase=False),  # symptoms and components: short, telling
+        body=TEXT(analyzer=mixed, phrase=False),
+        cjk=TEXT(analyzer=BigramTokenizer(), phrase=False),
         # Unstemmed English words of the short fields, for "did you mean" suggestions.
-        spell=TEXT(analyzer=RegexTokenizer(r"[a-z]{3,}")),
+        spell=TEXT(analyzer=RegexTokenizer(r"[a-z]{3,}"), phrase=False),
     )
+
+
+# Full builds of at least this many cases use several processes (where that is safe).
+PARALLEL_FROM = 2000
+
+
+def parallel_procs(expected_docs: int) -> int:
+    """How many processes a full build may use: more than one only for a large build, on a
+    machine with several cores, where fork() is available and the calling process has no
+    other threads (a thread holding a lock at fork time would leave it held in the child)."""
+    import multiprocessing
+
+    cpus = os.cpu_count() or 1
+    if (expected_docs < PARALLEL_FROM or cpus < 2 or threading.active_count() > 1
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        return 1
+    return min(cpus, 4)
+
+
+def _stop_writer(writer) -> None:
+    """Abandon a writer after an error, ending any processes it started."""
+    if writer is None:
+        return
+    for task in getattr(writer, "tasks", []):
+        if task.is_alive():
+            task.terminate()
+        task.join(timeout=10)
+    try:
+        writer.cancel()
+    except Exception:  # noqa: BLE001 - already failing; the folder is removed anyway
+        pass
 
 
 @dataclass
@@ -149,22 +180,37 @@ class IndexManager:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def build(self, documents: Iterable[dict], state: IndexState,
-              progress: Callable[[int], None] | None = None) -> int:
-        """Write a complete new index beside the live one, then make it live. Returns doc count."""
+              progress: Callable[[int], None] | None = None, procs: int = 1) -> int:
+        """Write a complete new index beside the live one, then make it live. Returns doc count.
+
+        ``procs`` > 1 analyses and writes in that many forked processes (one segment each);
+        see :func:`parallel_procs` for when that is safe."""
         folder = self.root / f"idx-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
         folder.mkdir()
+        writer = None
         try:
             index = whoosh_index.create_in(str(folder), make_schema())
-            writer = index.writer(limitmb=128, **WRITER_OPTIONS)
+            if procs > 1:
+                # No merge of the processes' segments at the end: search reads several
+                # segments as fast as one, and the merge would cost as much as the build.
+                writer = index.writer(procs=procs, multisegment=True, start_method="fork",
+                                      limitmb=128, **WRITER_OPTIONS)
+            else:
+                writer = index.writer(limitmb=128, **WRITER_OPTIONS)
             count = 0
             for doc in documents:
                 writer.add_document(**doc)
                 count += 1
                 if progress:
                     progress(count)
-            writer.commit(optimize=True)
+            if procs > 1:
+                writer.commit()
+            else:
+                writer.commit(optimize=True)
+            writer = None
             state.write(folder)
         except BaseException:
+            _stop_writer(writer)
             shutil.rmtree(folder, ignore_errors=True)
             raise
         pointer = self.root / f".current.{uuid.uuid4().hex}"
