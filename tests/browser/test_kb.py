@@ -20,7 +20,8 @@ def test_technician_searches_and_opens_a_case_at_360(live_server, new_page):
     screenshot(page, "kb-search-e1-360-zh")
     first.locator(".result-link").click()
     page.wait_for_load_state()
-    assert page.locator("article.case h1").inner_text().startswith("格力式代码 E1")
+    heading = page.locator("article.case h1").inner_text()
+    assert "代码 E1" in heading  # one of the makers' E1 cases (they rank first)
     assert page.locator(".case-section.safety").count() == 1
     assert _layout_problems(page, 360) == []
     assert _page_bytes(page) < 100 * 1024  # a case page, before images
