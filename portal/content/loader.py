@@ -55,14 +55,16 @@ class Loader:
     name: str
     folder: str  # the folder it owns, relative to the content root (e.g. "kb")
     load: Callable[[Path], Report]
+    order: int = 50  # lower runs first: what others refer to (fault cases) loads before them
 
 
 LOADERS: list[Loader] = []
 
 
-def register(name: str, folder: str):
+def register(name: str, folder: str, order: int = 50):
     def decorate(function: Callable[[Path], Report]):
-        LOADERS.append(Loader(name, folder, function))
+        LOADERS.append(Loader(name, folder, function, order))
+        LOADERS.sort(key=lambda loader: loader.order)
         return function
 
     return decorate
@@ -71,6 +73,7 @@ def register(name: str, folder: str):
 def plan(path: Path) -> list[tuple[Loader, Path]]:
     """Which loaders apply to PATH: a content root, one loader's folder, or one file in it."""
     from ..kb import loader as _kb  # noqa: F401  (registers the kb loader)
+    from ..learning import loader as _learning  # noqa: F401  (courses and calendar)
 
     path = path.resolve()
     work = []

@@ -14,6 +14,7 @@ import yaml
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..content.files import FileProblem, parse_front_matter
 from ..content.loader import Report, register
 from ..extensions import db
 from . import indexing
@@ -21,54 +22,13 @@ from .models import CASE_FIELDS, Case, KbTerms
 from .services import case_problems, create_case, update_case
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,118}$")
-FIELD_LINE_RE = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 SYNONYMS_FILE = "synonyms.yaml"
-
-
-class FileProblem(Exception):
-    def __init__(self, line: int, field: str, message: str):
-        super().__init__(message)
-        self.line, self.field, self.message = line, field, message
 
 
 def parse_case_file(path: Path) -> tuple[dict, str]:
     """(fields with body, content hash), or FileProblem naming the line and field."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileProblem(raw[: exc.start].count(b"\n") + 1, "file", _("Not valid UTF-8.")) from exc
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---":
-        raise FileProblem(1, "front matter", _("The file must start with a line '---'."))
-    try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
-    except StopIteration:
-        raise FileProblem(1, "front matter", _("The front matter has no closing '---' line.")) from None
-    front = "\n".join(lines[1:end])
-    try:
-        data = yaml.safe_load(front) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 2
-        problem = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context_mark", None)
-        if context is not None and context.line + 2 != line:
-            # e.g. a list opened with [ on one line and never closed: say where it began
-            problem = _("%(problem)s (the structure began on line %(line)d)", problem=problem,
-                        line=context.line + 2)
-        raise FileProblem(line, "front matter", _("Not valid YAML: %(problem)s", problem=problem)) from exc
-    if not isinstance(data, dict):
-        raise FileProblem(2, "front matter", _("The front matter must be a set of fields."))
-    field_lines = {}
-    for number, line in enumerate(lines[1:end], start=2):
-        match = FIELD_LINE_RE.match(line)
-        if match:
-            field_lines.setdefault(match.group(1), number)
-
-    def line_of(name: str) -> int:
-        return field_lines.get(name, 1)
-
+    parsed = parse_front_matter(path)
+    data, line_of = parsed.data, parsed.line_of
     unknown = [name for name in data if name not in CASE_FIELDS]
     if unknown:
         raise FileProblem(line_of(unknown[0]), unknown[0], _("Unknown field."))
@@ -78,12 +38,12 @@ def parse_case_file(path: Path) -> tuple[dict, str]:
     lang = data.get("lang")
     if isinstance(lang, str) and re.search(r"-(zh|en)$", slug) and not slug.endswith("-" + lang):
         raise FileProblem(line_of("lang"), "lang", _("The file name says another language."))
-    data["body"] = "\n".join(lines[end + 1:]).strip()
+    data["body"] = parsed.body
     data.setdefault("key", slug)
     for name, message in case_problems(data):
-        line = end + 2 if name == "body" else (line_of(name) if name in field_lines else 1)
+        line = parsed.body_line if name == "body" else line_of(name)
         raise FileProblem(line, name, message)
-    return data, hashlib.sha256(raw).hexdigest()
+    return data, parsed.digest
 
 
 def load_synonyms(path: Path, report: Report) -> bool:
@@ -117,7 +77,7 @@ def load_synonyms(path: Path, report: Report) -> bool:
     return True
 
 
-@register("kb", "kb")
+@register("kb", "kb", order=10)
 def load_kb(where: Path) -> Report:
     report = Report()
     files = [where] if where.is_file() else sorted(where.glob("*.md"))
