@@ -68,6 +68,7 @@ def _init_extensions(app: Flask) -> None:
     # Models must be imported for metadata (migrations, create_all) to know them.
     from .auth import models as _auth_models  # noqa: F401
     from .kb import models as _kb_models  # noqa: F401
+    from .learning import models as _learning_models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -77,11 +78,13 @@ def _register_blueprints(app: Flask) -> None:
     from .home.views import bp as core_bp
     from .kb import api as _kb_api  # noqa: F401  (registers /api/v1/cases on api_bp)
     from .kb.views import bp as kb_bp
+    from .learning.views import bp as learning_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(kb_bp)
+    app.register_blueprint(learning_bp)
     app.register_blueprint(api_bp)
     # API calls authenticate by bearer token or session; security.api_user_from_bearer
     # applies CSRF to the session kind itself.

@@ -37,6 +37,15 @@ def product_label(product: str) -> str:
     }.get(product, product)
 
 
+def course_kind_label(kind: str) -> str:
+    return {
+        "onboarding": _("Onboarding"),
+        "quarterly": _("Quarterly product course"),
+        "remedial": _("Remedial"),
+        "elective": _("Elective"),
+    }.get(kind, kind)
+
+
 def difficulty_label(level) -> str:
     return {1: _("Easy"), 2: _("Medium"), 3: _("Hard")}.get(level, "")
 
@@ -119,6 +128,8 @@ def register(app) -> None:
             "current_locale": str(get_locale()),
             "locales": current_app.config["PORTAL_LOCALES"],
             "role_label": role_label,
+            "course_kind_label": course_kind_label,
+            "product_label": product_label,
             "role_plural": role_plural,
             "home_links": _home_links(),
             "language_switch_next": language_switch_next,

@@ -26,14 +26,23 @@ def home():
 @bp.route("/technician")
 @roles_required("technician")
 def home_technician():
-    return render_template("home/technician.html")
+    from ..kb.views import user_lang
+    from ..learning.services import next_steps
+    from ..learning.views import today
+
+    lang = user_lang()
+    return render_template("home/technician.html", learning=next_steps(current_user, today(), lang),
+                           lang=lang)
 
 
 @bp.route("/trainer")
 @roles_required("trainer")
 def home_trainer():
+    from ..learning.services import trainer_summary
+    from ..learning.views import today
+
     return render_template("home/trainer.html", network=services.network_summary(),
-                           kb=services.kb_summary())
+                           kb=services.kb_summary(), learning=trainer_summary(today()))
 
 
 @bp.route("/auditor")

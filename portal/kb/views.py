@@ -46,6 +46,11 @@ def _me():
     return current_user._get_current_object()
 
 
+# Other areas add links to a case page without kb depending on them: each function takes the
+# case and the reader's language and returns [(title, url), …] ("lessons that teach it").
+TEACHING_LINKS: list = []
+
+
 # --- search --------------------------------------------------------------------------
 
 
@@ -93,7 +98,8 @@ def case(slug: str):
     return render_template(
         "kb/case.html", case=item, sections=case_sections(item.body), translations=translations,
         related=related, photos=photos, feedback=FeedbackForm(), stats=stats,
-        archive_form=NoteForm(), preferred_lang=user_lang())
+        archive_form=NoteForm(), preferred_lang=user_lang(),
+        teaching=[link for provider in TEACHING_LINKS for link in provider(item, user_lang())])
 
 
 def feedback_stats(case_id: int) -> dict:

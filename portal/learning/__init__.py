@@ -1,0 +1,1 @@
+"""Courses, lessons, cohorts, progress, practical sign-offs and assignments."""

@@ -1,0 +1,46 @@
+"""Forms for cohorts, sign-offs and assignments."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..auth.forms import MultiCheckboxField
+
+
+class CohortForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)],
+                       description=_l("For example: Guangzhou, November 2026."))
+    course = SelectField(_l("Programme"))
+    start_date = DateField(_l("Start date"), validators=[DataRequired()],
+                           description=_l("The first day; weekends and holidays are skipped."))
+    trainers = MultiCheckboxField(_l("Trainers"), validators=[DataRequired(message=_l("Choose at least one trainer."))])
+    members = MultiCheckboxField(_l("Members"), validators=[DataRequired(message=_l("Choose at least one member."))])
+
+
+class DoneForm(FlaskForm):
+    pass
+
+
+class SignOffForm(FlaskForm):
+    comment = TextAreaField(_l("Overall comment"), validators=[Optional(), Length(max=2000)],
+                            render_kw={"rows": 3})
+
+
+class AssignmentForm(FlaskForm):
+    course = SelectField(_l("Course"))
+    scope = SelectField(_l("Assign to"))
+    region = SelectField(_l("Region"), validators=[Optional()])
+    product = SelectField(_l("Product line"), validators=[Optional()])
+    due_date = DateField(_l("Due date"), validators=[DataRequired()])
+
+
+class TargetedForm(FlaskForm):
+    technician = StringField(_l("Technician (username)"), validators=[DataRequired(), Length(max=80)])
+    item = SelectField(_l("Lesson or module"))
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)],
+                           description=_l("The technician sees this with the assignment."),
+                           render_kw={"rows": 3})
+    due_date = DateField(_l("Due date"), validators=[DataRequired()])

@@ -1,0 +1,244 @@
+"""Courses, lessons, practical tasks, cohorts, progress, sign-offs and assignments."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..auth.models import Region, User
+from ..dbtypes import UTCDateTime, utcnow
+from ..extensions import db
+
+COURSE_KINDS = ("onboarding", "quarterly", "remedial", "elective")
+
+
+class Bilingual:
+    """Rows with ``<name>_zh`` / ``<name>_en`` columns: the text in the reader's language."""
+
+    def text(self, name: str, lang: str) -> str:
+        value = getattr(self, f"{name}_{'zh' if lang == 'zh' else 'en'}")
+        return value or getattr(self, f"{name}_{'en' if lang == 'zh' else 'zh'}") or ""
+
+
+class Course(Bilingual, db.Model):
+    __tablename__ = "learning_course"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    quarter: Mapped[str | None] = mapped_column(String(7))
+    product: Mapped[str | None] = mapped_column(String(40))
+    quiz: Mapped[str | None] = mapped_column(String(80))  # the quiz that completes it
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    summary_zh: Mapped[str] = mapped_column(Text, default="")
+    summary_en: Mapped[str] = mapped_column(Text, default="")
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    modules: Mapped[list["CourseModule"]] = relationship(
+        back_populates="course", order_by="CourseModule.position", cascade="all, delete-orphan")
+
+    def lessons(self) -> list["Lesson"]:
+        return [lesson for module in self.modules for lesson in module.lessons if lesson.active]
+
+    def tasks(self) -> list["PracticalTask"]:
+        return [task for module in self.modules for task in module.tasks if task.active]
+
+
+class CourseModule(Bilingual, db.Model):
+    """A day of the onboarding programme, or a module of another course."""
+
+    __tablename__ = "learning_module"
+    __table_args__ = (UniqueConstraint("course_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("learning_course.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column()
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    course: Mapped[Course] = relationship(back_populates="modules")
+    lessons: Mapped[list["Lesson"]] = relationship(back_populates="module", order_by="Lesson.position")
+    tasks: Mapped[list["PracticalTask"]] = relationship(back_populates="module",
+                                                        order_by="PracticalTask.position")
+
+
+class Lesson(Bilingual, db.Model):
+    __tablename__ = "learning_lesson"
+    __table_args__ = (UniqueConstraint("course_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("learning_course.id", ondelete="CASCADE"))
+    module_id: Mapped[int | None] = mapped_column(ForeignKey("learning_module.id"))
+    slug: Mapped[str] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column(default=0)
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    body_zh: Mapped[str] = mapped_column(Text, default="")
+    body_en: Mapped[str] = mapped_column(Text, default="")
+    minutes_zh: Mapped[int] = mapped_column(default=1)
+    minutes_en: Mapped[int] = mapped_column(default=1)
+    cases: Mapped[list] = mapped_column(JSON, default=list)  # fault-case keys it teaches
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    # A lesson dropped from its course file is kept (learners' progress stays) but hidden.
+    active: Mapped[bool] = mapped_column(default=True)
+
+    course: Mapped[Course] = relationship()
+    module: Mapped[CourseModule | None] = relationship(back_populates="lessons")
+
+    def minutes(self, lang: str) -> int:
+        return self.minutes_zh if lang == "zh" else self.minutes_en
+
+
+class PracticalTask(Bilingual, db.Model):
+    __tablename__ = "learning_task"
+    __table_args__ = (UniqueConstraint("course_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("learning_course.id", ondelete="CASCADE"))
+    module_id: Mapped[int | None] = mapped_column(ForeignKey("learning_module.id"))
+    slug: Mapped[str] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column(default=0)
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    description_zh: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    checklist: Mapped[list] = mapped_column(JSON, default=list)  # [{"zh": …, "en": …}, …]
+    active: Mapped[bool] = mapped_column(default=True)
+
+    course: Mapped[Course] = relationship()
+    module: Mapped[CourseModule | None] = relationship(back_populates="tasks")
+
+    def items(self, lang: str) -> list[str]:
+        key, other = ("zh", "en") if lang == "zh" else ("en", "zh")
+        return [item.get(key) or item.get(other) or "" for item in self.checklist]
+
+
+class LessonProgress(db.Model):
+    __tablename__ = "learning_progress"
+    __table_args__ = (UniqueConstraint("user_id", "lesson_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("learning_lesson.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    lesson: Mapped[Lesson] = relationship()
+
+
+class Holiday(db.Model):
+    """A date the calendar treats differently: a holiday on a weekday, or a working weekend day."""
+
+    __tablename__ = "learning_holiday"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    working: Mapped[bool] = mapped_column(default=False)  # True: a weekend day worked (调休)
+    name: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Cohort(db.Model):
+    __tablename__ = "learning_cohort"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    course_id: Mapped[int] = mapped_column(ForeignKey("learning_course.id"))
+    start_date: Mapped[date] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    course: Mapped[Course] = relationship()
+    trainers: Mapped[list[User]] = relationship(secondary="learning_cohort_trainer", order_by=User.username)
+    members: Mapped[list[User]] = relationship(secondary="learning_cohort_member", order_by=User.username)
+
+
+class CohortTrainer(db.Model):
+    __tablename__ = "learning_cohort_trainer"
+
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("learning_cohort.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+
+
+class CohortMember(db.Model):
+    __tablename__ = "learning_cohort_member"
+
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("learning_cohort.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+
+
+class SignOff(db.Model):
+    """One attempt at a practical task, judged item by item by a trainer. Never edited."""
+
+    __tablename__ = "learning_signoff"
+    __table_args__ = (Index("ix_learning_signoff_user_task", "user_id", "task_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("learning_task.id", ondelete="CASCADE"))
+    trainer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    attempt: Mapped[int] = mapped_column(default=1)
+    passed: Mapped[bool] = mapped_column()
+    # [{"item": the item's text as it was, "passed": bool, "comment": str}, …]
+    items: Mapped[list] = mapped_column(JSON, default=list)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    task: Mapped[PracticalTask] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    trainer: Mapped[User | None] = relationship(foreign_keys=[trainer_id])
+
+
+class Assignment(db.Model):
+    """A course assigned to a group of technicians with a due date."""
+
+    __tablename__ = "learning_assignment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("learning_course.id"))
+    scope: Mapped[str] = mapped_column(String(12))  # all | region | product
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+    product: Mapped[str | None] = mapped_column(String(40))
+    due_date: Mapped[date] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    course: Mapped[Course] = relationship()
+    region: Mapped[Region | None] = relationship()
+
+
+class TargetedAssignment(db.Model):
+    """One lesson or module assigned to one technician, with the reason."""
+
+    __tablename__ = "learning_targeted"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("learning_course.id"))
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("learning_lesson.id"))
+    module_id: Mapped[int | None] = mapped_column(ForeignKey("learning_module.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    due_date: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(20), default="trainer")  # trainer | audit
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    assigned_by: Mapped[User | None] = relationship(foreign_keys=[assigned_by_id])
+    course: Mapped[Course] = relationship()
+    lesson: Mapped[Lesson | None] = relationship()
+    module: Mapped[CourseModule | None] = relationship()
+
+    def lessons(self) -> list[Lesson]:
+        if self.lesson is not None:
+            return [self.lesson]
+        return [lesson for lesson in self.module.lessons if lesson.active] if self.module else []

@@ -1,0 +1,515 @@
+"""What learners and trainers do with courses: progress, cohorts, sign-offs, assignments.
+
+Functions take and return model objects and plain values; views stay thin. Nothing here
+commits unless its name says it changes something (then it commits once, at the end).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+
+from ..auth.models import Outlet, Province, User, UserRole
+from ..dbtypes import utcnow
+from ..extensions import db
+from .models import (Assignment, Cohort, CohortMember, CohortTrainer, Course, CourseModule, Holiday,
+                     Lesson, LessonProgress, PracticalTask, SignOff, TargetedAssignment)
+from .schedule import Calendar, DayState, LearnerRow, behind_first, day_status
+
+
+class LearningError(ValueError):
+    """A request that cannot be carried out; the message says why (translated)."""
+
+
+# --- calendar ---------------------------------------------------------------------------------
+
+
+def calendar() -> Calendar:
+    rows = db.session.scalars(select(Holiday)).all()
+    return Calendar(holidays=frozenset(h.day for h in rows if not h.working),
+                    workdays=frozenset(h.day for h in rows if h.working))
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+
+def _progress_rows(user_id: int, lesson_ids) -> dict[int, LessonProgress]:
+    if not lesson_ids:
+        return {}
+    return {p.lesson_id: p for p in db.session.scalars(select(LessonProgress).where(
+        LessonProgress.user_id == user_id, LessonProgress.lesson_id.in_(list(lesson_ids))))}
+
+
+def record_visit(user: User, lesson: Lesson) -> LessonProgress:
+    """The learner opened the lesson: where they resume from next time."""
+    row = db.session.scalar(select(LessonProgress).where(LessonProgress.user_id == user.id,
+                                                         LessonProgress.lesson_id == lesson.id))
+    if row is None:
+        row = LessonProgress(user_id=user.id, lesson_id=lesson.id)
+        db.session.add(row)
+    row.last_seen_at = utcnow()
+    db.session.commit()
+    return row
+
+
+def set_done(user: User, lesson: Lesson, done: bool = True) -> LessonProgress:
+    """Marking a lesson done is explicit (and can be undone by the learner)."""
+    row = db.session.scalar(select(LessonProgress).where(LessonProgress.user_id == user.id,
+                                                         LessonProgress.lesson_id == lesson.id))
+    if row is None:
+        row = LessonProgress(user_id=user.id, lesson_id=lesson.id)
+        db.session.add(row)
+    now = utcnow()
+    row.last_seen_at = now
+    row.completed_at = (row.completed_at or now) if done else None
+    db.session.commit()
+    return row
+
+
+@dataclass
+class ModuleProgress:
+    module: CourseModule
+    lessons: list[tuple[Lesson, LessonProgress | None]]
+    tasks: list[tuple[PracticalTask, SignOff | None]]  # the latest sign-off of each task
+    date: date | None = None  # the scheduled day, in a cohort
+
+    @property
+    def done(self) -> int:
+        return sum(1 for _l, p in self.lessons if p is not None and p.completed_at is not None)
+
+    @property
+    def total(self) -> int:
+        return len(self.lessons)
+
+    @property
+    def tasks_passed(self) -> int:
+        return sum(1 for _t, s in self.tasks if s is not None and s.passed)
+
+    @property
+    def percent(self) -> int:
+        total = self.total + len(self.tasks)
+        return round(100 * (self.done + self.tasks_passed) / total) if total else 100
+
+
+@dataclass
+class CourseProgress:
+    course: Course
+    modules: list[ModuleProgress] = field(default_factory=list)
+    resume: Lesson | None = None  # where to carry on
+
+    @property
+    def done(self) -> int:
+        return sum(m.done for m in self.modules)
+
+    @property
+    def total(self) -> int:
+        return sum(m.total for m in self.modules)
+
+    @property
+    def percent(self) -> int:
+        total = self.total + sum(len(m.tasks) for m in self.modules)
+        passed = self.done + sum(m.tasks_passed for m in self.modules)
+        return round(100 * passed / total) if total else 100
+
+    @property
+    def complete(self) -> bool:
+        return self.total > 0 and self.done == self.total
+
+
+def latest_signoffs(user_id: int, task_ids) -> dict[int, SignOff]:
+    latest: dict[int, SignOff] = {}
+    if not task_ids:
+        return latest
+    for row in db.session.scalars(select(SignOff).where(SignOff.user_id == user_id,
+                                                        SignOff.task_id.in_(list(task_ids)))
+                                  .order_by(SignOff.attempt)):
+        latest[row.task_id] = row
+    return latest
+
+
+def course_progress(user: User, course: Course, start: date | None = None) -> CourseProgress:
+    """Per module (day): lessons done and tasks passed; and the lesson to resume at —
+    the one last opened and not done, else the first not done."""
+    lessons = course.lessons()
+    progress = _progress_rows(user.id, [l.id for l in lessons])
+    signoffs = latest_signoffs(user.id, [t.id for t in course.tasks()])
+    modules = [m for m in course.modules if m.active]
+    days = calendar().working_days(start, len(modules)) if start else []
+    result = CourseProgress(course=course)
+    for index, module in enumerate(modules):
+        result.modules.append(ModuleProgress(
+            module=module,
+            lessons=[(l, progress.get(l.id)) for l in module.lessons if l.active],
+            tasks=[(t, signoffs.get(t.id)) for t in module.tasks if t.active],
+            date=days[index] if index < len(days) else None))
+    open_ = [(p.last_seen_at, l) for l in lessons if (p := progress.get(l.id)) and p.completed_at is None]
+    if open_:
+        result.resume = max(open_, key=lambda item: item[0])[1]
+    else:
+        result.resume = next((l for l in lessons if l.id not in progress
+                              or progress[l.id].completed_at is None), None)
+    return result
+
+
+def lesson_neighbours(lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
+    ordered = lesson.course.lessons()
+    index = next((i for i, l in enumerate(ordered) if l.id == lesson.id), None)
+    if index is None:
+        return None, None
+    return (ordered[index - 1] if index > 0 else None,
+            ordered[index + 1] if index + 1 < len(ordered) else None)
+
+
+def lessons_teaching(case_key: str) -> list[Lesson]:
+    """Active lessons that list the fault case (its key) among what they teach."""
+    rows = db.session.scalars(select(Lesson).join(Course).where(Lesson.active, Course.active)).all()
+    return [l for l in rows if case_key in (l.cases or [])]
+
+
+# --- cohorts ----------------------------------------------------------------------------------
+
+
+def onboarding_courses() -> list[Course]:
+    return list(db.session.scalars(select(Course).where(Course.active, Course.kind == "onboarding")
+                                   .order_by(Course.slug)))
+
+
+def create_cohort(name: str, course: Course, start_date: date, trainers: list[User],
+                  members: list[User], created_by: User | None) -> Cohort:
+    from flask_babel import gettext as _
+
+    if not name.strip():
+        raise LearningError(_("Give the cohort a name."))
+    if not members:
+        raise LearningError(_("Add at least one member."))
+    if not trainers:
+        raise LearningError(_("Add at least one trainer."))
+    if any(not m.has_role("technician") for m in members):
+        raise LearningError(_("Members must be technicians."))
+    if any(not t.has_role("trainer") for t in trainers):
+        raise LearningError(_("Trainers must have the trainer role."))
+    cohort = Cohort(name=name.strip()[:120], course_id=course.id, start_date=start_date,
+                    created_by_id=created_by.id if created_by else None)
+    db.session.add(cohort)
+    db.session.flush()
+    db.session.add_all([CohortTrainer(cohort_id=cohort.id, user_id=t.id) for t in trainers])
+    db.session.add_all([CohortMember(cohort_id=cohort.id, user_id=m.id) for m in members])
+    db.session.commit()
+    return cohort
+
+
+def cohort_days(cohort: Cohort) -> list[tuple[CourseModule, date]]:
+    modules = [m for m in cohort.course.modules if m.active]
+    return list(zip(modules, calendar().working_days(cohort.start_date, len(modules))))
+
+
+def cohort_matrix(cohort: Cohort, today: date) -> list[LearnerRow]:
+    """Members × days, each day done / in progress / behind / upcoming; who is behind first."""
+    days = cohort_days(cohort)
+    lesson_ids = [l.id for m, _d in days for l in m.lessons if l.active]
+    task_ids = [t.id for m, _d in days for t in m.tasks if t.active]
+    member_ids = [m.id for m in cohort.members]
+    progress = {}
+    if member_ids and lesson_ids:
+        for p in db.session.scalars(select(LessonProgress).where(LessonProgress.user_id.in_(member_ids),
+                                                                 LessonProgress.lesson_id.in_(lesson_ids))):
+            progress[(p.user_id, p.lesson_id)] = p
+    passed = set()
+    if member_ids and task_ids:
+        for s in db.session.scalars(select(SignOff).where(SignOff.user_id.in_(member_ids),
+                                                          SignOff.task_id.in_(task_ids), SignOff.passed)):
+            passed.add((s.user_id, s.task_id))
+    rows = []
+    for member in cohort.members:
+        row = LearnerRow(user=member)
+        for number, (module, day) in enumerate(days, start=1):
+            lessons = [l for l in module.lessons if l.active]
+            tasks = [t for t in module.tasks if t.active]
+            state = DayState(
+                number=number, date=day,
+                lessons_done=sum(1 for l in lessons if (p := progress.get((member.id, l.id)))
+                                 and p.completed_at is not None),
+                lessons_total=len(lessons),
+                tasks_passed=sum(1 for t in tasks if (member.id, t.id) in passed),
+                tasks_total=len(tasks),
+                started=any((member.id, l.id) in progress for l in lessons))
+            state.status = day_status(state, today)
+            row.days.append(state)
+        rows.append(row)
+    return behind_first(rows)
+
+
+def cohorts_of(user: User) -> list[Cohort]:
+    """The cohorts a technician belongs to, newest first."""
+    return list(db.session.scalars(select(Cohort).join(CohortMember).where(CohortMember.user_id == user.id)
+                                   .order_by(Cohort.start_date.desc())))
+
+
+def behind_count(cohort: Cohort, today: date) -> int:
+    return sum(1 for row in cohort_matrix(cohort, today) if row.behind)
+
+
+# --- practical sign-off -----------------------------------------------------------------------
+
+
+def record_signoff(task: PracticalTask, technician: User, trainer: User,
+                   results: list[tuple[bool, str]], comment: str = "") -> SignOff:
+    """One attempt, judged item by item: passed only if every item passed. Attempts are kept;
+    a failed task can be attempted again."""
+    from flask_babel import gettext as _
+
+    if not technician.has_role("technician"):
+        raise LearningError(_("Only technicians are signed off."))
+    if not trainer.has_role("trainer", "admin"):
+        raise LearningError(_("Only trainers sign off practical tasks."))
+    if trainer.id == technician.id:
+        raise LearningError(_("Nobody signs off their own practical task."))
+    if len(results) != len(task.checklist):
+        raise LearningError(_("Judge every item of the checklist."))
+    previous = db.session.scalar(select(func.max(SignOff.attempt)).where(
+        SignOff.user_id == technician.id, SignOff.task_id == task.id)) or 0
+    signoff = SignOff(
+        user_id=technician.id, task_id=task.id, trainer_id=trainer.id, attempt=previous + 1,
+        passed=all(ok for ok, _c in results), comment=comment.strip()[:2000],
+        items=[{"zh": item.get("zh", ""), "en": item.get("en", ""), "passed": bool(ok),
+                "comment": (text or "").strip()[:500]}
+               for item, (ok, text) in zip(task.checklist, results)])
+    db.session.add(signoff)
+    db.session.commit()
+    return signoff
+
+
+def signoff_history(task: PracticalTask, technician: User) -> list[SignOff]:
+    return list(db.session.scalars(select(SignOff).where(SignOff.user_id == technician.id,
+                                                         SignOff.task_id == task.id)
+                                   .order_by(SignOff.attempt.desc())))
+
+
+# --- course assignments -----------------------------------------------------------------------
+
+
+def active_technicians():
+    """A select of the active technicians."""
+    return (select(User).join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == "technician", User.active))
+
+
+def assignment_targets(assignment: Assignment) -> list[User]:
+    """Who the assignment is for: all active technicians, or those of a region, or those whose
+    outlet services the product line (every outlet services every line unless it says so:
+    here, all technicians — a product assignment names the line in the report)."""
+    query = active_technicians()
+    if assignment.scope == "region" and assignment.region_id is not None:
+        query = (query.join(Outlet, Outlet.id == User.outlet_id).join(Province, Province.id == Outlet.province_id)
+                 .where(Province.region_id == assignment.region_id))
+    return list(db.session.scalars(query.order_by(User.username)).unique())
+
+
+def create_assignment(course: Course, scope: str, due_date: date, created_by: User | None,
+                      region=None, product: str | None = None) -> Assignment:
+    from flask_babel import gettext as _
+
+    if scope not in ("all", "region", "product"):
+        raise LearningError(_("Assign to all technicians, a region or a product line."))
+    if scope == "region" and region is None:
+        raise LearningError(_("Choose the region."))
+    if scope == "product" and not product:
+        raise LearningError(_("Choose the product line."))
+    assignment = Assignment(course_id=course.id, scope=scope, due_date=due_date,
+                            region_id=region.id if (scope == "region" and region) else None,
+                            product=product if scope == "product" else None,
+                            created_by_id=created_by.id if created_by else None)
+    db.session.add(assignment)
+    db.session.commit()
+    return assignment
+
+
+def course_complete_for(user_ids: list[int], course: Course) -> dict[int, bool]:
+    """Whether each user completed the course: every lesson done (its quiz, once quizzes exist)."""
+    lesson_ids = [l.id for l in course.lessons()]
+    if not lesson_ids or not user_ids:
+        return {uid: not lesson_ids for uid in user_ids}
+    counts = dict(db.session.execute(
+        select(LessonProgress.user_id, func.count()).where(
+            LessonProgress.user_id.in_(user_ids), LessonProgress.lesson_id.in_(lesson_ids),
+            LessonProgress.completed_at.is_not(None)).group_by(LessonProgress.user_id)).all())
+    return {uid: counts.get(uid, 0) >= len(lesson_ids) for uid in user_ids}
+
+
+@dataclass
+class AreaLine:
+    name: str
+    assigned: int = 0
+    complete: int = 0
+    overdue: int = 0
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.complete / self.assigned) if self.assigned else 0
+
+
+@dataclass
+class AssignmentReport:
+    assignment: Assignment
+    regions: list[AreaLine]
+    provinces: list[AreaLine]
+    outlets: list[AreaLine]
+    overdue: list[User]
+    assigned: int
+    complete: int
+
+
+def assignment_report(assignment: Assignment, today: date) -> AssignmentReport:
+    users = assignment_targets(assignment)
+    done = course_complete_for([u.id for u in users], assignment.course)
+    late = today > assignment.due_date
+    areas = {"region": {}, "province": {}, "outlet": {}}
+    for user in users:
+        outlet = user.outlet
+        province = outlet.province if outlet else None
+        region = province.region if province else None
+        names = {
+            "region": region.name if region else "—",
+            "province": province.name if province else "—",
+            "outlet": outlet.name if outlet else "—",
+        }
+        for level, name in names.items():
+            line = areas[level].setdefault(name, AreaLine(name=name))
+            line.assigned += 1
+            line.complete += done[user.id]
+            line.overdue += (late and not done[user.id])
+    order = lambda lines: sorted(lines.values(), key=lambda l: (-l.overdue, l.percent, l.name))  # noqa: E731
+    overdue = [u for u in users if late and not done[u.id]]
+    return AssignmentReport(assignment=assignment, regions=order(areas["region"]),
+                            provinces=order(areas["province"]), outlets=order(areas["outlet"]),
+                            overdue=overdue, assigned=len(users), complete=sum(done.values()))
+
+
+@dataclass
+class MyAssignment:
+    assignment: Assignment
+    progress: CourseProgress
+    overdue: bool
+
+
+def assignments_for(user: User, today: date) -> list[MyAssignment]:
+    """The course assignments that reach this technician, soonest due first."""
+    found = []
+    for assignment in db.session.scalars(select(Assignment).order_by(Assignment.due_date)):
+        if user.id not in {u.id for u in assignment_targets(assignment)}:
+            continue
+        progress = course_progress(user, assignment.course)
+        found.append(MyAssignment(assignment=assignment, progress=progress,
+                                  overdue=today > assignment.due_date and not progress.complete))
+    return found
+
+
+# --- targeted assignments ---------------------------------------------------------------------
+
+
+def assign_targeted(technician: User, item: Lesson | CourseModule, reason: str, due_date: date,
+                    assigned_by: User | None = None, source: str = "trainer") -> TargetedAssignment:
+    """Assign one lesson or module to one technician with the reason and a due date.
+
+    Called by trainers from the portal and, later, by audit results (``source="audit"``,
+    ``assigned_by=None``). Commits."""
+    from flask_babel import gettext as _
+
+    if not technician.has_role("technician"):
+        raise LearningError(_("Only technicians get targeted lessons."))
+    if not reason or not reason.strip():
+        raise LearningError(_("Say why the lesson is assigned."))
+    if isinstance(item, Lesson):
+        row = TargetedAssignment(user_id=technician.id, course_id=item.course_id, lesson_id=item.id)
+    elif isinstance(item, CourseModule):
+        row = TargetedAssignment(user_id=technician.id, course_id=item.course_id, module_id=item.id)
+    else:
+        raise LearningError(_("Assign a lesson or a module."))
+    row.reason, row.due_date, row.source = reason.strip()[:2000], due_date, source
+    row.assigned_by_id = assigned_by.id if assigned_by else None
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+@dataclass
+class MyTargeted:
+    targeted: TargetedAssignment
+    done: int
+    total: int
+    overdue: bool
+
+    @property
+    def complete(self) -> bool:
+        return self.total > 0 and self.done >= self.total
+
+
+def targeted_for(user: User, today: date) -> list[MyTargeted]:
+    rows = db.session.scalars(select(TargetedAssignment).where(TargetedAssignment.user_id == user.id)
+                              .order_by(TargetedAssignment.due_date)).all()
+    found = []
+    for row in rows:
+        lessons = row.lessons()
+        progress = _progress_rows(user.id, [l.id for l in lessons])
+        done = sum(1 for l in lessons if (p := progress.get(l.id)) and p.completed_at is not None)
+        found.append(MyTargeted(targeted=row, done=done, total=len(lessons),
+                                overdue=today > row.due_date and done < len(lessons)))
+    return found
+
+
+
+
+def recent_targeted(limit: int = 50) -> list[TargetedAssignment]:
+    return list(db.session.scalars(select(TargetedAssignment).order_by(TargetedAssignment.created_at.desc())
+                                   .limit(limit)))
+
+
+@dataclass
+class NextSteps:
+    course: Course | None = None
+    lesson: Lesson | None = None  # where to carry on
+    items: list[tuple[str, date, bool]] = field(default_factory=list)  # (title, due, overdue)
+
+    @property
+    def overdue(self) -> int:
+        return sum(1 for _t, _d, late in self.items if late)
+
+    @property
+    def due(self) -> int:
+        return len(self.items)
+
+
+def next_steps(user: User, today: date, lang: str) -> NextSteps:
+    """For the technician's home: where to carry on, then what is due, overdue first."""
+    steps = NextSteps()
+    cohorts = cohorts_of(user)
+    if cohorts:
+        progress = course_progress(user, cohorts[0].course, cohorts[0].start_date)
+        if progress.resume is not None:
+            steps.course, steps.lesson = progress.course, progress.resume
+    for item in assignments_for(user, today):
+        if not item.progress.complete:
+            steps.items.append((item.assignment.course.text("title", lang), item.assignment.due_date,
+                                item.overdue))
+            if steps.lesson is None and item.progress.resume is not None:
+                steps.course, steps.lesson = item.assignment.course, item.progress.resume
+    for item in targeted_for(user, today):
+        if not item.complete:
+            t = item.targeted
+            title = t.lesson.text("title", lang) if t.lesson else t.module.text("title", lang)
+            steps.items.append((title, t.due_date, item.overdue))
+    steps.items.sort(key=lambda i: (not i[2], i[1]))
+    return steps
+
+
+def trainer_summary(today: date) -> dict:
+    """For the trainer's home: the latest cohorts with how many members are behind, the number
+    of overdue course assignments (technician × course), and how many courses there are."""
+    rows = db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc()).limit(5)).all()
+    overdue = 0
+    for assignment in db.session.scalars(select(Assignment).where(Assignment.due_date < today)):
+        overdue += len(assignment_report(assignment, today).overdue)
+    return {"cohorts": [(c, behind_count(c, today)) for c in rows], "overdue": overdue,
+            "courses": db.session.scalar(select(func.count()).select_from(Course).where(Course.active)) or 0}

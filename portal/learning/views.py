@@ -1,0 +1,350 @@
+"""Learning pages: my programme, courses and lessons, cohorts, sign-offs, assignments."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..auth.models import Region, User, UserRole
+from ..extensions import db
+from ..kb.models import PRODUCTS, Case
+from ..kb.views import TEACHING_LINKS, user_lang
+from ..security import roles_required
+from . import services as svc
+from .forms import AssignmentForm, CohortForm, DoneForm, SignOffForm, TargetedForm
+from .models import Assignment, Cohort, Course, CourseModule, Lesson, PracticalTask
+from .render import render_lesson
+
+bp = Blueprint("learning", __name__, url_prefix="/learning")
+
+
+def _teaching_links(case: Case, lang: str) -> list[tuple[str, str]]:
+    """For the case page: the lessons that list this case among what they teach."""
+    if not current_user.has_role(*LEARNERS):
+        return []
+    return [(f"{l.text('title', lang)} · {l.course.text('title', lang)}",
+             url_for("learning.lesson", slug=l.course.slug, lesson=l.slug))
+            for l in svc.lessons_teaching(case.key)]
+
+
+TEACHING_LINKS.append(_teaching_links)
+
+LEARNERS = ("technician", "trainer", "admin")
+TRAINERS = ("trainer", "admin")
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+def today() -> date:
+    """Today in the portal's time zone (schedules are in local working days)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
+def _course_or_404(slug: str) -> Course:
+    course = db.session.scalar(select(Course).where(Course.slug == slug, Course.active))
+    if course is None:
+        abort(404)
+    return course
+
+
+def _lesson_or_404(course: Course, slug: str) -> Lesson:
+    lesson = db.session.scalar(select(Lesson).where(Lesson.course_id == course.id, Lesson.slug == slug,
+                                                    Lesson.active))
+    if lesson is None:
+        abort(404)
+    return lesson
+
+
+# --- learners ---------------------------------------------------------------------------------
+
+
+@bp.route("/")
+@roles_required("technician")
+def home():
+    me = _me()
+    cohorts = svc.cohorts_of(me)
+    onboarding = None
+    if cohorts:
+        onboarding = svc.course_progress(me, cohorts[0].course, cohorts[0].start_date)
+    now = today()
+    return render_template("learning/home.html", cohort=cohorts[0] if cohorts else None,
+                           onboarding=onboarding, assignments=svc.assignments_for(me, now),
+                           targeted=svc.targeted_for(me, now), today=now, lang=user_lang())
+
+
+@bp.route("/courses")
+@roles_required(*LEARNERS)
+def courses():
+    rows = db.session.scalars(select(Course).where(Course.active).order_by(Course.kind, Course.slug)).all()
+    return render_template("learning/courses.html", courses=rows, lang=user_lang())
+
+
+@bp.route("/courses/<slug>")
+@roles_required(*LEARNERS)
+def course(slug: str):
+    item = _course_or_404(slug)
+    me = _me()
+    start = None
+    for cohort in svc.cohorts_of(me):
+        if cohort.course_id == item.id:
+            start = cohort.start_date
+            break
+    return render_template("learning/course.html", course=item, progress=svc.course_progress(me, item, start),
+                           lang=user_lang(), today=today())
+
+
+def _resolver(course: Course, lang: str):
+    def resolve(kind: str, target: str) -> str | None:
+        if kind == "lesson":
+            course_slug, _sep, lesson_slug = target.rpartition("/")
+            return url_for("learning.lesson", slug=course_slug or course.slug, lesson=lesson_slug)
+        if kind == "case":
+            found = db.session.execute(select(Case.slug, Case.lang).where(
+                Case.key == target, Case.status == "published")).all()
+            if not found:
+                return None
+            chosen = next((s for s, l in found if l == lang), found[0][0])
+            return url_for("kb.case", slug=chosen)
+        if kind == "quiz":
+            return None  # quizzes arrive with the assessment work; the text stays
+        if kind == "image":
+            return url_for("learning.image", slug=course.slug, name=target)
+        return None
+
+    return resolve
+
+
+@bp.route("/courses/<slug>/lessons/<lesson>")
+@roles_required(*LEARNERS)
+def lesson(slug: str, lesson: str):
+    course = _course_or_404(slug)
+    item = _lesson_or_404(course, lesson)
+    me = _me()
+    lang = user_lang()
+    progress = svc.record_visit(me, item) if me.has_role("technician") else None
+    previous, following = svc.lesson_neighbours(item)
+    labels = {"tip": _("Tip"), "warning": _("Warning"), "safety": _("Safety")}
+    body = render_lesson(item.body_zh if lang == "zh" else item.body_en, _resolver(course, lang), labels)
+    cases = []
+    if item.cases:
+        found = db.session.scalars(select(Case).where(Case.key.in_(item.cases), Case.status == "published")).all()
+        chosen = {}
+        for case in found:
+            if case.key not in chosen or case.lang == lang:
+                chosen[case.key] = case
+        cases = [chosen[k] for k in item.cases if k in chosen]
+    return render_template("learning/lesson.html", course=course, lesson=item, body=body, lang=lang,
+                           progress=progress, previous=previous, following=following, form=DoneForm(),
+                           cases=cases)
+
+
+@bp.route("/courses/<slug>/lessons/<lesson>/done", methods=["POST"])
+@roles_required("technician")
+def mark_done(slug: str, lesson: str):
+    course = _course_or_404(slug)
+    item = _lesson_or_404(course, lesson)
+    form = DoneForm()
+    if not form.validate_on_submit():
+        abort(400)
+    done = request.form.get("done", "1") == "1"
+    svc.set_done(_me(), item, done)
+    if done:
+        flash(_("Marked as done."), "success")
+        _previous, following = svc.lesson_neighbours(item)
+        if following is not None and request.form.get("next") == "1":
+            return redirect(url_for("learning.lesson", slug=slug, lesson=following.slug))
+    return redirect(url_for("learning.lesson", slug=slug, lesson=lesson))
+
+
+@bp.route("/courses/<slug>/images/<name>")
+@roles_required(*LEARNERS)
+def image(slug: str, name: str):
+    from pathlib import Path
+
+    from ..content.cli import default_content_root
+
+    course = _course_or_404(slug)
+    if not name or "/" in name or name.startswith(".") or not name.lower().endswith(
+            (".png", ".jpg", ".jpeg", ".webp", ".svg")):
+        abort(404)
+    path = Path(default_content_root()) / "courses" / course.slug / "images" / name
+    if not path.is_file():
+        abort(404)
+    return send_file(path, max_age=3600)
+
+
+# --- cohorts ----------------------------------------------------------------------------------
+
+
+def _users_with_role(role: str) -> list[User]:
+    return list(db.session.scalars(select(User).join(UserRole, UserRole.user_id == User.id)
+                                   .where(UserRole.role == role, User.active).order_by(User.username)).unique())
+
+
+@bp.route("/cohorts")
+@roles_required(*TRAINERS)
+def cohorts():
+    rows = db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc())).all()
+    now = today()
+    return render_template("learning/cohorts.html", cohorts=rows,
+                           behind={c.id: svc.behind_count(c, now) for c in rows}, lang=user_lang())
+
+
+@bp.route("/cohorts/new", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def new_cohort():
+    form = CohortForm()
+    lang = user_lang()
+    programmes = svc.onboarding_courses()
+    form.course.choices = [(str(c.id), c.text("title", lang)) for c in programmes]
+    form.trainers.choices = [(str(u.id), f"{u.display_name} ({u.username})") for u in _users_with_role("trainer")]
+    form.members.choices = [(str(u.id), f"{u.display_name} ({u.username})") for u in _users_with_role("technician")]
+    if request.method == "GET" and _me().has_role("trainer"):
+        form.trainers.data = [str(_me().id)]
+    if form.validate_on_submit():
+        course = db.session.get(Course, int(form.course.data))
+        trainers = [db.session.get(User, int(i)) for i in form.trainers.data]
+        members = [db.session.get(User, int(i)) for i in form.members.data]
+        try:
+            cohort = svc.create_cohort(form.name.data, course, form.start_date.data, trainers, members, _me())
+        except svc.LearningError as problem:
+            form.name.errors.append(str(problem))
+        else:
+            flash(_("Cohort created: the programme is scheduled over working days from %(day)s.",
+                    day=form.start_date.data.isoformat()), "success")
+            return redirect(url_for("learning.cohort", cohort_id=cohort.id))
+    return render_template("learning/cohort_form.html", form=form, programmes=programmes)
+
+
+@bp.route("/cohorts/<int:cohort_id>")
+@roles_required(*TRAINERS)
+def cohort(cohort_id: int):
+    item = db.session.get(Cohort, cohort_id) or abort(404)
+    now = today()
+    return render_template("learning/cohort.html", cohort=item, days=svc.cohort_days(item),
+                           rows=svc.cohort_matrix(item, now), today=now, lang=user_lang())
+
+
+@bp.route("/signoff/<username>/<slug>/<task>", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def signoff(username: str, slug: str, task: str):
+    technician = db.session.scalar(select(User).where(User.username == username.lower()))
+    course = _course_or_404(slug)
+    item = db.session.scalar(select(PracticalTask).where(PracticalTask.course_id == course.id,
+                                                         PracticalTask.slug == task, PracticalTask.active))
+    if technician is None or item is None or not technician.has_role("technician"):
+        abort(404)
+    form = SignOffForm()
+    lang = user_lang()
+    problem = None
+    if form.validate_on_submit():
+        results = []
+        for index in range(len(item.checklist)):
+            verdict = request.form.get(f"item-{index}")
+            results.append((verdict == "pass", request.form.get(f"comment-{index}", "")))
+            if verdict not in ("pass", "fail"):
+                problem = _("Judge every item: pass or fail.")
+        if problem is None:
+            try:
+                result = svc.record_signoff(item, technician, _me(), results, form.comment.data or "")
+            except svc.LearningError as error:
+                problem = str(error)
+            else:
+                flash(_("Passed: every item met.") if result.passed else
+                      _("Not passed yet: the failed items can be attempted again."),
+                      "success" if result.passed else "warning")
+                return redirect(url_for("learning.signoff", username=username, slug=slug, task=task))
+    return render_template("learning/signoff.html", technician=technician, course=course, task=item,
+                           form=form, history=svc.signoff_history(item, technician), lang=lang,
+                           problem=problem, posted=request.form if request.method == "POST" else {})
+
+
+# --- assignments ------------------------------------------------------------------------------
+
+
+def _fill_assignment_form(form: AssignmentForm, lang: str) -> None:
+    from ..templating import product_label
+
+    rows = db.session.scalars(select(Course).where(Course.active, Course.kind != "onboarding")
+                              .order_by(Course.slug)).all()
+    form.course.choices = [(str(c.id), c.text("title", lang)) for c in rows]
+    form.scope.choices = [("all", _("All active technicians")), ("region", _("One region")),
+                          ("product", _("A product line"))]
+    form.region.choices = [("", "—")] + [(str(r.id), r.name) for r in
+                                         db.session.scalars(select(Region).order_by(Region.code))]
+    form.product.choices = [("", "—")] + [(p, product_label(p)) for p in PRODUCTS]
+
+
+@bp.route("/assignments", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def assignments():
+    form = AssignmentForm()
+    lang = user_lang()
+    _fill_assignment_form(form, lang)
+    if form.validate_on_submit():
+        course = db.session.get(Course, int(form.course.data))
+        region = db.session.get(Region, int(form.region.data)) if form.region.data else None
+        try:
+            created = svc.create_assignment(course, form.scope.data, form.due_date.data, _me(),
+                                            region=region, product=form.product.data or None)
+        except svc.LearningError as problem:
+            form.scope.errors.append(str(problem))
+        else:
+            flash(_("Course assigned."), "success")
+            return redirect(url_for("learning.assignment", assignment_id=created.id))
+    rows = db.session.scalars(select(Assignment).order_by(Assignment.due_date.desc())).all()
+    now = today()
+    reports = {a.id: svc.assignment_report(a, now) for a in rows}
+    return render_template("learning/assignments.html", form=form, assignments=rows, reports=reports,
+                           today=now, lang=lang)
+
+
+@bp.route("/assignments/<int:assignment_id>")
+@roles_required(*TRAINERS)
+def assignment(assignment_id: int):
+    item = db.session.get(Assignment, assignment_id) or abort(404)
+    now = today()
+    return render_template("learning/assignment.html", assignment=item,
+                           report=svc.assignment_report(item, now), today=now, lang=user_lang())
+
+
+@bp.route("/targeted", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def targeted():
+    form = TargetedForm()
+    lang = user_lang()
+    choices = []
+    for course in db.session.scalars(select(Course).where(Course.active).order_by(Course.kind, Course.slug)):
+        for module in course.modules:
+            if not module.active:
+                continue
+            choices.append((f"m{module.id}", f"{course.text('title', lang)} · {module.text('title', lang)}"))
+            choices.extend((f"l{l.id}", f"— {l.text('title', lang)}") for l in module.lessons if l.active)
+    form.item.choices = choices
+    if request.method == "GET" and request.args.get("technician"):
+        form.technician.data = request.args["technician"]
+    if form.validate_on_submit():
+        technician = db.session.scalar(select(User).where(User.username == form.technician.data.strip().lower()))
+        kind, number = form.item.data[0], int(form.item.data[1:])
+        item = db.session.get(Lesson if kind == "l" else CourseModule, number)
+        if technician is None:
+            form.technician.errors.append(_("No user with this username."))
+        else:
+            try:
+                svc.assign_targeted(technician, item, form.reason.data, form.due_date.data, assigned_by=_me())
+            except svc.LearningError as problem:
+                form.technician.errors.append(str(problem))
+            else:
+                flash(_("Assigned to %(name)s.", name=technician.display_name), "success")
+                return redirect(url_for("learning.targeted"))
+    recent = svc.recent_targeted()
+    return render_template("learning/targeted.html", form=form, recent=recent, today=today(), lang=lang)
