@@ -11,6 +11,7 @@ import contextvars
 import os
 import re
 import uuid
+from pathlib import Path
 from datetime import date
 
 import pytest
@@ -285,3 +286,33 @@ def kb_data(kb_cases, users):
     contribution = contributions.submit_new(users["technician"], data, "在客户家遇到",
                                             [png_bytes()])
     return {"cases": kb_cases, "contribution": contribution, "photo": contribution.photos[0]}
+
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def courses(app):
+    """The shipped courses (content/courses/), loaded as `content load` does."""
+    from portal.learning.loader import load_courses
+
+    report = load_courses(ROOT_DIR / "content" / "courses")
+    assert not report.problems, report.problems[:3]
+    return report
+
+
+@pytest.fixture
+def learning_data(courses, users):
+    """A cohort with the technician, an assignment and a targeted lesson."""
+    from sqlalchemy import select as _select
+
+    from portal.learning import services as learning
+    from portal.learning.models import Course
+
+    onboarding = db.session.scalar(_select(Course).where(Course.slug == "onboarding"))
+    quarterly = db.session.scalar(_select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+    cohort = learning.create_cohort("Matrix cohort", onboarding, date(2026, 11, 2), [users["trainer"]],
+                                    [users["technician"]], users["trainer"])
+    assignment = learning.create_assignment(quarterly, "all", date(2026, 12, 31), users["trainer"])
+    return {"cohort": cohort.id, "assignment": assignment.id, "onboarding": onboarding,
+            "quarterly": quarterly}

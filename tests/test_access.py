@@ -62,6 +62,22 @@ MATRIX = {
                          {"status": "published", "note": "matrix"}),
     "kb.gaps": ("GET", "/cases/reports/gaps", {"trainer"}),
     "kb.feedback_report": ("GET", "/cases/reports/feedback", {"trainer"}),
+    "learning.home": ("GET", "/learning/", {"technician"}),
+    "learning.courses": ("GET", "/learning/courses", {"technician", "trainer", "admin"}),
+    "learning.course": ("GET", "/learning/courses/onboarding", {"technician", "trainer", "admin"}),
+    "learning.lesson": ("GET", "/learning/courses/onboarding/lessons/d01-welcome",
+                        {"technician", "trainer", "admin"}),
+    "learning.mark_done": ("POST", "/learning/courses/onboarding/lessons/d01-welcome/done", {"technician"},
+                           {"done": "1"}),
+    "learning.image": ("GET", "/learning/courses/onboarding/images/refrigeration-cycle.svg",
+                       {"technician", "trainer", "admin"}),
+    "learning.cohorts": ("GET", "/learning/cohorts", {"trainer", "admin"}),
+    "learning.new_cohort": ("GET", "/learning/cohorts/new", {"trainer", "admin"}),
+    "learning.cohort": ("GET", "/learning/cohorts/{cohort}", {"trainer", "admin"}),
+    "learning.signoff": ("GET", "/learning/signoff/tech/onboarding/seven-step-drill", {"trainer", "admin"}),
+    "learning.assignments": ("GET", "/learning/assignments", {"trainer", "admin"}),
+    "learning.assignment": ("GET", "/learning/assignments/{assignment}", {"trainer", "admin"}),
+    "learning.targeted": ("GET", "/learning/targeted", {"trainer", "admin"}),
     "api.cases": ("GET", "/api/v1/cases?q=E1", ANY),
     "api.case_detail": ("GET", "/api/v1/cases/demo-e1-zh", ANY),
     "api.me": ("GET", "/api/v1/me", ANY),
@@ -100,13 +116,14 @@ def _request(client, method, url, signed_in, data=None):
 
 
 @pytest.fixture
-def token_row(users, kb_data):
+def token_row(users, kb_data, learning_data):
     from portal.auth.services import issue_token
 
     issue_token(users["technician"], "matrix")
     db.session.add(Region(code="EMPTY", name_zh="空", name_en="Empty"))
     db.session.commit()
-    return {"photo": kb_data["photo"].name, "contribution": kb_data["contribution"].id}
+    return {"photo": kb_data["photo"].name, "contribution": kb_data["contribution"].id,
+            "cohort": learning_data["cohort"], "assignment": learning_data["assignment"]}
 
 
 @pytest.mark.parametrize("identity", ("anonymous",) + ROLES)

@@ -70,9 +70,69 @@ def demo_command():
     created = load_demo()
     click.echo("demo: " + ", ".join(f"{n} {what} created" for what, n in created.items()))
     report = load_content(default_content_root())
+    from ..learning.views import today
+
+    load_learning_demo(today())
     for problem in report.problems:
         click.echo(str(problem), err=True)
     click.echo(_("demo users: admin, trainer, auditor, tech, newtech; password: %(pw)s",
                  pw=DEMO_PASSWORD))
     if report.problems:
         sys.exit(1)
+
+
+def load_learning_demo(today: date) -> int:
+    """A cohort of the demo's new technician, part-way through onboarding (a day behind), a
+    product course assigned to everyone and one overdue, and a targeted lesson. Creates only
+    what is missing; returns how many things it created."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from ..learning import services as learning
+    from ..learning.models import Assignment, Cohort, Course, PracticalTask, SignOff, TargetedAssignment
+
+    courses = {c.slug: c for c in db.session.scalars(select(Course).where(Course.active))}
+    onboarding = courses.get("onboarding")
+    newtech, tech, trainer = find_user("newtech"), find_user("tech"), find_user("trainer")
+    if onboarding is None or not (newtech and tech and trainer):
+        return 0
+    made = 0
+    name = "演示班 Demo cohort"
+    if db.session.scalar(select(Cohort).where(Cohort.name == name)) is None:
+        calendar = learning.calendar()
+        start, back = today, 0
+        while back < 3:  # three working days ago: today is day 4
+            start -= timedelta(days=1)
+            back += calendar.is_working_day(start)
+        learning.create_cohort(name, onboarding, start, [trainer], [newtech], trainer)
+        modules = [m for m in onboarding.modules if m.active]
+        for module in modules[:2]:
+            for lesson in module.lessons:
+                learning.set_done(newtech, lesson)
+        for lesson in modules[2].lessons[:2]:
+            learning.set_done(newtech, lesson)
+        learning.record_visit(newtech, modules[2].lessons[2])
+        task = db.session.scalar(select(PracticalTask).where(PracticalTask.course_id == onboarding.id,
+                                                             PracticalTask.slug == "seven-step-drill"))
+        if task is not None and db.session.scalar(select(SignOff).where(SignOff.task_id == task.id)) is None:
+            results = [(True, "")] * len(task.checklist)
+            results[-1] = (False, "没有做服务总结 / no service summary")
+            learning.record_signoff(task, newtech, trainer, results, "明天再考一次 / again tomorrow")
+        made += 1
+    for slug, due in (("2026-q3-r32-inverter-splits", today - timedelta(days=10)),
+                      ("2026-q4-heat-pump-water-heaters", today + timedelta(days=30))):
+        course = courses.get(slug)
+        if course is not None and db.session.scalar(select(Assignment).where(Assignment.course_id == course.id)) is None:
+            learning.create_assignment(course, "all", due, trainer)
+            if slug.startswith("2026-q3"):
+                for lesson in course.lessons():
+                    learning.set_done(tech, lesson)
+            made += 1
+    lesson = next((l for l in onboarding.lessons() if l.slug == "d05-forbidden-phrases"), None)
+    if lesson is not None and db.session.scalar(select(TargetedAssignment).where(
+            TargetedAssignment.user_id == tech.id)) is None:
+        learning.assign_targeted(tech, lesson, "暗访：对客户说了“没有配件，过几天再说” / Mystery visit: "
+                                 "said 'no parts, come back later'", today + timedelta(days=7), trainer)
+        made += 1
+    return made

@@ -39,6 +39,10 @@ def live_server(tmp_path_factory):
         upgrade()
         load_demo()
         load_content(default_content_root(), echo=lambda _line: None)
+        from portal.demo.cli import load_learning_demo
+        from portal.learning.views import today
+
+        load_learning_demo(today())
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

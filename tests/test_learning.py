@@ -1,0 +1,388 @@
+"""Courses and onboarding: schedule, content loading, progress and resume, sign-off, assignments."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.content.cli import load_content
+from portal.extensions import db
+from portal.learning import services as learning
+from portal.learning.loader import load_calendar, load_courses
+from portal.learning.models import Course, Holiday, Lesson, LessonProgress, PracticalTask, SignOff
+from portal.learning.schedule import BEHIND, DONE, IN_PROGRESS, UPCOMING, Calendar
+
+from .conftest import get_csrf, login
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _lesson(course_slug: str, slug: str) -> Lesson:
+    return db.session.scalar(select(Lesson).join(Course).where(Course.slug == course_slug, Lesson.slug == slug))
+
+
+# --- the working-day schedule (plain functions) ---------------------------------------------
+
+
+def test_working_days_skip_weekends_and_holidays():
+    cal = Calendar(holidays=frozenset({date(2026, 10, 1), date(2026, 10, 2)}))
+    # Thursday 2026-09-24: Thu, Fri, then Mon 28, Tue 29, Wed 30; 1-2 Oct are holidays; Mon 5 Oct…
+    days = cal.working_days(date(2026, 9, 24), 7)
+    assert days == [date(2026, 9, 24), date(2026, 9, 25), date(2026, 9, 28), date(2026, 9, 29),
+                    date(2026, 9, 30), date(2026, 10, 5), date(2026, 10, 6)]
+    assert all(d.weekday() < 5 for d in days)
+
+
+def test_a_start_on_a_non_working_day_begins_on_the_next_working_day():
+    cal = Calendar(holidays=frozenset({date(2026, 11, 9)}))
+    assert cal.working_days(date(2026, 11, 7), 1) == [date(2026, 11, 10)]  # Sat → (Mon holiday) → Tue
+    assert len(Calendar().working_days(date(2026, 11, 2), 10)) == 10
+    assert Calendar().working_days(date(2026, 11, 2), 10)[-1] == date(2026, 11, 13)  # two weeks
+
+
+def test_a_weekend_declared_working_counts():
+    cal = Calendar(holidays=frozenset({date(2026, 10, 5)}), workdays=frozenset({date(2026, 10, 10)}))
+    assert cal.working_days(date(2026, 10, 9), 3) == [date(2026, 10, 9), date(2026, 10, 10), date(2026, 10, 12)]
+
+
+def test_the_calendar_loads_from_content_and_drives_cohort_days(app, courses, users, tmp_path):
+    folder = tmp_path / "calendar"
+    folder.mkdir()
+    (folder / "2026.yaml").write_text(
+        "holidays:\n  - {date: 2026-11-04, name: Test holiday}\nworkdays:\n  - {date: 2026-11-07, name: Make-up}\n")
+    report = load_calendar(folder)
+    assert not report.problems and report.created == 2
+    assert load_calendar(folder).unchanged == 2
+    onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+    cohort = learning.create_cohort("C", onboarding, date(2026, 11, 2), [users["trainer"]],
+                                    [users["technician"]], users["trainer"])
+    days = [d for _m, d in learning.cohort_days(cohort)]
+    assert len(days) == 10
+    assert date(2026, 11, 4) not in days and date(2026, 11, 7) in days and date(2026, 11, 8) not in days
+    (folder / "2026.yaml").write_text("holidays:\n  - {date: 2026-13-40}\n")
+    bad = load_calendar(folder)
+    assert bad.problems and bad.problems[0].line == 2
+    assert db.session.scalar(select(func.count()).select_from(Holiday)) == 2  # nothing changed
+
+
+def test_the_shipped_calendar_file_loads(app):
+    report = load_calendar(ROOT / "content" / "calendar")
+    assert not report.problems
+    assert db.session.scalar(select(func.count()).select_from(Holiday)) >= 10
+
+
+# --- content --------------------------------------------------------------------------------
+
+
+def test_the_shipped_onboarding_programme_is_complete(courses):
+    onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+    assert onboarding.kind == "onboarding" and len([m for m in onboarding.modules if m.active]) == 10
+    lessons = onboarding.lessons()
+    assert len(lessons) >= 40
+    assert len(onboarding.tasks()) >= 8
+    for lesson in lessons:
+        assert lesson.title_zh and lesson.title_en and lesson.body_zh and lesson.body_en, lesson.slug
+        assert lesson.minutes_zh >= 1 and lesson.minutes_en >= 1
+    for task in onboarding.tasks():
+        assert task.checklist and all(item["zh"] and item["en"] for item in task.checklist)
+    quarterly = db.session.scalars(select(Course).where(Course.kind == "quarterly")).all()
+    assert {c.quarter for c in quarterly} >= {"2026-Q3", "2026-Q4"}
+    assert all(c.lessons() for c in quarterly)
+
+
+def test_loading_is_idempotent_through_the_cli(app, runner):
+    first = runner.invoke(args=["content", "load", str(ROOT / "content" / "courses")])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(args=["content", "load", str(ROOT / "content" / "courses")])
+    assert "created 0 / updated 0" in second.output
+    assert db.session.scalar(select(func.count()).select_from(Course)) >= 3
+
+
+@pytest.fixture
+def course_copy(tmp_path):
+    """A writable copy of the onboarding course."""
+    root = tmp_path / "courses"
+    shutil.copytree(ROOT / "content" / "courses" / "onboarding", root / "onboarding")
+    return root / "onboarding"
+
+
+def test_editing_a_lesson_keeps_progress(app, users, course_copy):
+    assert not load_courses(course_copy.parent).problems
+    lesson = _lesson("onboarding", "d01-welcome")
+    learning.set_done(users["technician"], lesson)
+    path = course_copy / "lessons" / "d01-welcome.en.md"
+    path.write_text(path.read_text() + "\n\nOne more paragraph.\n")
+    report = load_courses(course_copy.parent)
+    assert report.updated == 1 and not report.problems
+    same = _lesson("onboarding", "d01-welcome")
+    assert same.id == lesson.id and "One more paragraph." in same.body_en
+    assert db.session.scalar(select(LessonProgress).where(LessonProgress.lesson_id == same.id)).completed_at
+
+
+@pytest.mark.parametrize("breakage, where, field", [
+    ("course_yaml_bad", "course.yaml:4", "file"),
+    ("missing_lesson", "d01-welcome.zh.md:1", "file"),
+    ("unknown_field", "d01-welcome.en.md:3", "colour"),
+    ("bad_link", "d01-welcome.en.md", "body"),
+    ("unknown_task", "course.yaml", "days[1].tasks"),
+])
+def test_a_broken_course_is_reported_and_nothing_of_it_loads(app, course_copy, breakage, where, field):
+    assert not load_courses(course_copy.parent).problems
+    before = _lesson("onboarding", "d01-company-and-products").body_en
+    company = course_copy / "lessons" / "d01-company-and-products.en.md"
+    company.write_text(company.read_text() + "\n\nAn edit that must not land.\n")
+    welcome_en = course_copy / "lessons" / "d01-welcome.en.md"
+    course_yaml = course_copy / "course.yaml"
+    if breakage == "course_yaml_bad":
+        lines = course_yaml.read_text().splitlines()
+        lines[2] = "  zh: [unclosed"
+        course_yaml.write_text("\n".join(lines))
+    elif breakage == "missing_lesson":
+        (course_copy / "lessons" / "d01-welcome.zh.md").unlink()
+    elif breakage == "unknown_field":
+        text = welcome_en.read_text().split("\n")
+        text.insert(2, "colour: blue")
+        welcome_en.write_text("\n".join(text))
+    elif breakage == "bad_link":
+        welcome_en.write_text(welcome_en.read_text() + "\nSee [this](lesson:no-such-lesson).\n")
+    elif breakage == "unknown_task":
+        course_yaml.write_text(course_yaml.read_text().replace("    tasks: []", "    tasks: [no-such-task]", 1))
+    report = load_courses(course_copy.parent)
+    assert report.problems
+    text = [str(p) for p in report.problems]
+    assert any(where in t and f": {field}:" in t for t in text), text
+    assert _lesson("onboarding", "d01-company-and-products").body_en == before  # nothing half-loaded
+
+
+def test_the_cli_reports_file_line_and_field_and_exits_non_zero(app, runner, course_copy):
+    (course_copy / "lessons" / "d01-welcome.zh.md").unlink()
+    result = runner.invoke(args=["content", "load", str(course_copy.parent)])
+    assert result.exit_code == 1
+    assert "d01-welcome.zh.md:1: file:" in result.output
+
+
+# --- progress and resume --------------------------------------------------------------------
+
+
+def test_progress_and_resume(app, courses, users):
+    tech = users["technician"]
+    onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+    first, second, third = onboarding.lessons()[:3]
+    assert learning.course_progress(tech, onboarding).resume.id == first.id
+    learning.record_visit(tech, first)
+    learning.set_done(tech, first)
+    learning.record_visit(tech, third)  # opened, not done: that is where to carry on
+    progress = learning.course_progress(tech, onboarding)
+    assert progress.done == 1 and progress.resume.id == third.id
+    assert progress.modules[0].done == 1 and 0 < progress.modules[0].percent < 100
+    learning.set_done(tech, third)
+    assert learning.course_progress(tech, onboarding).resume.id == second.id  # first not done
+    learning.set_done(tech, third, done=False)
+    assert learning.course_progress(tech, onboarding).done == 1
+
+
+def test_a_technician_marks_a_lesson_done_through_the_page(app, client, courses, users):
+    login(client, "tech")
+    page = client.get("/learning/courses/onboarding/lessons/d01-welcome")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'data-action="mark-done"' in html
+    token = get_csrf(client, "/learning/courses/onboarding/lessons/d01-welcome")
+    done = client.post("/learning/courses/onboarding/lessons/d01-welcome/done",
+                       data={"csrf_token": token, "done": "1", "next": "1"})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/lessons/d01-company-and-products")
+    assert learning.course_progress(users["technician"], _lesson("onboarding", "d01-welcome").course).done == 1
+    refused = client.post("/learning/courses/onboarding/lessons/d01-welcome/done", data={"done": "1"})
+    assert refused.status_code == 400  # no CSRF token: nothing changes
+
+
+def test_lessons_render_callouts_links_and_tables_safely(app, client, courses, kb_cases, users):
+    login(client, "tech")
+    html = client.get("/learning/courses/onboarding/lessons/d06-electrical-safety").get_data(as_text=True)
+    assert 'class="callout callout-safety"' in html
+    body = html.split('<div class="lesson-body">', 1)[1].split("</article>", 1)[0]
+    assert "[!SAFETY]" not in body and "<script" not in body
+    kpis = client.get("/learning/courses/onboarding/lessons/d03-kpi-formulas").get_data(as_text=True)
+    assert "<table>" in kpis
+
+
+def test_trainers_read_lessons_without_progress_being_recorded(app, client, courses, users):
+    login(client, "trainer")
+    assert client.get("/learning/courses/onboarding/lessons/d01-welcome").status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(LessonProgress)) == 0
+
+
+# --- cohorts --------------------------------------------------------------------------------
+
+
+def test_the_cohort_matrix_shows_who_is_behind_first(app, courses, make_user, users):
+    ahead = make_user("ahead", "technician", outlet="GD-GZ-01")
+    onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+    cohort = learning.create_cohort("Nov", onboarding, date(2026, 11, 2), [users["trainer"]],
+                                    [ahead, users["technician"]], users["trainer"])
+    day1 = [l for l in onboarding.modules[0].lessons if l.active]
+    for lesson in day1:
+        learning.set_done(ahead, lesson)
+    learning.record_visit(ahead, onboarding.modules[1].lessons[0])
+    today = date(2026, 11, 3)  # day 2
+    rows = learning.cohort_matrix(cohort, today)
+    assert [r.user.username for r in rows] == ["tech", "ahead"]  # behind first
+    tech_row, ahead_row = rows
+    assert tech_row.days[0].status == BEHIND and tech_row.behind == 1
+    assert ahead_row.days[0].status == DONE and ahead_row.days[1].status == IN_PROGRESS
+    assert ahead_row.days[2].status == UPCOMING
+    assert learning.behind_count(cohort, today) == 1
+
+
+def test_a_trainer_creates_a_cohort_through_the_form(app, client, courses, users):
+    login(client, "trainer")
+    token = get_csrf(client, "/learning/cohorts/new")
+    onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+    bad = client.post("/learning/cohorts/new", data={
+        "csrf_token": token, "name": "Guangzhou Nov", "course": str(onboarding.id), "start_date": "2026-11-02",
+        "trainers": [str(users["trainer"].id)]})
+    assert bad.status_code == 200 and "Guangzhou Nov" in bad.get_data(as_text=True)  # kept what was typed
+    ok = client.post("/learning/cohorts/new", data={
+        "csrf_token": token, "name": "Guangzhou Nov", "course": str(onboarding.id), "start_date": "2026-11-02",
+        "trainers": [str(users["trainer"].id)], "members": [str(users["technician"].id)]})
+    assert ok.status_code == 302
+    page = client.get(ok.headers["Location"]).get_data(as_text=True)
+    assert "Guangzhou Nov" in page and "matrix" in page
+
+
+# --- practical sign-off ---------------------------------------------------------------------
+
+
+def test_sign_off_pass_fail_and_retry_keep_the_history(app, courses, users):
+    task = db.session.scalar(select(PracticalTask).where(PracticalTask.slug == "seven-step-drill"))
+    n = len(task.checklist)
+    tech, trainer = users["technician"], users["trainer"]
+    failed = learning.record_signoff(task, tech, trainer, [(True, "")] * (n - 1) + [(False, "no summary")],
+                                     "Try again tomorrow")
+    assert not failed.passed and failed.attempt == 1 and failed.items[-1]["comment"] == "no summary"
+    passed = learning.record_signoff(task, tech, trainer, [(True, "")] * n)
+    assert passed.passed and passed.attempt == 2
+    history = learning.signoff_history(task, tech)
+    assert [s.attempt for s in history] == [2, 1] and history[1].trainer_id == trainer.id
+    with pytest.raises(learning.LearningError):
+        learning.record_signoff(task, tech, trainer, [(True, "")] * (n - 1))  # every item judged
+    with pytest.raises(learning.LearningError):
+        learning.record_signoff(task, tech, tech, [(True, "")] * n)  # not by a technician, not self
+    assert db.session.scalar(select(func.count()).select_from(SignOff)) == 2
+
+
+def test_the_sign_off_form_needs_every_item_and_keeps_what_was_entered(app, client, courses, users):
+    login(client, "trainer")
+    url = "/learning/signoff/tech/onboarding/seven-step-drill"
+    token = get_csrf(client, url)
+    partial = client.post(url, data={"csrf_token": token, "item-0": "pass", "comment-0": "good greeting"})
+    html = partial.get_data(as_text=True)
+    assert partial.status_code == 200 and "good greeting" in html
+    assert db.session.scalar(select(func.count()).select_from(SignOff)) == 0
+    task = db.session.scalar(select(PracticalTask).where(PracticalTask.slug == "seven-step-drill"))
+    data = {"csrf_token": token, **{f"item-{i}": "pass" for i in range(len(task.checklist))}}
+    data["item-3"] = "fail"
+    assert client.post(url, data=data).status_code == 302
+    data["item-3"] = "pass"
+    client.post(url, data=data)
+    rows = db.session.scalars(select(SignOff).order_by(SignOff.attempt)).all()
+    assert [(r.attempt, r.passed) for r in rows] == [(1, False), (2, True)]
+
+
+# --- assignments ----------------------------------------------------------------------------
+
+
+def test_assignments_reach_the_right_technicians_and_list_the_overdue(app, courses, make_user, users, network):
+    from portal.auth.models import Outlet, Province, Region
+
+    north = Region(code="NORTH", name_zh="华北大区", name_en="North Region")
+    bj = Province(code="BJ", name_zh="北京", name_en="Beijing", region=north)
+    outlet = Outlet(code="BJ-01", name_zh="北京网点", name_en="Beijing outlet", city="北京", province=bj)
+    db.session.add_all([north, bj, outlet])
+    db.session.commit()
+    far = make_user("far", "technician", outlet="BJ-01")
+    quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+    everyone = learning.create_assignment(quarterly, "all", date(2026, 9, 30), users["trainer"])
+    south_only = learning.create_assignment(quarterly, "region", date(2026, 12, 31), users["trainer"],
+                                            region=network["region"])
+    assert {u.username for u in learning.assignment_targets(everyone)} == {"tech", "far"}
+    assert {u.username for u in learning.assignment_targets(south_only)} == {"tech"}
+    for lesson in quarterly.lessons():
+        learning.set_done(far, lesson)
+    report = learning.assignment_report(everyone, date(2026, 10, 8))
+    assert report.assigned == 2 and report.complete == 1
+    assert [u.username for u in report.overdue] == ["tech"]
+    by_region = {l.name: (l.assigned, l.complete, l.overdue) for l in report.regions}
+    assert by_region == {network["region"].name: (1, 0, 1), north.name: (1, 1, 0)}
+    assert {l.name: l.overdue for l in report.outlets} == {network["outlets"][0].name: 1, outlet.name: 0}
+    assert learning.assignment_report(south_only, date(2026, 10, 8)).overdue == []  # not due yet
+    mine = learning.assignments_for(users["technician"], date(2026, 10, 8))
+    assert [(m.assignment.id, m.overdue) for m in mine] == [(everyone.id, True), (south_only.id, False)]
+
+
+def test_the_assignment_report_page_counts_match(app, client, learning_data, users):
+    login(client, "trainer")
+    html = client.get(f"/learning/assignments/{learning_data['assignment']}").get_data(as_text=True)
+    assert "0 of 1 complete" in html or "0 / 1" in html or "1 人中 0 人完成" in html
+
+
+def test_targeted_assignment_is_a_plain_function(app, courses, users):
+    lesson = _lesson("onboarding", "d05-forbidden-phrases")
+    due = date(2026, 12, 1)
+    row = learning.assign_targeted(users["technician"], lesson, "Audit: used a forbidden phrase", due)
+    assert row.source == "trainer" and row.assigned_by_id is None and row.lessons() == [lesson]
+    module = lesson.module
+    by_audit = learning.assign_targeted(users["technician"], module, "Audit section 5 weak", due,
+                                        source="audit")
+    assert len(by_audit.lessons()) == len([l for l in module.lessons if l.active])
+    with pytest.raises(learning.LearningError):
+        learning.assign_targeted(users["trainer"], lesson, "not a technician", due)
+    with pytest.raises(learning.LearningError):
+        learning.assign_targeted(users["technician"], lesson, "  ", due)
+    mine = learning.targeted_for(users["technician"], date(2026, 12, 2))
+    assert len(mine) == 2 and all(m.overdue for m in mine)
+    learning.set_done(users["technician"], lesson)
+    assert learning.targeted_for(users["technician"], date(2026, 12, 2))[0].complete
+
+
+def test_the_technician_sees_assignments_and_the_reason_on_their_pages(app, client, learning_data, users):
+    lesson = _lesson("onboarding", "d05-forbidden-phrases")
+    learning.assign_targeted(users["technician"], lesson, "Said 'no parts, come back later'",
+                             date.today() + timedelta(days=7), assigned_by=users["trainer"])
+    login(client, "tech")
+    html = client.get("/learning/").get_data(as_text=True)
+    assert "Said &#39;no parts, come back later&#39;" in html or "Said 'no parts, come back later'" in html
+    assert learning_data["quarterly"].title_zh in html or learning_data["quarterly"].title_en in html
+    home = client.get("/technician").get_data(as_text=True)
+    assert 'data-action="resume"' in home
+
+
+def test_a_case_page_links_the_lessons_that_teach_it(app, client, courses, users):
+    report = load_content(ROOT / "content" / "kb", echo=lambda _l: None)
+    assert not report.problems
+    teaching = [l for l in db.session.scalars(select(Lesson)) if l.cases]
+    assert teaching, "some lessons list the cases they teach"
+    key = teaching[0].cases[0]
+    from portal.kb.models import Case
+
+    case = db.session.scalar(select(Case).where(Case.key == key, Case.lang == "zh"))
+    login(client, "tech")
+    html = client.get(f"/cases/{case.slug}").get_data(as_text=True)
+    assert f"/learning/courses/{teaching[0].course.slug}/lessons/{teaching[0].slug}" in html
+
+
+def test_the_trainer_home_shows_cohorts_and_overdue_assignments(app, client, courses, users):
+    onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+    learning.create_cohort("Home cohort", onboarding, date(2026, 1, 5), [users["trainer"]],
+                           [users["technician"]], users["trainer"])
+    quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+    learning.create_assignment(quarterly, "all", date(2026, 1, 31), users["trainer"])
+    summary = learning.trainer_summary(date(2026, 3, 1))
+    assert summary["overdue"] == 1 and summary["cohorts"][0][1] == 1  # the technician is behind
+    login(client, "trainer")
+    html = client.get("/trainer").get_data(as_text=True)
+    assert "Home cohort" in html and "/learning/assignments" in html
