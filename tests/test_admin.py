@@ -160,6 +160,12 @@ def test_network_create_edit_delete(app, users):
         "province": str(sc.id), "city": "成都"})
     outlet = db.session.scalar(select(Outlet).where(Outlet.code == "SC-CD-01"))
     assert outlet.province.region.code == "WEST"
+    assert outlet.products == []  # none ticked: every product line
+    admin.post(f"/admin/network/outlet/{outlet.id}/edit", data={
+        "csrf_token": token, "code": "SC-CD-01", "name_zh": "成都网点", "name_en": "Chengdu",
+        "province": str(sc.id), "city": "成都", "products": ["air-conditioner", "water-heater"]})
+    db.session.refresh(outlet)
+    assert outlet.products == ["air-conditioner", "water-heater"]
     page = admin.get("/admin/network?lang=en").get_data(as_text=True)
     assert "Sichuan" in page and "SC-CD-01" in page
     # A duplicate code is refused and the form keeps what was typed.

@@ -324,6 +324,21 @@ def test_assignments_reach_the_right_technicians_and_list_the_overdue(app, cours
     assert [(m.assignment.id, m.overdue) for m in mine] == [(everyone.id, True), (south_only.id, False)]
 
 
+def test_a_product_line_assignment_reaches_the_outlets_that_service_it(app, courses, make_user, users,
+                                                                      network):
+    washers_only = network["outlets"][1]
+    washers_only.products = ["washing-machine"]
+    db.session.commit()
+    make_user("washer", "technician", outlet=washers_only.code)
+    heaters = db.session.scalar(select(Course).where(Course.product == "water-heater"))
+    assignment = learning.create_assignment(heaters, "product", date(2026, 12, 31), users["trainer"],
+                                            product="water-heater")
+    # tech's outlet lists no lines (it services every line); washer's outlet only washers.
+    assert {u.username for u in learning.assignment_targets(assignment)} == {"tech"}
+    with pytest.raises(learning.LearningError):
+        learning.create_assignment(heaters, "product", date(2026, 12, 31), users["trainer"])
+
+
 def test_the_assignment_report_page_counts_match(app, client, learning_data, users):
     login(client, "trainer")
     html = client.get(f"/learning/assignments/{learning_data['assignment']}").get_data(as_text=True)

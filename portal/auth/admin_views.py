@@ -9,7 +9,9 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from ..extensions import db
+from ..products import PRODUCTS
 from ..security import roles_required
+from ..templating import product_label
 from . import network
 from .csvimport import import_technicians
 from .forms import (
@@ -315,6 +317,7 @@ def _place_form(kind: str, obj):
                                  for p in db.session.scalars(select(Province).order_by(Province.code))]
         if request.method == "GET" and obj is not None:
             form.province.data = obj.province_id
+        form.products.choices = [(p, product_label(p)) for p in PRODUCTS]
     return form
 
 
@@ -334,6 +337,7 @@ def edit_place(kind: str, place_id: int | None = None):
         if kind == "outlet":
             links["province_id"] = form.province.data
             links["city"] = form.city.data or ""
+            links["products"] = list(form.products.data or [])
         try:
             network.save_place(model, obj, code=form.code.data, name_zh=form.name_zh.data,
                                name_en=form.name_en.data, **links)

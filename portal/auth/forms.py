@@ -113,6 +113,8 @@ class ProvinceForm(RegionForm):
 class OutletForm(RegionForm):
     province = SelectField(_l("Province"), coerce=int, validators=[DataRequired()])
     city = StringField(_l("City"), validators=[Optional(), Length(max=100)])
+    products = MultiCheckboxField(_l("Product lines serviced"), validators=[Optional()],
+                                  description=_l("None ticked: the outlet services every line."))
 
 
 class UserFilterForm(FlaskForm):

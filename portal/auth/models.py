@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from flask_babel import get_locale
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..dbtypes import UTCDateTime, utcnow
@@ -70,6 +70,8 @@ class Outlet(Bilingual, db.Model):
     name_en: Mapped[str] = mapped_column(String(100))
     city: Mapped[str] = mapped_column(String(100), default="")
     province_id: Mapped[int] = mapped_column(ForeignKey("province.id"), index=True)
+    # The product lines the outlet services; empty: every line.
+    products: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
 
     province: Mapped[Province] = relationship(back_populates="outlets")
     users: Mapped[list["User"]] = relationship(back_populates="outlet")

@@ -47,7 +47,8 @@ def load_demo() -> dict[str, int]:
             provinces[p["code"]] = province
     for o in data["outlets"]:
         _outlet, new = _upsert(Outlet, o["code"], name_zh=o["name_zh"], name_en=o["name_en"],
-                               city=o.get("city", ""), province_id=provinces[o["province"]].id)
+                               city=o.get("city", ""), province_id=provinces[o["province"]].id,
+                               products=list(o.get("products") or []))
         created["outlets"] += new
     db.session.commit()
     for u in data["users"]:

@@ -11,7 +11,7 @@ from ..auth.models import User
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
 
-PRODUCTS = ("air-conditioner", "washing-machine", "refrigerator", "water-heater")
+from ..products import PRODUCTS  # noqa: E402,F401  (kb.models.PRODUCTS stays importable)
 LANGS = ("zh", "en")
 # The fields a case is made of (besides its body); revisions snapshot all of them.
 CASE_FIELDS = ("title", "lang", "key", "product", "error_codes", "models", "components",

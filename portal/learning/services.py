@@ -297,14 +297,19 @@ def active_technicians():
 
 
 def assignment_targets(assignment: Assignment) -> list[User]:
-    """Who the assignment is for: all active technicians, or those of a region, or those whose
-    outlet services the product line (every outlet services every line unless it says so:
-    here, all technicians — a product assignment names the line in the report)."""
+    """Who the assignment is for: all active technicians, those of a region, or those whose
+    outlet services the product line."""
     query = active_technicians()
     if assignment.scope == "region" and assignment.region_id is not None:
         query = (query.join(Outlet, Outlet.id == User.outlet_id).join(Province, Province.id == Outlet.province_id)
                  .where(Province.region_id == assignment.region_id))
-    return list(db.session.scalars(query.order_by(User.username)).unique())
+    users = list(db.session.scalars(query.order_by(User.username)).unique())
+    if assignment.scope == "product" and assignment.product:
+        # An outlet lists the lines it services (none listed: every line); a technician
+        # without an outlet services every line.
+        users = [u for u in users if u.outlet is None or not u.outlet.products
+                 or assignment.product in u.outlet.products]
+    return users
 
 
 def create_assignment(course: Course, scope: str, due_date: date, created_by: User | None,
