@@ -40,7 +40,7 @@ def _layout_problems(page, width: int) -> list[str]:
         for (const el of document.querySelectorAll('button, input:not([type=hidden]), select, summary, .button, .brand')) {
             if (!visible(el)) continue;
             const r = el.getBoundingClientRect();
-            const minimum = el.matches('input[type=checkbox]') ? 22 : 44;
+            const minimum = el.matches('input[type=checkbox], input[type=radio]') ? 22 : 44;
             if (r.height < minimum) problems.push(`${el.outerHTML.slice(0, 60)} is ${r.height}px tall`);
         }
         for (const el of document.querySelectorAll('main p, main dd, main li, main label, input, button')) {
