@@ -1,0 +1,1 @@
+"""Question banks, quizzes, attempts and grading (question types, GIFT and Moodle XML)."""
