@@ -69,6 +69,7 @@ def _init_extensions(app: Flask) -> None:
     from .auth import models as _auth_models  # noqa: F401
     from .kb import models as _kb_models  # noqa: F401
     from .learning import models as _learning_models  # noqa: F401
+    from .assessment import models as _assessment_models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -109,12 +110,14 @@ def _register_hooks(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    from .assessment.cli import quizzes_cli
     from .auth.cli import users_cli
     from .content.cli import content_cli
     from .demo.cli import demo_command
     from .kb.cli import search_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(quizzes_cli)
     app.cli.add_command(content_cli)
     app.cli.add_command(search_cli)
     app.cli.add_command(demo_command)

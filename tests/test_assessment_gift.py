@@ -155,3 +155,90 @@ def test_gift_export_imports_back_to_the_same_questions():
         return (q.type, q.text, q.title, q.format, q.category, q.feedback, q.data)
 
     assert [shape(q) for q in second.questions] == [shape(q) for q in first.questions]
+
+
+# --- Moodle XML ------------------------------------------------------------------------------
+
+MOODLE_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<quiz>
+  <question type="category">
+    <category><text>$course$/top/Onboarding</text></category>
+  </question>
+  <question type="multichoice">
+    <name><text>First step</text></name>
+    <questiontext format="html"><text><![CDATA[<p>What comes <b>first</b>?</p>]]></text></questiontext>
+    <generalfeedback format="html"><text>Greet first.</text></generalfeedback>
+    <single>true</single>
+    <answer fraction="100"><text>Greet the customer</text><feedback><text>Right.</text></feedback></answer>
+    <answer fraction="0"><text>Inspect the product</text></answer>
+  </question>
+  <question type="multichoice">
+    <name><text>Red lines</text></name>
+    <questiontext format="html"><text>Which are red lines?</text></questiontext>
+    <single>false</single>
+    <answer fraction="50"><text>A meal</text></answer>
+    <answer fraction="50"><text>A gift</text></answer>
+    <answer fraction="-100"><text>Shoe covers</text></answer>
+  </question>
+  <question type="truefalse">
+    <name><text>R32</text></name>
+    <questiontext format="plain_text"><text>R32 is mildly flammable.</text></questiontext>
+    <answer fraction="100"><text>true</text></answer>
+    <answer fraction="0"><text>false</text></answer>
+  </question>
+  <question type="shortanswer">
+    <name><text>Refrigerant</text></name>
+    <questiontext format="html"><text>Which refrigerant?</text></questiontext>
+    <answer fraction="100"><text>R32</text></answer>
+    <answer fraction="50"><text>difluoromethane</text></answer>
+  </question>
+  <question type="numerical">
+    <name><text>FTF</text></name>
+    <questiontext format="html"><text>First-time-fix target (%)?</text></questiontext>
+    <answer fraction="100"><text>90</text><tolerance>0</tolerance></answer>
+  </question>
+  <question type="matching">
+    <name><text>Codes</text></name>
+    <questiontext format="html"><text>Match.</text></questiontext>
+    <subquestion><text>E1</text><answer><text>high pressure</text></answer></subquestion>
+    <subquestion><text>E5</text><answer><text>overcurrent</text></answer></subquestion>
+  </question>
+  <question type="essay">
+    <name><text>Essay</text></name>
+    <questiontext format="html"><text>Describe.</text></questiontext>
+  </question>
+  <question type="multichoice">
+    <name><text>Broken</text></name>
+    <questiontext format="html"><text>No right answer</text></questiontext>
+    <single>true</single>
+    <answer fraction="0"><text>a</text></answer>
+    <answer fraction="0"><text>b</text></answer>
+  </question>
+</quiz>
+"""
+
+
+def test_moodle_xml_parses_the_supported_types_and_reports_the_rest():
+    from portal.assessment import moodlexml
+
+    result = moodlexml.parse(MOODLE_XML)
+    assert [q.type for q in result.questions] == ["single", "multiple", "truefalse", "short", "numerical",
+                                                  "matching"]
+    first = result.questions[0]
+    assert (first.title, first.format, first.line, first.category) == ("First step", "html", 6,
+                                                                      "$course$/top/Onboarding")
+    assert "<b>first</b>" in first.text and first.feedback == "Greet first."
+    assert [c["fraction"] for c in result.questions[1].data["choices"]] == [0.5, 0.5, -1.0]
+    assert result.questions[2].data == {"answer": True}
+    assert result.questions[5].data["pairs"][1] == {"left": "E5", "right": "overcurrent"}
+    assert result.skipped == [(45, "essay questions are not supported")]
+    assert [line for line, _p in result.errors] == [49]
+
+
+def test_moodle_xml_refuses_doctypes_and_reports_bad_xml():
+    from portal.assessment import moodlexml
+
+    evil = '<?xml version="1.0"?><!DOCTYPE quiz [<!ENTITY x "y">]><quiz>&x;</quiz>'
+    assert moodlexml.parse(evil).errors[0][1].startswith("a DOCTYPE")
+    broken = moodlexml.parse("<quiz>\n<question type='truefalse'>\n</quiz>")
+    assert broken.errors and broken.errors[0][0] == 3 and not broken.questions

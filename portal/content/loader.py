@@ -74,12 +74,17 @@ def plan(path: Path) -> list[tuple[Loader, Path]]:
     """Which loaders apply to PATH: a content root, one loader's folder, or one file in it."""
     from ..kb import loader as _kb  # noqa: F401  (registers the kb loader)
     from ..learning import loader as _learning  # noqa: F401  (courses and calendar)
+    from ..assessment import bank as _bank  # noqa: F401  (question banks)
 
     path = path.resolve()
     work = []
     for loader in LOADERS:
+        # Question banks live beside content/ (the repository's quizzes/), the rest inside it.
+        beside = path.parent / loader.folder if path.name == "content" else None
         if (path / loader.folder).is_dir():
             work.append((loader, path / loader.folder))
-        elif path.name == loader.folder or path.parent.name == loader.folder:
+        elif beside is not None and beside.is_dir():
+            work.append((loader, beside))
+        elif path.name == loader.folder or loader.folder in [p.name for p in path.parents][:3]:
             work.append((loader, path))
     return work

@@ -1,0 +1,274 @@
+"""The question bank: loading quizzes/*.yaml, importing GIFT, exporting GIFT."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..content.files import FileProblem, parse_yaml_file, yaml_line_finder
+from ..content.loader import Report, register
+from ..dbtypes import utcnow
+from ..extensions import db
+from . import gift, qtypes
+from .models import Question, QuestionCategory
+
+IDENT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,118}$")
+CATEGORY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9-]*)*$")
+LANGS = ("zh", "en")
+QUESTION_FIELDS = {"id", "type", "difficulty", "tags", "text", "explanation", "image", "title",
+                   "choices", "penalty", "answer", "answers", "pairs", "items", "all_or_nothing"}
+
+
+def category(path: str) -> QuestionCategory:
+    row = db.session.scalar(select(QuestionCategory).where(QuestionCategory.path == path))
+    if row is None:
+        row = QuestionCategory(path=path)
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def _both(value, where: str) -> dict:
+    if isinstance(value, dict) and all(isinstance(value.get(l), (str, int, float)) and str(value.get(l)).strip()
+                                       for l in LANGS):
+        return {l: str(value[l]).strip() for l in LANGS}
+    raise ValueError(_("%(where)s needs zh and en texts.", where=where))
+
+
+def question_data(spec: dict) -> tuple[dict, dict]:
+    """The type's data in each language from a bilingual YAML question; ValueError says why not."""
+    kind = spec.get("type")
+    if kind not in qtypes.REGISTRY:
+        raise ValueError(_("Unknown type %(type)s.", type=kind))
+    data = {l: {} for l in LANGS}
+    if kind in ("single", "multiple"):
+        choices = spec.get("choices") or []
+        if not isinstance(choices, list):
+            raise ValueError(_("choices must be a list."))
+        right = [c for c in choices if isinstance(c, dict) and c.get("correct")]
+        share = 1 / len(right) if right else 0
+        for l in LANGS:
+            data[l]["choices"] = []
+        for n, choice in enumerate(choices, start=1):
+            if not isinstance(choice, dict):
+                raise ValueError(_("choice %(n)d must be {zh, en, correct}.", n=n))
+            texts = _both(choice, f"choice {n}")
+            if "fraction" in choice:
+                fraction = float(choice["fraction"])
+            elif choice.get("correct"):
+                fraction = 1.0 if kind == "single" else share
+            else:
+                fraction = 0.0
+            for l in LANGS:
+                data[l]["choices"].append({"text": texts[l], "fraction": fraction})
+        if kind == "single" and len(right) != 1:
+            raise ValueError(_("A single-choice question needs exactly one correct choice."))
+        if kind == "multiple":
+            if len(right) < 2:
+                raise ValueError(_("A multiple-choice question needs at least two correct choices."))
+            for l in LANGS:
+                data[l]["penalty"] = float(spec.get("penalty", 0) or 0)
+    elif kind == "truefalse":
+        if not isinstance(spec.get("answer"), bool):
+            raise ValueError(_("answer must be true or false."))
+        for l in LANGS:
+            data[l]["answer"] = spec["answer"]
+    elif kind == "short":
+        accepted = []
+        for n, answer in enumerate(spec.get("answers") or [], start=1):
+            texts = _both(answer, f"answer {n}") if isinstance(answer, dict) else None
+            if texts is None:
+                raise ValueError(_("answer %(n)d must be {zh, en}.", n=n))
+            fraction = float(answer.get("fraction", 1))
+            accepted.extend({"text": texts[l], "fraction": fraction} for l in LANGS)
+        # A learner may answer in either language: both languages' answers are accepted.
+        unique = {qtypes.fold(a["text"]): a for a in accepted}
+        for l in LANGS:
+            data[l]["answers"] = list(unique.values())
+    elif kind == "numerical":
+        answers = []
+        for n, answer in enumerate(spec.get("answers") or [], start=1):
+            if not isinstance(answer, dict) or qtypes.parse_number(answer.get("value")) is None:
+                raise ValueError(_("answer %(n)d needs a numeric value.", n=n))
+            answers.append({"value": float(answer["value"]), "tolerance": float(answer.get("tolerance", 0)),
+                            "fraction": float(answer.get("fraction", 1))})
+        for l in LANGS:
+            data[l]["answers"] = answers
+    elif kind == "matching":
+        for l in LANGS:
+            data[l]["pairs"] = []
+        for n, pair in enumerate(spec.get("pairs") or [], start=1):
+            if not isinstance(pair, dict):
+                raise ValueError(_("pair %(n)d must be {left, right}.", n=n))
+            left, right = _both(pair.get("left"), f"pair {n} left"), _both(pair.get("right"), f"pair {n} right")
+            for l in LANGS:
+                data[l]["pairs"].append({"left": left[l], "right": right[l]})
+    elif kind == "ordering":
+        items = [_both(item, f"item {n}") for n, item in enumerate(spec.get("items") or [], start=1)]
+        for l in LANGS:
+            data[l]["items"] = [item[l] for item in items]
+            data[l]["all_or_nothing"] = bool(spec.get("all_or_nothing", False))
+    for l in LANGS:
+        problems = qtypes.get(kind).validate(data[l])
+        if problems:
+            raise ValueError(problems[0])
+    return data["zh"], data["en"]
+
+
+def parse_bank(path: Path, root: Path) -> tuple[str, list[dict], list[tuple[int, str, str]]]:
+    """(category, question rows, problems (line, field, message)) of one bank file."""
+    try:
+        data, lines, _digest = parse_yaml_file(path)
+    except FileProblem as problem:
+        return "", [], [(problem.line, problem.field, problem.message)]
+    at = yaml_line_finder(path)
+    problems: list[tuple[int, str, str]] = []
+    folder = path.parent.relative_to(root).as_posix() if path.parent != root else path.stem
+    path_name = str(data.get("category") or folder)
+    if not CATEGORY_RE.match(path_name):
+        problems.append((lines.get("category", 1), "category", _("A path like onboarding/final.")))
+    questions = data.get("questions")
+    if not isinstance(questions, list) or not questions:
+        return path_name, [], problems + [(lines.get("questions", 1), "questions", _("A list of questions."))]
+    rows, seen = [], set()
+    for i, spec in enumerate(questions):
+        line = at("questions", i)
+        if not isinstance(spec, dict):
+            problems.append((line, f"questions[{i + 1}]", _("A question is a set of fields.")))
+            continue
+        ident = spec.get("id")
+        label = f"{ident or i + 1}"
+        unknown = [k for k in spec if k not in QUESTION_FIELDS]
+        if unknown:
+            problems.append((at("questions", i, unknown[0]), f"{label}.{unknown[0]}", _("Unknown field.")))
+            continue
+        if not (isinstance(ident, str) and IDENT_RE.match(ident)):
+            problems.append((line, f"questions[{i + 1}].id", _("An id of lower-case letters, digits and dashes.")))
+            continue
+        if ident in seen:
+            problems.append((line, f"{ident}.id", _("Used twice in this category.")))
+            continue
+        seen.add(ident)
+        difficulty = spec.get("difficulty", 2)
+        if difficulty not in (1, 2, 3):
+            problems.append((at("questions", i, "difficulty"), f"{ident}.difficulty", _("1, 2 or 3.")))
+            continue
+        tags = spec.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            problems.append((at("questions", i, "tags"), f"{ident}.tags", _("A list of tags.")))
+            continue
+        try:
+            text = _both(spec.get("text"), "text")
+            explanation = _both(spec["explanation"], "explanation") if spec.get("explanation") else {"zh": "", "en": ""}
+            data_zh, data_en = question_data(spec)
+        except (ValueError, TypeError) as exc:
+            problems.append((line, f"{ident}", str(exc)))
+            continue
+        digest = hashlib.sha256(repr(sorted(spec.items(), key=lambda kv: kv[0])).encode()).hexdigest()
+        rows.append({"ident": ident, "type": spec["type"], "difficulty": difficulty, "tags": tags,
+                     "text_zh": text["zh"], "text_en": text["en"], "explanation_zh": explanation["zh"],
+                     "explanation_en": explanation["en"], "data_zh": data_zh, "data_en": data_en,
+                     "image": spec.get("image"), "title": str(spec.get("title") or ""),
+                     "content_hash": digest})
+    return path_name, rows, problems
+
+
+def store(category_path: str, rows: list[dict], source: str, report: Report) -> list[Question]:
+    """Create or update questions by (category, ident); unchanged ones are left alone."""
+    cat = category(category_path)
+    existing = {q.ident: q for q in db.session.scalars(select(Question).where(Question.category_id == cat.id))}
+    stored = []
+    for row in rows:
+        question = existing.get(row["ident"])
+        if question is not None and question.content_hash == row["content_hash"] and question.active:
+            report.unchanged += 1
+            stored.append(question)
+            continue
+        if question is None:
+            question = Question(category_id=cat.id, ident=row["ident"])
+            db.session.add(question)
+            report.created += 1
+        else:
+            report.updated += 1
+        for name, value in row.items():
+            if name != "ident":
+                setattr(question, name, value)
+        question.source, question.active, question.updated_at = source, True, utcnow()
+        stored.append(question)
+    return stored
+
+
+@register("quizzes", "quizzes", order=25)
+def load_banks(where: Path) -> Report:
+    """quizzes/**/*.yaml; a file with a problem is reported and nothing of it loads."""
+    report = Report()
+    # Categories are folder paths under quizzes/ (whichever part of it is being loaded).
+    root = next((p for p in [where, *where.parents] if p.name == "quizzes"),
+                where if where.is_dir() else where.parent)
+    files = [where] if where.is_file() else sorted(where.rglob("*.yaml"))
+    for path in files:
+        category_path, rows, problems = parse_bank(path, root)
+        if problems:
+            for line, field_name, message in problems:
+                report.error(path, line, field_name, message)
+            continue
+        store(category_path, rows, "content", report)
+        db.session.commit()
+    return report
+
+
+# --- GIFT import and export -------------------------------------------------------------------
+
+
+def _gift_ident(q: gift.Parsed) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", q.title.lower()).strip("-")[:60] if q.title else ""
+    digest = hashlib.sha256(f"{q.type}\n{q.text}".encode()).hexdigest()[:10]
+    return f"{base}-{digest}" if base else f"gift-{digest}"
+
+
+def import_gift(source: str, category_path: str, atomic: bool = False) -> tuple[gift.Result, Report, bool]:
+    return import_parsed(gift.parse(source), category_path, "gift", atomic)
+
+
+def import_moodle_xml(source: str, category_path: str, atomic: bool = False) -> tuple[gift.Result, Report, bool]:
+    from . import moodlexml
+
+    return import_parsed(moodlexml.parse(source), category_path, "moodle-xml", atomic)
+
+
+def import_parsed(result: gift.Result, category_path: str, source_name: str,
+                  atomic: bool = False) -> tuple[gift.Result, Report, bool]:
+    """(parse result, store report, whether anything was stored). Every question keeps the file's
+    own language in both language slots (an exchange file is written in one language)."""
+    report = Report()
+    if atomic and (result.skipped or result.errors):
+        return result, report, False
+    rows = []
+    for q in result.questions:
+        digest = hashlib.sha256(repr((q.type, q.text, q.title, q.format, q.feedback, q.data)).encode()).hexdigest()
+        rows.append({"ident": _gift_ident(q), "type": q.type, "difficulty": 2, "tags": [],
+                     "title": q.title[:200], "format": q.format, "text_zh": q.text, "text_en": q.text,
+                     "explanation_zh": q.feedback, "explanation_en": q.feedback, "data_zh": q.data,
+                     "data_en": q.data, "content_hash": digest})
+    store(category_path, rows, source_name, report)
+    db.session.commit()
+    return result, report, True
+
+
+def export_gift(category_path: str, lang: str = "en") -> tuple[str, int]:
+    """GIFT text of a category's questions, and how many were left out (GIFT has no ordering
+    questions). LookupError for an unknown category."""
+    cat = db.session.scalar(select(QuestionCategory).where(QuestionCategory.path == category_path))
+    if cat is None:
+        raise LookupError(category_path)
+    questions = db.session.scalars(select(Question).where(Question.category_id == cat.id, Question.active)
+                                   .order_by(Question.id)).all()
+    parsed = [gift.Parsed(line=0, type=q.type, text=q.text(lang), data=q.data(lang), title=q.title,
+                          format=q.format, category=category_path,
+                          feedback=q.explanation_zh if lang == "zh" else q.explanation_en)
+              for q in questions if q.type != "ordering"]
+    return gift.write(parsed, category=category_path), len(questions) - len(parsed)

@@ -1,0 +1,64 @@
+"""``flask --app portal quizzes import|export``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+from flask_babel import gettext as _
+
+from ..cliutil import fail, needs_schema
+from .bank import CATEGORY_RE, export_gift, import_gift, import_moodle_xml
+
+quizzes_cli = AppGroup("quizzes", help="Import and export question banks.")
+
+
+@quizzes_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["gift", "moodle-xml"]), required=True)
+@click.option("--category", required=True, help="Category path, e.g. onboarding/final.")
+@click.option("--atomic", is_flag=True, help="Import nothing if any item is skipped.")
+@needs_schema
+def import_command(file: Path, fmt: str, category: str, atomic: bool):
+    """Import questions from a GIFT or Moodle XML file into a category."""
+    if not CATEGORY_RE.match(category):
+        fail(_("The category must be a path like onboarding/final (lower-case letters, digits, dashes)."))
+    try:
+        source = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        fail(_("%(file)s is not UTF-8 text.", file=file))
+    if fmt == "gift":
+        result, report, stored = import_gift(source, category, atomic=atomic)
+    else:
+        result, report, stored = import_moodle_xml(source, category, atomic=atomic)
+    skipped = sorted(result.skipped + result.errors)
+    for line, reason in skipped:
+        click.echo(f"skipped line {line}: {reason}")
+    counts = result.counts() if stored else {}
+    imported = sum(counts.values())
+    detail = ", ".join(f"{kind}: {n}" for kind, n in sorted(counts.items()))
+    click.echo(f"imported {imported} questions ({detail}), skipped {len(skipped)}")
+    if atomic and not stored:
+        sys.exit(1)
+
+
+@quizzes_cli.command("export")
+@click.option("--category", required=True)
+@click.option("--format", "fmt", type=click.Choice(["gift"]), default="gift")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="en")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@needs_schema
+def export_command(category: str, fmt: str, lang: str, output: Path | None):
+    """Write a category's questions as GIFT (to --output, or standard output)."""
+    try:
+        text, left_out = export_gift(category, lang)
+    except LookupError:
+        fail(_("No category %(name)s.", name=category))
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    if left_out:
+        click.echo(_("left out %(n)d ordering questions (GIFT has no ordering type)", n=left_out), err=True)

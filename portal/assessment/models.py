@@ -1,0 +1,55 @@
+"""The question bank: categories and questions (quizzes and attempts come next)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..dbtypes import UTCDateTime, utcnow
+from ..extensions import db
+
+
+class QuestionCategory(db.Model):
+    __tablename__ = "assessment_category"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(200), unique=True)  # e.g. onboarding/final
+
+
+class Question(db.Model):
+    """One question in both languages. ``data_zh`` / ``data_en`` hold the type's data (see
+    qtypes) in each language; grading uses the language the question was shown in."""
+
+    __tablename__ = "assessment_question"
+    __table_args__ = (UniqueConstraint("category_id", "ident"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("assessment_category.id"), index=True)
+    ident: Mapped[str] = mapped_column(String(120))  # stable within its category
+    type: Mapped[str] = mapped_column(String(20))
+    difficulty: Mapped[int] = mapped_column(default=2)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    format: Mapped[str] = mapped_column(String(12), default="markdown")
+    text_zh: Mapped[str] = mapped_column(Text, default="")
+    text_en: Mapped[str] = mapped_column(Text, default="")
+    explanation_zh: Mapped[str] = mapped_column(Text, default="")
+    explanation_en: Mapped[str] = mapped_column(Text, default="")
+    data_zh: Mapped[dict] = mapped_column(JSON, default=dict)
+    data_en: Mapped[dict] = mapped_column(JSON, default=dict)
+    image: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(20), default="content")  # content | gift | moodle-xml
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    category: Mapped[QuestionCategory] = relationship()
+
+    def text(self, lang: str) -> str:
+        return (self.text_zh if lang == "zh" else self.text_en) or self.text_en or self.text_zh
+
+    def data(self, lang: str) -> dict:
+        return (self.data_zh if lang == "zh" else self.data_en) or self.data_en or self.data_zh

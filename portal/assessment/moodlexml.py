@@ -1,0 +1,120 @@
+"""Moodle XML question files: parse into the portal's question types (like gift.parse).
+
+Supported: multichoice (single and multiple answers, fractions, penalty), truefalse,
+shortanswer, numerical (with tolerance, several answers), matching; category entries.
+Other types (essay, description, cloze, calculated, …) are skipped with their line.
+A DOCTYPE is refused (no entities from outside the file).
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from . import gift, qtypes
+
+FORMATS = {"html": "html", "moodle_auto_format": "moodle", "plain_text": "plain", "markdown": "markdown"}
+TAG_RE = re.compile(r"<[^>]+>")
+
+
+def _text(node, path: str = "text") -> str:
+    if node is None:
+        return ""
+    found = node.find(path)
+    return (found.text or "").strip() if found is not None else ""
+
+
+def _fraction(answer) -> float:
+    try:
+        return float(answer.get("fraction", "0")) / 100
+    except ValueError:
+        raise ValueError(f"fraction {answer.get('fraction')!r} is not a number") from None
+
+
+def _question(node) -> gift.Parsed | tuple[str, str]:
+    kind = node.get("type", "")
+    title = _text(node.find("name"))
+    qtext = node.find("questiontext")
+    fmt = FORMATS.get(qtext.get("format", "html") if qtext is not None else "html", "html")
+    text = _text(qtext)  # HTML stays HTML; it is rendered through the sanitiser like all text
+    feedback = _text(node.find("generalfeedback"))
+    answers = node.findall("answer")
+    if kind == "multichoice":
+        single = (node.findtext("single") or "true").strip().lower() in ("true", "1")
+        choices = [{"text": _text(a), "fraction": _fraction(a), "feedback": _text(a.find("feedback"))}
+                   for a in answers]
+        data = {"choices": choices}
+        if not single:
+            return gift.Parsed(0, "multiple", text, data, title, fmt, "", feedback)
+        if choices and max(c["fraction"] for c in choices) < 1:
+            return ("error", "no answer is worth 100%")
+        return gift.Parsed(0, "single", text, data, title, fmt, "", feedback)
+    if kind == "truefalse":
+        right = next((a for a in answers if _fraction(a) >= 1), None)
+        if right is None:
+            return ("error", "neither true nor false is worth 100%")
+        value = _text(right).lower()
+        if value not in ("true", "false"):
+            return ("error", f"a true/false answer must be 'true' or 'false', not {value!r}")
+        return gift.Parsed(0, "truefalse", text, {"answer": value == "true"}, title, fmt, "", feedback)
+    if kind == "shortanswer":
+        return gift.Parsed(0, "short", text, {"answers": [
+            {"text": _text(a), "fraction": _fraction(a), "feedback": _text(a.find("feedback"))}
+            for a in answers]}, title, fmt, "", feedback)
+    if kind == "numerical":
+        values = []
+        for a in answers:
+            value = qtypes.parse_number(_text(a))
+            tolerance = qtypes.parse_number(a.findtext("tolerance") or "0")
+            if value is None or tolerance is None:
+                return ("error", f"not a number: {_text(a)!r}")
+            values.append({"value": value, "tolerance": abs(tolerance), "fraction": _fraction(a),
+                           "feedback": _text(a.find("feedback"))})
+        return gift.Parsed(0, "numerical", text, {"answers": values}, title, fmt, "", feedback)
+    if kind == "matching":
+        pairs = []
+        for sub in node.findall("subquestion"):
+            left, right = _text(sub), _text(sub.find("answer"))
+            if left and right:
+                pairs.append({"left": TAG_RE.sub("", left).strip(), "right": right})
+        return gift.Parsed(0, "matching", text, {"pairs": pairs}, title, fmt, "", feedback)
+    return ("skip", f"{kind or 'unknown'} questions are not supported")
+
+
+def parse(source: str) -> gift.Result:
+    result = gift.Result()
+    if re.search(r"<!DOCTYPE", source, re.I):
+        result.errors.append((1, "a DOCTYPE is not allowed in a question file"))
+        return result
+    try:
+        root = ET.fromstring(source)
+    except ET.ParseError as exc:
+        result.errors.append((exc.position[0] if exc.position else 1, f"not well-formed XML: {exc}"))
+        return result
+    if root.tag != "quiz":
+        result.errors.append((1, "the root element must be <quiz>"))
+        return result
+    # ElementTree keeps no line numbers: the n-th <question> element is the n-th tag in the text.
+    lines = [source.count("\n", 0, m.start()) + 1 for m in re.finditer(r"<question\b", source)]
+    category = ""
+    for index, node in enumerate(root.findall("question")):
+        line = lines[index] if index < len(lines) else 1
+        if node.get("type") == "category":
+            category = _text(node.find("category"))
+            continue
+        try:
+            outcome = _question(node)
+        except ValueError as exc:
+            outcome = ("error", str(exc))
+        if isinstance(outcome, gift.Parsed):
+            outcome.line, outcome.category = line, category
+            problems = qtypes.get(outcome.type).validate(outcome.data)
+            if problems:
+                result.errors.append((line, f"{outcome.type}: {problems[0]}"))
+            else:
+                result.questions.append(outcome)
+        elif outcome[0] == "skip":
+            result.skipped.append((line, outcome[1]))
+        else:
+            result.errors.append((line, outcome[1]))
+    return result
