@@ -401,3 +401,19 @@ def test_the_trainer_home_shows_cohorts_and_overdue_assignments(app, client, cou
     login(client, "trainer")
     html = client.get("/trainer").get_data(as_text=True)
     assert "Home cohort" in html and "/learning/assignments" in html
+
+
+def test_reaches_agrees_with_assignment_targets(app, courses, make_user, users, network):
+    make_user("other", "technician", outlet=network["outlets"][1].code)
+    make_user("retired", "technician", outlet=network["outlets"][1].code).active = False
+    network["outlets"][1].products = ["washing-machine"]
+    db.session.commit()
+    course = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+    from portal.auth.models import User
+
+    everyone = db.session.scalars(select(User)).all()
+    for scope, extra in (("all", {}), ("region", {"region": network["region"]}),
+                         ("product", {"product": "water-heater"}), ("product", {"product": "washing-machine"})):
+        assignment = learning.create_assignment(course, scope, date(2026, 12, 31), users["trainer"], **extra)
+        targets = {u.id for u in learning.assignment_targets(assignment)}
+        assert {u.id for u in everyone if learning.reaches(assignment, u)} == targets, scope

@@ -312,6 +312,19 @@ def assignment_targets(assignment: Assignment) -> list[User]:
     return users
 
 
+def reaches(assignment: Assignment, user: User) -> bool:
+    """Whether the assignment is for this user (the same rule as assignment_targets, for one
+    user, without loading every technician)."""
+    if not (user.active and user.has_role("technician")):
+        return False
+    outlet = user.outlet
+    if assignment.scope == "region" and assignment.region_id is not None:
+        return outlet is not None and outlet.province.region_id == assignment.region_id
+    if assignment.scope == "product" and assignment.product:
+        return outlet is None or not outlet.products or assignment.product in outlet.products
+    return True
+
+
 def create_assignment(course: Course, scope: str, due_date: date, created_by: User | None,
                       region=None, product: str | None = None) -> Assignment:
     from flask_babel import gettext as _
@@ -403,7 +416,7 @@ def assignments_for(user: User, today: date) -> list[MyAssignment]:
     """The course assignments that reach this technician, soonest due first."""
     found = []
     for assignment in db.session.scalars(select(Assignment).order_by(Assignment.due_date)):
-        if user.id not in {u.id for u in assignment_targets(assignment)}:
+        if not reaches(assignment, user):
             continue
         progress = course_progress(user, assignment.course)
         found.append(MyAssignment(assignment=assignment, progress=progress,
