@@ -131,11 +131,21 @@ def test_gift_export_imports_back_to_the_same_questions(app, runner, tmp_path):
     assert runner.invoke(args=["quizzes", "export", "--category", "no/such"]).exit_code == 1
 
 
-def test_the_shipped_banks_load(app):
+def test_the_shipped_banks_load_in_both_languages_and_redact_their_keys(app):
     report = load_banks(ROOT / "quizzes")
     assert not report.problems, [str(p) for p in report.problems[:5]]
-    if report.created:  # the banks ship with the quiz engine; the loader takes every file
-        assert db.session.scalar(select(func.count()).select_from(Question)) == report.created
+    counts = dict(db.session.execute(
+        select(QuestionCategory.path, func.count(Question.id)).join(Question).group_by(QuestionCategory.path)).all())
+    assert counts["onboarding/final"] >= 80
+    assert counts["courses/2026-q3-r32-inverter-splits"] >= 20
+    assert counts["courses/2026-q4-heat-pump-water-heaters"] >= 20
+    for q in db.session.scalars(select(Question)):
+        assert q.text_zh and q.text_en and q.explanation_zh and q.explanation_en, q.ident
+        kind = qtypes.get(q.type)
+        for lang in ("zh", "en"):
+            public = repr(kind.public(q.data(lang)))
+            assert "fraction" not in public and "answer" not in public, q.ident
+        assert len({t.split(":")[0] for t in q.tags} - {"lesson", "case"}) == 0, q.ident
 
 
 def test_moodle_xml_import_cli(app, runner, tmp_path):
