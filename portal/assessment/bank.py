@@ -211,6 +211,8 @@ def load_banks(where: Path) -> Report:
                 where if where.is_dir() else where.parent)
     files = [where] if where.is_file() else sorted(where.rglob("*.yaml"))
     for path in files:
+        if path.name.endswith(".quiz.yaml"):
+            continue  # a quiz definition (load_quizzes), not a bank
         category_path, rows, problems = parse_bank(path, root)
         if problems:
             for line, field_name, message in problems:
@@ -272,3 +274,95 @@ def export_gift(category_path: str, lang: str = "en") -> tuple[str, int]:
                           feedback=q.explanation_zh if lang == "zh" else q.explanation_en)
               for q in questions if q.type != "ordering"]
     return gift.write(parsed, category=category_path), len(questions) - len(parsed)
+
+
+# --- quiz definitions (quizzes/**/*.quiz.yaml) ------------------------------------------------
+
+QUIZ_FIELDS = {"title", "time_limit_minutes", "pass_mark", "attempts", "cooldown_hours", "review", "shuffle",
+               "sections"}
+
+
+def parse_quiz(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
+    from .models import REVIEW_MODES
+
+    try:
+        data, lines, digest = parse_yaml_file(path)
+    except FileProblem as problem:
+        return {}, [(problem.line, problem.field, problem.message)]
+    at = yaml_line_finder(path)
+    problems = [(lines.get(k, 1), k, _("Unknown field.")) for k in data if k not in QUIZ_FIELDS]
+    slug = path.name[: -len(".quiz.yaml")]
+    if not IDENT_RE.match(slug):
+        problems.append((1, "file", _("The file name must be lower-case letters, digits and dashes.")))
+    try:
+        title = _both(data.get("title"), "title")
+    except ValueError as exc:
+        problems.append((at("title"), "title", str(exc)))
+        title = {"zh": "", "en": ""}
+    settings = {}
+    for name, low, high in (("time_limit_minutes", 1, 600), ("pass_mark", 0, 100), ("attempts", 0, 100),
+                            ("cooldown_hours", 0, 24 * 90)):
+        value = data.get(name)
+        if value is not None and not (isinstance(value, (int, float)) and low <= value <= high):
+            problems.append((at(name), name, _("A number from %(low)d to %(high)d.", low=low, high=high)))
+        elif value is not None:
+            settings[name] = value
+    review = data.get("review", "explanations")
+    if review not in REVIEW_MODES:
+        problems.append((at("review"), "review", _("One of: %(names)s.", names=", ".join(REVIEW_MODES))))
+    settings["review"] = review
+    settings["shuffle"] = bool(data.get("shuffle", True))
+    sections = data.get("sections")
+    if not isinstance(sections, list) or not sections:
+        problems.append((at("sections"), "sections", _("A list of sections, each drawing questions.")))
+        sections = []
+    clean = []
+    for i, section in enumerate(sections):
+        line = at("sections", i)
+        if not isinstance(section, dict) or not isinstance(section.get("draw"), int) or section["draw"] < 1:
+            problems.append((line, f"sections[{i + 1}].draw", _("How many questions to draw (1 or more).")))
+            continue
+        spec = {"draw": section["draw"], "categories": list(section.get("categories") or []),
+                "tags": list(section.get("tags") or []),
+                "difficulty": {str(k): int(v) for k, v in (section.get("difficulty") or {}).items()}}
+        if sum(spec["difficulty"].values()) > spec["draw"]:
+            problems.append((line, f"sections[{i + 1}].difficulty", _("The mix asks for more than the draw.")))
+        from .attempts import _pool
+
+        available = len(_pool(spec))
+        if available < spec["draw"]:
+            problems.append((line, f"sections[{i + 1}]", _("Draws %(draw)d questions but the bank has %(n)d.",
+                                                          draw=spec["draw"], n=available)))
+        clean.append(spec)
+    return {"slug": slug, "title": title, "settings": settings, "sections": clean, "digest": digest}, problems
+
+
+@register("quiz definitions", "quizzes", order=26)
+def load_quizzes(where: Path) -> Report:
+    from .models import Quiz
+
+    report = Report()
+    files = [where] if where.is_file() else sorted(where.rglob("*.quiz.yaml"))
+    for path in files:
+        if not path.name.endswith(".quiz.yaml"):
+            continue
+        spec, problems = parse_quiz(path)
+        if problems:
+            for line, field_name, message in problems:
+                report.error(path, line, field_name, message)
+            continue
+        quiz = db.session.scalar(select(Quiz).where(Quiz.slug == spec["slug"]))
+        if quiz is not None and quiz.content_hash == spec["digest"]:
+            report.unchanged += 1
+            continue
+        if quiz is None:
+            quiz = Quiz(slug=spec["slug"])
+            db.session.add(quiz)
+            report.created += 1
+        else:
+            report.updated += 1
+        quiz.title_zh, quiz.title_en = spec["title"]["zh"], spec["title"]["en"]
+        quiz.settings, quiz.sections, quiz.content_hash, quiz.active = (spec["settings"], spec["sections"],
+                                                                        spec["digest"], True)
+        db.session.commit()
+    return report

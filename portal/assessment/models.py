@@ -1,4 +1,4 @@
-"""The question bank: categories and questions (quizzes and attempts come next)."""
+"""The question bank (categories, questions), quizzes and attempts."""
 
 from __future__ import annotations
 
@@ -53,3 +53,49 @@ class Question(db.Model):
 
     def data(self, lang: str) -> dict:
         return (self.data_zh if lang == "zh" else self.data_en) or self.data_en or self.data_zh
+
+
+REVIEW_MODES = ("score", "answers", "explanations")
+
+
+class Quiz(db.Model):
+    __tablename__ = "assessment_quiz"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    # time_limit_minutes, pass_mark (percent), attempts (0 = any), cooldown_hours, review, shuffle
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    # [{"draw": N, "categories": [...], "tags": [...], "difficulty": {"1": n, …}}, …]
+    sections: Mapped[list] = mapped_column(JSON, default=list)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    def setting(self, name: str, default=None):
+        return (self.settings or {}).get(name, default)
+
+
+class Attempt(db.Model):
+    __tablename__ = "assessment_attempt"
+    __table_args__ = (UniqueConstraint("open_slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("assessment_quiz.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(default=1)
+    lang: Mapped[str] = mapped_column(String(2), default="zh")
+    # "user:quiz" while open, NULL once closed: the database allows one open attempt each.
+    open_slot: Mapped[str | None] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | submitted | timed_out
+    # [{"question": id, "order": [original option indexes in the order shown] or None}, …]
+    items: Mapped[list] = mapped_column(JSON, default=list)
+    answers: Mapped[dict] = mapped_column(JSON, default=dict)  # item index (str) → response as shown
+    scores: Mapped[list] = mapped_column(JSON, default=list)  # per item, 0..1, after grading
+    score: Mapped[float | None] = mapped_column()  # percent
+    passed: Mapped[bool | None] = mapped_column()
+
+    quiz: Mapped[Quiz] = relationship()

@@ -1,0 +1,223 @@
+"""Quizzes and attempts: drawing questions, saving answers on the server, deadlines, grading.
+
+The rules are plain functions over model rows; the database enforces at most one open
+attempt per user and quiz (a unique ``open_slot``), so two simultaneous starts get the same
+attempt. Times come in as arguments (``now``), so deadlines are tested without waiting.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from . import qtypes
+from .models import Attempt, Question, QuestionCategory, Quiz
+
+
+class AttemptError(ValueError):
+    """Why an attempt cannot start or an answer cannot be saved (a message for the user)."""
+
+
+# --- drawing ----------------------------------------------------------------------------------
+
+
+def _pool(section: dict) -> list[Question]:
+    query = select(Question).join(QuestionCategory).where(Question.active)
+    if section.get("categories"):
+        query = query.where(QuestionCategory.path.in_(section["categories"]))
+    questions = list(db.session.scalars(query.order_by(Question.id)))
+    tags = set(section.get("tags") or [])
+    if tags:
+        questions = [q for q in questions if tags & set(q.tags or [])]
+    return questions
+
+
+def draw(quiz: Quiz, rng: random.Random) -> list[Question]:
+    """Each section's N questions, at random, honouring its difficulty mix where given (short
+    levels are filled from the others); no question twice."""
+    chosen: list[Question] = []
+    taken: set[int] = set()
+    for section in quiz.sections:
+        pool = [q for q in _pool(section) if q.id not in taken]
+        want = int(section.get("draw", len(pool)))
+        picked: list[Question] = []
+        mix = {int(k): int(v) for k, v in (section.get("difficulty") or {}).items()}
+        for level, count in sorted(mix.items()):
+            level_pool = [q for q in pool if q.difficulty == level and q not in picked]
+            picked += rng.sample(level_pool, min(count, len(level_pool)))
+        rest = [q for q in pool if q not in picked]
+        picked += rng.sample(rest, min(max(0, want - len(picked)), len(rest)))
+        if quiz.setting("shuffle", True):
+            rng.shuffle(picked)
+        chosen += picked[:want]
+        taken.update(q.id for q in picked)
+    return chosen
+
+
+def _option_order(question: Question, lang: str, rng: random.Random, shuffle: bool) -> list[int] | None:
+    data = question.data(lang)
+    count = len(data.get("choices") or [])
+    if not count:
+        return None
+    order = list(range(count))
+    if shuffle:
+        rng.shuffle(order)
+    return order
+
+
+# --- the attempt lifecycle --------------------------------------------------------------------
+
+
+def _slot(user_id: int, quiz_id: int) -> str:
+    return f"{user_id}:{quiz_id}"
+
+
+def open_attempt(user, quiz: Quiz) -> Attempt | None:
+    return db.session.scalar(select(Attempt).where(Attempt.open_slot == _slot(user.id, quiz.id)))
+
+
+def start(user, quiz: Quiz, lang: str, now: datetime, seed: int | None = None) -> Attempt:
+    """The user's open attempt (resumed), or a new one if the rules allow it."""
+    from flask_babel import gettext as _
+
+    current = open_attempt(user, quiz)
+    if current is not None:
+        if current.deadline is not None and now >= current.deadline:
+            close(current, now, timed_out=True)
+        else:
+            return current
+    closed = list(db.session.scalars(select(Attempt).where(Attempt.user_id == user.id, Attempt.quiz_id == quiz.id,
+                                                           Attempt.open_slot.is_(None))
+                                     .order_by(Attempt.number)))
+    allowed = int(quiz.setting("attempts", 0) or 0)
+    if allowed and len(closed) >= allowed:
+        raise AttemptError(_("You have used all %(n)d attempts at this quiz.", n=allowed))
+    cooldown = float(quiz.setting("cooldown_hours", 0) or 0)
+    if closed and cooldown:
+        last = max(a.submitted_at or a.started_at for a in closed)
+        if now < last + timedelta(hours=cooldown):
+            raise AttemptError(_("You can try again from %(when)s.",
+                                 when=(last + timedelta(hours=cooldown)).isoformat(timespec="minutes")))
+    rng = random.Random(seed)
+    questions = draw(quiz, rng)
+    if not questions:
+        raise AttemptError(_("This quiz has no questions yet."))
+    shuffle = bool(quiz.setting("shuffle", True))
+    limit = quiz.setting("time_limit_minutes")
+    attempt = Attempt(quiz_id=quiz.id, user_id=user.id, number=len(closed) + 1, lang=lang,
+                      open_slot=_slot(user.id, quiz.id), started_at=now,
+                      deadline=now + timedelta(minutes=float(limit)) if limit else None,
+                      items=[{"question": q.id, "order": _option_order(q, lang, rng, shuffle)}
+                             for q in questions], answers={})
+    db.session.add(attempt)
+    try:
+        db.session.commit()
+    except IntegrityError:  # another request opened it a moment ago: that one is the attempt
+        db.session.rollback()
+        existing = open_attempt(user, quiz)
+        if existing is None:
+            raise
+        return existing
+    return attempt
+
+
+def save_answer(attempt: Attempt, index: int, response, now: datetime) -> Attempt:
+    """Keep one answer on the server as it is given. After the deadline the attempt closes
+    with what was saved, and the answer is refused."""
+    from flask_babel import gettext as _
+
+    if attempt.status != "open":
+        raise AttemptError(_("This attempt is already closed."))
+    if attempt.deadline is not None and now >= attempt.deadline:
+        close(attempt, now, timed_out=True)
+        raise AttemptError(_("Time is up: the attempt was closed with the answers saved before."))
+    if not 0 <= index < len(attempt.items):
+        raise AttemptError(_("There is no such question in this attempt."))
+    answers = dict(attempt.answers or {})
+    answers[str(index)] = response
+    attempt.answers = answers
+    db.session.commit()
+    return attempt
+
+
+def _to_original(item: dict, response, kind: str):
+    """A response in the order shown → in the question's own order (shuffled options)."""
+    order = item.get("order")
+    if not order:
+        return response
+    try:
+        if kind == "single":
+            return order[int(response)]
+        if kind == "multiple" and isinstance(response, (list, tuple)):
+            return [order[int(r)] for r in response if 0 <= int(r) < len(order)]
+    except (TypeError, ValueError, IndexError):
+        return None
+    return response
+
+
+def close(attempt: Attempt, now: datetime, timed_out: bool = False) -> Attempt:
+    """Grade and close (submit, or the deadline passed). Closing twice changes nothing."""
+    if attempt.status != "open":
+        return attempt
+    questions = {q.id: q for q in db.session.scalars(
+        select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
+    scores = []
+    for index, item in enumerate(attempt.items):
+        question = questions.get(item["question"])
+        response = (attempt.answers or {}).get(str(index))
+        if question is None or response is None:
+            scores.append(0.0)
+            continue
+        kind = qtypes.get(question.type)
+        scores.append(kind.grade(question.data(attempt.lang), _to_original(item, response, question.type)))
+    attempt.scores = scores
+    attempt.score = round(100 * sum(scores) / len(scores), 2) if scores else 0.0
+    attempt.passed = attempt.score >= float(attempt.quiz.setting("pass_mark", 60))
+    attempt.status = "timed_out" if timed_out else "submitted"
+    attempt.submitted_at = min(now, attempt.deadline) if (timed_out and attempt.deadline) else now
+    attempt.open_slot = None
+    db.session.commit()
+    return attempt
+
+
+def submit(attempt: Attempt, now: datetime) -> Attempt:
+    """Submit once: a second submit (a double click, a retry after a dropped connection)
+    returns the graded attempt unchanged. After the deadline it counts as timed out."""
+    if attempt.status != "open":
+        return attempt
+    late = attempt.deadline is not None and now >= attempt.deadline
+    return close(attempt, now, timed_out=late)
+
+
+@dataclass
+class ShownQuestion:
+    index: int
+    type: str
+    text: str
+    public: dict  # what the browser may see: options in the order shown, no key
+    answer: object  # the saved response, if any
+
+
+def shown(attempt: Attempt) -> list[ShownQuestion]:
+    """The attempt's questions as a page shows them before submission: never the key."""
+    questions = {q.id: q for q in db.session.scalars(
+        select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
+    out = []
+    for index, item in enumerate(attempt.items):
+        question = questions[item["question"]]
+        public = qtypes.get(question.type).public(question.data(attempt.lang))
+        if item.get("order") and "choices" in public:
+            public = {**public, "choices": [public["choices"][i] for i in item["order"]]}
+        out.append(ShownQuestion(index, question.type, question.text(attempt.lang), public,
+                                 (attempt.answers or {}).get(str(index))))
+    return out
+
+
+def attempts_used(user, quiz: Quiz) -> int:
+    return db.session.scalar(select(func.count()).select_from(Attempt).where(
+        Attempt.user_id == user.id, Attempt.quiz_id == quiz.id)) or 0
