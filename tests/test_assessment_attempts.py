@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from portal.assessment import attempts, qtypes
+from portal.assessment import attempts
 from portal.assessment.bank import load_banks, load_quizzes
 from portal.assessment.models import Attempt, Question, Quiz
 from portal.extensions import db
@@ -27,22 +27,7 @@ def banks(app):
 
 
 def _right_response(question: Question, item: dict, lang: str):
-    """What a learner who knows everything would send, in the order the page shows."""
-    data = question.data(lang)
-    if question.type == "single":
-        best = max(range(len(data["choices"])), key=lambda i: data["choices"][i]["fraction"])
-        return item["order"].index(best)
-    if question.type == "multiple":
-        return [item["order"].index(i) for i, c in enumerate(data["choices"]) if c["fraction"] > 0]
-    if question.type == "truefalse":
-        return data["answer"]
-    if question.type == "short":
-        return max(data["answers"], key=lambda a: a["fraction"])["text"]
-    if question.type == "numerical":
-        return data["answers"][0]["value"]
-    if question.type == "matching":
-        return {i: p["right"] for i, p in enumerate(data["pairs"])}
-    return [qtypes.item_id(t) for t in data["items"]]
+    return attempts.model_answer(question, item, lang)
 
 
 def test_the_shipped_quizzes_draw_by_section_and_difficulty_mix(banks, users):

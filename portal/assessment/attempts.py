@@ -221,3 +221,24 @@ def shown(attempt: Attempt) -> list[ShownQuestion]:
 def attempts_used(user, quiz: Quiz) -> int:
     return db.session.scalar(select(func.count()).select_from(Attempt).where(
         Attempt.user_id == user.id, Attempt.quiz_id == quiz.id)) or 0
+
+
+def model_answer(question: Question, item: dict, lang: str):
+    """The fully right response to a question as the attempt shows it (options in its order):
+    for the review page's "correct answers" mode and for demo data."""
+    data = question.data(lang)
+    order = item.get("order") or list(range(len(data.get("choices") or [])))
+    if question.type == "single":
+        best = max(range(len(data["choices"])), key=lambda i: data["choices"][i]["fraction"])
+        return order.index(best)
+    if question.type == "multiple":
+        return [order.index(i) for i, c in enumerate(data["choices"]) if c["fraction"] > 0]
+    if question.type == "truefalse":
+        return data["answer"]
+    if question.type == "short":
+        return max(data["answers"], key=lambda a: a["fraction"])["text"]
+    if question.type == "numerical":
+        return max(data["answers"], key=lambda a: a["fraction"])["value"]
+    if question.type == "matching":
+        return {i: p["right"] for i, p in enumerate(data["pairs"])}
+    return [qtypes.item_id(t) for t in data["items"]]
