@@ -161,3 +161,11 @@ def test_moodle_xml_import_cli(app, runner, tmp_path):
                          "truefalse: 1), skipped 2")
     q = db.session.scalar(select(Question).where(Question.title == "First step"))
     assert q.source == "moodle-xml" and q.format == "html"
+
+
+def test_import_reasons_follow_the_shells_language(app, runner, tmp_path, monkeypatch):
+    path = tmp_path / "sample.gift"
+    path.write_text(SAMPLE, encoding="utf-8")
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    result = runner.invoke(args=["quizzes", "import", str(path), "--format", "gift", "--category", "zh/sample"])
+    assert "skipped line 35: 不支持 essay 题型" in result.output.splitlines()

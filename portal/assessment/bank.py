@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..content.files import FileProblem, parse_yaml_file, yaml_line_finder
-from ..content.loader import Report, register
+from ..content.loader import Report, register, upsert
 from ..dbtypes import utcnow
 from ..extensions import db
 from . import gift, qtypes
@@ -351,16 +351,9 @@ def load_quizzes(where: Path) -> Report:
             for line, field_name, message in problems:
                 report.error(path, line, field_name, message)
             continue
-        quiz = db.session.scalar(select(Quiz).where(Quiz.slug == spec["slug"]))
-        if quiz is not None and quiz.content_hash == spec["digest"]:
-            report.unchanged += 1
-            continue
+        quiz = upsert(Quiz, report, spec["digest"], slug=spec["slug"])
         if quiz is None:
-            quiz = Quiz(slug=spec["slug"])
-            db.session.add(quiz)
-            report.created += 1
-        else:
-            report.updated += 1
+            continue
         quiz.title_zh, quiz.title_en = spec["title"]["zh"], spec["title"]["en"]
         quiz.settings, quiz.sections, quiz.content_hash, quiz.active = (spec["settings"], spec["sections"],
                                                                         spec["digest"], True)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
+
 from . import qtypes
 
 # Escaped specials become private-use characters while parsing, and come back after.
@@ -42,6 +44,19 @@ class Result:
     questions: list[Parsed] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, problem): malformed
+
+    def take(self, line: int, outcome: "Parsed | tuple[str, str]") -> None:
+        """File one parsed item: a valid question, a skipped item or a malformed one."""
+        if isinstance(outcome, Parsed):
+            problems = qtypes.get(outcome.type).validate(outcome.data)
+            if problems:
+                self.errors.append((line, f"{outcome.type}: {problems[0]}"))
+            else:
+                self.questions.append(outcome)
+        elif outcome[0] == "skip":
+            self.skipped.append((line, outcome[1]))
+        else:
+            self.errors.append((line, outcome[1]))
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -96,7 +111,7 @@ def _answer_block(text: str) -> tuple[str, str, str] | None:
         return None
     close_at = text.find("}", open_at)
     if close_at < 0:
-        raise ValueError("the answer block has no closing }")
+        raise ValueError(_("the answer block has no closing }"))
     return text[:open_at], text[open_at + 1:close_at], text[close_at + 1:]
 
 
@@ -117,7 +132,7 @@ def _answers(inside: str) -> list[tuple[str, float | None, str, str]]:
         if not part:
             continue
         if part[0] not in "=~":
-            raise ValueError(f"unexpected text in the answer block: {_restore(part)[:40]!r}")
+            raise ValueError(_("unexpected text in the answer block: %(text)s", text=repr(_restore(part)[:40])))
         marker, rest = part[0], part[1:].strip()
         weight = None
         match = WEIGHT_RE.match(rest)
@@ -149,18 +164,18 @@ def _numerical(spec: str) -> dict:
         if ".." in value_text:
             low, high = (qtypes.parse_number(v) for v in value_text.split("..", 1))
             if low is None or high is None or high < low:
-                raise ValueError(f"not a numeric range: {value_text!r}")
+                raise ValueError(_("not a numeric range: %(text)s", text=repr(value_text)))
             value, tolerance = (low + high) / 2, (high - low) / 2
         else:
             number, _colon, tol = value_text.replace("\ue005", ":").partition(":")
             value = qtypes.parse_number(number)
             tolerance = qtypes.parse_number(tol) if tol.strip() else 0.0
             if value is None or tolerance is None:
-                raise ValueError(f"not a number: {value_text!r}")
+                raise ValueError(_("not a number: %(text)s", text=repr(value_text)))
         answers.append({"value": value, "tolerance": abs(tolerance), "fraction": fraction,
                         "feedback": _clean(feedback)})
     if not answers:
-        raise ValueError("a numerical question needs a value")
+        raise ValueError(_("a numerical question needs a value"))
     return {"answers": answers}
 
 
@@ -180,7 +195,7 @@ def _question(line: int, text: str, category: str) -> Parsed | tuple[str, str]:
     except ValueError as exc:
         return ("error", str(exc))
     if parts is None:
-        return ("skip", "no answer block: a description item, which the portal does not have")
+        return ("skip", _("no answer block: a description item, which the portal does not have"))
     before, inside, after = parts
     stem = _clean(before)
     if _clean(after):
@@ -190,7 +205,7 @@ def _question(line: int, text: str, category: str) -> Parsed | tuple[str, str]:
     body = inside.strip()
     try:
         if not body:
-            return ("skip", "essay questions are not supported")
+            return ("skip", _("%(type)s questions are not supported", type="essay"))
         if body.startswith("#"):
             return Parsed(line, "numerical", stem, _numerical(body[1:]), title, fmt, category, general)
         tf = re.match(r"^(TRUE|FALSE|T|F)\b\s*(.*)$", body, re.S)
@@ -199,13 +214,13 @@ def _question(line: int, text: str, category: str) -> Parsed | tuple[str, str]:
                           category, general)
         answers = _answers(body)
         if not answers:
-            return ("error", "the answer block is empty")
+            return ("error", _("the answer block is empty"))
         if all(m == "=" for m, *_rest in answers) and any("->" in t for _m, _w, t, _f in answers):
             pairs = []
             for _m, _w, t, _f in answers:
                 left, arrow, right = t.partition("->")
                 if not arrow or not right.strip():
-                    return ("error", f"a matching pair needs 'left -> right': {t[:40]!r}")
+                    return ("error", _("a matching pair needs 'left -> right': %(text)s", text=repr(t[:40])))
                 pairs.append({"left": left.strip(), "right": right.strip()})
             return Parsed(line, "matching", stem, {"pairs": pairs}, title, fmt, category, general)
         if all(m == "=" for m, *_rest in answers):
@@ -221,7 +236,7 @@ def _question(line: int, text: str, category: str) -> Parsed | tuple[str, str]:
             return Parsed(line, "multiple", stem, {"choices": choices}, title, fmt, category, general)
         if not rights and any(c["fraction"] >= 1 for c in choices):
             return Parsed(line, "single", stem, {"choices": choices}, title, fmt, category, general)
-        return ("error", "cannot tell the right answer (use = for it, or ~%n% weights)")
+        return ("error", _("cannot tell the right answer (use = for it, or ~%n% weights)"))
     except ValueError as exc:
         return ("error", str(exc))
 
@@ -233,17 +248,7 @@ def parse(source: str) -> Result:
         if text.startswith("$CATEGORY:"):
             category = text[len("$CATEGORY:"):].strip()
             continue
-        outcome = _question(line, text, category)
-        if isinstance(outcome, Parsed):
-            problems = qtypes.get(outcome.type).validate(outcome.data)
-            if problems:
-                result.errors.append((line, f"{outcome.type}: {problems[0]}"))
-            else:
-                result.questions.append(outcome)
-        elif outcome[0] == "skip":
-            result.skipped.append((line, outcome[1]))
-        else:
-            result.errors.append((line, outcome[1]))
+        result.take(line, _question(line, text, category))
     return result
 
 

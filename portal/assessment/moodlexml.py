@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from flask_babel import gettext as _
+
 from . import gift, qtypes
 
 FORMATS = {"html": "html", "moodle_auto_format": "moodle", "plain_text": "plain", "markdown": "markdown"}
@@ -28,7 +30,7 @@ def _fraction(answer) -> float:
     try:
         return float(answer.get("fraction", "0")) / 100
     except ValueError:
-        raise ValueError(f"fraction {answer.get('fraction')!r} is not a number") from None
+        raise ValueError(_("fraction %(value)s is not a number", value=repr(answer.get("fraction")))) from None
 
 
 def _question(node) -> gift.Parsed | tuple[str, str]:
@@ -47,15 +49,15 @@ def _question(node) -> gift.Parsed | tuple[str, str]:
         if not single:
             return gift.Parsed(0, "multiple", text, data, title, fmt, "", feedback)
         if choices and max(c["fraction"] for c in choices) < 1:
-            return ("error", "no answer is worth 100%")
+            return ("error", _("no answer is worth 100%"))
         return gift.Parsed(0, "single", text, data, title, fmt, "", feedback)
     if kind == "truefalse":
         right = next((a for a in answers if _fraction(a) >= 1), None)
         if right is None:
-            return ("error", "neither true nor false is worth 100%")
+            return ("error", _("neither true nor false is worth 100%"))
         value = _text(right).lower()
         if value not in ("true", "false"):
-            return ("error", f"a true/false answer must be 'true' or 'false', not {value!r}")
+            return ("error", _("a true/false answer must be 'true' or 'false', not %(value)s", value=repr(value)))
         return gift.Parsed(0, "truefalse", text, {"answer": value == "true"}, title, fmt, "", feedback)
     if kind == "shortanswer":
         return gift.Parsed(0, "short", text, {"answers": [
@@ -67,7 +69,7 @@ def _question(node) -> gift.Parsed | tuple[str, str]:
             value = qtypes.parse_number(_text(a))
             tolerance = qtypes.parse_number(a.findtext("tolerance") or "0")
             if value is None or tolerance is None:
-                return ("error", f"not a number: {_text(a)!r}")
+                return ("error", _("not a number: %(text)s", text=repr(_text(a))))
             values.append({"value": value, "tolerance": abs(tolerance), "fraction": _fraction(a),
                            "feedback": _text(a.find("feedback"))})
         return gift.Parsed(0, "numerical", text, {"answers": values}, title, fmt, "", feedback)
@@ -78,21 +80,21 @@ def _question(node) -> gift.Parsed | tuple[str, str]:
             if left and right:
                 pairs.append({"left": TAG_RE.sub("", left).strip(), "right": right})
         return gift.Parsed(0, "matching", text, {"pairs": pairs}, title, fmt, "", feedback)
-    return ("skip", f"{kind or 'unknown'} questions are not supported")
+    return ("skip", _("%(type)s questions are not supported", type=kind or "unknown"))
 
 
 def parse(source: str) -> gift.Result:
     result = gift.Result()
     if re.search(r"<!DOCTYPE", source, re.I):
-        result.errors.append((1, "a DOCTYPE is not allowed in a question file"))
+        result.errors.append((1, _("a DOCTYPE is not allowed in a question file")))
         return result
     try:
         root = ET.fromstring(source)
     except ET.ParseError as exc:
-        result.errors.append((exc.position[0] if exc.position else 1, f"not well-formed XML: {exc}"))
+        result.errors.append((exc.position[0] if exc.position else 1, _("not well-formed XML: %(problem)s", problem=str(exc))))
         return result
     if root.tag != "quiz":
-        result.errors.append((1, "the root element must be <quiz>"))
+        result.errors.append((1, _("the root element must be <quiz>")))
         return result
     # ElementTree keeps no line numbers: the n-th <question> element is the n-th tag in the text.
     lines = [source.count("\n", 0, m.start()) + 1 for m in re.finditer(r"<question\b", source)]
@@ -108,13 +110,5 @@ def parse(source: str) -> gift.Result:
             outcome = ("error", str(exc))
         if isinstance(outcome, gift.Parsed):
             outcome.line, outcome.category = line, category
-            problems = qtypes.get(outcome.type).validate(outcome.data)
-            if problems:
-                result.errors.append((line, f"{outcome.type}: {problems[0]}"))
-            else:
-                result.questions.append(outcome)
-        elif outcome[0] == "skip":
-            result.skipped.append((line, outcome[1]))
-        else:
-            result.errors.append((line, outcome[1]))
+        result.take(line, outcome)
     return result

@@ -12,6 +12,8 @@ import re
 import unicodedata
 from typing import Any
 
+from flask_babel import gettext as _
+
 REGISTRY: dict[str, "QuestionType"] = {}
 
 
@@ -50,13 +52,13 @@ class QuestionType:
 def _choices_problems(data: dict, minimum: int = 2) -> list[str]:
     choices = data.get("choices")
     if not isinstance(choices, list) or len(choices) < minimum:
-        return [f"needs at least {minimum} choices"]
+        return [_("needs at least %(n)d choices", n=minimum)]
     problems = []
     for n, choice in enumerate(choices, start=1):
         if not isinstance(choice, dict) or not str(choice.get("text", "")).strip():
-            problems.append(f"choice {n} has no text")
+            problems.append(_("choice %(n)d has no text", n=n))
         elif not isinstance(choice.get("fraction", 0), (int, float)) or not -1 <= choice.get("fraction", 0) <= 1:
-            problems.append(f"choice {n}: fraction must be between -1 and 1")
+            problems.append(_("choice %(n)d: fraction must be between -1 and 1", n=n))
     return problems
 
 
@@ -69,7 +71,7 @@ class SingleChoice(QuestionType):
     def validate(self, data):
         problems = _choices_problems(data)
         if not problems and max(c.get("fraction", 0) for c in data["choices"]) < 1:
-            problems.append("no choice is fully right")
+            problems.append(_("no choice is fully right"))
         return problems
 
     def grade(self, data, response):
@@ -98,10 +100,10 @@ class MultipleChoice(QuestionType):
         if not problems:
             positive = sum(c.get("fraction", 0) for c in data["choices"] if c.get("fraction", 0) > 0)
             if not math.isclose(positive, 1.0, abs_tol=0.011):
-                problems.append("the right choices' fractions must add up to 100%")
+                problems.append(_("the right choices' fractions must add up to 100%"))
         penalty = data.get("penalty", 0)
         if not isinstance(penalty, (int, float)) or not 0 <= penalty <= 1:
-            problems.append("penalty must be between 0 and 1")
+            problems.append(_("penalty must be between 0 and 1"))
         return problems
 
     def grade(self, data, response):
@@ -132,7 +134,7 @@ class TrueFalse(QuestionType):
     name = "truefalse"
 
     def validate(self, data):
-        return [] if isinstance(data.get("answer"), bool) else ["answer must be true or false"]
+        return [] if isinstance(data.get("answer"), bool) else [_("answer must be true or false.")]
 
     def grade(self, data, response):
         if isinstance(response, str):
@@ -153,11 +155,11 @@ class ShortAnswer(QuestionType):
     def validate(self, data):
         answers = data.get("answers")
         if not isinstance(answers, list) or not answers:
-            return ["needs at least one accepted answer"]
+            return [_("needs at least one accepted answer")]
         if any(not fold(a.get("text", "")) for a in answers):
-            return ["an accepted answer is empty"]
+            return [_("an accepted answer is empty")]
         if max(a.get("fraction", 1) for a in answers) < 1:
-            return ["no answer is fully right"]
+            return [_("no answer is fully right")]
         return []
 
     def grade(self, data, response):
@@ -193,14 +195,14 @@ class Numerical(QuestionType):
     def validate(self, data):
         answers = data.get("answers")
         if not isinstance(answers, list) or not answers:
-            return ["needs at least one accepted value"]
+            return [_("needs at least one accepted value")]
         for n, a in enumerate(answers, start=1):
             if parse_number(a.get("value")) is None:
-                return [f"value {n} is not a number"]
+                return [_("value %(n)d is not a number", n=n)]
             if parse_number(a.get("tolerance", 0)) is None or a.get("tolerance", 0) < 0:
-                return [f"tolerance {n} must be a number ≥ 0"]
+                return [_("tolerance %(n)d must be a number ≥ 0", n=n)]
         if max(a.get("fraction", 1) for a in answers) < 1:
-            return ["no value is fully right"]
+            return [_("no value is fully right")]
         return []
 
     def grade(self, data, response):
@@ -227,9 +229,9 @@ class Matching(QuestionType):
     def validate(self, data):
         pairs = data.get("pairs")
         if not isinstance(pairs, list) or len(pairs) < 2:
-            return ["needs at least two pairs"]
+            return [_("needs at least two pairs")]
         if any(not str(p.get("left", "")).strip() or not str(p.get("right", "")).strip() for p in pairs):
-            return ["every pair needs both sides"]
+            return [_("every pair needs both sides")]
         return []
 
     def grade(self, data, response):
@@ -266,9 +268,9 @@ class Ordering(QuestionType):
     def validate(self, data):
         items = data.get("items")
         if not isinstance(items, list) or len(items) < 2 or any(not str(i).strip() for i in items):
-            return ["needs at least two items"]
+            return [_("needs at least two items")]
         if len({fold(i) for i in items}) != len(items):
-            return ["items must differ"]
+            return [_("items must differ")]
         return []
 
     def grade(self, data, response):

@@ -50,6 +50,30 @@ class Report:
                 + (f" / failed {self.failed_files}" if self.problems else ""))
 
 
+def upsert(model, report: "Report", digest: str, **key):
+    """The row of ``model`` with ``key`` for a content file whose hash is ``digest``: None when
+    it is already loaded and unchanged (counted), else the row to fill (created or updated,
+    counted)."""
+    from sqlalchemy import select
+
+    from ..extensions import db
+
+    query = select(model)
+    for name, value in key.items():
+        query = query.where(getattr(model, name) == value)
+    row = db.session.scalar(query)
+    if row is not None and row.content_hash == digest and getattr(row, "active", True):
+        report.unchanged += 1
+        return None
+    if row is None:
+        row = model(**key)
+        db.session.add(row)
+        report.created += 1
+    else:
+        report.updated += 1
+    return row
+
+
 @dataclass
 class Loader:
     name: str

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..content.files import FileProblem, parse_front_matter, parse_yaml_file, yaml_line_finder
-from ..content.loader import Report, register
+from ..content.loader import Report, register, upsert
 from ..extensions import db
 from ..kb.models import PRODUCTS
 from ..dbtypes import utcnow
@@ -238,16 +238,9 @@ def _course_digest(course: dict) -> str:
 def store_course(course: dict, report: Report) -> None:
     """Create or update the course's rows in place (ids kept, so progress is kept)."""
     digest = _course_digest(course)
-    row = db.session.scalar(select(Course).where(Course.slug == course["slug"]))
-    if row is not None and row.content_hash == digest and row.active:
-        report.unchanged += 1
-        return
+    row = upsert(Course, report, digest, slug=course["slug"])
     if row is None:
-        row = Course(slug=course["slug"])
-        db.session.add(row)
-        report.created += 1
-    else:
-        report.updated += 1
+        return
     row.kind, row.quarter, row.product, row.quiz = (course["kind"], course["quarter"], course["product"],
                                                     course["quiz"])
     row.title_zh, row.title_en = course["title"]["zh"], course["title"]["en"]
