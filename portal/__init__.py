@@ -74,6 +74,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
+    from .assessment.views import bp as assessment_bp
     from .auth.admin_views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .home.views import bp as core_bp
@@ -86,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(kb_bp)
     app.register_blueprint(learning_bp)
+    app.register_blueprint(assessment_bp)
     app.register_blueprint(api_bp)
     # API calls authenticate by bearer token or session; security.api_user_from_bearer
     # applies CSRF to the session kind itself.

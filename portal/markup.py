@@ -113,3 +113,14 @@ def snippet(text: str, terms: list[str], width: int = 110) -> Markup:
     piece = text[begin:begin + width]
     return Markup(("…" if begin else "")) + highlight(piece, terms) + Markup(
         "…" if begin + width < len(text) else "")
+
+
+def render_question(text: str, fmt: str = "markdown") -> Markup:
+    """A question's text in its own format (imported questions may be HTML or plain text),
+    through the same allow-list as everything else."""
+    if fmt == "plain":
+        return Markup("<p>{}</p>".format(escape(text or "")).replace("\n", Markup("<br>")))
+    if fmt == "html":
+        return Markup(nh3.clean(text or "", tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                                url_schemes=SAFE_SCHEMES, link_rel="noopener noreferrer nofollow"))
+    return render_markdown(text)

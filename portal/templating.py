@@ -109,6 +109,9 @@ def html_lang() -> str:
 
 
 def register(app) -> None:
+    from .markup import render_question
+
+    app.jinja_env.filters["question_html"] = render_question
     app.jinja_env.filters["datetime"] = lambda v, fmt="medium": format_datetime(v, fmt) if v else ""
     app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
     app.jinja_env.filters["number"] = lambda v: format_decimal(v) if v is not None else ""

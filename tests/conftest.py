@@ -302,6 +302,26 @@ def courses(app):
 
 
 @pytest.fixture
+def quizzes(courses):
+    """The shipped question banks and quizzes (quizzes/), loaded as `content load` does."""
+    from portal.assessment.bank import load_banks, load_quizzes
+
+    for report in (load_banks(ROOT_DIR / "quizzes"), load_quizzes(ROOT_DIR / "quizzes")):
+        assert not report.problems, [str(p) for p in report.problems[:3]]
+
+
+def pass_quiz(user, slug: str, when=None):
+    """A graded, passing attempt by the user at the quiz (all answers right)."""
+    from datetime import datetime, timezone
+
+    from portal.assessment import attempts, services
+
+    quiz = services.quiz_by_slug(slug)
+    assert quiz is not None, slug
+    return attempts.take(user, quiz, when or datetime.now(timezone.utc), seed=1)
+
+
+@pytest.fixture
 def learning_data(courses, users):
     """A cohort with the technician, an assignment and a targeted lesson."""
     from sqlalchemy import select as _select

@@ -78,6 +78,17 @@ MATRIX = {
     "learning.assignments": ("GET", "/learning/assignments", {"trainer", "admin"}),
     "learning.assignment": ("GET", "/learning/assignments/{assignment}", {"trainer", "admin"}),
     "learning.targeted": ("GET", "/learning/targeted", {"trainer", "admin"}),
+    "assessment.index": ("GET", "/quizzes/", {"technician"}),
+    "assessment.quiz": ("GET", "/quizzes/onboarding-final", {"technician"}),
+    "assessment.start": ("POST", "/quizzes/onboarding-final/start", {"technician"}),
+    "assessment.attempt": ("GET", "/quizzes/attempts/{attempt}", {"technician"}),
+    "assessment.answer": ("POST", "/quizzes/attempts/{attempt}/answer", {"technician"}, {"index": "0"}),
+    "assessment.submit": ("POST", "/quizzes/attempts/{attempt}/submit", {"technician"}),
+    "assessment.result": ("GET", "/quizzes/attempts/{closed}/result", {"technician", "trainer", "admin"}),
+    "assessment.image": ("GET", "/quizzes/images/standing-test-levels-off.svg", {"technician", "trainer", "admin"}),
+    "assessment.reports": ("GET", "/quizzes/reports", {"trainer", "admin"}),
+    "assessment.report": ("GET", "/quizzes/onboarding-final/report", {"trainer", "admin"}),
+    "assessment.import_questions": ("GET", "/quizzes/import", {"trainer", "admin"}),
     "api.cases": ("GET", "/api/v1/cases?q=E1", ANY),
     "api.case_detail": ("GET", "/api/v1/cases/demo-e1-zh", ANY),
     "api.me": ("GET", "/api/v1/me", ANY),
@@ -116,14 +127,24 @@ def _request(client, method, url, signed_in, data=None):
 
 
 @pytest.fixture
-def token_row(users, kb_data, learning_data):
+def token_row(users, kb_data, learning_data, quizzes):
+    from datetime import datetime, timezone
+
+    from portal.assessment import attempts
+    from portal.assessment.services import quiz_by_slug
     from portal.auth.services import issue_token
+
+    now = datetime.now(timezone.utc)
+    tech = users["technician"]
+    closed = attempts.take(tech, quiz_by_slug(learning_data["quarterly"].quiz), now, right=5)
+    open_ = attempts.start(tech, quiz_by_slug("onboarding-final"), "zh", now)
 
     issue_token(users["technician"], "matrix")
     db.session.add(Region(code="EMPTY", name_zh="空", name_en="Empty"))
     db.session.commit()
     return {"photo": kb_data["photo"].name, "contribution": kb_data["contribution"].id,
-            "cohort": learning_data["cohort"], "assignment": learning_data["assignment"]}
+            "cohort": learning_data["cohort"], "assignment": learning_data["assignment"],
+            "attempt": open_.id, "closed": closed.id}
 
 
 @pytest.mark.parametrize("identity", ("anonymous",) + ROLES)

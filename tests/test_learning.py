@@ -16,7 +16,7 @@ from portal.learning.loader import load_calendar, load_courses
 from portal.learning.models import Course, Holiday, Lesson, LessonProgress, PracticalTask, SignOff
 from portal.learning.schedule import BEHIND, DONE, IN_PROGRESS, UPCOMING, Calendar
 
-from .conftest import get_csrf, login
+from .conftest import get_csrf, login, pass_quiz
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -296,7 +296,7 @@ def test_the_sign_off_form_needs_every_item_and_keeps_what_was_entered(app, clie
 # --- assignments ----------------------------------------------------------------------------
 
 
-def test_assignments_reach_the_right_technicians_and_list_the_overdue(app, courses, make_user, users, network):
+def test_assignments_reach_the_right_technicians_and_list_the_overdue(app, quizzes, make_user, users, network):
     from portal.auth.models import Outlet, Province, Region
 
     north = Region(code="NORTH", name_zh="华北大区", name_en="North Region")
@@ -313,6 +313,11 @@ def test_assignments_reach_the_right_technicians_and_list_the_overdue(app, cours
     assert {u.username for u in learning.assignment_targets(south_only)} == {"tech"}
     for lesson in quarterly.lessons():
         learning.set_done(far, lesson)
+    # Every lesson done is not enough: the course is complete once its quiz is passed.
+    assert quarterly.quiz and learning.assignment_report(everyone, date(2026, 10, 8)).complete == 0
+    assert not learning.course_progress(far, quarterly).complete
+    pass_quiz(far, quarterly.quiz)
+    assert learning.course_progress(far, quarterly).complete
     report = learning.assignment_report(everyone, date(2026, 10, 8))
     assert report.assigned == 2 and report.complete == 1
     assert [u.username for u in report.overdue] == ["tech"]

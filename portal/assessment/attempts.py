@@ -201,6 +201,8 @@ class ShownQuestion:
     text: str
     public: dict  # what the browser may see: options in the order shown, no key
     answer: object  # the saved response, if any
+    format: str = "markdown"
+    image: str | None = None
 
 
 def shown(attempt: Attempt) -> list[ShownQuestion]:
@@ -214,7 +216,7 @@ def shown(attempt: Attempt) -> list[ShownQuestion]:
         if item.get("order") and "choices" in public:
             public = {**public, "choices": [public["choices"][i] for i in item["order"]]}
         out.append(ShownQuestion(index, question.type, question.text(attempt.lang), public,
-                                 (attempt.answers or {}).get(str(index))))
+                                 (attempt.answers or {}).get(str(index)), question.format, question.image))
     return out
 
 
@@ -242,3 +244,19 @@ def model_answer(question: Question, item: dict, lang: str):
     if question.type == "matching":
         return {i: p["right"] for i, p in enumerate(data["pairs"])}
     return [qtypes.item_id(t) for t in data["items"]]
+
+
+def take(user, quiz: Quiz, now: datetime, right: int | None = None, lang: str = "zh",
+         seed: int | None = None) -> Attempt:
+    """Start an attempt, answer the first ``right`` questions fully right (all when None), leave
+    the rest blank, and submit: for demo data and for tests that need a graded attempt."""
+    attempt = start(user, quiz, lang, now, seed=seed)
+    questions = {q.id: q for q in db.session.scalars(
+        select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
+    answers = {}
+    for index, item in enumerate(attempt.items):
+        if right is None or index < right:
+            answers[str(index)] = model_answer(questions[item["question"]], item, lang)
+    attempt.answers = answers
+    db.session.commit()
+    return submit(attempt, now)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import hashlib
 import re
 from pathlib import Path
@@ -17,6 +19,7 @@ from . import gift, qtypes
 from .models import Question, QuestionCategory
 
 IDENT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,118}$")
+IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.(png|jpe?g|webp|svg)$")
 CATEGORY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9-]*)*$")
 LANGS = ("zh", "en")
 QUESTION_FIELDS = {"id", "type", "difficulty", "tags", "text", "explanation", "image", "title",
@@ -161,6 +164,12 @@ def parse_bank(path: Path, root: Path) -> tuple[str, list[dict], list[tuple[int,
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             problems.append((at("questions", i, "tags"), f"{ident}.tags", _("A list of tags.")))
             continue
+        image = spec.get("image")
+        if image is not None and not (isinstance(image, str) and IMAGE_RE.match(image)
+                                      and (root / "images" / image).is_file()):
+            problems.append((at("questions", i, "image"), f"{ident}.image",
+                             _("A picture file in quizzes/images/ (.png, .jpg, .webp or .svg).")))
+            continue
         try:
             text = _both(spec.get("text"), "text")
             explanation = _both(spec["explanation"], "explanation") if spec.get("explanation") else {"zh": "", "en": ""}
@@ -230,6 +239,31 @@ def _gift_ident(q: gift.Parsed) -> str:
     base = re.sub(r"[^a-z0-9]+", "-", q.title.lower()).strip("-")[:60] if q.title else ""
     digest = hashlib.sha256(f"{q.type}\n{q.text}".encode()).hexdigest()[:10]
     return f"{base}-{digest}" if base else f"gift-{digest}"
+
+
+@dataclass
+class ImportOutcome:
+    """What an import did, as the command and the upload page report it."""
+
+    skipped: list[tuple[int, str]]  # (line, reason), in line order
+    counts: dict[str, int]  # imported questions per type
+    stored: bool
+
+    @property
+    def imported(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def summary(self) -> str:
+        detail = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.counts.items()))
+        return f"imported {self.imported} questions ({detail}), skipped {len(self.skipped)}"
+
+
+def run_import(source: str, fmt: str, category_path: str, atomic: bool = False) -> ImportOutcome:
+    """Import GIFT (``fmt="gift"``) or Moodle XML (``"moodle-xml"``) text into a category."""
+    run = import_gift if fmt == "gift" else import_moodle_xml
+    result, _report, stored = run(source, category_path, atomic=atomic)
+    return ImportOutcome(sorted(result.skipped + result.errors), result.counts() if stored else {}, stored)
 
 
 def import_gift(source: str, category_path: str, atomic: bool = False) -> tuple[gift.Result, Report, bool]:

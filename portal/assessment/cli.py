@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 
 from ..cliutil import fail, needs_schema
-from .bank import CATEGORY_RE, export_gift, import_gift, import_moodle_xml
+from .bank import CATEGORY_RE, export_gift, run_import
 
 quizzes_cli = AppGroup("quizzes", help="Import and export question banks.")
 
@@ -29,18 +29,11 @@ def import_command(file: Path, fmt: str, category: str, atomic: bool):
         source = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         fail(_("%(file)s is not UTF-8 text.", file=file))
-    if fmt == "gift":
-        result, report, stored = import_gift(source, category, atomic=atomic)
-    else:
-        result, report, stored = import_moodle_xml(source, category, atomic=atomic)
-    skipped = sorted(result.skipped + result.errors)
-    for line, reason in skipped:
+    outcome = run_import(source, fmt, category, atomic=atomic)
+    for line, reason in outcome.skipped:
         click.echo(f"skipped line {line}: {reason}")
-    counts = result.counts() if stored else {}
-    imported = sum(counts.values())
-    detail = ", ".join(f"{kind}: {n}" for kind, n in sorted(counts.items()))
-    click.echo(f"imported {imported} questions ({detail}), skipped {len(skipped)}")
-    if atomic and not stored:
+    click.echo(outcome.summary)
+    if atomic and not outcome.stored:
         sys.exit(1)
 
 

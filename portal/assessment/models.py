@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
+
+if TYPE_CHECKING:
+    from ..auth.models import User
 
 
 class QuestionCategory(db.Model):
@@ -99,3 +103,4 @@ class Attempt(db.Model):
     passed: Mapped[bool | None] = mapped_column()
 
     quiz: Mapped[Quiz] = relationship()
+    user: Mapped["User"] = relationship()

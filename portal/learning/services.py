@@ -7,7 +7,7 @@ commits unless its name says it changes something (then it commits once, at the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 
@@ -98,6 +98,8 @@ class CourseProgress:
     course: Course
     modules: list[ModuleProgress] = field(default_factory=list)
     resume: Lesson | None = None  # where to carry on
+    quiz: object | None = None  # the course quiz (assessment Quiz), if it has one
+    quiz_passed: object | None = None  # the learner's first passing attempt at it
 
     @property
     def done(self) -> int:
@@ -114,8 +116,13 @@ class CourseProgress:
         return round(100 * passed / total) if total else 100
 
     @property
-    def complete(self) -> bool:
+    def lessons_complete(self) -> bool:
         return self.total > 0 and self.done == self.total
+
+    @property
+    def complete(self) -> bool:
+        """Every lesson done and, when the course has a quiz, the quiz passed."""
+        return self.lessons_complete and (not self.course.quiz or self.quiz_passed is not None)
 
 
 def latest_signoffs(user_id: int, task_ids) -> dict[int, SignOff]:
@@ -144,6 +151,11 @@ def course_progress(user: User, course: Course, start: date | None = None) -> Co
             lessons=[(l, progress.get(l.id)) for l in module.lessons if l.active],
             tasks=[(t, signoffs.get(t.id)) for t in module.tasks if t.active],
             date=days[index] if index < len(days) else None))
+    if course.quiz:
+        from ..assessment.services import passed_attempts, quiz_by_slug
+
+        result.quiz = quiz_by_slug(course.quiz)
+        result.quiz_passed = passed_attempts([user.id], course.quiz).get(user.id)
     open_ = [(p.last_seen_at, l) for l in lessons if (p := progress.get(l.id)) and p.completed_at is None]
     if open_:
         result.resume = max(open_, key=lambda item: item[0])[1]
@@ -344,16 +356,29 @@ def create_assignment(course: Course, scope: str, due_date: date, created_by: Us
     return assignment
 
 
-def course_complete_for(user_ids: list[int], course: Course) -> dict[int, bool]:
-    """Whether each user completed the course: every lesson done (its quiz, once quizzes exist)."""
+def course_completed_at(user_ids: list[int], course: Course) -> dict[int, datetime]:
+    """When each user completed the course: the later of their last lesson marked done and,
+    when the course has a quiz, their first pass. Users who have not completed it are absent."""
+    from ..assessment.services import passed_attempts
+
     lesson_ids = [l.id for l in course.lessons()]
     if not lesson_ids or not user_ids:
-        return {uid: not lesson_ids for uid in user_ids}
-    counts = dict(db.session.execute(
-        select(LessonProgress.user_id, func.count()).where(
+        return {}
+    rows = db.session.execute(
+        select(LessonProgress.user_id, func.count(), func.max(LessonProgress.completed_at)).where(
             LessonProgress.user_id.in_(user_ids), LessonProgress.lesson_id.in_(lesson_ids),
-            LessonProgress.completed_at.is_not(None)).group_by(LessonProgress.user_id)).all())
-    return {uid: counts.get(uid, 0) >= len(lesson_ids) for uid in user_ids}
+            LessonProgress.completed_at.is_not(None)).group_by(LessonProgress.user_id)).all()
+    done = {uid: last for uid, count, last in rows if count >= len(lesson_ids)}
+    if course.quiz:
+        passed = passed_attempts(list(done), course.quiz)
+        done = {uid: max(last, passed[uid].submitted_at) for uid, last in done.items() if uid in passed}
+    return done
+
+
+def course_complete_for(user_ids: list[int], course: Course) -> dict[int, bool]:
+    """Whether each user completed the course: every lesson done and its quiz passed."""
+    done = course_completed_at(user_ids, course)
+    return {uid: uid in done for uid in user_ids}
 
 
 @dataclass

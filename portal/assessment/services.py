@@ -1,0 +1,326 @@
+"""What the quiz pages and reports need: a learner's standing on a quiz, answers read from a
+form, review of a graded attempt, results per quiz and item analysis."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from ..auth.models import Outlet, Province, User
+from ..extensions import db
+from . import qtypes
+from .attempts import ShownQuestion, _to_original, model_answer
+from .models import Attempt, Question, Quiz
+
+MAX_TEXT = 200  # longest typed answer kept
+
+
+# --- a learner and a quiz ---------------------------------------------------------------------
+
+
+@dataclass
+class Standing:
+    quiz: Quiz
+    used: int
+    allowed: int  # 0: any number
+    open: Attempt | None
+    best: Attempt | None
+    passed: Attempt | None
+    next_start: datetime | None  # cooldown ends
+    can_start: bool
+
+    @property
+    def left(self) -> int | None:
+        return None if not self.allowed else max(0, self.allowed - self.used)
+
+
+def closed_attempts(user_id: int, quiz: Quiz) -> list[Attempt]:
+    return list(db.session.scalars(select(Attempt).where(
+        Attempt.user_id == user_id, Attempt.quiz_id == quiz.id, Attempt.status != "open").order_by(Attempt.number)))
+
+
+def standing(user: User, quiz: Quiz, now: datetime) -> Standing:
+    attempts = list(db.session.scalars(select(Attempt).where(
+        Attempt.user_id == user.id, Attempt.quiz_id == quiz.id).order_by(Attempt.number)))
+    current = next((a for a in attempts if a.status == "open"), None)
+    if current is not None and current.deadline is not None and now >= current.deadline:
+        from .attempts import close
+
+        close(current, now, timed_out=True)
+        current = None
+    closed = [a for a in attempts if a.status != "open"]
+    best = max(closed, key=lambda a: (a.score or 0, -a.number), default=None)
+    passed = next((a for a in closed if a.passed), None)
+    allowed = int(quiz.setting("attempts", 0) or 0)
+    cooldown = float(quiz.setting("cooldown_hours", 0) or 0)
+    next_start = None
+    if closed and cooldown:
+        last = max(a.submitted_at or a.started_at for a in closed)
+        if now < last + timedelta(hours=cooldown):
+            next_start = last + timedelta(hours=cooldown)
+    can_start = current is not None or ((not allowed or len(closed) < allowed) and next_start is None)
+    return Standing(quiz, len(closed), allowed, current, best, passed, next_start, can_start)
+
+
+def active_quizzes() -> list[Quiz]:
+    return list(db.session.scalars(select(Quiz).where(Quiz.active).order_by(Quiz.slug)))
+
+
+def quiz_by_slug(slug: str) -> Quiz | None:
+    return db.session.scalar(select(Quiz).where(Quiz.slug == slug, Quiz.active))
+
+
+def passed_attempts(user_ids: list[int], slug: str) -> dict[int, Attempt]:
+    """Each user's first passing attempt at the quiz (users who have not passed are absent)."""
+    if not user_ids:
+        return {}
+    rows = db.session.scalars(select(Attempt).join(Quiz).where(
+        Quiz.slug == slug, Attempt.user_id.in_(user_ids), Attempt.passed.is_(True))
+        .order_by(Attempt.submitted_at, Attempt.id))
+    found: dict[int, Attempt] = {}
+    for attempt in rows:
+        found.setdefault(attempt.user_id, attempt)
+    return found
+
+
+# --- answers from a form ----------------------------------------------------------------------
+
+
+def response_from_form(form, question: ShownQuestion):
+    """The answer to one shown question as the form gives it (field ``q<index>`` and, for
+    matching and ordering, ``q<index>.<n>``), or None when it is left blank."""
+    name = f"q{question.index}"
+    public = question.public
+    kind = question.type
+    if kind == "single":
+        value = form.get(name, "")
+        return int(value) if value.isdigit() and int(value) < len(public["choices"]) else None
+    if kind == "multiple":
+        picked = sorted({int(v) for v in form.getlist(name) if v.isdigit() and int(v) < len(public["choices"])})
+        return picked if (picked or form.get(f"{name}.seen")) else None
+    if kind == "truefalse":
+        return {"true": True, "false": False}.get(form.get(name, ""))
+    if kind in ("short", "numerical"):
+        value = form.get(name, "").strip()[:MAX_TEXT]
+        return value or None
+    if kind == "matching":
+        rights = set(public["right"])
+        chosen = {str(n): form.get(f"{name}.{n}") for n in range(len(public["left"]))}
+        chosen = {k: v for k, v in chosen.items() if v in rights}
+        return chosen or None
+    if kind == "ordering":
+        ids = [item["id"] for item in public["items"]]
+        positions = {}
+        for shown_at, item_id in enumerate(ids):
+            value = form.get(f"{name}.{item_id}", "")
+            if value.isdigit():
+                positions[item_id] = (int(value), shown_at)
+        if not positions:
+            return None
+        return sorted(ids, key=lambda i: positions.get(i, (len(ids) + 1, ids.index(i))))
+    return None
+
+
+# --- review after submission ------------------------------------------------------------------
+
+
+@dataclass
+class Reviewed:
+    index: int
+    type: str
+    text: str
+    format: str
+    image: str | None
+    score: float
+    given: list[str]  # the answer as text lines
+    correct: list[str]  # the right answer as text lines (shown in "answers" and "explanations")
+    explanation: str
+
+
+def _as_lines(kind: str, public: dict, response) -> list[str]:
+    from flask_babel import gettext as _
+
+    if response is None or response == [] or response == {}:
+        return []
+    if kind == "single":
+        return [public["choices"][int(response)]]
+    if kind == "multiple":
+        return [public["choices"][int(i)] for i in response]
+    if kind == "truefalse":
+        return [_("True") if response else _("False")]
+    if kind in ("short", "numerical"):
+        return [str(response)]
+    if kind == "matching":
+        return [f"{left} → {response.get(str(n)) or response.get(n) or '—'}"
+                for n, left in enumerate(public["left"])]
+    if kind == "ordering":
+        texts = {item["id"]: item["text"] for item in public["items"]}
+        return [f"{n}. {texts.get(i, '?')}" for n, i in enumerate(response, start=1)]
+    return [str(response)]
+
+
+def review(attempt: Attempt) -> list[Reviewed]:
+    from .attempts import shown
+
+    mode = attempt.quiz.setting("review", "explanations")
+    questions = {q.id: q for q in db.session.scalars(
+        select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
+    out = []
+    for item, view in zip(attempt.items, shown(attempt)):
+        question = questions[item["question"]]
+        correct = []
+        if mode in ("answers", "explanations"):
+            correct = _as_lines(view.type, view.public, model_answer(question, item, attempt.lang))
+        explanation = ""
+        if mode == "explanations":
+            explanation = question.explanation_zh if attempt.lang == "zh" else question.explanation_en
+        scores = attempt.scores or []
+        out.append(Reviewed(view.index, view.type, view.text, view.format, view.image,
+                            scores[view.index] if view.index < len(scores) else 0.0,
+                            _as_lines(view.type, view.public, view.answer), correct, explanation))
+    return out
+
+
+# --- results and item analysis ----------------------------------------------------------------
+
+
+@dataclass
+class ResultLine:
+    user: User
+    attempts: int
+    best: float
+    passed: bool
+    last: datetime | None
+
+
+def _users_in(cohort_id: int | None, region_id: int | None, outlet_id: int | None) -> set[int] | None:
+    """The users a filter keeps (None: no filter)."""
+    from ..learning.models import CohortMember
+
+    keep: set[int] | None = None
+
+    def narrow(ids):
+        nonlocal keep
+        keep = set(ids) if keep is None else keep & set(ids)
+
+    if cohort_id:
+        narrow(db.session.scalars(select(CohortMember.user_id).where(CohortMember.cohort_id == cohort_id)))
+    if region_id:
+        narrow(db.session.scalars(select(User.id).join(Outlet).join(Province).where(Province.region_id == region_id)))
+    if outlet_id:
+        narrow(db.session.scalars(select(User.id).where(User.outlet_id == outlet_id)))
+    return keep
+
+
+def graded_attempts(quiz: Quiz, cohort_id=None, region_id=None, outlet_id=None) -> list[Attempt]:
+    query = select(Attempt).where(Attempt.quiz_id == quiz.id, Attempt.status != "open")
+    keep = _users_in(cohort_id, region_id, outlet_id)
+    if keep is not None:
+        query = query.where(Attempt.user_id.in_(keep or {-1}))
+    return list(db.session.scalars(query.order_by(Attempt.user_id, Attempt.number)))
+
+
+def results(attempts: list[Attempt]) -> list[ResultLine]:
+    by_user: dict[int, list[Attempt]] = {}
+    for attempt in attempts:
+        by_user.setdefault(attempt.user_id, []).append(attempt)
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(list(by_user))))}
+    lines = [ResultLine(users[uid], len(rows), max(a.score or 0 for a in rows), any(a.passed for a in rows),
+                        max((a.submitted_at for a in rows if a.submitted_at), default=None))
+             for uid, rows in by_user.items()]
+    return sorted(lines, key=lambda l: (-l.best, l.user.username))
+
+
+@dataclass
+class ItemStats:
+    question: Question
+    seen: int  # attempts that drew it
+    facility: float | None  # mean score on it, 0..1
+    discrimination: float | None  # upper group's mean − lower group's mean
+    options: list[tuple[str, int]] = field(default_factory=list)  # (option, times chosen)
+    blank: int = 0
+    flags: list[str] = field(default_factory=list)
+
+
+GROUP_SHARE = 0.27  # the classic upper and lower 27 %
+MIN_FOR_DISCRIMINATION = 4
+
+
+def discrimination(pairs: list[tuple[float, float]]) -> float | None:
+    """pairs: (attempt's total score, score on this question). Upper-minus-lower index over the
+    top and bottom 27 % of attempts by total (at least one each); None below four attempts."""
+    if len(pairs) < MIN_FOR_DISCRIMINATION:
+        return None
+    ranked = sorted(pairs, key=lambda p: p[0])
+    size = max(1, round(len(ranked) * GROUP_SHARE))
+    lower = [s for _t, s in ranked[:size]]
+    upper = [s for _t, s in ranked[-size:]]
+    return round(sum(upper) / size - sum(lower) / size, 3)
+
+
+def flags_for(facility: float | None, disc: float | None) -> list[str]:
+    flags = []
+    if disc is not None and disc < 0:
+        flags.append("negative-discrimination")
+    if facility is not None and facility < 0.2:
+        flags.append("too-hard")
+    if facility is not None and facility > 0.95:
+        flags.append("too-easy")
+    return flags
+
+
+def item_analysis(attempts: list[Attempt], lang: str) -> list[ItemStats]:
+    """Per question drawn in these graded attempts: facility, discrimination, how often each
+    option was chosen (in the question's own option order) and flags for suspect questions."""
+    ids = {item["question"] for attempt in attempts for item in attempt.items}
+    questions = {q.id: q for q in db.session.scalars(select(Question).where(Question.id.in_(ids)))}
+    seen: dict[int, list[tuple[float, float]]] = {}
+    chosen: dict[int, Counter] = {}
+    blanks: Counter = Counter()
+    for attempt in attempts:
+        scores = attempt.scores or []
+        for index, item in enumerate(attempt.items):
+            qid = item["question"]
+            question = questions.get(qid)
+            if question is None:
+                continue
+            score = scores[index] if index < len(scores) else 0.0
+            seen.setdefault(qid, []).append((attempt.score or 0.0, score))
+            response = (attempt.answers or {}).get(str(index))
+            counter = chosen.setdefault(qid, Counter())
+            if response is None or response == [] or response == {}:
+                blanks[qid] += 1
+            elif question.type in ("single", "multiple"):
+                original = _to_original(item, response, question.type)
+                for value in (original if isinstance(original, list) else [original]):
+                    counter[value] += 1
+            elif question.type == "truefalse":
+                counter[bool(response)] += 1
+            elif question.type in ("short", "numerical"):
+                counter[qtypes.fold(str(response))] += 1
+            else:
+                counter["answered"] += 1
+    out = []
+    for qid, pairs in seen.items():
+        question = questions[qid]
+        facility = round(sum(s for _t, s in pairs) / len(pairs), 3)
+        disc = discrimination(pairs)
+        out.append(ItemStats(question, len(pairs), facility, disc, _option_lines(question, chosen[qid], lang),
+                             blanks[qid], flags_for(facility, disc)))
+    return sorted(out, key=lambda s: (not s.flags, s.facility if s.facility is not None else 1, s.question.id))
+
+
+def _option_lines(question: Question, counter: Counter, lang: str) -> list[tuple[str, int]]:
+    from flask_babel import gettext as _
+
+    data = question.data(lang)
+    if question.type in ("single", "multiple"):
+        return [(c["text"], counter.get(n, 0)) for n, c in enumerate(data["choices"])]
+    if question.type == "truefalse":
+        return [(_("True"), counter.get(True, 0)), (_("False"), counter.get(False, 0))]
+    if question.type in ("short", "numerical"):
+        return counter.most_common(5)
+    return [(_("Answered"), counter.get("answered", 0))]

@@ -1,0 +1,271 @@
+"""Quiz pages: take a quiz on a phone (answers saved as they are given), results and review,
+trainer reports with item analysis, and the trainer's GIFT / Moodle XML upload."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timezone
+from pathlib import Path
+
+from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, send_file,
+                   url_for)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..auth.models import Outlet, Region, User
+from ..extensions import db
+from ..kb.views import user_lang
+from ..security import roles_required
+from . import attempts as engine
+from . import services as svc
+from .forms import ImportForm, StartForm, SubmitForm
+from .models import Attempt, QuestionCategory, Quiz
+
+bp = Blueprint("assessment", __name__, url_prefix="/quizzes")
+
+TRAINERS = ("trainer", "admin")
+MAX_UPLOAD = 2 * 1024 * 1024  # bytes: a question file is text
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+def _quiz_or_404(slug: str) -> Quiz:
+    quiz = svc.quiz_by_slug(slug)
+    if quiz is None:
+        abort(404)
+    return quiz
+
+
+def _own_attempt_or_404(attempt_id: int) -> Attempt:
+    """A learner's own attempt; anyone else's is 'not found' (not 'forbidden': ids say nothing)."""
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None or attempt.user_id != current_user.id:
+        abort(404)
+    return attempt
+
+
+def quiz_title(quiz: Quiz, lang: str) -> str:
+    return (quiz.title_zh if lang == "zh" else quiz.title_en) or quiz.title_en
+
+
+# --- learners ---------------------------------------------------------------------------------
+
+
+@bp.route("/")
+@roles_required("technician")
+def index():
+    me, moment = _me(), now()
+    return render_template("assessment/index.html", standings=[svc.standing(me, q, moment) for q in svc.active_quizzes()],
+                           lang=user_lang(), title=quiz_title)
+
+
+@bp.route("/<slug>")
+@roles_required("technician")
+def quiz(slug: str):
+    item = _quiz_or_404(slug)
+    me = _me()
+    return render_template("assessment/quiz.html", quiz=item, standing=svc.standing(me, item, now()),
+                           attempts=svc.closed_attempts(me.id, item), form=StartForm(), lang=user_lang(),
+                           title=quiz_title)
+
+
+@bp.route("/<slug>/start", methods=["POST"])
+@roles_required("technician")
+def start(slug: str):
+    item = _quiz_or_404(slug)
+    if not StartForm().validate_on_submit():
+        abort(400)
+    try:
+        attempt = engine.start(_me(), item, user_lang(), now())
+    except engine.AttemptError as problem:
+        flash(str(problem), "error")
+        return redirect(url_for("assessment.quiz", slug=slug))
+    return redirect(url_for("assessment.attempt", attempt_id=attempt.id))
+
+
+def _closed_redirect(attempt: Attempt):
+    return redirect(url_for("assessment.result", attempt_id=attempt.id))
+
+
+@bp.route("/attempts/<int:attempt_id>")
+@roles_required("technician")
+def attempt(attempt_id: int):
+    item = _own_attempt_or_404(attempt_id)
+    moment = now()
+    if item.status == "open" and item.deadline is not None and moment >= item.deadline:
+        engine.close(item, moment, timed_out=True)
+    if item.status != "open":
+        return _closed_redirect(item)
+    questions = engine.shown(item)
+    remaining = int((item.deadline - moment).total_seconds()) if item.deadline else None
+    answered = sum(1 for q in questions if q.answer not in (None, [], {}))
+    return render_template("assessment/attempt.html", attempt=item, questions=questions, remaining=remaining,
+                           answered=answered, form=SubmitForm(),
+                           lang=user_lang(), title=quiz_title)
+
+
+@bp.route("/attempts/<int:attempt_id>/answer", methods=["POST"])
+@roles_required("technician")
+def answer(attempt_id: int):
+    """Save one answer (the page calls this as each answer is given)."""
+    item = _own_attempt_or_404(attempt_id)
+    index = request.form.get("index", "")
+    if not index.isdigit() or int(index) >= len(item.items):
+        return jsonify(ok=False, error=_("There is no such question in this attempt.")), 400
+    if item.status != "open":
+        return jsonify(ok=False, closed=True, error=_("This attempt is already closed."),
+                       result=url_for("assessment.result", attempt_id=item.id)), 409
+    question = engine.shown(item)[int(index)]
+    try:
+        engine.save_answer(item, int(index), svc.response_from_form(request.form, question), now())
+    except engine.AttemptError as problem:
+        return jsonify(ok=False, closed=item.status != "open", error=str(problem),
+                       result=url_for("assessment.result", attempt_id=item.id)), 409
+    answered = sum(1 for v in (item.answers or {}).values() if v not in (None, [], {}))
+    return jsonify(ok=True, answered=answered, total=len(item.items))
+
+
+@bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
+@roles_required("technician")
+def submit(attempt_id: int):
+    item = _own_attempt_or_404(attempt_id)
+    if not SubmitForm().validate_on_submit():
+        abort(400)
+    moment = now()
+    if item.status == "open" and (item.deadline is None or moment < item.deadline):
+        # Without JavaScript the answers arrive with the submit: keep each one given.
+        answers = dict(item.answers or {})
+        for question in engine.shown(item):
+            given = svc.response_from_form(request.form, question)
+            if given is not None:
+                answers[str(question.index)] = given
+        item.answers = answers
+        db.session.commit()
+    engine.submit(item, moment)
+    return _closed_redirect(item)
+
+
+@bp.route("/attempts/<int:attempt_id>/result")
+@roles_required("technician", *TRAINERS)
+def result(attempt_id: int):
+    item = db.session.get(Attempt, attempt_id)
+    trainer = current_user.has_role(*TRAINERS)
+    if item is None or (item.user_id != current_user.id and not trainer):
+        abort(404)
+    if item.status == "open":
+        if item.user_id != current_user.id:
+            abort(404)
+        return redirect(url_for("assessment.attempt", attempt_id=item.id))
+    mode = item.quiz.setting("review", "explanations")
+    lines = svc.review(item) if (mode != "score" or trainer) else []
+    return render_template("assessment/result.html", attempt=item, lines=lines, mode=mode, lang=user_lang(),
+                           standing=svc.standing(item.user, item.quiz, now()) if item.user_id == current_user.id else None,
+                           title=quiz_title)
+
+
+@bp.route("/images/<path:name>")
+@roles_required("technician", *TRAINERS)
+def image(name: str):
+    from ..content.cli import default_content_root
+
+    root = (Path(default_content_root()).parent / "quizzes" / "images").resolve()
+    path = (root / name).resolve()
+    if root not in path.parents or not path.is_file() or path.suffix.lower() not in (
+            ".png", ".jpg", ".jpeg", ".webp", ".svg"):
+        abort(404)
+    return send_file(path, max_age=3600)
+
+
+# --- trainers ---------------------------------------------------------------------------------
+
+
+def _filters() -> dict:
+    def number(name):
+        value = request.args.get(name, "")
+        return int(value) if value.isdigit() else None
+
+    return {"cohort_id": number("cohort"), "region_id": number("region"), "outlet_id": number("outlet")}
+
+
+@bp.route("/reports")
+@roles_required(*TRAINERS)
+def reports():
+    lang = user_lang()
+    quizzes = svc.active_quizzes()
+    counts = {q.id: len(svc.results(svc.graded_attempts(q))) for q in quizzes}
+    return render_template("assessment/reports.html", quizzes=quizzes, counts=counts, lang=lang, title=quiz_title)
+
+
+@bp.route("/<slug>/report")
+@roles_required(*TRAINERS)
+def report(slug: str):
+    from ..learning.models import Cohort
+
+    item = _quiz_or_404(slug)
+    lang = user_lang()
+    filters = _filters()
+    attempts = svc.graded_attempts(item, **filters)
+    lines = svc.results(attempts)
+    if request.args.get("format") == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["username", "name", "outlet", "attempts", "best_score", "passed", "last_submitted"])
+        for line in lines:
+            writer.writerow([line.user.username, line.user.name, line.user.outlet.code if line.user.outlet else "",
+                             line.attempts, line.best, "yes" if line.passed else "no",
+                             line.last.isoformat(timespec="minutes") if line.last else ""])
+        return Response(out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename={slug}-results.csv"})
+    return render_template(
+        "assessment/report.html", quiz=item, lines=lines, items=svc.item_analysis(attempts, lang),
+        attempts=attempts, filters=filters, lang=lang, title=quiz_title,
+        cohorts=db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc())).all(),
+        regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
+        outlets=db.session.scalars(select(Outlet).order_by(Outlet.code)).all(),
+        passed=sum(1 for l in lines if l.passed),
+        mean=round(sum(a.score or 0 for a in attempts) / len(attempts), 1) if attempts else None)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def import_questions():
+    from .bank import CATEGORY_RE, run_import
+
+    form = ImportForm()
+    form.category.choices = [("", _("New category…"))] + [
+        (p, p) for p in db.session.scalars(select(QuestionCategory.path).order_by(QuestionCategory.path))]
+    outcome = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        raw = upload.read(MAX_UPLOAD + 1)
+        category = (form.new_category.data or form.category.data or "").strip()
+        problem, text = None, ""
+        if len(raw) > MAX_UPLOAD:
+            problem = _("The file is larger than %(n)d MB.", n=MAX_UPLOAD // (1024 * 1024))
+        else:
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                problem = _("The file is not UTF-8 text.")
+        if not CATEGORY_RE.match(category):
+            form.new_category.errors = list(form.new_category.errors) + [
+                _("Choose a category, or name a new one like onboarding/final (lower-case letters, digits, dashes).")]
+        elif problem:
+            form.file.errors = list(form.file.errors) + [problem]
+        else:
+            outcome = run_import(text, form.format.data, category, atomic=form.atomic.data)
+            if outcome.imported:
+                flash(_("Imported %(n)d questions into %(category)s.", n=outcome.imported, category=category),
+                      "success")
+            elif form.atomic.data and outcome.skipped:
+                flash(_("Nothing was imported: some items could not be, and you asked for all or nothing."),
+                      "error")
+    return render_template("assessment/import.html", form=form, outcome=outcome)
