@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import build_config
-from .extensions import babel, csrf, db, login_manager, migrate
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -61,6 +61,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale_parsed, timezone_selector=select_timezone)
     babel.domain_instance = PortalDomain()  # replaces Flask-Babel's default Domain
+    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     app.session_interface = PortalSessionInterface()
@@ -70,11 +71,13 @@ def _init_extensions(app: Flask) -> None:
     from .kb import models as _kb_models  # noqa: F401
     from .learning import models as _learning_models  # noqa: F401
     from .assessment import models as _assessment_models  # noqa: F401
+    from .certification import models as _certification_models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .assessment.views import bp as assessment_bp
+    from .certification.views import bp as certification_bp
     from .auth.admin_views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .home.views import bp as core_bp
@@ -88,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(kb_bp)
     app.register_blueprint(learning_bp)
     app.register_blueprint(assessment_bp)
+    app.register_blueprint(certification_bp)
     app.register_blueprint(api_bp)
     # API calls authenticate by bearer token or session; security.api_user_from_bearer
     # applies CSRF to the session kind itself.
@@ -113,6 +117,7 @@ def _register_hooks(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from .assessment.cli import quizzes_cli
+    from .certification.cli import certs_cli
     from .auth.cli import users_cli
     from .content.cli import content_cli
     from .demo.cli import demo_command
@@ -120,6 +125,7 @@ def _register_cli(app: Flask) -> None:
 
     app.cli.add_command(users_cli)
     app.cli.add_command(quizzes_cli)
+    app.cli.add_command(certs_cli)
     app.cli.add_command(content_cli)
     app.cli.add_command(search_cli)
     app.cli.add_command(demo_command)

@@ -92,6 +92,12 @@ def build_config(instance_path: str) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_SSL_STRICT": True,
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+        # Public certificate lookups (/verify, /api/v1/certificates): per client address.
+        # Several workers or hosts need a shared store, e.g. redis://localhost:6379/0.
+        "RATELIMIT_STORAGE_URI": os.environ.get("PORTAL_RATELIMIT_STORAGE", "memory://"),
+        "PORTAL_VERIFY_RATE": os.environ.get("PORTAL_VERIFY_RATE", "20 per minute; 200 per hour"),
+        # The address printed in certificate QR codes (default: the address of the request).
+        "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", ""),
         # Languages and time
         "PORTAL_LOCALES": ("zh_CN", "en"),
         "BABEL_DEFAULT_LOCALE": os.environ.get("PORTAL_DEFAULT_LOCALE", "zh_CN"),

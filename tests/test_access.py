@@ -9,7 +9,7 @@ from portal.auth.models import ApiToken, Region, User
 from portal.extensions import db
 from portal.security import access_rule
 
-from .conftest import PASSWORD, csrf_from, get_csrf, login
+from .conftest import PASSWORD, ROOT_DIR, csrf_from, get_csrf, login
 
 ROLES = ("technician", "trainer", "auditor", "admin")
 ANY = set(ROLES)
@@ -89,6 +89,17 @@ MATRIX = {
     "assessment.reports": ("GET", "/quizzes/reports", {"trainer", "admin"}),
     "assessment.report": ("GET", "/quizzes/onboarding-final/report", {"trainer", "admin"}),
     "assessment.import_questions": ("GET", "/quizzes/import", {"trainer", "admin"}),
+    "certification.verify": ("GET", "/verify/{cert}", "public"),
+    "api.certificate_json": ("GET", "/api/v1/certificates/{cert}", "public"),
+    "certification.mine": ("GET", "/certificates/mine", {"technician"}),
+    "certification.certificate": ("GET", "/certificates/{cert}", {"technician", "trainer", "admin"}),
+    "certification.badge": ("GET", "/certificates/{cert}/badge", {"technician", "trainer", "admin"}),
+    "certification.printable": ("GET", "/certificates/{cert}/print", {"technician", "trainer", "admin"}),
+    "certification.qr": ("GET", "/certificates/{cert}/qr.svg", {"technician", "trainer", "admin"}),
+    "certification.register": ("GET", "/certificates/", {"trainer", "admin"}),
+    "certification.board": ("GET", "/certificates/eligibility", {"trainer", "admin"}),
+    "certification.grant": ("GET", "/certificates/eligibility/tech/certified", {"trainer", "admin"}),
+    "certification.change": ("POST", "/certificates/{cert}/suspend", {"trainer", "admin"}, {"reason": "matrix"}),
     "api.cases": ("GET", "/api/v1/cases?q=E1", ANY),
     "api.case_detail": ("GET", "/api/v1/cases/demo-e1-zh", ANY),
     "api.me": ("GET", "/api/v1/me", ANY),
@@ -127,8 +138,11 @@ def _request(client, method, url, signed_in, data=None):
 
 
 @pytest.fixture
-def token_row(users, kb_data, learning_data, quizzes):
-    from datetime import datetime, timezone
+def token_row(app, users, kb_data, learning_data, quizzes):
+    from datetime import date, datetime, timezone
+
+    from portal.certification import services as certs
+    from portal.certification.loader import load_tiers
 
     from portal.assessment import attempts
     from portal.assessment.services import quiz_by_slug
@@ -138,13 +152,16 @@ def token_row(users, kb_data, learning_data, quizzes):
     tech = users["technician"]
     closed = attempts.take(tech, quiz_by_slug(learning_data["quarterly"].quiz), now, right=5)
     open_ = attempts.start(tech, quiz_by_slug("onboarding-final"), "zh", now)
+    assert not load_tiers(ROOT_DIR / "content" / "certification").problems
+    with app.test_request_context():
+        cert = certs.issue(tech, certs.tier_by_code("certified"), date.today(), force=True, note="matrix")
 
     issue_token(users["technician"], "matrix")
     db.session.add(Region(code="EMPTY", name_zh="空", name_en="Empty"))
     db.session.commit()
     return {"photo": kb_data["photo"].name, "contribution": kb_data["contribution"].id,
             "cohort": learning_data["cohort"], "assignment": learning_data["assignment"],
-            "attempt": open_.id, "closed": closed.id}
+            "attempt": open_.id, "closed": closed.id, "cert": cert.number}
 
 
 @pytest.mark.parametrize("identity", ("anonymous",) + ROLES)
@@ -187,7 +204,7 @@ def test_api_matrix_with_bearer_tokens(app, users, kb_cases, identity):
     token = issue_token(users[identity])
     client = app.test_client()
     for method, url, allowed, *_data in MATRIX.values():
-        if not url.startswith("/api/"):
+        if not url.startswith("/api/") or allowed == "public":  # public ones: test_role_matrix
             continue
         response = client.open(url, method=method, headers={"Authorization": f"Bearer {token}"})
         expected = 200 if identity in allowed else 403

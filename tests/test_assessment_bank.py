@@ -139,6 +139,7 @@ def test_the_shipped_banks_load_in_both_languages_and_redact_their_keys(app):
     assert counts["onboarding/final"] >= 80
     assert counts["courses/2026-q3-r32-inverter-splits"] >= 20
     assert counts["courses/2026-q4-heat-pump-water-heaters"] >= 20
+    assert counts["certification/tier-2"] >= 60 and counts["certification/tier-3"] >= 60
     for q in db.session.scalars(select(Question)):
         assert q.text_zh and q.text_en and q.explanation_zh and q.explanation_en, q.ident
         kind = qtypes.get(q.type)

@@ -99,6 +99,7 @@ def plan(path: Path) -> list[tuple[Loader, Path]]:
     from ..kb import loader as _kb  # noqa: F401  (registers the kb loader)
     from ..learning import loader as _learning  # noqa: F401  (courses and calendar)
     from ..assessment import bank as _bank  # noqa: F401  (question banks)
+    from ..certification import loader as _tiers  # noqa: F401  (certification tiers)
 
     path = path.resolve()
     work = []

@@ -1,0 +1,85 @@
+"""Tiers, certificates and the log of every change to a certificate."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..dbtypes import UTCDateTime, utcnow
+from ..extensions import db
+
+if TYPE_CHECKING:
+    from ..auth.models import User
+
+# active: valid; expired: valid_until passed; suspended: paused by a trainer or a rule (can be
+# reinstated); lapsed: the holder missed the current quarterly course past its due date and grace;
+# revoked: withdrawn for good.
+STATUSES = ("active", "expired", "suspended", "lapsed", "revoked")
+
+
+class Tier(db.Model):
+    __tablename__ = "cert_tier"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    level: Mapped[int] = mapped_column()
+    title_zh: Mapped[str] = mapped_column(String(100))
+    title_en: Mapped[str] = mapped_column(String(100))
+    summary_zh: Mapped[str] = mapped_column(Text, default="")
+    summary_en: Mapped[str] = mapped_column(Text, default="")
+    validity_months: Mapped[int] = mapped_column(default=12)
+    lapse_grace_days: Mapped[int] = mapped_column(default=30)
+    requirements: Mapped[dict] = mapped_column(JSON, default=dict)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    def title(self, lang: str) -> str:
+        return (self.title_zh if lang == "zh" else self.title_en) or self.title_en
+
+
+class Certificate(db.Model):
+    __tablename__ = "cert_certificate"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Printed on the badge and in the QR code: random, not derived from anything.
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    tier_id: Mapped[int] = mapped_column(ForeignKey("cert_tier.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    issued_on: Mapped[date] = mapped_column()
+    valid_until: Mapped[date] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(12), default="active", index=True)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    forced: Mapped[bool] = mapped_column(default=False)  # issued although requirements were unmet
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tier: Mapped[Tier] = relationship()
+    user: Mapped["User"] = relationship()
+    events: Mapped[list["CertificateEvent"]] = relationship(
+        back_populates="certificate", order_by="CertificateEvent.id", cascade="all, delete-orphan")
+
+
+class CertificateEvent(db.Model):
+    """One change: issued, renewed, suspended, reinstated, revoked, expired, lapsed."""
+
+    __tablename__ = "cert_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("cert_certificate.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(12))
+    to_status: Mapped[str] = mapped_column(String(12))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    rule: Mapped[str] = mapped_column(String(60), default="")  # set when a rule, not a person, acted
+    reason: Mapped[str] = mapped_column(Text, default="")
+    forced: Mapped[bool] = mapped_column(default=False)
+    # For issue and renewal: the requirements and their evidence as they stood.
+    evidence: Mapped[list] = mapped_column(JSON, default=list)
+    valid_until: Mapped[date | None] = mapped_column()
+
+    certificate: Mapped[Certificate] = relationship(back_populates="events")
+    by: Mapped["User | None"] = relationship()

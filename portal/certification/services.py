@@ -1,0 +1,253 @@
+"""Certificates: issue on evidence, and every change of status after it, each logged with who,
+when and why. The daily sweep (``flask certs sweep``) writes down expiries and lapses."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..auth.models import Outlet, Province, User
+from ..dbtypes import utcnow
+from ..extensions import db
+from .models import Certificate, CertificateEvent, Tier
+from .rules import Eligibility, add_months, current_quarterly, effective_status, eligibility
+
+# No 0/O or 1/I/L: the number is read off a badge at the door.
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+NUMBER_GROUPS = 3  # SC-XXXX-XXXX-XXXX: 31**12 ≈ 8 × 10**17 numbers
+
+
+class CertificateError(ValueError):
+    """Why a change cannot be made (a message for the user)."""
+
+
+class NotEligible(CertificateError):
+    def __init__(self, result: Eligibility):
+        super().__init__(_("Not eligible: %(n)d requirements unmet.", n=len(result.unmet)))
+        self.result = result
+
+
+def new_number() -> str:
+    return "SC-" + "-".join("".join(secrets.choice(ALPHABET) for _ in range(4)) for _ in range(NUMBER_GROUPS))
+
+
+def normalise_number(text: str) -> str:
+    return "".join(ch for ch in (text or "").upper() if ch.isalnum() or ch == "-")[:32]
+
+
+def find(number: str) -> Certificate | None:
+    return db.session.scalar(select(Certificate).where(Certificate.number == normalise_number(number)))
+
+
+def tier_by_code(code: str) -> Tier | None:
+    return db.session.scalar(select(Tier).where(Tier.code == code, Tier.active))
+
+
+def active_tiers() -> list[Tier]:
+    return list(db.session.scalars(select(Tier).where(Tier.active).order_by(Tier.level)))
+
+
+def _log(cert: Certificate, action: str, before: str | None, by: User | None, reason: str = "", rule: str = "",
+         forced: bool = False, evidence: list | None = None) -> CertificateEvent:
+    event = CertificateEvent(certificate=cert, action=action, from_status=before, to_status=cert.status,
+                             by_id=by.id if by else None, rule=rule, reason=reason, forced=forced,
+                             evidence=evidence or [], valid_until=cert.valid_until, at=utcnow())
+    db.session.add(event)
+    cert.updated_at = event.at
+    return event
+
+
+def holding(user: User, tier: Tier) -> Certificate | None:
+    """The user's certificate at this tier that is not revoked (there is at most one)."""
+    return db.session.scalar(select(Certificate).where(
+        Certificate.user_id == user.id, Certificate.tier_id == tier.id, Certificate.status != "revoked"))
+
+
+def issue(user: User, tier: Tier, today: date, by: User | None = None, note: str = "",
+          force: bool = False) -> Certificate:
+    """A new certificate when the technician is eligible (or ``force``: regardless, and the log
+    says so, with the requirements as they stood)."""
+    if not user.has_role("technician"):
+        raise CertificateError(_("Certificates are for technicians."))
+    if holding(user, tier) is not None:
+        raise CertificateError(_("%(name)s already holds this tier: renew that certificate instead.",
+                                 name=user.display_name))
+    result = eligibility(user, tier, today)
+    if not result.eligible and not force:
+        raise NotEligible(result)
+    if force and not note.strip():
+        raise CertificateError(_("Say why the certificate is issued although requirements are unmet."))
+    for _try in range(5):
+        cert = Certificate(number=new_number(), tier_id=tier.id, user_id=user.id, issued_on=today,
+                           valid_until=add_months(today, tier.validity_months), status="active",
+                           forced=force and not result.eligible)
+        db.session.add(cert)
+        try:
+            db.session.flush()
+        except IntegrityError:  # the same random number twice: draw again
+            db.session.rollback()
+            continue
+        _log(cert, "issued", None, by, note.strip(), forced=cert.forced, evidence=result.snapshot())
+        db.session.commit()
+        return cert
+    raise CertificateError(_("Could not draw a free certificate number; try again."))
+
+
+def _need_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise CertificateError(_("A reason is required."))
+    return reason[:2000]
+
+
+def _refuse(cert: Certificate, action: str) -> None:
+    from .rules import status_label
+
+    raise CertificateError(_("A %(status)s certificate cannot be %(action)s.", status=status_label(cert.status).lower(),
+                             action=action_label(action).lower()))
+
+
+def suspend(cert: Certificate, reason: str, by: User | None = None, rule: str = "") -> Certificate:
+    """Pause a certificate: by a trainer, or by a rule (``rule`` names it; the audit work calls
+    this with by=None). Only an active certificate can be suspended."""
+    reason = _need_reason(reason)
+    if cert.status != "active":
+        _refuse(cert, "suspended")
+    before, cert.status, cert.status_reason = cert.status, "suspended", reason
+    _log(cert, "suspended", before, by, reason, rule=rule)
+    db.session.commit()
+    return cert
+
+
+def reinstate(cert: Certificate, reason: str, today: date, by: User | None = None) -> Certificate:
+    """Back to active from suspended or lapsed. A certificate whose date has passed meanwhile
+    becomes expired instead (renew it)."""
+    reason = _need_reason(reason)
+    if cert.status not in ("suspended", "lapsed"):
+        _refuse(cert, "reinstated")
+    before = cert.status
+    cert.status = "active" if cert.valid_until >= today else "expired"
+    cert.status_reason = "" if cert.status == "active" else _("The validity date passed while it was paused.")
+    _log(cert, "reinstated", before, by, reason)
+    db.session.commit()
+    return cert
+
+
+def revoke(cert: Certificate, reason: str, by: User | None = None) -> Certificate:
+    reason = _need_reason(reason)
+    if cert.status == "revoked":
+        _refuse(cert, "revoked")
+    before, cert.status, cert.status_reason = cert.status, "revoked", reason
+    _log(cert, "revoked", before, by, reason)
+    db.session.commit()
+    return cert
+
+
+def renew(cert: Certificate, today: date, by: User | None = None, note: str = "", force: bool = False) -> Certificate:
+    """Another validity period, while the tier's requirements hold (time at the tier below is
+    not asked again). From active (extends from its date), expired or lapsed (from today)."""
+    if cert.status not in ("active", "expired", "lapsed"):
+        _refuse(cert, "renewed")
+    result = eligibility(cert.user, cert.tier, today, renewal=True)
+    if not result.eligible and not force:
+        raise NotEligible(result)
+    if force and not result.eligible and not note.strip():
+        raise CertificateError(_("Say why the certificate is renewed although requirements are unmet."))
+    before = effective_status(cert, today)
+    start = cert.valid_until if (cert.status == "active" and cert.valid_until >= today) else today
+    cert.valid_until = add_months(start, cert.tier.validity_months)
+    cert.status, cert.status_reason = "active", ""
+    _log(cert, "renewed", before, by, note.strip(), forced=force and not result.eligible, evidence=result.snapshot())
+    db.session.commit()
+    return cert
+
+
+@dataclass
+class SweepReport:
+    expired: int = 0
+    lapsed: int = 0
+
+
+def _missed_quarterly(cert: Certificate, today: date):
+    """The quarterly course the holder missed past due date + grace while holding this
+    certificate, or None."""
+    from ..learning.services import course_completed_at
+
+    found = current_quarterly(cert.user, today)
+    if found is None:
+        return None
+    assignment, course = found
+    deadline = date.fromordinal(assignment.due_date.toordinal() + cert.tier.lapse_grace_days)
+    if today <= deadline or deadline < cert.issued_on:
+        return None
+    done = course_completed_at([cert.user_id], course).get(cert.user_id)
+    from .rules import local_date
+
+    if done is not None and local_date(done) <= deadline:
+        return None
+    if any(e.action == "lapsed" and any(item.get("assignment") == assignment.id for item in (e.evidence or []))
+           for e in cert.events):
+        return None  # lapsed for this course once already (and reinstated since): not again
+    return assignment, course, deadline
+
+
+def sweep(today: date) -> SweepReport:
+    """Write down what dates and rules have decided: active certificates past their date
+    expire; holders who missed the current quarterly course past its grace period lapse."""
+    report = SweepReport()
+    for cert in db.session.scalars(select(Certificate).where(Certificate.status == "active")).all():
+        if cert.valid_until < today:
+            cert.status, cert.status_reason = "expired", ""
+            _log(cert, "expired", "active", None, _("The validity date %(day)s passed.", day=cert.valid_until.isoformat()),
+                 rule="validity")
+            report.expired += 1
+            continue
+        missed = _missed_quarterly(cert, today)
+        if missed is not None:
+            assignment, course, deadline = missed
+            reason = _("The quarterly course %(course)s was due %(due)s and not completed by the end of the grace "
+                       "period (%(deadline)s).", course=course.title_en, due=assignment.due_date.isoformat(),
+                       deadline=deadline.isoformat())
+            cert.status, cert.status_reason = "lapsed", reason
+            _log(cert, "lapsed", "active", None, reason, rule="quarterly-course",
+                 evidence=[{"assignment": assignment.id, "course": course.slug, "deadline": deadline.isoformat()}])
+            report.lapsed += 1
+    db.session.commit()
+    return report
+
+
+def register(tier_id=None, status=None, region_id=None, province_id=None, outlet_id=None,
+             expiring_days: int | None = None, today: date | None = None) -> list[Certificate]:
+    """The certificate register, filtered. ``status`` is the status as of today (an active
+    certificate past its date counts as expired); ``expiring_days``: active ones whose date
+    falls within that many days."""
+    today = today or date.today()
+    query = select(Certificate).join(User, Certificate.user_id == User.id).join(Tier)
+    if tier_id:
+        query = query.where(Certificate.tier_id == tier_id)
+    if outlet_id:
+        query = query.where(User.outlet_id == outlet_id)
+    if province_id or region_id:
+        query = query.join(Outlet, User.outlet_id == Outlet.id).join(Province, Outlet.province_id == Province.id)
+        if province_id:
+            query = query.where(Province.id == province_id)
+        if region_id:
+            query = query.where(Province.region_id == region_id)
+    rows = list(db.session.scalars(query.order_by(Certificate.valid_until, Certificate.id)))
+    if status:
+        rows = [c for c in rows if effective_status(c, today) == status]
+    if expiring_days:
+        limit = date.fromordinal(today.toordinal() + expiring_days)
+        rows = [c for c in rows if effective_status(c, today) == "active" and c.valid_until <= limit]
+    return rows
+
+
+def action_label(action: str) -> str:
+    return {"issued": _("Issued"), "renewed": _("Renewed"), "suspended": _("Suspended"),
+            "reinstated": _("Reinstated"), "revoked": _("Revoked"), "expired": _("Expired"),
+            "lapsed": _("Lapsed")}.get(action, action)

@@ -1,0 +1,274 @@
+"""Certification pages: the trainer's register and eligibility board, a certificate's page with
+its lifecycle, the holder's badge and printable certificate, and public verification."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import segno
+from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request,
+                   url_for)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..api import bp as api_bp
+from ..auth.models import Outlet, Province, Region, User, UserRole
+from ..extensions import db, limiter
+from ..kb.views import user_lang
+from ..security import public, roles_required
+from . import services as svc
+from .forms import ActionForm, GrantForm
+from .models import Certificate, Tier
+from .rules import eligibility, effective_status, local_today, status_label
+
+bp = Blueprint("certification", __name__)
+
+TRAINERS = ("trainer", "admin")
+EXPIRING = (30, 60, 90)
+
+
+def _verify_rate() -> str:
+    return current_app.config["PORTAL_VERIFY_RATE"]
+
+
+# One budget per client address for both lookups (page and API).
+lookup_limit = limiter.shared_limit(_verify_rate, scope="certificate-lookup")
+
+
+def _cert_or_404(number: str) -> Certificate:
+    cert = svc.find(number)
+    if cert is None:
+        abort(404)
+    return cert
+
+
+def _visible_or_404(number: str) -> Certificate:
+    """Trainers see every certificate; a technician only their own (others: not found)."""
+    cert = _cert_or_404(number)
+    if not current_user.has_role(*TRAINERS) and cert.user_id != current_user.id:
+        abort(404)
+    return cert
+
+
+def verify_url(cert: Certificate) -> str:
+    base = current_app.config.get("PORTAL_BASE_URL") or request.url_root
+    return base.rstrip("/") + url_for("certification.verify", number=cert.number)
+
+
+# --- public verification ----------------------------------------------------------------------
+
+
+def public_view(cert: Certificate) -> dict:
+    """What anyone holding the number may see: name, tier, status, valid-until. Nothing else."""
+    today = local_today()
+    status = effective_status(cert, today)
+    return {"number": cert.number, "name": cert.user.name or cert.user.username,
+            "tier": {"code": cert.tier.code, "zh": cert.tier.title_zh, "en": cert.tier.title_en},
+            "status": status, "valid_until": cert.valid_until.isoformat()}
+
+
+@bp.route("/verify/<number>")
+@public
+@lookup_limit
+def verify(number: str):
+    cert = svc.find(number)
+    if cert is None:
+        return Response(_("Not found"), status=404, mimetype="text/plain")
+    return render_template("certification/verify.html", cert=cert, view=public_view(cert), lang=user_lang(),
+                           status_label=status_label)
+
+
+@api_bp.route("/certificates/<number>")
+@public
+@lookup_limit
+def certificate_json(number: str):
+    cert = svc.find(number)
+    if cert is None:
+        return jsonify(error="not found"), 404
+    return jsonify(public_view(cert))
+
+
+# --- holders ----------------------------------------------------------------------------------
+
+
+@bp.route("/certificates/mine")
+@roles_required("technician")
+def mine():
+    me = current_user._get_current_object()
+    today = local_today()
+    certs = list(db.session.scalars(select(Certificate).where(Certificate.user_id == me.id)
+                                    .order_by(Certificate.issued_on.desc())))
+    held = {c.tier_id for c in certs if effective_status(c, today) == "active"}
+    nxt = next((t for t in svc.active_tiers() if t.id not in held), None)
+    return render_template("certification/mine.html", certs=certs, today=today, lang=user_lang(),
+                           next_tier=nxt, next_check=eligibility(me, nxt, today) if nxt else None,
+                           effective_status=effective_status, status_label=status_label)
+
+
+@bp.route("/certificates/<number>")
+@roles_required("technician", *TRAINERS)
+def certificate(number: str):
+    cert = _visible_or_404(number)
+    today = local_today()
+    return render_template("certification/certificate.html", cert=cert, today=today, lang=user_lang(),
+                           status=effective_status(cert, today), status_label=status_label,
+                           action_label=svc.action_label, form=ActionForm(),
+                           trainer=current_user.has_role(*TRAINERS))
+
+
+@bp.route("/certificates/<number>/badge")
+@roles_required("technician", *TRAINERS)
+def badge(number: str):
+    cert = _visible_or_404(number)
+    today = local_today()
+    return render_template("certification/badge.html", cert=cert, status=effective_status(cert, today),
+                           status_label=status_label, lang=user_lang(), verify=verify_url(cert))
+
+
+@bp.route("/certificates/<number>/print")
+@roles_required("technician", *TRAINERS)
+def printable(number: str):
+    cert = _visible_or_404(number)
+    today = local_today()
+    return render_template("certification/print.html", cert=cert, status=effective_status(cert, today),
+                           status_label=status_label, lang=user_lang(), verify=verify_url(cert))
+
+
+@bp.route("/certificates/<number>/qr.svg")
+@roles_required("technician", *TRAINERS)
+def qr(number: str):
+    cert = _visible_or_404(number)
+    out = io.BytesIO()
+    segno.make(verify_url(cert), error="m").save(out, kind="svg", scale=8, border=2, xmldecl=False,
+                                                 title=cert.number)
+    return Response(out.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "private, max-age=300"})
+
+
+# --- trainers ---------------------------------------------------------------------------------
+
+
+def _number_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@bp.route("/certificates/")
+@roles_required(*TRAINERS)
+def register():
+    today = local_today()
+    filters = {"tier_id": _number_arg("tier"), "region_id": _number_arg("region"),
+               "province_id": _number_arg("province"), "outlet_id": _number_arg("outlet"),
+               "status": request.args.get("status") if request.args.get("status") in (
+                   "active", "expired", "suspended", "lapsed", "revoked") else None,
+               "expiring_days": _number_arg("expiring") if _number_arg("expiring") in EXPIRING else None}
+    rows = svc.register(today=today, **filters)
+    if request.args.get("format") == "csv":
+        return _register_csv(rows, today)
+    return render_template(
+        "certification/register.html", rows=rows, filters=filters, today=today, lang=user_lang(),
+        tiers=db.session.scalars(select(Tier).order_by(Tier.level)).all(),
+        regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
+        provinces=db.session.scalars(select(Province).order_by(Province.code)).all(),
+        outlets=db.session.scalars(select(Outlet).order_by(Outlet.code)).all(),
+        expiring=EXPIRING, effective_status=effective_status, status_label=status_label,
+        counts={days: len(svc.register(expiring_days=days, today=today)) for days in EXPIRING})
+
+
+def _register_csv(rows: list[Certificate], today):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["number", "username", "name", "tier", "status", "issued_on", "valid_until", "outlet",
+                     "province", "region", "forced"])
+    for cert in rows:
+        outlet = cert.user.outlet
+        writer.writerow([cert.number, cert.user.username, cert.user.name, cert.tier.code,
+                         effective_status(cert, today), cert.issued_on.isoformat(), cert.valid_until.isoformat(),
+                         outlet.code if outlet else "", outlet.province.code if outlet else "",
+                         outlet.province.region.code if outlet else "", "yes" if cert.forced else "no"])
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=certificates-{today.isoformat()}.csv"})
+
+
+def _technicians() -> list[User]:
+    return list(db.session.scalars(select(User).join(UserRole, UserRole.user_id == User.id).where(
+        UserRole.role == "technician", User.active).order_by(User.username)).unique())
+
+
+@bp.route("/certificates/eligibility")
+@roles_required(*TRAINERS)
+def board():
+    """Who is eligible for what: each technician against each tier they do not hold yet."""
+    today = local_today()
+    tiers = svc.active_tiers()
+    rows = []
+    for user in _technicians():
+        cells = []
+        for tier in tiers:
+            held = svc.holding(user, tier)
+            cells.append((tier, held, None if held else eligibility(user, tier, today)))
+        rows.append((user, cells))
+    only = request.args.get("only") == "eligible"
+    if only:
+        rows = [(u, c) for u, c in rows if any(e is not None and e.eligible for _t, _h, e in c)]
+    return render_template("certification/board.html", rows=rows, tiers=tiers, lang=user_lang(), only=only,
+                           today=today, effective_status=effective_status, status_label=status_label)
+
+
+@bp.route("/certificates/eligibility/<username>/<tier_code>", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def grant(username: str, tier_code: str):
+    user = db.session.scalar(select(User).where(User.username == username.lower()))
+    tier = svc.tier_by_code(tier_code)
+    if user is None or tier is None or not user.has_role("technician"):
+        abort(404)
+    today = local_today()
+    form = GrantForm()
+    if form.validate_on_submit():
+        try:
+            cert = svc.issue(user, tier, today, by=current_user._get_current_object(), note=form.note.data or "",
+                             force=bool(form.force.data))
+        except svc.NotEligible:
+            form.force.errors = list(form.force.errors) + [
+                _("Requirements are unmet: tick “issue anyway” and say why in the note, or wait until they are met.")]
+        except svc.CertificateError as problem:
+            form.note.errors = list(form.note.errors) + [str(problem)]
+        else:
+            flash(_("Certificate %(number)s issued.", number=cert.number), "success")
+            return redirect(url_for("certification.certificate", number=cert.number))
+    return render_template("certification/grant.html", user=user, tier=tier, check=eligibility(user, tier, today),
+                           held=svc.holding(user, tier), form=form, lang=user_lang())
+
+
+ACTIONS = ("suspend", "reinstate", "revoke", "renew")
+
+
+@bp.route("/certificates/<number>/<action>", methods=["POST"])
+@roles_required(*TRAINERS)
+def change(number: str, action: str):
+    cert = _cert_or_404(number)
+    if action not in ACTIONS:
+        abort(404)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    me, today, reason = current_user._get_current_object(), local_today(), (form.reason.data or "").strip()
+    try:
+        if action == "suspend":
+            svc.suspend(cert, reason, by=me)
+        elif action == "reinstate":
+            svc.reinstate(cert, reason, today, by=me)
+        elif action == "revoke":
+            svc.revoke(cert, reason, by=me)
+        else:
+            svc.renew(cert, today, by=me, note=reason, force=bool(form.force.data))
+    except svc.NotEligible as refused:
+        flash(_("Not renewed: %(unmet)s.", unmet="; ".join(r.label for r in refused.result.unmet)), "error")
+    except svc.CertificateError as problem:
+        flash(str(problem), "error")
+    else:
+        flash(_("Saved: %(action)s.", action=svc.action_label(
+            {"suspend": "suspended", "reinstate": "reinstated", "revoke": "revoked", "renew": "renewed"}[action])),
+            "success")
+    return redirect(url_for("certification.certificate", number=cert.number))
