@@ -101,8 +101,10 @@ def start(user, quiz: Quiz, lang: str, now: datetime, seed: int | None = None) -
     if closed and cooldown:
         last = max(a.submitted_at or a.started_at for a in closed)
         if now < last + timedelta(hours=cooldown):
+            from flask_babel import format_datetime
+
             raise AttemptError(_("You can try again from %(when)s.",
-                                 when=(last + timedelta(hours=cooldown)).isoformat(timespec="minutes")))
+                                 when=format_datetime(last + timedelta(hours=cooldown), "short")))
     rng = random.Random(seed)
     questions = draw(quiz, rng)
     if not questions:

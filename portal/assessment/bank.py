@@ -81,16 +81,20 @@ def question_data(spec: dict) -> tuple[dict, dict]:
         for l in LANGS:
             data[l]["answer"] = spec["answer"]
     elif kind == "short":
-        accepted = []
+        pairs = []
         for n, answer in enumerate(spec.get("answers") or [], start=1):
             texts = _both(answer, f"answer {n}") if isinstance(answer, dict) else None
             if texts is None:
                 raise ValueError(_("answer %(n)d must be {zh, en}.", n=n))
-            fraction = float(answer.get("fraction", 1))
-            accepted.extend({"text": texts[l], "fraction": fraction} for l in LANGS)
-        # A learner may answer in either language: both languages' answers are accepted.
-        unique = {qtypes.fold(a["text"]): a for a in accepted}
+            pairs.append((texts, float(answer.get("fraction", 1))))
+        # A learner may answer in either language: both languages' answers are accepted, the
+        # question's own language first (review shows the first best one as the right answer).
         for l in LANGS:
+            order = [l] + [other for other in LANGS if other != l]
+            unique: dict[str, dict] = {}
+            for lang in order:
+                for texts, fraction in pairs:
+                    unique.setdefault(qtypes.fold(texts[lang]), {"text": texts[lang], "fraction": fraction})
             data[l]["answers"] = list(unique.values())
     elif kind == "numerical":
         answers = []

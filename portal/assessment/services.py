@@ -57,7 +57,7 @@ def standing(user: User, quiz: Quiz, now: datetime) -> Standing:
     allowed = int(quiz.setting("attempts", 0) or 0)
     cooldown = float(quiz.setting("cooldown_hours", 0) or 0)
     next_start = None
-    if closed and cooldown:
+    if closed and cooldown and (not allowed or len(closed) < allowed):
         last = max(a.submitted_at or a.started_at for a in closed)
         if now < last + timedelta(hours=cooldown):
             next_start = last + timedelta(hours=cooldown)

@@ -3,18 +3,17 @@ trainer reports with item analysis, and the trainer's GIFT / Moodle XML upload."
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, send_file,
+from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file,
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.models import Outlet, Region, User
+from ..csvexport import csv_response
 from ..extensions import db
 from ..kb.views import user_lang
 from ..security import roles_required
@@ -215,15 +214,12 @@ def report(slug: str):
     attempts = svc.graded_attempts(item, **filters)
     lines = svc.results(attempts)
     if request.args.get("format") == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["username", "name", "outlet", "attempts", "best_score", "passed", "last_submitted"])
-        for line in lines:
-            writer.writerow([line.user.username, line.user.name, line.user.outlet.code if line.user.outlet else "",
-                             line.attempts, line.best, "yes" if line.passed else "no",
-                             line.last.isoformat(timespec="minutes") if line.last else ""])
-        return Response(out.getvalue(), mimetype="text/csv",
-                        headers={"Content-Disposition": f"attachment; filename={slug}-results.csv"})
+        return csv_response(
+            ["username", "name", "outlet", "attempts", "best_score", "passed", "last_submitted"],
+            ([line.user.username, line.user.name, line.user.outlet.code if line.user.outlet else "", line.attempts,
+              line.best, "yes" if line.passed else "no",
+              line.last.isoformat(timespec="minutes") if line.last else ""] for line in lines),
+            f"{slug}-results.csv")
     return render_template(
         "assessment/report.html", quiz=item, lines=lines, items=svc.item_analysis(attempts, lang),
         attempts=attempts, filters=filters, lang=lang, title=quiz_title,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 
 import click
 from flask import current_app
@@ -15,6 +16,19 @@ from ..cliutil import fail, needs_schema
 from ..extensions import db
 from . import services
 from .rules import local_today
+
+@contextmanager
+def _cli_request():
+    """A request context for building links in evidence, in the shell's language."""
+    from flask_babel import refresh
+
+    from ..i18n import cli_locale
+
+    with current_app.test_request_context("/?lang=" + cli_locale()):
+        refresh()  # a locale cached earlier in this app context must not win
+        yield
+    refresh()
+
 
 certs_cli = AppGroup("certs", help="Issue certificates and apply expiry and lapse rules.")
 
@@ -34,7 +48,7 @@ def issue_command(username: str, tier_code: str, force: bool, note: str):
     if tier is None:
         known = ", ".join(t.code for t in services.active_tiers())
         fail(_("No tier %(code)s (known: %(known)s).", code=tier_code, known=known or "—"))
-    with current_app.test_request_context():
+    with _cli_request():
         try:
             cert = services.issue(user, tier, local_today(), note=note, force=force)
         except services.NotEligible as refused:
@@ -56,6 +70,6 @@ def issue_command(username: str, tier_code: str, force: bool, note: str):
 def sweep_command():
     """Expire certificates past their date and lapse those whose holder missed the current
     quarterly course (run daily, e.g. from cron)."""
-    with current_app.test_request_context():
+    with _cli_request():
         report = services.sweep(local_today())
-    click.echo(_("expired %(expired)d, lapsed %(lapsed)d", expired=report.expired, lapsed=report.lapsed))
+        click.echo(_("expired %(expired)d, lapsed %(lapsed)d", expired=report.expired, lapsed=report.lapsed))

@@ -108,8 +108,8 @@ def _need_reason(reason: str) -> str:
 def _refuse(cert: Certificate, action: str) -> None:
     from .rules import status_label
 
-    raise CertificateError(_("A %(status)s certificate cannot be %(action)s.", status=status_label(cert.status).lower(),
-                             action=action_label(action).lower()))
+    raise CertificateError(_("Not possible while the certificate's status is “%(status)s”.",
+                             status=status_label(cert.status)))
 
 
 def suspend(cert: Certificate, reason: str, by: User | None = None, rule: str = "") -> Certificate:

@@ -3,7 +3,6 @@ its lifecycle, the holder's badge and printable certificate, and public verifica
 
 from __future__ import annotations
 
-import csv
 import io
 
 import segno
@@ -15,6 +14,7 @@ from sqlalchemy import select
 
 from ..api import bp as api_bp
 from ..auth.models import Outlet, Province, Region, User, UserRole
+from ..csvexport import csv_response
 from ..extensions import db, limiter
 from ..kb.views import user_lang
 from ..security import public, roles_required
@@ -177,18 +177,16 @@ def register():
 
 
 def _register_csv(rows: list[Certificate], today):
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["number", "username", "name", "tier", "status", "issued_on", "valid_until", "outlet",
-                     "province", "region", "forced"])
-    for cert in rows:
+    def line(cert: Certificate) -> list:
         outlet = cert.user.outlet
-        writer.writerow([cert.number, cert.user.username, cert.user.name, cert.tier.code,
-                         effective_status(cert, today), cert.issued_on.isoformat(), cert.valid_until.isoformat(),
-                         outlet.code if outlet else "", outlet.province.code if outlet else "",
-                         outlet.province.region.code if outlet else "", "yes" if cert.forced else "no"])
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=certificates-{today.isoformat()}.csv"})
+        return [cert.number, cert.user.username, cert.user.name, cert.tier.code, effective_status(cert, today),
+                cert.issued_on.isoformat(), cert.valid_until.isoformat(), outlet.code if outlet else "",
+                outlet.province.code if outlet else "", outlet.province.region.code if outlet else "",
+                "yes" if cert.forced else "no"]
+
+    return csv_response(["number", "username", "name", "tier", "status", "issued_on", "valid_until", "outlet",
+                         "province", "region", "forced"], (line(c) for c in rows),
+                        f"certificates-{today.isoformat()}.csv")
 
 
 def _technicians() -> list[User]:

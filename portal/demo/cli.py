@@ -74,9 +74,10 @@ def demo_command():
     from ..learning.views import today
 
     load_learning_demo(today())
+    load_assessment_demo(today())
     for problem in report.problems:
         click.echo(str(problem), err=True)
-    click.echo(_("demo users: admin, trainer, auditor, tech, newtech; password: %(pw)s",
+    click.echo(_("demo users: admin, trainer, auditor, tech, newtech (and six more technicians); password: %(pw)s",
                  pw=DEMO_PASSWORD))
     if report.problems:
         sys.exit(1)
@@ -135,5 +136,72 @@ def load_learning_demo(today: date) -> int:
             TargetedAssignment.user_id == tech.id)) is None:
         learning.assign_targeted(tech, lesson, "暗访：对客户说了“没有配件，过几天再说” / Mystery visit: "
                                  "said 'no parts, come back later'", today + timedelta(days=7), trainer)
+        made += 1
+    return made
+
+
+# (username, questions answered right out of 50 on the onboarding final, days ago)
+DEMO_FINALS = (("tech", 47, 230), ("zhaolei", 45, 500), ("sunli", 42, 420), ("zhoujie", 38, 300),
+               ("zhoujie", 44, 260), ("wuhao", 41, 200), ("zhengyu", 33, 120), ("hemei", 40, 60))
+
+
+def load_assessment_demo(today: date) -> int:
+    """Graded attempts at the onboarding final (so results and item analysis have data), the
+    demo technician's quarterly quiz passed, and certificates in several states. Creates only
+    what is missing."""
+    from datetime import datetime, time, timedelta, timezone
+
+    from flask import current_app
+
+    from ..assessment import attempts
+    from ..assessment.models import Attempt
+    from ..assessment.services import quiz_by_slug
+    from ..certification import services as certs
+    from ..certification.models import Certificate
+    from ..learning import services as learning
+    from ..learning.models import Course
+
+    final, trainer, tech = quiz_by_slug("onboarding-final"), find_user("trainer"), find_user("tech")
+    if final is None or trainer is None or tech is None:
+        return 0
+    made = 0
+
+    def moment(days_ago: int) -> datetime:
+        return datetime.combine(today - timedelta(days=days_ago), time(10, 0), tzinfo=timezone.utc)
+
+    if db.session.scalar(select(Attempt).where(Attempt.quiz_id == final.id)) is None:
+        for n, (username, right, days_ago) in enumerate(DEMO_FINALS):
+            user = find_user(username)
+            if user is not None:
+                attempts.take(user, final, moment(days_ago), right=right, seed=1000 + n)
+                made += 1
+    q3 = db.session.scalar(select(Course).where(Course.slug == "2026-q3-r32-inverter-splits"))
+    q3_quiz = quiz_by_slug(q3.quiz) if q3 is not None and q3.quiz else None
+    if q3_quiz is not None and db.session.scalar(select(Attempt).where(Attempt.quiz_id == q3_quiz.id)) is None:
+        attempts.take(tech, q3_quiz, moment(12), right=16, seed=7)
+        made += 1
+    if db.session.scalar(select(Certificate)) is None and certs.tier_by_code("certified") is not None:
+        first = certs.tier_by_code("certified")
+        onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+        with current_app.test_request_context():
+            if onboarding is not None:  # the demo technician meets every tier-1 requirement
+                for lesson in onboarding.lessons():
+                    learning.set_done(tech, lesson)
+                for task in onboarding.tasks():
+                    if not learning.latest_signoffs(tech.id, [task.id]).get(task.id):
+                        learning.record_signoff(task, tech, trainer, [(True, "")] * len(task.checklist))
+                certs.issue(tech, first, today - timedelta(days=200), by=trainer,
+                            note="入职考核全部合格 / passed every onboarding requirement",
+                            force=not certs.eligibility(tech, first, today).eligible)
+            paper = "从纸质档案迁移 / migrated from the paper records"
+            for username, days_ago, change in (("zhaolei", 340, None), ("sunli", 300, "suspend"),
+                                               ("zhoujie", 250, None), ("wuhao", 380, None)):
+                user = find_user(username)
+                if user is None:
+                    continue
+                cert = certs.issue(user, first, today - timedelta(days=days_ago), by=trainer, note=paper, force=True)
+                if change == "suspend":
+                    certs.suspend(cert, "客户投诉调查中 / customer complaint under investigation", by=trainer)
+            certs.sweep(today)  # wuhao's has passed its date
         made += 1
     return made

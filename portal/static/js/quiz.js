@@ -29,6 +29,7 @@
       data.append(el.name, el.value);
     });
     pending[index] = true;
+    box.removeAttribute("data-saved");
     setState(index, msg("saving"));
     return fetch(saveUrl, { method: "POST", body: data, credentials: "same-origin",
                             headers: { "X-CSRFToken": csrf, "Accept": "application/json" } })
@@ -39,6 +40,7 @@
         if (reply.body.closed && reply.body.result) { window.location = reply.body.result; return; }
         if (!reply.body.ok) { setState(index, reply.body.error || msg("unsaved")); return; }
         delete pending[index];
+        box.setAttribute("data-saved", "");
         setState(index, msg("saved"));
         var count = form.querySelector("[data-answered]");
         if (count) count.textContent = reply.body.answered;
@@ -73,7 +75,7 @@
       [["up", "↑"], ["down", "↓"]].forEach(function (pair) {
         var button = document.createElement("button");
         button.type = "button";
-        button.className = "button secondary small move";
+        button.className = "button secondary move";
         button.textContent = pair[1];
         button.setAttribute("aria-label", msg(pair[0]));
         button.setAttribute("data-move", pair[0]);
