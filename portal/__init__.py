@@ -72,12 +72,14 @@ def _init_extensions(app: Flask) -> None:
     from .learning import models as _learning_models  # noqa: F401
     from .assessment import models as _assessment_models  # noqa: F401
     from .certification import models as _certification_models  # noqa: F401
+    from .audits import models as _audit_models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .assessment.views import bp as assessment_bp
     from .certification.views import bp as certification_bp
+    from .audits.views import bp as audits_bp
     from .auth.admin_views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .home.views import bp as core_bp
@@ -92,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(learning_bp)
     app.register_blueprint(assessment_bp)
     app.register_blueprint(certification_bp)
+    app.register_blueprint(audits_bp)
     app.register_blueprint(api_bp)
     # API calls authenticate by bearer token or session; security.api_user_from_bearer
     # applies CSRF to the session kind itself.

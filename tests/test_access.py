@@ -100,6 +100,25 @@ MATRIX = {
     "certification.board": ("GET", "/certificates/eligibility", {"trainer", "admin"}),
     "certification.grant": ("GET", "/certificates/eligibility/tech/certified", {"trainer", "admin"}),
     "certification.change": ("POST", "/certificates/{cert}/suspend", {"trainer", "admin"}, {"reason": "matrix"}),
+    "audits.index": ("GET", "/audits/", {"technician", "trainer", "auditor"}),
+    "audits.new": ("GET", "/audits/new", {"auditor"}),
+    "audits.edit": ("GET", "/audits/{draft}/edit", {"auditor"}),
+    "audits.answer": ("POST", "/audits/{draft}/answer", {"auditor"}, {"item": "arrived-in-window", "value": "yes"}),
+    "audits.save": ("POST", "/audits/{draft}/save", {"auditor"}),
+    "audits.upload_photo": ("POST", "/audits/{draft}/photos", {"auditor"}, {"item": "evidence-photos"}),
+    "audits.submit": ("POST", "/audits/{draft}/submit", {"auditor"}),
+    "audits.view": ("GET", "/audits/{audit}", {"technician", "trainer", "auditor"}),
+    "audits.photo": ("GET", "/audits/photos/{audit_photo}", {"technician", "trainer", "auditor"}),
+    "audits.acknowledge": ("POST", "/audits/{audit}/acknowledge", {"technician"}, {"comment": "seen"}),
+    "audits.amend": ("GET", "/audits/{audit}/amend", {"trainer"}),
+    "audits.stories": ("GET", "/audits/good-practice", {"technician", "trainer", "auditor"}),
+    "audits.decide": ("POST", "/audits/good-practice/{story}", {"trainer"}, {"decision": "approve"}),
+    "audits.reports": ("GET", "/audits/reports", {"trainer"}),
+    "audits.record": ("GET", "/audits/records/tech", {"technician", "trainer"}),
+    "api.record_json": ("GET", "/api/v1/technicians/tech/record", {"technician", "trainer"}),
+    "api.template_json": ("GET", "/api/v1/audit-templates/home-service-visit", {"auditor", "trainer"}),
+    # No JSON body: an auditor gets past the access rule to "400: invalid audit".
+    "api.create_json": ("POST", "/api/v1/audits", {"auditor"}, None, 400),
     "api.cases": ("GET", "/api/v1/cases?q=E1", ANY),
     "api.case_detail": ("GET", "/api/v1/cases/demo-e1-zh", ANY),
     "api.me": ("GET", "/api/v1/me", ANY),
@@ -139,7 +158,7 @@ def _request(client, method, url, signed_in, data=None):
 
 @pytest.fixture
 def token_row(app, users, kb_data, learning_data, quizzes):
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime, timedelta, timezone
 
     from portal.certification import services as certs
     from portal.certification.loader import load_tiers
@@ -155,13 +174,35 @@ def token_row(app, users, kb_data, learning_data, quizzes):
     assert not load_tiers(ROOT_DIR / "content" / "certification").problems
     with app.test_request_context():
         cert = certs.issue(tech, certs.tier_by_code("certified"), date.today(), force=True, note="matrix")
+    from portal.audits import services as audit_svc
+    from portal.audits.loader import current_template, load_templates
+    from portal.audits.models import GoodPracticeStory
+
+    from .conftest import png_bytes
+
+    assert not load_templates(ROOT_DIR / "content" / "audits").problems
+    form = current_template("home-service-visit")
+    visited = now - timedelta(days=1)
+    done = audit_svc.start(users["auditor"], tech, form, visited, "WO-M1", "air-conditioner", "广州", now)
+    for item, value in audit_svc.model_answers(form.spec).items():
+        audit_svc.save_answer(done, item, value)
+    photo = audit_svc.add_photo(done, "evidence-photos", png_bytes())
+    with app.test_request_context():
+        audit_svc.submit(done, now)
+    draft = audit_svc.start(users["auditor"], tech, form, visited, "WO-M2", "air-conditioner", "广州", now)
+    for item, value in audit_svc.model_answers(form.spec).items():
+        audit_svc.save_answer(draft, item, value)
+    story = GoodPracticeStory(audit_id=done.id, technician_id=tech.id, story="matrix", status="proposed")
+    db.session.add(story)
+    db.session.commit()
 
     issue_token(users["technician"], "matrix")
     db.session.add(Region(code="EMPTY", name_zh="空", name_en="Empty"))
     db.session.commit()
     return {"photo": kb_data["photo"].name, "contribution": kb_data["contribution"].id,
             "cohort": learning_data["cohort"], "assignment": learning_data["assignment"],
-            "attempt": open_.id, "closed": closed.id, "cert": cert.number}
+            "attempt": open_.id, "closed": closed.id, "cert": cert.number, "audit": done.id, "draft": draft.id,
+            "audit_photo": photo.name, "story": story.id}
 
 
 @pytest.mark.parametrize("identity", ("anonymous",) + ROLES)
@@ -172,6 +213,7 @@ def test_role_matrix(app, users, token_row, identity):
         if identity != "anonymous":
             assert login(client, users[identity].username).status_code == 302
         response = _request(client, method, url, identity != "anonymous", data[0] if data else None)
+        expected_ok = data[1] if len(data) > 1 else None  # an allowed call refused for its body
         where = f"{identity} {method} {url}"
         if allowed == "public":
             assert response.status_code in (200, 302), where
@@ -182,6 +224,8 @@ def test_role_matrix(app, users, token_row, identity):
             else:
                 assert response.status_code == 302, where
                 assert response.headers["Location"].startswith("/login"), where
+        elif identity in allowed and expected_ok is not None:
+            assert response.status_code == expected_ok, where
         elif identity in allowed:
             if method == "GET" and endpoint != "core.home":
                 assert response.status_code == 200, where
@@ -198,16 +242,19 @@ def test_role_matrix(app, users, token_row, identity):
 
 
 @pytest.mark.parametrize("identity", ROLES)
-def test_api_matrix_with_bearer_tokens(app, users, kb_cases, identity):
+def test_api_matrix_with_bearer_tokens(app, users, kb_cases, courses, identity):
+    from portal.audits.loader import load_templates
     from portal.auth.services import issue_token
+
+    assert not load_templates(ROOT_DIR / "content" / "audits").problems
 
     token = issue_token(users[identity])
     client = app.test_client()
-    for method, url, allowed, *_data in MATRIX.values():
+    for method, url, allowed, *data in MATRIX.values():
         if not url.startswith("/api/") or allowed == "public":  # public ones: test_role_matrix
             continue
         response = client.open(url, method=method, headers={"Authorization": f"Bearer {token}"})
-        expected = 200 if identity in allowed else 403
+        expected = (data[1] if len(data) > 1 else 200) if identity in allowed else 403
         assert response.status_code == expected, (identity, url)
         assert response.is_json
 

@@ -5,6 +5,7 @@ and the public verification page and API."""
 from __future__ import annotations
 
 import csv
+import re
 import io
 from datetime import date, datetime, timedelta, timezone
 
@@ -573,3 +574,19 @@ def test_the_csv_export_cannot_smuggle_a_spreadsheet_formula(app, tiers, make_us
     login(client, "trainer")
     rows = list(csv.DictReader(io.StringIO(client.get("/certificates/?format=csv").get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0]["name"] == "'=HYPERLINK(\"http://x.example\",\"click\")"
+
+
+def test_home_pages_show_the_badge_and_the_registers_figures(app, issued, users):
+    holder = app.test_client()
+    login(holder, issued["active"].user.username)
+    page = holder.get("/technician").get_data(as_text=True)
+    assert f'/certificates/{issued["active"].number}/badge' in page and 'data-action="badge"' in page
+    expired_holder = app.test_client()
+    login(expired_holder, issued["expired"].user.username)
+    assert 'data-action="badge"' not in expired_holder.get("/technician").get_data(as_text=True)
+    trainer = app.test_client()
+    login(trainer, "trainer")
+    home = trainer.get("/trainer").get_data(as_text=True)
+    section = home[home.index('data-section="certification"'):]
+    figures = [int(n) for n in re.findall(r'<span class="stat">(\d+)</span>', section)[:3]]
+    assert figures == [1, 0, 1]  # one valid, none expiring within 30 days, one suspended

@@ -112,15 +112,20 @@ def _refuse(cert: Certificate, action: str) -> None:
                              status=status_label(cert.status)))
 
 
-def suspend(cert: Certificate, reason: str, by: User | None = None, rule: str = "") -> Certificate:
-    """Pause a certificate: by a trainer, or by a rule (``rule`` names it; the audit work calls
-    this with by=None). Only an active certificate can be suspended."""
+def suspend(cert: Certificate, reason: str, by: User | None = None, rule: str = "",
+            commit: bool = True) -> Certificate:
+    """Pause a certificate: by a trainer, or by a rule (``rule`` names it; audits call this with
+    by=None and ``commit=False``, inside their own transaction). Only an active certificate can
+    be suspended."""
     reason = _need_reason(reason)
     if cert.status != "active":
         _refuse(cert, "suspended")
     before, cert.status, cert.status_reason = cert.status, "suspended", reason
     _log(cert, "suspended", before, by, reason, rule=rule)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return cert
 
 
@@ -251,3 +256,21 @@ def action_label(action: str) -> str:
     return {"issued": _("Issued"), "renewed": _("Renewed"), "suspended": _("Suspended"),
             "reinstated": _("Reinstated"), "revoked": _("Revoked"), "expired": _("Expired"),
             "lapsed": _("Lapsed")}.get(action, action)
+
+
+def badge_certificate(user: User, today: date) -> Certificate | None:
+    """The certificate a technician shows at the door: the highest tier that is valid today."""
+    held = [c for c in db.session.scalars(select(Certificate).where(Certificate.user_id == user.id))
+            if effective_status(c, today) == "active"]
+    return max(held, key=lambda c: c.tier.level, default=None)
+
+
+def register_summary(today: date) -> dict:
+    """For the trainer's home page: valid certificates, those expiring within 30 days, and
+    those suspended or lapsed (someone should act on them)."""
+    rows = list(db.session.scalars(select(Certificate)))
+    states = [effective_status(c, today) for c in rows]
+    soon = date.fromordinal(today.toordinal() + 30)
+    return {"active": states.count("active"),
+            "expiring": sum(1 for c, s in zip(rows, states) if s == "active" and c.valid_until <= soon),
+            "attention": sum(1 for s in states if s in ("suspended", "lapsed"))}

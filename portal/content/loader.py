@@ -100,6 +100,7 @@ def plan(path: Path) -> list[tuple[Loader, Path]]:
     from ..learning import loader as _learning  # noqa: F401  (courses and calendar)
     from ..assessment import bank as _bank  # noqa: F401  (question banks)
     from ..certification import loader as _tiers  # noqa: F401  (certification tiers)
+    from ..audits import loader as _audits  # noqa: F401  (audit templates)
 
     path = path.resolve()
     work = []

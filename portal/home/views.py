@@ -30,9 +30,11 @@ def home_technician():
     from ..learning.services import next_steps
     from ..learning.views import today
 
+    from ..certification.services import badge_certificate
+
     lang = user_lang()
     return render_template("home/technician.html", learning=next_steps(current_user, today(), lang),
-                           lang=lang)
+                           certificate=badge_certificate(current_user, today()), lang=lang)
 
 
 @bp.route("/trainer")
@@ -41,8 +43,11 @@ def home_trainer():
     from ..learning.services import trainer_summary
     from ..learning.views import today
 
+    from ..certification.services import register_summary
+
     return render_template("home/trainer.html", network=services.network_summary(),
-                           kb=services.kb_summary(), learning=trainer_summary(today()))
+                           kb=services.kb_summary(), learning=trainer_summary(today()),
+                           certificates=register_summary(today()))
 
 
 @bp.route("/auditor")

@@ -453,11 +453,12 @@ def assignments_for(user: User, today: date) -> list[MyAssignment]:
 
 
 def assign_targeted(technician: User, item: Lesson | CourseModule, reason: str, due_date: date,
-                    assigned_by: User | None = None, source: str = "trainer") -> TargetedAssignment:
+                    assigned_by: User | None = None, source: str = "trainer",
+                    commit: bool = True) -> TargetedAssignment:
     """Assign one lesson or module to one technician with the reason and a due date.
 
     Called by trainers from the portal and, later, by audit results (``source="audit"``,
-    ``assigned_by=None``). Commits."""
+    ``assigned_by=None``, ``commit=False`` to stay inside the caller's transaction)."""
     from flask_babel import gettext as _
 
     if not technician.has_role("technician"):
@@ -473,7 +474,10 @@ def assign_targeted(technician: User, item: Lesson | CourseModule, reason: str, 
     row.reason, row.due_date, row.source = reason.strip()[:2000], due_date, source
     row.assigned_by_id = assigned_by.id if assigned_by else None
     db.session.add(row)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return row
 
 

@@ -1,0 +1,1 @@
+"""Mystery-shopper audits: templates from the service norms, filing, scoring and consequences."""

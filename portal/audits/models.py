@@ -1,0 +1,159 @@
+"""Audit templates (versioned), audits, their photos, amendments, consequences, good-practice
+stories, and notifications to trainers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..dbtypes import UTCDateTime, utcnow
+from ..extensions import db
+
+if TYPE_CHECKING:
+    from ..auth.models import User
+
+
+class AuditTemplate(db.Model):
+    """One version of a template. Reports point at the version they were filed with; a changed
+    file becomes a new version once the old one has reports."""
+
+    __tablename__ = "audit_template"
+    __table_args__ = (UniqueConstraint("slug", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), index=True)
+    version: Mapped[int] = mapped_column(default=1)
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict] = mapped_column(JSON)  # sections, items, grades, rules (validated)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    current: Mapped[bool] = mapped_column(default=True)  # the version new audits use
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def title(self, lang: str) -> str:
+        return (self.title_zh if lang == "zh" else self.title_en) or self.title_en
+
+
+class Audit(db.Model):
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("audit_template.id"), index=True)
+    auditor_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    technician_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    visited_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    work_order: Mapped[str] = mapped_column(String(60))
+    product: Mapped[str] = mapped_column(String(40))
+    city: Mapped[str] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(12), default="draft", index=True)  # draft | submitted
+    responses: Mapped[dict] = mapped_column(JSON, default=dict)  # item id → answer
+    comments: Mapped[dict] = mapped_column(JSON, default=dict)  # item id → auditor's comment
+    score: Mapped[float | None] = mapped_column()
+    result: Mapped[str | None] = mapped_column(String(30))  # a grade code; "fail" on a red line
+    red_line_failed: Mapped[bool] = mapped_column(default=False)
+    section_scores: Mapped[dict] = mapped_column(JSON, default=dict)  # section id → percent or None
+    failed_items: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    technician_comment: Mapped[str] = mapped_column(Text, default="")
+
+    template: Mapped[AuditTemplate] = relationship()
+    auditor: Mapped["User"] = relationship(foreign_keys=[auditor_id])
+    technician: Mapped["User"] = relationship(foreign_keys=[technician_id])
+    photos: Mapped[list["AuditPhoto"]] = relationship(back_populates="audit", order_by="AuditPhoto.id",
+                                                      cascade="all, delete-orphan")
+    amendments: Mapped[list["AuditAmendment"]] = relationship(back_populates="audit", order_by="AuditAmendment.id",
+                                                              cascade="all, delete-orphan")
+    consequences: Mapped[list["AuditConsequence"]] = relationship(back_populates="audit",
+                                                                  order_by="AuditConsequence.id",
+                                                                  cascade="all, delete-orphan")
+
+
+class AuditPhoto(db.Model):
+    __tablename__ = "audit_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(40), unique=True)  # random file name
+    mime: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int] = mapped_column()
+    height: Mapped[int] = mapped_column()
+    size: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    audit: Mapped[Audit] = relationship(back_populates="photos")
+
+
+class AuditAmendment(db.Model):
+    """A trainer's change to a submitted report: what it was, what it became, who and why."""
+
+    __tablename__ = "audit_amendment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id", ondelete="CASCADE"), index=True)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict] = mapped_column(JSON)
+    after: Mapped[dict] = mapped_column(JSON)
+
+    audit: Mapped[Audit] = relationship(back_populates="amendments")
+    by: Mapped["User | None"] = relationship()
+
+
+class AuditConsequence(db.Model):
+    """What a report caused, once: a suspended certificate, an assigned lesson, a proposed
+    good-practice story, trainers notified."""
+
+    __tablename__ = "audit_consequence"
+    __table_args__ = (UniqueConstraint("audit_id", "kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # suspend | assign | good_practice | notify
+    key: Mapped[str] = mapped_column(String(80), default="")  # e.g. the section id, the certificate number
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("cert_certificate.id", ondelete="SET NULL"))
+    targeted_id: Mapped[int | None] = mapped_column(ForeignKey("learning_targeted.id", ondelete="SET NULL"))
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("audit_story.id", ondelete="SET NULL"))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    audit: Mapped[Audit] = relationship(back_populates="consequences")
+
+
+class GoodPracticeStory(db.Model):
+    """创造感动: an outstanding visit, proposed by its report, approved by a trainer for all."""
+
+    __tablename__ = "audit_story"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id", ondelete="CASCADE"), unique=True)
+    technician_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    story: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="proposed", index=True)  # proposed | approved | declined
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    audit: Mapped[Audit] = relationship()
+    technician: Mapped["User"] = relationship(foreign_keys=[technician_id])
+
+
+class Notification(db.Model):
+    """Something a user should look at (for now: trainers, about red-line failures)."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    text: Mapped[str] = mapped_column(Text)
+    link: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

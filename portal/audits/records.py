@@ -1,0 +1,87 @@
+"""A technician's record as far as audits reach it: certificates, assignments (with what caused
+them), audits, and what each audit led to. The record page and
+``GET /api/v1/technicians/USERNAME/record`` read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import url_for
+from sqlalchemy import select
+
+from ..auth.models import User
+from ..certification.models import Certificate
+from ..certification.rules import effective_status, local_today
+from ..extensions import db
+from .models import Audit, AuditConsequence, GoodPracticeStory
+
+
+@dataclass
+class AssignmentLine:
+    kind: str  # lesson | module | course
+    title: str
+    reason: str
+    due: object
+    status: str  # complete | overdue | open
+    source: str  # trainer | audit | assignment
+    audit_id: int | None = None
+    url: str | None = None
+
+
+@dataclass
+class Record:
+    user: User
+    certificates: list[Certificate]
+    statuses: dict[int, str]
+    assignments: list[AssignmentLine]
+    audits: list[Audit]
+    consequences: list[AuditConsequence]
+    stories: list[GoodPracticeStory] = field(default_factory=list)
+
+
+def record(user: User, lang: str) -> Record:
+    from ..learning import services as learning
+
+    today = local_today()
+    certs = list(db.session.scalars(select(Certificate).where(Certificate.user_id == user.id)
+                                    .order_by(Certificate.issued_on.desc())))
+    audits = list(db.session.scalars(select(Audit).where(Audit.technician_id == user.id, Audit.status == "submitted")
+                                     .order_by(Audit.visited_at.desc())))
+    consequences = list(db.session.scalars(select(AuditConsequence).join(Audit).where(
+        Audit.technician_id == user.id).order_by(AuditConsequence.created_at.desc(), AuditConsequence.id.desc())))
+    caused_by = {c.targeted_id: c.audit_id for c in consequences if c.targeted_id}
+    lines = []
+    for item in learning.targeted_for(user, today):
+        row = item.targeted
+        target = row.lesson or row.module
+        status = "complete" if item.complete else ("overdue" if item.overdue else "open")
+        url = (url_for("learning.lesson", slug=row.course.slug, lesson=row.lesson.slug) if row.lesson
+               else url_for("learning.course", slug=row.course.slug))
+        lines.append(AssignmentLine("lesson" if row.lesson else "module", target.text("title", lang), row.reason,
+                                    row.due_date, status, row.source, caused_by.get(row.id), url))
+    for item in learning.assignments_for(user, today):
+        course = item.assignment.course
+        status = "complete" if item.progress.complete else ("overdue" if item.overdue else "open")
+        lines.append(AssignmentLine("course", course.text("title", lang), "", item.assignment.due_date, status,
+                                    "assignment", None, url_for("learning.course", slug=course.slug)))
+    stories = list(db.session.scalars(select(GoodPracticeStory).where(GoodPracticeStory.technician_id == user.id)))
+    return Record(user, certs, {c.id: effective_status(c, today) for c in certs},
+                  sorted(lines, key=lambda l: (l.status == "complete", l.due)), audits, consequences, stories)
+
+
+def record_json(user: User, lang: str, hide_auditor: bool = True) -> dict:
+    data = record(user, lang)
+    return {
+        "username": user.username,
+        "name": user.name,
+        "outlet": user.outlet.code if user.outlet else None,
+        "certificates": [{"number": c.number, "tier": c.tier.code, "status": data.statuses[c.id],
+                          "valid_until": c.valid_until.isoformat()} for c in data.certificates],
+        "assignments": [{"kind": a.kind, "title": a.title, "reason": a.reason, "due": a.due.isoformat(),
+                         "status": a.status, "source": a.source, "audit": a.audit_id} for a in data.assignments],
+        "audits": [{"id": a.id, "date": a.visited_at.isoformat(), "score": a.score, "result": a.result,
+                    "red_line_failed": a.red_line_failed, **({} if hide_auditor else {"auditor": a.auditor.username})}
+                   for a in data.audits],
+        "consequences": [{"kind": c.kind, "audit": c.audit_id, "detail": c.detail,
+                          "at": c.created_at.isoformat()} for c in data.consequences],
+    }

@@ -1,0 +1,387 @@
+"""Filing audits: drafts saved answer by answer, photos, submission (scored, locked, and its
+consequences in the same transaction), trainers' amendments, the technician's acknowledgement."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..auth.models import User, UserRole
+from ..dbtypes import utcnow
+from ..extensions import db
+from ..products import PRODUCTS
+from . import rtypes
+from .loader import _resolve_trains, all_items
+from .models import (Audit, AuditAmendment, AuditConsequence, AuditPhoto, AuditTemplate, GoodPracticeStory,
+                     Notification)
+from .scoring import missing_answers, score_report
+
+MAX_PHOTOS_PER_AUDIT = 20
+
+
+class AuditError(ValueError):
+    """A message for the user; nothing was changed."""
+
+
+class AuditInvalid(AuditError):
+    def __init__(self, problems: dict[str, str]):
+        super().__init__(_("Some answers are missing or need evidence: %(n)d.", n=len(problems)))
+        self.problems = problems
+
+
+# --- starting and drafting --------------------------------------------------------------------
+
+
+def check_header(auditor: User, technician: User | None, visited_at: datetime | None, work_order: str,
+                 product: str, city: str, now: datetime) -> dict[str, str]:
+    """Problems with an audit's header, by field (empty when it is fine)."""
+    problems = {}
+    if not auditor.has_role("auditor"):
+        problems["auditor"] = _("Only auditors file audits.")
+    if technician is None or not technician.active or not technician.has_role("technician"):
+        problems["technician"] = _("Choose an active technician.")
+    elif technician.id == auditor.id:
+        problems["technician"] = _("Nobody audits their own visit.")
+    if visited_at is None:
+        problems["visited_at"] = _("The date and time of the visit.")
+    elif visited_at > now + timedelta(minutes=5):
+        problems["visited_at"] = _("The visit cannot be in the future.")
+    elif visited_at < now - timedelta(days=365):
+        problems["visited_at"] = _("The visit is more than a year ago.")
+    if not (work_order or "").strip() or len(work_order.strip()) > 60:
+        problems["work_order"] = _("The work-order number (up to 60 characters).")
+    if product not in PRODUCTS:
+        problems["product"] = _("Choose the product line.")
+    if not (city or "").strip() or len(city.strip()) > 60:
+        problems["city"] = _("The city (up to 60 characters).")
+    return problems
+
+
+def start(auditor: User, technician: User, template: AuditTemplate, visited_at: datetime, work_order: str,
+          product: str, city: str, now: datetime) -> Audit:
+    problems = check_header(auditor, technician, visited_at, work_order, product, city, now)
+    if problems:
+        raise AuditInvalid(problems)
+    audit = Audit(template_id=template.id, auditor_id=auditor.id, technician_id=technician.id, visited_at=visited_at,
+                  work_order=work_order.strip(), product=product, city=city.strip(), status="draft",
+                  responses={}, comments={})
+    db.session.add(audit)
+    db.session.commit()
+    return audit
+
+
+def _draft(audit: Audit) -> None:
+    if audit.status != "draft":
+        raise AuditError(_("This report is submitted and locked."))
+
+
+def clean_response(audit_or_spec, item_id: str, value):
+    spec = audit_or_spec.template.spec if isinstance(audit_or_spec, Audit) else audit_or_spec
+    item = all_items(spec).get(item_id)
+    if item is None:
+        raise AuditError(_("There is no such item in this form."))
+    return item, rtypes.get(item["type"]).clean(item, value)
+
+
+def save_answer(audit: Audit, item_id: str, value, comment: str | None = None) -> Audit:
+    """Keep one answer (and the auditor's comment on it) in the draft."""
+    _draft(audit)
+    try:
+        _item, clean = clean_response(audit, item_id, value)
+    except ValueError as problem:
+        raise AuditInvalid({item_id: str(problem)}) from None
+    responses = dict(audit.responses or {})
+    if clean is None:
+        responses.pop(item_id, None)
+    else:
+        responses[item_id] = clean
+    audit.responses = responses
+    if comment is not None:
+        comments = dict(audit.comments or {})
+        text = comment.strip()[:2000]
+        if text:
+            comments[item_id] = text
+        else:
+            comments.pop(item_id, None)
+        audit.comments = comments
+    audit.updated_at = utcnow()
+    db.session.commit()
+    return audit
+
+
+def photo_folder():
+    from pathlib import Path
+
+    folder = Path(current_app.instance_path) / "uploads" / "audit-photos"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def add_photo(audit: Audit, item_id: str, data: bytes) -> AuditPhoto:
+    """A photo for one item: the knowledge base's checks (type, size, pixels), re-encoded
+    without metadata, stored under a random name."""
+    from ..kb.photos import PhotoError, clean_image
+
+    _draft(audit)
+    item = all_items(audit.template.spec).get(item_id)
+    if item is None:
+        raise AuditError(_("There is no such item in this form."))
+    if len(audit.photos) >= MAX_PHOTOS_PER_AUDIT:
+        raise AuditError(_("At most %(n)d photos per report.", n=MAX_PHOTOS_PER_AUDIT))
+    try:
+        clean, mime, width, height = clean_image(data)
+    except PhotoError as problem:
+        raise AuditError(str(problem)) from None
+    name = secrets.token_urlsafe(16) + (".png" if mime == "image/png" else ".jpg")
+    (photo_folder() / name).write_bytes(clean)
+    photo = AuditPhoto(audit=audit, item_id=item_id, name=name, mime=mime, width=width, height=height,
+                       size=len(clean))
+    db.session.add(photo)
+    if item["type"] == "photo":
+        responses = dict(audit.responses or {})
+        responses[item_id] = sum(1 for p in audit.photos if p.item_id == item_id)
+        audit.responses = responses
+    db.session.commit()
+    return photo
+
+
+# --- submitting and its consequences ----------------------------------------------------------
+
+
+def _apply_score(audit: Audit) -> None:
+    scored = score_report(audit.template.spec, audit.responses or {})
+    audit.score, audit.result = scored.score, scored.result
+    audit.red_line_failed, audit.section_scores = scored.red_line_failed, scored.section_scores
+    audit.failed_items = scored.failed_items
+
+
+def submit(audit: Audit, now: datetime) -> Audit:
+    """Score, lock and apply the template's consequence rules, all in one transaction: if any
+    part fails, nothing of it stays (the report remains a draft)."""
+    _draft(audit)
+    problems = missing_answers(audit.template.spec, audit.responses or {}, audit.comments or {},
+                               {p.item_id for p in audit.photos})
+    if problems:
+        raise AuditInvalid(problems)
+    try:
+        _apply_score(audit)
+        audit.status, audit.submitted_at, audit.updated_at = "submitted", now, now
+        db.session.flush()
+        apply_consequences(audit, now)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return audit
+
+
+def _once(audit: Audit, kind: str, key: str = "") -> bool:
+    """True the first time this report causes this consequence (kind, key)."""
+    return db.session.scalar(select(AuditConsequence.id).where(
+        AuditConsequence.audit_id == audit.id, AuditConsequence.kind == kind, AuditConsequence.key == key)) is None
+
+
+def _trainers() -> list[User]:
+    return list(db.session.scalars(select(User).join(UserRole, UserRole.user_id == User.id).where(
+        UserRole.role == "trainer", User.active)).unique())
+
+
+def local_day(moment: datetime) -> date:
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
+def apply_consequences(audit: Audit, now: datetime) -> list[AuditConsequence]:
+    """The template's rules for this report, each at most once per report (no commit here)."""
+    from ..certification import services as certs
+    from ..certification.models import Certificate
+    from ..learning import services as learning
+
+    spec, technician = audit.template.spec, audit.technician
+    rules = spec.get("rules") or {}
+    made: list[AuditConsequence] = []
+
+    def record(kind: str, key: str = "", **refs) -> AuditConsequence:
+        row = AuditConsequence(audit_id=audit.id, kind=kind, key=key, **refs)
+        db.session.add(row)
+        made.append(row)
+        return row
+
+    items = all_items(spec)
+    red = [i for i in (audit.failed_items or []) if rtypes.get(items[i]["type"]).fails_red_line(
+        items[i], (audit.responses or {}).get(i))] if audit.red_line_failed else []
+    if audit.red_line_failed and rules.get("red_line"):
+        names = ", ".join(items[i]["text"]["zh"] + " / " + items[i]["text"]["en"] for i in red)
+        reason = f"暗访报告 #{audit.id} 红线问题 / Audit report #{audit.id}, red-line failure: {names}"
+        if rules["red_line"].get("suspend_certificate"):
+            for cert in db.session.scalars(select(Certificate).where(
+                    Certificate.user_id == technician.id, Certificate.status == "active")):
+                if _once(audit, "suspend", cert.number):
+                    certs.suspend(cert, reason, rule="audit-red-line", commit=False)
+                    record("suspend", cert.number, certificate_id=cert.id, detail=reason)
+        if rules["red_line"].get("notify_trainers") and _once(audit, "notify"):
+            link = f"/audits/{audit.id}"
+            for trainer in _trainers():
+                db.session.add(Notification(user_id=trainer.id, kind="audit-red-line", link=link,
+                                            text=f"{technician.display_name}: {reason}"))
+            record("notify", detail=reason)
+    weak = rules.get("weak_section")
+    if weak:
+        due = local_day(now) + timedelta(days=int(weak.get("due_days", 14)))
+        for section in spec["sections"]:
+            score = (audit.section_scores or {}).get(section["id"])
+            threshold = section.get("below") or weak["below"]
+            if score is None or score >= threshold or not section.get("trains"):
+                continue
+            if not _once(audit, "assign", section["id"]):
+                continue
+            target = _resolve_trains(section["trains"])
+            if target is None:
+                raise AuditError(_("The lesson for section %(section)s no longer exists; tell the content team.",
+                                   section=section["id"]))
+            reason = (f"暗访报告 #{audit.id}：{section['title']['zh']} 得分 {score:g}%（低于 {threshold:g}%）/ "
+                      f"Audit report #{audit.id}: {section['title']['en']} scored {score:g}% (below {threshold:g}%)")
+            row = learning.assign_targeted(technician, target, reason, due, assigned_by=None, source="audit",
+                                           commit=False)
+            record("assign", section["id"], targeted_id=row.id, detail=reason)
+    good = rules.get("good_practice")
+    if good and not audit.red_line_failed and audit.result in good["grades"]:
+        story = str((audit.responses or {}).get(good["story"]) or "").strip()
+        if story and _once(audit, "good_practice"):
+            row = GoodPracticeStory(audit_id=audit.id, technician_id=technician.id, story=story, status="proposed")
+            db.session.add(row)
+            db.session.flush()
+            record("good_practice", story_id=row.id, detail=story[:200])
+    db.session.flush()
+    return made
+
+
+# --- after submission -------------------------------------------------------------------------
+
+
+def snapshot(audit: Audit) -> dict:
+    return {"responses": dict(audit.responses or {}), "comments": dict(audit.comments or {}),
+            "score": audit.score, "result": audit.result, "red_line_failed": audit.red_line_failed,
+            "section_scores": dict(audit.section_scores or {})}
+
+
+def amend(audit: Audit, trainer: User, reason: str, changes: dict, comments: dict | None, now: datetime) -> Audit:
+    """A trainer corrects a submitted report. The original answers stay in the amendment; the
+    score is recomputed; consequences the new answers call for are applied (each still once)."""
+    if audit.status != "submitted":
+        raise AuditError(_("Only a submitted report is amended; a draft is edited by its auditor."))
+    if not trainer.has_role("trainer"):
+        raise AuditError(_("Only trainers amend reports."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise AuditInvalid({"reason": _("Say why the report is amended.")})
+    before = snapshot(audit)
+    responses, problems = dict(audit.responses or {}), {}
+    for item_id, value in (changes or {}).items():
+        try:
+            _item, clean = clean_response(audit, item_id, value)
+        except (ValueError, AuditError) as problem:
+            problems[item_id] = str(problem)
+            continue
+        if clean is None:
+            responses.pop(item_id, None)
+        else:
+            responses[item_id] = clean
+    if problems:
+        raise AuditInvalid(problems)
+    new_comments = dict(audit.comments or {})
+    for item_id, text in (comments or {}).items():
+        if text and text.strip():
+            new_comments[item_id] = text.strip()[:2000]
+        else:
+            new_comments.pop(item_id, None)
+    missing = missing_answers(audit.template.spec, responses, new_comments, {p.item_id for p in audit.photos})
+    if missing:
+        raise AuditInvalid(missing)
+    if responses == before["responses"] and new_comments == before["comments"]:
+        raise AuditInvalid({"reason": _("Nothing was changed.")})
+    try:
+        audit.responses, audit.comments, audit.updated_at = responses, new_comments, now
+        _apply_score(audit)
+        db.session.add(AuditAmendment(audit_id=audit.id, by_id=trainer.id, at=now, reason=reason[:2000],
+                                      before=before, after=snapshot(audit)))
+        db.session.flush()
+        apply_consequences(audit, now)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return audit
+
+
+def acknowledge(audit: Audit, technician: User, comment: str, now: datetime) -> Audit:
+    if audit.technician_id != technician.id or audit.status != "submitted":
+        raise AuditError(_("Only the audited technician acknowledges a submitted report."))
+    audit.technician_comment = (comment or "").strip()[:2000]
+    audit.acknowledged_at = audit.acknowledged_at or now
+    db.session.commit()
+    return audit
+
+
+def decide_story(story: GoodPracticeStory, trainer: User, approve: bool, now: datetime) -> GoodPracticeStory:
+    if not trainer.has_role("trainer"):
+        raise AuditError(_("Only trainers approve good-practice stories."))
+    story.status = "approved" if approve else "declined"
+    story.decided_by_id, story.decided_at = trainer.id, now
+    db.session.commit()
+    return story
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def visible_audits(user: User):
+    """The reports a user may see: trainers all, an auditor their own, a technician their own
+    submitted ones."""
+    query = select(Audit)
+    if user.has_role("trainer", "admin"):
+        return query
+    if user.has_role("auditor") and user.has_role("technician"):
+        return query.where((Audit.auditor_id == user.id)
+                           | ((Audit.technician_id == user.id) & (Audit.status == "submitted")))
+    if user.has_role("auditor"):
+        return query.where(Audit.auditor_id == user.id)
+    return query.where(Audit.technician_id == user.id, Audit.status == "submitted")
+
+
+def audit_facts(user: User, since: date, until: date):
+    from ..certification.rules import AuditFact
+
+    rows = db.session.scalars(select(Audit).where(Audit.technician_id == user.id, Audit.status == "submitted")
+                              .order_by(Audit.visited_at))
+    out = []
+    for audit in rows:
+        day = local_day(audit.visited_at)
+        if since <= day <= until:
+            out.append(AuditFact(day, audit.score or 0.0, audit.red_line_failed,
+                                 _("Audit report #%(n)d", n=audit.id), f"/audits/{audit.id}"))
+    return out
+
+
+def model_answers(spec: dict) -> dict:
+    """A fully passing answer to every scored item of a template: for demo data and tests."""
+    answers = {}
+    for section in spec["sections"]:
+        for item in section["items"]:
+            kind = item["type"]
+            if kind == "yesno":
+                answers[item["id"]] = item.get("pass_when", "yes")
+            elif kind == "rating":
+                answers[item["id"]] = 5
+            elif kind == "choice":
+                answers[item["id"]] = max(item["options"], key=lambda o: o.get("score", 0))["id"]
+            elif kind == "number":
+                answers[item["id"]] = (item.get("target") or {}).get("min", 0)
+            elif kind == "time":
+                answers[item["id"]] = "10:00"
+    return answers

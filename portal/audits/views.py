@@ -1,0 +1,465 @@
+"""Audit pages: filing on a phone (every answer saved as given), the report and its history,
+amendments, acknowledgement, good-practice stories, trainer reports, technician records, and
+the JSON API."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file,
+                   url_for)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..api import bp as api_bp
+from ..auth.models import User, UserRole
+from ..certification.rules import AUDIT_PROVIDERS
+from ..csvexport import csv_response
+from ..extensions import db
+from ..kb.views import user_lang
+from ..products import PRODUCTS
+from ..security import json_error, roles_required
+from . import rtypes
+from . import services as svc
+from .forms import AmendForm, AuditHeaderForm, PlainForm
+from .loader import all_items, current_template
+from .models import Audit, AuditPhoto, AuditTemplate, GoodPracticeStory
+
+bp = Blueprint("audits", __name__, url_prefix="/audits")
+
+if svc.audit_facts not in AUDIT_PROVIDERS:  # certification reads the audit record through this
+    AUDIT_PROVIDERS.append(svc.audit_facts)
+
+READERS = ("auditor", "trainer", "technician")
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+def _visible_or_404(audit_id: int) -> Audit:
+    audit = db.session.scalar(svc.visible_audits(_me()).where(Audit.id == audit_id))
+    if audit is None:
+        abort(404)
+    return audit
+
+
+def _own_draft_or_404(audit_id: int) -> Audit:
+    audit = db.session.get(Audit, audit_id)
+    if audit is None or audit.auditor_id != current_user.id:
+        abort(404)
+    return audit
+
+
+def _technicians() -> list[User]:
+    return list(db.session.scalars(select(User).join(UserRole, UserRole.user_id == User.id).where(
+        UserRole.role == "technician", User.active, User.id != current_user.id).order_by(User.username)).unique())
+
+
+def _templates() -> list[AuditTemplate]:
+    return list(db.session.scalars(select(AuditTemplate).where(AuditTemplate.current).order_by(AuditTemplate.slug)))
+
+
+def _local(moment: datetime | None):
+    if moment is None:
+        return None
+    return moment.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+
+
+# --- the list and starting --------------------------------------------------------------------
+
+
+@bp.route("/")
+@roles_required(*READERS)
+def index():
+    me = _me()
+    rows = db.session.scalars(svc.visible_audits(me).order_by(Audit.visited_at.desc()).limit(200)).all()
+    return render_template("audits/index.html", audits=rows, lang=user_lang(), me=me,
+                           show_auditor=me.has_role("trainer"))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required("auditor")
+def new():
+    form = AuditHeaderForm()
+    lang = user_lang()
+    form.technician.choices = [("", _("Choose…"))] + [(u.username, f"{u.display_name} · {u.username}")
+                                                      for u in _technicians()]
+    form.template.choices = [(t.slug, t.title(lang)) for t in _templates()]
+    form.product.choices = [("", _("Choose…"))] + [(p, label) for p, label in _product_labels()]
+    if form.validate_on_submit():
+        technician = db.session.scalar(select(User).where(User.username == form.technician.data))
+        template = current_template(form.template.data)
+        visited = form.visited_at.data
+        visited = visited.replace(tzinfo=ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])) if visited else None
+        try:
+            if template is None:
+                raise svc.AuditInvalid({"template": _("Choose a form.")})
+            audit = svc.start(_me(), technician, template, visited, form.work_order.data or "",
+                              form.product.data or "", form.city.data or "", now())
+        except svc.AuditInvalid as invalid:
+            for name, message in invalid.problems.items():
+                field = getattr(form, name, None)
+                if field is not None:
+                    field.errors = list(field.errors) + [message]
+                else:
+                    flash(message, "error")
+        else:
+            return redirect(url_for("audits.edit", audit_id=audit.id))
+    return render_template("audits/new.html", form=form)
+
+
+def _product_labels():
+    from ..templating import product_label
+
+    return [(p, product_label(p)) for p in PRODUCTS]
+
+
+# --- filling a draft --------------------------------------------------------------------------
+
+
+def _render_edit(audit: Audit, problems: dict | None = None, typed: dict | None = None, status: int = 200):
+    return render_template("audits/edit.html", audit=audit, spec=audit.template.spec, lang=user_lang(),
+                           problems=problems or {}, typed=typed or {}, form=PlainForm(),
+                           photos={}, visited=_local(audit.visited_at)), status
+
+
+@bp.route("/<int:audit_id>/edit")
+@roles_required("auditor")
+def edit(audit_id: int):
+    audit = _own_draft_or_404(audit_id)
+    if audit.status != "draft":
+        return redirect(url_for("audits.view", audit_id=audit.id))
+    return _render_edit(audit)
+
+
+def _answers_from_form(audit: Audit, form) -> tuple[dict, dict]:
+    values, comments = {}, {}
+    for item_id in all_items(audit.template.spec):
+        if f"r.{item_id}" in form:
+            values[item_id] = form.get(f"r.{item_id}")
+        if f"c.{item_id}" in form:
+            comments[item_id] = form.get(f"c.{item_id}")
+    return values, comments
+
+
+def _save_all(audit: Audit, form) -> dict[str, str]:
+    """Save every answer in a posted form; returns the problems (bad answers are not saved)."""
+    values, comments = _answers_from_form(audit, form)
+    problems = {}
+    for item_id in set(values) | set(comments):
+        try:
+            value = values.get(item_id, (audit.responses or {}).get(item_id))
+            if all_items(audit.template.spec)[item_id]["type"] == "photo":
+                value = (audit.responses or {}).get(item_id)
+            svc.save_answer(audit, item_id, value, comments.get(item_id))
+        except svc.AuditInvalid as invalid:
+            problems.update(invalid.problems)
+    return problems
+
+
+@bp.route("/<int:audit_id>/answer", methods=["POST"])
+@roles_required("auditor")
+def answer(audit_id: int):
+    """One answer, as the page sends it when it is given (JSON reply)."""
+    audit = _own_draft_or_404(audit_id)
+    item_id = request.form.get("item", "")
+    if audit.status != "draft":
+        return jsonify(ok=False, error=_("This report is submitted and locked.")), 409
+    if item_id not in all_items(audit.template.spec):
+        return jsonify(ok=False, error=_("There is no such item in this form.")), 400
+    try:
+        value = request.form.get("value")
+        if all_items(audit.template.spec)[item_id]["type"] == "photo":
+            value = (audit.responses or {}).get(item_id)
+        svc.save_answer(audit, item_id, value, request.form.get("comment"))
+    except svc.AuditInvalid as invalid:
+        return jsonify(ok=False, error=invalid.problems.get(item_id, str(invalid))), 400
+    from .scoring import score_report
+
+    scored = score_report(audit.template.spec, audit.responses or {})
+    return jsonify(ok=True, answered=len(audit.responses or {}), score=scored.score)
+
+
+@bp.route("/<int:audit_id>/save", methods=["POST"])
+@roles_required("auditor")
+def save(audit_id: int):
+    """Without JavaScript: save everything on the page (and submit when asked)."""
+    audit = _own_draft_or_404(audit_id)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    if audit.status != "draft":
+        return redirect(url_for("audits.view", audit_id=audit.id))
+    problems = _save_all(audit, request.form)
+    if problems:
+        return _render_edit(audit, problems, dict(request.form), 400)
+    if request.form.get("submit") == "1":
+        return _submit(audit)
+    flash(_("Saved."), "success")
+    return redirect(url_for("audits.edit", audit_id=audit.id))
+
+
+def _submit(audit: Audit):
+    try:
+        svc.submit(audit, now())
+    except svc.AuditInvalid as invalid:
+        return _render_edit(audit, invalid.problems, status=400)
+    except svc.AuditError as problem:
+        flash(str(problem), "error")
+        return redirect(url_for("audits.edit", audit_id=audit.id))
+    flash(_("Report submitted: %(score)s%%, %(result)s.", score=f"{audit.score:g}" if audit.score is not None else "–",
+            result=grade_title(audit.template.spec, audit.result, user_lang())), "success")
+    return redirect(url_for("audits.view", audit_id=audit.id))
+
+
+@bp.route("/<int:audit_id>/submit", methods=["POST"])
+@roles_required("auditor")
+def submit(audit_id: int):
+    audit = _own_draft_or_404(audit_id)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    if audit.status != "draft":
+        return redirect(url_for("audits.view", audit_id=audit.id))
+    problems = _save_all(audit, request.form)
+    if problems:
+        return _render_edit(audit, problems, dict(request.form), 400)
+    return _submit(audit)
+
+
+@bp.route("/<int:audit_id>/photos", methods=["POST"])
+@roles_required("auditor")
+def upload_photo(audit_id: int):
+    audit = _own_draft_or_404(audit_id)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    item_id = request.form.get("item", "")
+    upload = request.files.get("photo")
+    try:
+        if upload is None or not upload.filename:
+            raise svc.AuditError(_("Choose a photo."))
+        svc.add_photo(audit, item_id, upload.read(svc_max_bytes() + 1))
+    except svc.AuditError as problem:
+        flash(str(problem), "error")
+    else:
+        flash(_("Photo added."), "success")
+    return redirect(url_for("audits.edit", audit_id=audit.id) + f"#item-{item_id}")
+
+
+def svc_max_bytes() -> int:
+    from ..kb.photos import MAX_BYTES
+
+    return MAX_BYTES
+
+
+@bp.route("/photos/<name>")
+@roles_required(*READERS)
+def photo(name: str):
+    item = db.session.scalar(select(AuditPhoto).where(AuditPhoto.name == name))
+    if item is None or db.session.scalar(svc.visible_audits(_me()).where(Audit.id == item.audit_id)) is None:
+        abort(404)
+    path = svc.photo_folder() / item.name
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype=item.mime, max_age=0)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def grade_title(spec: dict, code: str | None, lang: str) -> str:
+    band = next((g for g in spec["grades"] if g["code"] == code), None)
+    return band["title"][lang] if band else (code or "")
+
+
+@bp.route("/<int:audit_id>")
+@roles_required(*READERS)
+def view(audit_id: int):
+    audit = _visible_or_404(audit_id)
+    me = _me()
+    if audit.status == "draft" and audit.auditor_id == me.id:
+        return redirect(url_for("audits.edit", audit_id=audit.id))
+    as_technician = audit.technician_id == me.id and not me.has_role("trainer")
+    return render_template("audits/view.html", audit=audit, spec=audit.template.spec, lang=user_lang(),
+                           show_auditor=not as_technician, as_technician=as_technician,
+                           trainer=me.has_role("trainer"), form=PlainForm(), grade_title=grade_title,
+                           visited=_local(audit.visited_at))
+
+
+@bp.route("/<int:audit_id>/acknowledge", methods=["POST"])
+@roles_required("technician")
+def acknowledge(audit_id: int):
+    audit = _visible_or_404(audit_id)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    try:
+        svc.acknowledge(audit, _me(), request.form.get("comment", ""), now())
+    except svc.AuditError as problem:
+        flash(str(problem), "error")
+    else:
+        flash(_("Thank you: your acknowledgement is recorded."), "success")
+    return redirect(url_for("audits.view", audit_id=audit.id))
+
+
+@bp.route("/<int:audit_id>/amend", methods=["GET", "POST"])
+@roles_required("trainer")
+def amend(audit_id: int):
+    audit = _visible_or_404(audit_id)
+    if audit.status != "submitted":
+        abort(404)
+    form = AmendForm()
+    problems, typed = {}, {}
+    if form.validate_on_submit():
+        values, comments = _answers_from_form(audit, request.form)
+        for item_id, item in all_items(audit.template.spec).items():
+            if item["type"] == "photo":
+                values.pop(item_id, None)
+        try:
+            svc.amend(audit, _me(), form.reason.data or "", values, comments, now())
+        except svc.AuditInvalid as invalid:
+            problems, typed = invalid.problems, dict(request.form)
+            if "reason" in problems:
+                form.reason.errors = list(form.reason.errors) + [problems.pop("reason")]
+        except svc.AuditError as problem:
+            flash(str(problem), "error")
+        else:
+            flash(_("Report amended; the original answers are kept in its history."), "success")
+            return redirect(url_for("audits.view", audit_id=audit.id))
+    return render_template("audits/amend.html", audit=audit, spec=audit.template.spec, lang=user_lang(),
+                           form=form, problems=problems, typed=typed), (400 if problems or form.errors else 200)
+
+
+# --- good practice ----------------------------------------------------------------------------
+
+
+@bp.route("/good-practice")
+@roles_required(*READERS)
+def stories():
+    me = _me()
+    approved = db.session.scalars(select(GoodPracticeStory).where(GoodPracticeStory.status == "approved")
+                                  .order_by(GoodPracticeStory.decided_at.desc())).all()
+    proposed = db.session.scalars(select(GoodPracticeStory).where(GoodPracticeStory.status == "proposed")
+                                  .order_by(GoodPracticeStory.created_at)).all() if me.has_role("trainer") else []
+    return render_template("audits/stories.html", approved=approved, proposed=proposed, form=PlainForm(),
+                           lang=user_lang())
+
+
+@bp.route("/good-practice/<int:story_id>", methods=["POST"])
+@roles_required("trainer")
+def decide(story_id: int):
+    story = db.session.get(GoodPracticeStory, story_id)
+    if story is None:
+        abort(404)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    svc.decide_story(story, _me(), request.form.get("decision") == "approve", now())
+    flash(_("Approved: everyone can read it now.") if story.status == "approved" else _("Declined."), "success")
+    return redirect(url_for("audits.stories"))
+
+
+# --- trainer reports --------------------------------------------------------------------------
+
+
+@bp.route("/reports")
+@roles_required("trainer")
+def reports():
+    from . import reports as rep
+
+    by = request.args.get("by", "technician")
+    if by not in rep.GROUPINGS:
+        by = "technician"
+    audits = rep.submitted_audits()
+    table = rep.monthly(audits, by)
+    pareto = rep.pareto(audits, user_lang())
+    incidents = rep.red_line_incidents(audits, user_lang())
+    export = request.args.get("export")
+    if export == "monthly":
+        return csv_response(["group", "month", "audits", "average_score"],
+                            ([row.group, month, row.counts.get(month, 0), row.averages.get(month, "")]
+                             for row in table.rows for month in table.months), f"audit-scores-by-{by}.csv")
+    if export == "pareto":
+        return csv_response(["item", "question", "failed", "cumulative_percent"],
+                            ([p.item_id, p.text, p.count, p.cumulative] for p in pareto), "audit-failed-items.csv")
+    if export == "red-lines":
+        return csv_response(["audit", "visited", "technician", "outlet", "items", "result"],
+                            ([i.audit.id, i.visited.isoformat(), i.audit.technician.username,
+                              i.audit.technician.outlet.code if i.audit.technician.outlet else "", "; ".join(i.items),
+                              i.audit.result] for i in incidents), "audit-red-line-incidents.csv")
+    return render_template("audits/reports.html", by=by, groupings=rep.GROUPINGS, table=table, pareto=pareto,
+                           incidents=incidents, lang=user_lang(), chart=rep.pareto_svg(pareto))
+
+
+# --- technician records -----------------------------------------------------------------------
+
+
+def _record_user_or_404(username: str) -> User:
+    user = db.session.scalar(select(User).where(User.username == username.lower()))
+    if user is None or not user.has_role("technician"):
+        abort(404)
+    if not (current_user.has_role("trainer") or user.id == current_user.id):
+        abort(404)
+    return user
+
+
+@bp.route("/records/<username>")
+@roles_required("technician", "trainer")
+def record(username: str):
+    from . import records
+
+    user = _record_user_or_404(username)
+    from ..certification.rules import status_label
+
+    return render_template("audits/record.html", user=user, record=records.record(user, user_lang()),
+                           status_label=status_label,
+                           lang=user_lang(), as_technician=user.id == current_user.id and not current_user.has_role("trainer"))
+
+
+@api_bp.route("/technicians/<username>/record")
+@roles_required("technician", "trainer")
+def record_json(username: str):
+    from . import records
+
+    user = db.session.scalar(select(User).where(User.username == username.lower()))
+    if user is None or not user.has_role("technician") or not (
+            current_user.has_role("trainer") or user.id == current_user.id):
+        return json_error(404, _("No such technician."))
+    return jsonify(records.record_json(user, user_lang(), hide_auditor=not current_user.has_role("trainer")))
+
+
+# --- JSON API ---------------------------------------------------------------------------------
+
+
+@api_bp.route("/audit-templates/<slug>")
+@roles_required("auditor", "trainer")
+def template_json(slug: str):
+    template = current_template(slug)
+    if template is None:
+        return json_error(404, _("No such audit form."))
+    spec = template.spec
+    return jsonify({"slug": template.slug, "version": template.version, "title": spec["title"],
+                    "grades": [{"code": g["code"], "min": g["min"]} for g in spec["grades"]],
+                    "sections": [{"id": s["id"], "title": s["title"], "items": [
+                        {"id": i["id"], "type": i["type"], "weight": i["weight"], "red_line": i["red_line"],
+                         "text": i["text"], "evidence": i["evidence"],
+                         "options": rtypes.get(i["type"]).options(i)}
+                        for i in s["items"]]} for s in spec["sections"]]})
+
+
+@api_bp.route("/audits", methods=["POST"])
+@roles_required("auditor")
+def create_json():
+    from . import api as audit_api
+
+    payload = request.get_json(silent=True)
+    try:
+        audit = audit_api.file_audit(_me(), payload, now())
+    except audit_api.BadPayload as bad:
+        return jsonify(error=_("Invalid audit."), fields=bad.fields), 400
+    return jsonify(audit_api.summary(audit)), 201

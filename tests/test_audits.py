@@ -1,0 +1,579 @@
+"""Mystery-shopper audits: response types, scoring, template versions, drafts and locking,
+amendments, access, consequences (once each, rolled back with the report), the API, records
+and reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.audits import rtypes
+from portal.audits import services as audits
+from portal.audits.loader import load_templates, parse_template
+from portal.audits.models import (Audit, AuditAmendment, AuditConsequence, AuditTemplate, GoodPracticeStory,
+                                  Notification)
+from portal.audits.scoring import score_report
+from portal.certification import services as certs
+from portal.certification.models import Certificate
+from portal.extensions import db
+from portal.learning.models import Lesson, TargetedAssignment
+
+from .conftest import ROOT_DIR, get_csrf, login, png_bytes
+
+TEMPLATE = """
+slug: test-visit
+title: {zh: 测试暗访表, en: Test visit form}
+grades:
+  - {code: excellent, min: 90, title: {zh: 优秀, en: Excellent}}
+  - {code: good, min: 75, title: {zh: 良好, en: Good}}
+  - {code: needs-improvement, min: 60, title: {zh: 待改进, en: Needs improvement}}
+  - {code: fail, min: 0, title: {zh: 不合格, en: Fail}}
+rules:
+  red_line: {suspend_certificate: true, notify_trainers: true}
+  weak_section: {below: 70, due_days: 14}
+  good_practice: {grades: [excellent], story: story}
+sections:
+  - id: arrival
+    title: {zh: 准时, en: Arrival}
+    trains: lesson:onboarding/d02-arrival-and-repair-times
+    items:
+      - {id: on-time, type: yesno, weight: 3, text: {zh: 准时到达？, en: "Arrived on time?"}}
+      - id: called
+        type: choice
+        weight: 2
+        text: {zh: 提前电话？, en: "Called ahead?"}
+        options:
+          - {id: before, label: {zh: 提前打了, en: Called before}, score: 1}
+          - {id: late, label: {zh: 迟了才打, en: Called late}, score: 0.5}
+          - {id: none, label: {zh: 没打, en: Did not call}, score: 0}
+      - {id: arrival-time, type: time, weight: 0, text: {zh: 到达时间, en: Arrival time}}
+      - {id: minutes-late, type: number, weight: 1, target: {min: 0, max: 0}, text: {zh: 迟到分钟, en: Minutes late}}
+  - id: integrity
+    title: {zh: 诚信, en: Integrity}
+    trains: lesson:onboarding/d04-integrity-red-lines
+    items:
+      - {id: gift, type: yesno, weight: 2, red_line: true, pass_when: "no", na: false,
+         text: {zh: 收了礼品？, en: "Accepted a gift?"}}
+  - id: manner
+    title: {zh: 用语, en: Manner}
+    trains: module:onboarding/5
+    below: 80
+    items:
+      - {id: polite, type: rating, weight: 2, text: {zh: 礼貌用语, en: Polite phrases}}
+      - {id: forbidden, type: yesno, weight: 2, red_line: true, pass_when: "no", na: false,
+         text: {zh: 说了禁语？, en: "Used a forbidden phrase?"}}
+  - id: outcome
+    title: {zh: 结果, en: Outcome}
+    items:
+      - {id: fixed, type: yesno, weight: 3, evidence: photo, text: {zh: 一次修好？, en: "Fixed first time?"}}
+      - {id: suggestions, type: text, weight: 0, text: {zh: 客户建议, en: Customer suggestions}}
+      - {id: story, type: text, weight: 0, text: {zh: 感动故事, en: Story}}
+      - {id: pictures, type: photo, weight: 0, text: {zh: 照片, en: Photos}}
+"""
+
+PERFECT = {"on-time": "yes", "called": "before", "arrival-time": "09:55", "minutes-late": "0", "gift": "no",
+           "polite": "5", "forbidden": "no", "fixed": "yes"}
+NOW = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def template(app, courses, tmp_path):
+    folder = tmp_path / "audits"
+    folder.mkdir()
+    (folder / "test-visit.yaml").write_text(TEMPLATE, encoding="utf-8")
+    report = load_templates(folder)
+    assert not report.problems, [str(p) for p in report.problems]
+    return db.session.scalar(select(AuditTemplate).where(AuditTemplate.slug == "test-visit"))
+
+
+@pytest.fixture
+def ctx(app):
+    with app.test_request_context():
+        yield
+
+
+def draft(users, template, answers=None, **header) -> Audit:
+    audit = audits.start(users["auditor"], users["technician"], template, header.get("visited_at", NOW - timedelta(days=1)),
+                         "WO-1", "air-conditioner", "广州", NOW)
+    for item, value in (answers or {}).items():
+        audits.save_answer(audit, item, value)
+    return audit
+
+
+def filed(users, template, answers=PERFECT, comments=None, now=NOW) -> Audit:
+    audit = draft(users, template, answers)
+    for item, text in (comments or {}).items():
+        audits.save_answer(audit, item, audit.responses.get(item), text)
+    return audits.submit(audit, now)
+
+
+# --- response types ---------------------------------------------------------------------------
+
+
+def test_every_response_type_validates_its_answers(app):
+    yesno = {"id": "x", "type": "yesno", "na": False}
+    assert rtypes.get("yesno").clean(yesno, "yes") == "yes"
+    for bad in ("maybe", "na", 1):
+        with pytest.raises(ValueError):
+            rtypes.get("yesno").clean(yesno, bad)
+    rating = {"id": "r", "type": "rating", "na": True}
+    assert rtypes.get("rating").clean(rating, "4") == 4 and rtypes.get("rating").clean(rating, "na") == "na"
+    for bad in ("0", "6", "3.5", "x", True):
+        with pytest.raises(ValueError):
+            rtypes.get("rating").clean(rating, bad)
+    choice = {"id": "c", "type": "choice", "na": False, "options": [{"id": "a", "score": 1}, {"id": "b", "score": 0}]}
+    assert rtypes.get("choice").clean(choice, "b") == "b"
+    with pytest.raises(ValueError):
+        rtypes.get("choice").clean(choice, "z")
+    number = {"id": "n", "type": "number", "na": True}
+    assert rtypes.get("number").clean(number, "12,5") == 12.5 and rtypes.get("number").clean(number, "7") == 7
+    for bad in ("abc", "nan", "1e12"):
+        with pytest.raises(ValueError):
+            rtypes.get("number").clean(number, bad)
+    assert rtypes.get("time").clean({}, "9:05") == "09:05"
+    for bad in ("25:00", "9.05", "noon"):
+        with pytest.raises(ValueError):
+            rtypes.get("time").clean({}, bad)
+    assert rtypes.get("text").clean({}, "  fine  ") == "fine"
+    with pytest.raises(ValueError):
+        rtypes.get("text").clean({}, "x" * 4001)
+    for kind in ("yesno", "rating", "choice", "number", "time", "text", "photo"):
+        assert rtypes.get(kind).clean(choice if kind == "choice" else {}, "") is None  # blank
+
+
+def test_every_response_type_scores(app):
+    yes, gift = {"type": "yesno"}, {"type": "yesno", "pass_when": "no", "red_line": True}
+    assert rtypes.get("yesno").score(yes, "yes") == 1 and rtypes.get("yesno").score(yes, "no") == 0
+    assert rtypes.get("yesno").score(yes, "na") is None
+    assert rtypes.get("yesno").score(gift, "no") == 1 and rtypes.get("yesno").fails_red_line(gift, "yes")
+    assert not rtypes.get("yesno").fails_red_line(gift, "no")
+    assert [rtypes.get("rating").score({}, n) for n in (1, 3, 5)] == [0, 0.5, 1]
+    assert rtypes.get("rating").fails_red_line({"red_line": True}, 2) and not rtypes.get("rating").fails_red_line(
+        {"red_line": True}, 3)
+    choice = {"options": [{"id": "a", "score": 1}, {"id": "half", "score": 0.5}, {"id": "bad", "score": 0, "red_line": True}]}
+    assert rtypes.get("choice").score(choice, "half") == 0.5 and rtypes.get("choice").fails_red_line(choice, "bad")
+    assert rtypes.get("number").score({"target": {"min": 0, "max": 5}}, 3) == 1
+    assert rtypes.get("number").score({"target": {"min": 0, "max": 5}}, 6) == 0
+    assert rtypes.get("number").score({}, 6) is None  # no target: recorded, not scored
+    assert rtypes.get("time").score({}, "09:00") is None and rtypes.get("text").score({}, "x") is None
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+def test_weighted_score_with_not_applicable_items_left_out(template):
+    spec = template.spec
+    perfect = score_report(spec, {k: rtypes.get(spec_type(spec, k)).clean({}, v) if False else v
+                                  for k, v in _clean(spec, PERFECT).items()})
+    assert perfect.score == 100 and perfect.result == "excellent" and not perfect.red_line_failed
+    answers = _clean(spec, {**PERFECT, "on-time": "no", "called": "late"})
+    # weights: on-time 3 (0), called 2 (0.5), minutes 1, gift 2, polite 2, forbidden 2, fixed 3 → 15
+    result = score_report(spec, answers)
+    assert result.score == round(100 * (15 - 3 - 1) / 15, 1) == 73.3
+    assert result.section_scores["arrival"] == round(100 * (1 + 1) / 6, 1)  # called 0.5×2 + minutes 1
+    assert result.result == "needs-improvement"
+    na = score_report(spec, _clean(spec, {**PERFECT, "on-time": "na", "called": "late"}))
+    assert na.score == round(100 * (15 - 3 - 1) / (15 - 3), 1) == 91.7  # on-time left the denominator
+    assert na.result == "excellent"
+    assert na.section_scores["outcome"] == 100 and na.section_scores["integrity"] == 100
+
+
+def test_a_red_line_failure_fails_the_report_whatever_the_score(template):
+    spec = template.spec
+    result = score_report(spec, _clean(spec, {**PERFECT, "gift": "yes"}))
+    assert result.score == round(100 * 13 / 15, 1) and result.score > 75
+    assert result.result == "fail" and result.red_line_failed and result.red_line_items == ["gift"]
+
+
+def _clean(spec, answers):
+    from portal.audits.loader import all_items
+
+    items = all_items(spec)
+    return {k: rtypes.get(items[k]["type"]).clean(items[k], v) for k, v in answers.items()}
+
+
+def spec_type(spec, item_id):
+    from portal.audits.loader import all_items
+
+    return all_items(spec)[item_id]["type"]
+
+
+# --- templates --------------------------------------------------------------------------------
+
+
+def test_the_shipped_home_service_form_loads_in_both_languages(app, courses):
+    report = load_templates(ROOT_DIR / "content" / "audits")
+    assert not report.problems, [str(p) for p in report.problems]
+    template = db.session.scalar(select(AuditTemplate).where(AuditTemplate.slug == "home-service-visit"))
+    sections = {s["id"]: s for s in template.spec["sections"]}
+    for needed in ("timeliness", "appearance", "fees-and-records", "seven-steps", "five-ones", "three-completions",
+                   "integrity", "communication", "outcome"):
+        assert needed in sections, needed
+    items = [i for s in template.spec["sections"] for i in s["items"]]
+    assert len([i for i in sections["integrity"]["items"] if i["red_line"]]) == 4
+    assert any(i["red_line"] for i in sections["communication"]["items"])  # the forbidden phrase
+    for item in items:
+        assert item["text"]["zh"] and item["text"]["en"], item["id"]
+    assert template.spec["rules"]["good_practice"]["story"] in {i["id"] for i in items if i["type"] == "text"}
+
+
+def test_a_malformed_template_names_file_line_and_field(app, courses, tmp_path):
+    folder = tmp_path / "audits"
+    folder.mkdir()
+    text = TEMPLATE.replace("type: rating", "type: stars").replace("trains: module:onboarding/5",
+                                                                 "trains: lesson:onboarding/no-such-lesson")
+    (folder / "bad.yaml").write_text(text, encoding="utf-8")
+    report = load_templates(folder)
+    lines = text.splitlines()
+    found = {(p.line, p.field) for p in report.problems}
+    assert (next(n for n, l in enumerate(lines, 1) if "type: stars" in l), "polite.type") in found
+    assert (next(n for n, l in enumerate(lines, 1) if "no-such-lesson" in l), "manner.trains") in found
+    assert db.session.scalar(select(func.count()).select_from(AuditTemplate)) == 0
+
+
+def test_editing_a_template_never_changes_a_filed_report(template, users, tmp_path):
+    first = filed(users, template)
+    folder = tmp_path / "audits"
+    (folder / "test-visit.yaml").write_text(TEMPLATE.replace("weight: 3, text: {zh: 准时到达？",
+                                                             "weight: 9, text: {zh: 准时到达？"), encoding="utf-8")
+    report = load_templates(folder)
+    assert report.created == 1
+    versions = db.session.scalars(select(AuditTemplate).where(AuditTemplate.slug == "test-visit")
+                                  .order_by(AuditTemplate.version)).all()
+    assert [(v.version, v.current) for v in versions] == [(1, False), (2, True)]
+    db.session.refresh(first)
+    assert first.template.version == 1 and first.template.spec["sections"][0]["items"][0]["weight"] == 3
+    assert first.score == 100
+    # No report uses version 2 yet: another change updates it in place.
+    (folder / "test-visit.yaml").write_text(TEMPLATE.replace("weight: 3, text: {zh: 准时到达？",
+                                                             "weight: 8, text: {zh: 准时到达？"), encoding="utf-8")
+    assert load_templates(folder).updated == 1
+    assert db.session.scalar(select(func.count()).select_from(AuditTemplate)) == 2
+    assert load_templates(folder).unchanged == 1
+
+
+# --- drafts, locking, amendments --------------------------------------------------------------
+
+
+def test_a_draft_keeps_each_answer_and_a_submitted_report_is_locked(template, users, app, ctx):
+    audit = draft(users, template, {"on-time": "yes"})
+    client = app.test_client()
+    login(client, "auditor")
+    token = get_csrf(client, f"/audits/{audit.id}/edit")
+    reply = client.post(f"/audits/{audit.id}/answer", data={"csrf_token": token, "item": "called", "value": "late",
+                                                            "comment": "rang 5 minutes before"})
+    assert reply.status_code == 200 and reply.get_json()["ok"]
+    bad = client.post(f"/audits/{audit.id}/answer", data={"csrf_token": token, "item": "polite", "value": "9"})
+    assert bad.status_code == 400 and "1" in bad.get_json()["error"]
+    again = app.test_client()  # the browser was closed: a new session finds the draft as it was
+    login(again, "auditor")
+    page = again.get(f"/audits/{audit.id}/edit").get_data(as_text=True)
+    assert 'name="r.called" value="late" checked' in page and "rang 5 minutes before" in page
+    assert 'name="r.on-time" value="yes" checked' in page
+    for item, value in PERFECT.items():
+        audits.save_answer(audit, item, value)
+    audits.submit(audit, NOW)
+    assert audit.status == "submitted" and audit.submitted_at is not None
+    with pytest.raises(audits.AuditError):
+        audits.save_answer(audit, "on-time", "no")
+    locked = client.post(f"/audits/{audit.id}/answer", data={"csrf_token": token, "item": "on-time", "value": "no"})
+    assert locked.status_code == 409
+    assert client.get(f"/audits/{audit.id}/edit").status_code == 302  # to the locked report
+
+
+def test_submitting_needs_every_answer_and_evidence_for_failures(template, users, app):
+    audit = draft(users, template, {**PERFECT, "gift": "yes", "fixed": "no"})
+    audits.save_answer(audit, "on-time", None)
+    with pytest.raises(audits.AuditInvalid) as invalid:
+        audits.submit(audit, NOW)
+    assert set(invalid.value.problems) == {"on-time", "gift", "fixed"}  # missing; comment needed; photo needed
+    assert audit.status == "draft"
+
+
+def test_the_page_keeps_what_was_typed_when_submission_is_refused(template, users, app):
+    audit = draft(users, template, {})
+    client = app.test_client()
+    login(client, "auditor")
+    token = get_csrf(client, f"/audits/{audit.id}/edit")
+    page = client.post(f"/audits/{audit.id}/submit", data={"csrf_token": token, "r.on-time": "yes",
+                                                           "r.suggestions": "wants a weekend slot", "r.polite": "7"})
+    assert page.status_code == 400
+    html = page.get_data(as_text=True)
+    assert "wants a weekend slot" in html and 'value="yes" checked' in html and 'class="error"' in html
+    db.session.refresh(audit)
+    assert audit.status == "draft" and audit.responses["suggestions"] == "wants a weekend slot"
+
+
+def test_a_trainer_amends_with_a_reason_and_the_original_is_kept(template, users, app, ctx):
+    audit = filed(users, template)
+    with pytest.raises(audits.AuditInvalid):
+        audits.amend(audit, users["trainer"], "  ", {"on-time": "no"}, None, NOW)
+    with pytest.raises(audits.AuditError):
+        audits.amend(audit, users["auditor"], "mine", {"on-time": "no"}, None, NOW)
+    audits.amend(audit, users["trainer"], "the customer's call log shows 40 minutes late", {"on-time": "no"},
+                 None, NOW + timedelta(hours=1))
+    assert audit.responses["on-time"] == "no" and audit.score == round(100 * 12 / 15, 1)
+    amendment = db.session.scalar(select(AuditAmendment))
+    assert amendment.before["responses"]["on-time"] == "yes" and amendment.before["score"] == 100
+    assert amendment.after["responses"]["on-time"] == "no" and amendment.by_id == users["trainer"].id
+    client = app.test_client()
+    login(client, "trainer")
+    page = client.get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert "the customer&#39;s call log shows 40 minutes late" in page and "on-time" in page
+    auditor = app.test_client()
+    login(auditor, "auditor")
+    assert auditor.get(f"/audits/{audit.id}/amend").status_code == 403
+
+
+# --- who sees what ----------------------------------------------------------------------------
+
+
+def test_auditors_see_only_their_own_and_never_audit_themselves(template, users, make_user, app):
+    other = make_user("auditor2", "auditor")
+    both = make_user("dual", "auditor", "technician", outlet="GD-GZ-01")
+    mine = filed(users, template)
+    with pytest.raises(audits.AuditInvalid) as refused:
+        audits.start(both, both, template, NOW - timedelta(hours=2), "WO-9", "air-conditioner", "广州", NOW)
+    assert "technician" in refused.value.problems
+    client = app.test_client()
+    login(client, "auditor2")
+    assert client.get(f"/audits/{mine.id}").status_code == 404
+    assert client.get(f"/audits/{mine.id}/edit").status_code == 404
+    assert f"#{mine.id}" not in client.get("/audits/").get_data(as_text=True)
+    login(client := app.test_client(), "dual")
+    assert "dual" not in client.get("/audits/new").get_data(as_text=True).split('id="technician"')[1].split("</select>")[0]
+    assert other.id != mine.auditor_id
+
+
+def test_the_technician_sees_their_report_without_the_auditor_and_acknowledges_it(template, users, make_user, app):
+    audit = filed(users, template)
+    make_user("tech2", "technician", outlet="GD-FS-01")
+    tech = app.test_client()
+    login(tech, "tech")
+    page = tech.get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert 'data-score' in page and users["auditor"].name not in page and "auditor" not in page.lower().split("<main")[1]
+    token = get_csrf(tech, f"/audits/{audit.id}")
+    tech.post(f"/audits/{audit.id}/acknowledge", data={"csrf_token": token, "comment": "I will call ahead next time"})
+    db.session.refresh(audit)
+    assert audit.acknowledged_at is not None and audit.technician_comment == "I will call ahead next time"
+    other = app.test_client()
+    login(other, "tech2")
+    assert other.get(f"/audits/{audit.id}").status_code == 404
+    assert other.post(f"/audits/{audit.id}/acknowledge", data={"csrf_token": token}).status_code in (400, 404)
+    trainer = app.test_client()
+    login(trainer, "trainer")
+    assert users["auditor"].name in trainer.get(f"/audits/{audit.id}").get_data(as_text=True)
+    drafted = draft(users, template, {"on-time": "yes"})
+    assert tech.get(f"/audits/{drafted.id}").status_code == 404  # drafts are the auditor's
+
+
+# --- consequences -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def certified(app, users, ctx, quizzes):
+    from portal.certification.loader import load_tiers
+
+    assert not load_tiers(ROOT_DIR / "content" / "certification").problems
+    return certs.issue(users["technician"], certs.tier_by_code("certified"), date(2026, 6, 1), force=True, note="x")
+
+
+def test_a_red_line_failure_suspends_the_certificate_and_notifies_trainers_once(template, users, certified, app):
+    audit = filed(users, template, {**PERFECT, "gift": "yes"}, {"gift": "accepted a box of tea"})
+    assert audit.result == "fail"
+    db.session.refresh(certified)
+    assert certified.status == "suspended"
+    assert certified.events[-1].rule == "audit-red-line" and f"#{audit.id}" in certified.events[-1].reason
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == users["trainer"].id)) == 1
+    kinds = sorted(c.kind for c in audit.consequences)
+    assert kinds == ["assign", "notify", "suspend"]  # integrity scored 0: its lesson is assigned too
+    audits.apply_consequences(audit, NOW)  # again: nothing new
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(AuditConsequence)) == 3
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 1
+    client = app.test_client()
+    login(client, "tech")
+    record = client.get("/audits/records/tech").get_data(as_text=True)
+    assert 'data-consequence="suspend"' in record and f"/audits/{audit.id}" in record
+
+
+def test_a_weak_section_assigns_its_lesson_once_with_a_due_date(template, users, app, ctx):
+    audit = filed(users, template, {**PERFECT, "on-time": "no", "called": "none"})
+    assert audit.section_scores["arrival"] < 70
+    rows = db.session.scalars(select(TargetedAssignment)).all()
+    assert len(rows) == 1 and rows[0].lesson.slug == "d02-arrival-and-repair-times"
+    assert rows[0].source == "audit" and rows[0].due_date == date(2026, 12, 4) and f"#{audit.id}" in rows[0].reason
+    audits.amend(audit, users["trainer"], "polite was 2 after all", {"polite": "2"}, None, NOW)
+    rows = db.session.scalars(select(TargetedAssignment)).all()
+    assert len(rows) == 2  # manner (below its own 80) now too; arrival not twice
+    assert {r.module_id is not None for r in rows} == {True, False}
+    client = app.test_client()
+    login(client, "trainer")
+    record = client.get("/audits/records/tech").get_data(as_text=True)
+    assert record.count(f'data-caused-by="{audit.id}"') == 2
+
+
+def test_an_excellent_visit_with_a_story_is_proposed_and_a_trainer_publishes_it(template, users, app):
+    audit = filed(users, template, {**PERFECT, "story": "fixed the neighbour's heater for an elderly customer"})
+    story = db.session.scalar(select(GoodPracticeStory))
+    assert story.status == "proposed" and story.audit_id == audit.id
+    tech = app.test_client()
+    login(tech, "tech")
+    assert "elderly customer" not in tech.get("/audits/good-practice").get_data(as_text=True)
+    trainer = app.test_client()
+    login(trainer, "trainer")
+    token = get_csrf(trainer, "/audits/good-practice")
+    trainer.post(f"/audits/good-practice/{story.id}", data={"csrf_token": token, "decision": "approve"})
+    assert "elderly customer" in tech.get("/audits/good-practice").get_data(as_text=True)
+    plain = filed(users, template, {**PERFECT, "polite": "4", "story": ""})  # no story: nothing proposed
+    assert not [c for c in plain.consequences if c.kind == "good_practice"]
+
+
+def test_consequences_roll_back_with_the_report_when_one_fails(template, users, certified, app):
+    audit = draft(users, template, {**PERFECT, "gift": "yes", "on-time": "no", "called": "none"})
+    audits.save_answer(audit, "gift", "yes", "tea")
+    lesson = db.session.scalar(select(Lesson).where(Lesson.slug == "d02-arrival-and-repair-times"))
+    lesson.active = False  # the arrival section's lesson is gone: that consequence cannot happen
+    db.session.commit()
+    with pytest.raises(audits.AuditError):
+        audits.submit(audit, NOW)
+    db.session.refresh(audit)
+    db.session.refresh(certified)
+    assert audit.status == "draft" and audit.score is None
+    assert certified.status == "active"
+    assert db.session.scalar(select(func.count()).select_from(AuditConsequence)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
+    assert db.session.scalar(select(func.count()).select_from(TargetedAssignment)) == 0
+
+
+def test_the_certification_audit_requirement_reads_the_reports(template, users, ctx, quizzes):
+    from portal.certification import rules
+    from portal.certification.loader import load_tiers
+
+    assert not load_tiers(ROOT_DIR / "content" / "certification").problems
+    first = filed(users, template)
+    filed(users, template, {**PERFECT, "polite": "4"})
+    senior = certs.tier_by_code("senior")
+    req = next(r for r in rules.eligibility(users["technician"], senior, date(2026, 11, 21)).requirements
+               if r.kind == "audits")
+    assert req.met and len(req.evidence) == 2 and req.evidence[0].url == f"/audits/{first.id}"
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+
+def _token(user):
+    from portal.auth.services import issue_token
+
+    return {"Authorization": f"Bearer {issue_token(user)}"}
+
+
+def test_api_template(template, users, app):
+    client = app.test_client()
+    body = client.get("/api/v1/audit-templates/test-visit", headers=_token(users["auditor"])).get_json()
+    assert body["slug"] == "test-visit" and body["version"] == 1
+    items = {i["id"]: i for s in body["sections"] for i in s["items"]}
+    assert items["gift"] == {"id": "gift", "type": "yesno", "weight": 2, "red_line": True, "options": ["yes", "no"],
+                             "text": {"zh": "收了礼品？", "en": "Accepted a gift?"}, "evidence": "comment"}
+    assert items["called"]["options"] == ["before", "late", "none"] and items["polite"]["options"][:5] == [1, 2, 3, 4, 5]
+    assert client.get("/api/v1/audit-templates/nope", headers=_token(users["auditor"])).status_code == 404
+    assert client.get("/api/v1/audit-templates/test-visit", headers=_token(users["technician"])).status_code == 403
+
+
+def test_api_files_an_audit_or_stores_nothing(template, users, app):
+    client = app.test_client()
+    headers = {**_token(users["auditor"]), "Content-Type": "application/json"}
+    payload = {"technician": "tech", "template": "test-visit",
+               "visited_at": (datetime.now(timezone.utc) - timedelta(days=1)).isoformat(),
+               "work_order": "WO-77", "product": "air-conditioner", "city": "广州",
+               "responses": {**PERFECT, "minutes-late": 12, "polite": 4}, "comments": {"minutes-late": "12 min"}}
+    created = client.post("/api/v1/audits", data=json.dumps(payload), headers=headers)
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert set(body) == {"id", "score", "result", "red_line_failed", "section_scores"}
+    assert body["score"] == round(100 * (15 - 1 - 0.5) / 15, 1) == 90.0 and body["result"] == "excellent"
+    assert db.session.get(Audit, body["id"]).status == "submitted"
+    bad = {**payload, "technician": "auditor", "visited_at": "yesterday", "product": "toaster",
+           "responses": {"on-time": "perhaps", "nope": "yes", "gift": "yes"}, "extra": 1}
+    refused = client.post("/api/v1/audits", data=json.dumps(bad), headers=headers)
+    assert refused.status_code == 400
+    fields = refused.get_json()["fields"]
+    for name in ("technician", "visited_at", "product", "responses.on-time", "responses.nope", "extra"):
+        assert name in fields, name
+    missing = client.post("/api/v1/audits", data=json.dumps({**payload, "responses": {"on-time": "yes"}}),
+                          headers=headers)
+    assert missing.status_code == 400 and "responses.gift" in missing.get_json()["fields"]
+    not_json = client.post("/api/v1/audits", data="nonsense", headers=headers)
+    assert not_json.status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(Audit)) == 1
+    assert client.post("/api/v1/audits", data=json.dumps(payload),
+                       headers={**_token(users["trainer"]), "Content-Type": "application/json"}).status_code == 403
+
+
+def test_api_record_for_trainers_and_the_technician_only(template, users, make_user, certified, app):
+    audit = filed(users, template, {**PERFECT, "gift": "yes"}, {"gift": "tea"})
+    make_user("tech2", "technician", outlet="GD-FS-01")
+    client = app.test_client()
+    mine = client.get("/api/v1/technicians/tech/record", headers=_token(users["technician"])).get_json()
+    assert mine["certificates"] == [{"number": certified.number, "tier": "certified", "status": "suspended",
+                                     "valid_until": certified.valid_until.isoformat()}]
+    assert mine["audits"][0]["id"] == audit.id and mine["audits"][0]["result"] == "fail"
+    assert "auditor" not in mine["audits"][0]
+    assert {"kind", "title", "reason", "due", "status", "source", "audit"} <= set(mine["assignments"][0]) if mine["assignments"] else True
+    trainer = client.get("/api/v1/technicians/tech/record", headers=_token(users["trainer"])).get_json()
+    assert trainer["audits"][0]["auditor"] == "auditor"
+    assert client.get("/api/v1/technicians/tech/record", headers=_token(make_user("tech3", "technician"))).status_code == 404
+    assert client.get("/api/v1/technicians/tech/record", headers=_token(users["auditor"])).status_code == 403
+
+
+# --- reports and photos -----------------------------------------------------------------------
+
+
+def test_reports_by_month_pareto_and_red_lines_with_csv(template, users, app, ctx):
+    filed(users, template, {**PERFECT, "on-time": "no"}, now=NOW)
+    filed(users, template, {**PERFECT, "on-time": "no", "called": "none"}, now=NOW)
+    filed(users, template, {**PERFECT, "forbidden": "yes"}, {"forbidden": "said 'this model always breaks'"}, now=NOW)
+    client = app.test_client()
+    login(client, "trainer")
+    page = client.get("/audits/reports?by=region").get_data(as_text=True)
+    assert "South Region" in page or "华南大区" in page
+    pareto = list(csv.DictReader(io.StringIO(client.get("/audits/reports?export=pareto").get_data(as_text=True).lstrip("\ufeff"))))
+    assert [(r["item"], r["failed"]) for r in pareto][:1] == [("on-time", "2")]
+    assert pareto[-1]["cumulative_percent"] == "100.0"
+    monthly = list(csv.DictReader(io.StringIO(client.get("/audits/reports?by=technician&export=monthly")
+                                              .get_data(as_text=True).lstrip("\ufeff"))))
+    assert monthly[0]["audits"] == "3" and monthly[0]["month"] == "2026-11"
+    red = list(csv.DictReader(io.StringIO(client.get("/audits/reports?export=red-lines").get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(red) == 1 and red[0]["technician"] == "tech"
+    assert app.test_client().get("/audits/reports").status_code == 302
+    auditor = app.test_client()
+    login(auditor, "auditor")
+    assert auditor.get("/audits/reports").status_code == 403
+
+
+def test_photos_are_checked_and_shown_only_to_those_who_see_the_report(template, users, make_user, app):
+    audit = draft(users, template, {})
+    client = app.test_client()
+    login(client, "auditor")
+    token = get_csrf(client, f"/audits/{audit.id}/edit")
+    client.post(f"/audits/{audit.id}/photos", data={"csrf_token": token, "item": "pictures",
+                                                    "photo": (io.BytesIO(b"not an image"), "x.jpg")},
+                content_type="multipart/form-data")
+    assert not audit.photos
+    client.post(f"/audits/{audit.id}/photos", data={"csrf_token": token, "item": "pictures",
+                                                    "photo": (io.BytesIO(png_bytes()), "x.png")},
+                content_type="multipart/form-data")
+    db.session.refresh(audit)
+    assert len(audit.photos) == 1 and audit.responses["pictures"] == 1
+    name = audit.photos[0].name
+    assert client.get(f"/audits/photos/{name}").status_code == 200
+    make_user("tech2", "technician", outlet="GD-FS-01")
+    other = app.test_client()
+    login(other, "tech2")
+    assert other.get(f"/audits/photos/{name}").status_code == 404
