@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from functools import wraps
 
 import click
@@ -33,3 +34,18 @@ def needs_schema(command):
         return command(*args, **kwargs)
 
     return wrapper
+
+
+@contextmanager
+def cli_request():
+    """A request context for commands that build links (evidence, notifications), in the
+    shell's language; the locale it caches does not outlive it."""
+    from flask import current_app
+    from flask_babel import refresh
+
+    from .i18n import cli_locale
+
+    with current_app.test_request_context("/?lang=" + cli_locale()):
+        refresh()
+        yield
+    refresh()

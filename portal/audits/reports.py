@@ -113,24 +113,23 @@ def red_line_incidents(audits: list[Audit], lang: str) -> list[Incident]:
 
 
 def pareto_svg(lines: list[ParetoLine], top: int = 10) -> Markup:
-    """Bars for the most failed items with the cumulative line: plain SVG, no script, no styles."""
+    """Bars for the most failed items, most first (the table beside it gives the cumulative
+    share): plain SVG, no script, no styles."""
     lines = lines[:top]
     if not lines:
         return Markup("")
-    width, bar_h, gap, left = 640, 22, 8, 260
+    width, bar_h, gap, left = 640, 22, 8, 260  # room on the right for 'N · cumulative %'
     height = len(lines) * (bar_h + gap) + 30
     most = max(line.count for line in lines)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" class="pareto">']
-    points = []
     for n, line in enumerate(lines):
         y = 10 + n * (bar_h + gap)
-        length = (width - left - 60) * line.count / most
+        length = (width - left - 90) * line.count / most
         label = line.text if len(line.text) <= 34 else line.text[:33] + "…"
         parts.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="12" fill="#1f2933">'
                      f'{escape(label)}</text>')
         parts.append(f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar_h}" fill="#0b5cad"/>')
-        parts.append(f'<text x="{left + length + 6:.1f}" y="{y + 15}" font-size="12" fill="#1f2933">{line.count}</text>')
-        points.append(f"{left + (width - left - 60) * line.cumulative / 100:.1f},{y + bar_h / 2:.1f}")
-    parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#b42318" stroke-width="2"/>')
+        parts.append(f'<text x="{left + length + 6:.1f}" y="{y + 15}" font-size="12" fill="#1f2933">'
+                     f'{line.count} · {line.cumulative:g}%</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..auth.models import User
-from ..cliutil import fail, needs_schema
+from ..cliutil import cli_request, fail, needs_schema
 from ..extensions import db
 from . import services
 from .rules import local_today
-
-@contextmanager
-def _cli_request():
-    """A request context for building links in evidence, in the shell's language."""
-    from flask_babel import refresh
-
-    from ..i18n import cli_locale
-
-    with current_app.test_request_context("/?lang=" + cli_locale()):
-        refresh()  # a locale cached earlier in this app context must not win
-        yield
-    refresh()
-
 
 certs_cli = AppGroup("certs", help="Issue certificates and apply expiry and lapse rules.")
 
@@ -48,7 +33,7 @@ def issue_command(username: str, tier_code: str, force: bool, note: str):
     if tier is None:
         known = ", ".join(t.code for t in services.active_tiers())
         fail(_("No tier %(code)s (known: %(known)s).", code=tier_code, known=known or "—"))
-    with _cli_request():
+    with cli_request():
         try:
             cert = services.issue(user, tier, local_today(), note=note, force=force)
         except services.NotEligible as refused:
@@ -70,6 +55,6 @@ def issue_command(username: str, tier_code: str, force: bool, note: str):
 def sweep_command():
     """Expire certificates past their date and lapse those whose holder missed the current
     quarterly course (run daily, e.g. from cron)."""
-    with _cli_request():
+    with cli_request():
         report = services.sweep(local_today())
         click.echo(_("expired %(expired)d, lapsed %(lapsed)d", expired=report.expired, lapsed=report.lapsed))

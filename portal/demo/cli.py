@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from ..auth.models import Outlet, Province, Region
 from ..auth.services import create_user, find_user
-from ..cliutil import needs_schema
+from ..cliutil import cli_request, needs_schema
 from ..extensions import db
 
 DEMO_FILE = Path(__file__).with_name("network.yaml")
@@ -75,6 +75,7 @@ def demo_command():
 
     load_learning_demo(today())
     load_assessment_demo(today())
+    load_audit_demo(today())
     for problem in report.problems:
         click.echo(str(problem), err=True)
     click.echo(_("demo users: admin, trainer, auditor, tech, newtech (and six more technicians); password: %(pw)s",
@@ -151,7 +152,6 @@ def load_assessment_demo(today: date) -> int:
     what is missing."""
     from datetime import datetime, time, timedelta, timezone
 
-    from flask import current_app
 
     from ..assessment import attempts
     from ..assessment.models import Attempt
@@ -183,7 +183,7 @@ def load_assessment_demo(today: date) -> int:
     if db.session.scalar(select(Certificate)) is None and certs.tier_by_code("certified") is not None:
         first = certs.tier_by_code("certified")
         onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
-        with current_app.test_request_context():
+        with cli_request():
             if onboarding is not None:  # the demo technician meets every tier-1 requirement
                 for lesson in onboarding.lessons():
                     learning.set_done(tech, lesson)
@@ -205,3 +205,78 @@ def load_assessment_demo(today: date) -> int:
             certs.sweep(today)  # wuhao's has passed its date
         made += 1
     return made
+
+
+# (technician, days ago, answers changed from a perfect visit, story)
+DEMO_AUDITS = (
+    ("zhaolei", 95, {}, "客户家老人行动不便，赵师傅修好空调后顺手帮忙检查了热水器的漏电保护插头，并耐心教老人使用遥控器的大字模式。"
+                        " / The customer's elderly father has trouble walking; after fixing the AC, Zhao also checked the"
+                        " water heater's leakage-protection plug and patiently showed the father the remote's large-print mode."),
+    ("tech", 70, {"arrived-in-window": "no", "called-ahead": "no-call", "minutes-late": 35}, ""),
+    ("zhoujie", 60, {"polite-phrases": 3, "listened-plain-words": "no"}, ""),
+    ("tech", 25, {"business-card": "no"}, ""),
+    ("hemei", 20, {"accepted-gift": "yes"}, ""),
+    ("zhengyu", 12, {"site-cleaned": "no", "power-on-demo": "no"}, ""),
+    ("sunli", 5, {}, ""),
+)
+
+
+def load_audit_demo(today: date) -> int:
+    """Submitted audits over the last three months (one red-line failure, weak sections that
+    assigned lessons, an excellent visit whose story a trainer approved) and a draft in
+    progress. Creates only what is missing."""
+    from datetime import datetime, time, timedelta, timezone
+
+
+    from ..audits import services as audits
+    from ..audits.loader import current_template
+    from ..audits.models import Audit, GoodPracticeStory
+
+    form, auditor, trainer = current_template("home-service-visit"), find_user("auditor"), find_user("trainer")
+    if form is None or auditor is None or db.session.scalar(select(Audit)) is not None:
+        return 0
+    made = 0
+    comments = {"arrived-in-window": "约好 9:00–11:00，11:35 才到 / booked 9–11, arrived 11:35",
+                "accepted-gift": "收下了客户送的一盒茶叶 / accepted a box of tea from the customer",
+                "site-cleaned": "地上留有包装和灰尘 / packaging and dust left on the floor"}
+    with cli_request():
+        for n, (username, days_ago, changes, story) in enumerate(DEMO_AUDITS):
+            technician = find_user(username)
+            if technician is None:
+                continue
+            visited = datetime.combine(today - timedelta(days=days_ago), time(2 + n % 5, 0), tzinfo=timezone.utc)
+            moment = visited + timedelta(hours=3)
+            audit = audits.start(auditor, technician, form, visited, f"WO-2026-{4100 + n}", "air-conditioner",
+                                 technician.outlet.city if technician.outlet else "广州", moment)
+            answers = {**audits.model_answers(form.spec), **changes}
+            if story:
+                answers["story"] = story
+            for item, value in answers.items():
+                note = comments.get(item) or ("见现场记录 / as seen on the visit" if item in changes else None)
+                audits.save_answer(audit, item, value, note)
+            if "site-cleaned" in changes:
+                audits.add_photo(audit, "site-cleaned", _demo_photo())
+            audits.submit(audit, moment)
+            made += 1
+        for story in db.session.scalars(select(GoodPracticeStory).where(GoodPracticeStory.status == "proposed")):
+            audits.decide_story(story, trainer, True, datetime.now(timezone.utc))
+        tech = find_user("tech")
+        if tech is not None:  # an audit the auditor has started and not finished
+            now = datetime.now(timezone.utc)
+            draft = audits.start(auditor, tech, form, now - timedelta(hours=2), "WO-2026-4200", "air-conditioner",
+                                 "广州", now)
+            for item in ("arrived-in-window", "called-ahead", "uniform"):
+                audits.save_answer(draft, item, audits.model_answers(form.spec)[item])
+            made += 1
+    return made
+
+
+def _demo_photo() -> bytes:
+    """A small grey picture standing in for a site photo."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (150, 150, 150)).save(out, "PNG")
+    return out.getvalue()

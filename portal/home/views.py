@@ -45,15 +45,31 @@ def home_trainer():
 
     from ..certification.services import register_summary
 
+    from sqlalchemy import select
+
+    from ..audits.models import Notification
+    from ..extensions import db
+
+    notes = db.session.scalars(select(Notification).where(Notification.user_id == current_user.id)
+                               .order_by(Notification.created_at.desc()).limit(10)).all()
     return render_template("home/trainer.html", network=services.network_summary(),
                            kb=services.kb_summary(), learning=trainer_summary(today()),
-                           certificates=register_summary(today()))
+                           certificates=register_summary(today()), notifications=notes)
 
 
 @bp.route("/auditor")
 @roles_required("auditor")
 def home_auditor():
-    return render_template("home/auditor.html", network=services.network_summary())
+    from sqlalchemy import select
+
+    from ..audits.models import Audit
+    from ..extensions import db
+
+    mine = select(Audit).where(Audit.auditor_id == current_user.id)
+    drafts = db.session.scalars(mine.where(Audit.status == "draft").order_by(Audit.updated_at.desc())).all()
+    recent = db.session.scalars(mine.where(Audit.status == "submitted").order_by(Audit.submitted_at.desc())
+                                .limit(5)).all()
+    return render_template("home/auditor.html", network=services.network_summary(), drafts=drafts, recent=recent)
 
 
 @bp.route("/admin")
