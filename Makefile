@@ -6,6 +6,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
 
 .PHONY: serve test setup translations messages browser clean
 
@@ -39,7 +40,7 @@ serve: setup
 
 ## quickstart 2: set up and run the whole test suite
 test: setup browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) instance test-artifacts .pytest_cache

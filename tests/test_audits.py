@@ -423,6 +423,9 @@ def test_an_excellent_visit_with_a_story_is_proposed_and_a_trainer_publishes_it(
     audit = filed(users, template, {**PERFECT, "story": "fixed the neighbour's heater for an elderly customer"})
     story = db.session.scalar(select(GoodPracticeStory))
     assert story.status == "proposed" and story.audit_id == audit.id
+    with app.test_request_context():
+        audits.amend(audit, users["trainer"], "typo in the suggestions", {"suggestions": "weekend visits"}, None, NOW)
+    assert db.session.scalar(select(func.count()).select_from(GoodPracticeStory)) == 1  # still once
     tech = app.test_client()
     login(tech, "tech")
     assert "elderly customer" not in tech.get("/audits/good-practice").get_data(as_text=True)

@@ -20,7 +20,7 @@ class SubmitForm(FlaskForm):
 class ImportForm(FlaskForm):
     file = FileField(_l("Question file"), validators=[FileRequired(message=_l("Choose a file to import."))],
                      description=_l("GIFT (.txt, .gift) or Moodle XML (.xml), UTF-8, up to 2 MB."))
-    format = SelectField(_l("Format"), choices=[("gift", "GIFT"), ("moodle-xml", "Moodle XML")])
+    format = SelectField(_l("Format"))
     category = SelectField(_l("Category"), validators=[Optional()])
     new_category = StringField(_l("Or a new category"), validators=[Optional(), Length(max=200)],
                                description=_l("For example: courses/2027-q1-washers."))

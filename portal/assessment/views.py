@@ -236,6 +236,7 @@ def import_questions():
     from .bank import CATEGORY_RE, run_import
 
     form = ImportForm()
+    form.format.choices = [("gift", "GIFT"), ("moodle-xml", "Moodle XML")]
     form.category.choices = [("", _("New category…"))] + [
         (p, p) for p in db.session.scalars(select(QuestionCategory.path).order_by(QuestionCategory.path))]
     outcome = None
