@@ -73,6 +73,7 @@ def _init_extensions(app: Flask) -> None:
     from .assessment import models as _assessment_models  # noqa: F401
     from .certification import models as _certification_models  # noqa: F401
     from .audits import models as _audit_models  # noqa: F401
+    from . import notifications as _notifications  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -80,6 +81,8 @@ def _register_blueprints(app: Flask) -> None:
     from .assessment.views import bp as assessment_bp
     from .certification.views import bp as certification_bp
     from .audits.views import bp as audits_bp
+    from .technicians import bp as technicians_bp
+    from .notifications import bp as notifications_bp
     from .auth.admin_views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .home.views import bp as core_bp
@@ -95,6 +98,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(assessment_bp)
     app.register_blueprint(certification_bp)
     app.register_blueprint(audits_bp)
+    app.register_blueprint(technicians_bp)
+    app.register_blueprint(notifications_bp)
     app.register_blueprint(api_bp)
     # API calls authenticate by bearer token or session; security.api_user_from_bearer
     # applies CSRF to the session kind itself.
@@ -132,3 +137,6 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(content_cli)
     app.cli.add_command(search_cli)
     app.cli.add_command(demo_command)
+    from .notifications import daily_command
+
+    app.cli.add_command(daily_command)

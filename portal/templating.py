@@ -136,7 +136,17 @@ def register(app) -> None:
             "role_plural": role_plural,
             "home_links": _home_links(),
             "language_switch_next": language_switch_next,
+            "unread_notifications": _unread,
         }
+
+
+def _unread() -> int:
+    """The bell's count (called by the header only when someone is signed in)."""
+    from flask_login import current_user
+
+    from .notifications import unread_count
+
+    return unread_count(current_user.id) if current_user.is_authenticated else 0
 
 
 def _home_links() -> list[tuple[str, str]]:

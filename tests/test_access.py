@@ -114,11 +114,14 @@ MATRIX = {
     "audits.stories": ("GET", "/audits/good-practice", {"technician", "trainer", "auditor"}),
     "audits.decide": ("POST", "/audits/good-practice/{story}", {"trainer"}, {"decision": "approve"}),
     "audits.reports": ("GET", "/audits/reports", {"trainer"}),
-    "audits.record": ("GET", "/audits/records/tech", {"technician", "trainer"}),
-    "api.record_json": ("GET", "/api/v1/technicians/tech/record", {"technician", "trainer"}),
+    "technicians.record": ("GET", "/technicians/tech", {"technician", "trainer", "admin"}),
+    "api.record_json": ("GET", "/api/v1/technicians/tech/record", {"technician", "trainer", "admin"}),
     "api.template_json": ("GET", "/api/v1/audit-templates/home-service-visit", {"auditor", "trainer"}),
     # No JSON body: an auditor gets past the access rule to "400: invalid audit".
     "api.create_json": ("POST", "/api/v1/audits", {"auditor"}, None, 400),
+    "notifications.index": ("GET", "/notifications/", ANY),
+    "notifications.open_note": ("GET", "/notifications/{note}", ANY, None, 302),  # each opens their own
+    "notifications.read_all": ("POST", "/notifications/read", ANY),
     "api.cases": ("GET", "/api/v1/cases?q=E1", ANY),
     "api.case_detail": ("GET", "/api/v1/cases/demo-e1-zh", ANY),
     "api.me": ("GET", "/api/v1/me", ANY),
@@ -194,6 +197,9 @@ def token_row(app, users, kb_data, learning_data, quizzes):
         audit_svc.save_answer(draft, item, value)
     story = GoodPracticeStory(audit_id=done.id, technician_id=tech.id, story="matrix", status="proposed")
     db.session.add(story)
+    from portal.notifications import notify
+
+    notes = {role: notify(user.id, "matrix", "matrix", "matrix", "/").id for role, user in users.items()}
     db.session.commit()
 
     issue_token(users["technician"], "matrix")
@@ -202,13 +208,13 @@ def token_row(app, users, kb_data, learning_data, quizzes):
     return {"photo": kb_data["photo"].name, "contribution": kb_data["contribution"].id,
             "cohort": learning_data["cohort"], "assignment": learning_data["assignment"],
             "attempt": open_.id, "closed": closed.id, "cert": cert.number, "audit": done.id, "draft": draft.id,
-            "audit_photo": photo.name, "story": story.id}
+            "audit_photo": photo.name, "story": story.id, "notes": notes}
 
 
 @pytest.mark.parametrize("identity", ("anonymous",) + ROLES)
 def test_role_matrix(app, users, token_row, identity):
     for endpoint, (method, url, allowed, *data) in MATRIX.items():
-        url = url.format(**token_row)
+        url = url.format(**token_row, note=token_row["notes"].get(identity, 0))
         client = app.test_client()
         if identity != "anonymous":
             assert login(client, users[identity].username).status_code == 302

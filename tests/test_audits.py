@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from portal.audits import rtypes
 from portal.audits import services as audits
 from portal.audits.loader import load_templates, parse_template
-from portal.audits.models import (Audit, AuditAmendment, AuditConsequence, AuditTemplate, GoodPracticeStory,
-                                  Notification)
+from portal.audits.models import Audit, AuditAmendment, AuditConsequence, AuditTemplate, GoodPracticeStory
+from portal.notifications import Notification
 from portal.audits.scoring import score_report
 from portal.certification import services as certs
 from portal.certification.models import Certificate
@@ -396,10 +396,11 @@ def test_a_red_line_failure_suspends_the_certificate_and_notifies_trainers_once(
     audits.apply_consequences(audit, NOW)  # again: nothing new
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(AuditConsequence)) == 3
-    assert db.session.scalar(select(func.count()).select_from(Notification)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.kind == "audit-red-line")) == 1
     client = app.test_client()
     login(client, "tech")
-    record = client.get("/audits/records/tech").get_data(as_text=True)
+    record = client.get("/technicians/tech").get_data(as_text=True)
     assert 'data-consequence="suspend"' in record and f"/audits/{audit.id}" in record
 
 
@@ -415,7 +416,7 @@ def test_a_weak_section_assigns_its_lesson_once_with_a_due_date(template, users,
     assert {r.module_id is not None for r in rows} == {True, False}
     client = app.test_client()
     login(client, "trainer")
-    record = client.get("/audits/records/tech").get_data(as_text=True)
+    record = client.get("/technicians/tech").get_data(as_text=True)
     assert record.count(f'data-caused-by="{audit.id}"') == 2
 
 

@@ -1,4 +1,4 @@
-"""audits: versioned templates, reports, photos, amendments, consequences, stories, notifications
+"""audits: versioned templates, reports, photos, amendments, consequences, stories, notifications (one per user and event key)
 
 Revision ID: 15558c7f0a5a
 Revises: d0af24f35b9c
@@ -69,13 +69,15 @@ def upgrade():
     op.create_table('notification',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=120), nullable=False),
     sa.Column('kind', sa.String(length=30), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('link', sa.String(length=300), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_notification_user_id_user'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification')),
+    sa.UniqueConstraint('user_id', 'key', name=op.f('uq_notification_user_id'))
     )
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notification_user_id'), ['user_id'], unique=False)

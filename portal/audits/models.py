@@ -1,5 +1,5 @@
-"""Audit templates (versioned), audits, their photos, amendments, consequences, good-practice
-stories, and notifications to trainers."""
+"""Audit templates (versioned), audits, their photos, amendments, consequences and
+good-practice stories."""
 
 from __future__ import annotations
 
@@ -143,17 +143,3 @@ class GoodPracticeStory(db.Model):
 
     audit: Mapped[Audit] = relationship()
     technician: Mapped["User"] = relationship(foreign_keys=[technician_id])
-
-
-class Notification(db.Model):
-    """Something a user should look at (for now: trainers, about red-line failures)."""
-
-    __tablename__ = "notification"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(30))
-    text: Mapped[str] = mapped_column(Text)
-    link: Mapped[str] = mapped_column(String(300), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

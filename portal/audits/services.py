@@ -16,8 +16,8 @@ from ..extensions import db
 from ..products import PRODUCTS
 from . import rtypes
 from .loader import _resolve_trains, all_items
-from .models import (Audit, AuditAmendment, AuditConsequence, AuditPhoto, AuditTemplate, GoodPracticeStory,
-                     Notification)
+from ..notifications import notify
+from .models import Audit, AuditAmendment, AuditConsequence, AuditPhoto, AuditTemplate, GoodPracticeStory
 from .scoring import missing_answers, score_report
 
 MAX_PHOTOS_PER_AUDIT = 20
@@ -172,6 +172,9 @@ def submit(audit: Audit, now: datetime) -> Audit:
         audit.status, audit.submitted_at, audit.updated_at = "submitted", now, now
         db.session.flush()
         apply_consequences(audit, now)
+        notify(audit.technician_id, "audit-acknowledge", f"audit-acknowledge:{audit.id}",
+               f"暗访报告 #{audit.id}：请阅读并确认 / Audit report #{audit.id}: please read and acknowledge",
+               f"/audits/{audit.id}")
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -227,8 +230,8 @@ def apply_consequences(audit: Audit, now: datetime) -> list[AuditConsequence]:
         if rules["red_line"].get("notify_trainers") and _once(audit, "notify"):
             link = f"/audits/{audit.id}"
             for trainer in _trainers():
-                db.session.add(Notification(user_id=trainer.id, kind="audit-red-line", link=link,
-                                            text=f"{technician.display_name}: {reason}"))
+                notify(trainer.id, "audit-red-line", f"audit-red-line:{audit.id}",
+                       f"{technician.display_name}: {reason}", link)
             record("notify", detail=reason)
     weak = rules.get("weak_section")
     if weak:

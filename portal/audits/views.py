@@ -396,39 +396,17 @@ def reports():
                            incidents=incidents, lang=user_lang(), chart=rep.pareto_svg(pareto))
 
 
-# --- technician records -----------------------------------------------------------------------
-
-
-def _record_user_or_404(username: str) -> User:
-    user = db.session.scalar(select(User).where(User.username == username.lower()))
-    if user is None or not user.has_role("technician"):
-        abort(404)
-    if not (current_user.has_role("trainer") or user.id == current_user.id):
-        abort(404)
-    return user
-
-
-@bp.route("/records/<username>")
-@roles_required("technician", "trainer")
-def record(username: str):
-    from . import records
-
-    user = _record_user_or_404(username)
-    from ..certification.rules import status_label
-
-    return render_template("audits/record.html", user=user, record=records.record(user, user_lang()),
-                           status_label=status_label,
-                           lang=user_lang(), as_technician=user.id == current_user.id and not current_user.has_role("trainer"))
+# --- technician records (the page is technicians.record) ----------------------------------------
 
 
 @api_bp.route("/technicians/<username>/record")
-@roles_required("technician", "trainer")
+@roles_required("technician", "trainer", "admin")
 def record_json(username: str):
     from . import records
 
     user = db.session.scalar(select(User).where(User.username == username.lower()))
     if user is None or not user.has_role("technician") or not (
-            current_user.has_role("trainer") or user.id == current_user.id):
+            current_user.has_role("trainer", "admin") or user.id == current_user.id):
         return json_error(404, _("No such technician."))
     return jsonify(records.record_json(user, user_lang(), hide_auditor=not current_user.has_role("trainer")))
 

@@ -19,7 +19,8 @@ from .rules import Eligibility, add_months, current_quarterly, effective_status,
 
 # No 0/O or 1/I/L: the number is read off a badge at the door.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-NUMBER_GROUPS = 3  # SC-XXXX-XXXX-XXXX: 31**12 ≈ 8 × 10**17 numbers
+NUMBER_GROUPS = 3
+EXPIRY_WARNING_DAYS = 30  # the holder is told once when this close to the date  # SC-XXXX-XXXX-XXXX: 31**12 ≈ 8 × 10**17 numbers
 
 
 class CertificateError(ValueError):
@@ -121,12 +122,21 @@ def suspend(cert: Certificate, reason: str, by: User | None = None, rule: str = 
     if cert.status != "active":
         _refuse(cert, "suspended")
     before, cert.status, cert.status_reason = cert.status, "suspended", reason
-    _log(cert, "suspended", before, by, reason, rule=rule)
+    event = _log(cert, "suspended", before, by, reason, rule=rule)
+    db.session.flush()
+    _tell_holder(cert, f"cert-suspended:{cert.id}:{event.id}",
+                 f"你的证书 {cert.number} 已暂停：{reason} / Your certificate {cert.number} is suspended: {reason}")
     if commit:
         db.session.commit()
     else:
         db.session.flush()
     return cert
+
+
+def _tell_holder(cert: Certificate, key: str, text: str) -> None:
+    from ..notifications import notify
+
+    notify(cert.user_id, key.split(":")[0], key, text, f"/certificates/{cert.number}")
 
 
 def reinstate(cert: Certificate, reason: str, today: date, by: User | None = None) -> Certificate:
@@ -221,7 +231,14 @@ def sweep(today: date) -> SweepReport:
             cert.status, cert.status_reason = "lapsed", reason
             _log(cert, "lapsed", "active", None, reason, rule="quarterly-course",
                  evidence=[{"assignment": assignment.id, "course": course.slug, "deadline": deadline.isoformat()}])
+            _tell_holder(cert, f"cert-lapsed:{cert.id}:{assignment.id}",
+                         f"你的证书 {cert.number} 已失效：{reason} / Your certificate {cert.number} has lapsed: {reason}")
             report.lapsed += 1
+            continue
+        if cert.valid_until <= date.fromordinal(today.toordinal() + EXPIRY_WARNING_DAYS):
+            _tell_holder(cert, f"cert-expiring:{cert.id}:{cert.valid_until.isoformat()}",
+                         f"你的证书 {cert.number} 将于 {cert.valid_until.isoformat()} 到期，请及时续期 / "
+                         f"Your certificate {cert.number} expires on {cert.valid_until.isoformat()}: renew it in time")
     db.session.commit()
     return report
 

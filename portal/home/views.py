@@ -47,7 +47,7 @@ def home_trainer():
 
     from sqlalchemy import select
 
-    from ..audits.models import Notification
+    from ..notifications import Notification
     from ..extensions import db
 
     notes = db.session.scalars(select(Notification).where(Notification.user_id == current_user.id)

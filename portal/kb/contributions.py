@@ -98,9 +98,21 @@ def approve(contribution: Contribution, reviewer, data: dict | None = None) -> C
     contribution.status = "approved"
     contribution.reviewer_id = reviewer.id
     contribution.reviewed_at = utcnow()
+    _tell_author(contribution, case.title)
     db.session.commit()
     after_commit()
     return case
+
+
+def _tell_author(contribution: Contribution, title: str) -> None:
+    from ..notifications import notify
+
+    if contribution.status == "approved":
+        text = f"你的案例已被采纳：{title} / Your contribution was accepted: {title}"
+    else:
+        text = f"你的案例未被采纳：{title} / Your contribution was not accepted: {title}"
+    notify(contribution.author_id, f"contribution-{contribution.status}",
+           f"contribution:{contribution.id}:{contribution.status}", text, "/cases/mine")
 
 
 def reject(contribution: Contribution, reviewer, reason: str) -> None:
@@ -112,6 +124,7 @@ def reject(contribution: Contribution, reviewer, reason: str) -> None:
     contribution.reason = reason.strip()
     contribution.reviewer_id = reviewer.id
     contribution.reviewed_at = utcnow()
+    _tell_author(contribution, str((contribution.data or {}).get("title") or ""))
     db.session.commit()
 
 

@@ -474,6 +474,15 @@ def assign_targeted(technician: User, item: Lesson | CourseModule, reason: str, 
     row.reason, row.due_date, row.source = reason.strip()[:2000], due_date, source
     row.assigned_by_id = assigned_by.id if assigned_by else None
     db.session.add(row)
+    db.session.flush()
+    from ..notifications import notify
+
+    title = f"{item.title_zh} / {item.title_en}"
+    link = (f"/learning/courses/{item.course.slug}/lessons/{item.slug}" if isinstance(item, Lesson)
+            else f"/learning/courses/{item.course.slug}")
+    notify(technician.id, "targeted", f"targeted:{row.id}",
+           f"新的学习任务：{title}，截止 {due_date.isoformat()} / New lesson for you: {title}, due {due_date.isoformat()}",
+           link)
     if commit:
         db.session.commit()
     else:
@@ -560,3 +569,21 @@ def trainer_summary(today: date) -> dict:
         overdue += len(assignment_report(assignment, today).overdue)
     return {"cohorts": [(c, behind_count(c, today)) for c in rows], "overdue": overdue,
             "courses": db.session.scalar(select(func.count()).select_from(Course).where(Course.active)) or 0}
+
+
+def notify_behind(today: date) -> int:
+    """Tell each cohort's trainers, once per member, when a member falls behind schedule."""
+    from ..notifications import notify
+
+    told = 0
+    for cohort in db.session.scalars(select(Cohort)):
+        for row in cohort_matrix(cohort, today):
+            if not row.behind:
+                continue
+            for trainer in cohort.trainers:
+                name = row.user.display_name
+                if notify(trainer.id, "behind", f"behind:{cohort.id}:{row.user.id}",
+                          f"{name} 在 {cohort.name} 中落后于进度 / {name} is behind schedule in {cohort.name}",
+                          f"/learning/cohorts/{cohort.id}") is not None:
+                    told += 1
+    return told
