@@ -195,3 +195,90 @@ def trend_svg(audits: list) -> Markup:
                  f'{points[-1][0].date().isoformat()}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+@dataclass
+class Step:
+    rank: int  # lower first: how urgent
+    kind: str
+    text: str
+    url: str | None
+    due: date | None = None
+
+
+SOON_DAYS = 7
+EXPIRY_DAYS = 30
+
+
+def next_steps(user: User, today: date, lang: str) -> list[Step]:
+    """What a technician should do next, most urgent first: overdue learning; a suspended or
+    lapsed certificate; an unfinished quiz attempt; learning due within a week; a certificate
+    expiring within 30 days; audits to acknowledge; other learning; contributions' status."""
+    from .assessment.models import Attempt, Quiz
+    from .audits.models import Audit
+    from .certification.models import Certificate
+    from .certification.rules import effective_status
+    from .kb.models import Contribution
+    from .learning import services as learning
+
+    steps: list[Step] = []
+
+    def learning_step(title, due, overdue, url):
+        if overdue:
+            steps.append(Step(0, "overdue", _("Overdue: %(title)s (due %(day)s)", title=title, day=_day(due)), url, due))
+        elif (due - today).days <= SOON_DAYS:
+            steps.append(Step(3, "due-soon", _("Due soon: %(title)s (%(day)s)", title=title, day=_day(due)), url, due))
+        else:
+            steps.append(Step(6, "due", _("%(title)s, due %(day)s", title=title, day=_day(due)), url, due))
+
+    for item in learning.assignments_for(user, today):
+        if not item.progress.complete:
+            course = item.assignment.course
+            learning_step(course.text("title", lang), item.assignment.due_date, item.overdue,
+                          url_for("learning.course", slug=course.slug))
+    for item in learning.targeted_for(user, today):
+        if not item.complete:
+            row = item.targeted
+            url = (url_for("learning.lesson", slug=row.course.slug, lesson=row.lesson.slug) if row.lesson
+                   else url_for("learning.course", slug=row.course.slug))
+            learning_step((row.lesson or row.module).text("title", lang), row.due_date, item.overdue, url)
+    for cert in db.session.scalars(select(Certificate).where(Certificate.user_id == user.id)):
+        status = effective_status(cert, today)
+        url = url_for("certification.certificate", number=cert.number)
+        if status in ("suspended", "lapsed"):
+            steps.append(Step(1, "certificate", _("Your certificate %(number)s is %(status)s: %(reason)s",
+                                                  number=cert.number, status=_status(status),
+                                                  reason=cert.status_reason), url))
+        elif status == "active" and (cert.valid_until - today).days <= EXPIRY_DAYS:
+            steps.append(Step(4, "certificate", _("Your certificate %(number)s expires on %(day)s",
+                                                  number=cert.number, day=_day(cert.valid_until)), url,
+                              cert.valid_until))
+    for attempt in db.session.scalars(select(Attempt).where(Attempt.user_id == user.id, Attempt.status == "open")):
+        quiz = db.session.get(Quiz, attempt.quiz_id)
+        steps.append(Step(2, "quiz", _("Finish your attempt: %(quiz)s",
+                                       quiz=quiz.title_zh if lang == "zh" else quiz.title_en),
+                          url_for("assessment.attempt", attempt_id=attempt.id)))
+    for audit in db.session.scalars(select(Audit).where(Audit.technician_id == user.id, Audit.status == "submitted",
+                                                        Audit.acknowledged_at.is_(None))):
+        steps.append(Step(5, "audit", _("Read and acknowledge audit report #%(n)d", n=audit.id),
+                          url_for("audits.view", audit_id=audit.id)))
+    for contribution in db.session.scalars(select(Contribution).where(Contribution.author_id == user.id)
+                                           .order_by(Contribution.created_at.desc()).limit(3)):
+        title = str((contribution.data or {}).get("title") or "")
+        steps.append(Step(7, "contribution", _("Contribution %(title)s: %(status)s", title=title,
+                                               status=contribution_status(contribution.status)),
+                          url_for("kb.mine")))
+    steps.sort(key=lambda s: (s.rank, s.due or date.max))
+    return steps
+
+
+def _day(value: date) -> str:
+    from flask_babel import format_date
+
+    return format_date(value, "medium")
+
+
+def _status(status: str) -> str:
+    from .certification.rules import status_label
+
+    return status_label(status)

@@ -161,3 +161,33 @@ def test_mark_all_read(app, users, courses):
     client.post("/notifications/read", data={"csrf_token": token})
     assert db.session.scalar(select(func.count()).select_from(Notification).where(
         Notification.read_at.is_(None))) == 0
+
+
+# --- the technician's home: next steps by urgency ---------------------------------------------
+
+
+def test_next_steps_are_ordered_by_urgency(app, users, quizzes, kb_data, ctx):
+    from portal.assessment import attempts
+    from portal.assessment.services import quiz_by_slug
+    from portal.records import next_steps
+
+    tech, trainer = users["technician"], users["trainer"]
+    today = date.today()
+    q3, q4 = db.session.scalars(select(Course).where(Course.kind == "quarterly").order_by(Course.slug)).all()
+    learning.create_assignment(q3, "all", today - timedelta(days=3), trainer)  # overdue
+    learning.create_assignment(q4, "all", today + timedelta(days=3), trainer)  # due soon
+    lesson = db.session.scalar(select(Lesson).where(Lesson.slug == "d04-privacy"))
+    learning.assign_targeted(tech, lesson, "later", today + timedelta(days=20), trainer)  # due, not soon
+    attempts.start(tech, quiz_by_slug("onboarding-final"), "zh", datetime.now(timezone.utc))  # unfinished
+    assert not load_tiers(ROOT_DIR / "content" / "certification").problems
+    expiring = certs.issue(tech, certs.tier_by_code("certified"), today - timedelta(days=350), force=True, note="x")
+    kinds = [s.kind for s in next_steps(tech, today, "en")]
+    assert kinds == ["overdue", "quiz", "due-soon", "certificate", "due", "contribution"]
+    certs.suspend(expiring, "complaint", by=trainer)
+    kinds = [s.kind for s in next_steps(tech, today, "en")]
+    assert kinds[:2] == ["overdue", "certificate"]  # a suspended certificate comes right after overdue work
+    client = app.test_client()
+    login(client, "tech")
+    home = client.get("/technician").get_data(as_text=True)
+    shown = [chunk.split('"')[0] for chunk in home.split('data-step="')[1:]]
+    assert shown == kinds

@@ -31,9 +31,11 @@ def home_technician():
     from ..learning.views import today
 
     from ..certification.services import badge_certificate
+    from ..records import next_steps as urgent_steps
 
     lang = user_lang()
     return render_template("home/technician.html", learning=next_steps(current_user, today(), lang),
+                           steps=urgent_steps(current_user, today(), lang),
                            certificate=badge_certificate(current_user, today()), lang=lang)
 
 
