@@ -83,6 +83,7 @@ def _register_blueprints(app: Flask) -> None:
     from .audits.views import bp as audits_bp
     from .technicians import bp as technicians_bp
     from .notifications import bp as notifications_bp
+    from .dashboard import bp as dashboard_bp
     from .auth.admin_views import bp as admin_bp
     from .auth.views import bp as auth_bp
     from .home.views import bp as core_bp
@@ -100,6 +101,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audits_bp)
     app.register_blueprint(technicians_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(dashboard_bp)
     app.register_blueprint(api_bp)
     # API calls authenticate by bearer token or session; security.api_user_from_bearer
     # applies CSRF to the session kind itself.

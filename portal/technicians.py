@@ -37,3 +37,44 @@ def record(username: str):
                            record=full_record(user, local_today(), lang, viewer_is_trainer),
                            own=user.id == current_user.id, today=local_today(),
                            contribution_status=contribution_status)
+
+
+@bp.route("/")
+@roles_required("trainer", "admin")
+def index():
+    """The technicians, filtered by place and by the tier they hold (the list behind the
+    dashboard's coverage figures)."""
+    from flask import request
+
+    from .auth.models import Outlet, Province, Region
+    from .certification.rules import local_today, status_label
+    from .certification.services import active_tiers
+    from .csvexport import table_response
+    from .dashboard import active_technicians, holders
+    from .kb.views import user_lang
+
+    def number(name):
+        value = request.args.get(name, "")
+        return int(value) if value.isdigit() else None
+
+    filters = {"region": number("region"), "province": number("province"), "outlet": number("outlet"),
+               "tier": number("tier")}
+    today = local_today()
+    people = active_technicians(filters["region"], filters["province"], filters["outlet"])
+    if filters["tier"]:
+        keep = holders(filters["tier"], today, {u.id for u in people})
+        people = [u for u in people if u.id in keep]
+    tiers = active_tiers()
+    held = {t.id: holders(t.id, today, {u.id for u in people}) for t in tiers}
+    lang = user_lang()
+    if request.args.get("format") in ("csv", "xlsx"):
+        header = ["username", "name", "outlet", "province", "region", "start_date"] + [t.code for t in tiers]
+        rows = ([u.username, u.name, u.outlet.code if u.outlet else "", u.outlet.province.name if u.outlet else "",
+                 u.outlet.province.region.name if u.outlet else "", u.start_date.isoformat() if u.start_date else ""]
+                + ["yes" if u.id in held[t.id] else "" for t in tiers] for u in people)
+        return table_response(header, rows, f"technicians-{today.isoformat()}", request.args["format"])
+    return render_template("technicians/index.html", people=people, tiers=tiers, held=held, filters=filters,
+                           lang=lang, status_label=status_label,
+                           regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
+                           provinces=db.session.scalars(select(Province).order_by(Province.code)).all(),
+                           outlets=db.session.scalars(select(Outlet).order_by(Outlet.code)).all())

@@ -119,6 +119,8 @@ MATRIX = {
     "api.template_json": ("GET", "/api/v1/audit-templates/home-service-visit", {"auditor", "trainer"}),
     # No JSON body: an auditor gets past the access rule to "400: invalid audit".
     "api.create_json": ("POST", "/api/v1/audits", {"auditor"}, None, 400),
+    "technicians.index": ("GET", "/technicians/", {"trainer", "admin"}),
+    "dashboard.index": ("GET", "/dashboard/", {"trainer", "admin"}),
     "notifications.index": ("GET", "/notifications/", ANY),
     "notifications.open_note": ("GET", "/notifications/{note}", ANY, None, 302),  # each opens their own
     "notifications.read_all": ("POST", "/notifications/read", ANY),

@@ -1,0 +1,147 @@
+"""The trainer dashboard: the network at a glance. Every figure is the length of a list it
+links to (the technician list, the certificate register, an assignment report, a quiz report,
+the audit reports, the search gaps), so a figure can always be checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from flask import Blueprint, render_template, request, url_for
+from sqlalchemy import func, select
+
+from .auth.models import Outlet, Province, Region, User, UserRole
+from .extensions import db
+from .security import roles_required
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+LEVELS = ("region", "province", "outlet")
+
+
+def active_technicians(region_id=None, province_id=None, outlet_id=None) -> list[User]:
+    query = (select(User).join(UserRole, UserRole.user_id == User.id)
+             .where(UserRole.role == "technician", User.active))
+    if outlet_id:
+        query = query.where(User.outlet_id == outlet_id)
+    if province_id or region_id:
+        query = query.join(Outlet, User.outlet_id == Outlet.id).join(Province, Outlet.province_id == Province.id)
+        if province_id:
+            query = query.where(Province.id == province_id)
+        if region_id:
+            query = query.where(Province.region_id == region_id)
+    return list(db.session.scalars(query.order_by(User.username)).unique())
+
+
+def holders(tier_id: int, today: date, user_ids: set[int]) -> set[int]:
+    """Technicians (of user_ids) holding a valid certificate at the tier."""
+    from .certification.models import Certificate
+    from .certification.rules import effective_status
+
+    rows = db.session.scalars(select(Certificate).where(Certificate.tier_id == tier_id,
+                                                        Certificate.user_id.in_(user_ids or {-1})))
+    return {c.user_id for c in rows if effective_status(c, today) == "active"}
+
+
+@dataclass
+class CoverageRow:
+    name: str
+    filters: dict  # region / province / outlet id for the links
+    technicians: int
+    tiers: list[tuple[object, int, int]] = field(default_factory=list)  # (tier, holders, percent)
+    expiring: dict[int, int] = field(default_factory=dict)  # days → certificates
+
+
+def coverage(level: str, today: date) -> list[CoverageRow]:
+    from .certification.services import active_tiers, register
+
+    tiers = active_tiers()
+    if level == "outlet":
+        places = [(o.id, f"{o.code} {o.name}", {"outlet": o.id}) for o in
+                  db.session.scalars(select(Outlet).order_by(Outlet.code))]
+    elif level == "province":
+        places = [(p.id, p.name, {"province": p.id}) for p in db.session.scalars(select(Province).order_by(Province.code))]
+    else:
+        places = [(r.id, r.name, {"region": r.id}) for r in db.session.scalars(select(Region).order_by(Region.code))]
+    rows = []
+    for _id, name, filters in places:
+        people = active_technicians(region_id=filters.get("region"), province_id=filters.get("province"),
+                                    outlet_id=filters.get("outlet"))
+        if not people:
+            continue
+        ids = {u.id for u in people}
+        row = CoverageRow(name, filters, len(people))
+        for tier in tiers:
+            count = len(holders(tier.id, today, ids))
+            row.tiers.append((tier, count, round(100 * count / len(people))))
+        for days in (30, 60, 90):
+            row.expiring[days] = len(register(region_id=filters.get("region"), province_id=filters.get("province"),
+                                              outlet_id=filters.get("outlet"), expiring_days=days, today=today))
+        rows.append(row)
+    return rows
+
+
+def quarterly(today: date) -> list[tuple[object, int, int, int]]:
+    """(assignment, assigned, complete, overdue) for each quarterly course assignment."""
+    from .learning.models import Assignment, Course
+    from .learning.services import assignment_report
+
+    out = []
+    for assignment in db.session.scalars(select(Assignment).join(Course, Assignment.course_id == Course.id)
+                                         .where(Course.kind == "quarterly").order_by(Assignment.due_date.desc())):
+        report = assignment_report(assignment, today)
+        out.append((assignment, report.assigned, report.complete, len(report.overdue)))
+    return out
+
+
+def quiz_rates() -> list[tuple[object, int, int]]:
+    """(quiz, technicians who took it, who passed) for each quiz with graded attempts."""
+    from .assessment.services import active_quizzes, graded_attempts, results
+
+    out = []
+    for quiz in active_quizzes():
+        lines = results(graded_attempts(quiz))
+        if lines:
+            out.append((quiz, len(lines), sum(1 for line in lines if line.passed)))
+    return out
+
+
+def audit_summary(today: date, days: int = 90) -> dict:
+    from .audits.models import Audit
+    from .dbtypes import utcnow
+
+    since = utcnow() - timedelta(days=days)
+    rows = list(db.session.scalars(select(Audit).where(Audit.status == "submitted", Audit.visited_at >= since)))
+    scores = [a.score for a in rows if a.score is not None]
+    return {"days": days, "count": len(rows), "average": round(sum(scores) / len(scores), 1) if scores else None,
+            "red_lines": sum(1 for a in rows if a.red_line_failed)}
+
+
+def most_used_cases(limit: int = 5) -> list[tuple[object, int]]:
+    from .dbtypes import utcnow
+    from .kb.models import Case, CaseFeedback as Feedback
+
+    since = utcnow() - timedelta(days=90)
+    rows = db.session.execute(select(Feedback.case_id, func.count()).where(Feedback.created_at >= since)
+                              .group_by(Feedback.case_id).order_by(func.count().desc()).limit(limit)).all()
+    return [(db.session.get(Case, case_id), n) for case_id, n in rows]
+
+
+@bp.route("/")
+@roles_required("trainer", "admin")
+def index():
+    from .certification.rules import local_today
+    from .home.services import kb_summary
+    from .kb.views import user_lang
+    from .learning.services import trainer_summary
+
+    level = request.args.get("by") if request.args.get("by") in LEVELS else "region"
+    today = local_today()
+    return render_template("dashboard/index.html", level=level, levels=LEVELS, rows=coverage(level, today),
+                           quarterly=quarterly(today), quizzes=quiz_rates(), audits=audit_summary(today),
+                           kb=kb_summary(), cases=most_used_cases(), learning=trainer_summary(today),
+                           lang=user_lang(), today=today)
+
+
+def technician_list_url(**filters) -> str:
+    return url_for("technicians.index", **{k: v for k, v in filters.items() if v})

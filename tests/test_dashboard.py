@@ -1,0 +1,109 @@
+"""The trainer dashboard: each figure equals the length of the list it links to; who may see
+it; the technician list and its exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.certification import services as certs
+from portal.certification.loader import load_tiers
+from portal.extensions import db
+
+from .conftest import ROOT_DIR, login, pass_quiz
+
+
+@pytest.fixture
+def network_data(app, users, make_user, quizzes, network):
+    """Technicians in two regions, certificates at two tiers (one expiring), quiz results."""
+    from portal.auth.models import Outlet, Province, Region
+
+    north = Region(code="NORTH", name_zh="华北大区", name_en="North Region")
+    bj = Province(code="BJ", name_zh="北京", name_en="Beijing", region=north)
+    db.session.add_all([north, bj, Outlet(code="BJ-01", name_zh="北京网点", name_en="Beijing outlet", city="北京",
+                                          province=bj)])
+    db.session.commit()
+    people = [users["technician"]] + [make_user(f"south{n}", "technician", outlet="GD-FS-01") for n in range(3)] \
+        + [make_user(f"north{n}", "technician", outlet="BJ-01") for n in range(2)]
+    with app.test_request_context():
+        assert not load_tiers(ROOT_DIR / "content" / "certification").problems
+        first, second = certs.tier_by_code("certified"), certs.tier_by_code("senior")
+        today = date.today()
+        certs.issue(people[0], first, today - timedelta(days=340), force=True, note="x")  # expires within 30 days
+        certs.issue(people[1], first, today - timedelta(days=10), force=True, note="x")
+        certs.issue(people[1], second, today - timedelta(days=10), force=True, note="x")
+        revoked = certs.issue(people[2], first, today - timedelta(days=10), force=True, note="x")
+        certs.revoke(revoked, "left", by=users["trainer"])
+        certs.issue(people[4], first, today - timedelta(days=300), force=True, note="x")  # within 90
+    pass_quiz(people[0], "onboarding-final")
+    return people
+
+
+def _figures(html: str, section: str) -> list[tuple[int, str]]:
+    part = html[html.index(f'data-section="{section}"'):]
+    part = part[:part.index("</section>")]
+    return [(int(n), href.replace("&amp;", "&")) for href, n in re.findall(r'<a data-figure href="([^"]+)">(\d+)</a>', part)]
+
+
+def _list_length(client, href: str) -> int:
+    page = client.get(href).get_data(as_text=True)
+    if "/technicians/" in href:
+        return int(re.search(r"<span data-count>(\d+)</span>", page).group(1))
+    if "/certificates/" in href:
+        return page.count("<tr data-row=")
+    if "/quizzes/" in href:
+        body = page[page.index("data-results"):]
+        return body[:body.index("</table>")].count('<th scope="row">')
+    raise AssertionError(href)
+
+
+@pytest.mark.parametrize("level", ["region", "province", "outlet"])
+def test_every_coverage_figure_equals_the_list_it_links_to(app, network_data, level):
+    client = app.test_client()
+    login(client, "trainer")
+    html = client.get(f"/dashboard/?by={level}").get_data(as_text=True)
+    figures = _figures(html, "coverage")
+    assert figures and any(n > 0 for n, _href in figures)
+    for number, href in figures:
+        assert _list_length(client, href) == number, href
+
+
+def test_known_figures_and_quiz_rates(app, network_data, network):
+    client = app.test_client()
+    login(client, "trainer")
+    html = client.get("/dashboard/?by=region").get_data(as_text=True)
+    south = html[html.index("South Region") if "South Region" in html else html.index("华南大区"):]
+    south_figures = [int(n) for n in re.findall(r'<a data-figure href="[^"]+">(\d+)</a>', south)[:7]]
+    # 4 technicians; tier 1 held by 2 (the revoked one does not count); tier 2 by 1; tier 3 none;
+    # one certificate expiring within 30, 60 and 90 days.
+    assert south_figures == [4, 2, 1, 0, 1, 1, 1]
+    for number, href in _figures(html, "quizzes"):
+        assert _list_length(client, href) == number
+
+
+def test_only_trainers_and_admins_see_the_dashboard_and_the_list(app, users):
+    for username, status in (("trainer", 200), ("admin", 200), ("tech", 403), ("auditor", 403)):
+        client = app.test_client()
+        login(client, username)
+        assert client.get("/dashboard/").status_code == status, username
+        assert client.get("/technicians/").status_code == status, username
+
+
+def test_the_technician_list_exports_csv_with_a_bom_and_xlsx_with_the_same_rows(app, network_data):
+    from openpyxl import load_workbook
+
+    client = app.test_client()
+    login(client, "trainer")
+    raw = client.get("/technicians/?format=csv").get_data()
+    assert raw.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["username", "name", "outlet"]
+    assert any(r[0] == "tech" and r[1] == "陈强" for r in rows[1:])  # Chinese intact
+    book = load_workbook(io.BytesIO(client.get("/technicians/?format=xlsx").get_data()))
+    sheet_rows = [[("" if v is None else str(v)) for v in row] for row in book.active.iter_rows(values_only=True)]
+    assert sheet_rows == rows
