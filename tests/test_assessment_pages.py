@@ -858,7 +858,7 @@ def test_report_csv_export_follows_the_filters(app, spread):
     trainer = signed_in(app, "trainer")
     url = "/quizzes/pages-explanations/report"
     page = trainer.get(f"{url}?region={spread['south'].id}").get_data(as_text=True)
-    assert f'href="{url}?cohort=&amp;region={spread["south"].id}&amp;outlet=&amp;format=csv"' in page
+    assert f'href="{url}?format=csv&amp;cohort=&amp;region={spread["south"].id}&amp;outlet="' in page
 
     response = trainer.get(f"{url}?region={spread['south'].id}&format=csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"

@@ -107,3 +107,31 @@ def test_the_technician_list_exports_csv_with_a_bom_and_xlsx_with_the_same_rows(
     book = load_workbook(io.BytesIO(client.get("/technicians/?format=xlsx").get_data()))
     sheet_rows = [[("" if v is None else str(v)) for v in row] for row in book.active.iter_rows(values_only=True)]
     assert sheet_rows == rows
+
+
+def test_trainer_tables_export_to_xlsx_with_the_same_rows_as_csv(app, network_data):
+    from openpyxl import load_workbook
+
+    client = app.test_client()
+    login(client, "trainer")
+    for path in ("/certificates/?status=active", "/quizzes/onboarding-final/report?x=1",
+                 "/quizzes/onboarding-final/report?items=1", "/audits/reports?export=pareto",
+                 "/audits/reports?export=monthly", "/audits/reports?export=red-lines"):
+        csv_format, xlsx_format = ("items-csv", "items-xlsx") if "items=1" in path else ("csv", "xlsx")
+        raw = client.get(f"{path}&format={csv_format}").get_data()
+        assert raw.startswith("\ufeff".encode()), path
+        rows = [[_same(v) for v in row] for row in csv.reader(io.StringIO(raw.decode("utf-8-sig")))]
+        book = load_workbook(io.BytesIO(client.get(f"{path}&format={xlsx_format}").get_data()))
+        sheet = [[_same(v) for v in row] for row in book.active.iter_rows(values_only=True)]
+        assert sheet == rows, path
+        assert len(rows) >= 1
+
+
+def _same(value) -> str:
+    """A cell as text, numbers written the same way whichever file they came from."""
+    if value is None:
+        return ""
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)

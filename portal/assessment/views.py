@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.models import Outlet, Region, User
-from ..csvexport import csv_response
+from ..csvexport import table_response
 from ..extensions import db
 from ..kb.views import user_lang
 from ..security import roles_required
@@ -213,13 +213,19 @@ def report(slug: str):
     filters = _filters()
     attempts = svc.graded_attempts(item, **filters)
     lines = svc.results(attempts)
-    if request.args.get("format") == "csv":
-        return csv_response(
+    if request.args.get("format") in ("csv", "xlsx"):
+        return table_response(
             ["username", "name", "outlet", "attempts", "best_score", "passed", "last_submitted"],
             ([line.user.username, line.user.name, line.user.outlet.code if line.user.outlet else "", line.attempts,
               line.best, "yes" if line.passed else "no",
               line.last.isoformat(timespec="minutes") if line.last else ""] for line in lines),
-            f"{slug}-results.csv")
+            f"{slug}-results", request.args["format"])
+    if request.args.get("format") in ("items-csv", "items-xlsx"):
+        return table_response(
+            ["category", "question", "type", "seen", "facility", "discrimination", "blank", "flags"],
+            ([s.question.category.path, s.question.ident, s.question.type, s.seen, s.facility, s.discrimination,
+              s.blank, " ".join(s.flags)] for s in svc.item_analysis(attempts, lang)),
+            f"{slug}-item-analysis", request.args["format"].removeprefix("items-"))
     return render_template(
         "assessment/report.html", quiz=item, lines=lines, items=svc.item_analysis(attempts, lang),
         attempts=attempts, filters=filters, lang=lang, title=quiz_title,

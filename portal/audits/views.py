@@ -16,7 +16,7 @@ from sqlalchemy import select
 from ..api import bp as api_bp
 from ..auth.models import User, UserRole
 from ..certification.rules import AUDIT_PROVIDERS
-from ..csvexport import csv_response
+from ..csvexport import table_response
 from ..extensions import db
 from ..kb.views import user_lang
 from ..products import PRODUCTS
@@ -380,18 +380,19 @@ def reports():
     pareto = rep.pareto(audits, user_lang())
     incidents = rep.red_line_incidents(audits, user_lang())
     export = request.args.get("export")
+    fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
     if export == "monthly":
-        return csv_response(["group", "month", "audits", "average_score"],
-                            ([row.group, month, row.counts.get(month, 0), row.averages.get(month, "")]
-                             for row in table.rows for month in table.months), f"audit-scores-by-{by}.csv")
+        return table_response(["group", "month", "audits", "average_score"],
+                              ([row.group, month, row.counts.get(month, 0), row.averages.get(month, "")]
+                               for row in table.rows for month in table.months), f"audit-scores-by-{by}", fmt)
     if export == "pareto":
-        return csv_response(["item", "question", "failed", "cumulative_percent"],
-                            ([p.item_id, p.text, p.count, p.cumulative] for p in pareto), "audit-failed-items.csv")
+        return table_response(["item", "question", "failed", "cumulative_percent"],
+                              ([p.item_id, p.text, p.count, p.cumulative] for p in pareto), "audit-failed-items", fmt)
     if export == "red-lines":
-        return csv_response(["audit", "visited", "technician", "outlet", "items", "result"],
-                            ([i.audit.id, i.visited.isoformat(), i.audit.technician.username,
-                              i.audit.technician.outlet.code if i.audit.technician.outlet else "", "; ".join(i.items),
-                              i.audit.result] for i in incidents), "audit-red-line-incidents.csv")
+        return table_response(["audit", "visited", "technician", "outlet", "items", "result"],
+                              ([i.audit.id, i.visited.isoformat(), i.audit.technician.username,
+                                i.audit.technician.outlet.code if i.audit.technician.outlet else "",
+                                "; ".join(i.items), i.audit.result] for i in incidents), "audit-red-line-incidents", fmt)
     return render_template("audits/reports.html", by=by, groupings=rep.GROUPINGS, table=table, pareto=pareto,
                            incidents=incidents, lang=user_lang(), chart=rep.pareto_svg(pareto))
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ..api import bp as api_bp
 from ..auth.models import Outlet, Province, Region, User, UserRole
-from ..csvexport import csv_response
+from ..csvexport import table_response
 from ..extensions import db, limiter
 from ..kb.views import user_lang
 from ..security import public, roles_required
@@ -164,8 +164,8 @@ def register():
                    "active", "expired", "suspended", "lapsed", "revoked") else None,
                "expiring_days": _number_arg("expiring") if _number_arg("expiring") in EXPIRING else None}
     rows = svc.register(today=today, **filters)
-    if request.args.get("format") == "csv":
-        return _register_csv(rows, today)
+    if request.args.get("format") in ("csv", "xlsx"):
+        return _register_export(rows, today, request.args["format"])
     return render_template(
         "certification/register.html", rows=rows, filters=filters, today=today, lang=user_lang(),
         tiers=db.session.scalars(select(Tier).order_by(Tier.level)).all(),
@@ -176,7 +176,7 @@ def register():
         counts={days: len(svc.register(expiring_days=days, today=today)) for days in EXPIRING})
 
 
-def _register_csv(rows: list[Certificate], today):
+def _register_export(rows: list[Certificate], today, fmt: str):
     def line(cert: Certificate) -> list:
         outlet = cert.user.outlet
         return [cert.number, cert.user.username, cert.user.name, cert.tier.code, effective_status(cert, today),
@@ -184,9 +184,9 @@ def _register_csv(rows: list[Certificate], today):
                 outlet.province.code if outlet else "", outlet.province.region.code if outlet else "",
                 "yes" if cert.forced else "no"]
 
-    return csv_response(["number", "username", "name", "tier", "status", "issued_on", "valid_until", "outlet",
-                         "province", "region", "forced"], (line(c) for c in rows),
-                        f"certificates-{today.isoformat()}.csv")
+    return table_response(["number", "username", "name", "tier", "status", "issued_on", "valid_until", "outlet",
+                           "province", "region", "forced"], (line(c) for c in rows),
+                          f"certificates-{today.isoformat()}", fmt)
 
 
 def _technicians() -> list[User]:
