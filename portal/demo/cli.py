@@ -76,9 +76,10 @@ def demo_command():
     load_learning_demo(today())
     load_assessment_demo(today())
     load_audit_demo(today())
+    load_network_demo(today())
     for problem in report.problems:
         click.echo(str(problem), err=True)
-    click.echo(_("demo users: admin, trainer, auditor, tech, newtech (and six more technicians); password: %(pw)s",
+    click.echo(_("demo users: admin, trainer, auditor, tech, newtech (and 38 more technicians); password: %(pw)s",
                  pw=DEMO_PASSWORD))
     if report.problems:
         sys.exit(1)
@@ -280,3 +281,144 @@ def _demo_photo() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (320, 240), (150, 150, 150)).save(out, "PNG")
     return out.getvalue()
+
+
+SURNAMES = [("王", "Wang"), ("李", "Li"), ("张", "Zhang"), ("刘", "Liu"), ("陈", "Chen"), ("杨", "Yang"),
+            ("黄", "Huang"), ("吴", "Wu"), ("徐", "Xu"), ("孙", "Sun"), ("马", "Ma"), ("朱", "Zhu"),
+            ("胡", "Hu"), ("郭", "Guo"), ("林", "Lin"), ("罗", "Luo")]
+GIVEN = [("伟", "Wei"), ("芳", "Fang"), ("军", "Jun"), ("静", "Jing"), ("磊", "Lei"), ("洋", "Yang"),
+         ("勇", "Yong"), ("艳", "Yan"), ("杰", "Jie"), ("涛", "Tao"), ("明", "Ming"), ("超", "Chao"),
+         ("华", "Hua"), ("鹏", "Peng"), ("斌", "Bin"), ("倩", "Qian")]
+OUTLETS = ("GD-GZ-01", "GD-FS-01", "GD-ZH-01", "ZJ-HZ-01", "JS-NJ-01", "SD-QD-01", "BJ-CY-01", "HB-WH-01",
+           "SC-CD-01", "SC-MY-01")
+NETWORK_SIZE = 32
+
+
+def _network_people(today: date) -> list:
+    """32 more technicians (deterministic names) across the outlets, plus a second trainer and
+    auditor; returns the technicians (created or already there)."""
+    from datetime import timedelta
+
+    people = []
+    for n in range(NETWORK_SIZE):
+        (sz, se), (gz, ge) = SURNAMES[n % 16], GIVEN[(n * 7 + n // 16) % 16]
+        username = f"{se}{ge}{n + 1:02d}".lower()
+        user = find_user(username)
+        if user is None:
+            start = today - timedelta(days=8 if n < 6 else 120 + 25 * n)
+            user = create_user(username, ["technician"], DEMO_PASSWORD, name=f"{sz}{gz} {se} {ge}",
+                               outlet_code=OUTLETS[n % len(OUTLETS)], start_date=start)
+        people.append(user)
+    for username, role, name in (("trainer2", "trainer", "周敏 Zhou Min"), ("auditor2", "auditor", "郑洁 Zheng Jie")):
+        if find_user(username) is None:
+            create_user(username, [role], DEMO_PASSWORD, name=name)
+    return people
+
+
+def load_network_demo(today: date) -> int:
+    """A believable network: technicians in onboarding (some behind), certified at each tier,
+    overdue on the quarterly course, suspended after an audit, with lesson progress, exam
+    attempts, sign-offs, audits and contributions spread over the past months. Creates only what
+    is missing (the marker: the second cohort)."""
+    from datetime import datetime, time, timedelta, timezone
+
+    from ..assessment import attempts
+    from ..assessment.services import quiz_by_slug
+    from ..audits import services as audits
+    from ..audits.loader import current_template
+    from ..certification import services as certs
+    from ..kb import contributions
+    from ..learning import services as learning
+    from ..learning.models import Cohort, Course, LessonProgress
+
+    name = "2026 年 11 月广州班 Guangzhou, November 2026"
+    onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+    q3 = db.session.scalar(select(Course).where(Course.slug == "2026-q3-r32-inverter-splits"))
+    trainer, auditor = find_user("trainer"), find_user("auditor")
+    if onboarding is None or trainer is None or db.session.scalar(select(Cohort).where(Cohort.name == name)):
+        return 0
+    people = _network_people(today)
+    trainer2, auditor2 = find_user("trainer2"), find_user("auditor2")
+
+    def moment(days_ago: int, hour: int = 3) -> datetime:
+        return datetime.combine(today - timedelta(days=days_ago), time(hour, 0), tzinfo=timezone.utc)
+
+    def lessons_done(user, course, days_ago: int, count: int | None = None):
+        for k, lesson in enumerate(course.lessons()[:count]):
+            when = moment(max(0, days_ago - k // 5))
+            db.session.add(LessonProgress(user_id=user.id, lesson_id=lesson.id, started_at=when, last_seen_at=when,
+                                          completed_at=when))
+        db.session.commit()
+
+    # In onboarding: a second cohort, started six working days ago, at different paces.
+    calendar = learning.calendar()
+    start, back = today, 0
+    while back < 6:
+        start -= timedelta(days=1)
+        back += calendar.is_working_day(start)
+    learning.create_cohort(name, onboarding, start, [trainer, trainer2], people[:6], trainer2)
+    for user, share in zip(people[:6], (1.0, 0.9, 0.6, 0.55, 0.3, 0.1)):
+        lessons_done(user, onboarding, 6, int(26 * share))
+
+    final = quiz_by_slug("onboarding-final")
+    q3_quiz = quiz_by_slug(q3.quiz) if q3 is not None and q3.quiz else None
+    first, second, third = (certs.tier_by_code(c) for c in ("certified", "senior", "master"))
+    form = current_template("home-service-visit")
+    with cli_request():
+        for n, user in enumerate(people[6:], start=6):
+            days = 60 + 12 * n  # how long ago they finished onboarding
+            lessons_done(user, onboarding, days)
+            if final is not None:
+                attempts.take(user, final, moment(days), right=36 + n % 14, seed=2000 + n)
+            for task in onboarding.tasks():
+                learning.record_signoff(task, user, trainer if n % 2 else trainer2, [(True, "")] * len(task.checklist))
+            if first is not None:
+                eligible = certs.eligibility(user, first, today).eligible
+                certs.issue(user, first, today - timedelta(days=days - 5), by=trainer,
+                            note="入职考核合格 / passed onboarding" if eligible else "从纸质档案迁移 / migrated from paper",
+                            force=not eligible)
+            if n >= 22 and second is not None:
+                certs.issue(user, second, today - timedelta(days=days - 380 if days > 400 else 30), by=trainer,
+                            note="从纸质档案迁移 / migrated from the paper records", force=True)
+            if n >= 28 and third is not None:
+                certs.issue(user, third, today - timedelta(days=20), by=trainer,
+                            note="技术专家评审通过 / passed the expert panel", force=True)
+            if q3 is not None and n % 3:  # two in three finished the quarterly course; the rest are overdue
+                lessons_done(user, q3, 20)
+                if q3_quiz is not None:
+                    attempts.take(user, q3_quiz, moment(18), seed=3000 + n)
+        # Audits over six months, by both auditors; one red line suspends a certificate.
+        if form is not None:
+            for k, user in enumerate(people[8:26]):
+                visited = moment(10 + 9 * k, 2 + k % 6)
+                audit = audits.start(auditor if k % 2 else auditor2, user, form, visited, f"WO-2026-{5000 + k}",
+                                     "air-conditioner", user.outlet.city if user.outlet else "",
+                                     visited + timedelta(hours=2))
+                answers = audits.model_answers(form.spec)
+                if k % 4 == 1:
+                    answers.update({"arrived-in-window": "no", "called-ahead": "no-call"})
+                if k % 5 == 2:
+                    answers.update({"shoe-covers": "no", "protective-mat": "no", "business-card": "no"})
+                if k == 7:
+                    answers["forbidden-phrase"] = "yes"
+                for item, value in answers.items():
+                    changed = value in ("no", "no-call") and item not in ("accepted-water", "accepted-cigarette",
+                                                                          "accepted-meal", "accepted-gift",
+                                                                          "forbidden-phrase")
+                    note = "见现场记录 / as seen on the visit" if changed or (item == "forbidden-phrase" and value == "yes") else None
+                    if item == "forbidden-phrase" and value == "yes":
+                        note = "对客户说“这个型号就是爱坏” / told the customer 'this model always breaks'"
+                    audits.save_answer(audit, item, value, note)
+                audits.submit(audit, visited + timedelta(hours=2))
+                if k % 3 == 0:
+                    audits.acknowledge(audit, user, "收到，会改进 / noted, will improve", visited + timedelta(days=2))
+        # Field contributions: some waiting for review, one accepted, one not.
+        for k, user in enumerate(people[10:14]):
+            data = {"title": f"{['洗衣机', '冰箱', '空调', '热水器'][k]}现场经验 {k + 1} / Field note {k + 1}",
+                    "lang": "zh", "product": ["washing-machine", "refrigerator", "air-conditioner", "water-heater"][k],
+                    "error_codes": [], "body": "## 故障现象\n现场记录。\n\n## 处理方法\n按步骤检查并处理。\n"}
+            contribution = contributions.submit_new(user, data, "现场整理 / written up on site")
+            db.session.commit()
+            if k == 0:
+                contributions.reject(contribution, trainer, "请补充型号和测量数据 / add the model and the readings")
+    return 1

@@ -49,6 +49,9 @@ def live_server(tmp_path_factory):
         from portal.demo.cli import load_audit_demo
 
         load_audit_demo(today())
+        from portal.demo.cli import load_network_demo
+
+        load_network_demo(today())
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -69,7 +69,7 @@ def test_an_auditor_files_a_report_on_a_phone_and_the_technician_sees_it(live_se
     tech = new_page(360, "zh-CN")
     sign_in(tech, live_server, "zhengyu")
     tech.goto(live_server + "/technicians/zhengyu")
-    assert tech.locator(f"[data-record=audits] a[href='{report_url.removeprefix(live_server)}']").count() == 1
+    assert tech.locator(f"[data-record=audits] a[href='{report_url.removeprefix(live_server)}']").count() >= 1
     assert _layout_problems(tech, 360) == []
     screenshot(tech, "audit-record-360-zh")
     tech.goto(report_url)
