@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from portal.certification import services as certs
 from portal.certification.loader import load_tiers
+from portal.auth.services import find_user
 from portal.extensions import db
 
 from .conftest import ROOT_DIR, login, pass_quiz
@@ -114,7 +115,18 @@ def test_trainer_tables_export_to_xlsx_with_the_same_rows_as_csv(app, network_da
 
     client = app.test_client()
     login(client, "trainer")
-    for path in ("/certificates/?status=active", "/quizzes/onboarding-final/report?x=1",
+    from portal.learning import services as learning
+    from portal.learning.models import Course
+
+    onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+    cohort = learning.create_cohort("Export cohort", onboarding, date.today() - timedelta(days=3),
+                                    [find_user("trainer")],
+                                    network_data[:2], None)
+    quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+    assignment = learning.create_assignment(quarterly, "all", date.today() - timedelta(days=1), None)
+    for path in (f"/learning/cohorts/{cohort.id}?x=1", f"/learning/assignments/{assignment.id}?x=1",
+                 "/cases/reports/gaps?days=30", "/cases/reports/feedback?x=1",
+                 "/certificates/?status=active", "/quizzes/onboarding-final/report?x=1",
                  "/quizzes/onboarding-final/report?items=1", "/audits/reports?export=pareto",
                  "/audits/reports?export=monthly", "/audits/reports?export=red-lines"):
         csv_format, xlsx_format = ("items-csv", "items-xlsx") if "items=1" in path else ("csv", "xlsx")
@@ -135,3 +147,35 @@ def _same(value) -> str:
         return f"{float(value):g}"
     except (TypeError, ValueError):
         return str(value)
+
+
+def test_audit_figures_equal_the_lists_they_link_to(app, network_data, users, courses):
+    from datetime import datetime, timezone
+
+    from portal.audits import services as audits
+    from portal.audits.loader import current_template, load_templates
+
+    assert not load_templates(ROOT_DIR / "content" / "audits").problems
+    form = current_template("home-service-visit")
+    now = datetime.now(timezone.utc)
+    with app.test_request_context():
+        for n, (days_ago, red) in enumerate(((5, False), (20, True), (200, False))):
+            visited = now - timedelta(days=days_ago)
+            audit = audits.start(users["auditor"], network_data[n], form, visited, f"WO-{n}", "air-conditioner",
+                                 "广州", visited + timedelta(hours=1))
+            answers = audits.model_answers(form.spec)
+            if red:
+                answers["accepted-gift"] = "yes"
+            for item, value in answers.items():
+                audits.save_answer(audit, item, value, "tea" if item == "accepted-gift" and red else None)
+            audits.submit(audit, visited + timedelta(hours=1))
+    client = app.test_client()
+    login(client, "trainer")
+    html = client.get("/dashboard/").get_data(as_text=True)
+    part = html[html.index('data-section="audits"'):]
+    figures = re.findall(r'<a data-figure href="([^"]+)"><span class="stat">(\d+)</span>', part[:part.index("</section>")])
+    assert [int(n) for _h, n in figures] == [2, 1]  # the 200-day-old report is outside the 90 days
+    for href, number in figures:
+        listed = client.get(href.replace("&amp;", "&")).get_data(as_text=True)
+        assert int(re.search(r"<span data-count>(\d+)</span>", listed).group(1)) == int(number)
+        assert listed.count("data-audit-row=") == int(number)

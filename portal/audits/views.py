@@ -78,10 +78,18 @@ def _local(moment: datetime | None):
 @bp.route("/")
 @roles_required(*READERS)
 def index():
+    from datetime import timedelta
+
     me = _me()
-    rows = db.session.scalars(svc.visible_audits(me).order_by(Audit.visited_at.desc()).limit(200)).all()
+    query = svc.visible_audits(me)
+    days = request.args.get("days", type=int)
+    if days:  # the dashboard's "last N days" figures link here
+        query = query.where(Audit.status == "submitted", Audit.visited_at >= now() - timedelta(days=days))
+    if request.args.get("red_line") == "1":
+        query = query.where(Audit.red_line_failed.is_(True))
+    rows = db.session.scalars(query.order_by(Audit.visited_at.desc()).limit(500)).all()
     return render_template("audits/index.html", audits=rows, lang=user_lang(), me=me,
-                           show_auditor=me.has_role("trainer"))
+                           show_auditor=me.has_role("trainer"), filtered=bool(days or request.args.get("red_line")))
 
 
 @bp.route("/new", methods=["GET", "POST"])

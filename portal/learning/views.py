@@ -230,8 +230,18 @@ def new_cohort():
 def cohort(cohort_id: int):
     item = db.session.get(Cohort, cohort_id) or abort(404)
     now = today()
-    return render_template("learning/cohort.html", cohort=item, days=svc.cohort_days(item),
-                           rows=svc.cohort_matrix(item, now), today=now, lang=user_lang())
+    rows = svc.cohort_matrix(item, now)
+    if request.args.get("format") in ("csv", "xlsx"):
+        from ..csvexport import table_response
+
+        days = svc.cohort_days(item)
+        return table_response(
+            ["username", "name", "days_behind"] + [f"day {n} ({d.isoformat()})" for n, (_m, d) in enumerate(days, 1)],
+            ([row.user.username, row.user.name, row.behind]
+             + [f"{d.lessons_done}/{d.lessons_total} {d.status}" for d in row.days] for row in rows),
+            f"cohort-{item.id}", request.args["format"])
+    return render_template("learning/cohort.html", cohort=item, days=svc.cohort_days(item), rows=rows, today=now,
+                           lang=user_lang())
 
 
 @bp.route("/signoff/<username>/<slug>/<task>", methods=["GET", "POST"])
@@ -313,8 +323,18 @@ def assignments():
 def assignment(assignment_id: int):
     item = db.session.get(Assignment, assignment_id) or abort(404)
     now = today()
-    return render_template("learning/assignment.html", assignment=item,
-                           report=svc.assignment_report(item, now), today=now, lang=user_lang())
+    report = svc.assignment_report(item, now)
+    if request.args.get("format") in ("csv", "xlsx"):
+        from ..csvexport import table_response
+
+        done = svc.course_complete_for([u.id for u in svc.assignment_targets(item)], item.course)
+        return table_response(
+            ["username", "name", "outlet", "complete", "overdue"],
+            ([u.username, u.name, u.outlet.code if u.outlet else "", "yes" if done.get(u.id) else "no",
+              "yes" if u in report.overdue else "no"] for u in svc.assignment_targets(item)),
+            f"assignment-{item.id}-{item.course.slug}", request.args["format"])
+    return render_template("learning/assignment.html", assignment=item, report=report, today=now,
+                           lang=user_lang())
 
 
 @bp.route("/targeted", methods=["GET", "POST"])
