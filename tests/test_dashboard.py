@@ -179,3 +179,21 @@ def test_audit_figures_equal_the_lists_they_link_to(app, network_data, users, co
         listed = client.get(href.replace("&amp;", "&")).get_data(as_text=True)
         assert int(re.search(r"<span data-count>(\d+)</span>", listed).group(1)) == int(number)
         assert listed.count("data-audit-row=") == int(number)
+
+
+def test_knowledge_base_figures_equal_the_lists_they_link_to(app, users, kb_data):
+    from portal.kb.models import SearchLog
+
+    for norm, results, opened in (("e9 fault", 0, False), ("no heat", 3, False), ("e1", 4, True), ("e9 fault", 0, False)):
+        db.session.add(SearchLog(query=norm, norm=norm, lang="zh", results=results, opened=opened))
+    db.session.commit()
+    client = app.test_client()
+    login(client, "trainer")
+    html = client.get("/dashboard/").get_data(as_text=True)
+    part = html[html.index('data-section="knowledge"'):]
+    figures = re.findall(r'<a data-figure href="([^"]+)"><span class="stat">(\d+)</span>', part[:part.index("</section>")])
+    assert [int(n) for _h, n in figures] == [2, 1]  # two queries that found nothing useful; one contribution
+    gaps = client.get(figures[0][0].replace("&amp;", "&")).get_data(as_text=True)
+    assert gaps.count("<tr data-gap>") == 2
+    queue = client.get(figures[1][0]).get_data(as_text=True)
+    assert queue.count("<li data-pending>") == 1

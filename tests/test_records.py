@@ -191,3 +191,31 @@ def test_next_steps_are_ordered_by_urgency(app, users, quizzes, kb_data, ctx):
     home = client.get("/technician").get_data(as_text=True)
     shown = [chunk.split('"')[0] for chunk in home.split('data-step="')[1:]]
     assert shown == kinds
+
+
+def test_an_audit_report_asks_the_technician_to_acknowledge_once(app, users, courses, ctx):
+    from portal.audits import services as audits
+    from portal.audits.loader import current_template, load_templates
+
+    assert not load_templates(ROOT_DIR / "content" / "audits").problems
+    form = current_template("home-service-visit")
+    now = datetime.now(timezone.utc)
+    audit = audits.start(users["auditor"], users["technician"], form, now - timedelta(hours=3), "WO-1",
+                         "air-conditioner", "广州", now)
+    for item, value in audits.model_answers(form.spec).items():
+        audits.save_answer(audit, item, value)
+    audits.submit(audit, now)
+    audits.amend(audit, users["trainer"], "typo", {"customer-suggestions": "more evening slots"}, None, now)
+    [note] = notes(users["technician"], "audit-acknowledge")
+    assert note.link == f"/audits/{audit.id}"
+    assert users["auditor"].name not in note.text  # the auditor stays anonymous
+
+
+def test_an_accepted_contribution_notifies_its_author(app, users, kb_data):
+    from portal.kb import contributions
+    from portal.kb.models import Contribution
+
+    pending = db.session.scalar(select(Contribution).where(Contribution.status == "pending"))
+    contributions.approve(pending, users["trainer"])
+    [note] = notes(users["technician"], "contribution-approved")
+    assert "热水器点不着火" in note.text and note.link == "/cases/mine"
