@@ -125,7 +125,8 @@ def test_trainer_tables_export_to_xlsx_with_the_same_rows_as_csv(app, network_da
     quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
     assignment = learning.create_assignment(quarterly, "all", date.today() - timedelta(days=1), None)
     for path in (f"/learning/cohorts/{cohort.id}?x=1", f"/learning/assignments/{assignment.id}?x=1",
-                 "/cases/reports/gaps?days=30", "/cases/reports/feedback?x=1",
+                 "/cases/reports/gaps?days=30", "/cases/reports/feedback?x=1", "/learning/targeted?x=1",
+                 "/certificates/eligibility?x=1",
                  "/certificates/?status=active", "/quizzes/onboarding-final/report?x=1",
                  "/quizzes/onboarding-final/report?items=1", "/audits/reports?export=pareto",
                  "/audits/reports?export=monthly", "/audits/reports?export=red-lines"):

@@ -210,6 +210,16 @@ def board():
     only = request.args.get("only") == "eligible"
     if only:
         rows = [(u, c) for u, c in rows if any(e is not None and e.eligible for _t, _h, e in c)]
+    if request.args.get("format") in ("csv", "xlsx"):
+        def cell(held, check):
+            if held:
+                return effective_status(held, today)
+            return "eligible" if check.eligible else f"{len(check.unmet)} unmet"
+
+        return table_response(["username", "name", "outlet"] + [t.code for t in tiers],
+                              ([u.username, u.name, u.outlet.code if u.outlet else ""]
+                               + [cell(h, e) for _t, h, e in cells] for u, cells in rows),
+                              f"eligibility-{today.isoformat()}", request.args["format"])
     return render_template("certification/board.html", rows=rows, tiers=tiers, lang=user_lang(), only=only,
                            today=today, effective_status=effective_status, status_label=status_label)
 

@@ -367,4 +367,12 @@ def targeted():
                 flash(_("Assigned to %(name)s.", name=technician.display_name), "success")
                 return redirect(url_for("learning.targeted"))
     recent = svc.recent_targeted()
+    if request.method == "GET" and request.args.get("format") in ("csv", "xlsx"):
+        from ..csvexport import table_response
+
+        return table_response(
+            ["username", "name", "course", "lesson_or_module", "reason", "due", "source", "assigned"],
+            ([t.user.username, t.user.name, t.course.slug, (t.lesson or t.module).text("title", lang), t.reason,
+              t.due_date.isoformat(), t.source, t.created_at.isoformat(timespec="minutes")] for t in recent),
+            "targeted-lessons", request.args["format"])
     return render_template("learning/targeted.html", form=form, recent=recent, today=today(), lang=lang)
