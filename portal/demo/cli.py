@@ -389,7 +389,9 @@ def load_network_demo(today: date) -> int:
                     attempts.take(user, q3_quiz, moment(18), seed=3000 + n)
         # Audits over six months, by both auditors; one red line suspends a certificate.
         if form is not None:
-            for k, user in enumerate(people[8:26]):
+            # Two of them were audited twice, so their records show a trend.
+            visits = list(enumerate(people[8:26])) + [(20, people[10]), (21, people[12])]
+            for k, user in visits:
                 visited = moment(10 + 9 * k, 2 + k % 6)
                 audit = audits.start(auditor if k % 2 else auditor2, user, form, visited, f"WO-2026-{5000 + k}",
                                      "air-conditioner", user.outlet.city if user.outlet else "",

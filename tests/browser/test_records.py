@@ -14,7 +14,8 @@ def test_a_technician_record_at_phone_width(live_server, new_page):
     page.goto(live_server + f"/technicians/{FULL_RECORD}")
     for section in ("profile", "learning", "quizzes", "certificates", "audits", "contributions", "timeline"):
         assert page.locator(f"[data-record={section}]").count() == 1, section
-    assert page.locator("[data-record=audits] li").count() >= 1
+    assert page.locator("[data-record=audits] li").count() >= 2
+    assert page.locator("[data-record=audits] svg.trend circle").count() >= 2  # the score trend
     assert page.locator("[data-record=contributions] li .tag").count() >= 1
     assert page.locator("[data-record=timeline] li").count() >= 20
     problems = _layout_problems(page, 360)
