@@ -10,7 +10,8 @@ from datetime import date, timedelta
 from flask import Blueprint, render_template, request, url_for
 from sqlalchemy import func, select
 
-from .auth.models import Outlet, Province, Region, User, UserRole
+from .auth.models import Outlet, Province, Region, User
+from .auth.services import in_place
 from .extensions import db
 from .security import roles_required
 
@@ -20,16 +21,9 @@ LEVELS = ("region", "province", "outlet")
 
 
 def active_technicians(region_id=None, province_id=None, outlet_id=None) -> list[User]:
-    query = (select(User).join(UserRole, UserRole.user_id == User.id)
-             .where(UserRole.role == "technician", User.active))
-    if outlet_id:
-        query = query.where(User.outlet_id == outlet_id)
-    if province_id or region_id:
-        query = query.join(Outlet, User.outlet_id == Outlet.id).join(Province, Outlet.province_id == Province.id)
-        if province_id:
-            query = query.where(Province.id == province_id)
-        if region_id:
-            query = query.where(Province.region_id == region_id)
+    from .learning.services import active_technicians as technicians
+
+    query = in_place(technicians(), region_id, province_id, outlet_id)
     return list(db.session.scalars(query.order_by(User.username)).unique())
 
 

@@ -84,7 +84,7 @@ def full_record(user: User, today: date, lang: str, viewer_is_trainer: bool) -> 
         quiz = db.session.get(Quiz, quiz_id)
         closed = [a for a in rows if a.status != "open"]
         best = max(closed, key=lambda a: a.score or 0, default=None)
-        quizzes.append(QuizLine((quiz.title_zh if lang == "zh" else quiz.title_en), len(closed),
+        quizzes.append(QuizLine(quiz.title(lang), len(closed),
                                 best.score if best else None, any(a.passed for a in closed),
                                 max((a.submitted_at for a in closed if a.submitted_at), default=None),
                                 url_for("assessment.result", attempt_id=best.id) if best else None))
@@ -126,7 +126,7 @@ def full_record(user: User, today: date, lang: str, viewer_is_trainer: bool) -> 
         if attempt.submitted_at:
             quiz = db.session.get(Quiz, attempt.quiz_id)
             events.append(Event(attempt.submitted_at, "quiz", _("%(quiz)s: %(score)s%%, %(result)s",
-                                                               quiz=quiz.title_zh if lang == "zh" else quiz.title_en,
+                                                               quiz=quiz.title(lang),
                                                                score=f"{attempt.score or 0:g}",
                                                                result=_("passed") if attempt.passed else _("not passed")),
                                 url_for("assessment.result", attempt_id=attempt.id)))
@@ -256,7 +256,7 @@ def next_steps(user: User, today: date, lang: str) -> list[Step]:
     for attempt in db.session.scalars(select(Attempt).where(Attempt.user_id == user.id, Attempt.status == "open")):
         quiz = db.session.get(Quiz, attempt.quiz_id)
         steps.append(Step(2, "quiz", _("Finish your attempt: %(quiz)s",
-                                       quiz=quiz.title_zh if lang == "zh" else quiz.title_en),
+                                       quiz=quiz.title(lang)),
                           url_for("assessment.attempt", attempt_id=attempt.id)))
     for audit in db.session.scalars(select(Audit).where(Audit.technician_id == user.id, Audit.status == "submitted",
                                                         Audit.acknowledged_at.is_(None))):

@@ -79,6 +79,9 @@ class Quiz(db.Model):
     def setting(self, name: str, default=None):
         return (self.settings or {}).get(name, default)
 
+    def title(self, lang: str) -> str:
+        return (self.title_zh if lang == "zh" else self.title_en) or self.title_en
+
 
 class Attempt(db.Model):
     __tablename__ = "assessment_attempt"

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from ..auth.models import Outlet, Province, User
+from ..auth.models import User
+from ..auth.services import in_place
 from ..extensions import db
 from . import qtypes
 from .attempts import ShownQuestion, _to_original, model_answer
@@ -124,6 +125,22 @@ def response_from_form(form, question: ShownQuestion):
     return None
 
 
+def keep_posted_answers(attempt: Attempt, form, now: datetime) -> None:
+    """Keep every answer given in a posted page (blank ones leave the saved answer alone), while
+    the attempt is open and before its deadline."""
+    from .attempts import shown
+
+    if attempt.status != "open" or (attempt.deadline is not None and now >= attempt.deadline):
+        return
+    answers = dict(attempt.answers or {})
+    for question in shown(attempt):
+        given = response_from_form(form, question)
+        if given is not None:
+            answers[str(question.index)] = given
+    attempt.answers = answers
+    db.session.commit()
+
+
 # --- review after submission ------------------------------------------------------------------
 
 
@@ -208,10 +225,8 @@ def _users_in(cohort_id: int | None, region_id: int | None, outlet_id: int | Non
 
     if cohort_id:
         narrow(db.session.scalars(select(CohortMember.user_id).where(CohortMember.cohort_id == cohort_id)))
-    if region_id:
-        narrow(db.session.scalars(select(User.id).join(Outlet).join(Province).where(Province.region_id == region_id)))
-    if outlet_id:
-        narrow(db.session.scalars(select(User.id).where(User.outlet_id == outlet_id)))
+    if region_id or outlet_id:
+        narrow(db.session.scalars(in_place(select(User.id), region_id=region_id, outlet_id=outlet_id)))
     return keep
 
 

@@ -51,10 +51,6 @@ def _own_attempt_or_404(attempt_id: int) -> Attempt:
     return attempt
 
 
-def quiz_title(quiz: Quiz, lang: str) -> str:
-    return (quiz.title_zh if lang == "zh" else quiz.title_en) or quiz.title_en
-
-
 # --- learners ---------------------------------------------------------------------------------
 
 
@@ -63,7 +59,7 @@ def quiz_title(quiz: Quiz, lang: str) -> str:
 def index():
     me, moment = _me(), now()
     return render_template("assessment/index.html", standings=[svc.standing(me, q, moment) for q in svc.active_quizzes()],
-                           lang=user_lang(), title=quiz_title)
+                           lang=user_lang())
 
 
 @bp.route("/<slug>")
@@ -72,8 +68,7 @@ def quiz(slug: str):
     item = _quiz_or_404(slug)
     me = _me()
     return render_template("assessment/quiz.html", quiz=item, standing=svc.standing(me, item, now()),
-                           attempts=svc.closed_attempts(me.id, item), form=StartForm(), lang=user_lang(),
-                           title=quiz_title)
+                           attempts=svc.closed_attempts(me.id, item), form=StartForm(), lang=user_lang())
 
 
 @bp.route("/<slug>/start", methods=["POST"])
@@ -108,7 +103,7 @@ def attempt(attempt_id: int):
     answered = sum(1 for q in questions if q.answer not in (None, [], {}))
     return render_template("assessment/attempt.html", attempt=item, questions=questions, remaining=remaining,
                            answered=answered, form=SubmitForm(),
-                           lang=user_lang(), title=quiz_title)
+                           lang=user_lang())
 
 
 @bp.route("/attempts/<int:attempt_id>/answer", methods=["POST"])
@@ -139,15 +134,7 @@ def submit(attempt_id: int):
     if not SubmitForm().validate_on_submit():
         abort(400)
     moment = now()
-    if item.status == "open" and (item.deadline is None or moment < item.deadline):
-        # Without JavaScript the answers arrive with the submit: keep each one given.
-        answers = dict(item.answers or {})
-        for question in engine.shown(item):
-            given = svc.response_from_form(request.form, question)
-            if given is not None:
-                answers[str(question.index)] = given
-        item.answers = answers
-        db.session.commit()
+    svc.keep_posted_answers(item, request.form, moment)  # without JavaScript they arrive with the submit
     engine.submit(item, moment)
     return _closed_redirect(item)
 
@@ -166,8 +153,7 @@ def result(attempt_id: int):
     mode = item.quiz.setting("review", "explanations")
     lines = svc.review(item) if (mode != "score" or trainer) else []
     return render_template("assessment/result.html", attempt=item, lines=lines, mode=mode, lang=user_lang(),
-                           standing=svc.standing(item.user, item.quiz, now()) if item.user_id == current_user.id else None,
-                           title=quiz_title)
+                           standing=svc.standing(item.user, item.quiz, now()) if item.user_id == current_user.id else None)
 
 
 @bp.route("/images/<path:name>")
@@ -200,7 +186,7 @@ def reports():
     lang = user_lang()
     quizzes = svc.active_quizzes()
     counts = {q.id: len(svc.results(svc.graded_attempts(q))) for q in quizzes}
-    return render_template("assessment/reports.html", quizzes=quizzes, counts=counts, lang=lang, title=quiz_title)
+    return render_template("assessment/reports.html", quizzes=quizzes, counts=counts, lang=lang)
 
 
 @bp.route("/<slug>/report")
@@ -228,7 +214,7 @@ def report(slug: str):
             f"{slug}-item-analysis", request.args["format"].removeprefix("items-"))
     return render_template(
         "assessment/report.html", quiz=item, lines=lines, items=svc.item_analysis(attempts, lang),
-        attempts=attempts, filters=filters, lang=lang, title=quiz_title,
+        attempts=attempts, filters=filters, lang=lang,
         cohorts=db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc())).all(),
         regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
         outlets=db.session.scalars(select(Outlet).order_by(Outlet.code)).all(),

@@ -88,8 +88,12 @@ def clean_response(audit_or_spec, item_id: str, value):
 
 
 def save_answer(audit: Audit, item_id: str, value, comment: str | None = None) -> Audit:
-    """Keep one answer (and the auditor's comment on it) in the draft."""
+    """Keep one answer (and the auditor's comment on it) in the draft. A photo item's answer is
+    the number of photos attached to it, whatever is sent."""
     _draft(audit)
+    item = all_items(audit.template.spec).get(item_id)
+    if item is not None and item["type"] == "photo":
+        value = (audit.responses or {}).get(item_id)
     try:
         _item, clean = clean_response(audit, item_id, value)
     except ValueError as problem:
@@ -111,6 +115,19 @@ def save_answer(audit: Audit, item_id: str, value, comment: str | None = None) -
     audit.updated_at = utcnow()
     db.session.commit()
     return audit
+
+
+def save_answers(audit: Audit, values: dict, comments: dict) -> dict[str, str]:
+    """Save every answer of a posted page; returns the problems by item (those are not saved,
+    the rest are). Items without a posted answer keep theirs."""
+    problems = {}
+    for item_id in set(values) | set(comments):
+        try:
+            save_answer(audit, item_id, values.get(item_id, (audit.responses or {}).get(item_id)),
+                        comments.get(item_id))
+        except AuditInvalid as invalid:
+            problems.update(invalid.problems)
+    return problems
 
 
 def photo_folder():

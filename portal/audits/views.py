@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..api import bp as api_bp
-from ..auth.models import User, UserRole
+from ..auth.models import User
 from ..certification.rules import AUDIT_PROVIDERS
 from ..csvexport import table_response
 from ..extensions import db
@@ -58,8 +58,10 @@ def _own_draft_or_404(audit_id: int) -> Audit:
 
 
 def _technicians() -> list[User]:
-    return list(db.session.scalars(select(User).join(UserRole, UserRole.user_id == User.id).where(
-        UserRole.role == "technician", User.active, User.id != current_user.id).order_by(User.username)).unique())
+    """Whom this auditor may audit: every active technician but themself."""
+    from ..dashboard import active_technicians
+
+    return [u for u in active_technicians() if u.id != current_user.id]
 
 
 def _templates() -> list[AuditTemplate]:
@@ -158,18 +160,7 @@ def _answers_from_form(audit: Audit, form) -> tuple[dict, dict]:
 
 
 def _save_all(audit: Audit, form) -> dict[str, str]:
-    """Save every answer in a posted form; returns the problems (bad answers are not saved)."""
-    values, comments = _answers_from_form(audit, form)
-    problems = {}
-    for item_id in set(values) | set(comments):
-        try:
-            value = values.get(item_id, (audit.responses or {}).get(item_id))
-            if all_items(audit.template.spec)[item_id]["type"] == "photo":
-                value = (audit.responses or {}).get(item_id)
-            svc.save_answer(audit, item_id, value, comments.get(item_id))
-        except svc.AuditInvalid as invalid:
-            problems.update(invalid.problems)
-    return problems
+    return svc.save_answers(audit, *_answers_from_form(audit, form))
 
 
 @bp.route("/<int:audit_id>/answer", methods=["POST"])
@@ -183,10 +174,7 @@ def answer(audit_id: int):
     if item_id not in all_items(audit.template.spec):
         return jsonify(ok=False, error=_("There is no such item in this form.")), 400
     try:
-        value = request.form.get("value")
-        if all_items(audit.template.spec)[item_id]["type"] == "photo":
-            value = (audit.responses or {}).get(item_id)
-        svc.save_answer(audit, item_id, value, request.form.get("comment"))
+        svc.save_answer(audit, item_id, request.form.get("value"), request.form.get("comment"))
     except svc.AuditInvalid as invalid:
         return jsonify(ok=False, error=invalid.problems.get(item_id, str(invalid))), 400
     from .scoring import score_report
@@ -195,10 +183,7 @@ def answer(audit_id: int):
     return jsonify(ok=True, answered=len(audit.responses or {}), score=scored.score)
 
 
-@bp.route("/<int:audit_id>/save", methods=["POST"])
-@roles_required("auditor")
-def save(audit_id: int):
-    """Without JavaScript: save everything on the page (and submit when asked)."""
+def _save_page(audit_id: int, submit: bool):
     audit = _own_draft_or_404(audit_id)
     if not PlainForm().validate_on_submit():
         abort(400)
@@ -207,13 +192,9 @@ def save(audit_id: int):
     problems = _save_all(audit, request.form)
     if problems:
         return _render_edit(audit, problems, dict(request.form), 400)
-    if request.form.get("submit") == "1":
-        return _submit(audit)
-    flash(_("Saved."), "success")
-    return redirect(url_for("audits.edit", audit_id=audit.id))
-
-
-def _submit(audit: Audit):
+    if not submit:
+        flash(_("Saved."), "success")
+        return redirect(url_for("audits.edit", audit_id=audit.id))
     try:
         svc.submit(audit, now())
     except svc.AuditInvalid as invalid:
@@ -226,18 +207,17 @@ def _submit(audit: Audit):
     return redirect(url_for("audits.view", audit_id=audit.id))
 
 
+@bp.route("/<int:audit_id>/save", methods=["POST"])
+@roles_required("auditor")
+def save(audit_id: int):
+    """Without JavaScript: save everything on the page (and submit when the Submit button sent it)."""
+    return _save_page(audit_id, submit=request.form.get("submit") == "1")
+
+
 @bp.route("/<int:audit_id>/submit", methods=["POST"])
 @roles_required("auditor")
 def submit(audit_id: int):
-    audit = _own_draft_or_404(audit_id)
-    if not PlainForm().validate_on_submit():
-        abort(400)
-    if audit.status != "draft":
-        return redirect(url_for("audits.view", audit_id=audit.id))
-    problems = _save_all(audit, request.form)
-    if problems:
-        return _render_edit(audit, problems, dict(request.form), 400)
-    return _submit(audit)
+    return _save_page(audit_id, submit=True)
 
 
 @bp.route("/<int:audit_id>/photos", methods=["POST"])

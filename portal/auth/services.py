@@ -513,3 +513,19 @@ def revoke_token(token: ApiToken, actor: User | None) -> None:
         token.revoked_at = utcnow()
         log_event(token.user, "token_revoked", actor, event_detail(token=token.prefix))
         db.session.commit()
+
+
+def in_place(query, region_id: int | None = None, province_id: int | None = None, outlet_id: int | None = None):
+    """Narrow a query that selects from (or joins) User to the users of a region, province and/or
+    outlet (the filters the trainers' lists share)."""
+    from .models import Outlet, Province
+
+    if outlet_id:
+        query = query.where(User.outlet_id == outlet_id)
+    if province_id or region_id:
+        query = query.join(Outlet, User.outlet_id == Outlet.id).join(Province, Outlet.province_id == Province.id)
+        if province_id:
+            query = query.where(Province.id == province_id)
+        if region_id:
+            query = query.where(Province.region_id == region_id)
+    return query

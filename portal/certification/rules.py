@@ -136,7 +136,7 @@ def check_quiz(user: User, spec: dict, today: date) -> Requirement:
 
     lang = _lang()
     quiz = db.session.scalar(select(Quiz).where(Quiz.slug == spec["slug"]))
-    title = (quiz.title_zh if lang == "zh" else quiz.title_en) if quiz else spec["slug"]
+    title = quiz.title(lang) if quiz else spec["slug"]
     minimum = float(spec.get("min_score", 0))
     req = Requirement("quiz", _("%(quiz)s passed with at least %(score)d%%", quiz=title, score=round(minimum)), False)
     if quiz is None:

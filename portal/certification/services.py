@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..auth.models import Outlet, Province, User
+from ..auth.models import User
+from ..auth.services import in_place
 from ..dbtypes import utcnow
 from ..extensions import db
 from .models import Certificate, CertificateEvent, Tier
@@ -252,14 +253,7 @@ def register(tier_id=None, status=None, region_id=None, province_id=None, outlet
     query = select(Certificate).join(User, Certificate.user_id == User.id).join(Tier)
     if tier_id:
         query = query.where(Certificate.tier_id == tier_id)
-    if outlet_id:
-        query = query.where(User.outlet_id == outlet_id)
-    if province_id or region_id:
-        query = query.join(Outlet, User.outlet_id == Outlet.id).join(Province, Outlet.province_id == Province.id)
-        if province_id:
-            query = query.where(Province.id == province_id)
-        if region_id:
-            query = query.where(Province.region_id == region_id)
+    query = in_place(query, region_id, province_id, outlet_id)
     rows = list(db.session.scalars(query.order_by(Certificate.valid_until, Certificate.id)))
     if status:
         rows = [c for c in rows if effective_status(c, today) == status]
@@ -291,3 +285,19 @@ def register_summary(today: date) -> dict:
     return {"active": states.count("active"),
             "expiring": sum(1 for c, s in zip(rows, states) if s == "active" and c.valid_until <= soon),
             "attention": sum(1 for s in states if s in ("suspended", "lapsed"))}
+
+
+def eligibility_board(tiers: list[Tier], today: date, only_eligible: bool = False) -> list:
+    """[(technician, [(tier, certificate held or None, Eligibility or None), …]), …] for every
+    active technician; with ``only_eligible``, those eligible for at least one tier."""
+    from ..dashboard import active_technicians
+
+    rows = []
+    for user in active_technicians():
+        cells = []
+        for tier in tiers:
+            held = holding(user, tier)
+            cells.append((tier, held, None if held else eligibility(user, tier, today)))
+        if not only_eligible or any(check is not None and check.eligible for _t, _h, check in cells):
+            rows.append((user, cells))
+    return rows

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..api import bp as api_bp
-from ..auth.models import Outlet, Province, Region, User, UserRole
+from ..auth.models import Outlet, Province, Region, User
 from ..csvexport import table_response
 from ..extensions import db, limiter
 from ..kb.views import user_lang
@@ -118,22 +118,22 @@ def certificate(number: str):
                            trainer=current_user.has_role(*TRAINERS))
 
 
+def _holder_view(number: str, template: str):
+    cert = _visible_or_404(number)
+    return render_template(template, cert=cert, status=effective_status(cert, local_today()),
+                           status_label=status_label, lang=user_lang(), verify=verify_url(cert))
+
+
 @bp.route("/certificates/<number>/badge")
 @roles_required("technician", *TRAINERS)
 def badge(number: str):
-    cert = _visible_or_404(number)
-    today = local_today()
-    return render_template("certification/badge.html", cert=cert, status=effective_status(cert, today),
-                           status_label=status_label, lang=user_lang(), verify=verify_url(cert))
+    return _holder_view(number, "certification/badge.html")
 
 
 @bp.route("/certificates/<number>/print")
 @roles_required("technician", *TRAINERS)
 def printable(number: str):
-    cert = _visible_or_404(number)
-    today = local_today()
-    return render_template("certification/print.html", cert=cert, status=effective_status(cert, today),
-                           status_label=status_label, lang=user_lang(), verify=verify_url(cert))
+    return _holder_view(number, "certification/print.html")
 
 
 @bp.route("/certificates/<number>/qr.svg")
@@ -189,27 +189,14 @@ def _register_export(rows: list[Certificate], today, fmt: str):
                           f"certificates-{today.isoformat()}", fmt)
 
 
-def _technicians() -> list[User]:
-    return list(db.session.scalars(select(User).join(UserRole, UserRole.user_id == User.id).where(
-        UserRole.role == "technician", User.active).order_by(User.username)).unique())
-
-
 @bp.route("/certificates/eligibility")
 @roles_required(*TRAINERS)
 def board():
     """Who is eligible for what: each technician against each tier they do not hold yet."""
     today = local_today()
     tiers = svc.active_tiers()
-    rows = []
-    for user in _technicians():
-        cells = []
-        for tier in tiers:
-            held = svc.holding(user, tier)
-            cells.append((tier, held, None if held else eligibility(user, tier, today)))
-        rows.append((user, cells))
     only = request.args.get("only") == "eligible"
-    if only:
-        rows = [(u, c) for u, c in rows if any(e is not None and e.eligible for _t, _h, e in c)]
+    rows = svc.eligibility_board(tiers, today, only_eligible=only)
     if request.args.get("format") in ("csv", "xlsx"):
         def cell(held, check):
             if held:
