@@ -1091,3 +1091,121 @@ def test_a_course_asks_for_its_quiz_until_it_is_passed(app, bank, people):
     pass_quiz(people["technician"], "pages-explanations")
     state, text = quiz_line()
     assert state == "passed" and "Quiz passed" in text and "100%" in text and "Take the quiz" not in text
+
+
+# --- 11. the reader's language mid-attempt ---------------------------------------------------------
+
+
+def set_locale(user, locale: str) -> None:
+    """The technician switches the interface language (their account's setting)."""
+    user.locale = {"zh": "zh_CN"}.get(locale, locale)
+    db.session.commit()
+
+
+def test_an_attempt_follows_the_interface_language_and_grades_each_answer_in_its_own(app, bank, people):
+    """Started in English, the page shows the questions in Chinese once the interface is Chinese,
+    with the answers given so far shown as the same answers; each answer is graded in the
+    language its page showed (matching texts and ordering ids differ per language), and the
+    review follows the reader's language too."""
+    tech = people["technician"]
+    client = signed_in(app, "tech")
+    attempt_id = start(client, "pages-answers")
+    _html, en_page = open_attempt(client, attempt_id)
+    for kind in ("single", "matching"):
+        assert save(client, attempt_id, en_page, kind, RIGHT[kind]).status_code == 200
+
+    set_locale(tech, "zh")
+    html, zh_page = open_attempt(client, attempt_id)
+    assert "把故障代码和含义配对。" in html and "Match each error code with its meaning." not in html
+    assert "哪种制冷剂属于微燃（A2L）？" in html and "用什么仪表测绝缘电阻？" in html
+    zh = zh_page.by_type()
+    assert shown_answer(zh["matching"]) == dict(PAIRS_ZH)  # the English answer, shown in Chinese
+    assert shown_answer(zh["single"]) == "R32"
+    assert [item["text"] for item in zh["ordering"]["items"]] != ORDER  # Chinese items
+    assert {item["text"] for item in zh["ordering"]["items"]} == set(ORDER_ZH)
+
+    zh_right = {"multiple": ["护目镜", "皮手套"], "truefalse": "false", "short": SHORT_KEY[1],
+                "numerical": "2468.5", "ordering": list(ORDER_ZH)}
+    for kind, answer in zh_right.items():
+        reply = save(client, attempt_id, zh_page, kind, answer)
+        assert reply.status_code == 200 and reply.json["ok"] is True, kind
+    # A tab still showing the English page (opened before the switch) says which language it shows.
+    matching = fields_for(en_page.by_type()["matching"], RIGHT["matching"])
+    reply = client.post(f"/quizzes/attempts/{attempt_id}/answer", headers={"Accept": "application/json"},
+                        data={"csrf_token": csrf_of(zh_page, client, attempt_id), "lang": "en",
+                              "index": str(en_page.by_type()["matching"]["index"]), **matching})
+    assert reply.status_code == 200
+
+    # Submitting the Chinese page without JavaScript sends the shown answers back unchanged.
+    response = submit(client, attempt_id, zh_page, {"matching": dict(PAIRS_ZH), "single": "R32"})
+    assert response.status_code == 302
+    attempt = fresh(attempt_id)
+    assert attempt.lang == "en"
+    assert attempt.answer_lang(index_of(attempt, "ordering")) == "zh"
+    assert attempt.answer_lang(index_of(attempt, "matching")) == "en"
+    assert attempt.scores == [1.0] * 7 and attempt.score == 100.0 and attempt.passed
+
+    review = client.get(f"/quizzes/attempts/{attempt_id}/result").get_data(as_text=True)
+    assert "把故障代码和含义配对。" in review and "<li>E1 → 高压保护</li>" in review
+    assert "<li>1. 断开电源</li>" in review and "Match each error code" not in review
+    set_locale(tech, "en")
+    review = client.get(f"/quizzes/attempts/{attempt_id}/result").get_data(as_text=True)
+    assert "Match each error code with its meaning." in review
+    assert "<li>E1 → High-pressure protection</li>" in review and "<li>1. Isolate the power supply</li>" in review
+    assert "<li>兆欧表</li>" in review  # the typed answer as typed
+
+
+def test_a_typed_answer_is_graded_against_the_key_of_the_language_it_was_typed_in(app, bank, people):
+    """A question with an answer key in one language per language (as a GIFT import may give):
+    the typed answer counts against the key of the page it was typed on."""
+    question = questions_by_type()["short"]
+    question.data_en = {"answers": [{"text": SHORT_KEY[0], "fraction": 1.0}]}
+    question.data_zh = {"answers": [{"text": SHORT_KEY[1], "fraction": 1.0}]}
+    db.session.commit()
+    client = signed_in(app, "tech")
+    attempt_id = start(client, "pages-answers")
+    set_locale(people["technician"], "zh")
+    _html, zh_page = open_attempt(client, attempt_id)
+    assert save(client, attempt_id, zh_page, "short", SHORT_KEY[1]).status_code == 200
+    submit(client, attempt_id, zh_page)
+    attempt = fresh(attempt_id)
+    assert attempt.scores[index_of(attempt, "short")] == 1.0
+    review = client.get(f"/quizzes/attempts/{attempt_id}/result").get_data(as_text=True)
+    assert re.search(r"<li>兆欧表</li></ul>\s*<h3>正确答案</h3>\s*<ul class=\"plain\"><li>兆欧表</li>", review)
+
+
+# --- 12. nobody reviews their own score-only exam ------------------------------------------------
+
+
+def test_a_trainer_who_took_a_score_only_quiz_sees_only_the_score_of_their_own_attempt(app, bank, people, make_user):
+    """Trainer and technician in one person: their own score-only attempt shows the score, not the
+    questions, on the result page; the item analysis leaves their attempts out. Another
+    technician's attempt they may still go through question by question."""
+    both = make_user("both", "technician", "trainer", outlet="GD-GZ-01", name="Wu Gang")
+    both.locale = "en"
+    db.session.commit()
+    client = signed_in(app, "both")
+    own = take(client, "pages-score", TYPED_WRONG)
+    html = client.get(f"/quizzes/attempts/{own}/result").get_data(as_text=True)
+    assert "<strong data-score>71.4%</strong>" in html and "This quiz shows the score only" in html
+    assert "review-item" not in html and "Which instrument measures insulation resistance?" not in html
+
+    report = client.get("/quizzes/pages-score/report").get_data(as_text=True)
+    assert "Wu Gang" in report  # the score is in the results
+    assert "data-own-left-out" in report and "Your own attempts are left out" in report
+    assert 'class="card item-stats' not in report  # no per-question figures from their attempt
+    assert "题目分析不含您本人的作答" in client.get("/quizzes/pages-score/report?lang=zh_CN").get_data(as_text=True)
+    items = client.get("/quizzes/pages-score/report?format=items-csv").get_data(as_text=True)
+    assert len(list(csv.reader(io.StringIO(items)))) == 1  # the header only
+
+    other = take(signed_in(app, "tech"), "pages-score", TYPED_WRONG)
+    html = client.get(f"/quizzes/attempts/{other}/result").get_data(as_text=True)
+    assert html.count('class="card review-item') == 7
+    report = client.get("/quizzes/pages-score/report").get_data(as_text=True)
+    assert report.count('class="card item-stats') == 7 and "seen 1" in report
+
+    # Where technicians see their questions, so does the trainer who took it: nothing to hide.
+    own_answers = take(client, "pages-answers", TYPED_WRONG)
+    html = client.get(f"/quizzes/attempts/{own_answers}/result").get_data(as_text=True)
+    assert html.count('class="card review-item') == 7
+    assert "data-own-left-out" not in client.get("/quizzes/pages-answers/report").get_data(as_text=True)

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -128,23 +128,74 @@ def start(user, quiz: Quiz, lang: str, now: datetime, seed: int | None = None) -
     return attempt
 
 
-def save_answer(attempt: Attempt, index: int, response, now: datetime) -> Attempt:
-    """Keep one answer on the server as it is given. After the deadline the attempt closes
-    with what was saved, and the answer is refused."""
+def _locked(attempt: Attempt) -> Attempt:
+    """The attempt re-read under a lock on its row, held until the commit, so that saving an
+    answer, keeping posted answers and closing never interleave for one attempt: each reads the
+    answers and the status another has committed, never a copy from before it.
+
+    Why a row lock rather than one row per answer: closing must also wait for a save in flight
+    (an answer acknowledged while the attempt is being graded would be stored but not graded), so
+    a lock on the attempt is needed anyway, and with it the answers column stays one value.
+    PostgreSQL: SELECT … FOR UPDATE. SQLite has no row locks and its reads outside a write take
+    no lock at all, so the database's write lock is taken *before* the read, by a no-op UPDATE
+    of the row as the transaction's first statement (what BEGIN IMMEDIATE would do, without
+    failing when the connection is already in a transaction); busy_timeout makes others wait.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(Attempt).where(Attempt.id == attempt.id).values(open_slot=Attempt.open_slot)
+                           .execution_options(synchronize_session=False))
+    return db.session.scalars(select(Attempt).where(Attempt.id == attempt.id).with_for_update()
+                              .execution_options(populate_existing=True)).one()
+
+
+def save_answer(attempt: Attempt, index: int, response, now: datetime, lang: str | None = None) -> Attempt:
+    """Keep one answer on the server as it is given (``lang``: the language the page showed it
+    in; the attempt's own by default). After the deadline the attempt closes with what was
+    saved, and the answer is refused. Runs under the attempt's lock: overlapping saves to one
+    attempt each keep their answer."""
     from flask_babel import gettext as _
 
+    attempt = _locked(attempt)
     if attempt.status != "open":
+        db.session.commit()  # nothing changed: releases the lock
         raise AttemptError(_("This attempt is already closed."))
     if attempt.deadline is not None and now >= attempt.deadline:
         close(attempt, now, timed_out=True)
         raise AttemptError(_("Time is up: the attempt was closed with the answers saved before."))
     if not 0 <= index < len(attempt.items):
+        db.session.commit()  # nothing changed: releases the lock
         raise AttemptError(_("There is no such question in this attempt."))
-    answers = dict(attempt.answers or {})
-    answers[str(index)] = response
-    attempt.answers = answers
+    attempt.answers = {**(attempt.answers or {}), str(index): response}
+    attempt.answer_langs = {**(attempt.answer_langs or {}), str(index): lang or attempt.lang}
     db.session.commit()
     return attempt
+
+
+def keep_answers(attempt: Attempt, given: dict[int, object], now: datetime, lang: str | None = None) -> None:
+    """Keep the answers posted with a whole page (a submit without JavaScript), under the
+    attempt's lock, while it is open and before its deadline. An answer the page showed as
+    saved and sent back unchanged keeps the language it was given in."""
+    attempt = _locked(attempt)
+    if attempt.status != "open" or (attempt.deadline is not None and now >= attempt.deadline):
+        db.session.commit()  # nothing changed: releases the lock
+        return
+    lang = lang or attempt.lang
+    answers, langs = dict(attempt.answers or {}), dict(attempt.answer_langs or {})
+    for question in shown(attempt, lang):
+        response = given.get(question.index)
+        if response is None or (question.answer is not None and response == question.answer):
+            continue
+        answers[str(question.index)] = response
+        langs[str(question.index)] = question.lang
+    attempt.answers, attempt.answer_langs = answers, langs
+    db.session.commit()
+
+
+def _fits(question: Question, item: dict, lang: str) -> bool:
+    """Whether the item's option order (drawn in the attempt's language) fits the question in
+    ``lang`` (both languages normally have the same choices)."""
+    order = item.get("order")
+    return not order or len(question.data(lang).get("choices") or []) == len(order)
 
 
 def _to_original(item: dict, response, kind: str):
@@ -162,9 +213,18 @@ def _to_original(item: dict, response, kind: str):
     return response
 
 
+def grade_one(question: Question, item: dict, response, answer_lang: str, attempt_lang: str) -> float:
+    """One answer's marks, against the question in the language the answer was given in (a
+    typed answer in that language's key, matching texts and ordering ids as they were shown)."""
+    lang = answer_lang if _fits(question, item, answer_lang) else attempt_lang
+    return qtypes.get(question.type).grade(question.data(lang), _to_original(item, response, question.type))
+
+
 def close(attempt: Attempt, now: datetime, timed_out: bool = False) -> Attempt:
     """Grade and close (submit, or the deadline passed). Closing twice changes nothing."""
+    attempt = _locked(attempt)
     if attempt.status != "open":
+        db.session.commit()  # nothing changed: releases the lock
         return attempt
     questions = {q.id: q for q in db.session.scalars(
         select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
@@ -175,8 +235,7 @@ def close(attempt: Attempt, now: datetime, timed_out: bool = False) -> Attempt:
         if question is None or response is None:
             scores.append(0.0)
             continue
-        kind = qtypes.get(question.type)
-        scores.append(kind.grade(question.data(attempt.lang), _to_original(item, response, question.type)))
+        scores.append(grade_one(question, item, response, attempt.answer_lang(index), attempt.lang))
     attempt.scores = scores
     attempt.score = round(100 * sum(scores) / len(scores), 2) if scores else 0.0
     attempt.passed = attempt.score >= float(attempt.quiz.setting("pass_mark", 60))
@@ -205,20 +264,29 @@ class ShownQuestion:
     answer: object  # the saved response, if any
     format: str = "markdown"
     image: str | None = None
+    lang: str = "zh"  # the language it is shown in
 
 
-def shown(attempt: Attempt) -> list[ShownQuestion]:
-    """The attempt's questions as a page shows them before submission: never the key."""
+def shown(attempt: Attempt, lang: str | None = None) -> list[ShownQuestion]:
+    """The attempt's questions as a page in ``lang`` (the reader's interface language; the
+    attempt's own by default) shows them before submission: never the key. Saved answers given
+    in the other language are shown as the same answer in this one."""
     questions = {q.id: q for q in db.session.scalars(
         select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
     out = []
     for index, item in enumerate(attempt.items):
         question = questions[item["question"]]
-        public = qtypes.get(question.type).public(question.data(attempt.lang))
+        here = lang if lang and _fits(question, item, lang) else attempt.lang
+        data = question.data(here)
+        public = qtypes.get(question.type).public(data)
         if item.get("order") and "choices" in public:
             public = {**public, "choices": [public["choices"][i] for i in item["order"]]}
-        out.append(ShownQuestion(index, question.type, question.text(attempt.lang), public,
-                                 (attempt.answers or {}).get(str(index)), question.format, question.image))
+        answer = (attempt.answers or {}).get(str(index))
+        given_in = attempt.answer_lang(index)
+        if answer is not None and given_in != here:
+            answer = qtypes.translate(question.type, question.data(given_in), data, answer)
+        out.append(ShownQuestion(index, question.type, question.text(here), public, answer, question.format,
+                                 question.image, here))
     return out
 
 
@@ -259,6 +327,8 @@ def take(user, quiz: Quiz, now: datetime, right: int | None = None, lang: str = 
     for index, item in enumerate(attempt.items):
         if right is None or index < right:
             answers[str(index)] = model_answer(questions[item["question"]], item, lang)
+    attempt = _locked(attempt)
     attempt.answers = answers
+    attempt.answer_langs = {key: lang for key in answers}
     db.session.commit()
     return submit(attempt, now)

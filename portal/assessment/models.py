@@ -91,7 +91,7 @@ class Attempt(db.Model):
     quiz_id: Mapped[int] = mapped_column(ForeignKey("assessment_quiz.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column(default=1)
-    lang: Mapped[str] = mapped_column(String(2), default="zh")
+    lang: Mapped[str] = mapped_column(String(2), default="zh")  # started in (option order drawn in it)
     # "user:quiz" while open, NULL once closed: the database allows one open attempt each.
     open_slot: Mapped[str | None] = mapped_column(String(40))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -101,9 +101,17 @@ class Attempt(db.Model):
     # [{"question": id, "order": [original option indexes in the order shown] or None}, …]
     items: Mapped[list] = mapped_column(JSON, default=list)
     answers: Mapped[dict] = mapped_column(JSON, default=dict)  # item index (str) → response as shown
+    # item index (str) → the language ("zh" | "en") the page showed when the answer was given; an
+    # answer is graded in that language (matching texts and ordering ids differ per language).
+    # Missing (answers saved before this column existed): the attempt's ``lang``.
+    answer_langs: Mapped[dict | None] = mapped_column(JSON, default=dict)
     scores: Mapped[list] = mapped_column(JSON, default=list)  # per item, 0..1, after grading
     score: Mapped[float | None] = mapped_column()  # percent
     passed: Mapped[bool | None] = mapped_column()
 
     quiz: Mapped[Quiz] = relationship()
     user: Mapped["User"] = relationship()
+
+    def answer_lang(self, index: int) -> str:
+        """The language the answer to item ``index`` was given in."""
+        return (self.answer_langs or {}).get(str(index)) or self.lang

@@ -291,3 +291,25 @@ class Ordering(QuestionType):
         # Sorted by id: an order unrelated to the right one (the quiz shuffles it as well).
         return {"items": sorted(({"id": item_id(t), "text": t} for t in data["items"]),
                                 key=lambda item: item["id"])}
+
+
+def translate(kind: str, source: dict, target: dict, response: Any) -> Any:
+    """A response given to a question shown with ``source`` data, as the same answer to the
+    question shown with ``target`` data (the other language). Only matching (right-hand texts)
+    and ordering (item ids) responses name language-specific things; the others are indexes,
+    booleans or typed text and stay as they are. Anything that does not fit stays unchanged."""
+    if kind == "matching" and isinstance(response, dict):
+        pairs_from, pairs_to = source.get("pairs") or [], target.get("pairs") or []
+        if len(pairs_from) != len(pairs_to):
+            return response
+        rights = {}
+        for pair_from, pair_to in zip(pairs_from, pairs_to):
+            rights.setdefault(fold(pair_from["right"]), pair_to["right"])
+        return {k: rights.get(fold(v), v) if isinstance(v, str) else v for k, v in response.items()}
+    if kind == "ordering" and isinstance(response, (list, tuple)):
+        items_from, items_to = source.get("items") or [], target.get("items") or []
+        if len(items_from) != len(items_to):
+            return response
+        ids = {item_id(a): item_id(b) for a, b in zip(items_from, items_to)}
+        return [ids.get(str(x), x) for x in response]
+    return response

@@ -125,20 +125,13 @@ def response_from_form(form, question: ShownQuestion):
     return None
 
 
-def keep_posted_answers(attempt: Attempt, form, now: datetime) -> None:
-    """Keep every answer given in a posted page (blank ones leave the saved answer alone), while
-    the attempt is open and before its deadline."""
-    from .attempts import shown
+def keep_posted_answers(attempt: Attempt, form, now: datetime, lang: str | None = None) -> None:
+    """Keep every answer given in a posted page shown in ``lang`` (blank ones leave the saved
+    answer alone), while the attempt is open and before its deadline."""
+    from .attempts import keep_answers, shown
 
-    if attempt.status != "open" or (attempt.deadline is not None and now >= attempt.deadline):
-        return
-    answers = dict(attempt.answers or {})
-    for question in shown(attempt):
-        given = response_from_form(form, question)
-        if given is not None:
-            answers[str(question.index)] = given
-    attempt.answers = answers
-    db.session.commit()
+    given = {question.index: response_from_form(form, question) for question in shown(attempt, lang)}
+    keep_answers(attempt, {k: v for k, v in given.items() if v is not None}, now, lang)
 
 
 # --- review after submission ------------------------------------------------------------------
@@ -179,26 +172,49 @@ def _as_lines(kind: str, public: dict, response) -> list[str]:
     return [str(response)]
 
 
-def review(attempt: Attempt) -> list[Reviewed]:
+def review(attempt: Attempt, lang: str | None = None) -> list[Reviewed]:
+    """The graded attempt for a reader of ``lang`` (the attempt's language by default): the
+    questions, answers and explanations in that language; the right answer to a typed question
+    is the one from the key the answer was graded against (the language it was typed in)."""
     from .attempts import shown
 
     mode = attempt.quiz.setting("review", "explanations")
     questions = {q.id: q for q in db.session.scalars(
         select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
     out = []
-    for item, view in zip(attempt.items, shown(attempt)):
+    for item, view in zip(attempt.items, shown(attempt, lang)):
         question = questions[item["question"]]
         correct = []
         if mode in ("answers", "explanations"):
-            correct = _as_lines(view.type, view.public, model_answer(question, item, attempt.lang))
+            key_lang = attempt.answer_lang(view.index) if view.type == "short" else view.lang
+            correct = _as_lines(view.type, view.public, model_answer(question, item, key_lang))
         explanation = ""
         if mode == "explanations":
-            explanation = question.explanation_zh if attempt.lang == "zh" else question.explanation_en
+            explanation = (question.explanation_zh if view.lang == "zh" else question.explanation_en) or \
+                question.explanation_en or question.explanation_zh
         scores = attempt.scores or []
         out.append(Reviewed(view.index, view.type, view.text, view.format, view.image,
                             scores[view.index] if view.index < len(scores) else 0.0,
                             _as_lines(view.type, view.public, view.answer), correct, explanation))
     return out
+
+
+def may_see_questions(attempt: Attempt, viewer: User) -> bool:
+    """Whether ``viewer`` may see a graded attempt question by question. Where the quiz's review
+    mode shows the questions, anyone who may open the result may. A score-only quiz shows them
+    to a trainer going through someone else's attempt, never to the person who took it, whatever
+    other roles that person holds (a trainer who is also a technician is still the candidate)."""
+    if attempt.quiz.setting("review", "explanations") != "score":
+        return True
+    return viewer.id != attempt.user_id and viewer.has_role("trainer", "admin")
+
+
+def for_item_analysis(quiz: Quiz, attempts: list[Attempt], viewer: User) -> list[Attempt]:
+    """The attempts whose per-question marks ``viewer`` may study: in a score-only quiz, not
+    their own (with few attempts the item analysis would show their marks question by question)."""
+    if quiz.setting("review", "explanations") != "score":
+        return attempts
+    return [a for a in attempts if a.user_id != viewer.id]
 
 
 # --- results and item analysis ----------------------------------------------------------------

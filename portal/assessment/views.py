@@ -85,6 +85,13 @@ def start(slug: str):
     return redirect(url_for("assessment.attempt", attempt_id=attempt.id))
 
 
+def _posted_lang() -> str:
+    """The language of the page an answer comes from (it may differ from the interface language
+    now, if it was switched in another tab since)."""
+    lang = request.form.get("lang", "")
+    return lang if lang in ("zh", "en") else user_lang()
+
+
 def _closed_redirect(attempt: Attempt):
     return redirect(url_for("assessment.result", attempt_id=attempt.id))
 
@@ -98,12 +105,12 @@ def attempt(attempt_id: int):
         engine.close(item, moment, timed_out=True)
     if item.status != "open":
         return _closed_redirect(item)
-    questions = engine.shown(item)
+    lang = user_lang()
+    questions = engine.shown(item, lang)  # in the reader's language, whichever it was started in
     remaining = int((item.deadline - moment).total_seconds()) if item.deadline else None
     answered = sum(1 for q in questions if q.answer not in (None, [], {}))
     return render_template("assessment/attempt.html", attempt=item, questions=questions, remaining=remaining,
-                           answered=answered, form=SubmitForm(),
-                           lang=user_lang())
+                           answered=answered, form=SubmitForm(), lang=lang)
 
 
 @bp.route("/attempts/<int:attempt_id>/answer", methods=["POST"])
@@ -117,9 +124,10 @@ def answer(attempt_id: int):
     if item.status != "open":
         return jsonify(ok=False, closed=True, error=_("This attempt is already closed."),
                        result=url_for("assessment.result", attempt_id=item.id)), 409
-    question = engine.shown(item)[int(index)]
+    lang = _posted_lang()
+    question = engine.shown(item, lang)[int(index)]
     try:
-        engine.save_answer(item, int(index), svc.response_from_form(request.form, question), now())
+        engine.save_answer(item, int(index), svc.response_from_form(request.form, question), now(), question.lang)
     except engine.AttemptError as problem:
         return jsonify(ok=False, closed=item.status != "open", error=str(problem),
                        result=url_for("assessment.result", attempt_id=item.id)), 409
@@ -134,7 +142,7 @@ def submit(attempt_id: int):
     if not SubmitForm().validate_on_submit():
         abort(400)
     moment = now()
-    svc.keep_posted_answers(item, request.form, moment)  # without JavaScript they arrive with the submit
+    svc.keep_posted_answers(item, request.form, moment, _posted_lang())  # without JavaScript they arrive with the submit
     engine.submit(item, moment)
     return _closed_redirect(item)
 
@@ -151,8 +159,9 @@ def result(attempt_id: int):
             abort(404)
         return redirect(url_for("assessment.attempt", attempt_id=item.id))
     mode = item.quiz.setting("review", "explanations")
-    lines = svc.review(item) if (mode != "score" or trainer) else []
-    return render_template("assessment/result.html", attempt=item, lines=lines, mode=mode, lang=user_lang(),
+    lang = user_lang()
+    lines = svc.review(item, lang) if svc.may_see_questions(item, current_user) else []
+    return render_template("assessment/result.html", attempt=item, lines=lines, mode=mode, lang=lang,
                            standing=svc.standing(item.user, item.quiz, now()) if item.user_id == current_user.id else None)
 
 
@@ -198,6 +207,7 @@ def report(slug: str):
     lang = user_lang()
     filters = _filters()
     attempts = svc.graded_attempts(item, **filters)
+    analysed = svc.for_item_analysis(item, attempts, _me())
     lines = svc.results(attempts)
     if request.args.get("format") in ("csv", "xlsx"):
         return table_response(
@@ -210,10 +220,11 @@ def report(slug: str):
         return table_response(
             ["category", "question", "type", "seen", "facility", "discrimination", "blank", "flags"],
             ([s.question.category.path, s.question.ident, s.question.type, s.seen, s.facility, s.discrimination,
-              s.blank, " ".join(s.flags)] for s in svc.item_analysis(attempts, lang)),
+              s.blank, " ".join(s.flags)] for s in svc.item_analysis(analysed, lang)),
             f"{slug}-item-analysis", request.args["format"].removeprefix("items-"))
     return render_template(
-        "assessment/report.html", quiz=item, lines=lines, items=svc.item_analysis(attempts, lang),
+        "assessment/report.html", quiz=item, lines=lines, items=svc.item_analysis(analysed, lang),
+        own_left_out=len(attempts) - len(analysed),
         attempts=attempts, filters=filters, lang=lang,
         cohorts=db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc())).all(),
         regions=db.session.scalars(select(Region).order_by(Region.code)).all(),

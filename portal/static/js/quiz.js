@@ -1,5 +1,5 @@
-// The attempt page: every answer goes to the server as it is given (retried when the
-// connection returns), a countdown to the server's deadline, move-up/down for ordering,
+// The attempt page: every answer goes to the server as it is given, one save at a time
+// (retried when the connection returns), a countdown to the server's deadline, move-up/down for ordering,
 // and one submit only. Without this script the page still works: Submit sends all answers.
 (function () {
   "use strict";
@@ -8,7 +8,14 @@
   var saveUrl = form.getAttribute("data-save-url");
   var csrf = form.querySelector("input[name=csrf_token]").value;
   var msg = function (name) { return form.getAttribute("data-msg-" + name) || ""; };
-  var pending = {};   // question index → true while it still has to reach the server
+  var langField = form.querySelector("input[name=lang]");
+  // One save in flight per attempt: overlapping saves could reach the server in any order.
+  // A question waits in `pending` (in order) until the current save returns; its fields are
+  // read when its turn comes, so the newest value is what is sent. A save that failed waits in
+  // `failed` until the connection is back (or the next periodic retry).
+  var pending = {};   // question index → true: to be sent
+  var failed = {};    // question index → true: sending failed, to be sent again on retry
+  var busy = false;   // a save is in flight
   var timers = {};
   var submitting = false;
 
@@ -18,19 +25,17 @@
     if (el) el.textContent = text;
   }
 
-  function send(index) {
+  function post(index) {
     var box = fieldset(index);
     var data = new FormData();
     data.append("csrf_token", csrf);
     data.append("index", index);
+    if (langField) data.append("lang", langField.value);
     box.querySelectorAll("input, select, textarea").forEach(function (el) {
       if (!el.name || el.disabled) return;
       if ((el.type === "radio" || el.type === "checkbox") && !el.checked) return;
       data.append(el.name, el.value);
     });
-    pending[index] = true;
-    box.removeAttribute("data-saved");
-    setState(index, msg("saving"));
     return fetch(saveUrl, { method: "POST", body: data, credentials: "same-origin",
                             headers: { "X-CSRFToken": csrf, "Accept": "application/json" } })
       .then(function (response) {
@@ -38,14 +43,35 @@
       })
       .then(function (reply) {
         if (reply.body.closed && reply.body.result) { window.location = reply.body.result; return; }
-        if (!reply.body.ok) { setState(index, reply.body.error || msg("unsaved")); return; }
-        delete pending[index];
+        if (!reply.body.ok) { failed[index] = true; setState(index, reply.body.error || msg("unsaved")); return; }
+        if (pending[index]) return;  // changed again meanwhile: that save is still to come
         box.setAttribute("data-saved", "");
         setState(index, msg("saved"));
         var count = form.querySelector("[data-answered]");
         if (count) count.textContent = reply.body.answered;
       })
-      .catch(function () { setState(index, msg("unsaved")); });
+      .catch(function () {
+        failed[index] = true;
+        if (!pending[index]) setState(index, msg("unsaved"));
+      });
+  }
+
+  function pump() {
+    if (busy) return;
+    var next = Object.keys(pending)[0];
+    if (next === undefined) return;
+    delete pending[next];
+    delete failed[next];
+    busy = true;
+    post(next).then(function () { busy = false; pump(); });
+  }
+
+  function send(index) {
+    index = String(index);
+    pending[index] = true;
+    fieldset(index).removeAttribute("data-saved");
+    setState(index, msg("saving"));
+    pump();
   }
 
   function later(index, wait) {
@@ -61,7 +87,7 @@
     var box = event.target.closest("[data-question]");
     if (box && event.target.type === "text") later(box.getAttribute("data-question"), 700);
   });
-  function retry() { Object.keys(pending).forEach(function (index) { send(index); }); }
+  function retry() { Object.keys(failed).forEach(function (index) { send(index); }); }
   window.addEventListener("online", retry);
   setInterval(function () { if (navigator.onLine !== false) retry(); }, 15000);
 
