@@ -425,3 +425,43 @@ def test_reaches_agrees_with_assignment_targets(app, courses, make_user, users, 
         assignment = learning.create_assignment(course, scope, date(2026, 12, 31), users["trainer"], **extra)
         targets = {u.id for u in learning.assignment_targets(assignment)}
         assert {u.id for u in everyone if learning.reaches(assignment, u)} == targets, scope
+
+
+# --- promises kept: targeted lessons count only when done after they were assigned ----------
+
+
+def test_a_targeted_lesson_done_in_onboarding_must_be_done_again(app, client, courses, users):
+    tech = users["technician"]
+    lesson = _lesson("onboarding", "d05-forbidden-phrases")
+    learning.record_visit(tech, lesson)
+    learning.set_done(tech, lesson)  # in onboarding, long before the audit
+    row = learning.assign_targeted(tech, lesson, "Audit: used a forbidden phrase", date.today() + timedelta(days=14),
+                                   source="audit")
+    module_row = learning.assign_targeted(tech, lesson.module, "Audit section weak", date.today() + timedelta(days=14),
+                                          source="audit")
+    mine = {m.targeted.id: m for m in learning.targeted_for(tech, date.today())}
+    assert not mine[row.id].complete and mine[row.id].done == 0
+    assert not mine[module_row.id].complete and mine[module_row.id].done == 0
+    steps = learning.next_steps(tech, date.today(), "en")
+    assert lesson.title_en in [title for title, _due, _late in steps.items]
+    login(client, "tech")
+    html = client.get("/learning/?lang=en").get_data(as_text=True)
+    assert "0 of 1 lessons" in html
+    page = client.get("/learning/courses/onboarding/lessons/d05-forbidden-phrases?lang=en").get_data(as_text=True)
+    assert 'data-state="assigned-again"' in page and 'data-action="mark-done"' in page
+    token = get_csrf(client, "/learning/courses/onboarding/lessons/d05-forbidden-phrases")
+    client.post("/learning/courses/onboarding/lessons/d05-forbidden-phrases/done",
+                data={"csrf_token": token, "done": "1"})
+    db.session.expire_all()  # the request ran in its own session
+    mine = {m.targeted.id: m for m in learning.targeted_for(tech, date.today())}
+    assert mine[row.id].complete and mine[row.id].targeted.completed_at is not None
+    assert not mine[module_row.id].complete and mine[module_row.id].done == 1
+    for other in lesson.module.lessons:
+        if other.active and other.id != lesson.id:
+            learning.set_done(tech, other)
+    assert all(m.complete for m in learning.targeted_for(tech, date.today()))
+    # Unmarking the lesson later does not reopen an assignment already complete.
+    learning.set_done(tech, lesson, done=False)
+    assert all(m.complete for m in learning.targeted_for(tech, date.today()))
+    page = client.get("/learning/courses/onboarding/lessons/d05-forbidden-phrases").get_data(as_text=True)
+    assert 'data-state="assigned-again"' not in page

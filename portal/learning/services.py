@@ -64,8 +64,37 @@ def set_done(user: User, lesson: Lesson, done: bool = True) -> LessonProgress:
     now = utcnow()
     row.last_seen_at = now
     row.completed_at = (row.completed_at or now) if done else None
+    _count_for_targeted(user, lesson, done, now)
     db.session.commit()
     return row
+
+
+def open_targeted(user: User, lesson: Lesson, lock: bool = False) -> list[TargetedAssignment]:
+    """The targeted assignments of this user, not yet complete, that include the lesson."""
+    covers = TargetedAssignment.lesson_id == lesson.id
+    if lesson.module_id is not None:
+        covers = covers | (TargetedAssignment.module_id == lesson.module_id)
+    query = select(TargetedAssignment).where(TargetedAssignment.user_id == user.id,
+                                             TargetedAssignment.completed_at.is_(None), covers)
+    if lock:
+        query = query.with_for_update()
+    return list(db.session.scalars(query.order_by(TargetedAssignment.id)))
+
+
+def targeted_lesson_open(user: User, lesson: Lesson) -> bool:
+    """Whether a targeted assignment still waits for this lesson to be (re)done."""
+    return any(lesson.id not in (row.lessons_done or []) for row in open_targeted(user, lesson))
+
+
+def _count_for_targeted(user: User, lesson: Lesson, done: bool, now: datetime) -> None:
+    """A lesson marked done counts for the user's open targeted assignments that include it
+    (they were made before this moment); unmarking takes it back until they are complete."""
+    for row in open_targeted(user, lesson, lock=True):
+        ids = [i for i in (row.lessons_done or []) if i != lesson.id] + ([lesson.id] if done else [])
+        row.lessons_done = ids
+        wanted = {l.id for l in row.lessons()}
+        if done and wanted and wanted <= set(ids):
+            row.completed_at = now
 
 
 @dataclass
@@ -499,7 +528,8 @@ class MyTargeted:
 
     @property
     def complete(self) -> bool:
-        return self.total > 0 and self.done >= self.total
+        """Complete once every lesson of it was marked done after it was assigned."""
+        return self.targeted.completed_at is not None
 
 
 def targeted_for(user: User, today: date) -> list[MyTargeted]:
@@ -508,13 +538,13 @@ def targeted_for(user: User, today: date) -> list[MyTargeted]:
     found = []
     for row in rows:
         lessons = row.lessons()
-        progress = _progress_rows(user.id, [l.id for l in lessons])
-        done = sum(1 for l in lessons if (p := progress.get(l.id)) and p.completed_at is not None)
+        counted = set(row.lessons_done or [])
+        done = sum(1 for l in lessons if l.id in counted)
+        if row.completed_at is not None:
+            done = max(done, len(lessons))
         found.append(MyTargeted(targeted=row, done=done, total=len(lessons),
-                                overdue=today > row.due_date and done < len(lessons)))
+                                overdue=today > row.due_date and row.completed_at is None))
     return found
-
-
 
 
 def recent_targeted(limit: int = 50) -> list[TargetedAssignment]:

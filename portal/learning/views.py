@@ -131,6 +131,7 @@ def lesson(slug: str, lesson: str):
     me = _me()
     lang = user_lang()
     progress = svc.record_visit(me, item) if me.has_role("technician") else None
+    redo = progress is not None and svc.targeted_lesson_open(me, item)
     previous, following = svc.lesson_neighbours(item)
     labels = {"tip": _("Tip"), "warning": _("Warning"), "safety": _("Safety")}
     body = render_lesson(item.body_zh if lang == "zh" else item.body_en, _resolver(course, lang), labels)
@@ -144,7 +145,7 @@ def lesson(slug: str, lesson: str):
         cases = [chosen[k] for k in item.cases if k in chosen]
     return render_template("learning/lesson.html", course=course, lesson=item, body=body, lang=lang,
                            progress=progress, previous=previous, following=following, form=DoneForm(),
-                           cases=cases)
+                           cases=cases, redo=redo)
 
 
 @bp.route("/courses/<slug>/lessons/<lesson>/done", methods=["POST"])
