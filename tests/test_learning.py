@@ -175,14 +175,18 @@ def test_progress_and_resume(app, courses, users):
     assert learning.course_progress(tech, onboarding).resume.id == first.id
     learning.record_visit(tech, first)
     learning.set_done(tech, first)
-    learning.record_visit(tech, third)  # opened, not done: that is where to carry on
+    learning.record_visit(tech, third)  # opened last, not done: still, carry on at the first unfinished
     progress = learning.course_progress(tech, onboarding)
-    assert progress.done == 1 and progress.resume.id == third.id
+    assert progress.done == 1 and progress.resume.id == second.id
     assert progress.modules[0].done == 1 and 0 < progress.modules[0].percent < 100
     learning.set_done(tech, third)
     assert learning.course_progress(tech, onboarding).resume.id == second.id  # first not done
+    learning.set_done(tech, second)
+    fourth = onboarding.lessons()[3]
+    assert learning.course_progress(tech, onboarding).resume.id == fourth.id
     learning.set_done(tech, third, done=False)
-    assert learning.course_progress(tech, onboarding).done == 1
+    assert learning.course_progress(tech, onboarding).done == 2
+    assert learning.course_progress(tech, onboarding).resume.id == third.id
 
 
 def test_a_technician_marks_a_lesson_done_through_the_page(app, client, courses, users):
@@ -307,7 +311,8 @@ def test_assignments_reach_the_right_technicians_and_list_the_overdue(app, quizz
     far = make_user("far", "technician", outlet="BJ-01")
     quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
     everyone = learning.create_assignment(quarterly, "all", date(2026, 9, 30), users["trainer"])
-    south_only = learning.create_assignment(quarterly, "region", date(2026, 12, 31), users["trainer"],
+    other = db.session.scalar(select(Course).where(Course.kind == "quarterly", Course.id != quarterly.id))
+    south_only = learning.create_assignment(other, "region", date(2026, 12, 31), users["trainer"],
                                             region=network["region"])
     assert {u.username for u in learning.assignment_targets(everyone)} == {"tech", "far"}
     assert {u.username for u in learning.assignment_targets(south_only)} == {"tech"}
@@ -418,11 +423,15 @@ def test_reaches_agrees_with_assignment_targets(app, courses, make_user, users, 
     db.session.commit()
     course = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
     from portal.auth.models import User
+    from portal.learning.models import Assignment
 
     everyone = db.session.scalars(select(User)).all()
     for scope, extra in (("all", {}), ("region", {"region": network["region"]}),
                          ("product", {"product": "water-heater"}), ("product", {"product": "washing-machine"})):
-        assignment = learning.create_assignment(course, scope, date(2026, 12, 31), users["trainer"], **extra)
+        # Not saved: one course reaches a technician once, so these targets are compared unsaved.
+        assignment = Assignment(course_id=course.id, scope=scope, due_date=date(2026, 12, 31),
+                                region_id=extra["region"].id if "region" in extra else None,
+                                product=extra.get("product"))
         targets = {u.id for u in learning.assignment_targets(assignment)}
         assert {u.id for u in everyone if learning.reaches(assignment, u)} == targets, scope
 
@@ -465,3 +474,111 @@ def test_a_targeted_lesson_done_in_onboarding_must_be_done_again(app, client, co
     assert all(m.complete for m in learning.targeted_for(tech, date.today()))
     page = client.get("/learning/courses/onboarding/lessons/d05-forbidden-phrases").get_data(as_text=True)
     assert 'data-state="assigned-again"' not in page
+
+
+# --- promises kept: no past due date, no course twice, no technician in two cohorts ---------
+
+
+def test_an_assignment_due_in_the_past_is_refused_and_nothing_saved(app, client, courses, users):
+    from portal.learning.models import Assignment
+
+    quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+    with pytest.raises(learning.LearningError):
+        learning.create_assignment(quarterly, "all", date(2026, 12, 1), users["trainer"], today=date(2026, 12, 2))
+    login(client, "trainer")
+    token = get_csrf(client, "/learning/assignments")
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    page = client.post("/learning/assignments?lang=en", data={
+        "csrf_token": token, "course": str(quarterly.id), "scope": "all", "due_date": yesterday})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "has passed" in html and yesterday in html  # kept what was typed
+    assert db.session.scalar(select(func.count()).select_from(Assignment)) == 0
+    ok = client.post("/learning/assignments", data={
+        "csrf_token": token, "course": str(quarterly.id), "scope": "all", "due_date": date.today().isoformat()})
+    assert ok.status_code == 302
+
+
+def test_the_same_course_to_the_same_technicians_twice_is_refused_with_a_link(app, client, courses, users, network):
+    from portal.learning.models import Assignment
+
+    quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+    due = date.today() + timedelta(days=30)
+    first = learning.create_assignment(quarterly, "region", due, users["trainer"], region=network["region"])
+    with pytest.raises(learning.DuplicateAssignment) as same:
+        learning.create_assignment(quarterly, "region", due + timedelta(days=5), users["trainer"],
+                                   region=network["region"])
+    assert same.value.existing.id == first.id
+    with pytest.raises(learning.DuplicateAssignment):  # "all" reaches the same technician again
+        learning.create_assignment(quarterly, "all", due, users["trainer"])
+    other = db.session.scalar(select(Course).where(Course.kind == "quarterly", Course.id != quarterly.id))
+    learning.create_assignment(other, "all", due, users["trainer"])  # another course is fine
+    login(client, "trainer")
+    token = get_csrf(client, "/learning/assignments")
+    page = client.post("/learning/assignments?lang=en", data={
+        "csrf_token": token, "course": str(quarterly.id), "scope": "all", "due_date": due.isoformat()})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and f'href="/learning/assignments/{first.id}"' in html
+    assert "already assigned" in html
+    assert db.session.scalar(select(func.count()).select_from(Assignment)) == 2
+    assert learning.trainer_summary(due + timedelta(days=40))["overdue"] == 2  # one per course, not three
+
+
+def test_a_technician_in_a_cohort_moves_to_another_only_when_confirmed(app, client, courses, users):
+    from portal.auth.models import AccountEvent
+    from portal.learning.models import CohortMember
+
+    tech, trainer = users["technician"], users["trainer"]
+    onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+    old = learning.create_cohort("Old", onboarding, date(2026, 1, 5), [trainer], [tech], trainer)
+    with pytest.raises(learning.CohortConflict):
+        learning.create_cohort("New", onboarding, date(2026, 11, 2), [trainer], [tech], trainer)
+    assert db.session.scalar(select(func.count()).select_from(CohortMember)) == 1
+    login(client, "trainer")
+    token = get_csrf(client, "/learning/cohorts/new")
+    data = {"csrf_token": token, "name": "Guangzhou Nov", "course": str(onboarding.id),
+            "start_date": "2026-11-02", "trainers": [str(trainer.id)], "members": [str(tech.id)]}
+    page = client.post("/learning/cohorts/new?lang=en", data=data)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Already in a cohort" in html and 'name="move"' in html
+    assert "Guangzhou Nov" in html and f"/learning/cohorts/{old.id}" in html
+    moved = client.post("/learning/cohorts/new", data={**data, "move": "y"})
+    assert moved.status_code == 302
+    db.session.expire_all()
+    assert [c.name for c in learning.cohorts_of(tech)] == ["Guangzhou Nov"]
+    assert learning.cohort_matrix(db.session.get(type(old), old.id), date(2026, 12, 1)) == []  # not behind there
+    event = db.session.scalar(select(AccountEvent).where(AccountEvent.action == "cohort_moved"))
+    assert event.user_id == tech.id and event.actor_id == trainer.id and "Old" in event.detail
+    assert learning.notify_behind(date(2026, 12, 31)) == 1  # one reminder, from the new cohort
+
+
+# --- promises kept: someone who joins after a course is due gets their own due date ---------
+
+
+def test_personal_due_dates_for_people_who_joined_later():
+    from portal.learning.schedule import personal_due
+
+    due, assigned = date(2026, 3, 31), date(2026, 3, 1)  # 30 days to do it
+    assert personal_due(due, assigned, date(2026, 1, 5)) == due  # already there
+    assert personal_due(due, assigned, None) == due
+    assert personal_due(due, assigned, date(2026, 6, 1)) == date(2026, 7, 1)  # the same 30 days
+    assert personal_due(due, assigned, date(2026, 3, 20)) == date(2026, 4, 19)
+    assert personal_due(date(2026, 3, 2), assigned, date(2026, 6, 1)) == date(2026, 6, 15)  # at least 14
+
+
+def test_someone_who_joins_after_the_due_date_is_not_overdue_at_once(app, courses, make_user, users):
+    from datetime import datetime, timezone
+
+    users["technician"].start_date = date(2026, 1, 5)
+    late = make_user("late", "technician", outlet="GD-GZ-01", start_date=date(2026, 6, 1))
+    quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+    assignment = learning.create_assignment(quarterly, "all", date(2026, 3, 31), users["trainer"])
+    assignment.created_at = datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc)
+    db.session.commit()
+    report = learning.assignment_report(assignment, date(2026, 6, 2))
+    assert [u.username for u in report.overdue] == ["tech"]
+    mine = learning.assignments_for(late, date(2026, 6, 2))
+    assert [(m.due, m.overdue) for m in mine] == [(date(2026, 7, 1), False)]
+    assert learning.trainer_summary(date(2026, 6, 2))["overdue"] == 1
+    assert [u.username for u in learning.assignment_report(assignment, date(2026, 7, 2)).overdue] == ["late", "tech"]
+    steps = learning.next_steps(late, date(2026, 6, 2), "en")
+    assert steps.items == [(quarterly.title_en, date(2026, 7, 1), False)]

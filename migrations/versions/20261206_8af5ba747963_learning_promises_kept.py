@@ -1,4 +1,4 @@
-"""learning: targeted lessons count only when done after assigned
+"""learning: targeted lessons count only when done after assigned; one cohort per technician
 
 Revision ID: 8af5ba747963
 Revises: 15558c7f0a5a
@@ -7,6 +7,10 @@ Created: 2026-12-06 01:20:00
 A targeted assignment records the lessons marked done after it was made and when it was
 complete. Rows already there are converted: a lesson counts for one only if it was marked done
 after the assignment was made, so a remedial lesson "done" in onboarding is open again.
+
+A technician is in one cohort at a time: one already in several stays in the newest (the one
+their own page showed) and leaves the older ones (which counted them behind and reminded
+their trainers every day).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -48,14 +52,32 @@ def _convert_targeted(conn):
             lessons_done=sorted(done), completed_at=complete))
 
 
+def _one_cohort_each(conn):
+    member = sa.table('learning_cohort_member', sa.column('cohort_id', sa.Integer), sa.column('user_id', sa.Integer))
+    cohort = sa.table('learning_cohort', sa.column('id', sa.Integer), sa.column('start_date', sa.Date))
+    rows = conn.execute(sa.select(member.c.user_id, member.c.cohort_id)
+                        .select_from(member.join(cohort, cohort.c.id == member.c.cohort_id))
+                        .order_by(member.c.user_id, cohort.c.start_date.desc(), cohort.c.id.desc())).all()
+    kept = set()
+    for user_id, cohort_id in rows:
+        if user_id in kept:
+            conn.execute(member.delete().where(member.c.user_id == user_id, member.c.cohort_id == cohort_id))
+        kept.add(user_id)
+
+
 def upgrade():
     with op.batch_alter_table('learning_targeted', schema=None) as batch_op:
         batch_op.add_column(sa.Column('lessons_done', sa.JSON(), server_default='[]', nullable=False))
         batch_op.add_column(sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True))
     _convert_targeted(op.get_bind())
+    _one_cohort_each(op.get_bind())
+    with op.batch_alter_table('learning_cohort_member', schema=None) as batch_op:
+        batch_op.create_unique_constraint('uq_learning_cohort_member_user', ['user_id'])
 
 
 def downgrade():
+    with op.batch_alter_table('learning_cohort_member', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_learning_cohort_member_user', type_='unique')
     with op.batch_alter_table('learning_targeted', schema=None) as batch_op:
         batch_op.drop_column('completed_at')
         batch_op.drop_column('lessons_done')

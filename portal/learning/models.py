@@ -169,7 +169,10 @@ class CohortTrainer(db.Model):
 
 
 class CohortMember(db.Model):
+    """A technician is in one cohort at a time (moving them is explicit and logged)."""
+
     __tablename__ = "learning_cohort_member"
+    __table_args__ = (UniqueConstraint("user_id", name="uq_learning_cohort_member_user"),)
 
     cohort_id: Mapped[int] = mapped_column(ForeignKey("learning_cohort.id", ondelete="CASCADE"),
                                            primary_key=True)
