@@ -582,3 +582,30 @@ def test_someone_who_joins_after_the_due_date_is_not_overdue_at_once(app, course
     assert [u.username for u in learning.assignment_report(assignment, date(2026, 7, 2)).overdue] == ["late", "tech"]
     steps = learning.next_steps(late, date(2026, 6, 2), "en")
     assert steps.items == [(quarterly.title_en, date(2026, 7, 1), False)]
+
+
+# --- promises kept: the cohort page shows each member's practical tasks ---------------------
+
+
+def test_the_cohort_page_shows_tasks_passed_failed_and_not_tried(app, client, courses, make_user, users):
+    other = make_user("other", "technician", outlet="GD-GZ-01")
+    tech, trainer = users["technician"], users["trainer"]
+    onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+    cohort = learning.create_cohort("Tasks", onboarding, date(2026, 11, 2), [trainer], [tech, other], trainer)
+    drill = db.session.scalar(select(PracticalTask).where(PracticalTask.slug == "seven-step-drill"))
+    n = len(drill.checklist)
+    learning.record_signoff(drill, tech, trainer, [(True, "")] * n)
+    learning.record_signoff(drill, other, trainer, [(True, "")] * (n - 1) + [(False, "no summary")])
+    states = learning.cohort_task_states(cohort)
+    assert states[(tech.id, drill.id)] == "passed" and states[(other.id, drill.id)] == "failed"
+    assert {s for (m, t), s in states.items() if t != drill.id} == {"not_tried"}
+    login(client, "trainer")
+    for lang, words in (("en", ("Passed", "Not passed", "Not tried")), ("zh_CN", ("已通过", "未通过", "未考核"))):
+        html = client.get(f"/learning/cohorts/{cohort.id}?lang={lang}").get_data(as_text=True)
+        panel = html.split('data-section="practical"', 1)[1]
+        assert all(word in panel for word in words)
+        mine = panel.split('data-member="tech"', 1)[1].split('data-member=', 1)[0]
+        theirs = panel.split('data-member="other"', 1)[1].split('data-member=', 1)[0]
+        assert 'data-task="seven-step-drill" data-state="passed"' in mine
+        assert 'data-task="seven-step-drill" data-state="failed"' in theirs
+        assert theirs.count('data-state="not_tried"') == len(onboarding.tasks()) - 1

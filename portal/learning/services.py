@@ -321,6 +321,26 @@ def cohort_matrix(cohort: Cohort, today: date) -> list[LearnerRow]:
     return behind_first(rows)
 
 
+TASK_PASSED, TASK_FAILED, TASK_NOT_TRIED = "passed", "failed", "not_tried"
+
+
+def cohort_task_states(cohort: Cohort) -> dict[tuple[int, int], str]:
+    """(member id, task id) → passed (an attempt passed), failed (attempted, none passed) or
+    not_tried, for every member and every active practical task of the programme."""
+    tasks = [t.id for t in cohort.course.tasks()]
+    members = [m.id for m in cohort.members]
+    states = {(m, t): TASK_NOT_TRIED for m in members for t in tasks}
+    if not (tasks and members):
+        return states
+    for user_id, task_id, passed in db.session.execute(select(SignOff.user_id, SignOff.task_id, SignOff.passed).where(
+            SignOff.user_id.in_(members), SignOff.task_id.in_(tasks))):
+        if passed:
+            states[(user_id, task_id)] = TASK_PASSED
+        elif states[(user_id, task_id)] != TASK_PASSED:
+            states[(user_id, task_id)] = TASK_FAILED
+    return states
+
+
 def cohorts_of(user: User) -> list[Cohort]:
     """The cohorts a technician belongs to, newest first."""
     return list(db.session.scalars(select(Cohort).join(CohortMember).where(CohortMember.user_id == user.id)

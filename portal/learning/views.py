@@ -247,7 +247,7 @@ def cohort(cohort_id: int):
              + [f"{d.lessons_done}/{d.lessons_total} {d.status}" for d in row.days] for row in rows),
             f"cohort-{item.id}", request.args["format"])
     return render_template("learning/cohort.html", cohort=item, days=svc.cohort_days(item), rows=rows, today=now,
-                           lang=user_lang())
+                           lang=user_lang(), tasks=item.course.tasks(), task_states=svc.cohort_task_states(item))
 
 
 @bp.route("/signoff/<username>/<slug>/<task>", methods=["GET", "POST"])
