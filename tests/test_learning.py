@@ -290,6 +290,7 @@ def test_the_sign_off_form_needs_every_item_and_keeps_what_was_entered(app, clie
     task = db.session.scalar(select(PracticalTask).where(PracticalTask.slug == "seven-step-drill"))
     data = {"csrf_token": token, **{f"item-{i}": "pass" for i in range(len(task.checklist))}}
     data["item-3"] = "fail"
+    data["comment-3"] = "skipped the fault diagnosis step"
     assert client.post(url, data=data).status_code == 302
     data["item-3"] = "pass"
     client.post(url, data=data)
@@ -609,3 +610,33 @@ def test_the_cohort_page_shows_tasks_passed_failed_and_not_tried(app, client, co
         assert 'data-task="seven-step-drill" data-state="passed"' in mine
         assert 'data-task="seven-step-drill" data-state="failed"' in theirs
         assert theirs.count('data-state="not_tried"') == len(onboarding.tasks()) - 1
+
+
+# --- promises kept: a failed sign-off item says why -----------------------------------------
+
+
+def test_a_failed_sign_off_item_needs_a_comment(app, client, courses, users):
+    task = db.session.scalar(select(PracticalTask).where(PracticalTask.slug == "seven-step-drill"))
+    n = len(task.checklist)
+    tech, trainer = users["technician"], users["trainer"]
+    with pytest.raises(learning.LearningError):
+        learning.record_signoff(task, tech, trainer, [(True, "")] * (n - 1) + [(False, "  ")])
+    assert db.session.scalar(select(func.count()).select_from(SignOff)) == 0
+    login(client, "trainer")
+    url = "/learning/signoff/tech/onboarding/seven-step-drill"
+    token = get_csrf(client, url)
+    data = {"csrf_token": token, **{f"item-{i}": "pass" for i in range(n)}, "comment": "overall: nearly there"}
+    data.update({"item-1": "fail", "comment-1": "forgot the shoe covers", "item-2": "fail"})
+    page = client.post(url + "?lang=en", data=data)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Say why item 3 failed" in html
+    assert "forgot the shoe covers" in html and "overall: nearly there" in html  # kept what was typed
+    assert 'id="comment-2"' in html and html.split('id="comment-2"', 1)[1].split(">", 1)[0].count("data-needs-comment") == 1
+    assert db.session.scalar(select(func.count()).select_from(SignOff)) == 0
+    zh = client.post(url + "?lang=zh_CN", data=data).get_data(as_text=True)
+    assert "不合格的项目必须填写评语" in zh
+    data["comment-2"] = "no service summary"
+    assert client.post(url, data=data).status_code == 302
+    row = db.session.scalar(select(SignOff))
+    assert not row.passed and [i["comment"] for i in row.items if not i["passed"]] == [
+        "forgot the shoe covers", "no service summary"]

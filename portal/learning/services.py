@@ -356,9 +356,10 @@ def behind_count(cohort: Cohort, today: date) -> int:
 
 def record_signoff(task: PracticalTask, technician: User, trainer: User,
                    results: list[tuple[bool, str]], comment: str = "") -> SignOff:
-    """One attempt, judged item by item: passed only if every item passed. Attempts are kept;
-    a failed task can be attempted again."""
+    """One attempt, judged item by item: passed only if every item passed; every failed item
+    says why (its comment). Attempts are kept; a failed task can be attempted again."""
     from flask_babel import gettext as _
+    from flask_babel import ngettext
 
     if not technician.has_role("technician"):
         raise LearningError(_("Only technicians are signed off."))
@@ -368,6 +369,11 @@ def record_signoff(task: PracticalTask, technician: User, trainer: User,
         raise LearningError(_("Nobody signs off their own practical task."))
     if len(results) != len(task.checklist):
         raise LearningError(_("Judge every item of the checklist."))
+    unexplained = [n for n, (ok, text) in enumerate(results, start=1) if not ok and not (text or "").strip()]
+    if unexplained:
+        raise LearningError(ngettext("Say why item %(items)s failed: a failed item needs a comment.",
+                                     "Say why items %(items)s failed: each failed item needs a comment.",
+                                     len(unexplained), items=", ".join(str(n) for n in unexplained)))
     previous = db.session.scalar(select(func.max(SignOff.attempt)).where(
         SignOff.user_id == technician.id, SignOff.task_id == task.id)) or 0
     signoff = SignOff(
