@@ -640,3 +640,61 @@ def test_a_failed_sign_off_item_needs_a_comment(app, client, courses, users):
     row = db.session.scalar(select(SignOff))
     assert not row.passed and [i["comment"] for i in row.items if not i["passed"]] == [
         "forgot the shoe covers", "no service summary"]
+
+
+# --- promises kept: the migration converts rows already wrong -------------------------------
+
+
+def test_the_migration_reopens_targeted_lessons_done_before_and_keeps_one_cohort_each(backend, tmp_path, request):
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from portal.auth.services import create_user
+    from portal.dbtypes import UTCDateTime
+    from portal.learning.models import Cohort, CohortMember, CourseModule, TargetedAssignment
+
+    from .test_migrations import _fresh_app
+
+    def at(month):
+        return datetime(2026, month, 1, 2, 0, tzinfo=timezone.utc)
+
+    app = _fresh_app(backend, tmp_path, request)
+    with app.app_context():
+        upgrade(revision="15558c7f0a5a")  # before this change
+        tech = create_user("tech", ["technician"], "a-long-password-1")
+        course = Course(slug="remedial", kind="remedial", title_zh="补课", title_en="Remedial")
+        module = CourseModule(course=course, slug="m", position=1, title_zh="模块", title_en="Module")
+        first, second = (Lesson(course=course, module=module, slug=s, position=n, title_zh=s, title_en=s)
+                         for n, s in enumerate(("one", "two")))
+        db.session.add_all([course, module, first, second])
+        db.session.flush()
+        db.session.add_all([LessonProgress(user_id=tech.id, lesson_id=first.id, completed_at=at(1)),
+                            LessonProgress(user_id=tech.id, lesson_id=second.id, completed_at=at(6))])
+        old = Cohort(name="Old", course_id=course.id, start_date=date(2026, 1, 5))
+        new = Cohort(name="New", course_id=course.id, start_date=date(2026, 11, 2))
+        db.session.add_all([old, new])
+        db.session.commit()
+        targeted = sa.table("learning_targeted", *(sa.column(c) for c in (
+            "id", "user_id", "course_id", "lesson_id", "module_id", "reason", "due_date", "source")),
+            sa.column("created_at", UTCDateTime))
+        rows = {"early": first.id, "late": second.id, "module": None}
+        for n, (key, lesson_id) in enumerate(rows.items(), start=1):
+            db.session.execute(targeted.insert().values(
+                id=n, user_id=tech.id, course_id=course.id, lesson_id=lesson_id,
+                module_id=module.id if lesson_id is None else None, reason=key, due_date=date(2026, 4, 1),
+                source="audit", created_at=at(3)))
+        member = sa.table("learning_cohort_member", sa.column("cohort_id"), sa.column("user_id"))
+        db.session.execute(member.insert(), [{"cohort_id": old.id, "user_id": tech.id},
+                                             {"cohort_id": new.id, "user_id": tech.id}])
+        db.session.commit()
+        upgrade()
+        db.session.expire_all()
+        found = {t.reason: t for t in db.session.scalars(select(TargetedAssignment))}
+        assert found["early"].completed_at is None and found["early"].lessons_done == []  # done before: open
+        assert found["late"].completed_at == at(6) and found["late"].lessons_done == [second.id]
+        assert found["module"].completed_at is None and found["module"].lessons_done == [second.id]
+        assert db.session.execute(select(CohortMember.cohort_id)).scalars().all() == [new.id]
+        db.session.remove()
+        db.engine.dispose()
