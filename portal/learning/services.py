@@ -236,6 +236,11 @@ def current_cohorts(members: list[User]) -> list[tuple[User, Cohort]]:
     return [(ids[uid], cohort) for uid, cohort in rows]
 
 
+def _detail(text: str) -> str:
+    """A name inside an account event's "key=value;key=value" detail."""
+    return text.replace(";", ",").replace("=", "-")
+
+
 def create_cohort(name: str, course: Course, start_date: date, trainers: list[User],
                   members: list[User], created_by: User | None, move: bool = False) -> Cohort:
     """A technician is in one cohort at a time. Members already in one are refused unless
@@ -264,9 +269,8 @@ def create_cohort(name: str, course: Course, start_date: date, trainers: list[Us
     for member, old in conflicts:
         db.session.execute(CohortMember.__table__.delete().where(CohortMember.cohort_id == old.id,
                                                                  CohortMember.user_id == member.id))
-        clean = lambda text: text.replace(";", ",").replace("=", "-")  # noqa: E731  (the detail's separators)
         log_event(member, "cohort_moved", actor=created_by,
-                  detail=f"from={clean(old.name)} #{old.id};to={clean(cohort.name)} #{cohort.id}")
+                  detail=f"from={_detail(old.name)} #{old.id};to={_detail(cohort.name)} #{cohort.id}")
     db.session.add_all([CohortTrainer(cohort_id=cohort.id, user_id=t.id) for t in trainers])
     db.session.add_all([CohortMember(cohort_id=cohort.id, user_id=m.id) for m in members])
     try:
