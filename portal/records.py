@@ -234,7 +234,7 @@ def next_steps(user: User, today: date, lang: str) -> list[Step]:
     for item in learning.assignments_for(user, today):
         if not item.progress.complete:
             course = item.assignment.course
-            learning_step(course.text("title", lang), item.assignment.due_date, item.overdue,
+            learning_step(course.text("title", lang), item.due, item.overdue,
                           url_for("learning.course", slug=course.slug))
     for item in learning.targeted_for(user, today):
         if not item.complete:

@@ -72,13 +72,14 @@ def event_label(action: str) -> str:
         "token_revoked": _("API token revoked"),
         "unlocked": _("Sign-in lock lifted"),
         "sessions_ended": _("Signed out on every device"),
+        "cohort_moved": _("Moved to another cohort"),
     }.get(action, action)
 
 
 def event_detail_text(detail: str) -> str:
     """Render "roles=technician,trainer;outlet=GD-GZ-01" in the reader's language."""
     names = {"roles": _("Roles"), "outlet": _("Outlet"), "token": _("Token"),
-             "devices": _("Devices")}
+             "devices": _("Devices"), "from": _("From cohort"), "to": _("To cohort")}
     parts = []
     for item in filter(None, (detail or "").split(";")):
         key, _sep, value = item.partition("=")

@@ -175,14 +175,18 @@ def test_progress_and_resume(app, courses, users):
     assert learning.course_progress(tech, onboarding).resume.id == first.id
     learning.record_visit(tech, first)
     learning.set_done(tech, first)
-    learning.record_visit(tech, third)  # opened, not done: that is where to carry on
+    learning.record_visit(tech, third)  # opened last, not done: still, carry on at the first unfinished
     progress = learning.course_progress(tech, onboarding)
-    assert progress.done == 1 and progress.resume.id == third.id
+    assert progress.done == 1 and progress.resume.id == second.id
     assert progress.modules[0].done == 1 and 0 < progress.modules[0].percent < 100
     learning.set_done(tech, third)
     assert learning.course_progress(tech, onboarding).resume.id == second.id  # first not done
+    learning.set_done(tech, second)
+    fourth = onboarding.lessons()[3]
+    assert learning.course_progress(tech, onboarding).resume.id == fourth.id
     learning.set_done(tech, third, done=False)
-    assert learning.course_progress(tech, onboarding).done == 1
+    assert learning.course_progress(tech, onboarding).done == 2
+    assert learning.course_progress(tech, onboarding).resume.id == third.id
 
 
 def test_a_technician_marks_a_lesson_done_through_the_page(app, client, courses, users):
@@ -286,6 +290,7 @@ def test_the_sign_off_form_needs_every_item_and_keeps_what_was_entered(app, clie
     task = db.session.scalar(select(PracticalTask).where(PracticalTask.slug == "seven-step-drill"))
     data = {"csrf_token": token, **{f"item-{i}": "pass" for i in range(len(task.checklist))}}
     data["item-3"] = "fail"
+    data["comment-3"] = "skipped the fault diagnosis step"
     assert client.post(url, data=data).status_code == 302
     data["item-3"] = "pass"
     client.post(url, data=data)
@@ -307,7 +312,8 @@ def test_assignments_reach_the_right_technicians_and_list_the_overdue(app, quizz
     far = make_user("far", "technician", outlet="BJ-01")
     quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
     everyone = learning.create_assignment(quarterly, "all", date(2026, 9, 30), users["trainer"])
-    south_only = learning.create_assignment(quarterly, "region", date(2026, 12, 31), users["trainer"],
+    other = db.session.scalar(select(Course).where(Course.kind == "quarterly", Course.id != quarterly.id))
+    south_only = learning.create_assignment(other, "region", date(2026, 12, 31), users["trainer"],
                                             region=network["region"])
     assert {u.username for u in learning.assignment_targets(everyone)} == {"tech", "far"}
     assert {u.username for u in learning.assignment_targets(south_only)} == {"tech"}
@@ -418,10 +424,282 @@ def test_reaches_agrees_with_assignment_targets(app, courses, make_user, users, 
     db.session.commit()
     course = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
     from portal.auth.models import User
+    from portal.learning.models import Assignment
 
     everyone = db.session.scalars(select(User)).all()
     for scope, extra in (("all", {}), ("region", {"region": network["region"]}),
                          ("product", {"product": "water-heater"}), ("product", {"product": "washing-machine"})):
-        assignment = learning.create_assignment(course, scope, date(2026, 12, 31), users["trainer"], **extra)
+        # Not saved: one course reaches a technician once, so these targets are compared unsaved.
+        assignment = Assignment(course_id=course.id, scope=scope, due_date=date(2026, 12, 31),
+                                region_id=extra["region"].id if "region" in extra else None,
+                                product=extra.get("product"))
         targets = {u.id for u in learning.assignment_targets(assignment)}
         assert {u.id for u in everyone if learning.reaches(assignment, u)} == targets, scope
+
+
+# --- promises kept: targeted lessons count only when done after they were assigned ----------
+
+
+def test_a_targeted_lesson_done_in_onboarding_must_be_done_again(app, client, courses, users):
+    tech = users["technician"]
+    lesson = _lesson("onboarding", "d05-forbidden-phrases")
+    learning.record_visit(tech, lesson)
+    learning.set_done(tech, lesson)  # in onboarding, long before the audit
+    row = learning.assign_targeted(tech, lesson, "Audit: used a forbidden phrase", date.today() + timedelta(days=14),
+                                   source="audit")
+    module_row = learning.assign_targeted(tech, lesson.module, "Audit section weak", date.today() + timedelta(days=14),
+                                          source="audit")
+    mine = {m.targeted.id: m for m in learning.targeted_for(tech, date.today())}
+    assert not mine[row.id].complete and mine[row.id].done == 0
+    assert not mine[module_row.id].complete and mine[module_row.id].done == 0
+    steps = learning.next_steps(tech, date.today(), "en")
+    assert lesson.title_en in [title for title, _due, _late in steps.items]
+    login(client, "tech")
+    html = client.get("/learning/?lang=en").get_data(as_text=True)
+    assert "0 of 1 lessons" in html
+    page = client.get("/learning/courses/onboarding/lessons/d05-forbidden-phrases?lang=en").get_data(as_text=True)
+    assert 'data-state="assigned-again"' in page and 'data-action="mark-done"' in page
+    token = get_csrf(client, "/learning/courses/onboarding/lessons/d05-forbidden-phrases")
+    client.post("/learning/courses/onboarding/lessons/d05-forbidden-phrases/done",
+                data={"csrf_token": token, "done": "1"})
+    db.session.expire_all()  # the request ran in its own session
+    mine = {m.targeted.id: m for m in learning.targeted_for(tech, date.today())}
+    assert mine[row.id].complete and mine[row.id].targeted.completed_at is not None
+    assert not mine[module_row.id].complete and mine[module_row.id].done == 1
+    for other in lesson.module.lessons:
+        if other.active and other.id != lesson.id:
+            learning.set_done(tech, other)
+    assert all(m.complete for m in learning.targeted_for(tech, date.today()))
+    # Unmarking the lesson later does not reopen an assignment already complete.
+    learning.set_done(tech, lesson, done=False)
+    assert all(m.complete for m in learning.targeted_for(tech, date.today()))
+    page = client.get("/learning/courses/onboarding/lessons/d05-forbidden-phrases").get_data(as_text=True)
+    assert 'data-state="assigned-again"' not in page
+
+
+# --- promises kept: no past due date, no course twice, no technician in two cohorts ---------
+
+
+def test_an_assignment_due_in_the_past_is_refused_and_nothing_saved(app, client, courses, users):
+    from portal.learning.models import Assignment
+
+    quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+    with pytest.raises(learning.LearningError):
+        learning.create_assignment(quarterly, "all", date(2026, 12, 1), users["trainer"], today=date(2026, 12, 2))
+    login(client, "trainer")
+    token = get_csrf(client, "/learning/assignments")
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    page = client.post("/learning/assignments?lang=en", data={
+        "csrf_token": token, "course": str(quarterly.id), "scope": "all", "due_date": yesterday})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "has passed" in html and yesterday in html  # kept what was typed
+    assert db.session.scalar(select(func.count()).select_from(Assignment)) == 0
+    ok = client.post("/learning/assignments", data={
+        "csrf_token": token, "course": str(quarterly.id), "scope": "all", "due_date": date.today().isoformat()})
+    assert ok.status_code == 302
+
+
+def test_the_same_course_to_the_same_technicians_twice_is_refused_with_a_link(app, client, courses, users, network):
+    from portal.learning.models import Assignment
+
+    quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+    due = date.today() + timedelta(days=30)
+    first = learning.create_assignment(quarterly, "region", due, users["trainer"], region=network["region"])
+    with pytest.raises(learning.DuplicateAssignment) as same:
+        learning.create_assignment(quarterly, "region", due + timedelta(days=5), users["trainer"],
+                                   region=network["region"])
+    assert same.value.existing.id == first.id
+    with pytest.raises(learning.DuplicateAssignment):  # "all" reaches the same technician again
+        learning.create_assignment(quarterly, "all", due, users["trainer"])
+    other = db.session.scalar(select(Course).where(Course.kind == "quarterly", Course.id != quarterly.id))
+    learning.create_assignment(other, "all", due, users["trainer"])  # another course is fine
+    login(client, "trainer")
+    token = get_csrf(client, "/learning/assignments")
+    page = client.post("/learning/assignments?lang=en", data={
+        "csrf_token": token, "course": str(quarterly.id), "scope": "all", "due_date": due.isoformat()})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and f'href="/learning/assignments/{first.id}"' in html
+    assert "already assigned" in html
+    assert db.session.scalar(select(func.count()).select_from(Assignment)) == 2
+    assert learning.trainer_summary(due + timedelta(days=40))["overdue"] == 2  # one per course, not three
+
+
+def test_a_technician_in_a_cohort_moves_to_another_only_when_confirmed(app, client, courses, users):
+    from portal.auth.models import AccountEvent
+    from portal.learning.models import CohortMember
+
+    tech, trainer = users["technician"], users["trainer"]
+    onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+    old = learning.create_cohort("Old", onboarding, date(2026, 1, 5), [trainer], [tech], trainer)
+    with pytest.raises(learning.CohortConflict):
+        learning.create_cohort("New", onboarding, date(2026, 11, 2), [trainer], [tech], trainer)
+    assert db.session.scalar(select(func.count()).select_from(CohortMember)) == 1
+    login(client, "trainer")
+    token = get_csrf(client, "/learning/cohorts/new")
+    data = {"csrf_token": token, "name": "Guangzhou Nov", "course": str(onboarding.id),
+            "start_date": "2026-11-02", "trainers": [str(trainer.id)], "members": [str(tech.id)]}
+    page = client.post("/learning/cohorts/new?lang=en", data=data)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Already in a cohort" in html and 'name="move"' in html
+    assert "Guangzhou Nov" in html and f"/learning/cohorts/{old.id}" in html
+    moved = client.post("/learning/cohorts/new", data={**data, "move": "y"})
+    assert moved.status_code == 302
+    db.session.expire_all()
+    assert [c.name for c in learning.cohorts_of(tech)] == ["Guangzhou Nov"]
+    assert learning.cohort_matrix(db.session.get(type(old), old.id), date(2026, 12, 1)) == []  # not behind there
+    event = db.session.scalar(select(AccountEvent).where(AccountEvent.action == "cohort_moved"))
+    assert event.user_id == tech.id and event.actor_id == trainer.id and "Old" in event.detail
+    assert learning.notify_behind(date(2026, 12, 31)) == 1  # one reminder, from the new cohort
+
+
+# --- promises kept: someone who joins after a course is due gets their own due date ---------
+
+
+def test_personal_due_dates_for_people_who_joined_later():
+    from portal.learning.schedule import personal_due
+
+    due, assigned = date(2026, 3, 31), date(2026, 3, 1)  # 30 days to do it
+    assert personal_due(due, assigned, date(2026, 1, 5)) == due  # already there
+    assert personal_due(due, assigned, None) == due
+    assert personal_due(due, assigned, date(2026, 6, 1)) == date(2026, 7, 1)  # the same 30 days
+    assert personal_due(due, assigned, date(2026, 3, 20)) == date(2026, 4, 19)
+    assert personal_due(date(2026, 3, 2), assigned, date(2026, 6, 1)) == date(2026, 6, 15)  # at least 14
+
+
+def test_someone_who_joins_after_the_due_date_is_not_overdue_at_once(app, courses, make_user, users):
+    from datetime import datetime, timezone
+
+    users["technician"].start_date = date(2026, 1, 5)
+    late = make_user("late", "technician", outlet="GD-GZ-01", start_date=date(2026, 6, 1))
+    quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+    assignment = learning.create_assignment(quarterly, "all", date(2026, 3, 31), users["trainer"])
+    assignment.created_at = datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc)
+    db.session.commit()
+    report = learning.assignment_report(assignment, date(2026, 6, 2))
+    assert [u.username for u in report.overdue] == ["tech"]
+    mine = learning.assignments_for(late, date(2026, 6, 2))
+    assert [(m.due, m.overdue) for m in mine] == [(date(2026, 7, 1), False)]
+    assert learning.trainer_summary(date(2026, 6, 2))["overdue"] == 1
+    assert [u.username for u in learning.assignment_report(assignment, date(2026, 7, 2)).overdue] == ["late", "tech"]
+    steps = learning.next_steps(late, date(2026, 6, 2), "en")
+    assert steps.items == [(quarterly.title_en, date(2026, 7, 1), False)]
+    from portal.records import next_steps as urgent_steps
+
+    with app.test_request_context("/"):
+        step = next(s for s in urgent_steps(late, date(2026, 6, 2), "en") if s.due is not None)
+    assert (step.kind, step.due) == ("due", date(2026, 7, 1))  # not "overdue", not "due soon"
+
+
+# --- promises kept: the cohort page shows each member's practical tasks ---------------------
+
+
+def test_the_cohort_page_shows_tasks_passed_failed_and_not_tried(app, client, courses, make_user, users):
+    other = make_user("other", "technician", outlet="GD-GZ-01")
+    tech, trainer = users["technician"], users["trainer"]
+    onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+    cohort = learning.create_cohort("Tasks", onboarding, date(2026, 11, 2), [trainer], [tech, other], trainer)
+    drill = db.session.scalar(select(PracticalTask).where(PracticalTask.slug == "seven-step-drill"))
+    n = len(drill.checklist)
+    learning.record_signoff(drill, tech, trainer, [(True, "")] * n)
+    learning.record_signoff(drill, other, trainer, [(True, "")] * (n - 1) + [(False, "no summary")])
+    states = learning.cohort_task_states(cohort)
+    assert states[(tech.id, drill.id)] == "passed" and states[(other.id, drill.id)] == "failed"
+    assert {s for (m, t), s in states.items() if t != drill.id} == {"not_tried"}
+    login(client, "trainer")
+    for lang, words in (("en", ("Passed", "Not passed", "Not tried")), ("zh_CN", ("已通过", "未通过", "未考核"))):
+        html = client.get(f"/learning/cohorts/{cohort.id}?lang={lang}").get_data(as_text=True)
+        panel = html.split('data-section="practical"', 1)[1]
+        assert all(word in panel for word in words)
+        mine = panel.split('data-member="tech"', 1)[1].split('data-member=', 1)[0]
+        theirs = panel.split('data-member="other"', 1)[1].split('data-member=', 1)[0]
+        assert 'data-task="seven-step-drill" data-state="passed"' in mine
+        assert 'data-task="seven-step-drill" data-state="failed"' in theirs
+        assert theirs.count('data-state="not_tried"') == len(onboarding.tasks()) - 1
+
+
+# --- promises kept: a failed sign-off item says why -----------------------------------------
+
+
+def test_a_failed_sign_off_item_needs_a_comment(app, client, courses, users):
+    task = db.session.scalar(select(PracticalTask).where(PracticalTask.slug == "seven-step-drill"))
+    n = len(task.checklist)
+    tech, trainer = users["technician"], users["trainer"]
+    with pytest.raises(learning.LearningError):
+        learning.record_signoff(task, tech, trainer, [(True, "")] * (n - 1) + [(False, "  ")])
+    assert db.session.scalar(select(func.count()).select_from(SignOff)) == 0
+    login(client, "trainer")
+    url = "/learning/signoff/tech/onboarding/seven-step-drill"
+    token = get_csrf(client, url)
+    data = {"csrf_token": token, **{f"item-{i}": "pass" for i in range(n)}, "comment": "overall: nearly there"}
+    data.update({"item-1": "fail", "comment-1": "forgot the shoe covers", "item-2": "fail"})
+    page = client.post(url + "?lang=en", data=data)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Say why item 3 failed" in html
+    assert "forgot the shoe covers" in html and "overall: nearly there" in html  # kept what was typed
+    assert 'id="comment-2"' in html and html.split('id="comment-2"', 1)[1].split(">", 1)[0].count("data-needs-comment") == 1
+    assert db.session.scalar(select(func.count()).select_from(SignOff)) == 0
+    zh = client.post(url + "?lang=zh_CN", data=data).get_data(as_text=True)
+    assert "不合格的项目必须填写评语" in zh
+    data["comment-2"] = "no service summary"
+    assert client.post(url, data=data).status_code == 302
+    row = db.session.scalar(select(SignOff))
+    assert not row.passed and [i["comment"] for i in row.items if not i["passed"]] == [
+        "forgot the shoe covers", "no service summary"]
+
+
+# --- promises kept: the migration converts rows already wrong -------------------------------
+
+
+def test_the_migration_reopens_targeted_lessons_done_before_and_keeps_one_cohort_each(backend, tmp_path, request):
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from portal.auth.services import create_user
+    from portal.dbtypes import UTCDateTime
+    from portal.learning.models import Cohort, CohortMember, CourseModule, TargetedAssignment
+
+    from .test_migrations import _fresh_app
+
+    def at(month):
+        return datetime(2026, month, 1, 2, 0, tzinfo=timezone.utc)
+
+    app = _fresh_app(backend, tmp_path, request)
+    with app.app_context():
+        upgrade(revision="15558c7f0a5a")  # before this change
+        tech = create_user("tech", ["technician"], "a-long-password-1")
+        course = Course(slug="remedial", kind="remedial", title_zh="补课", title_en="Remedial")
+        module = CourseModule(course=course, slug="m", position=1, title_zh="模块", title_en="Module")
+        first, second = (Lesson(course=course, module=module, slug=s, position=n, title_zh=s, title_en=s)
+                         for n, s in enumerate(("one", "two")))
+        db.session.add_all([course, module, first, second])
+        db.session.flush()
+        db.session.add_all([LessonProgress(user_id=tech.id, lesson_id=first.id, completed_at=at(1)),
+                            LessonProgress(user_id=tech.id, lesson_id=second.id, completed_at=at(6))])
+        old = Cohort(name="Old", course_id=course.id, start_date=date(2026, 1, 5))
+        new = Cohort(name="New", course_id=course.id, start_date=date(2026, 11, 2))
+        db.session.add_all([old, new])
+        db.session.commit()
+        targeted = sa.table("learning_targeted", *(sa.column(c) for c in (
+            "id", "user_id", "course_id", "lesson_id", "module_id", "reason", "due_date", "source")),
+            sa.column("created_at", UTCDateTime))
+        rows = {"early": first.id, "late": second.id, "module": None}
+        for n, (key, lesson_id) in enumerate(rows.items(), start=1):
+            db.session.execute(targeted.insert().values(
+                id=n, user_id=tech.id, course_id=course.id, lesson_id=lesson_id,
+                module_id=module.id if lesson_id is None else None, reason=key, due_date=date(2026, 4, 1),
+                source="audit", created_at=at(3)))
+        member = sa.table("learning_cohort_member", sa.column("cohort_id"), sa.column("user_id"))
+        db.session.execute(member.insert(), [{"cohort_id": old.id, "user_id": tech.id},
+                                             {"cohort_id": new.id, "user_id": tech.id}])
+        db.session.commit()
+        upgrade()
+        db.session.expire_all()
+        found = {t.reason: t for t in db.session.scalars(select(TargetedAssignment))}
+        assert found["early"].completed_at is None and found["early"].lessons_done == []  # done before: open
+        assert found["late"].completed_at == at(6) and found["late"].lessons_done == [second.id]
+        assert found["module"].completed_at is None and found["module"].lessons_done == [second.id]
+        assert db.session.execute(select(CohortMember.cohort_id)).scalars().all() == [new.id]
+        db.session.remove()
+        db.engine.dispose()

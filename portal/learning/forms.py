@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..auth.forms import MultiCheckboxField
@@ -18,6 +18,7 @@ class CohortForm(FlaskForm):
                            description=_l("The first day; weekends and holidays are skipped."))
     trainers = MultiCheckboxField(_l("Trainers"), validators=[DataRequired(message=_l("Choose at least one trainer."))])
     members = MultiCheckboxField(_l("Members"), validators=[DataRequired(message=_l("Choose at least one member."))])
+    move = BooleanField(_l("Move them: take these technicians out of their current cohort"))
 
 
 class DoneForm(FlaskForm):

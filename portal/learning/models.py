@@ -169,7 +169,10 @@ class CohortTrainer(db.Model):
 
 
 class CohortMember(db.Model):
+    """A technician is in one cohort at a time (moving them is explicit and logged)."""
+
     __tablename__ = "learning_cohort_member"
+    __table_args__ = (UniqueConstraint("user_id", name="uq_learning_cohort_member_user"),)
 
     cohort_id: Mapped[int] = mapped_column(ForeignKey("learning_cohort.id", ondelete="CASCADE"),
                                            primary_key=True)
@@ -231,6 +234,10 @@ class TargetedAssignment(db.Model):
     source: Mapped[str] = mapped_column(String(20), default="trainer")  # trainer | audit
     assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Only lessons marked done after the assignment count (a lesson done in onboarding does not
+    # answer an audit finding): their ids, and when the last of them was done.
+    lessons_done: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     assigned_by: Mapped[User | None] = relationship(foreign_keys=[assigned_by_id])

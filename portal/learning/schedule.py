@@ -92,6 +92,20 @@ def behind_first(rows: list[LearnerRow]) -> list[LearnerRow]:
     return sorted(rows, key=lambda r: (-r.behind, r.share, str(getattr(r.user, "username", ""))))
 
 
+NEW_STARTER_MIN_DAYS = 14
+
+
+def personal_due(due: date, assigned_on: date, joined: date | None) -> date:
+    """A course assignment's due date for one person. Someone who joined after the course was
+    assigned gets the same time everyone had (from the day it was assigned to its due date; at
+    least two weeks) counted from the day they joined, and never less than the common due date.
+    Everyone else: the common due date."""
+    if joined is None or joined <= assigned_on:
+        return due
+    span = max((due - assigned_on).days, NEW_STARTER_MIN_DAYS)
+    return max(due, joined + timedelta(days=span))
+
+
 def estimate_minutes(text: str, lang: str) -> int:
     """Reading time: about 300 Chinese characters or 200 English words a minute (study pace)."""
     import re

@@ -9,14 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import Outlet, Province, User, UserRole
+from ..auth.services import log_event
 from ..dbtypes import utcnow
 from ..extensions import db
 from .models import (Assignment, Cohort, CohortMember, CohortTrainer, Course, CourseModule, Holiday,
                      Lesson, LessonProgress, PracticalTask, SignOff, TargetedAssignment)
-from .schedule import Calendar, DayState, LearnerRow, behind_first, day_status
+from .schedule import Calendar, DayState, LearnerRow, behind_first, day_status, personal_due
 
 
 class LearningError(ValueError):
@@ -64,8 +67,37 @@ def set_done(user: User, lesson: Lesson, done: bool = True) -> LessonProgress:
     now = utcnow()
     row.last_seen_at = now
     row.completed_at = (row.completed_at or now) if done else None
+    _count_for_targeted(user, lesson, done, now)
     db.session.commit()
     return row
+
+
+def open_targeted(user: User, lesson: Lesson, lock: bool = False) -> list[TargetedAssignment]:
+    """The targeted assignments of this user, not yet complete, that include the lesson."""
+    covers = TargetedAssignment.lesson_id == lesson.id
+    if lesson.module_id is not None:
+        covers = covers | (TargetedAssignment.module_id == lesson.module_id)
+    query = select(TargetedAssignment).where(TargetedAssignment.user_id == user.id,
+                                             TargetedAssignment.completed_at.is_(None), covers)
+    if lock:
+        query = query.with_for_update()
+    return list(db.session.scalars(query.order_by(TargetedAssignment.id)))
+
+
+def targeted_lesson_open(user: User, lesson: Lesson) -> bool:
+    """Whether a targeted assignment still waits for this lesson to be (re)done."""
+    return any(lesson.id not in (row.lessons_done or []) for row in open_targeted(user, lesson))
+
+
+def _count_for_targeted(user: User, lesson: Lesson, done: bool, now: datetime) -> None:
+    """A lesson marked done counts for the user's open targeted assignments that include it
+    (they were made before this moment); unmarking takes it back until they are complete."""
+    for row in open_targeted(user, lesson, lock=True):
+        ids = [i for i in (row.lessons_done or []) if i != lesson.id] + ([lesson.id] if done else [])
+        row.lessons_done = ids
+        wanted = {l.id for l in row.lessons()}
+        if done and wanted and wanted <= set(ids):
+            row.completed_at = now
 
 
 @dataclass
@@ -137,8 +169,8 @@ def latest_signoffs(user_id: int, task_ids) -> dict[int, SignOff]:
 
 
 def course_progress(user: User, course: Course, start: date | None = None) -> CourseProgress:
-    """Per module (day): lessons done and tasks passed; and the lesson to resume at —
-    the one last opened and not done, else the first not done."""
+    """Per module (day): lessons done and tasks passed; and the lesson to resume at: the
+    first, in the programme's order, not done."""
     lessons = course.lessons()
     progress = _progress_rows(user.id, [l.id for l in lessons])
     signoffs = latest_signoffs(user.id, [t.id for t in course.tasks()])
@@ -156,12 +188,10 @@ def course_progress(user: User, course: Course, start: date | None = None) -> Co
 
         result.quiz = quiz_by_slug(course.quiz)
         result.quiz_passed = passed_attempts([user.id], course.quiz).get(user.id)
-    open_ = [(p.last_seen_at, l) for l in lessons if (p := progress.get(l.id)) and p.completed_at is None]
-    if open_:
-        result.resume = max(open_, key=lambda item: item[0])[1]
-    else:
-        result.resume = next((l for l in lessons if l.id not in progress
-                              or progress[l.id].completed_at is None), None)
+    # Carry on at the first lesson of the programme, in order, not done yet (a lesson opened
+    # later, ahead of the schedule, does not pull the learner past an unfinished one).
+    result.resume = next((l for l in lessons if l.id not in progress
+                          or progress[l.id].completed_at is None), None)
     return result
 
 
@@ -188,8 +218,34 @@ def onboarding_courses() -> list[Course]:
                                    .order_by(Course.slug)))
 
 
+class CohortConflict(LearningError):
+    """Members already in another cohort: ``conflicts`` lists (member, their cohort)."""
+
+    def __init__(self, message: str, conflicts: list[tuple[User, Cohort]]):
+        super().__init__(message)
+        self.conflicts = conflicts
+
+
+def current_cohorts(members: list[User]) -> list[tuple[User, Cohort]]:
+    """The cohort each of these technicians is in now, if any."""
+    ids = {m.id: m for m in members}
+    if not ids:
+        return []
+    rows = db.session.execute(select(CohortMember.user_id, Cohort).join(Cohort, Cohort.id == CohortMember.cohort_id)
+                              .where(CohortMember.user_id.in_(list(ids))).order_by(CohortMember.user_id)).all()
+    return [(ids[uid], cohort) for uid, cohort in rows]
+
+
+def _detail(text: str) -> str:
+    """A name inside an account event's "key=value;key=value" detail."""
+    return text.replace(";", ",").replace("=", "-")
+
+
 def create_cohort(name: str, course: Course, start_date: date, trainers: list[User],
-                  members: list[User], created_by: User | None) -> Cohort:
+                  members: list[User], created_by: User | None, move: bool = False) -> Cohort:
+    """A technician is in one cohort at a time. Members already in one are refused unless
+    ``move`` says the trainer confirmed moving them: they leave their old cohort (its matrix
+    and reminders no longer count them) and the move is logged on their account."""
     from flask_babel import gettext as _
 
     if not name.strip():
@@ -202,13 +258,29 @@ def create_cohort(name: str, course: Course, start_date: date, trainers: list[Us
         raise LearningError(_("Members must be technicians."))
     if any(not t.has_role("trainer") for t in trainers):
         raise LearningError(_("Trainers must have the trainer role."))
+    conflicts = current_cohorts(members)
+    if conflicts and not move:
+        raise CohortConflict(_("Already in a cohort: %(who)s. Confirm the move to take them out of it.",
+                               who=", ".join(f"{m.display_name} ({c.name})" for m, c in conflicts)), conflicts)
     cohort = Cohort(name=name.strip()[:120], course_id=course.id, start_date=start_date,
                     created_by_id=created_by.id if created_by else None)
     db.session.add(cohort)
     db.session.flush()
+    for member, old in conflicts:
+        db.session.execute(CohortMember.__table__.delete().where(CohortMember.cohort_id == old.id,
+                                                                 CohortMember.user_id == member.id))
+        log_event(member, "cohort_moved", actor=created_by,
+                  detail=f"from={_detail(old.name)} #{old.id};to={_detail(cohort.name)} #{cohort.id}")
     db.session.add_all([CohortTrainer(cohort_id=cohort.id, user_id=t.id) for t in trainers])
     db.session.add_all([CohortMember(cohort_id=cohort.id, user_id=m.id) for m in members])
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Someone put one of them in another cohort meanwhile: nothing is saved; look again.
+        db.session.rollback()
+        raise LearningError(_("One of these technicians was just put in another cohort: check and try again."))
+    for old in {c.id: c for _m, c in conflicts}.values():
+        db.session.expire(old, ["members"])
     return cohort
 
 
@@ -253,6 +325,26 @@ def cohort_matrix(cohort: Cohort, today: date) -> list[LearnerRow]:
     return behind_first(rows)
 
 
+TASK_PASSED, TASK_FAILED, TASK_NOT_TRIED = "passed", "failed", "not_tried"
+
+
+def cohort_task_states(cohort: Cohort) -> dict[tuple[int, int], str]:
+    """(member id, task id) → passed (an attempt passed), failed (attempted, none passed) or
+    not_tried, for every member and every active practical task of the programme."""
+    tasks = [t.id for t in cohort.course.tasks()]
+    members = [m.id for m in cohort.members]
+    states = {(m, t): TASK_NOT_TRIED for m in members for t in tasks}
+    if not (tasks and members):
+        return states
+    for user_id, task_id, passed in db.session.execute(select(SignOff.user_id, SignOff.task_id, SignOff.passed).where(
+            SignOff.user_id.in_(members), SignOff.task_id.in_(tasks))):
+        if passed:
+            states[(user_id, task_id)] = TASK_PASSED
+        elif states[(user_id, task_id)] != TASK_PASSED:
+            states[(user_id, task_id)] = TASK_FAILED
+    return states
+
+
 def cohorts_of(user: User) -> list[Cohort]:
     """The cohorts a technician belongs to, newest first."""
     return list(db.session.scalars(select(Cohort).join(CohortMember).where(CohortMember.user_id == user.id)
@@ -268,9 +360,10 @@ def behind_count(cohort: Cohort, today: date) -> int:
 
 def record_signoff(task: PracticalTask, technician: User, trainer: User,
                    results: list[tuple[bool, str]], comment: str = "") -> SignOff:
-    """One attempt, judged item by item: passed only if every item passed. Attempts are kept;
-    a failed task can be attempted again."""
+    """One attempt, judged item by item: passed only if every item passed; every failed item
+    says why (its comment). Attempts are kept; a failed task can be attempted again."""
     from flask_babel import gettext as _
+    from flask_babel import ngettext
 
     if not technician.has_role("technician"):
         raise LearningError(_("Only technicians are signed off."))
@@ -280,6 +373,11 @@ def record_signoff(task: PracticalTask, technician: User, trainer: User,
         raise LearningError(_("Nobody signs off their own practical task."))
     if len(results) != len(task.checklist):
         raise LearningError(_("Judge every item of the checklist."))
+    unexplained = [n for n, (ok, text) in enumerate(results, start=1) if not ok and not (text or "").strip()]
+    if unexplained:
+        raise LearningError(ngettext("Say why item %(items)s failed: a failed item needs a comment.",
+                                     "Say why items %(items)s failed: each failed item needs a comment.",
+                                     len(unexplained), items=", ".join(str(n) for n in unexplained)))
     previous = db.session.scalar(select(func.max(SignOff.attempt)).where(
         SignOff.user_id == technician.id, SignOff.task_id == task.id)) or 0
     signoff = SignOff(
@@ -337,8 +435,19 @@ def reaches(assignment: Assignment, user: User) -> bool:
     return True
 
 
+class DuplicateAssignment(LearningError):
+    """The course is already assigned to some of these technicians: ``existing`` is that assignment."""
+
+    def __init__(self, message: str, existing: Assignment):
+        super().__init__(message)
+        self.existing = existing
+
+
 def create_assignment(course: Course, scope: str, due_date: date, created_by: User | None,
-                      region=None, product: str | None = None) -> Assignment:
+                      region=None, product: str | None = None, today: date | None = None) -> Assignment:
+    """Assign a course. Refused: a due date before ``today`` (when given: the portal's pages
+    always give it), and the same course to the same technicians twice — an assignment of the
+    course that already reaches any of them (or has the same target) is named in the error."""
     from flask_babel import gettext as _
 
     if scope not in ("all", "region", "product"):
@@ -347,13 +456,63 @@ def create_assignment(course: Course, scope: str, due_date: date, created_by: Us
         raise LearningError(_("Choose the region."))
     if scope == "product" and not product:
         raise LearningError(_("Choose the product line."))
+    if today is not None and due_date < today:
+        raise LearningError(_("The due date %(day)s has passed: choose today or a later day.",
+                              day=due_date.isoformat()))
     assignment = Assignment(course_id=course.id, scope=scope, due_date=due_date,
                             region_id=region.id if (scope == "region" and region) else None,
                             product=product if scope == "product" else None,
                             created_by_id=created_by.id if created_by else None)
+    # The course row is locked while its assignments are compared: two trainers assigning the
+    # same course at once are taken one after the other.
+    db.session.execute(select(Course.id).where(Course.id == course.id).with_for_update())
+    existing = overlapping_assignment(assignment)
+    if existing is not None:
+        db.session.rollback()
+        raise DuplicateAssignment(_("This course is already assigned to some of these technicians (due %(day)s): "
+                                    "nobody is given one course twice.", day=existing.due_date.isoformat()),
+                                  existing)
     db.session.add(assignment)
     db.session.commit()
     return assignment
+
+
+def _same_target(a: Assignment, b: Assignment) -> bool:
+    return (a.scope, a.region_id, a.product) == (b.scope, b.region_id, b.product)
+
+
+def overlapping_assignment(assignment: Assignment) -> Assignment | None:
+    """An assignment of the same course with the same target, or reaching any of the same
+    technicians: one person is never given (and counted for) one course twice."""
+    others = list(db.session.scalars(select(Assignment).where(
+        Assignment.course_id == assignment.course_id, Assignment.id != (assignment.id or 0))
+        .order_by(Assignment.id)))
+    if not others:
+        return None
+    same = next((a for a in others if _same_target(a, assignment)), None)
+    if same is not None:
+        return same
+    mine = {u.id for u in assignment_targets(assignment)}
+    return next((a for a in others if mine & {u.id for u in assignment_targets(a)}), None)
+
+
+def _local_day(moment: datetime) -> date:
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
+def joined_on(user: User) -> date | None:
+    """The day a person joined: their first working day, else the day their account was made."""
+    if user.start_date is not None:
+        return user.start_date
+    return _local_day(user.created_at) if user.created_at else None
+
+
+def due_for(assignment: Assignment, user: User) -> date:
+    """The assignment's due date for this person (later for someone who joined after it was made)."""
+    assigned_on = _local_day(assignment.created_at) if assignment.created_at else assignment.due_date
+    return personal_due(assignment.due_date, assigned_on, joined_on(user))
 
 
 def course_completed_at(user_ids: list[int], course: Course) -> dict[int, datetime]:
@@ -407,7 +566,7 @@ class AssignmentReport:
 def assignment_report(assignment: Assignment, today: date) -> AssignmentReport:
     users = assignment_targets(assignment)
     done = course_complete_for([u.id for u in users], assignment.course)
-    late = today > assignment.due_date
+    late = {u.id: today > due_for(assignment, u) and not done[u.id] for u in users}
     areas = {"region": {}, "province": {}, "outlet": {}}
     for user in users:
         outlet = user.outlet
@@ -422,9 +581,9 @@ def assignment_report(assignment: Assignment, today: date) -> AssignmentReport:
             line = areas[level].setdefault(name, AreaLine(name=name))
             line.assigned += 1
             line.complete += done[user.id]
-            line.overdue += (late and not done[user.id])
+            line.overdue += late[user.id]
     order = lambda lines: sorted(lines.values(), key=lambda l: (-l.overdue, l.percent, l.name))  # noqa: E731
-    overdue = [u for u in users if late and not done[u.id]]
+    overdue = [u for u in users if late[u.id]]
     return AssignmentReport(assignment=assignment, regions=order(areas["region"]),
                             provinces=order(areas["province"]), outlets=order(areas["outlet"]),
                             overdue=overdue, assigned=len(users), complete=sum(done.values()))
@@ -435,6 +594,7 @@ class MyAssignment:
     assignment: Assignment
     progress: CourseProgress
     overdue: bool
+    due: date | None = None  # this person's due date (see due_for)
 
 
 def assignments_for(user: User, today: date) -> list[MyAssignment]:
@@ -444,8 +604,10 @@ def assignments_for(user: User, today: date) -> list[MyAssignment]:
         if not reaches(assignment, user):
             continue
         progress = course_progress(user, assignment.course)
-        found.append(MyAssignment(assignment=assignment, progress=progress,
-                                  overdue=today > assignment.due_date and not progress.complete))
+        due = due_for(assignment, user)
+        found.append(MyAssignment(assignment=assignment, progress=progress, due=due,
+                                  overdue=today > due and not progress.complete))
+    found.sort(key=lambda item: item.due)
     return found
 
 
@@ -499,7 +661,8 @@ class MyTargeted:
 
     @property
     def complete(self) -> bool:
-        return self.total > 0 and self.done >= self.total
+        """Complete once every lesson of it was marked done after it was assigned."""
+        return self.targeted.completed_at is not None
 
 
 def targeted_for(user: User, today: date) -> list[MyTargeted]:
@@ -508,13 +671,13 @@ def targeted_for(user: User, today: date) -> list[MyTargeted]:
     found = []
     for row in rows:
         lessons = row.lessons()
-        progress = _progress_rows(user.id, [l.id for l in lessons])
-        done = sum(1 for l in lessons if (p := progress.get(l.id)) and p.completed_at is not None)
+        counted = set(row.lessons_done or [])
+        done = sum(1 for l in lessons if l.id in counted)
+        if row.completed_at is not None:
+            done = max(done, len(lessons))
         found.append(MyTargeted(targeted=row, done=done, total=len(lessons),
-                                overdue=today > row.due_date and done < len(lessons)))
+                                overdue=today > row.due_date and row.completed_at is None))
     return found
-
-
 
 
 def recent_targeted(limit: int = 50) -> list[TargetedAssignment]:
@@ -547,8 +710,7 @@ def next_steps(user: User, today: date, lang: str) -> NextSteps:
             steps.course, steps.lesson = progress.course, progress.resume
     for item in assignments_for(user, today):
         if not item.progress.complete:
-            steps.items.append((item.assignment.course.text("title", lang), item.assignment.due_date,
-                                item.overdue))
+            steps.items.append((item.assignment.course.text("title", lang), item.due, item.overdue))
             if steps.lesson is None and item.progress.resume is not None:
                 steps.course, steps.lesson = item.assignment.course, item.progress.resume
     for item in targeted_for(user, today):

@@ -131,6 +131,7 @@ def lesson(slug: str, lesson: str):
     me = _me()
     lang = user_lang()
     progress = svc.record_visit(me, item) if me.has_role("technician") else None
+    redo = progress is not None and svc.targeted_lesson_open(me, item)
     previous, following = svc.lesson_neighbours(item)
     labels = {"tip": _("Tip"), "warning": _("Warning"), "safety": _("Safety")}
     body = render_lesson(item.body_zh if lang == "zh" else item.body_en, _resolver(course, lang), labels)
@@ -144,7 +145,7 @@ def lesson(slug: str, lesson: str):
         cases = [chosen[k] for k in item.cases if k in chosen]
     return render_template("learning/lesson.html", course=course, lesson=item, body=body, lang=lang,
                            progress=progress, previous=previous, following=following, form=DoneForm(),
-                           cases=cases)
+                           cases=cases, redo=redo)
 
 
 @bp.route("/courses/<slug>/lessons/<lesson>/done", methods=["POST"])
@@ -210,19 +211,24 @@ def new_cohort():
     form.members.choices = [(str(u.id), f"{u.display_name} ({u.username})") for u in _users_with_role("technician")]
     if request.method == "GET" and _me().has_role("trainer"):
         form.trainers.data = [str(_me().id)]
+    conflicts = []
     if form.validate_on_submit():
         course = db.session.get(Course, int(form.course.data))
         trainers = [db.session.get(User, int(i)) for i in form.trainers.data]
         members = [db.session.get(User, int(i)) for i in form.members.data]
         try:
-            cohort = svc.create_cohort(form.name.data, course, form.start_date.data, trainers, members, _me())
+            cohort = svc.create_cohort(form.name.data, course, form.start_date.data, trainers, members, _me(),
+                                       move=bool(form.move.data))
+        except svc.CohortConflict as problem:
+            form.members.errors.append(str(problem))
+            conflicts = problem.conflicts
         except svc.LearningError as problem:
             form.name.errors.append(str(problem))
         else:
             flash(_("Cohort created: the programme is scheduled over working days from %(day)s.",
                     day=form.start_date.data.isoformat()), "success")
             return redirect(url_for("learning.cohort", cohort_id=cohort.id))
-    return render_template("learning/cohort_form.html", form=form, programmes=programmes)
+    return render_template("learning/cohort_form.html", form=form, programmes=programmes, conflicts=conflicts)
 
 
 @bp.route("/cohorts/<int:cohort_id>")
@@ -241,7 +247,7 @@ def cohort(cohort_id: int):
              + [f"{d.lessons_done}/{d.lessons_total} {d.status}" for d in row.days] for row in rows),
             f"cohort-{item.id}", request.args["format"])
     return render_template("learning/cohort.html", cohort=item, days=svc.cohort_days(item), rows=rows, today=now,
-                           lang=user_lang())
+                           lang=user_lang(), tasks=item.course.tasks(), task_states=svc.cohort_task_states(item))
 
 
 @bp.route("/signoff/<username>/<slug>/<task>", methods=["GET", "POST"])
@@ -300,14 +306,18 @@ def assignments():
     form = AssignmentForm()
     lang = user_lang()
     _fill_assignment_form(form, lang)
+    existing = None
     if form.validate_on_submit():
         course = db.session.get(Course, int(form.course.data))
         region = db.session.get(Region, int(form.region.data)) if form.region.data else None
         try:
             created = svc.create_assignment(course, form.scope.data, form.due_date.data, _me(),
-                                            region=region, product=form.product.data or None)
+                                            region=region, product=form.product.data or None, today=today())
+        except svc.DuplicateAssignment as problem:
+            form.course.errors.append(str(problem))
+            existing = problem.existing
         except svc.LearningError as problem:
-            form.scope.errors.append(str(problem))
+            (form.due_date if form.due_date.data < today() else form.scope).errors.append(str(problem))
         else:
             flash(_("Course assigned."), "success")
             return redirect(url_for("learning.assignment", assignment_id=created.id))
@@ -315,7 +325,7 @@ def assignments():
     now = today()
     reports = {a.id: svc.assignment_report(a, now) for a in rows}
     return render_template("learning/assignments.html", form=form, assignments=rows, reports=reports,
-                           today=now, lang=lang)
+                           today=now, lang=lang, existing=existing)
 
 
 @bp.route("/assignments/<int:assignment_id>")

@@ -67,3 +67,21 @@ def test_the_trainer_sees_the_cohort_matrix_with_who_is_behind_first(live_server
     screenshot(page, "learning-cohort-matrix-1280-zh")
     page.goto(live_server + "/learning/assignments")
     screenshot(page, "learning-assignments-1280-zh")
+
+
+def test_the_cohort_page_shows_practical_tasks_on_a_phone(live_server, new_page):
+    page = new_page(360, "zh-CN")
+    sign_in(page, live_server, "trainer")
+    page.goto(live_server + "/learning/cohorts")
+    page.locator(".cards a").first.click()
+    page.wait_for_load_state()
+    panel = page.locator("[data-section=practical]")
+    failed = panel.locator("[data-member=newtech] [data-state=failed]")
+    assert failed.count() == 1 and failed.first.is_visible()  # the demo's failed seven-step drill
+    assert panel.locator("[data-member=newtech] [data-state=not_tried]").count() >= 1
+    assert "未通过" in panel.inner_text() and "未考核" in panel.inner_text()
+    for chip in panel.locator(".chip").all():
+        box = chip.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 360  # every chip readable without scrolling
+    assert _layout_problems(page, 360) == []
+    screenshot(page, "learning-cohort-tasks-360-zh")
