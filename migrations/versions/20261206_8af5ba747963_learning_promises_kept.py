@@ -1,7 +1,7 @@
 """learning: targeted lessons count only when done after assigned; one cohort per technician
 
 Revision ID: 8af5ba747963
-Revises: 15558c7f0a5a
+Revises: 822cf255b809
 Created: 2026-12-06 01:20:00
 
 A targeted assignment records the lessons marked done after it was made and when it was
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 
 revision = '8af5ba747963'
-down_revision = '15558c7f0a5a'
+down_revision = '822cf255b809'
 branch_labels = None
 depends_on = None
 
