@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.learning import services as learning
 from portal.learning.loader import load_calendar, load_courses
 from portal.learning.models import Course, Holiday, Lesson, LessonProgress, PracticalTask, SignOff
-from portal.learning.schedule import BEHIND, DONE, IN_PROGRESS, UPCOMING, Calendar
+from portal.learning.schedule import BEHIND, DONE, IN_PROGRESS, UPCOMING, Calendar, current_day
 
 from .conftest import get_csrf, login, pass_quiz
 
@@ -35,6 +35,15 @@ def test_working_days_skip_weekends_and_holidays():
     assert days == [date(2026, 9, 24), date(2026, 9, 25), date(2026, 9, 28), date(2026, 9, 29),
                     date(2026, 9, 30), date(2026, 10, 5), date(2026, 10, 6)]
     assert all(d.weekday() < 5 for d in days)
+
+
+def test_the_day_highlighted_is_today_or_the_next_programme_day():
+    days = [date(2026, 12, 2), date(2026, 12, 3), date(2026, 12, 4), date(2026, 12, 7), date(2026, 12, 8)]
+    assert current_day(days, date(2026, 12, 3)) == date(2026, 12, 3)  # a working day of the programme
+    assert current_day(days, date(2026, 12, 6)) == date(2026, 12, 7)  # Sunday: Monday is next
+    assert current_day(days, date(2026, 12, 1)) == date(2026, 12, 2)  # before it starts
+    assert current_day(days, date(2026, 12, 9)) is None  # after it ends
+    assert current_day([None, None], date(2026, 12, 3)) is None  # no cohort dates
 
 
 def test_a_start_on_a_non_working_day_begins_on_the_next_working_day():

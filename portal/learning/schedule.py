@@ -115,3 +115,10 @@ def estimate_minutes(text: str, lang: str) -> int:
     else:
         amount = len(re.findall(r"[A-Za-z0-9']+", text)) / 200
     return max(1, round(amount))
+
+
+def current_day(dates, today: date) -> date | None:
+    """The programme day to highlight: today when it is one of the programme's days, otherwise
+    the next one (on a weekend or holiday, the working day the technician comes back to)."""
+    upcoming = [d for d in dates if d is not None and d >= today]
+    return min(upcoming) if upcoming else None

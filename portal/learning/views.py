@@ -18,6 +18,7 @@ from . import services as svc
 from .forms import AssignmentForm, CohortForm, DoneForm, SignOffForm, TargetedForm
 from .models import Assignment, Cohort, Course, CourseModule, Lesson, PracticalTask
 from .render import render_lesson
+from .schedule import current_day
 
 bp = Blueprint("learning", __name__, url_prefix="/learning")
 
@@ -76,9 +77,10 @@ def home():
     if cohorts:
         onboarding = svc.course_progress(me, cohorts[0].course, cohorts[0].start_date)
     now = today()
+    current = current_day([m.date for m in onboarding.modules], now) if onboarding else None
     return render_template("learning/home.html", cohort=cohorts[0] if cohorts else None,
                            onboarding=onboarding, assignments=svc.assignments_for(me, now),
-                           targeted=svc.targeted_for(me, now), today=now, lang=user_lang())
+                           targeted=svc.targeted_for(me, now), today=now, current=current, lang=user_lang())
 
 
 @bp.route("/courses")
@@ -98,8 +100,10 @@ def course(slug: str):
         if cohort.course_id == item.id:
             start = cohort.start_date
             break
-    return render_template("learning/course.html", course=item, progress=svc.course_progress(me, item, start),
-                           lang=user_lang(), today=today())
+    progress = svc.course_progress(me, item, start)
+    now = today()
+    return render_template("learning/course.html", course=item, progress=progress, lang=user_lang(), today=now,
+                           current=current_day([m.date for m in progress.modules], now))
 
 
 def _resolver(course: Course, lang: str):
