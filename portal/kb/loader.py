@@ -69,7 +69,8 @@ def load_synonyms(path: Path, report: Report) -> bool:
     if problem:
         slip, message = problem
         lines = raw.decode("utf-8").splitlines()
-        line = next((n for n, text in enumerate(lines, start=1) if slip and slip in text), 1)
+        start = next((n for n, text in enumerate(lines, start=1) if text.startswith("variants:")), 1)
+        line = next((n for n, text in enumerate(lines, start=1) if n >= start and slip in text), start)
         report.error(path, line, "variants", message)
         return False
     row = db.session.scalar(select(KbTerms).order_by(KbTerms.id.desc()).limit(1))
