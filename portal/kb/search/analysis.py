@@ -7,7 +7,10 @@ Plain Python (no Flask): values in, tokens out.
   the index side uses search mode, which also emits the shorter words inside long ones.
 - English words are stemmed (Porter); words with digits (e1, r32, 35gw) are kept whole.
 - Error codes and model numbers are normalised separately and matched exactly.
-- Synonym groups (content/kb/synonyms.yaml) expand a query to every member of a group.
+- Synonym groups (content/kb/synonyms.yaml) expand a query to every member of a group; the
+  keyboard slips listed beside them (致冷 for 制冷) fold to the word meant first.
+- A model's family (the letters it starts with: KFR, XQG) is indexed with it.
+- Which unit a query or a case is about (indoor or outdoor) is read from its words.
 """
 
 from __future__ import annotations

@@ -425,12 +425,10 @@ def _rank(scorer: _Scorer, outcome: Outcome) -> _Ranked:
     if outcome.side:
         # "室外机风扇不转" and the indoor-fan case share every other word ("fan", "not
         # turning", even "outdoor runs" in its title): the unit named decides between them.
-        # One cached posting list of the side field, as for any word of the query.
+        # The cases about each unit are read once per searcher; a query only looks up its
+        # candidates in that array (no work that grows with the index).
         other = "indoor" if outcome.side == "outdoor" else "outdoor"
-        ids = scorer.a.present("side", other)
-        if ids.size:
-            ranked.other_side = np.zeros(size, dtype=bool)
-            ranked.other_side[ids] = True
+        ranked.other_side = scorer.a.cached_mask("side", other)
     if outcome.exact_code:
         # A query that is exactly an error code lists the cases for that code first,
         # those about that code (listing fewer others, naming it in the title) before
