@@ -172,6 +172,10 @@ def test_a_model_family_finds_the_cases_listing_its_models(shipped):
     assert set(keys("xqg", "en", limit=100)) == listing["xqg"]
     found_kfr = keys("KFR", limit=200)
     assert len(found_kfr) == len(listing["kfr"]) and set(found_kfr) == listing["kfr"]
+    # The model filter takes a family too.
+    filtered = search_cases("", lang="zh", model="XQB", log=False, limit=100).results
+    assert {r.case.key for r in filtered} == listing["xqb"]
+    assert all(k in listing["kfr"] for k in keys("E1", model="kfr"))
     # A family with more of the model typed (XQG70: a 7 kg XQG) counts for the family.
     assert keys("XQG70 不脱水")[0] in listing["xqg"]
     assert all(k in listing["xqb"] for k in keys("XQB 不排水")[:2])

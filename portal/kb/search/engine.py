@@ -77,7 +77,10 @@ class Filters:
         if self.component:
             masks.append(arrays.mask("component_tags", [normalise(self.component)]))
         if self.model:
-            masks.append(arrays.mask("models", model_query_variants(self.model)))
+            # A family alone (XQG) lets through every model of the family.
+            family = model_family(self.model)
+            whole = family is not None and normalise(self.model).replace(" ", "") == family
+            masks.append(arrays.mask("models", model_query_variants(self.model) + ([family] if whole else [])))
         if not masks:
             return None
         out = masks[0]
