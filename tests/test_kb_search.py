@@ -15,6 +15,7 @@ from portal.kb.models import SearchLog
 from portal.kb.search.analysis import (Synonyms, case_side, model_family, model_index_terms,
                                        model_query_variants, normalise_code, normalise_query,
                                        product_hints, query_side, terms)
+from portal.kb.search.engine import analyse
 from portal.kb.search.evaluation import evaluate, load_judged
 from portal.kb.search_service import search_cases
 from portal.kb.services import after_commit, create_case, set_status, update_case
@@ -183,6 +184,10 @@ def test_a_model_family_finds_the_cases_listing_its_models(shipped):
     assert model_index_terms("KFR-35GW/BP2-1") == ["kfr-35gw/bp2-1", "kfr35gwbp21", "kfr-35gw/bp2",
                                                    "kfr35gwbp2", "kfr-35gw", "kfr35gw", "kfr"]
     assert model_family("F50") is None  # one letter says nothing
+    # Letters that are also a word stay a word, even if some model starts with them.
+    families = frozenset({"xqg", "ac"})
+    assert analyse("XQG", Synonyms(), frozenset(), families=families).models == ["xqg"]
+    assert analyse("ac 不制冷", Synonyms(), frozenset(), families=families).models == []
 
 
 def test_a_long_symptom_query_never_comes_back_empty(shipped):

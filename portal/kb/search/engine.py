@@ -170,9 +170,11 @@ def _is_product_word(words: list[str]) -> bool:
 def _family_piece(piece: str, families: frozenset[str]) -> str | None:
     """The model family a piece of the query names ("xqg", "xqg70", "kfr-35"), if the index has it."""
     family = model_family(piece)
-    if family in families and (piece == family or re.search(r"\d", piece)):
-        return family
-    return None
+    if family not in families:
+        return None
+    if piece == family:  # letters alone: not when they are also a word ("ac", "the")
+        return None if piece in STOP_EN or _is_product_word([piece]) else family
+    return family if re.search(r"\d", piece) else None
 
 
 def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], corrector=None,
