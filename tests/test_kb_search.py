@@ -12,8 +12,10 @@ from portal.content.cli import load_content
 from portal.extensions import db
 from portal.kb import indexing
 from portal.kb.models import SearchLog
-from portal.kb.search.analysis import (model_query_variants, normalise_code, normalise_query,
-                                       product_hints, terms)
+from portal.kb.search.analysis import (Synonyms, case_side, model_family, model_index_terms,
+                                       model_query_variants, normalise_code, normalise_query,
+                                       product_hints, query_side, terms)
+from portal.kb.search.engine import analyse
 from portal.kb.search.evaluation import evaluate, load_judged
 from portal.kb.search_service import search_cases
 from portal.kb.services import after_commit, create_case, set_status, update_case
@@ -63,10 +65,13 @@ def test_chinese_is_segmented_and_english_stemmed(shipped):
 
 
 def test_relevance_on_the_judged_set(shipped):
-    """The figure the issue sets: recall@3 ≥ 0.9 over 80 realistic technician queries."""
+    """The figure the issue sets: recall@3 ≥ 0.9 over 124 realistic technician queries,
+    among them the unit named (室外机/indoor), pinyin keyboard slips and model families."""
     judged = load_judged(JUDGED)
-    assert len(judged) >= 60
+    assert len(judged) >= 120
     assert {j.lang for j in judged} == {"zh", "en"}
+    asked = " ".join(j.q for j in judged)
+    assert all(w in asked for w in ("致冷", "冷煤", "拍水", "XQG", "XQB", "室外机", "outdoor", "indoor"))
     scores = evaluate(judged, lambda q, lang: keys(q, lang, limit=10))
     assert scores.recall_at_3 >= 0.9, scores.misses
     assert scores.mrr_at_10 >= 0.8
@@ -96,6 +101,93 @@ def test_an_exact_code_lists_its_cases_first(shipped):
 def test_models_match_exactly_and_by_family(shipped):
     assert keys("XQG E21") and all(k.startswith("wm-") for k in keys("XQG E21")[:3])
     assert keys("BCD 不制冷")[0].startswith("rf-")
+
+
+def test_the_unit_named_decides_between_indoor_and_outdoor_cases(shipped):
+    """The indoor-fan case shares every other word with "outdoor fan not turning" (its title
+    even says "outdoor runs"): the unit the technician names decides which comes first."""
+    outdoor_fan, indoor_fan = "ac-mech-outdoor-fan-not-running", "ac-mech-indoor-fan-not-running"
+    for query, lang in [("室外机风扇不转", "zh"), ("外机风扇不转了", "zh"),
+                        ("outdoor fan not turning", "en"), ("outdoor fan not spinning", "en")]:
+        found = keys(query, lang)
+        assert found[0] == outdoor_fan, (query, found[:3])
+        assert indoor_fan not in found[:3], (query, found[:3])
+    for query, lang in [("内机风扇不转", "zh"), ("室内机风机不转", "zh"), ("indoor fan not spinning", "en")]:
+        found = keys(query, lang)
+        assert indoor_fan in found[:2] and outdoor_fan not in found[:3], (query, found[:3])
+    assert keys("外机异响")[0] in {"ac-mech-outdoor-fan-blade-noise", "ac-mech-outdoor-vibration-bracket"}
+    assert keys("indoor unit noise", "en")[0] == "ac-mech-crossflow-fan-noise"
+    assert keys("室外感温包坏了")[0] in {"ac-code-gree-f3-outdoor-ambient-sensor",
+                                      "ac-code-gree-f4-outdoor-coil-sensor"}
+    # What a case is about is read from its title, before the colon when there is one.
+    assert case_side(["内风机不转或转速慢：室内机不出风、风小，外机在运行",
+                      "Indoor fan not running or slow: no air from indoor unit, outdoor runs"]) == "indoor"
+    assert case_side(["格力式代码 E6 室内外机通讯故障", "Gree-style code E6 indoor/outdoor communication fault"]) == ""
+    assert case_side(["Indoor unit works but outdoor unit dead (no power at outdoor unit)"]) == "outdoor"
+    assert query_side("室外机风扇不转") == "outdoor" and query_side("内机漏水") == "indoor"
+    assert query_side("内机正常外机不转") is None and query_side("不制冷") is None
+
+
+def test_keyboard_slips_find_what_the_word_meant_finds(shipped):
+    """致冷 for 制冷, 冷煤 for 冷媒…: content/kb/synonyms.yaml lists the slips beside the groups."""
+    for slip, meant, lang in [("空调不致冷", "空调不制冷", "zh"), ("冰箱不致冷", "冰箱不制冷", "zh"),
+                              ("压宿机不启动", "压缩机不启动", "zh"), ("冷煤", "冷媒", "zh"),
+                              ("洗衣机不拍水", "洗衣机不排水", "zh"), ("空调漏福了", "空调漏氟了", "zh"),
+                              ("四通伐不换向", "四通阀不换向", "zh")]:
+        assert keys(meant, lang), meant
+        assert keys(slip, lang) == keys(meant, lang), slip
+    assert "ac-sys-no-cooling-triage" in keys("空调不致冷")[:3]
+    # The page offers the word meant as another way to ask.
+    page = search_cases("致冷剂", lang="zh", log=False)
+    assert "制冷剂" in page.suggestions or page.total >= 3
+    synonyms = Synonyms([], {"制冷": ["致冷"], "freon": ["frion"]})
+    assert synonyms.fold("不致冷 frion frions") == "不制冷 freon frions"
+
+
+def test_a_slip_that_is_part_of_a_real_word_is_refused(app, tmp_path):
+    """Folding 然气 → 燃气 would turn 天然气热水器 into nonsense: the file is not loaded."""
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "synonyms.yaml").write_text(
+        "groups:\n  - [燃气热水器, 天然气热水器, gas water heater]\n"
+        "variants:\n  燃气: [然气]\n", encoding="utf-8")
+    report = load_content(folder, echo=lambda _line: None)
+    assert [(p.line, p.field) for p in report.problems] == [(4, "variants")]
+    assert "天然气热水器" in report.problems[0].message
+    assert indexing.current_terms().synonyms.fold("然气") == "然气"  # nothing was loaded
+
+
+def test_a_model_family_finds_the_cases_listing_its_models(shipped):
+    """The README: "a full model number also finds its family"; a family typed alone (XQG)
+    finds every case listing one of its models."""
+    listing = {}
+    for path in (ROOT / "content/kb").glob("*-en.md"):
+        text = path.read_text(encoding="utf-8")
+        key = text.split("\nkey: ", 1)[1].split("\n", 1)[0].strip()
+        models = text.split("\nmodels: [", 1)[1].split("]", 1)[0]
+        for model in (m.strip() for m in models.split(",") if m.strip()):
+            listing.setdefault(model_family(model), set()).add(key)
+    for family in ("XQG", "XQB", "BCD", "JSQ"):
+        found = keys(family, limit=100)
+        assert set(found) == listing[family.lower()], family
+    assert set(keys("xqg", "en", limit=100)) == listing["xqg"]
+    found_kfr = keys("KFR", limit=200)
+    assert len(found_kfr) == len(listing["kfr"]) and set(found_kfr) == listing["kfr"]
+    # The model filter takes a family too.
+    filtered = search_cases("", lang="zh", model="XQB", log=False, limit=100).results
+    assert {r.case.key for r in filtered} == listing["xqb"]
+    assert all(k in listing["kfr"] for k in keys("E1", model="kfr"))
+    # A family with more of the model typed (XQG70: a 7 kg XQG) counts for the family.
+    assert keys("XQG70 不脱水")[0] in listing["xqg"]
+    assert all(k in listing["xqb"] for k in keys("XQB 不排水")[:2])
+    # The index holds each model, the shorter models it belongs to, and its family.
+    assert model_index_terms("KFR-35GW/BP2-1") == ["kfr-35gw/bp2-1", "kfr35gwbp21", "kfr-35gw/bp2",
+                                                   "kfr35gwbp2", "kfr-35gw", "kfr35gw", "kfr"]
+    assert model_family("F50") is None  # one letter says nothing
+    # Letters that are also a word stay a word, even if some model starts with them.
+    families = frozenset({"xqg", "ac"})
+    assert analyse("XQG", Synonyms(), frozenset(), families=families).models == ["xqg"]
+    assert analyse("ac 不制冷", Synonyms(), frozenset(), families=families).models == []
 
 
 def test_a_long_symptom_query_never_comes_back_empty(shipped):

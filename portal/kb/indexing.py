@@ -21,7 +21,8 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from ..extensions import db
 from .models import Case, IndexChange, KbTerms
-from .search.analysis import Synonyms, add_words, bigrams, model_variants, normalise, normalise_code
+from .search.analysis import (Synonyms, add_words, bigrams, case_side, model_index_terms, normalise,
+                              normalise_code)
 from .search.index import SCHEMA_VERSION, IndexManager, IndexState, parallel_procs
 
 MD_NOISE = re.compile(r"(^#+\s*|[*_`>]|^\s*[-+]\s+|^\s*\d+\.\s+|!?\[([^\]]*)\]\([^)]*\))", re.M)
@@ -42,7 +43,7 @@ def case_document(versions: list[Case]) -> dict:
     components = joined(lambda c: "\n".join(c.components or []))
     titles = joined(lambda c: c.title)
     codes = {normalise_code(code) for c in versions for code in c.error_codes or []}
-    models = {v for c in versions for m in c.models or [] for v in model_variants(m)}
+    models = {v for c in versions for m in c.models or [] for v in model_index_terms(m)}
     tags = {normalise(x).replace(",", " ") for c in versions for x in c.components or []}
     return {
         "key": first.key,
@@ -52,6 +53,7 @@ def case_document(versions: list[Case]) -> dict:
         "codes": ",".join(sorted(codes)),
         "models": ",".join(sorted(models)),
         "component_tags": ",".join(sorted(tags)),
+        "side": case_side([c.title for c in versions]),
         "title": titles,
         "head": symptoms + "\n" + components,
         "body": joined(lambda c: (c.series or "") + "\n" + plain_text(c.body)),
@@ -61,10 +63,11 @@ def case_document(versions: list[Case]) -> dict:
 
 
 class Terms:
-    """Synonyms and the segmenter dictionary, as loaded from content/kb/synonyms.yaml."""
+    """Synonyms, keyboard slips and the segmenter dictionary, as loaded from
+    content/kb/synonyms.yaml."""
 
-    def __init__(self, groups: list, dictionary: list, content_hash: str):
-        self.synonyms = Synonyms(groups)
+    def __init__(self, groups: list, dictionary: list, content_hash: str, variants: dict | None = None):
+        self.synonyms = Synonyms(groups, variants or {})
         words = sorted(set(dictionary) | {w for w in self.synonyms.words() if not w.isascii()})
         self.words = words
         self.hash = hashlib.sha256("\n".join(words).encode()).hexdigest()[:16]
@@ -87,7 +90,8 @@ def current_terms() -> Terms:
     if content_hash not in _terms_cache:
         row = db.session.get(KbTerms, found.id) if found else None
         _terms_cache[content_hash] = Terms(row.groups if row else [],
-                                           row.dictionary if row else [], content_hash)
+                                           row.dictionary if row else [], content_hash,
+                                           (row.variants or {}) if row else {})
     return _terms_cache[content_hash]
 
 

@@ -64,17 +64,45 @@ def load_synonyms(path: Path, report: Report) -> bool:
     if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
         report.error(path, 1, "dictionary", _("A list of words."))
         return False
+    variants = data.get("variants") or {}
+    problem = variants_problem(groups, words, variants)
+    if problem:
+        slip, message = problem
+        lines = raw.decode("utf-8").splitlines()
+        start = next((n for n, text in enumerate(lines, start=1) if text.startswith("variants:")), 1)
+        line = next((n for n, text in enumerate(lines, start=1) if n >= start and slip in text), start)
+        report.error(path, line, "variants", message)
+        return False
     row = db.session.scalar(select(KbTerms).order_by(KbTerms.id.desc()).limit(1))
     if row is not None and row.content_hash == digest:
         report.unchanged += 1
         return False
     if row is None:
-        db.session.add(KbTerms(groups=groups, dictionary=words, content_hash=digest))
+        db.session.add(KbTerms(groups=groups, dictionary=words, variants=variants, content_hash=digest))
         report.created += 1
     else:
-        row.groups, row.dictionary, row.content_hash = groups, words, digest
+        row.groups, row.dictionary, row.variants, row.content_hash = groups, words, variants, digest
         report.updated += 1
     return True
+
+
+def variants_problem(groups: list, words: list, variants) -> tuple[str, str] | None:
+    """(the slip at fault, message) if the keyboard slips are malformed or would change a real
+    word: a query is folded by replacing each slip wherever it occurs, so a slip must not be
+    part of any word the synonyms, the dictionary or the other entries mean."""
+    if not isinstance(variants, dict) or not all(
+            isinstance(word, str) and isinstance(slips, list) and slips
+            and all(isinstance(s, str) and s.strip() for s in slips)
+            for word, slips in variants.items()):
+        return "variants", _("A mapping of words to the slips typed for them, each a list of words.")
+    real = [m.lower() for g in groups for m in g] + [w.lower() for w in words] + [w.lower() for w in variants]
+    for word, slips in variants.items():
+        for slip in slips:
+            inside = next((r for r in real if slip.lower() in r), None)
+            if inside is not None:
+                return slip, _("“%(slip)s” is part of the word “%(word)s”: folding it would change that word.",
+                               slip=slip, word=inside)
+    return None
 
 
 @register("kb", "kb", order=10)

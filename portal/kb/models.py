@@ -183,12 +183,13 @@ class IndexChange(db.Model):
 
 
 class KbTerms(db.Model):
-    """The synonym groups and segmenter dictionary from content/kb/synonyms.yaml."""
+    """The synonym groups, keyboard slips and segmenter dictionary from content/kb/synonyms.yaml."""
 
     __tablename__ = "kb_terms"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     groups: Mapped[list] = mapped_column(JSON, default=list)
     dictionary: Mapped[list] = mapped_column(JSON, default=list)
+    variants: Mapped[dict] = mapped_column(JSON, default=dict)  # word meant → slips typed
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -7,7 +7,10 @@ Plain Python (no Flask): values in, tokens out.
   the index side uses search mode, which also emits the shorter words inside long ones.
 - English words are stemmed (Porter); words with digits (e1, r32, 35gw) are kept whole.
 - Error codes and model numbers are normalised separately and matched exactly.
-- Synonym groups (content/kb/synonyms.yaml) expand a query to every member of a group.
+- Synonym groups (content/kb/synonyms.yaml) expand a query to every member of a group; the
+  keyboard slips listed beside them (致冷 for 制冷) fold to the word meant first.
+- A model's family (the letters it starts with: KFR, XQG) is indexed with it.
+- Which unit a query or a case is about (indoor or outdoor) is read from its words.
 """
 
 from __future__ import annotations
@@ -75,6 +78,24 @@ def model_query_variants(model: str) -> list[str]:
     return list(dict.fromkeys(variants))
 
 
+FAMILY_PREFIX_RE = re.compile(r"([a-z]{2,5})(?=[-/.\d]|$)")
+
+
+def model_family(model: str) -> str | None:
+    """The letters a model number starts with, its family (KFR-35GW → "kfr", XQG70 → "xqg")."""
+    match = FAMILY_PREFIX_RE.match(re.sub(r"\s+", "", normalise(model)))
+    return match.group(1) if match else None
+
+
+def model_index_terms(model: str) -> list[str]:
+    """What the index holds for a model a case lists: the model as written and without
+    separators, each shorter model it belongs to (KFR-35GW/BP2-1 → KFR-35GW), and its
+    family (KFR), so that a family typed alone finds every case listing one of its models."""
+    family = model_family(model)
+    found = model_variants(model) + model_query_variants(model) + ([family] if family else [])
+    return list(dict.fromkeys(found))
+
+
 CODE_RE = re.compile(r"^(?=.*\d)[a-z]{1,3}\d{1,3}$|^[a-z]\d[a-z]?$")
 MODEL_RE = re.compile(r"^[a-z]{2,6}\d*-[0-9a-z][0-9a-z/.\-]*$|^[a-z]{2,6}\d{2,}[a-z]{1,4}[0-9a-z]*$")
 
@@ -127,6 +148,56 @@ def product_hints(query: str) -> list[str]:
             if match.group(1) in families and product not in found:
                 found.append(product)
     return found
+
+
+# --- indoor or outdoor unit ------------------------------------------------------------------
+
+# Words that name both units at once ("室内外机通讯", "indoor/outdoor cable") say neither.
+_BOTH_UNITS_RE = re.compile(
+    r"室?内外机?|indoor\s*(?:/|-|&|and|or)\s*outdoor|outdoor\s*(?:/|-|&|and|or)\s*indoor"
+    r"|内机[或和与及跟、/]外机|外机[或和与及跟、/]内机")
+# Longer words first at each position ("室外机" before "外机").
+_UNIT_RE = re.compile(r"室外机|室外|外风机|外机|(?<![a-z])(?:outdoor|outside unit|condensing unit)"
+                      r"|室内机|室内|内风机|内机|(?<![a-z])(?:indoor|inside unit)")
+
+
+def unit_mentions(text: str) -> tuple[int, int]:
+    """How often a text names the indoor and the outdoor unit (or a part on that side)."""
+    text = _BOTH_UNITS_RE.sub(" ", normalise(text))
+    indoor = outdoor = 0
+    for match in _UNIT_RE.finditer(text):
+        word = match.group(0)
+        if "外" in word or word.startswith(("out", "condensing")):
+            outdoor += 1
+        else:
+            indoor += 1
+    return indoor, outdoor
+
+
+def query_side(text: str) -> str | None:
+    """"indoor" or "outdoor" when a query names the one unit only, else None."""
+    indoor, outdoor = unit_mentions(text)
+    if indoor and not outdoor:
+        return "indoor"
+    if outdoor and not indoor:
+        return "outdoor"
+    return None
+
+
+def case_side(titles) -> str:
+    """The unit a case is about, judged from its titles (every language version): the part
+    before the first colon when there is one ("内风机不转：…，外机在运行" is about the indoor
+    fan), else the whole title. "indoor", "outdoor", or "" for neither or both."""
+    indoor = outdoor = 0
+    for title in titles:
+        head = normalise(title).split(":", 1)[0]
+        i, o = unit_mentions(head)
+        indoor, outdoor = indoor + i, outdoor + o
+    if indoor > outdoor:
+        return "indoor"
+    if outdoor > indoor:
+        return "outdoor"
+    return ""
 
 
 # --- Chinese segmentation ------------------------------------------------------------------
@@ -223,9 +294,24 @@ class Synonyms:
     """Groups of words that mean the same to a technician, in either language."""
 
     groups: list[list[str]] = field(default_factory=list)
+    # Slips of the pinyin keyboard: the word meant → what gets typed instead (制冷: [致冷]).
+    variants: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self):
         self.groups = [[normalise(m) for m in group if normalise(m)] for group in self.groups]
+        self._variant_of = {}
+        for word, slips in (self.variants or {}).items():
+            for slip in slips or ():
+                if normalise(slip) and normalise(slip) != normalise(word):
+                    self._variant_of[normalise(slip)] = normalise(word)
+        # One pattern for every slip, longest first: folding costs one pass over the query.
+        self._variant_re = None
+        if self._variant_of:
+            alternatives = []
+            for slip in sorted(self._variant_of, key=len, reverse=True):
+                alternatives.append(re.escape(slip) if CJK_RUN_RE.search(slip)
+                                    else rf"(?<![a-z0-9]){re.escape(slip)}(?![a-z0-9])")
+            self._variant_re = re.compile("|".join(alternatives))
         self._patterns = []
         for index, group in enumerate(self.groups):
             for member in group:
@@ -266,6 +352,12 @@ class Synonyms:
                 taken.append(span)
                 break
         return [(member, others) for member, others, _index in found]
+
+    def fold(self, text: str) -> str:
+        """A normalised text with each keyboard slip replaced by the word meant (致冷 → 制冷)."""
+        if self._variant_re is None:
+            return text
+        return self._variant_re.sub(lambda m: self._variant_of[m.group(0)], text)
 
     def words(self) -> list[str]:
         return [m for group in self.groups for m in group]

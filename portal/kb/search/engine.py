@@ -26,12 +26,14 @@ from .analysis import (
     bigrams,
     looks_like_code,
     looks_like_model,
+    model_family,
     model_query_variants,
     normalise,
     PRODUCT_WORDS,
     product_hints,
     normalise_code,
     normalise_query,
+    query_side,
     terms,
 )
 from .postings import IndexArrays, arrays_for
@@ -75,7 +77,10 @@ class Filters:
         if self.component:
             masks.append(arrays.mask("component_tags", [normalise(self.component)]))
         if self.model:
-            masks.append(arrays.mask("models", model_query_variants(self.model)))
+            # A family alone (XQG) lets through every model of the family.
+            family = model_family(self.model)
+            whole = family is not None and normalise(self.model).replace(" ", "") == family
+            masks.append(arrays.mask("models", model_query_variants(self.model) + ([family] if whole else [])))
         if not masks:
             return None
         out = masks[0]
@@ -113,6 +118,7 @@ class Outcome:
     suggestions: list[str] = field(default_factory=list)
     concepts: list[Concept] = field(default_factory=list)  # what must (mostly) match
     models: list[str] = field(default_factory=list)  # model variants: optional extra score
+    side: str | None = None  # "indoor" or "outdoor": the one unit the query names
 
 
 class Stats:
@@ -161,29 +167,47 @@ def _is_product_word(words: list[str]) -> bool:
     return tuple(words) in _PRODUCT_TERMS
 
 
+def _family_piece(piece: str, families: frozenset[str]) -> str | None:
+    """The model family a piece of the query names ("xqg", "xqg70", "kfr-35"), if the index has it."""
+    family = model_family(piece)
+    if family not in families:
+        return None
+    if piece == family:  # letters alone: not when they are also a word ("ac", "the")
+        return None if piece in STOP_EN or _is_product_word([piece]) else family
+    return family if re.search(r"\d", piece) else None
+
+
 def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], corrector=None,
-            stats: Stats | None = None) -> Outcome:
+            stats: Stats | None = None, families: frozenset[str] = frozenset()) -> Outcome:
     """The query's concepts, and what to highlight.
 
     ``corrector(word)`` may return the indexed word a misspelt English word stands for;
-    the correction is searched as well as what was typed.
+    the correction is searched as well as what was typed. ``families`` are the model
+    families the index holds (a family typed alone, "XQG", finds the cases listing one).
     """
-    norm = normalise_query(text)
+    # Keyboard slips fold to the word meant first (致冷 → 制冷): one pass over the query.
+    norm = synonyms.fold(normalise_query(text))
     stats = stats or Stats()
-    outcome = Outcome()
+    outcome = Outcome(side=query_side(norm))
     pieces = PIECE_RE.findall(norm)
+    model_pieces = []
     for piece in pieces:
         code = normalise_code(piece)
         if len(code) <= 4 and looks_like_code(code, known_codes):
             outcome.codes.append(code)
             outcome.concepts.append(Concept("code", [code], stats.df("codes", code)))
-        elif looks_like_model(piece):
+            continue
+        family = _family_piece(piece, families)
+        if looks_like_model(piece) or family:
             # A model narrows, but a case need not list every model it applies to: it
-            # raises the cases that do, and is never required.
-            outcome.models.extend(v for v in model_query_variants(piece) if v not in outcome.models)
+            # raises the cases that do, and is never required. A model also counts for
+            # its family (the index lists the family of every model).
+            found = model_query_variants(piece) + ([family] if family else [])
+            outcome.models.extend(v for v in found if v not in outcome.models)
+            model_pieces.append(piece)
     if len(pieces) == 1 and outcome.codes and PIECE_RE.fullmatch(norm.replace(" ", "")):
         outcome.exact_code = outcome.codes[0]
-    model_words = {w for piece in pieces if looks_like_model(piece) for w in terms(piece)}
+    model_words = {w for piece in model_pieces for w in terms(piece)}
     words = [w for w in dict.fromkeys(terms(norm)) if w not in model_words]
     highlight = set(words)
     group_hits = synonyms.matches(norm)
@@ -327,7 +351,7 @@ def search(searcher, text: str, synonyms: Synonyms, filters: Filters | None = No
     """Ranked hits, one per case (translations share one document), for page ``page``."""
     stats = Stats(searcher)
     outcome = analyse(text, synonyms, known_codes(searcher), corrector=_corrector(searcher),
-                      stats=stats)
+                      stats=stats, families=known_families(searcher))
     arrays = arrays_for(searcher)
     filters = filters or Filters()
     scorer = _Scorer(arrays, stats)
@@ -350,6 +374,8 @@ class _Ranked:
     score: np.ndarray  # float32 per case
     good: np.ndarray  # bool: matches the query well (counted in the total)
     code_tier: int = 0  # cases at this tier matched the exact error code
+    # Cases about the other unit than the one the query names: last within their tier.
+    other_side: np.ndarray | None = None
 
 
 def _rank(scorer: _Scorer, outcome: Outcome) -> _Ranked:
@@ -401,6 +427,13 @@ def _rank(scorer: _Scorer, outcome: Outcome) -> _Ranked:
     if bonus is not None:
         score += bonus
     ranked = _Ranked(tier=tier, score=score, good=good)
+    if outcome.side:
+        # "室外机风扇不转" and the indoor-fan case share every other word ("fan", "not
+        # turning", even "outdoor runs" in its title): the unit named decides between them.
+        # The cases about each unit are read once per searcher; a query only looks up its
+        # candidates in that array (no work that grows with the index).
+        other = "indoor" if outcome.side == "outdoor" else "outdoor"
+        ranked.other_side = scorer.a.cached_mask("side", other)
     if outcome.exact_code:
         # A query that is exactly an error code lists the cases for that code first,
         # those about that code (listing fewer others, naming it in the title) before
@@ -429,8 +462,12 @@ def _page(searcher, arrays: IndexArrays, ranked: _Ranked | None, mask: np.ndarra
     candidates = np.flatnonzero((ranked.tier > 0) & live)
     if not candidates.size:
         return result
-    # Tier first, then score; ties by document number (stable across runs).
-    keys = ranked.tier[candidates].astype(np.float64) * 1e6 + ranked.score[candidates]
+    # Tier first (within a tier, a case about the other unit last), then score; ties by
+    # document number (stable across runs).
+    tiers = ranked.tier[candidates].astype(np.float64) * 2
+    if ranked.other_side is not None:
+        tiers += ~ranked.other_side[candidates]
+    keys = tiers * 1e6 + ranked.score[candidates]
     if candidates.size > wanted:
         # The best ``wanted``, and whatever ties with the last of them (so that which of
         # equal cases make the page does not depend on document numbers), within reason.
@@ -462,6 +499,17 @@ def known_codes(searcher) -> frozenset[str]:
     return codes
 
 
+def known_families(searcher) -> frozenset[str]:
+    """The model families in the index (the all-letter model terms: "kfr", "xqg"), read once
+    per searcher like the codes."""
+    families = getattr(searcher, "_portal_families", None)
+    if families is None:
+        words = (t.decode() if isinstance(t, bytes) else t for t in searcher.lexicon("models"))
+        families = frozenset(w for w in words if w.isalpha() and model_family(w) == w)
+        searcher._portal_families = families
+    return families
+
+
 def _corrector(searcher):
     reader = searcher.reader()
 
@@ -476,8 +524,9 @@ def _corrector(searcher):
 
 def suggest(searcher, text: str, synonyms: Synonyms) -> list[str]:
     """Other ways to ask: spelling corrections and synonym rewordings, best first."""
-    norm = normalise_query(text)
-    suggestions: list[str] = []
+    typed = normalise_query(text)
+    norm = synonyms.fold(typed)
+    suggestions: list[str] = [norm] if norm != typed else []  # 致冷 → "制冷"
     corrected = norm
     for word in set(re.findall(r"[a-z]{4,}", norm)):
         if not searcher.reader().frequency("spell", word):
@@ -489,4 +538,4 @@ def suggest(searcher, text: str, synonyms: Synonyms) -> list[str]:
     for member, others in synonyms.matches(norm):
         for other in others[:2]:
             suggestions.append(norm.replace(member, other, 1))
-    return [s for s in dict.fromkeys(suggestions) if s and s != norm][:4]
+    return [s for s in dict.fromkeys(suggestions) if s and s != typed][:4]

@@ -39,7 +39,7 @@ from .analysis import BigramTokenizer, MixedTokenizer
 # through the page cache, shared by every worker on the host.
 WRITER_OPTIONS = {"compound": False}
 
-SCHEMA_VERSION = 6  # 6: segments as separate files (see WRITER_OPTIONS)
+SCHEMA_VERSION = 7  # 6: segments as separate files (see WRITER_OPTIONS); 7: side, model families
 
 
 def make_schema() -> Schema:
@@ -53,6 +53,7 @@ def make_schema() -> Schema:
         codes=KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
         models=KEYWORD(commas=True, lowercase=True, scorable=True),
         component_tags=KEYWORD(commas=True, lowercase=True),
+        side=ID(),  # "indoor" or "outdoor": the unit the case is about (by its titles), or ""
         title=TEXT(analyzer=mixed, stored=True, phrase=False),
         head=TEXT(analyzer=mixed, phrase=False),  # symptoms and components: short, telling
         body=TEXT(analyzer=mixed, phrase=False),

@@ -95,6 +95,7 @@ class IndexArrays:
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
         self._cache: OrderedDict = OrderedDict()
         self._cache_bytes = 0
+        self._masks: dict[tuple[str, str], np.ndarray] = {}  # few, small: see cached_mask
         self.cache_limit = cache_bytes
         self._lock = threading.Lock()
 
@@ -180,6 +181,18 @@ class IndexArrays:
         for word in words:
             out[self.present(field, word)] = True
         return out
+
+
+    def cached_mask(self, field: str, word: str) -> np.ndarray:
+        """Like :meth:`mask` for one word, made once per searcher and kept: for the few values
+        every query may ask about (the unit a case is about), so that a query only indexes it."""
+        key = (field, word)
+        found = self._masks.get(key)
+        if found is None:
+            found = self.mask(field, [word])
+            with self._lock:
+                self._masks[key] = found
+        return found
 
 
 def arrays_for(searcher, cache_bytes: int = 48 * 2**20) -> IndexArrays:
