@@ -1,7 +1,7 @@
 """kb_terms: keyboard slips (致冷 for 制冷) loaded beside the synonym groups
 
 Revision ID: 3f9c1a7d52e8
-Revises: 15558c7f0a5a
+Revises: 8af5ba747963
 Created: 2026-12-06 01:30:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '3f9c1a7d52e8'
-down_revision = '15558c7f0a5a'
+down_revision = '8af5ba747963'
 branch_labels = None
 depends_on = None
 
