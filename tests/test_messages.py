@@ -21,7 +21,7 @@ from portal.extensions import db
 from portal.learning import services as learning
 from portal.learning.models import Course, Lesson, TargetedAssignment
 from portal.messages import both, msg, render
-from portal.notifications import Notification
+from portal.notifications import Notification, notify
 
 from .conftest import login, make_app
 
@@ -102,8 +102,13 @@ def test_a_stored_message_renders_whole_in_the_readers_language(app, client, mak
     assert "上门礼仪 得分 55%（低于 70%）" in home_zh and "scored" not in home_zh
     assert "Etiquette scored 55% (below 70%)" in client.get("/learning/?lang=en").get_data(as_text=True)
 
+    notify(users["trainer"].id, "audit-red-line", "audit-red-line:7",
+           msg("audit.red-line-of", name="Ann Lee", n=7, items=red.params["items"]), "/audits/7")
+    db.session.commit()
     client = app.test_client()
     login(client, "trainer")
+    home = client.get("/trainer?lang=zh_CN").get_data(as_text=True).split('data-section="notifications"')[1]
+    assert "Ann Lee：暗访报告 #7 红线问题：未穿鞋套进门、未核对身份" in home and "red-line" not in home
     zh = _timeline(client.get("/technicians/ann?lang=zh_CN").get_data(as_text=True))
     en = _timeline(client.get("/technicians/ann?lang=en").get_data(as_text=True))
     assert any("暗访报告 #7 红线问题" in t for t in zh) and any("上门礼仪 得分 55%" in t for t in zh)
@@ -114,17 +119,22 @@ def test_a_stored_message_renders_whole_in_the_readers_language(app, client, mak
     assert "未穿鞋套" not in certificate_en
 
 
-def test_the_daily_run_stores_reasons_that_each_reader_reads_in_their_language(app, make_user, network, users):
+def test_the_daily_run_stores_reasons_that_each_reader_reads_in_their_language(app, runner, make_user, network, users,
+                                                                              monkeypatch):
     ann = make_user("ann", "technician", outlet="GD-GZ-01", name="Ann Lee")
     past = date.today() - timedelta(days=3)
     cert = Certificate(number="SC-DDDD-EEEE-FFFF", tier_id=_tier().id, user_id=ann.id,
                        issued_on=past - timedelta(days=300), valid_until=past, status="active")
     db.session.add(cert)
     db.session.commit()
-    assert certs.sweep(date.today()).expired == 1
-    event = cert.events[-1]
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")  # a Chinese shell runs cron
+    result = runner.invoke(args=["daily"])
+    assert result.exit_code == 0 and "过期 1 张" in result.output, result.output
+    db.session.expire_all()
+    event = db.session.get(Certificate, cert.id).events[-1]
     assert (event.reason_msg_id, event.reason_params) == ("cert.validity-passed", {"day": {"date": past.isoformat()}})
-    assert event.shown_reason  # rendered, not the id
+    with app.test_request_context("/?lang=en"):  # an English reader's page
+        assert event.shown_reason == f"The validity date {format_date(past, 'medium', locale='en')} passed."
     assert render(event.reason_msg_id, event.reason_params, "zh_CN") == \
         f"有效期 {format_date(past, 'medium', locale='zh_CN')} 已过。"
     assert render(event.reason_msg_id, event.reason_params, "en") == \
