@@ -40,12 +40,14 @@ def _migration():
 
 
 def _note_texts(page: str) -> list[str]:
-    return [html.unescape(re.sub(r"<[^>]+>", "", t)) for t in re.findall(r"data-note=\"[^\"]*\"><a [^>]*>(.*?)</a>", page)]
+    found = re.findall(r"data-note=\"[^\"]*\"><a [^>]*>(.*?)</a>", page)
+    return [html.unescape(re.sub(r"<[^>]+>", "", t)) for t in found]
 
 
 def _timeline(page: str) -> list[str]:
     block = page.split('data-record="timeline"', 1)[1].split("</section>", 1)[0]
-    return [html.unescape(re.sub(r"<[^>]+>|\s+", " ", t)).strip() for t in re.findall(r"<li data-kind[^>]*>(.*?)</li>", block, re.S)]
+    found = re.findall(r"<li data-kind[^>]*>(.*?)</li>", block, re.S)
+    return [html.unescape(re.sub(r"<[^>]+>|\s+", " ", t)).strip() for t in found]
 
 
 def _zh_ok(texts):
@@ -114,6 +116,10 @@ def test_a_stored_message_renders_whole_in_the_readers_language(app, client, mak
     assert any("暗访报告 #7 红线问题" in t for t in zh) and any("上门礼仪 得分 55%" in t for t in zh)
     _zh_ok(zh)
     _en_ok([t.replace(cert.number, "") for t in en])
+    for lang, reason in (("en", "Audit report #7: Etiquette scored 55% (below 70%)"),
+                         ("zh_CN", "暗访报告 #7：上门礼仪 得分 55%（低于 70%）")):
+        api = client.get(f"/api/v1/technicians/ann/record?lang={lang}").get_json()
+        assert [a["reason"] for a in api["assignments"] if a["kind"] == "lesson"] == [reason]
     certificate_en = client.get(f"/certificates/{cert.number}?lang=en").get_data(as_text=True)
     assert "Audit report #7, red-line failure: Entered without shoe covers" in certificate_en
     assert "未穿鞋套" not in certificate_en

@@ -472,8 +472,8 @@ def assign_targeted(technician: User, item: Lesson | CourseModule, reason: Messa
         row = TargetedAssignment(user_id=technician.id, course_id=item.course_id, module_id=item.id)
     else:
         raise LearningError(_("Assign a lesson or a module."))
-    row.reason = reason if isinstance(reason, Message) else reason.strip()[:2000]
-    row.due_date, row.source = due_date, source
+    row.reason, row.due_date, row.source = (reason if isinstance(reason, Message) else reason.strip()[:2000],
+                                            due_date, source)
     row.assigned_by_id = assigned_by.id if assigned_by else None
     db.session.add(row)
     db.session.flush()
