@@ -10,12 +10,13 @@ import click
 from flask import Blueprint, abort, redirect, render_template, url_for
 from flask.cli import with_appcontext
 from flask_login import current_user
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, func, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, func, select, update
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from .cliutil import cli_request, needs_schema
 from .dbtypes import UTCDateTime, utcnow
 from .extensions import db
+from .messages import Message, into, render
 from .security import safe_next, signed_in
 
 
@@ -28,15 +29,27 @@ class Notification(db.Model):
     # What raised it, e.g. "audit-red-line:12": the same event never notifies the same user twice.
     key: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(30))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)  # plain text (legacy), or the English copy of msg_id
+    msg_id: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    params: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     link: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    @validates("text")
+    def _message(self, _key, value):
+        return into(self, value, "msg_id", "params")
 
-def notify(user_id: int, kind: str, key: str, text: str, link: str = "") -> Notification | None:
+    @property
+    def shown_text(self) -> str:
+        """In the reader's language and date format."""
+        return render(self.msg_id, self.params, text=self.text)
+
+
+def notify(user_id: int, kind: str, key: str, text: Message | str, link: str = "") -> Notification | None:
     """Add a notification unless this user already has one with this key. No commit: it is
-    part of the caller's transaction (and rolled back with it)."""
+    part of the caller's transaction (and rolled back with it). ``text`` is a message
+    (``msg("cert.expiring", …)``), rendered for the reader when shown."""
     exists = db.session.scalar(select(Notification.id).where(Notification.user_id == user_id,
                                                              Notification.key == key))
     if exists is not None:

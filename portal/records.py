@@ -139,7 +139,7 @@ def full_record(user: User, today: date, lang: str, viewer_is_trainer: bool) -> 
     for cert in certs:
         for event in cert.events:
             events.append(Event(event.at, "certificate", f"{cert.tier.title(lang)} {cert.number}: "
-                                f"{action_label(event.action)}" + (f" — {event.reason}" if event.reason else ""),
+                                f"{action_label(event.action)}" + (f" — {event.shown_reason}" if event.reason else ""),
                                 url_for("certification.certificate", number=cert.number)))
     for audit in audits:
         events.append(Event(audit.submitted_at or audit.visited_at, "audit",
@@ -150,7 +150,7 @@ def full_record(user: User, today: date, lang: str, viewer_is_trainer: bool) -> 
         row = item.targeted
         title = (row.lesson or row.module).text("title", lang)
         events.append(Event(row.created_at, "assignment", _("Assigned: %(title)s — %(reason)s", title=title,
-                                                            reason=row.reason)))
+                                                            reason=row.shown_reason)))
     for contribution in contributions:
         title = str((contribution.data or {}).get("title") or "")
         events.append(Event(contribution.reviewed_at or contribution.created_at, "contribution",
@@ -248,7 +248,7 @@ def next_steps(user: User, today: date, lang: str) -> list[Step]:
         if status in ("suspended", "lapsed"):
             steps.append(Step(1, "certificate", _("Your certificate %(number)s is %(status)s: %(reason)s",
                                                   number=cert.number, status=_status(status),
-                                                  reason=cert.status_reason), url))
+                                                  reason=cert.shown_status_reason), url))
         elif status == "active" and (cert.valid_until - today).days <= EXPIRY_DAYS:
             steps.append(Step(4, "certificate", _("Your certificate %(number)s expires on %(day)s",
                                                   number=cert.number, day=_day(cert.valid_until)), url,

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
+from ..messages import into, render
 
 if TYPE_CHECKING:
     from ..auth.models import User
@@ -121,10 +122,20 @@ class AuditConsequence(db.Model):
     certificate_id: Mapped[int | None] = mapped_column(ForeignKey("cert_certificate.id", ondelete="SET NULL"))
     targeted_id: Mapped[int | None] = mapped_column(ForeignKey("learning_targeted.id", ondelete="SET NULL"))
     story_id: Mapped[int | None] = mapped_column(ForeignKey("audit_story.id", ondelete="SET NULL"))
-    detail: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")  # plain text, or the English copy of:
+    detail_msg_id: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    detail_params: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     audit: Mapped[Audit] = relationship(back_populates="consequences")
+
+    @validates("detail")
+    def _message(self, _key, value):
+        return into(self, value, "detail_msg_id", "detail_params")
+
+    @property
+    def shown_detail(self) -> str:
+        return render(self.detail_msg_id, self.detail_params, text=self.detail)
 
 
 class GoodPracticeStory(db.Model):

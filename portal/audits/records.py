@@ -57,7 +57,7 @@ def record(user: User, lang: str) -> Record:
         status = "complete" if item.complete else ("overdue" if item.overdue else "open")
         url = (url_for("learning.lesson", slug=row.course.slug, lesson=row.lesson.slug) if row.lesson
                else url_for("learning.course", slug=row.course.slug))
-        lines.append(AssignmentLine("lesson" if row.lesson else "module", target.text("title", lang), row.reason,
+        lines.append(AssignmentLine("lesson" if row.lesson else "module", target.text("title", lang), row.shown_reason,
                                     row.due_date, status, row.source, caused_by.get(row.id), url))
     for item in learning.assignments_for(user, today):
         course = item.assignment.course
@@ -82,6 +82,6 @@ def record_json(user: User, lang: str, hide_auditor: bool = True) -> dict:
         "audits": [{"id": a.id, "date": a.visited_at.isoformat(), "score": a.score, "result": a.result,
                     "red_line_failed": a.red_line_failed, **({} if hide_auditor else {"auditor": a.auditor.username})}
                    for a in data.audits],
-        "consequences": [{"kind": c.kind, "audit": c.audit_id, "detail": c.detail,
+        "consequences": [{"kind": c.kind, "audit": c.audit_id, "detail": c.shown_detail,
                           "at": c.created_at.isoformat()} for c in data.consequences],
     }

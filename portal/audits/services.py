@@ -13,6 +13,7 @@ from sqlalchemy import select
 from ..auth.models import User, UserRole
 from ..dbtypes import utcnow
 from ..extensions import db
+from ..messages import both, msg
 from ..products import PRODUCTS
 from . import rtypes
 from .loader import _resolve_trains, all_items
@@ -190,7 +191,7 @@ def submit(audit: Audit, now: datetime) -> Audit:
         db.session.flush()
         apply_consequences(audit, now)
         notify(audit.technician_id, "audit-acknowledge", f"audit-acknowledge:{audit.id}",
-               f"暗访报告 #{audit.id}：请阅读并确认 / Audit report #{audit.id}: please read and acknowledge",
+               msg("audit.acknowledge", n=audit.id),
                f"/audits/{audit.id}")
         db.session.commit()
     except Exception:
@@ -236,8 +237,8 @@ def apply_consequences(audit: Audit, now: datetime) -> list[AuditConsequence]:
     red = [i for i in (audit.failed_items or []) if rtypes.get(items[i]["type"]).fails_red_line(
         items[i], (audit.responses or {}).get(i))] if audit.red_line_failed else []
     if audit.red_line_failed and rules.get("red_line"):
-        names = ", ".join(items[i]["text"]["zh"] + " / " + items[i]["text"]["en"] for i in red)
-        reason = f"暗访报告 #{audit.id} 红线问题 / Audit report #{audit.id}, red-line failure: {names}"
+        names = [both(items[i]["text"]["zh"], items[i]["text"]["en"]) for i in red]
+        reason = msg("audit.red-line", n=audit.id, items=names)
         if rules["red_line"].get("suspend_certificate"):
             for cert in db.session.scalars(select(Certificate).where(
                     Certificate.user_id == technician.id, Certificate.status == "active")):
@@ -248,7 +249,7 @@ def apply_consequences(audit: Audit, now: datetime) -> list[AuditConsequence]:
             link = f"/audits/{audit.id}"
             for trainer in _trainers():
                 notify(trainer.id, "audit-red-line", f"audit-red-line:{audit.id}",
-                       f"{technician.display_name}: {reason}", link)
+                       msg("audit.red-line-of", name=technician.display_name, n=audit.id, items=names), link)
             record("notify", detail=reason)
     weak = rules.get("weak_section")
     if weak:
@@ -264,8 +265,8 @@ def apply_consequences(audit: Audit, now: datetime) -> list[AuditConsequence]:
             if target is None:
                 raise AuditError(_("The lesson for section %(section)s no longer exists; tell the content team.",
                                    section=section["id"]))
-            reason = (f"暗访报告 #{audit.id}：{section['title']['zh']} 得分 {score:g}%（低于 {threshold:g}%）/ "
-                      f"Audit report #{audit.id}: {section['title']['en']} scored {score:g}% (below {threshold:g}%)")
+            reason = msg("audit.weak-section", n=audit.id, section=both(section["title"]["zh"], section["title"]["en"]),
+                         score=float(score), threshold=float(threshold))
             row = learning.assign_targeted(technician, target, reason, due, assigned_by=None, source="audit",
                                            commit=False)
             record("assign", section["id"], targeted_id=row.id, detail=reason)

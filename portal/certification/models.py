@@ -6,10 +6,11 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
+from ..messages import into, render
 
 if TYPE_CHECKING:
     from ..auth.models import User
@@ -51,7 +52,9 @@ class Certificate(db.Model):
     issued_on: Mapped[date] = mapped_column()
     valid_until: Mapped[date] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(String(12), default="active", index=True)
-    status_reason: Mapped[str] = mapped_column(Text, default="")
+    status_reason: Mapped[str] = mapped_column(Text, default="")  # plain text, or the English copy of:
+    status_msg_id: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    status_params: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     forced: Mapped[bool] = mapped_column(default=False)  # issued although requirements were unmet
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -60,6 +63,14 @@ class Certificate(db.Model):
     user: Mapped["User"] = relationship()
     events: Mapped[list["CertificateEvent"]] = relationship(
         back_populates="certificate", order_by="CertificateEvent.id", cascade="all, delete-orphan")
+
+    @validates("status_reason")
+    def _message(self, _key, value):
+        return into(self, value, "status_msg_id", "status_params")
+
+    @property
+    def shown_status_reason(self) -> str:
+        return render(self.status_msg_id, self.status_params, text=self.status_reason)
 
 
 class CertificateEvent(db.Model):
@@ -75,7 +86,9 @@ class CertificateEvent(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     rule: Mapped[str] = mapped_column(String(60), default="")  # set when a rule, not a person, acted
-    reason: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")  # plain text, or the English copy of:
+    reason_msg_id: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    reason_params: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     forced: Mapped[bool] = mapped_column(default=False)
     # For issue and renewal: the requirements and their evidence as they stood.
     evidence: Mapped[list] = mapped_column(JSON, default=list)
@@ -83,3 +96,11 @@ class CertificateEvent(db.Model):
 
     certificate: Mapped[Certificate] = relationship(back_populates="events")
     by: Mapped["User | None"] = relationship()
+
+    @validates("reason")
+    def _message(self, _key, value):
+        return into(self, value, "reason_msg_id", "reason_params")
+
+    @property
+    def shown_reason(self) -> str:
+        return render(self.reason_msg_id, self.reason_params, text=self.reason)

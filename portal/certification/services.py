@@ -15,6 +15,7 @@ from ..auth.models import User
 from ..auth.services import in_place
 from ..dbtypes import utcnow
 from ..extensions import db
+from ..messages import Message, both, msg
 from .models import Certificate, CertificateEvent, Tier
 from .rules import Eligibility, add_months, current_quarterly, effective_status, eligibility
 
@@ -54,7 +55,7 @@ def active_tiers() -> list[Tier]:
     return list(db.session.scalars(select(Tier).where(Tier.active).order_by(Tier.level)))
 
 
-def _log(cert: Certificate, action: str, before: str | None, by: User | None, reason: str = "", rule: str = "",
+def _log(cert: Certificate, action: str, before: str | None, by: User | None, reason: Message | str = "", rule: str = "",
          forced: bool = False, evidence: list | None = None) -> CertificateEvent:
     event = CertificateEvent(certificate=cert, action=action, from_status=before, to_status=cert.status,
                              by_id=by.id if by else None, rule=rule, reason=reason, forced=forced,
@@ -100,7 +101,9 @@ def issue(user: User, tier: Tier, today: date, by: User | None = None, note: str
     raise CertificateError(_("Could not draw a free certificate number; try again."))
 
 
-def _need_reason(reason: str) -> str:
+def _need_reason(reason: Message | str) -> Message | str:
+    if isinstance(reason, Message):  # written by a rule: stored as its id and values
+        return reason
     reason = (reason or "").strip()
     if not reason:
         raise CertificateError(_("A reason is required."))
@@ -114,7 +117,7 @@ def _refuse(cert: Certificate, action: str) -> None:
                              status=status_label(cert.status)))
 
 
-def suspend(cert: Certificate, reason: str, by: User | None = None, rule: str = "",
+def suspend(cert: Certificate, reason: Message | str, by: User | None = None, rule: str = "",
             commit: bool = True) -> Certificate:
     """Pause a certificate: by a trainer, or by a rule (``rule`` names it; audits call this with
     by=None and ``commit=False``, inside their own transaction). Only an active certificate can
@@ -125,8 +128,7 @@ def suspend(cert: Certificate, reason: str, by: User | None = None, rule: str = 
     before, cert.status, cert.status_reason = cert.status, "suspended", reason
     event = _log(cert, "suspended", before, by, reason, rule=rule)
     db.session.flush()
-    _tell_holder(cert, f"cert-suspended:{cert.id}:{event.id}",
-                 f"你的证书 {cert.number} 已暂停：{reason} / Your certificate {cert.number} is suspended: {reason}")
+    _tell_holder(cert, f"cert-suspended:{cert.id}:{event.id}", msg("cert.suspended", number=cert.number, reason=reason))
     if commit:
         db.session.commit()
     else:
@@ -134,7 +136,7 @@ def suspend(cert: Certificate, reason: str, by: User | None = None, rule: str = 
     return cert
 
 
-def _tell_holder(cert: Certificate, key: str, text: str) -> None:
+def _tell_holder(cert: Certificate, key: str, text: Message) -> None:
     from ..notifications import notify
 
     notify(cert.user_id, key.split(":")[0], key, text, f"/certificates/{cert.number}")
@@ -148,7 +150,7 @@ def reinstate(cert: Certificate, reason: str, today: date, by: User | None = Non
         _refuse(cert, "reinstated")
     before = cert.status
     cert.status = "active" if cert.valid_until >= today else "expired"
-    cert.status_reason = "" if cert.status == "active" else _("The validity date passed while it was paused.")
+    cert.status_reason = "" if cert.status == "active" else msg("cert.passed-while-paused")
     _log(cert, "reinstated", before, by, reason)
     db.session.commit()
     return cert
@@ -219,27 +221,23 @@ def sweep(today: date) -> SweepReport:
     for cert in db.session.scalars(select(Certificate).where(Certificate.status == "active")).all():
         if cert.valid_until < today:
             cert.status, cert.status_reason = "expired", ""
-            _log(cert, "expired", "active", None, _("The validity date %(day)s passed.", day=cert.valid_until.isoformat()),
-                 rule="validity")
+            _log(cert, "expired", "active", None, msg("cert.validity-passed", day=cert.valid_until), rule="validity")
             report.expired += 1
             continue
         missed = _missed_quarterly(cert, today)
         if missed is not None:
             assignment, course, deadline = missed
-            reason = _("The quarterly course %(course)s was due %(due)s and not completed by the end of the grace "
-                       "period (%(deadline)s).", course=course.title_en, due=assignment.due_date.isoformat(),
-                       deadline=deadline.isoformat())
+            reason = msg("cert.quarterly-missed", course=both(course.title_zh, course.title_en),
+                         due=assignment.due_date, deadline=deadline)
             cert.status, cert.status_reason = "lapsed", reason
             _log(cert, "lapsed", "active", None, reason, rule="quarterly-course",
                  evidence=[{"assignment": assignment.id, "course": course.slug, "deadline": deadline.isoformat()}])
-            _tell_holder(cert, f"cert-lapsed:{cert.id}:{assignment.id}",
-                         f"你的证书 {cert.number} 已失效：{reason} / Your certificate {cert.number} has lapsed: {reason}")
+            _tell_holder(cert, f"cert-lapsed:{cert.id}:{assignment.id}", msg("cert.lapsed", number=cert.number, reason=reason))
             report.lapsed += 1
             continue
         if cert.valid_until <= date.fromordinal(today.toordinal() + EXPIRY_WARNING_DAYS):
             _tell_holder(cert, f"cert-expiring:{cert.id}:{cert.valid_until.isoformat()}",
-                         f"你的证书 {cert.number} 将于 {cert.valid_until.isoformat()} 到期，请及时续期 / "
-                         f"Your certificate {cert.number} expires on {cert.valid_until.isoformat()}: renew it in time")
+                         msg("cert.expiring", number=cert.number, day=cert.valid_until))
     db.session.commit()
     return report
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..dbtypes import utcnow
 from ..extensions import db
+from ..messages import msg
 from .models import Case, Contribution
 from .photos import PhotoError, clean_image, photo_path, save_photo
 from .services import after_commit, case_problems, create_case, credit, update_case
@@ -108,9 +109,9 @@ def _tell_author(contribution: Contribution, title: str) -> None:
     from ..notifications import notify
 
     if contribution.status == "approved":
-        text = f"你的案例已被采纳：{title} / Your contribution was accepted: {title}"
+        text = msg("kb.contribution-accepted", title=title)
     else:
-        text = f"你的案例未被采纳：{title} / Your contribution was not accepted: {title}"
+        text = msg("kb.contribution-rejected", title=title)
     notify(contribution.author_id, f"contribution-{contribution.status}",
            f"contribution:{contribution.id}:{contribution.status}", text, "/cases/mine")
 

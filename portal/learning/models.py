@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ..auth.models import Region, User
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
+from ..messages import into, render
 
 COURSE_KINDS = ("onboarding", "quarterly", "remedial", "elective")
 
@@ -229,7 +230,9 @@ class TargetedAssignment(db.Model):
     course_id: Mapped[int] = mapped_column(ForeignKey("learning_course.id"))
     lesson_id: Mapped[int | None] = mapped_column(ForeignKey("learning_lesson.id"))
     module_id: Mapped[int | None] = mapped_column(ForeignKey("learning_module.id"))
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)  # plain text, or the English copy of:
+    reason_msg_id: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    reason_params: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     due_date: Mapped[date] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(20), default="trainer")  # trainer | audit
     assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
@@ -244,6 +247,14 @@ class TargetedAssignment(db.Model):
     course: Mapped[Course] = relationship()
     lesson: Mapped[Lesson | None] = relationship()
     module: Mapped[CourseModule | None] = relationship()
+
+    @validates("reason")
+    def _message(self, _key, value):
+        return into(self, value, "reason_msg_id", "reason_params")
+
+    @property
+    def shown_reason(self) -> str:
+        return render(self.reason_msg_id, self.reason_params, text=self.reason)
 
     def lessons(self) -> list[Lesson]:
         if self.lesson is not None:

@@ -17,6 +17,7 @@ from ..auth.models import Outlet, Province, User, UserRole
 from ..auth.services import log_event
 from ..dbtypes import utcnow
 from ..extensions import db
+from ..messages import Message, both, msg
 from .models import (Assignment, Cohort, CohortMember, CohortTrainer, Course, CourseModule, Holiday,
                      Lesson, LessonProgress, PracticalTask, SignOff, TargetedAssignment)
 from .schedule import Calendar, DayState, LearnerRow, behind_first, day_status, personal_due
@@ -614,7 +615,7 @@ def assignments_for(user: User, today: date) -> list[MyAssignment]:
 # --- targeted assignments ---------------------------------------------------------------------
 
 
-def assign_targeted(technician: User, item: Lesson | CourseModule, reason: str, due_date: date,
+def assign_targeted(technician: User, item: Lesson | CourseModule, reason: Message | str, due_date: date,
                     assigned_by: User | None = None, source: str = "trainer",
                     commit: bool = True) -> TargetedAssignment:
     """Assign one lesson or module to one technician with the reason and a due date.
@@ -625,7 +626,7 @@ def assign_targeted(technician: User, item: Lesson | CourseModule, reason: str, 
 
     if not technician.has_role("technician"):
         raise LearningError(_("Only technicians get targeted lessons."))
-    if not reason or not reason.strip():
+    if not isinstance(reason, Message) and (not reason or not reason.strip()):
         raise LearningError(_("Say why the lesson is assigned."))
     if isinstance(item, Lesson):
         row = TargetedAssignment(user_id=technician.id, course_id=item.course_id, lesson_id=item.id)
@@ -633,17 +634,17 @@ def assign_targeted(technician: User, item: Lesson | CourseModule, reason: str, 
         row = TargetedAssignment(user_id=technician.id, course_id=item.course_id, module_id=item.id)
     else:
         raise LearningError(_("Assign a lesson or a module."))
-    row.reason, row.due_date, row.source = reason.strip()[:2000], due_date, source
+    row.reason, row.due_date, row.source = (reason if isinstance(reason, Message) else reason.strip()[:2000],
+                                            due_date, source)
     row.assigned_by_id = assigned_by.id if assigned_by else None
     db.session.add(row)
     db.session.flush()
     from ..notifications import notify
 
-    title = f"{item.title_zh} / {item.title_en}"
     link = (f"/learning/courses/{item.course.slug}/lessons/{item.slug}" if isinstance(item, Lesson)
             else f"/learning/courses/{item.course.slug}")
     notify(technician.id, "targeted", f"targeted:{row.id}",
-           f"新的学习任务：{title}，截止 {due_date.isoformat()} / New lesson for you: {title}, due {due_date.isoformat()}",
+           msg("learning.targeted", title=both(item.title_zh, item.title_en), day=due_date),
            link)
     if commit:
         db.session.commit()
@@ -745,7 +746,7 @@ def notify_behind(today: date) -> int:
             for trainer in cohort.trainers:
                 name = row.user.display_name
                 if notify(trainer.id, "behind", f"behind:{cohort.id}:{row.user.id}",
-                          f"{name} 在 {cohort.name} 中落后于进度 / {name} is behind schedule in {cohort.name}",
+                          msg("learning.behind", name=name, cohort=cohort.name),
                           f"/learning/cohorts/{cohort.id}") is not None:
                     told += 1
     return told
