@@ -3,7 +3,7 @@ targeted-lesson reasons and audit consequences get msg_id + params beside their 
 rows written the old way ("中文 / English" in one string) are converted
 
 Revision ID: 617e5d902921
-Revises: 15558c7f0a5a
+Revises: 3f9c1a7d52e8
 Created: 2026-12-06 01:20:00
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '617e5d902921'
-down_revision = '15558c7f0a5a'
+down_revision = '3f9c1a7d52e8'
 branch_labels = None
 depends_on = None
 
