@@ -58,6 +58,16 @@ class Case(db.Model):
         return data
 
 
+class CaseAlias(db.Model):
+    """An address a case was once reachable at; it redirects to the case's address now."""
+
+    __tablename__ = "kb_case_alias"
+
+    slug: Mapped[str] = mapped_column(String(120), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("kb_case.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CaseRevision(db.Model):
     """What a case looked like after each change: who, when, what, and why."""
 

@@ -20,7 +20,7 @@ from .forms import ContributeForm, FeedbackForm, NoteForm, ReviewForm
 from .models import PRODUCTS, Case, CaseFeedback, CaseRevision, Contribution, Photo, SearchLog
 from .photos import photo_path
 from .search_service import mark_opened, search_cases
-from .services import after_commit, set_status, trainer_edit
+from .services import after_commit, old_address, set_status, trainer_edit
 
 bp = Blueprint("kb", __name__, url_prefix="/cases")
 
@@ -36,10 +36,22 @@ def user_lang() -> str:
 
 def _case_or_404(slug: str, published_only: bool = True) -> Case:
     case = db.session.scalar(select(Case).where(Case.slug == slug))
+    if case is None:
+        _redirect_old_address(slug)
     if case is None or (published_only and case.status != "published"
                         and not current_user.has_role("trainer", "admin")):
         abort(404)
     return case
+
+
+def _redirect_old_address(slug: str) -> None:
+    """An address the case had before (e.g. one re-keyed) moves permanently to the one it has now."""
+    moved = old_address(slug)
+    if moved is None:
+        return
+    args = {**request.view_args, "slug": moved.slug, **request.args.to_dict(flat=False)}
+    code = 301 if request.method in ("GET", "HEAD") else 308
+    abort(redirect(url_for(request.endpoint, **args), code=code))
 
 
 def _me():
