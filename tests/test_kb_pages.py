@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.kb.models import Case, CaseFeedback, CaseRevision, Contribution, Photo
+from portal.kb.models import Case, CaseFeedback, CaseFeedbackAnswer, CaseRevision, Contribution, Photo
 
 from .conftest import get_csrf, login, png_bytes
 
@@ -68,13 +68,15 @@ def test_feedback_and_the_trainers_fix_rate(app, kb_cases, users):
                                                  "comment": "实际是电容坏了"})
     assert tech.post("/cases/demo-e1-zh/feedback", data={"csrf_token": token, "fixed": "maybe"}
                      ).status_code == 400
-    assert db.session.scalar(select(func.count(CaseFeedback.id))) == 2
+    # One technician, one current answer: the "no" replaced the "yes"; both stay in the history.
+    assert db.session.scalar(select(func.count(CaseFeedback.id))) == 1
+    assert db.session.scalar(select(func.count(CaseFeedbackAnswer.id))) == 2
     trainer = _as(app, "trainer")
     page = trainer.get("/cases/demo-e1-zh?lang=en").get_data(as_text=True)
-    assert "1 of 2 technicians said it fixed the fault (50%)" in page
+    assert "0 of 1 technicians said it fixed the fault (0%)" in page
     assert "实际是电容坏了" in page
     report = trainer.get("/cases/reports/feedback").get_data(as_text=True)
-    assert "格力式代码 E1 高压保护" in report and "50%" in report
+    assert "格力式代码 E1 高压保护" in report and "0%" in report and "50%" not in report
 
 
 # --- contributing and review --------------------------------------------------------------

@@ -16,8 +16,9 @@ from ..extensions import db
 from ..markup import case_sections, render_markdown
 from ..security import roles_required, signed_in
 from . import contributions as contrib
+from . import feedback as case_feedback
 from .forms import ContributeForm, FeedbackForm, NoteForm, ReviewForm
-from .models import PRODUCTS, Case, CaseFeedback, CaseRevision, Contribution, Photo, SearchLog
+from .models import PRODUCTS, Case, CaseRevision, Contribution, Photo, SearchLog
 from .photos import photo_path
 from .search_service import mark_opened, search_cases
 from .services import after_commit, old_address, set_status, trainer_edit
@@ -106,23 +107,12 @@ def case(slug: str):
     photos = db.session.scalars(select(Photo).where(Photo.case_id == item.id)).all()
     stats = None
     if current_user.has_role("trainer", "admin"):
-        stats = feedback_stats(item.id)
+        stats = case_feedback.stats(item.id)
     return render_template(
         "kb/case.html", case=item, sections=case_sections(item.body), translations=translations,
         related=related, photos=photos, feedback=FeedbackForm(), stats=stats,
         archive_form=NoteForm(), preferred_lang=user_lang(),
         teaching=[link for provider in TEACHING_LINKS for link in provider(item, user_lang())])
-
-
-def feedback_stats(case_id: int) -> dict:
-    yes, total = db.session.execute(
-        select(func.sum(sql_case((CaseFeedback.fixed.is_(True), 1), else_=0)), func.count())
-        .where(CaseFeedback.case_id == case_id)).one()
-    comments = db.session.scalars(
-        select(CaseFeedback).where(CaseFeedback.case_id == case_id, CaseFeedback.comment != "")
-        .order_by(CaseFeedback.created_at.desc()).limit(20)).all()
-    return {"yes": yes or 0, "total": total or 0,
-            "rate": (yes or 0) / total if total else None, "comments": comments}
 
 
 @bp.route("/<slug>/feedback", methods=["POST"])
@@ -133,9 +123,7 @@ def feedback(slug: str):
     answer = request.form.get("fixed")
     if not form.validate_on_submit() or answer not in ("yes", "no"):
         abort(400)
-    db.session.add(CaseFeedback(case_id=item.id, user_id=current_user.id, fixed=answer == "yes",
-                                comment=(form.comment.data or "").strip()))
-    db.session.commit()
+    case_feedback.answer(item, _me(), answer == "yes", form.comment.data or "")
     flash(_("Thank you: your answer helps the next technician.") if answer == "yes" else
           _("Thank you. If you found the real cause, please suggest an edit so others learn it."),
           "success")
@@ -383,13 +371,7 @@ def gaps():
 @bp.route("/reports/feedback")
 @roles_required("trainer")
 def feedback_report():
-    yes = func.sum(sql_case((CaseFeedback.fixed.is_(True), 1), else_=0))
-    rows = db.session.execute(
-        select(Case, func.count(CaseFeedback.id).label("total"), yes.label("yes"))
-        .join(CaseFeedback, CaseFeedback.case_id == Case.id)
-        .group_by(Case.id)
-        .order_by((yes * 1.0 / func.count(CaseFeedback.id)).asc(), func.count(CaseFeedback.id).desc())
-        .limit(300)).all()
+    rows = case_feedback.lowest_fix_rates()
     if request.args.get("format") in ("csv", "xlsx"):
         from ..csvexport import table_response
 
