@@ -59,6 +59,11 @@ def _me():
     return current_user._get_current_object()
 
 
+def safety_first(sections: list[dict]) -> list[dict]:
+    """The safety section(s) before everything else: read before any step that needs the power off."""
+    return [s for s in sections if s["safety"]] + [s for s in sections if not s["safety"]]
+
+
 # Other areas add links to a case page without kb depending on them: each function takes the
 # case and the reader's language and returns [(title, url), …] ("lessons that teach it").
 TEACHING_LINKS: list = []
@@ -109,7 +114,7 @@ def case(slug: str):
     if current_user.has_role("trainer", "admin"):
         stats = case_feedback.stats(item.id)
     return render_template(
-        "kb/case.html", case=item, sections=case_sections(item.body), translations=translations,
+        "kb/case.html", case=item, sections=safety_first(case_sections(item.body)), translations=translations,
         related=related, photos=photos, feedback=FeedbackForm(), stats=stats,
         archive_form=NoteForm(), preferred_lang=user_lang(),
         teaching=[link for provider in TEACHING_LINKS for link in provider(item, user_lang())])

@@ -98,3 +98,26 @@ def test_a_case_prints_without_the_interactive_parts(live_server, new_page):
         assert not page.locator(hidden).is_visible(), hidden
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.pdf(path=str(ARTIFACTS / "kb-case-print.pdf"))
+
+
+def test_safety_comes_first_on_a_phone(live_server, new_page):
+    for locale, slug in (("zh-CN", "ac-mech-outdoor-fan-not-running-zh"),
+                         ("en-US", "ac-mech-outdoor-fan-not-running-en")):
+        page = new_page(360, locale)
+        sign_in(page, live_server, "tech")
+        page.goto(live_server + "/cases/" + slug)
+        sections = page.locator("article.case .case-section")
+        safety = page.locator("article.case .case-section.safety")
+        assert safety.count() == 1
+        tops = [box["y"] for box in (sections.nth(i).bounding_box() for i in range(sections.count()))]
+        safety_top = safety.bounding_box()["y"]
+        steps = page.locator("article.case .case-section:not(.safety) ol li").first.bounding_box()
+        assert safety_top == min(tops) and safety_top < steps["y"]
+        link = page.locator(".jump a.jump-safety")
+        box = link.bounding_box()
+        assert link.is_visible() and box["x"] >= 0 and box["x"] + box["width"] <= 360
+        assert box["y"] + box["height"] <= 800  # on the first screen, no scrolling
+        link.click()
+        page.wait_for_function("location.hash.length > 1")
+        assert page.evaluate("location.hash") == "#" + safety.get_attribute("id")
+        screenshot(page, "kb-case-safety-first-360-" + locale)
