@@ -141,3 +141,18 @@ def test_migration_keeps_each_technicians_latest_answer_and_the_history(backend,
         with db.engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM kb_case_feedback")).scalar() == 5
         db.engine.dispose()
+
+
+def test_the_case_page_script_gets_json_and_the_reader_sees_their_answer(app, kb_cases, users, client):
+    assert login(client, "tech").status_code == 302
+    token = get_csrf(client, "/cases/demo-e1-en")
+    response = client.post("/cases/demo-e1-en/feedback", data={"csrf_token": token, "fixed": "no",
+                                                               "comment": "kept offline"},
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 200 and response.get_json()["ok"] is True
+    bad = client.post("/cases/demo-e1-en/feedback", data={"csrf_token": token, "fixed": "maybe"},
+                      headers={"Accept": "application/json"})
+    assert bad.status_code == 400 and bad.get_json()["ok"] is False
+    page = client.get("/cases/demo-e1-en?lang=en").get_data(as_text=True)
+    assert "Your answer: not fixed. You can change it." in page
+    assert _count(CaseFeedbackAnswer, kb_cases["demo-e1-en"].id) == 1

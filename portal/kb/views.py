@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   send_file, url_for)
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, send_file, url_for)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -116,6 +116,7 @@ def case(slug: str):
     return render_template(
         "kb/case.html", case=item, sections=safety_first(case_sections(item.body)), translations=translations,
         related=related, photos=photos, feedback=FeedbackForm(), stats=stats,
+        my_answer=case_feedback.current_answer(item, _me()),
         archive_form=NoteForm(), preferred_lang=user_lang(),
         teaching=[link for provider in TEACHING_LINKS for link in provider(item, user_lang())])
 
@@ -126,12 +127,18 @@ def feedback(slug: str):
     item = _case_or_404(slug)
     form = FeedbackForm()
     answer = request.form.get("fixed")
+    # The case page's script sends answers itself (and keeps them while offline): it reads JSON.
+    wants_json = request.accept_mimetypes.best == "application/json"
     if not form.validate_on_submit() or answer not in ("yes", "no"):
+        if wants_json:
+            return jsonify(ok=False, error=_("Choose yes or no; a comment has at most 1000 characters.")), 400
         abort(400)
     case_feedback.answer(item, _me(), answer == "yes", form.comment.data or "")
-    flash(_("Thank you: your answer helps the next technician.") if answer == "yes" else
-          _("Thank you. If you found the real cause, please suggest an edit so others learn it."),
-          "success")
+    message = (_("Thank you: your answer helps the next technician.") if answer == "yes" else
+               _("Thank you. If you found the real cause, please suggest an edit so others learn it."))
+    if wants_json:
+        return jsonify(ok=True, message=message)
+    flash(message, "success")
     return redirect(url_for("kb.case", slug=slug) + "#feedback")
 
 
