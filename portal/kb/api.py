@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request, url_for
+from flask import jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from ..extensions import db
 from ..security import json_error, roles_required
 from .models import LANGS, Case, Photo
 from .search_service import api_result, search_cases
-from .services import PRODUCT_RE
+from .services import PRODUCT_RE, old_address
 from .views import READERS, user_lang
 
 
@@ -62,6 +62,9 @@ def cases():
 def case_detail(slug: str):
     case = db.session.scalar(select(Case).where(Case.slug == slug, Case.status == "published"))
     if case is None:
+        moved = old_address(slug)
+        if moved is not None:  # a case re-keyed since: its old address moved for good
+            return redirect(url_for("api.case_detail", slug=moved.slug), code=301)
         return json_error(404, _("No published case has that slug."))
     translations = db.session.scalars(
         select(Case.slug).where(Case.key == case.key, Case.id != case.id,

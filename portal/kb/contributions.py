@@ -15,7 +15,7 @@ from ..extensions import db
 from ..messages import msg
 from .models import Case, Contribution
 from .photos import PhotoError, clean_image, photo_path, save_photo
-from .services import after_commit, case_problems, create_case, credit, update_case
+from .services import after_commit, case_problems, create_case, credit, new_key, update_case
 
 MAX_PHOTOS = 4
 
@@ -83,6 +83,8 @@ def approve(contribution: Contribution, reviewer, data: dict | None = None) -> C
     author = contribution.author
     note = _("Contribution #%(id)d by %(name)s", id=contribution.id, name=author.display_name)
     if contribution.kind == "new":
+        if not data.get("key"):  # the address of the case and the key its translation shares
+            data["key"] = new_key(data, contribution.id)
         case = create_case(data, author=reviewer, source="review", note=note, origin="field")
     else:
         case = contribution.case

@@ -58,6 +58,16 @@ class Case(db.Model):
         return data
 
 
+class CaseAlias(db.Model):
+    """An address a case was once reachable at; it redirects to the case's address now."""
+
+    __tablename__ = "kb_case_alias"
+
+    slug: Mapped[str] = mapped_column(String(120), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("kb_case.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CaseRevision(db.Model):
     """What a case looked like after each change: who, when, what, and why."""
 
@@ -92,9 +102,29 @@ class CaseCredit(db.Model):
 
 
 class CaseFeedback(db.Model):
-    """"Did this fix it?": the first-time-fix signal from the field."""
+    """"Did this fix it?": each technician's current answer on a case, the first-time-fix signal.
+
+    One row per technician and case: a new answer replaces the old one (see kb/feedback.py);
+    every answer given stays in ``CaseFeedbackAnswer``.
+    """
 
     __tablename__ = "kb_case_feedback"
+    __table_args__ = (UniqueConstraint("case_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("kb_case.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    fixed: Mapped[bool] = mapped_column()
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # when last answered
+
+    user: Mapped[User | None] = relationship()
+
+
+class CaseFeedbackAnswer(db.Model):
+    """Every "did this fix it?" answer as it was given, superseded ones included."""
+
+    __tablename__ = "kb_case_feedback_answer"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("kb_case.id", ondelete="CASCADE"), index=True)

@@ -17,7 +17,7 @@ from ..auth.models import User
 from ..dbtypes import utcnow
 from ..extensions import db
 from . import indexing
-from .models import CASE_FIELDS, LANGS, Case, CaseCredit, CaseRevision
+from .models import CASE_FIELDS, LANGS, Case, CaseAlias, CaseCredit, CaseRevision
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,118}$")
 PRODUCT_RE = re.compile(r"^[a-z][a-z-]{1,38}$")
@@ -92,6 +92,45 @@ def _revise(case: Case, author: User | None, source: str, note: str) -> None:
     indexing.record_change(case.key)
 
 
+KEY_WORD_RE = re.compile(r"[a-z0-9]+")
+KEY_BASE_MAX = 60
+
+
+def key_base(data: dict) -> str:
+    """The readable part of a new case's key, in ASCII (pure).
+
+    English cases: the words of the title. Chinese cases (or a title without ASCII words):
+    the error codes and models, then any ASCII in the title; the product when there is none.
+    """
+    def words(text) -> list[str]:
+        return KEY_WORD_RE.findall(str(text or "").lower())
+
+    parts = words(data.get("title")) if data.get("lang") == "en" else []
+    if not parts:
+        parts = [w for item in [*(data.get("error_codes") or []), *(data.get("models") or [])]
+                 for w in words(item)]
+    if not parts:
+        parts = words(data.get("title"))
+    base = ""
+    for word in parts or words(data.get("product")) or ["case"]:
+        if len(base) + len(word) + 1 > KEY_BASE_MAX:
+            break
+        base = f"{base}-{word}" if base else word
+    return base or "case"
+
+
+def new_key(data: dict, number: int) -> str:
+    """A key for a case that has none: its readable base and a stable number (the contribution's).
+
+    Never reused: a key another case already has gets a further suffix.
+    """
+    base = f"{key_base(data)}-{number}"
+    key, n = base, 2
+    while db.session.scalar(select(Case.id).where(Case.key == key).limit(1)) is not None:
+        key, n = f"{base}-{n}", n + 1
+    return key
+
+
 def slug_for(key: str, lang: str) -> str:
     base = f"{key}-{lang}"
     slug, n = base, 2
@@ -100,10 +139,18 @@ def slug_for(key: str, lang: str) -> str:
     return slug
 
 
+def old_address(slug: str) -> Case | None:
+    """The case that was once at /cases/<slug> and is now elsewhere, if any."""
+    return db.session.scalar(select(Case).join(CaseAlias, CaseAlias.case_id == Case.id)
+                             .where(CaseAlias.slug == slug))
+
+
 def create_case(data: dict, *, slug: str | None = None, author: User | None = None,
                 source: str = "content", note: str = "", origin: str = "content",
                 content_hash: str | None = None) -> Case:
     key = data.get("key") or slug
+    if not key:
+        raise ValueError("a new case needs a key (see new_key)")
     case = Case(slug=slug or slug_for(key, data["lang"]), key=key, origin=origin,
                 content_hash=content_hash, version=1)
     _apply(case, data)

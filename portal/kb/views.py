@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   send_file, url_for)
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, send_file, url_for)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -16,11 +16,12 @@ from ..extensions import db
 from ..markup import case_sections, render_markdown
 from ..security import roles_required, signed_in
 from . import contributions as contrib
+from . import feedback as case_feedback
 from .forms import ContributeForm, FeedbackForm, NoteForm, ReviewForm
-from .models import PRODUCTS, Case, CaseFeedback, CaseRevision, Contribution, Photo, SearchLog
+from .models import PRODUCTS, Case, CaseRevision, Contribution, Photo, SearchLog
 from .photos import photo_path
 from .search_service import mark_opened, search_cases
-from .services import after_commit, set_status, trainer_edit
+from .services import after_commit, old_address, set_status, trainer_edit
 
 bp = Blueprint("kb", __name__, url_prefix="/cases")
 
@@ -36,14 +37,31 @@ def user_lang() -> str:
 
 def _case_or_404(slug: str, published_only: bool = True) -> Case:
     case = db.session.scalar(select(Case).where(Case.slug == slug))
+    if case is None:
+        _redirect_old_address(slug)
     if case is None or (published_only and case.status != "published"
                         and not current_user.has_role("trainer", "admin")):
         abort(404)
     return case
 
 
+def _redirect_old_address(slug: str) -> None:
+    """An address the case had before (e.g. one re-keyed) moves permanently to the one it has now."""
+    moved = old_address(slug)
+    if moved is None:
+        return
+    args = {**request.view_args, "slug": moved.slug, **request.args.to_dict(flat=False)}
+    code = 301 if request.method in ("GET", "HEAD") else 308
+    abort(redirect(url_for(request.endpoint, **args), code=code))
+
+
 def _me():
     return current_user._get_current_object()
+
+
+def safety_first(sections: list[dict]) -> list[dict]:
+    """The safety section(s) before everything else: read before any step that needs the power off."""
+    return [s for s in sections if s["safety"]] + [s for s in sections if not s["safety"]]
 
 
 # Other areas add links to a case page without kb depending on them: each function takes the
@@ -94,23 +112,13 @@ def case(slug: str):
     photos = db.session.scalars(select(Photo).where(Photo.case_id == item.id)).all()
     stats = None
     if current_user.has_role("trainer", "admin"):
-        stats = feedback_stats(item.id)
+        stats = case_feedback.stats(item.id)
     return render_template(
-        "kb/case.html", case=item, sections=case_sections(item.body), translations=translations,
+        "kb/case.html", case=item, sections=safety_first(case_sections(item.body)), translations=translations,
         related=related, photos=photos, feedback=FeedbackForm(), stats=stats,
+        my_answer=case_feedback.current_answer(item, _me()),
         archive_form=NoteForm(), preferred_lang=user_lang(),
         teaching=[link for provider in TEACHING_LINKS for link in provider(item, user_lang())])
-
-
-def feedback_stats(case_id: int) -> dict:
-    yes, total = db.session.execute(
-        select(func.sum(sql_case((CaseFeedback.fixed.is_(True), 1), else_=0)), func.count())
-        .where(CaseFeedback.case_id == case_id)).one()
-    comments = db.session.scalars(
-        select(CaseFeedback).where(CaseFeedback.case_id == case_id, CaseFeedback.comment != "")
-        .order_by(CaseFeedback.created_at.desc()).limit(20)).all()
-    return {"yes": yes or 0, "total": total or 0,
-            "rate": (yes or 0) / total if total else None, "comments": comments}
 
 
 @bp.route("/<slug>/feedback", methods=["POST"])
@@ -119,14 +127,18 @@ def feedback(slug: str):
     item = _case_or_404(slug)
     form = FeedbackForm()
     answer = request.form.get("fixed")
+    # The case page's script sends answers itself (and keeps them while offline): it reads JSON.
+    wants_json = request.accept_mimetypes.best == "application/json"
     if not form.validate_on_submit() or answer not in ("yes", "no"):
+        if wants_json:
+            return jsonify(ok=False, error=_("Choose yes or no; a comment has at most 1000 characters.")), 400
         abort(400)
-    db.session.add(CaseFeedback(case_id=item.id, user_id=current_user.id, fixed=answer == "yes",
-                                comment=(form.comment.data or "").strip()))
-    db.session.commit()
-    flash(_("Thank you: your answer helps the next technician.") if answer == "yes" else
-          _("Thank you. If you found the real cause, please suggest an edit so others learn it."),
-          "success")
+    case_feedback.answer(item, _me(), answer == "yes", form.comment.data or "")
+    message = (_("Thank you: your answer helps the next technician.") if answer == "yes" else
+               _("Thank you. If you found the real cause, please suggest an edit so others learn it."))
+    if wants_json:
+        return jsonify(ok=True, message=message)
+    flash(message, "success")
     return redirect(url_for("kb.case", slug=slug) + "#feedback")
 
 
@@ -371,13 +383,7 @@ def gaps():
 @bp.route("/reports/feedback")
 @roles_required("trainer")
 def feedback_report():
-    yes = func.sum(sql_case((CaseFeedback.fixed.is_(True), 1), else_=0))
-    rows = db.session.execute(
-        select(Case, func.count(CaseFeedback.id).label("total"), yes.label("yes"))
-        .join(CaseFeedback, CaseFeedback.case_id == Case.id)
-        .group_by(Case.id)
-        .order_by((yes * 1.0 / func.count(CaseFeedback.id)).asc(), func.count(CaseFeedback.id).desc())
-        .limit(300)).all()
+    rows = case_feedback.lowest_fix_rates()
     if request.args.get("format") in ("csv", "xlsx"):
         from ..csvexport import table_response
 

@@ -98,3 +98,104 @@ def test_a_case_prints_without_the_interactive_parts(live_server, new_page):
         assert not page.locator(hidden).is_visible(), hidden
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.pdf(path=str(ARTIFACTS / "kb-case-print.pdf"))
+
+
+def test_safety_comes_first_on_a_phone(live_server, new_page):
+    for locale, slug in (("zh-CN", "ac-mech-outdoor-fan-not-running-zh"),
+                         ("en-US", "ac-mech-outdoor-fan-not-running-en")):
+        page = new_page(360, locale)
+        sign_in(page, live_server, "tech")
+        page.goto(live_server + "/cases/" + slug)
+        sections = page.locator("article.case .case-section")
+        safety = page.locator("article.case .case-section.safety")
+        assert safety.count() == 1
+        tops = [box["y"] for box in (sections.nth(i).bounding_box() for i in range(sections.count()))]
+        safety_top = safety.bounding_box()["y"]
+        steps = page.locator("article.case .case-section:not(.safety) ol li").first.bounding_box()
+        assert safety_top == min(tops) and safety_top < steps["y"]
+        link = page.locator(".jump a.jump-safety")
+        box = link.bounding_box()
+        assert link.is_visible() and box["x"] >= 0 and box["x"] + box["width"] <= 360
+        assert box["y"] + box["height"] <= 800  # on the first screen, no scrolling
+        link.click()
+        page.wait_for_function("location.hash.length > 1")
+        assert page.evaluate("location.hash") == "#" + safety.get_attribute("id")
+        screenshot(page, "kb-case-safety-first-360-" + locale)
+
+
+def _controlled(page, url):
+    page.goto(url)
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # installed and active
+    page.goto(url)  # now the service worker controls the page
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+
+
+# Polled: each call starts a look into the cache and answers with what the last look found.
+OFFLINE_PAGE_KEPT = """lang => {
+  caches.open('portal-shell-v2').then(c => c.match('/offline'))
+    .then(r => { window['kept_' + lang] = !!r && r.headers.get('X-Offline-Lang') === lang; });
+  return window['kept_' + lang] === true;
+}"""
+
+
+def test_offline_page_comes_back_after_signing_out_and_in(live_server, browser):
+    context = browser.new_context(viewport={"width": 360, "height": 800}, locale="zh-CN",
+                                  service_workers="allow")
+    try:
+        page = context.new_page()
+        sign_in(page, live_server, "tech")
+        _controlled(page, live_server + "/cases/ac-mech-outdoor-fan-not-running-zh")
+        page.wait_for_function(OFFLINE_PAGE_KEPT, arg="zh_CN")
+        page.evaluate("document.querySelector('form[data-clear-offline]').requestSubmit()")
+        page.wait_for_url("**/login**")
+        sign_in(page, live_server, "tech")
+        page.wait_for_function(OFFLINE_PAGE_KEPT, arg="zh_CN")  # signing in kept it again
+        # The reader switches to English: the offline page follows.
+        page.goto(live_server + "/cases/ac-mech-outdoor-fan-not-running-en?lang=en")
+        page.wait_for_function(OFFLINE_PAGE_KEPT, arg="en")
+        context.set_offline(True)
+        page.goto(live_server + "/cases/ac-code-gree-e6-communication-en")  # never opened
+        assert page.locator("[data-section=offline]").count() == 1
+        assert page.locator("h1").inner_text() == "The portal cannot be reached"
+        assert "You are offline" in page.locator("[data-unreachable]").inner_text()
+        screenshot(page, "kb-offline-unreachable-360-en")
+    finally:
+        context.set_offline(False)
+        context.close()
+
+
+def test_feedback_typed_offline_is_sent_when_back_online(live_server, browser):
+    slug = "ac-mech-fan-capacitor-zh"
+    comment = "离线时写的备注：电容鼓包"
+    context = browser.new_context(viewport={"width": 360, "height": 800}, locale="zh-CN",
+                                  service_workers="allow")
+    try:
+        page = context.new_page()
+        sign_in(page, live_server, "tech")
+        _controlled(page, live_server + "/cases/" + slug)
+        context.set_offline(True)
+        page.locator("[data-section=feedback] textarea[name=comment]").fill(comment)
+        page.locator("[data-section=feedback] button[value=no]").click()
+        status = page.locator("[data-feedback-status]")
+        status.wait_for(state="visible")
+        assert "没有网络" in status.inner_text()
+        page.reload()  # still offline: the page comes from the phone, the answer is still kept
+        assert page.locator("#offline-banner").is_visible()
+        queued = page.evaluate("JSON.parse(localStorage.getItem('portal-feedback-queue') || '[]')")
+        assert [(q["fixed"], q["comment"]) for q in queued] == [("no", comment)]
+        page.locator("[data-feedback-status]").wait_for(state="visible")
+        screenshot(page, "kb-feedback-kept-offline-360-zh")
+        context.set_offline(False)
+        page.wait_for_function("() => JSON.parse(localStorage.getItem('portal-feedback-queue') || '[]').length === 0")
+        page.wait_for_function("() => document.querySelector('[data-feedback-status]').textContent.includes('谢谢')")
+    finally:
+        context.set_offline(False)
+        context.close()
+    trainer = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    try:
+        page = trainer.new_page()
+        sign_in(page, live_server, "trainer")
+        page.goto(live_server + "/cases/" + slug)
+        assert comment in page.locator("[data-section=fix-rate]").inner_text()
+    finally:
+        trainer.close()

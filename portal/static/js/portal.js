@@ -18,6 +18,11 @@
 
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js").catch(function () {});
+    // Each page load: the worker re-keeps the offline page (in this page's language) if it is gone.
+    var pageLang = document.documentElement.lang === "en" ? "en" : "zh_CN";
+    navigator.serviceWorker.ready.then(function (registration) {
+      if (registration.active) registration.active.postMessage({ type: "page-loaded", lang: pageLang });
+    });
   }
 
   var banner = document.getElementById("offline-banner");

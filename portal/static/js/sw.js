@@ -1,15 +1,55 @@
 /* Service worker: case pages readable offline; a clear offline page otherwise. */
 "use strict";
-var SHELL = "portal-shell-v1";
+var SHELL = "portal-shell-v2";
 var RECENT = "portal-recent";
 var SAVED = "portal-saved";
 var KEEP_RECENT = 30;
-var SHELL_URLS = ["/offline", "/static/css/portal.css", "/static/js/portal.js", "/static/img/icon.svg"];
+var STATIC_URLS = ["/static/css/portal.css", "/static/js/portal.js", "/static/js/kb.js",
+                   "/static/img/icon.svg"];
+var OFFLINE = "/offline";
+var OFFLINE_LANG = "X-Offline-Lang";  // the language the kept offline page is in
 var CASE_PAGE = /^\/cases\/(?!new$|mine$|review|reports|photos)[a-z0-9-]+$/;
 
+// The offline page as shown instead of a page that cannot be fetched, in the reader's language.
+function keepOfflinePage(lang) {
+  var url = OFFLINE + "?fallback=1" + (lang ? "&lang=" + encodeURIComponent(lang) : "");
+  return fetch(url, { credentials: "same-origin" }).then(function (response) {
+    if (!response.ok) throw new Error("offline page: HTTP " + response.status);
+    return response.blob().then(function (body) {
+      var headers = new Headers(response.headers);
+      headers.set(OFFLINE_LANG, lang || "");
+      return caches.open(SHELL).then(function (cache) {
+        return cache.put(OFFLINE, new Response(body, { status: 200, headers: headers }));
+      });
+    });
+  });
+}
+
+// Every page load asks for this: whatever was cleared (signing out clears every cache) is put
+// back, and the offline page follows the language the reader reads the portal in.
+function ensureShell(lang) {
+  return caches.open(SHELL).then(function (cache) {
+    return cache.match(OFFLINE).then(function (hit) {
+      var jobs = STATIC_URLS.map(function (url) {
+        return cache.match(url).then(function (found) { return found || cache.add(url); });
+      });
+      if (!hit || (lang && hit.headers.get(OFFLINE_LANG) !== lang)) jobs.push(keepOfflinePage(lang));
+      return Promise.all(jobs);
+    });
+  });
+}
+
 self.addEventListener("install", function (event) {
-  event.waitUntil(caches.open(SHELL).then(function (c) { return c.addAll(SHELL_URLS); })
+  event.waitUntil(caches.open(SHELL).then(function (c) { return c.addAll(STATIC_URLS); })
+    .then(function () { return keepOfflinePage(""); })
     .then(function () { return self.skipWaiting(); }));
+});
+
+self.addEventListener("message", function (event) {
+  var data = event.data || {};
+  if (data.type === "page-loaded") {
+    event.waitUntil(ensureShell(data.lang).catch(function () { /* offline now: next load */ }));
+  }
 });
 
 self.addEventListener("activate", function (event) {
@@ -34,7 +74,7 @@ function keepRecent(request, response) {
 
 function fromCache(request) {
   return caches.match(request, { ignoreSearch: true }).then(function (hit) {
-    return hit || caches.match("/offline");
+    return hit || caches.match(OFFLINE);
   });
 }
 
