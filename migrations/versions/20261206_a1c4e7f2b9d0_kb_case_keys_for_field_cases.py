@@ -7,7 +7,7 @@ alias row so the old address redirects, and change-log rows so every search inde
 drops the old key and indexes the new one.
 
 Revision ID: a1c4e7f2b9d0
-Revises: 15558c7f0a5a
+Revises: 617e5d902921
 Created: 2026-12-06 01:20:00
 """
 import re
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 
 revision = 'a1c4e7f2b9d0'
-down_revision = '15558c7f0a5a'
+down_revision = '617e5d902921'
 branch_labels = None
 depends_on = None
 
