@@ -285,7 +285,8 @@ def test_every_lifecycle_transition_is_logged_with_who_when_and_why(tiers, users
     certs.suspend(cert, "red-line failure in audit 7", rule="audit-red-line")  # a rule, no person
     certs.reinstate(cert, "appeal upheld", TODAY, by=trainer)
     renewed_from = cert.valid_until
-    certs.renew(cert, TODAY, by=trainer, note="annual renewal")
+    in_window = renewed_from - timedelta(days=30)
+    certs.renew(cert, in_window, by=trainer, note="annual renewal")
     assert cert.valid_until == rules.add_months(renewed_from, 12)  # early renewal extends from its date
     certs.revoke(cert, "left the company", by=trainer)
     with pytest.raises(certs.CertificateError):
@@ -319,10 +320,94 @@ def test_expiry_when_the_date_passes_and_renewal_from_expired(tiers, users):
 def test_renewal_needs_the_requirements_to_hold(tiers, users):
     tech, trainer = users["technician"], users["trainer"]
     cert = certs.issue(tech, tiers["certified"], TODAY, by=trainer, force=True, note="pilot")
+    due = cert.valid_until - timedelta(days=10)
     with pytest.raises(certs.NotEligible):
-        certs.renew(cert, TODAY, by=trainer)
-    certs.renew(cert, TODAY, by=trainer, force=True, note="pilot continues")
+        certs.renew(cert, due, by=trainer)
+    certs.renew(cert, due, by=trainer, force=True, note="pilot continues")
     assert cert.events[-1].forced
+
+
+def test_a_valid_certificate_renews_from_its_expiry_inside_the_window_and_once_per_period(tiers, users):
+    tech, trainer = users["technician"], users["trainer"]
+    make_tier1_eligible(tech, trainer)
+    cert = certs.issue(tech, tiers["certified"], TODAY, by=trainer)
+    until = cert.valid_until
+    assert until == date(2027, 11, 20)
+    with pytest.raises(certs.CertificateError, match="Too early"):  # 12 months ahead: outside the window
+        certs.renew(cert, TODAY, by=trainer)
+    early = until - timedelta(days=91)
+    with pytest.raises(certs.CertificateError, match="Too early"):
+        certs.renew(cert, early, by=trainer)
+    assert cert.valid_until == until and [e.action for e in cert.events] == ["issued"]
+    opened = until - timedelta(days=90)
+    certs.renew(cert, opened, by=trainer)
+    assert cert.valid_until == date(2028, 11, 20)  # from the current expiry, not from today
+    for _click in range(2):  # more clicks in the same period change nothing
+        with pytest.raises(certs.CertificateError, match="Already renewed"):
+            certs.renew(cert, opened, by=trainer)
+        with pytest.raises(certs.CertificateError, match="Already renewed"):
+            certs.renew(cert, until - timedelta(days=1), by=trainer)
+    assert cert.valid_until == date(2028, 11, 20)
+    assert [e.action for e in cert.events] == ["issued", "renewed"]
+    # Once the renewed period has begun, the next renewal waits for its own window.
+    with pytest.raises(certs.CertificateError, match="Too early"):
+        certs.renew(cert, until, by=trainer)
+    certs.renew(cert, date(2028, 9, 1), by=trainer)
+    assert cert.valid_until == date(2029, 11, 20)
+
+
+def test_the_renewal_window_is_configurable(tiers, users, app):
+    tech, trainer = users["technician"], users["trainer"]
+    make_tier1_eligible(tech, trainer)
+    cert = certs.issue(tech, tiers["certified"], TODAY, by=trainer)
+    app.config["PORTAL_RENEWAL_WINDOW_DAYS"] = 30
+    with pytest.raises(certs.CertificateError, match="30 days"):
+        certs.renew(cert, cert.valid_until - timedelta(days=31), by=trainer)
+    certs.renew(cert, cert.valid_until - timedelta(days=30), by=trainer)
+    assert cert.valid_until == date(2028, 11, 20)
+
+
+def test_two_renewals_decided_on_the_same_row_extend_it_once(tiers, users, app):
+    """Two trainers renew at once: each read the certificate before the other wrote. The second
+    write must not land (conditional UPDATE on the status and date it was decided on)."""
+    from sqlalchemy.orm import Session
+
+    tech, trainer = users["technician"], users["trainer"]
+    make_tier1_eligible(tech, trainer)
+    cert = certs.issue(tech, tiers["certified"], TODAY, by=trainer)
+    until, day = cert.valid_until, cert.valid_until - timedelta(days=20)
+    assert cert.events and cert.tier  # the first request has read everything it decides on
+    with Session(db.engine) as other:  # the second request, on its own connection, wins the race
+        twin = other.get(Certificate, cert.id)
+        twin.valid_until = rules.add_months(until, 12)
+        other.commit()
+    with pytest.raises(certs.CertificateError, match="changed this certificate meanwhile"):
+        certs.renew(cert, day, by=trainer)
+    db.session.expire_all()
+    cert = db.session.get(Certificate, cert.id)
+    assert cert.valid_until == rules.add_months(until, 12)  # extended once, not twice
+    assert [e.action for e in cert.events] == ["issued"]
+
+
+def test_renewing_on_the_web_three_times_extends_once_and_says_why_not(app, tiers, users):
+    tech, trainer = users["technician"], users["trainer"]
+    make_tier1_eligible(tech, trainer)
+    issued_on = date.today() - timedelta(days=300)
+    cert = certs.issue(tech, tiers["certified"], issued_on, by=trainer)
+    until = cert.valid_until
+    client = app.test_client()
+    login(client, "trainer")
+    token = get_csrf(client, f"/certificates/{cert.number}")
+    for _click in range(3):
+        client.post(f"/certificates/{cert.number}/renew", data={"csrf_token": token, "reason": ""})
+    db.session.expire_all()
+    cert = db.session.get(Certificate, cert.id)
+    assert cert.valid_until == rules.add_months(until, 12)
+    assert [e.action for e in cert.events] == ["issued", "renewed"]
+    page = client.get(f"/certificates/{cert.number}").get_data(as_text=True)
+    assert "Already renewed for the next period" in page
+    public = app.test_client().get(f"/verify/{cert.number}").get_data(as_text=True)
+    assert rules.add_months(until, 24).isoformat() not in public
 
 
 def test_a_missed_quarterly_course_lapses_the_certificate_after_the_grace_period(tiers, users, make_user):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
@@ -16,7 +16,7 @@ from ..auth.services import in_place
 from ..dbtypes import utcnow
 from ..extensions import db
 from .models import Certificate, CertificateEvent, Tier
-from .rules import Eligibility, add_months, current_quarterly, effective_status, eligibility
+from .rules import Eligibility, add_months, current_quarterly, effective_status, eligibility, renewal_refusal
 
 # No 0/O or 1/I/L: the number is read off a badge at the door.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -164,23 +164,48 @@ def revoke(cert: Certificate, reason: str, by: User | None = None) -> Certificat
     return cert
 
 
+def renewal_window_days() -> int:
+    from flask import current_app
+
+    return int(current_app.config.get("PORTAL_RENEWAL_WINDOW_DAYS", 90))
+
+
 def renew(cert: Certificate, today: date, by: User | None = None, note: str = "", force: bool = False) -> Certificate:
     """Another validity period, while the tier's requirements hold (time at the tier below is
-    not asked again). From active (extends from its date), expired or lapsed (from today)."""
-    if cert.status not in ("active", "expired", "lapsed"):
-        _refuse(cert, "renewed")
+    not asked again). A valid certificate extends from its current expiry, only within the
+    renewal window before it and once per period (``rules.renewal_refusal``); an expired or
+    lapsed one from today. The row changes only if nobody changed it meanwhile: two renewals at
+    once extend it once."""
+    refusal = renewal_refusal(cert, today, renewal_window_days())
+    if refusal:
+        raise CertificateError(refusal)
     result = eligibility(cert.user, cert.tier, today, renewal=True)
     if not result.eligible and not force:
         raise NotEligible(result)
     if force and not result.eligible and not note.strip():
         raise CertificateError(_("Say why the certificate is renewed although requirements are unmet."))
     before = effective_status(cert, today)
-    start = cert.valid_until if (cert.status == "active" and cert.valid_until >= today) else today
-    cert.valid_until = add_months(start, cert.tier.validity_months)
-    cert.status, cert.status_reason = "active", ""
+    start = cert.valid_until if before == "active" else today
+    _conditional_change(cert, valid_until=add_months(start, cert.tier.validity_months), status="active",
+                        status_reason="")
     _log(cert, "renewed", before, by, note.strip(), forced=force and not result.eligible, evidence=result.snapshot())
     db.session.commit()
     return cert
+
+
+def _conditional_change(cert: Certificate, **values) -> None:
+    """UPDATE … WHERE the row still has the status and date this decision was made on; nothing
+    changes (and the user is told) when someone changed it meanwhile."""
+    seen_status, seen_until = cert.status, cert.valid_until
+    changed = db.session.execute(
+        update(Certificate).where(Certificate.id == cert.id, Certificate.status == seen_status,
+                                  Certificate.valid_until == seen_until)
+        .values(updated_at=utcnow(), **values).execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        db.session.rollback()
+        raise CertificateError(_("Someone changed this certificate meanwhile: nothing was saved. Reload the page "
+                                 "and check before trying again."))
+    db.session.refresh(cert)
 
 
 @dataclass

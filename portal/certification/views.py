@@ -21,7 +21,7 @@ from ..security import public, roles_required
 from . import services as svc
 from .forms import ActionForm, GrantForm
 from .models import Certificate, Tier
-from .rules import eligibility, effective_status, local_today, status_label
+from .rules import eligibility, effective_status, local_today, renewal_refusal, status_label
 
 bp = Blueprint("certification", __name__)
 
@@ -115,7 +115,8 @@ def certificate(number: str):
     return render_template("certification/certificate.html", cert=cert, today=today, lang=user_lang(),
                            status=effective_status(cert, today), status_label=status_label,
                            action_label=svc.action_label, form=ActionForm(),
-                           trainer=current_user.has_role(*TRAINERS))
+                           trainer=current_user.has_role(*TRAINERS),
+                           renew_refusal=renewal_refusal(cert, today, svc.renewal_window_days()))
 
 
 def _holder_view(number: str, template: str):
