@@ -56,6 +56,15 @@ def ctx(app):
 
 
 @pytest.fixture
+def english(ctx):
+    """Messages in English, to match them by their words."""
+    from flask_babel import force_locale
+
+    with force_locale("en"):
+        yield
+
+
+@pytest.fixture
 def tiers(quizzes, tmp_path, ctx):
     path = tmp_path / "certification" / "tiers.yaml"
     path.parent.mkdir()
@@ -327,7 +336,7 @@ def test_renewal_needs_the_requirements_to_hold(tiers, users):
     assert cert.events[-1].forced
 
 
-def test_a_valid_certificate_renews_from_its_expiry_inside_the_window_and_once_per_period(tiers, users):
+def test_a_valid_certificate_renews_from_its_expiry_inside_the_window_and_once_per_period(tiers, users, english):
     tech, trainer = users["technician"], users["trainer"]
     make_tier1_eligible(tech, trainer)
     cert = certs.issue(tech, tiers["certified"], TODAY, by=trainer)
@@ -356,7 +365,7 @@ def test_a_valid_certificate_renews_from_its_expiry_inside_the_window_and_once_p
     assert cert.valid_until == date(2029, 11, 20)
 
 
-def test_the_renewal_window_is_configurable(tiers, users, app):
+def test_the_renewal_window_is_configurable(tiers, users, app, english):
     tech, trainer = users["technician"], users["trainer"]
     make_tier1_eligible(tech, trainer)
     cert = certs.issue(tech, tiers["certified"], TODAY, by=trainer)
@@ -367,7 +376,7 @@ def test_the_renewal_window_is_configurable(tiers, users, app):
     assert cert.valid_until == date(2028, 11, 20)
 
 
-def test_two_renewals_decided_on_the_same_row_extend_it_once(tiers, users, app):
+def test_two_renewals_decided_on_the_same_row_extend_it_once(tiers, users, app, english):
     """Two trainers renew at once: each read the certificate before the other wrote. The second
     write must not land (conditional UPDATE on the status and date it was decided on)."""
     from sqlalchemy.orm import Session
@@ -399,12 +408,12 @@ def test_renewing_on_the_web_three_times_extends_once_and_says_why_not(app, tier
     login(client, "trainer")
     token = get_csrf(client, f"/certificates/{cert.number}")
     for _click in range(3):
-        client.post(f"/certificates/{cert.number}/renew", data={"csrf_token": token, "reason": ""})
+        client.post(f"/certificates/{cert.number}/renew?lang=en", data={"csrf_token": token, "reason": ""})
     db.session.expire_all()
     cert = db.session.get(Certificate, cert.id)
     assert cert.valid_until == rules.add_months(until, 12)
     assert [e.action for e in cert.events] == ["issued", "renewed"]
-    page = client.get(f"/certificates/{cert.number}").get_data(as_text=True)
+    page = client.get(f"/certificates/{cert.number}?lang=en").get_data(as_text=True)
     assert "Already renewed for the next period" in page
     public = app.test_client().get(f"/verify/{cert.number}").get_data(as_text=True)
     assert rules.add_months(until, 24).isoformat() not in public
@@ -650,6 +659,30 @@ def test_a_technician_sees_their_certificates_and_what_the_next_tier_needs(app, 
     cert = certs.issue(tech, tiers["certified"], date.today(), force=True, note="x")
     page = client.get("/certificates/mine").get_data(as_text=True)
     assert cert.number in page and 'data-requirement="months_at_previous"' in page
+
+
+def test_a_suspended_holder_is_told_why_and_what_lifts_it_not_that_he_can_be_granted(app, tiers, users):
+    tech, trainer = users["technician"], users["trainer"]
+    make_tier1_eligible(tech, trainer)
+    cert = certs.issue(tech, tiers["certified"], date.today(), by=trainer)
+    certs.suspend(cert, "customer complaint under review", by=trainer)
+    client = app.test_client()
+    login(client, "tech")
+    for url in ("/certificates/mine?lang=en", "/technician?lang=en"):
+        page = client.get(url).get_data(as_text=True)
+        assert "You meet every requirement" not in page and "No valid certificate yet" not in page, url
+        assert "Towards Certified Technician" not in page, url
+        assert 'data-paused="suspended"' in page and "customer complaint under review" in page, url
+        assert "A trainer reinstates it after reviewing the reason." in page, url
+    record = client.get("/technicians/tech?lang=en").get_data(as_text=True)
+    assert "Towards Certified Technician" not in record
+    certs.reinstate(cert, "unfounded", date.today(), by=trainer)
+    certs.suspend(cert, "red-line failure in audit 7", rule="audit-red-line")
+    page = client.get("/technician?lang=en").get_data(as_text=True)
+    assert "red-line failure in audit 7" in page and "audit report behind it" in page
+    certs.revoke(cert, "left", by=trainer)  # revoked: no longer held, the tier can be granted anew
+    page = client.get("/certificates/mine?lang=en").get_data(as_text=True)
+    assert "Towards Certified Technician" in page and "You meet every requirement" in page
 
 
 def test_the_csv_export_cannot_smuggle_a_spreadsheet_formula(app, tiers, make_user, users):

@@ -195,6 +195,24 @@ def effective_status(cert: Certificate, today: date) -> str:
     return cert.status
 
 
+def what_lifts_it(cert: Certificate, today: date) -> str:
+    """For a certificate that is not valid: what makes it valid again, in words for its holder."""
+    status = effective_status(cert, today)
+    if status == "suspended":
+        last = next((e for e in reversed(list(cert.events)) if e.action == "suspended"), None)
+        if last is not None and last.rule.startswith("audit"):
+            return _("A trainer reinstates it after reviewing the audit report behind it (for example once the "
+                     "report is amended).")
+        return _("A trainer reinstates it after reviewing the reason.")
+    if status == "lapsed":
+        return _("Complete the current quarterly course; then a trainer reinstates or renews it.")
+    if status == "expired":
+        return _("A trainer renews it while you meet the tier's requirements.")
+    if status == "revoked":
+        return _("A revoked certificate is final: a new one is issued only on new evidence.")
+    return ""
+
+
 def renewal_refusal(cert: Certificate, today: date, window_days: int) -> str | None:
     """Why this certificate cannot be renewed today, or None. Expired and lapsed certificates
     renew from today. A valid one renews from its current expiry, only within ``window_days``

@@ -15,6 +15,7 @@ from ..auth.models import User
 from ..auth.services import in_place
 from ..dbtypes import utcnow
 from ..extensions import db
+from ..security import refuse_self
 from .models import Certificate, CertificateEvent, Tier
 from .rules import Eligibility, add_months, current_quarterly, effective_status, eligibility, renewal_refusal
 
@@ -76,6 +77,7 @@ def issue(user: User, tier: Tier, today: date, by: User | None = None, note: str
     says so, with the requirements as they stood)."""
     if not user.has_role("technician"):
         raise CertificateError(_("Certificates are for technicians."))
+    refuse_self(by, user, CertificateError)
     if holding(user, tier) is not None:
         raise CertificateError(_("%(name)s already holds this tier: renew that certificate instead.",
                                  name=user.display_name))
@@ -119,6 +121,7 @@ def suspend(cert: Certificate, reason: str, by: User | None = None, rule: str = 
     """Pause a certificate: by a trainer, or by a rule (``rule`` names it; audits call this with
     by=None and ``commit=False``, inside their own transaction). Only an active certificate can
     be suspended."""
+    refuse_self(by, cert.user_id, CertificateError)
     reason = _need_reason(reason)
     if cert.status != "active":
         _refuse(cert, "suspended")
@@ -143,6 +146,7 @@ def _tell_holder(cert: Certificate, key: str, text: str) -> None:
 def reinstate(cert: Certificate, reason: str, today: date, by: User | None = None) -> Certificate:
     """Back to active from suspended or lapsed. A certificate whose date has passed meanwhile
     becomes expired instead (renew it)."""
+    refuse_self(by, cert.user_id, CertificateError)
     reason = _need_reason(reason)
     if cert.status not in ("suspended", "lapsed"):
         _refuse(cert, "reinstated")
@@ -155,6 +159,7 @@ def reinstate(cert: Certificate, reason: str, today: date, by: User | None = Non
 
 
 def revoke(cert: Certificate, reason: str, by: User | None = None) -> Certificate:
+    refuse_self(by, cert.user_id, CertificateError)
     reason = _need_reason(reason)
     if cert.status == "revoked":
         _refuse(cert, "revoked")
@@ -176,6 +181,7 @@ def renew(cert: Certificate, today: date, by: User | None = None, note: str = ""
     renewal window before it and once per period (``rules.renewal_refusal``); an expired or
     lapsed one from today. The row changes only if nobody changed it meanwhile: two renewals at
     once extend it once."""
+    refuse_self(by, cert.user_id, CertificateError)
     refusal = renewal_refusal(cert, today, renewal_window_days())
     if refusal:
         raise CertificateError(refusal)
@@ -205,7 +211,8 @@ def _conditional_change(cert: Certificate, **values) -> None:
         db.session.rollback()
         raise CertificateError(_("Someone changed this certificate meanwhile: nothing was saved. Reload the page "
                                  "and check before trying again."))
-    db.session.refresh(cert)
+    for key, value in values.items():  # the row is ours now (locked until commit); keep the object in step
+        setattr(cert, key, value)
 
 
 @dataclass
@@ -299,6 +306,23 @@ def badge_certificate(user: User, today: date) -> Certificate | None:
     held = [c for c in db.session.scalars(select(Certificate).where(Certificate.user_id == user.id))
             if effective_status(c, today) == "active"]
     return max(held, key=lambda c: c.tier.level, default=None)
+
+
+def paused_certificates(user: User, today: date) -> list[Certificate]:
+    """The holder's certificates that are held but not valid today (suspended, lapsed or
+    expired; not revoked), highest tier first: the holder is told why and what lifts each."""
+    rows = db.session.scalars(select(Certificate).where(Certificate.user_id == user.id,
+                                                        Certificate.status != "revoked"))
+    return sorted((c for c in rows if effective_status(c, today) in ("suspended", "lapsed", "expired")),
+                  key=lambda c: -c.tier.level)
+
+
+def next_tier(user: User, today: date) -> Tier | None:
+    """The lowest tier the technician holds no certificate at (a suspended, lapsed or expired one
+    is still held: it is reinstated or renewed, not granted again)."""
+    held = {c.tier_id for c in db.session.scalars(select(Certificate).where(
+        Certificate.user_id == user.id, Certificate.status != "revoked"))}
+    return next((t for t in active_tiers() if t.id not in held), None)
 
 
 def register_summary(today: date) -> dict:

@@ -17,11 +17,11 @@ from ..auth.models import Outlet, Province, Region, User
 from ..csvexport import table_response
 from ..extensions import db, limiter
 from ..kb.views import user_lang
-from ..security import public, roles_required
+from ..security import is_self, public, roles_required
 from . import services as svc
 from .forms import ActionForm, GrantForm
 from .models import Certificate, Tier
-from .rules import eligibility, effective_status, local_today, renewal_refusal, status_label
+from .rules import eligibility, effective_status, local_today, renewal_refusal, status_label, what_lifts_it
 
 bp = Blueprint("certification", __name__)
 
@@ -100,11 +100,10 @@ def mine():
     today = local_today()
     certs = list(db.session.scalars(select(Certificate).where(Certificate.user_id == me.id)
                                     .order_by(Certificate.issued_on.desc())))
-    held = {c.tier_id for c in certs if effective_status(c, today) == "active"}
-    nxt = next((t for t in svc.active_tiers() if t.id not in held), None)
+    nxt = svc.next_tier(me, today)
     return render_template("certification/mine.html", certs=certs, today=today, lang=user_lang(),
                            next_tier=nxt, next_check=eligibility(me, nxt, today) if nxt else None,
-                           effective_status=effective_status, status_label=status_label)
+                           effective_status=effective_status, status_label=status_label, lifts=what_lifts_it)
 
 
 @bp.route("/certificates/<number>")
@@ -115,7 +114,7 @@ def certificate(number: str):
     return render_template("certification/certificate.html", cert=cert, today=today, lang=user_lang(),
                            status=effective_status(cert, today), status_label=status_label,
                            action_label=svc.action_label, form=ActionForm(),
-                           trainer=current_user.has_role(*TRAINERS),
+                           trainer=current_user.has_role(*TRAINERS), own=is_self(current_user, cert.user_id),
                            renew_refusal=renewal_refusal(cert, today, svc.renewal_window_days()))
 
 

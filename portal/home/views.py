@@ -30,13 +30,16 @@ def home_technician():
     from ..learning.services import next_steps
     from ..learning.views import today
 
-    from ..certification.services import badge_certificate
+    from ..certification.rules import what_lifts_it
+    from ..certification.services import badge_certificate, paused_certificates
     from ..records import next_steps as urgent_steps
 
     lang = user_lang()
     return render_template("home/technician.html", learning=next_steps(current_user, today(), lang),
                            steps=urgent_steps(current_user, today(), lang),
-                           certificate=badge_certificate(current_user, today()), lang=lang)
+                           certificate=badge_certificate(current_user, today()),
+                           paused=paused_certificates(current_user, today()), lifts=what_lifts_it, today=today(),
+                           lang=lang)
 
 
 @bp.route("/trainer")

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..dbtypes import utcnow
 from ..extensions import db
+from ..security import refuse_self
 from .models import Case, Contribution
 from .photos import PhotoError, clean_image, photo_path, save_photo
 from .services import after_commit, case_problems, create_case, credit, update_case
@@ -23,6 +24,10 @@ class ContributionError(ValueError):
     def __init__(self, problems: list[tuple[str, str]]):
         super().__init__("; ".join(m for _f, m in problems))
         self.problems = problems
+
+
+def _refuse_own(contribution: Contribution, reviewer) -> None:
+    refuse_self(reviewer, contribution.author_id, lambda message: ContributionError([("status", message)]))
 
 
 def _check(data: dict, photos: list[bytes]) -> None:
@@ -72,7 +77,8 @@ def submit_edit(author, case: Case, data: dict, note: str = "", photos: list[byt
 
 
 def approve(contribution: Contribution, reviewer, data: dict | None = None) -> Case:
-    """Publish a pending contribution, with the reviewer's edits if any."""
+    """Publish a pending contribution, with the reviewer's edits if any (never one's own)."""
+    _refuse_own(contribution, reviewer)
     if contribution.status != "pending":
         raise ContributionError([("status", _("This contribution was already reviewed."))])
     data = dict(data or contribution.data)
@@ -116,6 +122,7 @@ def _tell_author(contribution: Contribution, title: str) -> None:
 
 
 def reject(contribution: Contribution, reviewer, reason: str) -> None:
+    _refuse_own(contribution, reviewer)
     if contribution.status != "pending":
         raise ContributionError([("status", _("This contribution was already reviewed."))])
     if not (reason or "").strip():
