@@ -685,6 +685,30 @@ def test_a_suspended_holder_is_told_why_and_what_lifts_it_not_that_he_can_be_gra
     assert "Towards Certified Technician" in page and "You meet every requirement" in page
 
 
+def test_revoking_needs_an_explicit_confirmation_and_a_reason(app, tiers, users):
+    tech, trainer = users["technician"], users["trainer"]
+    cert = certs.issue(tech, tiers["certified"], date.today(), by=trainer, force=True, note="pilot")
+    client = app.test_client()
+    login(client, "trainer")
+    url = f"/certificates/{cert.number}"
+    page = client.get(url + "?lang=en").get_data(as_text=True)
+    form = page[page.index('data-action-form="revoke"'):]
+    form = form[:form.index("</form>")]
+    assert 'name="confirm"' in form and "cannot be undone" in form and 'name="reason"' in form
+    token = get_csrf(client, url)
+    refused = client.post(url + "/revoke?lang=en", data={"csrf_token": token, "reason": "left the company"},
+                          follow_redirects=True).get_data(as_text=True)
+    assert "Not revoked" in refused
+    db.session.refresh(cert)
+    assert cert.status == "active" and [e.action for e in cert.events] == ["issued"]
+    client.post(url + "/revoke", data={"csrf_token": token, "reason": "  ", "confirm": "y"})
+    db.session.refresh(cert)
+    assert cert.status == "active"  # confirmed but no reason: nothing changed
+    client.post(url + "/revoke", data={"csrf_token": token, "reason": "left the company", "confirm": "y"})
+    db.session.refresh(cert)
+    assert cert.status == "revoked" and cert.events[-1].reason == "left the company"
+
+
 def test_the_csv_export_cannot_smuggle_a_spreadsheet_formula(app, tiers, make_user, users):
     user = make_user("formula", "technician", name='=HYPERLINK("http://x.example","click")')
     certs.issue(user, tiers["certified"], date.today(), force=True, note="x")

@@ -249,6 +249,9 @@ def change(number: str, action: str):
     if not form.validate_on_submit():
         abort(400)
     me, today, reason = current_user._get_current_object(), local_today(), (form.reason.data or "").strip()
+    if action == "revoke" and not form.confirm.data:
+        flash(_("Not revoked: tick “I understand that revoking is final” to confirm."), "error")
+        return redirect(url_for("certification.certificate", number=cert.number))
     try:
         if action == "suspend":
             svc.suspend(cert, reason, by=me)
