@@ -279,7 +279,7 @@ def sweep(today: date) -> SweepReport:
 def register(tier_id=None, status=None, region_id=None, province_id=None, outlet_id=None,
              expiring_days: int | None = None, today: date | None = None) -> list[Certificate]:
     """The certificate register, filtered. ``status`` is the status as of today (an active
-    certificate past its date counts as expired); ``expiring_days``: active ones whose date
+    certificate past its date counts as expired), or several joined by commas; ``expiring_days``: active ones whose date
     falls within that many days."""
     today = today or date.today()
     query = select(Certificate).join(User, Certificate.user_id == User.id).join(Tier)
@@ -288,7 +288,8 @@ def register(tier_id=None, status=None, region_id=None, province_id=None, outlet
     query = in_place(query, region_id, province_id, outlet_id)
     rows = list(db.session.scalars(query.order_by(Certificate.valid_until, Certificate.id)))
     if status:
-        rows = [c for c in rows if effective_status(c, today) == status]
+        wanted = set(status.split(","))  # one status, or several separated by commas
+        rows = [c for c in rows if effective_status(c, today) in wanted]
     if expiring_days:
         limit = date.fromordinal(today.toordinal() + expiring_days)
         rows = [c for c in rows if effective_status(c, today) == "active" and c.valid_until <= limit]

@@ -27,6 +27,8 @@ bp = Blueprint("certification", __name__)
 
 TRAINERS = ("trainer", "admin")
 EXPIRING = (30, 60, 90)
+# One status, or "suspended,lapsed": the certificates someone should act on (the trainer home's figure).
+STATUS_FILTERS = ("active", "expired", "suspended", "lapsed", "revoked", "suspended,lapsed")
 
 
 def _verify_rate() -> str:
@@ -160,8 +162,7 @@ def register():
     today = local_today()
     filters = {"tier_id": _number_arg("tier"), "region_id": _number_arg("region"),
                "province_id": _number_arg("province"), "outlet_id": _number_arg("outlet"),
-               "status": request.args.get("status") if request.args.get("status") in (
-                   "active", "expired", "suspended", "lapsed", "revoked") else None,
+               "status": request.args.get("status") if request.args.get("status") in STATUS_FILTERS else None,
                "expiring_days": _number_arg("expiring") if _number_arg("expiring") in EXPIRING else None}
     rows = svc.register(today=today, **filters)
     if request.args.get("format") in ("csv", "xlsx"):

@@ -7,6 +7,9 @@ from flask import (Blueprint, current_app, jsonify, redirect, render_template, r
 from flask_login import current_user
 from sqlalchemy import text
 
+from ..certification.rules import what_lifts_it
+from ..certification.services import paused_certificates
+from ..dashboard import active_technicians, overdue_rows
 from ..extensions import db
 from ..security import public, roles_required, safe_next, signed_in
 from . import services
@@ -30,8 +33,7 @@ def home_technician():
     from ..learning.services import next_steps
     from ..learning.views import today
 
-    from ..certification.rules import what_lifts_it
-    from ..certification.services import badge_certificate, paused_certificates
+    from ..certification.services import badge_certificate
     from ..records import next_steps as urgent_steps
 
     lang = user_lang()
@@ -58,6 +60,7 @@ def home_trainer():
     notes = db.session.scalars(select(Notification).where(Notification.user_id == current_user.id)
                                .order_by(Notification.created_at.desc()).limit(10)).all()
     return render_template("home/trainer.html", network=services.network_summary(),
+                           technicians=len(active_technicians()), overdue=len(overdue_rows(today())),
                            kb=services.kb_summary(), learning=trainer_summary(today()),
                            certificates=register_summary(today()), notifications=notes)
 
