@@ -103,7 +103,7 @@ def test_every_decision_about_oneself_is_refused_and_changes_nothing(app, world)
     # 2. Renewing (also "anyway"), suspending and revoking one's own certificate.
     change("renew", force="y")
     change("suspend")
-    change("revoke")
+    change("revoke", confirm="y")
     # 3. Reinstating it after someone else suspended it.
     other = _client(app, "trainer")
     other_token = get_csrf(other, f"/certificates/{number}")
