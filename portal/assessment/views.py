@@ -151,7 +151,7 @@ def result(attempt_id: int):
             abort(404)
         return redirect(url_for("assessment.attempt", attempt_id=item.id))
     mode = item.quiz.setting("review", "explanations")
-    lines = svc.review(item) if (mode != "score" or (trainer and item.user_id != current_user.id)) else []
+    lines = svc.review(item) if (mode != "score" or trainer) else []
     return render_template("assessment/result.html", attempt=item, lines=lines, mode=mode, lang=user_lang(),
                            standing=svc.standing(item.user, item.quiz, now()) if item.user_id == current_user.id else None)
 
