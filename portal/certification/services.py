@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
 from ..auth.services import in_place
+from ..security import refuse_self
 from ..dbtypes import utcnow
 from ..extensions import db
-from ..security import refuse_self
 from .models import Certificate, CertificateEvent, Tier
 from .rules import Eligibility, add_months, current_quarterly, effective_status, eligibility, renewal_refusal
 
@@ -204,7 +204,7 @@ def _conditional_change(cert: Certificate, **values) -> None:
     changes (and the user is told) when someone changed it meanwhile."""
     seen_status, seen_until = cert.status, cert.valid_until
     changed = db.session.execute(
-        update(Certificate).where(Certificate.id == cert.id, Certificate.status == seen_status,
+        db.update(Certificate).where(Certificate.id == cert.id, Certificate.status == seen_status,
                                   Certificate.valid_until == seen_until)
         .values(updated_at=utcnow(), **values).execution_options(synchronize_session=False)).rowcount
     if changed != 1:

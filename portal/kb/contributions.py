@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..security import refuse_self
 from ..dbtypes import utcnow
 from ..extensions import db
-from ..security import refuse_self
 from .models import Case, Contribution
 from .photos import PhotoError, clean_image, photo_path, save_photo
 from .services import after_commit, case_problems, create_case, credit, update_case
