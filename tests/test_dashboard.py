@@ -258,4 +258,3 @@ def test_knowledge_base_figures_equal_the_lists_they_link_to(app, users, kb_data
     assert gaps.count("<tr data-gap>") == 2
     queue = client.get(figures[1][0]).get_data(as_text=True)
     assert queue.count("<li data-pending>") == 1
-
