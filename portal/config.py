@@ -98,6 +98,8 @@ def build_config(instance_path: str) -> dict:
         "PORTAL_VERIFY_RATE": os.environ.get("PORTAL_VERIFY_RATE", "20 per minute; 200 per hour"),
         # The address printed in certificate QR codes (default: the address of the request).
         "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", ""),
+        # A valid certificate can be renewed only this many days before its expiry (once per period).
+        "PORTAL_RENEWAL_WINDOW_DAYS": _env_int("PORTAL_RENEWAL_WINDOW_DAYS", 90),
         # Languages and time
         "PORTAL_LOCALES": ("zh_CN", "en"),
         "BABEL_DEFAULT_LOCALE": os.environ.get("PORTAL_DEFAULT_LOCALE", "zh_CN"),

@@ -1,6 +1,6 @@
 """The trainer dashboard: the network at a glance. Every figure is the length of a list it
 links to (the technician list, the certificate register, an assignment report, a quiz report,
-the audit reports, the search gaps), so a figure can always be checked."""
+the audit reports, the search gaps, the overdue list), so a figure can always be checked."""
 
 from __future__ import annotations
 
@@ -28,13 +28,32 @@ def active_technicians(region_id=None, province_id=None, outlet_id=None) -> list
 
 
 def holders(tier_id: int, today: date, user_ids: set[int]) -> set[int]:
-    """Technicians (of user_ids) holding a valid certificate at the tier."""
-    from .certification.models import Certificate
+    """Technicians (of user_ids) certified at the tier: holding a valid certificate at this tier
+    or at any higher one (a Master whose first-tier certificate lapsed is still certified at the
+    first tier: the higher tier required it). The coverage figures and the technician list's
+    tier filter both use this."""
+    from .certification.models import Certificate, Tier
     from .certification.rules import effective_status
 
-    rows = db.session.scalars(select(Certificate).where(Certificate.tier_id == tier_id,
-                                                        Certificate.user_id.in_(user_ids or {-1})))
+    tier = db.session.get(Tier, tier_id)
+    if tier is None:
+        return set()
+    rows = db.session.scalars(select(Certificate).join(Tier, Certificate.tier_id == Tier.id).where(
+        Tier.level >= tier.level, Tier.active, Certificate.user_id.in_(user_ids or {-1})))
     return {c.user_id for c in rows if effective_status(c, today) == "active"}
+
+
+def overdue_rows(today: date) -> list[tuple[object, User]]:
+    """Every overdue course assignment, technician by technician: (assignment, technician) for
+    each technician an assignment's report counts as overdue. The trainer home's "overdue"
+    figure is the length of this list, and /dashboard/overdue shows it."""
+    from .learning.models import Assignment
+    from .learning.services import assignment_report
+
+    rows = []
+    for assignment in db.session.scalars(select(Assignment).order_by(Assignment.due_date, Assignment.id)):
+        rows.extend((assignment, user) for user in assignment_report(assignment, today).overdue)
+    return rows
 
 
 @dataclass
@@ -135,6 +154,17 @@ def index():
                            quarterly=quarterly(today), quizzes=quiz_rates(), audits=audit_summary(today),
                            kb=kb_summary(), cases=most_used_cases(), learning=trainer_summary(today),
                            lang=user_lang(), today=today)
+
+
+@bp.route("/overdue")
+@roles_required("trainer", "admin")
+def overdue():
+    """The list behind the trainer home's "overdue course assignments" figure."""
+    from .certification.rules import local_today
+    from .kb.views import user_lang
+
+    today = local_today()
+    return render_template("dashboard/overdue.html", rows=overdue_rows(today), today=today, lang=user_lang())
 
 
 def technician_list_url(**filters) -> str:

@@ -65,7 +65,7 @@ def full_record(user: User, today: date, lang: str, viewer_is_trainer: bool) -> 
     from .audits.models import Audit, AuditConsequence
     from .certification.models import Certificate
     from .certification.rules import effective_status, eligibility
-    from .certification.services import active_tiers
+    from .certification.services import next_tier as tier_to_work_towards
     from .kb.models import Contribution
     from .learning import services as learning
     from .learning.models import LessonProgress, SignOff
@@ -92,8 +92,7 @@ def full_record(user: User, today: date, lang: str, viewer_is_trainer: bool) -> 
     certs = list(db.session.scalars(select(Certificate).where(Certificate.user_id == user.id)
                                     .order_by(Certificate.issued_on.desc())))
     statuses = {c.id: effective_status(c, today) for c in certs}
-    held = {c.tier_id for c in certs if statuses[c.id] == "active"}
-    next_tier = next((t for t in active_tiers() if t.id not in held), None)
+    next_tier = tier_to_work_towards(user, today)  # a suspended or lapsed tier is still held
     next_check = eligibility(user, next_tier, today) if next_tier else None
 
     audits = list(db.session.scalars(select(Audit).where(Audit.technician_id == user.id, Audit.status == "submitted")

@@ -44,6 +44,26 @@ def roles_required(*roles: str):
     return decorate
 
 
+class SelfDecision(ValueError):
+    """A decision about a person that this same person tried to take."""
+
+
+def is_self(actor, subject) -> bool:
+    """Whether the one deciding and the one decided about are the same person (users or ids).
+    A person with several roles is still one person."""
+    actor_id, subject_id = getattr(actor, "id", actor), getattr(subject, "id", subject)
+    return actor_id is not None and actor_id == subject_id
+
+
+def refuse_self(actor, subject, error=SelfDecision) -> None:
+    """The one rule for every decision about a person (issuing, renewing, suspending,
+    reinstating or revoking a certificate, publishing or rejecting a contribution, signing off,
+    auditing, amending an audit, seeing one's own marks): nobody takes it about themselves.
+    ``error`` builds the caller's own exception from the message (default ``SelfDecision``)."""
+    if is_self(actor, subject):
+        raise error(_("Nobody decides about themselves: another person must take this decision."))
+
+
 def access_rule(app: Flask, endpoint: str):
     if endpoint in BUILTIN_PUBLIC or endpoint.endswith(".static"):
         return (PUBLIC, frozenset())

@@ -121,6 +121,7 @@ MATRIX = {
     "api.create_json": ("POST", "/api/v1/audits", {"auditor"}, None, 400),
     "technicians.index": ("GET", "/technicians/", {"trainer", "admin"}),
     "dashboard.index": ("GET", "/dashboard/", {"trainer", "admin"}),
+    "dashboard.overdue": ("GET", "/dashboard/overdue", {"trainer", "admin"}),
     "notifications.index": ("GET", "/notifications/", ANY),
     "notifications.open_note": ("GET", "/notifications/{note}", ANY, None, 302),  # each opens their own
     "notifications.read_all": ("POST", "/notifications/read", ANY),

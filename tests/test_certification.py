@@ -56,6 +56,15 @@ def ctx(app):
 
 
 @pytest.fixture
+def english(ctx):
+    """Messages in English, to match them by their words."""
+    from flask_babel import force_locale
+
+    with force_locale("en"):
+        yield
+
+
+@pytest.fixture
 def tiers(quizzes, tmp_path, ctx):
     path = tmp_path / "certification" / "tiers.yaml"
     path.parent.mkdir()
@@ -285,7 +294,8 @@ def test_every_lifecycle_transition_is_logged_with_who_when_and_why(tiers, users
     certs.suspend(cert, "red-line failure in audit 7", rule="audit-red-line")  # a rule, no person
     certs.reinstate(cert, "appeal upheld", TODAY, by=trainer)
     renewed_from = cert.valid_until
-    certs.renew(cert, TODAY, by=trainer, note="annual renewal")
+    in_window = renewed_from - timedelta(days=30)
+    certs.renew(cert, in_window, by=trainer, note="annual renewal")
     assert cert.valid_until == rules.add_months(renewed_from, 12)  # early renewal extends from its date
     certs.revoke(cert, "left the company", by=trainer)
     with pytest.raises(certs.CertificateError):
@@ -319,10 +329,94 @@ def test_expiry_when_the_date_passes_and_renewal_from_expired(tiers, users):
 def test_renewal_needs_the_requirements_to_hold(tiers, users):
     tech, trainer = users["technician"], users["trainer"]
     cert = certs.issue(tech, tiers["certified"], TODAY, by=trainer, force=True, note="pilot")
+    due = cert.valid_until - timedelta(days=10)
     with pytest.raises(certs.NotEligible):
-        certs.renew(cert, TODAY, by=trainer)
-    certs.renew(cert, TODAY, by=trainer, force=True, note="pilot continues")
+        certs.renew(cert, due, by=trainer)
+    certs.renew(cert, due, by=trainer, force=True, note="pilot continues")
     assert cert.events[-1].forced
+
+
+def test_a_valid_certificate_renews_from_its_expiry_inside_the_window_and_once_per_period(tiers, users, english):
+    tech, trainer = users["technician"], users["trainer"]
+    make_tier1_eligible(tech, trainer)
+    cert = certs.issue(tech, tiers["certified"], TODAY, by=trainer)
+    until = cert.valid_until
+    assert until == date(2027, 11, 20)
+    with pytest.raises(certs.CertificateError, match="Too early"):  # 12 months ahead: outside the window
+        certs.renew(cert, TODAY, by=trainer)
+    early = until - timedelta(days=91)
+    with pytest.raises(certs.CertificateError, match="Too early"):
+        certs.renew(cert, early, by=trainer)
+    assert cert.valid_until == until and [e.action for e in cert.events] == ["issued"]
+    opened = until - timedelta(days=90)
+    certs.renew(cert, opened, by=trainer)
+    assert cert.valid_until == date(2028, 11, 20)  # from the current expiry, not from today
+    for _click in range(2):  # more clicks in the same period change nothing
+        with pytest.raises(certs.CertificateError, match="Already renewed"):
+            certs.renew(cert, opened, by=trainer)
+        with pytest.raises(certs.CertificateError, match="Already renewed"):
+            certs.renew(cert, until - timedelta(days=1), by=trainer)
+    assert cert.valid_until == date(2028, 11, 20)
+    assert [e.action for e in cert.events] == ["issued", "renewed"]
+    # Once the renewed period has begun, the next renewal waits for its own window.
+    with pytest.raises(certs.CertificateError, match="Too early"):
+        certs.renew(cert, until, by=trainer)
+    certs.renew(cert, date(2028, 9, 1), by=trainer)
+    assert cert.valid_until == date(2029, 11, 20)
+
+
+def test_the_renewal_window_is_configurable(tiers, users, app, english):
+    tech, trainer = users["technician"], users["trainer"]
+    make_tier1_eligible(tech, trainer)
+    cert = certs.issue(tech, tiers["certified"], TODAY, by=trainer)
+    app.config["PORTAL_RENEWAL_WINDOW_DAYS"] = 30
+    with pytest.raises(certs.CertificateError, match="30 days"):
+        certs.renew(cert, cert.valid_until - timedelta(days=31), by=trainer)
+    certs.renew(cert, cert.valid_until - timedelta(days=30), by=trainer)
+    assert cert.valid_until == date(2028, 11, 20)
+
+
+def test_two_renewals_decided_on_the_same_row_extend_it_once(tiers, users, app, english):
+    """Two trainers renew at once: each read the certificate before the other wrote. The second
+    write must not land (conditional UPDATE on the status and date it was decided on)."""
+    from sqlalchemy.orm import Session
+
+    tech, trainer = users["technician"], users["trainer"]
+    make_tier1_eligible(tech, trainer)
+    cert = certs.issue(tech, tiers["certified"], TODAY, by=trainer)
+    until, day = cert.valid_until, cert.valid_until - timedelta(days=20)
+    assert cert.events and cert.tier  # the first request has read everything it decides on
+    with Session(db.engine) as other:  # the second request, on its own connection, wins the race
+        twin = other.get(Certificate, cert.id)
+        twin.valid_until = rules.add_months(until, 12)
+        other.commit()
+    with pytest.raises(certs.CertificateError, match="changed this certificate meanwhile"):
+        certs.renew(cert, day, by=trainer)
+    db.session.expire_all()
+    cert = db.session.get(Certificate, cert.id)
+    assert cert.valid_until == rules.add_months(until, 12)  # extended once, not twice
+    assert [e.action for e in cert.events] == ["issued"]
+
+
+def test_renewing_on_the_web_three_times_extends_once_and_says_why_not(app, tiers, users):
+    tech, trainer = users["technician"], users["trainer"]
+    make_tier1_eligible(tech, trainer)
+    issued_on = date.today() - timedelta(days=300)
+    cert = certs.issue(tech, tiers["certified"], issued_on, by=trainer)
+    until = cert.valid_until
+    client = app.test_client()
+    login(client, "trainer")
+    token = get_csrf(client, f"/certificates/{cert.number}")
+    for _click in range(3):
+        client.post(f"/certificates/{cert.number}/renew?lang=en", data={"csrf_token": token, "reason": ""})
+    db.session.expire_all()
+    cert = db.session.get(Certificate, cert.id)
+    assert cert.valid_until == rules.add_months(until, 12)
+    assert [e.action for e in cert.events] == ["issued", "renewed"]
+    page = client.get(f"/certificates/{cert.number}?lang=en").get_data(as_text=True)
+    assert "Already renewed for the next period" in page
+    public = app.test_client().get(f"/verify/{cert.number}").get_data(as_text=True)
+    assert rules.add_months(until, 24).isoformat() not in public
 
 
 def test_a_missed_quarterly_course_lapses_the_certificate_after_the_grace_period(tiers, users, make_user):
@@ -565,6 +659,54 @@ def test_a_technician_sees_their_certificates_and_what_the_next_tier_needs(app, 
     cert = certs.issue(tech, tiers["certified"], date.today(), force=True, note="x")
     page = client.get("/certificates/mine").get_data(as_text=True)
     assert cert.number in page and 'data-requirement="months_at_previous"' in page
+
+
+def test_a_suspended_holder_is_told_why_and_what_lifts_it_not_that_he_can_be_granted(app, tiers, users):
+    tech, trainer = users["technician"], users["trainer"]
+    make_tier1_eligible(tech, trainer)
+    cert = certs.issue(tech, tiers["certified"], date.today(), by=trainer)
+    certs.suspend(cert, "customer complaint under review", by=trainer)
+    client = app.test_client()
+    login(client, "tech")
+    for url in ("/certificates/mine?lang=en", "/technician?lang=en"):
+        page = client.get(url).get_data(as_text=True)
+        assert "You meet every requirement" not in page and "No valid certificate yet" not in page, url
+        assert "Towards Certified Technician" not in page, url
+        assert 'data-paused="suspended"' in page and "customer complaint under review" in page, url
+        assert "A trainer reinstates it after reviewing the reason." in page, url
+    record = client.get("/technicians/tech?lang=en").get_data(as_text=True)
+    assert "Towards Certified Technician" not in record
+    certs.reinstate(cert, "unfounded", date.today(), by=trainer)
+    certs.suspend(cert, "red-line failure in audit 7", rule="audit-red-line")
+    page = client.get("/technician?lang=en").get_data(as_text=True)
+    assert "red-line failure in audit 7" in page and "audit report behind it" in page
+    certs.revoke(cert, "left", by=trainer)  # revoked: no longer held, the tier can be granted anew
+    page = client.get("/certificates/mine?lang=en").get_data(as_text=True)
+    assert "Towards Certified Technician" in page and "You meet every requirement" in page
+
+
+def test_revoking_needs_an_explicit_confirmation_and_a_reason(app, tiers, users):
+    tech, trainer = users["technician"], users["trainer"]
+    cert = certs.issue(tech, tiers["certified"], date.today(), by=trainer, force=True, note="pilot")
+    client = app.test_client()
+    login(client, "trainer")
+    url = f"/certificates/{cert.number}"
+    page = client.get(url + "?lang=en").get_data(as_text=True)
+    form = page[page.index('data-action-form="revoke"'):]
+    form = form[:form.index("</form>")]
+    assert 'name="confirm"' in form and "cannot be undone" in form and 'name="reason"' in form
+    token = get_csrf(client, url)
+    refused = client.post(url + "/revoke?lang=en", data={"csrf_token": token, "reason": "left the company"},
+                          follow_redirects=True).get_data(as_text=True)
+    assert "Not revoked" in refused
+    db.session.refresh(cert)
+    assert cert.status == "active" and [e.action for e in cert.events] == ["issued"]
+    client.post(url + "/revoke", data={"csrf_token": token, "reason": "  ", "confirm": "y"})
+    db.session.refresh(cert)
+    assert cert.status == "active"  # confirmed but no reason: nothing changed
+    client.post(url + "/revoke", data={"csrf_token": token, "reason": "left the company", "confirm": "y"})
+    db.session.refresh(cert)
+    assert cert.status == "revoked" and cert.events[-1].reason == "left the company"
 
 
 def test_the_csv_export_cannot_smuggle_a_spreadsheet_formula(app, tiers, make_user, users):

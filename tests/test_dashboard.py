@@ -60,6 +60,20 @@ def _list_length(client, href: str) -> int:
     if "/quizzes/" in href:
         body = page[page.index("data-results"):]
         return body[:body.index("</table>")].count('<th scope="row">')
+    if href.startswith("/dashboard/overdue"):
+        assert int(re.search(r"<span data-count>(\d+)</span>", page).group(1)) == page.count("<tr data-overdue>")
+        return page.count("<tr data-overdue>")
+    if href.startswith("/audits/"):
+        return int(re.search(r"<span data-count>(\d+)</span>", page).group(1))
+    if href.startswith("/cases/reports/gaps"):
+        return page.count("<tr data-gap>")
+    if href.startswith("/cases/review"):
+        return page.count("<li data-pending>")
+    if href.startswith("/learning/courses"):
+        return page.count('<li class="card">')
+    if href.startswith("/learning/assignments/") and href.endswith("#overdue"):
+        part = page[page.index('data-section="overdue"'):]
+        return part[:part.index("</section>")].count("<li>")
     raise AssertionError(href)
 
 
@@ -71,6 +85,52 @@ def test_every_coverage_figure_equals_the_list_it_links_to(app, network_data, le
     figures = _figures(html, "coverage")
     assert figures and any(n > 0 for n, _href in figures)
     for number, href in figures:
+        assert _list_length(client, href) == number, href
+
+
+FIGURE = re.compile(r'<a data-figure href="([^"]+)">(?:<span[^>]*>)?(\d+)')
+
+
+def test_every_trainer_home_and_dashboard_figure_follows_to_a_list_of_that_length(app, network_data, users,
+                                                                                   make_user):
+    """A Master whose first-tier certificate is suspended still counts as certified at the first
+    tier (a higher valid tier counts at every tier below it); "suspended or lapsed" links to exactly
+    those certificates, "overdue" to exactly those technicians and courses."""
+    from portal.dashboard import holders
+    from portal.learning.models import Assignment, Course
+
+    today = date.today()
+    master = make_user("master1", "technician", outlet="GD-GZ-01", name="大师")
+    with app.test_request_context():
+        tiers = [certs.tier_by_code(code) for code in ("certified", "senior", "master")]
+        first = certs.issue(master, tiers[0], today - timedelta(days=200), force=True, note="x")
+        certs.issue(master, tiers[1], today - timedelta(days=100), force=True, note="x")
+        certs.issue(master, tiers[2], today - timedelta(days=5), force=True, note="x")  # after the grace period
+        certs.suspend(first, "complaint under review", by=users["trainer"])
+        quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+        db.session.add(Assignment(course_id=quarterly.id, scope="all", due_date=today - timedelta(days=45)))
+        db.session.commit()
+        report = certs.sweep(today)  # those certified before the course's grace period ended lapse
+    assert report.lapsed >= 2
+    for tier in tiers:
+        assert master.id in holders(tier.id, today, {master.id}), tier.code
+    client = app.test_client()
+    login(client, "trainer")
+    listed = client.get(f"/technicians/?tier={tiers[0].id}").get_data(as_text=True)
+    assert "大师" in listed
+
+    home = client.get("/trainer").get_data(as_text=True)
+    figures = [(href.replace("&amp;", "&"), int(n)) for href, n in FIGURE.findall(home)]
+    hrefs = [h for h, _n in figures]
+    assert "/certificates/?status=suspended,lapsed" in hrefs and "/dashboard/overdue" in hrefs
+    attention = dict(figures)["/certificates/?status=suspended,lapsed"]
+    assert attention == report.lapsed + 1  # the lapsed ones and the Master's suspended first tier
+    assert dict(figures)["/dashboard/overdue"] == 7  # every active technician, none has done the course
+    for level in ("region", "province", "outlet"):
+        page = client.get(f"/dashboard/?by={level}").get_data(as_text=True)
+        figures += [(href.replace("&amp;", "&"), int(n)) for href, n in FIGURE.findall(page)]
+    assert any("#overdue" in h for h, _n in figures)
+    for href, number in figures:
         assert _list_length(client, href) == number, href
 
 

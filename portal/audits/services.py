@@ -15,6 +15,7 @@ from ..dbtypes import utcnow
 from ..extensions import db
 from ..messages import both, msg
 from ..products import PRODUCTS
+from ..security import refuse_self
 from . import rtypes
 from .loader import _resolve_trains, all_items
 from ..notifications import notify
@@ -298,6 +299,7 @@ def amend(audit: Audit, trainer: User, reason: str, changes: dict, comments: dic
         raise AuditError(_("Only a submitted report is amended; a draft is edited by its auditor."))
     if not trainer.has_role("trainer"):
         raise AuditError(_("Only trainers amend reports."))
+    refuse_self(trainer, audit.technician_id, AuditError)  # not a report about oneself
     reason = (reason or "").strip()
     if not reason:
         raise AuditInvalid({"reason": _("Say why the report is amended.")})

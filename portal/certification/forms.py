@@ -17,3 +17,4 @@ class GrantForm(FlaskForm):
 class ActionForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 2})
     force = BooleanField(_l("Renew anyway, although requirements are unmet"))
+    confirm = BooleanField(_l("I understand that revoking is final and cannot be undone"))

@@ -195,6 +195,50 @@ def effective_status(cert: Certificate, today: date) -> str:
     return cert.status
 
 
+def what_lifts_it(cert: Certificate, today: date) -> str:
+    """For a certificate that is not valid: what makes it valid again, in words for its holder."""
+    status = effective_status(cert, today)
+    if status == "suspended":
+        last = next((e for e in reversed(list(cert.events)) if e.action == "suspended"), None)
+        if last is not None and last.rule.startswith("audit"):
+            return _("A trainer reinstates it after reviewing the audit report behind it (for example once the "
+                     "report is amended).")
+        return _("A trainer reinstates it after reviewing the reason.")
+    if status == "lapsed":
+        return _("Complete the current quarterly course; then a trainer reinstates or renews it.")
+    if status == "expired":
+        return _("A trainer renews it while you meet the tier's requirements.")
+    if status == "revoked":
+        return _("A revoked certificate is final: a new one is issued only on new evidence.")
+    return ""
+
+
+def renewal_refusal(cert: Certificate, today: date, window_days: int) -> str | None:
+    """Why this certificate cannot be renewed today, or None. Expired and lapsed certificates
+    renew from today. A valid one renews from its current expiry, only within ``window_days``
+    before it, and once per validity period: a renewal made ahead of the current period's end
+    is not made again until that new period has begun."""
+    status = effective_status(cert, today)
+    if status not in ("active", "expired", "lapsed"):
+        return _("Not possible while the certificate's status is “%(status)s”.", status=status_label(status))
+    if status != "active":
+        return None
+    events = list(cert.events)
+    renewals = [i for i, e in enumerate(events) if e.action == "renewed"]
+    if renewals:
+        last = renewals[-1]
+        previous = next((e.valid_until for e in reversed(events[:last]) if e.valid_until), None)
+        if (events[last].valid_until == cert.valid_until and previous is not None and previous < cert.valid_until
+                and today < previous):
+            return _("Already renewed for the next period: it runs from %(start)s to %(until)s.",
+                     start=_day(previous), until=_day(cert.valid_until))
+    opens = date.fromordinal(cert.valid_until.toordinal() - window_days)
+    if today < opens:
+        return _("Too early: a valid certificate can be renewed from %(day)s, %(n)d days before it expires "
+                 "on %(until)s.", day=_day(opens), n=window_days, until=_day(cert.valid_until))
+    return None
+
+
 def check_months_at_previous(user: User, tier: Tier, months: int, today: date) -> Requirement:
     lang = _lang()
     below = db.session.scalar(select(Tier).where(Tier.level == tier.level - 1, Tier.active))

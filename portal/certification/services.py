@@ -13,11 +13,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
 from ..auth.services import in_place
+from ..security import refuse_self
 from ..dbtypes import utcnow
 from ..extensions import db
 from ..messages import Message, both, msg
 from .models import Certificate, CertificateEvent, Tier
-from .rules import Eligibility, add_months, current_quarterly, effective_status, eligibility
+from .rules import Eligibility, add_months, current_quarterly, effective_status, eligibility, renewal_refusal
 
 # No 0/O or 1/I/L: the number is read off a badge at the door.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -77,6 +78,7 @@ def issue(user: User, tier: Tier, today: date, by: User | None = None, note: str
     says so, with the requirements as they stood)."""
     if not user.has_role("technician"):
         raise CertificateError(_("Certificates are for technicians."))
+    refuse_self(by, user, CertificateError)
     if holding(user, tier) is not None:
         raise CertificateError(_("%(name)s already holds this tier: renew that certificate instead.",
                                  name=user.display_name))
@@ -122,6 +124,7 @@ def suspend(cert: Certificate, reason: Message | str, by: User | None = None, ru
     """Pause a certificate: by a trainer, or by a rule (``rule`` names it; audits call this with
     by=None and ``commit=False``, inside their own transaction). Only an active certificate can
     be suspended."""
+    refuse_self(by, cert.user_id, CertificateError)
     reason = _need_reason(reason)
     if cert.status != "active":
         _refuse(cert, "suspended")
@@ -145,6 +148,7 @@ def _tell_holder(cert: Certificate, key: str, text: Message) -> None:
 def reinstate(cert: Certificate, reason: str, today: date, by: User | None = None) -> Certificate:
     """Back to active from suspended or lapsed. A certificate whose date has passed meanwhile
     becomes expired instead (renew it)."""
+    refuse_self(by, cert.user_id, CertificateError)
     reason = _need_reason(reason)
     if cert.status not in ("suspended", "lapsed"):
         _refuse(cert, "reinstated")
@@ -157,6 +161,7 @@ def reinstate(cert: Certificate, reason: str, today: date, by: User | None = Non
 
 
 def revoke(cert: Certificate, reason: str, by: User | None = None) -> Certificate:
+    refuse_self(by, cert.user_id, CertificateError)
     reason = _need_reason(reason)
     if cert.status == "revoked":
         _refuse(cert, "revoked")
@@ -166,23 +171,50 @@ def revoke(cert: Certificate, reason: str, by: User | None = None) -> Certificat
     return cert
 
 
+def renewal_window_days() -> int:
+    from flask import current_app
+
+    return int(current_app.config.get("PORTAL_RENEWAL_WINDOW_DAYS", 90))
+
+
 def renew(cert: Certificate, today: date, by: User | None = None, note: str = "", force: bool = False) -> Certificate:
     """Another validity period, while the tier's requirements hold (time at the tier below is
-    not asked again). From active (extends from its date), expired or lapsed (from today)."""
-    if cert.status not in ("active", "expired", "lapsed"):
-        _refuse(cert, "renewed")
+    not asked again). A valid certificate extends from its current expiry, only within the
+    renewal window before it and once per period (``rules.renewal_refusal``); an expired or
+    lapsed one from today. The row changes only if nobody changed it meanwhile: two renewals at
+    once extend it once."""
+    refuse_self(by, cert.user_id, CertificateError)
+    refusal = renewal_refusal(cert, today, renewal_window_days())
+    if refusal:
+        raise CertificateError(refusal)
     result = eligibility(cert.user, cert.tier, today, renewal=True)
     if not result.eligible and not force:
         raise NotEligible(result)
     if force and not result.eligible and not note.strip():
         raise CertificateError(_("Say why the certificate is renewed although requirements are unmet."))
     before = effective_status(cert, today)
-    start = cert.valid_until if (cert.status == "active" and cert.valid_until >= today) else today
-    cert.valid_until = add_months(start, cert.tier.validity_months)
-    cert.status, cert.status_reason = "active", ""
+    start = cert.valid_until if before == "active" else today
+    _conditional_change(cert, valid_until=add_months(start, cert.tier.validity_months), status="active",
+                        status_reason="")
     _log(cert, "renewed", before, by, note.strip(), forced=force and not result.eligible, evidence=result.snapshot())
     db.session.commit()
     return cert
+
+
+def _conditional_change(cert: Certificate, **values) -> None:
+    """UPDATE … WHERE the row still has the status and date this decision was made on; nothing
+    changes (and the user is told) when someone changed it meanwhile."""
+    seen_status, seen_until = cert.status, cert.valid_until
+    changed = db.session.execute(
+        db.update(Certificate).where(Certificate.id == cert.id, Certificate.status == seen_status,
+                                  Certificate.valid_until == seen_until)
+        .values(updated_at=utcnow(), **values).execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        db.session.rollback()
+        raise CertificateError(_("Someone changed this certificate meanwhile: nothing was saved. Reload the page "
+                                 "and check before trying again."))
+    for key, value in values.items():  # the row is ours now (locked until commit); keep the object in step
+        setattr(cert, key, value)
 
 
 @dataclass
@@ -245,7 +277,7 @@ def sweep(today: date) -> SweepReport:
 def register(tier_id=None, status=None, region_id=None, province_id=None, outlet_id=None,
              expiring_days: int | None = None, today: date | None = None) -> list[Certificate]:
     """The certificate register, filtered. ``status`` is the status as of today (an active
-    certificate past its date counts as expired); ``expiring_days``: active ones whose date
+    certificate past its date counts as expired), or several joined by commas; ``expiring_days``: active ones whose date
     falls within that many days."""
     today = today or date.today()
     query = select(Certificate).join(User, Certificate.user_id == User.id).join(Tier)
@@ -254,7 +286,8 @@ def register(tier_id=None, status=None, region_id=None, province_id=None, outlet
     query = in_place(query, region_id, province_id, outlet_id)
     rows = list(db.session.scalars(query.order_by(Certificate.valid_until, Certificate.id)))
     if status:
-        rows = [c for c in rows if effective_status(c, today) == status]
+        wanted = set(status.split(","))  # one status, or several separated by commas
+        rows = [c for c in rows if effective_status(c, today) in wanted]
     if expiring_days:
         limit = date.fromordinal(today.toordinal() + expiring_days)
         rows = [c for c in rows if effective_status(c, today) == "active" and c.valid_until <= limit]
@@ -272,6 +305,23 @@ def badge_certificate(user: User, today: date) -> Certificate | None:
     held = [c for c in db.session.scalars(select(Certificate).where(Certificate.user_id == user.id))
             if effective_status(c, today) == "active"]
     return max(held, key=lambda c: c.tier.level, default=None)
+
+
+def paused_certificates(user: User, today: date) -> list[Certificate]:
+    """The holder's certificates that are held but not valid today (suspended, lapsed or
+    expired; not revoked), highest tier first: the holder is told why and what lifts each."""
+    rows = db.session.scalars(select(Certificate).where(Certificate.user_id == user.id,
+                                                        Certificate.status != "revoked"))
+    return sorted((c for c in rows if effective_status(c, today) in ("suspended", "lapsed", "expired")),
+                  key=lambda c: -c.tier.level)
+
+
+def next_tier(user: User, today: date) -> Tier | None:
+    """The lowest tier the technician holds no certificate at (a suspended, lapsed or expired one
+    is still held: it is reinstated or renewed, not granted again)."""
+    held = {c.tier_id for c in db.session.scalars(select(Certificate).where(
+        Certificate.user_id == user.id, Certificate.status != "revoked"))}
+    return next((t for t in active_tiers() if t.id not in held), None)
 
 
 def register_summary(today: date) -> dict:

@@ -17,16 +17,18 @@ from ..auth.models import Outlet, Province, Region, User
 from ..csvexport import table_response
 from ..extensions import db, limiter
 from ..kb.views import user_lang
-from ..security import public, roles_required
+from ..security import is_self, public, roles_required
 from . import services as svc
 from .forms import ActionForm, GrantForm
 from .models import Certificate, Tier
-from .rules import eligibility, effective_status, local_today, status_label
+from .rules import eligibility, effective_status, local_today, renewal_refusal, status_label, what_lifts_it
 
 bp = Blueprint("certification", __name__)
 
 TRAINERS = ("trainer", "admin")
 EXPIRING = (30, 60, 90)
+# One status, or "suspended,lapsed": the certificates someone should act on (the trainer home's figure).
+STATUS_FILTERS = ("active", "expired", "suspended", "lapsed", "revoked", "suspended,lapsed")
 
 
 def _verify_rate() -> str:
@@ -100,11 +102,10 @@ def mine():
     today = local_today()
     certs = list(db.session.scalars(select(Certificate).where(Certificate.user_id == me.id)
                                     .order_by(Certificate.issued_on.desc())))
-    held = {c.tier_id for c in certs if effective_status(c, today) == "active"}
-    nxt = next((t for t in svc.active_tiers() if t.id not in held), None)
+    nxt = svc.next_tier(me, today)
     return render_template("certification/mine.html", certs=certs, today=today, lang=user_lang(),
                            next_tier=nxt, next_check=eligibility(me, nxt, today) if nxt else None,
-                           effective_status=effective_status, status_label=status_label)
+                           effective_status=effective_status, status_label=status_label, lifts=what_lifts_it)
 
 
 @bp.route("/certificates/<number>")
@@ -115,7 +116,8 @@ def certificate(number: str):
     return render_template("certification/certificate.html", cert=cert, today=today, lang=user_lang(),
                            status=effective_status(cert, today), status_label=status_label,
                            action_label=svc.action_label, form=ActionForm(),
-                           trainer=current_user.has_role(*TRAINERS))
+                           trainer=current_user.has_role(*TRAINERS), own=is_self(current_user, cert.user_id),
+                           renew_refusal=renewal_refusal(cert, today, svc.renewal_window_days()))
 
 
 def _holder_view(number: str, template: str):
@@ -160,8 +162,7 @@ def register():
     today = local_today()
     filters = {"tier_id": _number_arg("tier"), "region_id": _number_arg("region"),
                "province_id": _number_arg("province"), "outlet_id": _number_arg("outlet"),
-               "status": request.args.get("status") if request.args.get("status") in (
-                   "active", "expired", "suspended", "lapsed", "revoked") else None,
+               "status": request.args.get("status") if request.args.get("status") in STATUS_FILTERS else None,
                "expiring_days": _number_arg("expiring") if _number_arg("expiring") in EXPIRING else None}
     rows = svc.register(today=today, **filters)
     if request.args.get("format") in ("csv", "xlsx"):
@@ -249,6 +250,9 @@ def change(number: str, action: str):
     if not form.validate_on_submit():
         abort(400)
     me, today, reason = current_user._get_current_object(), local_today(), (form.reason.data or "").strip()
+    if action == "revoke" and not form.confirm.data:
+        flash(_("Not revoked: tick “I understand that revoking is final” to confirm."), "error")
+        return redirect(url_for("certification.certificate", number=cert.number))
     try:
         if action == "suspend":
             svc.suspend(cert, reason, by=me)

@@ -7,6 +7,9 @@ from flask import (Blueprint, current_app, jsonify, redirect, render_template, r
 from flask_login import current_user
 from sqlalchemy import text
 
+from ..certification.rules import what_lifts_it
+from ..certification.services import paused_certificates
+from ..dashboard import active_technicians, overdue_rows
 from ..extensions import db
 from ..security import public, roles_required, safe_next, signed_in
 from . import services
@@ -36,7 +39,9 @@ def home_technician():
     lang = user_lang()
     return render_template("home/technician.html", learning=next_steps(current_user, today(), lang),
                            steps=urgent_steps(current_user, today(), lang),
-                           certificate=badge_certificate(current_user, today()), lang=lang)
+                           certificate=badge_certificate(current_user, today()),
+                           paused=paused_certificates(current_user, today()), lifts=what_lifts_it, today=today(),
+                           lang=lang)
 
 
 @bp.route("/trainer")
@@ -55,6 +60,7 @@ def home_trainer():
     notes = db.session.scalars(select(Notification).where(Notification.user_id == current_user.id)
                                .order_by(Notification.created_at.desc()).limit(10)).all()
     return render_template("home/trainer.html", network=services.network_summary(),
+                           technicians=len(active_technicians()), overdue=len(overdue_rows(today())),
                            kb=services.kb_summary(), learning=trainer_summary(today()),
                            certificates=register_summary(today()), notifications=notes)
 

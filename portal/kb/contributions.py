@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..security import refuse_self
 from ..dbtypes import utcnow
 from ..extensions import db
 from ..messages import msg
@@ -24,6 +25,10 @@ class ContributionError(ValueError):
     def __init__(self, problems: list[tuple[str, str]]):
         super().__init__("; ".join(m for _f, m in problems))
         self.problems = problems
+
+
+def _refuse_own(contribution: Contribution, reviewer) -> None:
+    refuse_self(reviewer, contribution.author_id, lambda message: ContributionError([("status", message)]))
 
 
 def _check(data: dict, photos: list[bytes]) -> None:
@@ -73,7 +78,8 @@ def submit_edit(author, case: Case, data: dict, note: str = "", photos: list[byt
 
 
 def approve(contribution: Contribution, reviewer, data: dict | None = None) -> Case:
-    """Publish a pending contribution, with the reviewer's edits if any."""
+    """Publish a pending contribution, with the reviewer's edits if any (never one's own)."""
+    _refuse_own(contribution, reviewer)
     if contribution.status != "pending":
         raise ContributionError([("status", _("This contribution was already reviewed."))])
     data = dict(data or contribution.data)
@@ -119,6 +125,7 @@ def _tell_author(contribution: Contribution, title: str) -> None:
 
 
 def reject(contribution: Contribution, reviewer, reason: str) -> None:
+    _refuse_own(contribution, reviewer)
     if contribution.status != "pending":
         raise ContributionError([("status", _("This contribution was already reviewed."))])
     if not (reason or "").strip():
