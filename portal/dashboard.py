@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from .auth.models import Outlet, Province, Region, User
 from .auth.services import in_place
 from .extensions import db
+from .learning.services import due_for
 from .security import roles_required
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -164,7 +165,8 @@ def overdue():
     from .kb.views import user_lang
 
     today = local_today()
-    return render_template("dashboard/overdue.html", rows=overdue_rows(today), today=today, lang=user_lang())
+    rows = [(a, u, due_for(a, u)) for a, u in overdue_rows(today)]
+    return render_template("dashboard/overdue.html", rows=rows, today=today, lang=user_lang())
 
 
 def technician_list_url(**filters) -> str:

@@ -441,6 +441,25 @@ def test_a_missed_quarterly_course_lapses_the_certificate_after_the_grace_period
     assert certs.sweep(day(26)).lapsed == 0  # completed now: no second lapse
 
 
+def test_a_late_joiner_lapses_only_after_their_own_due_date_and_grace(tiers, users, make_user):
+    """Someone who joined after the quarterly course was assigned has their own due date
+    (learning.services.due_for); the lapse sweep and the requirement count from it."""
+    tech, trainer = users["technician"], users["trainer"]
+    today = date.today()
+    day = lambda n: today + timedelta(days=n)  # noqa: E731
+    assignment = learning.create_assignment(q3(), "all", day(-46), trainer)
+    assignment.created_at = datetime.combine(day(-60), datetime.min.time())
+    late = make_user("late", "technician", outlet="GD-FS-01", start_date=day(-20))
+    old = certs.issue(tech, tiers["certified"], day(-100), by=trainer, force=True, note="x")
+    new = certs.issue(late, tiers["certified"], day(-10), by=trainer, force=True, note="x")
+    db.session.commit()
+    assert learning.due_for(assignment, late) == day(-6)  # joined + the 14 days everyone had
+    assert certs.sweep(today).lapsed == 1 and old.status == "lapsed" and new.status == "active"
+    assert certs.sweep(day(24)).lapsed == 0 and new.status == "active"  # own due + 30 days of grace
+    assert certs.sweep(day(25)).lapsed == 1 and new.status == "lapsed"
+    assert new.events[-1].reason_params["due"] == {"date": day(-6).isoformat()}
+
+
 def test_a_reinstated_certificate_does_not_lapse_again_for_the_same_course(tiers, users):
     tech, trainer = users["technician"], users["trainer"]
     today = date.today()

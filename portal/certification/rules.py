@@ -112,7 +112,7 @@ def _courses(slugs):
 
 
 def check_courses(user: User, slugs: list[str], today: date) -> Requirement:
-    from ..learning.services import course_completed_at
+    from ..learning.services import course_completed_at, due_for
 
     lang = _lang()
     courses = _courses(slugs)
@@ -313,19 +313,20 @@ def current_quarterly(user: User, today: date):
     """(assignment, course) of the holder's current quarterly course: of the quarterly courses
     assigned to them, the one due most recently (or next, if none is due yet). None if none."""
     from ..learning.models import Assignment, Course
-    from ..learning.services import reaches
+    from ..learning.services import due_for, reaches
 
     rows = db.session.execute(select(Assignment, Course).join(Course, Assignment.course_id == Course.id).where(
         Course.kind == "quarterly", Course.active).order_by(Assignment.due_date.desc(), Assignment.id.desc())).all()
     mine = [(a, c) for a, c in rows if reaches(a, user)]
     if not mine:
         return None
-    past = [(a, c) for a, c in mine if a.due_date <= today]
+    # A late joiner's own due date (learning.services.due_for) decides what is past, not the common one.
+    past = [(a, c) for a, c in mine if due_for(a, user) <= today]
     return past[0] if past else mine[-1]
 
 
 def check_current_quarterly(user: User, today: date) -> Requirement:
-    from ..learning.services import course_completed_at
+    from ..learning.services import course_completed_at, due_for
 
     lang = _lang()
     req = Requirement("current_quarterly", _("The current quarterly product course completed"), True)
@@ -338,7 +339,7 @@ def check_current_quarterly(user: User, today: date) -> Requirement:
     if done is None:
         req.met = False
         req.missing.append(_("%(course)s, due %(day)s: not complete yet.", course=course.text("title", lang),
-                             day=_day(assignment.due_date)))
+                             day=_day(due_for(assignment, user))))
     else:
         req.evidence.append(Evidence(_("%(course)s completed on %(day)s", course=course.text("title", lang),
                                        day=_day(local_date(done))),

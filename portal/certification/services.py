@@ -226,13 +226,14 @@ class SweepReport:
 def _missed_quarterly(cert: Certificate, today: date):
     """The quarterly course the holder missed past due date + grace while holding this
     certificate, or None."""
-    from ..learning.services import course_completed_at
+    from ..learning.services import course_completed_at, due_for
 
     found = current_quarterly(cert.user, today)
     if found is None:
         return None
     assignment, course = found
-    deadline = date.fromordinal(assignment.due_date.toordinal() + cert.tier.lapse_grace_days)
+    due = due_for(assignment, cert.user)  # a late joiner's own due date
+    deadline = date.fromordinal(due.toordinal() + cert.tier.lapse_grace_days)
     if today <= deadline or deadline < cert.issued_on:
         return None
     done = course_completed_at([cert.user_id], course).get(cert.user_id)
@@ -243,7 +244,7 @@ def _missed_quarterly(cert: Certificate, today: date):
     if any(e.action == "lapsed" and any(item.get("assignment") == assignment.id for item in (e.evidence or []))
            for e in cert.events):
         return None  # lapsed for this course once already (and reinstated since): not again
-    return assignment, course, deadline
+    return assignment, course, due, deadline
 
 
 def sweep(today: date) -> SweepReport:
@@ -258,9 +259,9 @@ def sweep(today: date) -> SweepReport:
             continue
         missed = _missed_quarterly(cert, today)
         if missed is not None:
-            assignment, course, deadline = missed
+            assignment, course, due, deadline = missed
             reason = msg("cert.quarterly-missed", course=both(course.title_zh, course.title_en),
-                         due=assignment.due_date, deadline=deadline)
+                         due=due, deadline=deadline)
             cert.status, cert.status_reason = "lapsed", reason
             _log(cert, "lapsed", "active", None, reason, rule="quarterly-course",
                  evidence=[{"assignment": assignment.id, "course": course.slug, "deadline": deadline.isoformat()}])
