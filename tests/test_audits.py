@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -96,9 +98,13 @@ def ctx(app):
         yield
 
 
+WORK_ORDERS = itertools.count(1)
+
+
 def draft(users, template, answers=None, **header) -> Audit:
+    """A draft of a new visit (each its own work order: one visit is one report)."""
     audit = audits.start(users["auditor"], users["technician"], template, header.get("visited_at", NOW - timedelta(days=1)),
-                         "WO-1", "air-conditioner", "广州", NOW)
+                         header.get("work_order") or f"WO-{next(WORK_ORDERS)}", "air-conditioner", "广州", NOW)
     for item, value in (answers or {}).items():
         audits.save_answer(audit, item, value)
     return audit
@@ -582,3 +588,64 @@ def test_photos_are_checked_and_shown_only_to_those_who_see_the_report(template,
     other = app.test_client()
     login(other, "tech2")
     assert other.get(f"/audits/photos/{name}").status_code == 404
+
+
+# --- one visit, one report --------------------------------------------------------------------
+
+
+def test_the_api_files_a_visit_once_and_answers_repeats_with_the_first_report(template, users, make_user, certified,
+                                                                               app):
+    client = app.test_client()
+    headers = {**_token(users["auditor"]), "Content-Type": "application/json"}
+    payload = {"technician": "tech", "template": "test-visit",
+               "visited_at": (datetime.now(timezone.utc) - timedelta(days=1)).replace(microsecond=0).isoformat(),
+               "work_order": "WO-88", "product": "air-conditioner", "city": "广州",
+               "responses": {**PERFECT, "gift": "yes"}, "comments": {"gift": "tea"}}
+    first = client.post("/api/v1/audits", data=json.dumps(payload), headers=headers)
+    assert first.status_code == 201
+    again = client.post("/api/v1/audits", data=json.dumps(payload), headers=headers)
+    assert again.status_code == 200 and again.get_json()["id"] == first.get_json()["id"]
+    assert db.session.scalar(select(func.count()).select_from(Audit)) == 1
+    assert db.session.scalar(select(func.count()).select_from(AuditConsequence)) == 3  # applied once
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.kind == "audit-red-line")) == 1
+    other = make_user("auditor3", "auditor")
+    conflict = client.post("/api/v1/audits", data=json.dumps(payload),
+                           headers={**_token(other), "Content-Type": "application/json"})
+    assert conflict.status_code == 409 and conflict.get_json()["id"] == first.get_json()["id"]
+    assert db.session.scalar(select(func.count()).select_from(Audit)) == 1
+
+
+def test_the_database_refuses_a_second_report_of_one_visit(template, users):
+    from sqlalchemy.exc import IntegrityError
+
+    audit = draft(users, template)
+    db.session.add(Audit(template_id=template.id, auditor_id=users["auditor"].id, technician_id=audit.technician_id,
+                         visited_at=audit.visited_at, work_order=audit.work_order, product="air-conditioner",
+                         city="广州", status="draft", responses={}, comments={}))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_the_web_form_refuses_a_second_report_of_a_visit_with_a_link_to_the_first(template, users, app):
+    audit = draft(users, template, visited_at=datetime(2026, 11, 19, 6, 30, tzinfo=timezone.utc), work_order="WO-1")
+    client = app.test_client()
+    login(client, "auditor")
+    token = get_csrf(client, "/audits/new")
+    local = audit.visited_at.astimezone(ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"]))
+    reply = client.post("/audits/new", data={"csrf_token": token, "technician": "tech", "template": "test-visit",
+                                             "visited_at": local.strftime("%Y-%m-%dT%H:%M"), "work_order": "WO-1",
+                                             "product": "air-conditioner", "city": "广州"})
+    assert reply.status_code == 409
+    page = reply.get_data(as_text=True)
+    assert f'href="/audits/{audit.id}"' in page and 'value="WO-1"' in page
+    assert db.session.scalar(select(func.count()).select_from(Audit)) == 1
+
+
+def test_the_readme_record_address_leads_to_the_technician_record(users, app):
+    client = app.test_client()
+    login(client, "trainer")
+    reply = client.get("/audits/records/tech")
+    assert reply.status_code in (301, 302) and reply.headers["Location"].endswith("/technicians/tech")
+    assert client.get("/audits/records/tech", follow_redirects=True).status_code == 200

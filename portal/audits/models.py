@@ -38,7 +38,11 @@ class AuditTemplate(db.Model):
 
 
 class Audit(db.Model):
+    """One report of one visit: a visit (technician, work order, time of the visit) is reported
+    once, however often a client sends it."""
+
     __tablename__ = "audit"
+    __table_args__ = (UniqueConstraint("technician_id", "work_order", "visited_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     template_id: Mapped[int] = mapped_column(ForeignKey("audit_template.id"), index=True)

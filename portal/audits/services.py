@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User, UserRole
 from ..dbtypes import utcnow
@@ -31,6 +32,24 @@ class AuditInvalid(AuditError):
     def __init__(self, problems: dict[str, str]):
         super().__init__(_("Some answers are missing or need evidence: %(n)d.", n=len(problems)))
         self.problems = problems
+
+
+class DuplicateVisit(AuditError):
+    """This visit already has a report (``existing``)."""
+
+    def __init__(self, existing: Audit):
+        super().__init__(_("This visit (technician, work order and time) is already reported: report #%(n)d.",
+                           n=existing.id))
+        self.existing = existing
+
+
+def same_visit(technician_id: int, work_order: str, visited_at: datetime, but: int | None = None) -> Audit | None:
+    """The report of this visit, if there is one (other than ``but``)."""
+    query = select(Audit).where(Audit.technician_id == technician_id, Audit.work_order == work_order.strip(),
+                                Audit.visited_at == visited_at)
+    if but is not None:
+        query = query.where(Audit.id != but)
+    return db.session.scalar(query)
 
 
 # --- starting and drafting --------------------------------------------------------------------
@@ -66,11 +85,21 @@ def start(auditor: User, technician: User, template: AuditTemplate, visited_at: 
     problems = check_header(auditor, technician, visited_at, work_order, product, city, now)
     if problems:
         raise AuditInvalid(problems)
+    existing = same_visit(technician.id, work_order, visited_at)
+    if existing is not None:
+        raise DuplicateVisit(existing)
     audit = Audit(template_id=template.id, auditor_id=auditor.id, technician_id=technician.id, visited_at=visited_at,
                   work_order=work_order.strip(), product=product, city=city.strip(), status="draft",
                   responses={}, comments={})
     db.session.add(audit)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same visit, started at the same moment elsewhere
+        db.session.rollback()
+        existing = same_visit(technician.id, work_order, visited_at)
+        if existing is None:
+            raise
+        raise DuplicateVisit(existing) from None
     return audit
 
 

@@ -103,6 +103,7 @@ def new():
                                                       for u in _technicians()]
     form.template.choices = [(t.slug, t.title(lang)) for t in _templates()]
     form.product.choices = [("", _("Choose…"))] + [(p, label) for p, label in _product_labels()]
+    duplicate = None
     if form.validate_on_submit():
         technician = db.session.scalar(select(User).where(User.username == form.technician.data))
         template = current_template(form.template.data)
@@ -114,15 +115,21 @@ def new():
             audit = svc.start(_me(), technician, template, visited, form.work_order.data or "",
                               form.product.data or "", form.city.data or "", now())
         except svc.AuditInvalid as invalid:
-            for name, message in invalid.problems.items():
-                field = getattr(form, name, None)
-                if field is not None:
-                    field.errors = list(field.errors) + [message]
-                else:
-                    flash(message, "error")
+            _field_errors(form, invalid.problems)
+        except svc.DuplicateVisit as repeat:
+            duplicate = repeat.existing
         else:
             return redirect(url_for("audits.edit", audit_id=audit.id))
-    return render_template("audits/new.html", form=form)
+    return render_template("audits/new.html", form=form, duplicate=duplicate), (200 if duplicate is None else 409)
+
+
+def _field_errors(form, problems: dict[str, str]) -> None:
+    for name, message in problems.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = list(field.errors) + [message]
+        else:
+            flash(message, "error")
 
 
 def _product_labels():
@@ -388,6 +395,13 @@ def reports():
 # --- technician records (the page is technicians.record) ----------------------------------------
 
 
+@bp.route("/records/<username>")
+@roles_required("technician", "trainer", "admin")
+def record_page(username: str):
+    """The address the README once gave for a technician's record: it lives at /technicians/."""
+    return redirect(url_for("technicians.record", username=username), code=301)
+
+
 @api_bp.route("/technicians/<username>/record")
 @roles_required("technician", "trainer", "admin")
 def record_json(username: str):
@@ -426,7 +440,9 @@ def create_json():
 
     payload = request.get_json(silent=True)
     try:
-        audit = audit_api.file_audit(_me(), payload, now())
+        audit, created = audit_api.file_audit(_me(), payload, now())
     except audit_api.BadPayload as bad:
         return jsonify(error=_("Invalid audit."), fields=bad.fields), 400
-    return jsonify(audit_api.summary(audit)), 201
+    except svc.DuplicateVisit as repeat:
+        return jsonify(error=str(repeat), id=repeat.existing.id), 409
+    return jsonify(audit_api.summary(audit)), (201 if created else 200)

@@ -1,0 +1,45 @@
+"""audits: one report per visit (technician, work order, visit time)
+
+Reports filed again for the same visit (the API accepted repeats) keep their rows, but their work
+order gets the suffix " (repeat of #N)" so the visit is reported once; their consequences stay
+on them for trainers to review.
+
+Revision ID: a7d3c2e19b40
+Revises: 15558c7f0a5a
+Created: 2026-12-06 01:20:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = 'a7d3c2e19b40'
+down_revision = '15558c7f0a5a'
+branch_labels = None
+depends_on = None
+
+
+def _mark_repeats():
+    conn = op.get_bind()
+    rows = conn.execute(sa.text(
+        "SELECT id, technician_id, work_order, visited_at FROM audit ORDER BY id")).fetchall()
+    first = {}
+    for row in rows:
+        key = (row.technician_id, row.work_order, str(row.visited_at))
+        if key not in first:
+            first[key] = row.id
+            continue
+        suffix = f" (repeat of #{first[key]})"
+        conn.execute(sa.text("UPDATE audit SET work_order = :wo WHERE id = :id"),
+                     {"wo": row.work_order[:60 - len(suffix)] + suffix, "id": row.id})
+
+
+def upgrade():
+    _mark_repeats()
+    with op.batch_alter_table('audit', schema=None) as batch_op:
+        batch_op.create_unique_constraint(batch_op.f('uq_audit_technician_id'),
+                                          ['technician_id', 'work_order', 'visited_at'])
+
+
+def downgrade():
+    with op.batch_alter_table('audit', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('uq_audit_technician_id'), type_='unique')
