@@ -649,3 +649,78 @@ def test_the_readme_record_address_leads_to_the_technician_record(users, app):
     reply = client.get("/audits/records/tech")
     assert reply.status_code in (301, 302) and reply.headers["Location"].endswith("/technicians/tech")
     assert client.get("/audits/records/tech", follow_redirects=True).status_code == 200
+
+
+# --- correcting and deleting a draft ----------------------------------------------------------
+
+
+def test_the_auditor_corrects_a_drafts_visit_details_and_nobody_else_does(template, users, make_user, app):
+    audit = draft(users, template, {"on-time": "yes"})
+    other_tech = make_user("tech2", "technician", outlet="GD-FS-01")
+    make_user("auditor2", "auditor")
+    client = app.test_client()
+    login(client, "auditor")
+    page = client.get(f"/audits/{audit.id}/edit").get_data(as_text=True)
+    assert f"/audits/{audit.id}/header" in page and f"/audits/{audit.id}/delete" in page
+    token = get_csrf(client, f"/audits/{audit.id}/header")
+    header = {"csrf_token": token, "technician": "tech2", "visited_at": "2026-11-19T09:15", "work_order": "WO-900",
+              "product": "air-conditioner", "city": "佛山"}
+    bad = client.post(f"/audits/{audit.id}/header", data={**header, "visited_at": "2099-01-01T10:00"})
+    assert bad.status_code == 400 and 'value="WO-900"' in bad.get_data(as_text=True)
+    db.session.refresh(audit)
+    assert audit.work_order != "WO-900"
+    reply = client.post(f"/audits/{audit.id}/header", data=header)
+    assert reply.status_code == 302
+    db.session.refresh(audit)
+    assert (audit.technician_id, audit.work_order, audit.city) == (other_tech.id, "WO-900", "佛山")
+    assert audit.visited_at == datetime(2026, 11, 19, 1, 15, tzinfo=timezone.utc)
+    assert audit.responses == {"on-time": "yes"}  # the answers stay
+    stranger = app.test_client()
+    login(stranger, "auditor2")
+    assert stranger.get(f"/audits/{audit.id}/header").status_code == 404
+    theirs = get_csrf(stranger, "/audits/new")
+    assert stranger.post(f"/audits/{audit.id}/delete", data={"csrf_token": theirs}).status_code == 404
+    with pytest.raises(audits.AuditError):
+        audits.delete_draft(audit, users["trainer"])
+
+
+def test_the_auditor_deletes_a_draft_after_confirming_but_never_a_submitted_report(template, users, app):
+    audit = draft(users, template, {"on-time": "yes"})
+    client = app.test_client()
+    login(client, "auditor")
+    token = get_csrf(client, f"/audits/{audit.id}/edit")
+    client.post(f"/audits/{audit.id}/photos", data={"csrf_token": token, "item": "pictures",
+                                                    "photo": (io.BytesIO(png_bytes()), "x.png")},
+                content_type="multipart/form-data")
+    db.session.refresh(audit)
+    stored = audits.photo_folder() / audit.photos[0].name
+    assert stored.exists()
+    confirm = client.get(f"/audits/{audit.id}/delete")
+    assert confirm.status_code == 200 and 'data-action="delete-draft"' in confirm.get_data(as_text=True)
+    assert db.session.get(Audit, audit.id) is not None  # asking is not deleting
+    assert client.post(f"/audits/{audit.id}/delete", data={"csrf_token": token}).status_code == 302
+    db.session.expunge(audit)
+    assert db.session.scalar(select(func.count()).select_from(Audit)) == 0 and not stored.exists()
+    report = filed(users, template)
+    assert client.post(f"/audits/{report.id}/delete", data={"csrf_token": token}).status_code == 302
+    with pytest.raises(audits.AuditError):
+        audits.delete_draft(report, users["auditor"])
+    assert db.session.get(Audit, report.id) is not None
+
+
+def test_a_draft_for_a_technician_deactivated_since_is_refused_and_kept(template, users, app):
+    audit = draft(users, template, PERFECT)
+    users["technician"].active = False
+    db.session.commit()
+    with pytest.raises(audits.AuditError) as refused:
+        audits.submit(audit, NOW)
+    assert "no longer an active technician" in str(refused.value)
+    client = app.test_client()
+    login(client, "auditor")
+    token = get_csrf(client, f"/audits/{audit.id}/edit")
+    page = client.post(f"/audits/{audit.id}/submit", data={"csrf_token": token, "r.on-time": "yes"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "已不是在职技师" in page or "no longer an active technician" in page
+    db.session.refresh(audit)
+    assert audit.status == "draft" and audit.score is None
+    assert db.session.scalar(select(func.count()).select_from(AuditConsequence)) == 0

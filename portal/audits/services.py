@@ -103,6 +103,48 @@ def start(auditor: User, technician: User, template: AuditTemplate, visited_at: 
     return audit
 
 
+def _own_draft(audit: Audit, auditor: User) -> None:
+    if audit.auditor_id != auditor.id:
+        raise AuditError(_("Only the auditor who started a draft changes or deletes it."))
+    _draft(audit)
+
+
+def edit_header(audit: Audit, auditor: User, technician: User | None, visited_at: datetime | None, work_order: str,
+                product: str, city: str, now: datetime) -> Audit:
+    """Correct a draft's header (technician, visit time, work order, product, city): the same
+    checks as starting it, and still one report per visit."""
+    _own_draft(audit, auditor)
+    problems = check_header(auditor, technician, visited_at, work_order, product, city, now)
+    if problems:
+        raise AuditInvalid(problems)
+    existing = same_visit(technician.id, work_order, visited_at, but=audit.id)
+    if existing is not None:
+        raise DuplicateVisit(existing)
+    audit.technician_id, audit.visited_at, audit.work_order = technician.id, visited_at, work_order.strip()
+    audit.product, audit.city, audit.updated_at = product, city.strip(), now
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = same_visit(technician.id, work_order, visited_at, but=audit.id)
+        if existing is None:
+            raise
+        raise DuplicateVisit(existing) from None
+    return audit
+
+
+def delete_draft(audit: Audit, auditor: User) -> None:
+    """A draft its auditor no longer wants (a visit that did not happen, a wrong start): gone
+    with its photos. A submitted report is never deleted."""
+    _own_draft(audit, auditor)
+    names = [photo.name for photo in audit.photos]
+    db.session.delete(audit)
+    db.session.commit()
+    folder = photo_folder()
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
+
+
 def _draft(audit: Audit) -> None:
     if audit.status != "draft":
         raise AuditError(_("This report is submitted and locked."))
@@ -209,6 +251,10 @@ def submit(audit: Audit, now: datetime) -> Audit:
     """Score, lock and apply the template's consequence rules, all in one transaction: if any
     part fails, nothing of it stays (the report remains a draft)."""
     _draft(audit)
+    technician = audit.technician
+    if not technician.active or not technician.has_role("technician"):
+        raise AuditError(_("%(name)s is no longer an active technician: correct the technician in the header "
+                           "or delete the draft.", name=technician.display_name))
     problems = missing_answers(audit.template.spec, audit.responses or {}, audit.comments or {},
                                {p.item_id for p in audit.photos})
     if problems:

@@ -94,21 +94,30 @@ def index():
                            show_auditor=me.has_role("trainer"), filtered=bool(days or request.args.get("red_line")))
 
 
+def _header_choices(form, technicians: list[User]) -> None:
+    form.technician.choices = [("", _("Choose…"))] + [(u.username, f"{u.display_name} · {u.username}")
+                                                      for u in technicians]
+    form.product.choices = [("", _("Choose…"))] + [(p, label) for p, label in _product_labels()]
+
+
+def _posted_header(form) -> tuple[User | None, datetime | None]:
+    technician = db.session.scalar(select(User).where(User.username == form.technician.data))
+    visited = form.visited_at.data
+    visited = visited.replace(tzinfo=ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])) if visited else None
+    return technician, visited
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required("auditor")
 def new():
     form = AuditHeaderForm()
     lang = user_lang()
-    form.technician.choices = [("", _("Choose…"))] + [(u.username, f"{u.display_name} · {u.username}")
-                                                      for u in _technicians()]
+    _header_choices(form, _technicians())
     form.template.choices = [(t.slug, t.title(lang)) for t in _templates()]
-    form.product.choices = [("", _("Choose…"))] + [(p, label) for p, label in _product_labels()]
     duplicate = None
     if form.validate_on_submit():
-        technician = db.session.scalar(select(User).where(User.username == form.technician.data))
+        technician, visited = _posted_header(form)
         template = current_template(form.template.data)
-        visited = form.visited_at.data
-        visited = visited.replace(tzinfo=ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])) if visited else None
         try:
             if template is None:
                 raise svc.AuditInvalid({"template": _("Choose a form.")})
@@ -130,6 +139,59 @@ def _field_errors(form, problems: dict[str, str]) -> None:
             field.errors = list(field.errors) + [message]
         else:
             flash(message, "error")
+
+
+@bp.route("/<int:audit_id>/header", methods=["GET", "POST"])
+@roles_required("auditor")
+def edit_header(audit_id: int):
+    """Correct a draft's technician, visit time, work order, product or city."""
+    audit = _own_draft_or_404(audit_id)
+    if audit.status != "draft":
+        return redirect(url_for("audits.view", audit_id=audit.id))
+    form = AuditHeaderForm(obj=None if request.method == "POST" else _header_data(audit))
+    del form.template  # the answers belong to the form they were given on
+    technicians = _technicians()
+    if audit.technician not in technicians:
+        technicians.append(audit.technician)  # deactivated since: shown, and refused if kept
+    _header_choices(form, technicians)
+    duplicate = None
+    if form.validate_on_submit():
+        technician, visited = _posted_header(form)
+        try:
+            svc.edit_header(audit, _me(), technician, visited, form.work_order.data or "", form.product.data or "",
+                            form.city.data or "", now())
+        except svc.AuditInvalid as invalid:
+            _field_errors(form, invalid.problems)
+        except svc.DuplicateVisit as repeat:
+            duplicate = repeat.existing
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("audits.edit", audit_id=audit.id))
+    return render_template("audits/new.html", form=form, duplicate=duplicate, editing=audit), \
+        (409 if duplicate else 400 if form.errors else 200)
+
+
+def _header_data(audit: Audit):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(technician=audit.technician.username, work_order=audit.work_order, product=audit.product,
+                           city=audit.city, visited_at=_local(audit.visited_at).replace(tzinfo=None))
+
+
+@bp.route("/<int:audit_id>/delete", methods=["GET", "POST"])
+@roles_required("auditor")
+def delete(audit_id: int):
+    """Delete a draft, after a confirmation page."""
+    audit = _own_draft_or_404(audit_id)
+    if audit.status != "draft":
+        return redirect(url_for("audits.view", audit_id=audit.id))
+    form = PlainForm()
+    if form.validate_on_submit():
+        svc.delete_draft(audit, _me())
+        flash(_("Draft #%(n)d deleted.", n=audit_id), "success")
+        return redirect(url_for("audits.index"))
+    return render_template("audits/delete.html", audit=audit, form=form, lang=user_lang(),
+                           visited=_local(audit.visited_at))
 
 
 def _product_labels():
