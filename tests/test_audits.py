@@ -53,7 +53,8 @@ sections:
           - {id: late, label: {zh: 迟了才打, en: Called late}, score: 0.5}
           - {id: none, label: {zh: 没打, en: Did not call}, score: 0}
       - {id: arrival-time, type: time, weight: 0, text: {zh: 到达时间, en: Arrival time}}
-      - {id: minutes-late, type: number, weight: 1, target: {min: 0, max: 0}, text: {zh: 迟到分钟, en: Minutes late}}
+      - {id: minutes-late, type: number, weight: 1, target: {min: 0, max: 0}, max: 2000,
+         text: {zh: 迟到分钟, en: Minutes late}}
   - id: integrity
     title: {zh: 诚信, en: Integrity}
     trains: lesson:onboarding/d04-integrity-red-lines
@@ -136,8 +137,8 @@ def test_every_response_type_validates_its_answers(app):
     with pytest.raises(ValueError):
         rtypes.get("choice").clean(choice, "z")
     number = {"id": "n", "type": "number", "na": True}
-    assert rtypes.get("number").clean(number, "12,5") == 12.5 and rtypes.get("number").clean(number, "7") == 7
-    for bad in ("abc", "nan", "1e12"):
+    assert rtypes.get("number").clean(number, "12.5") == 12.5 and rtypes.get("number").clean(number, "7") == 7
+    for bad in ("abc", "nan", "1e12", "12,5"):  # a decimal comma is refused, never read as 125 or 1.25
         with pytest.raises(ValueError):
             rtypes.get("number").clean(number, bad)
     assert rtypes.get("time").clean({}, "9:05") == "09:05"
@@ -724,3 +725,65 @@ def test_a_draft_for_a_technician_deactivated_since_is_refused_and_kept(template
     db.session.refresh(audit)
     assert audit.status == "draft" and audit.score is None
     assert db.session.scalar(select(func.count()).select_from(AuditConsequence)) == 0
+
+
+# --- answers checked by their type ------------------------------------------------------------
+
+
+def test_a_number_is_checked_against_its_range_and_read_as_written(app):
+    number = rtypes.get("number")
+    minutes = {"id": "m", "type": "number", "min": 0, "max": 1440}
+    plain = {"id": "n", "type": "number"}
+    assert number.clean(plain, "1,500") == 1500 and number.clean(plain, "9,345.5") == 9345.5
+    assert number.clean(plain, "1.5") == 1.5 and number.clean(plain, " 7 ") == 7 and number.clean(plain, 3) == 3
+    for bad in ("1,5", "1,50", "12,34,567", "abc", "1e5", [1], {"n": 1}, True, float("nan")):
+        with pytest.raises(ValueError):
+            number.clean(plain, bad)
+    for bad in (-5, "-5", "99,999,999", 99999999, "10001"):
+        with pytest.raises(ValueError):
+            number.clean(plain, bad)
+    with pytest.raises(ValueError) as refused:
+        number.clean(minutes, "1441")
+    assert "1,440" in str(refused.value)
+    assert number.clean(minutes, "1,440") == 1440
+    assert number.check_spec({**minutes, "target": {"min": 0, "max": 2000}})  # the target outside the range
+    assert number.check_spec({**minutes, "min": 10, "max": 5})
+    with pytest.raises(ValueError):
+        rtypes.get("text").clean({"id": "t", "type": "text"}, ["a", "list"])
+
+
+def test_the_form_refuses_a_nonsense_number_and_keeps_what_was_typed(template, users, app):
+    audit = draft(users, template, {})
+    client = app.test_client()
+    login(client, "auditor")
+    token = get_csrf(client, f"/audits/{audit.id}/edit")
+    for typed in ("-5", "99,999,999", "1,5"):
+        page = client.post(f"/audits/{audit.id}/save", data={"csrf_token": token, "r.minutes-late": typed,
+                                                             "submit": "0"})
+        assert page.status_code == 400
+        assert f'value="{typed}"' in page.get_data(as_text=True)
+    db.session.refresh(audit)
+    assert "minutes-late" not in audit.responses
+    single = client.post(f"/audits/{audit.id}/answer", data={"csrf_token": token, "item": "minutes-late",
+                                                             "value": "-5"})
+    assert single.status_code == 400
+    client.post(f"/audits/{audit.id}/save", data={"csrf_token": token, "r.minutes-late": "1,500", "submit": "0"})
+    db.session.refresh(audit)
+    assert audit.responses["minutes-late"] == 1500  # a thousands separator, not 1.5
+    over = client.post(f"/audits/{audit.id}/answer", data={"csrf_token": token, "item": "minutes-late",
+                                                           "value": "2,001"})
+    assert over.status_code == 400 and "2,000" in over.get_json()["error"]
+
+
+def test_the_api_refuses_answers_and_header_fields_of_the_wrong_type(template, users, app):
+    client = app.test_client()
+    headers = {**_token(users["auditor"]), "Content-Type": "application/json"}
+    payload = {"technician": "tech", "template": "test-visit",
+               "visited_at": (datetime.now(timezone.utc) - timedelta(days=1)).isoformat(),
+               "work_order": 12345, "product": "air-conditioner", "city": "广州",
+               "responses": {**PERFECT, "suggestions": ["a", "list"], "minutes-late": -5}}
+    refused = client.post("/api/v1/audits", data=json.dumps(payload), headers=headers)
+    assert refused.status_code == 400
+    fields = refused.get_json()["fields"]
+    assert {"work_order", "responses.suggestions", "responses.minutes-late"} <= set(fields)
+    assert db.session.scalar(select(func.count()).select_from(Audit)) == 0

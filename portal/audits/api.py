@@ -43,6 +43,9 @@ def file_audit(auditor: User, payload, now: datetime) -> tuple[Audit, bool]:
     for name in payload:
         if name not in known:
             fields[name] = _("Unknown field.")
+    for name in ("technician", "template", "visited_at", "work_order", "product", "city"):
+        if payload.get(name) is not None and not isinstance(payload[name], str):
+            fields[name] = _("A text value.")
     template = current_template(payload.get("template")) if isinstance(payload.get("template"), str) else None
     if template is None:
         fields["template"] = _("No such audit form.")
