@@ -787,3 +787,29 @@ def test_the_api_refuses_answers_and_header_fields_of_the_wrong_type(template, u
     fields = refused.get_json()["fields"]
     assert {"work_order", "responses.suggestions", "responses.minutes-late"} <= set(fields)
     assert db.session.scalar(select(func.count()).select_from(Audit)) == 0
+
+
+def test_a_photo_too_large_or_with_too_many_pixels_is_refused_on_the_form_with_the_limit(template, users, app):
+    from PIL import Image
+
+    audit = draft(users, template, {})
+    client = app.test_client()
+    login(client, "auditor")
+    token = get_csrf(client, f"/audits/{audit.id}/edit")
+    huge = io.BytesIO()
+    Image.new("L", (8000, 6000)).save(huge, "PNG")  # 48 megapixels, a small file
+    reply = client.post(f"/audits/{audit.id}/photos", data={"csrf_token": token, "item": "pictures",
+                                                            "photo": (io.BytesIO(huge.getvalue()), "big.png")},
+                        content_type="multipart/form-data", follow_redirects=True)
+    page = reply.get_data(as_text=True)
+    assert reply.status_code == 200 and 'data-audit' in page
+    assert "40" in page.split('class="flash flash-error"')[1].split("</p>")[0]
+    heavy = b"\xff\xd8" + b"\0" * (13 * 1024 * 1024)  # over the request limit (about 12 MB)
+    reply = client.post(f"/audits/{audit.id}/photos", data={"csrf_token": token, "item": "pictures",
+                                                            "photo": (io.BytesIO(heavy), "heavy.jpg")},
+                        content_type="multipart/form-data")
+    assert reply.status_code == 302 and reply.headers["Location"].endswith(f"/audits/{audit.id}/edit")
+    page = client.get(reply.headers["Location"]).get_data(as_text=True)
+    assert "10 MB" in page.split('class="flash flash-error"')[1].split("</p>")[0]
+    db.session.refresh(audit)
+    assert not audit.photos

@@ -12,12 +12,15 @@ from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, rend
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..api import bp as api_bp
 from ..auth.models import User
 from ..certification.rules import AUDIT_PROVIDERS
 from ..csvexport import table_response
 from ..extensions import db
+from ..errors import render_error
+from ..kb.photos import MAX_BYTES as MAX_PHOTO_BYTES, MAX_PIXELS as MAX_PHOTO_PIXELS
 from ..kb.views import user_lang
 from ..products import PRODUCTS
 from ..security import json_error, roles_required
@@ -206,7 +209,9 @@ def _product_labels():
 def _render_edit(audit: Audit, problems: dict | None = None, typed: dict | None = None, status: int = 200):
     return render_template("audits/edit.html", audit=audit, spec=audit.template.spec, lang=user_lang(),
                            problems=problems or {}, typed=typed or {}, form=PlainForm(),
-                           photos={}, visited=_local(audit.visited_at)), status
+                           photos={}, visited=_local(audit.visited_at), photo_max=MAX_PHOTO_BYTES,
+                           photo_megapixels=MAX_PHOTO_PIXELS // 1_000_000,
+                           photo_too_large=photo_too_large()), status
 
 
 @bp.route("/<int:audit_id>/edit")
@@ -309,9 +314,37 @@ def upload_photo(audit_id: int):
 
 
 def svc_max_bytes() -> int:
-    from ..kb.photos import MAX_BYTES
+    return MAX_PHOTO_BYTES
 
-    return MAX_BYTES
+
+def photo_too_large() -> str:
+    return _("That photo is larger than %(n)d MB, the most the portal accepts: take it at a lower resolution "
+             "or choose a smaller copy.", n=MAX_PHOTO_BYTES // (1024 * 1024))
+
+
+DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+def _drain_request_body() -> None:
+    """Read (and drop) a refused upload so the browser, still sending it, gets the answer
+    instead of a reset connection."""
+    left = min(request.content_length or 0, DRAIN_LIMIT)
+    stream = request.environ.get("wsgi.input")
+    while stream is not None and left > 0:
+        chunk = stream.read(min(left, 64 * 1024))
+        if not chunk:
+            break
+        left -= len(chunk)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(_error):
+    """A photo over the request limit: back on the form, with the limit stated."""
+    if request.endpoint != "audits.upload_photo" or not request.view_args:
+        return render_error(413)
+    _drain_request_body()
+    flash(photo_too_large(), "error")
+    return redirect(url_for("audits.edit", audit_id=request.view_args["audit_id"]))
 
 
 @bp.route("/photos/<name>")
