@@ -813,3 +813,74 @@ def test_a_photo_too_large_or_with_too_many_pixels_is_refused_on_the_form_with_t
     assert "10 MB" in page.split('class="flash flash-error"')[1].split("</p>")[0]
     db.session.refresh(audit)
     assert not audit.photos
+
+
+# --- an amendment undoes what it made unnecessary ---------------------------------------------
+
+
+def test_amending_away_a_red_line_offers_to_undo_its_consequences_each_a_logged_trainer_action(
+        template, users, certified, app):
+    audit = filed(users, template, {**PERFECT, "gift": "yes"}, {"gift": "accepted a box of tea"})
+    suspend = next(c for c in audit.consequences if c.kind == "suspend")
+    assign = next(c for c in audit.consequences if c.kind == "assign")
+    with pytest.raises(audits.AuditError):  # the report still calls for it
+        audits.reinstate_certificate(audit, suspend.id, users["trainer"], "", NOW)
+    trainer = app.test_client()
+    login(trainer, "trainer")
+    page = trainer.get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert f'href="/certificates/{certified.number}"' in page  # the line links the certificate…
+    assert 'href="/learning/courses/onboarding/lessons/d04-integrity-red-lines"' in page  # …and the lesson
+    assert 'data-action="reinstate"' not in page
+    assert f'href="/audits/{audit.id}"' in trainer.get("/trainer").get_data(as_text=True)
+
+    with app.test_request_context():
+        audits.amend(audit, users["trainer"], "the box was the customer's own", {"gift": "no"}, None, NOW)
+    assert not audit.red_line_failed
+    page = trainer.get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert 'data-consequence="suspend" data-state="no-longer-called-for"' in page
+    assert 'data-consequence="assign" data-state="no-longer-called-for"' in page
+    assert 'data-consequence="notify" data-state="cleared"' in page
+    assert 'data-action="reinstate"' in page and 'data-action="withdraw"' in page
+    assert f'href="/audits/{audit.id}"' not in trainer.get("/trainer").get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.kind == "audit-red-line")) == 0
+    db.session.refresh(certified)
+    assert certified.status == "suspended"  # nothing undone without a trainer deciding
+
+    token = get_csrf(trainer, f"/audits/{audit.id}")
+    trainer.post(f"/audits/{audit.id}/consequences/{suspend.id}/reinstate",
+                 data={"csrf_token": token, "note": "checked the call log"})
+    trainer.post(f"/audits/{audit.id}/consequences/{assign.id}/withdraw", data={"csrf_token": token})
+    db.session.expire_all()
+    assert certified.status == "active" and certified.events[-1].by_id == users["trainer"].id
+    assert certified.events[-1].reason == "checked the call log"
+    assert db.session.scalar(select(func.count()).select_from(TargetedAssignment)) == 0
+    assert (suspend.resolution, suspend.resolved_by_id) == ("reinstated", users["trainer"].id)
+    assert assign.resolution == "withdrawn" and assign.resolved_at is not None
+    page = trainer.get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert 'data-state="reinstated"' in page and 'data-state="withdrawn"' in page and "data-action" not in page.split(
+        'id="consequences"')[1].split("</section>")[0]
+    again = trainer.post(f"/audits/{audit.id}/consequences/{suspend.id}/reinstate", data={"csrf_token": token})
+    assert again.status_code == 302  # refused with a message: already undone
+
+    with app.test_request_context():  # amended back: the red line applies again, once
+        audits.amend(audit, users["trainer"], "the tea was a gift after all", {"gift": "yes"}, None, NOW)
+    db.session.refresh(certified)
+    assert certified.status == "suspended" and suspend.resolution == ""
+    assert db.session.scalar(select(func.count()).select_from(AuditConsequence)) == 3
+
+
+def test_nobody_undoes_what_their_own_audit_caused(template, users, make_user, certified, app):
+    both = make_user("both", "technician", "trainer", outlet="GD-GZ-01")
+    audit = audits.start(users["auditor"], both, template, NOW - timedelta(days=1), "WO-S1", "air-conditioner",
+                         "广州", NOW)
+    for item, value in {**PERFECT, "on-time": "no", "called": "none"}.items():
+        audits.save_answer(audit, item, value)
+    audits.submit(audit, NOW)
+    with app.test_request_context():
+        audits.amend(audit, users["trainer"], "he was on time", {"on-time": "yes", "called": "before"}, None, NOW)
+    [assign] = [c for c in audit.consequences if c.kind == "assign"]
+    with pytest.raises(audits.AuditError):
+        audits.withdraw_lesson(audit, assign.id, both, "", NOW)
+    audits.withdraw_lesson(audit, assign.id, users["trainer"], "", NOW)
+    assert assign.resolution == "withdrawn"

@@ -1,4 +1,4 @@
-"""audits: one report per visit (technician, work order, visit time)
+"""audits: one report per visit (technician, work order, visit time); consequences undone after an amendment
 
 Reports filed again for the same visit (the API accepted repeats) keep their rows, but their work
 order gets the suffix " (repeat of #N)" so the visit is reported once; their consequences stay
@@ -38,8 +38,21 @@ def upgrade():
     with op.batch_alter_table('audit', schema=None) as batch_op:
         batch_op.create_unique_constraint(batch_op.f('uq_audit_technician_id'),
                                           ['technician_id', 'work_order', 'visited_at'])
+    with op.batch_alter_table('audit_consequence', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('resolution', sa.String(length=12), nullable=False, server_default=''))
+        batch_op.add_column(sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('resolved_by_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('resolution_note', sa.Text(), nullable=False, server_default=''))
+        batch_op.create_foreign_key(batch_op.f('fk_audit_consequence_resolved_by_id_user'), 'user',
+                                    ['resolved_by_id'], ['id'], ondelete='SET NULL')
 
 
 def downgrade():
+    with op.batch_alter_table('audit_consequence', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_audit_consequence_resolved_by_id_user'), type_='foreignkey')
+        batch_op.drop_column('resolution_note')
+        batch_op.drop_column('resolved_by_id')
+        batch_op.drop_column('resolved_at')
+        batch_op.drop_column('resolution')
     with op.batch_alter_table('audit', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_audit_technician_id'), type_='unique')

@@ -127,8 +127,15 @@ class AuditConsequence(db.Model):
     story_id: Mapped[int | None] = mapped_column(ForeignKey("audit_story.id", ondelete="SET NULL"))
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Undone after an amendment made it unnecessary: reinstated | withdrawn (a trainer's action)
+    # or cleared (the trainers' red-line alert, by the amendment itself). Empty: in force.
+    resolution: Mapped[str] = mapped_column(String(12), default="")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    resolution_note: Mapped[str] = mapped_column(Text, default="")
 
     audit: Mapped[Audit] = relationship(back_populates="consequences")
+    resolved_by: Mapped["User | None"] = relationship()
 
 
 class GoodPracticeStory(db.Model):

@@ -380,7 +380,24 @@ def view(audit_id: int):
     return render_template("audits/view.html", audit=audit, spec=audit.template.spec, lang=user_lang(),
                            show_auditor=not as_technician, as_technician=as_technician,
                            trainer=me.has_role("trainer"), form=PlainForm(), grade_title=grade_title,
-                           visited=_local(audit.visited_at))
+                           visited=_local(audit.visited_at), lines=svc.consequence_lines(audit), me_id=me.id)
+
+
+@bp.route("/<int:audit_id>/consequences/<int:consequence_id>/<any(reinstate, withdraw):action>", methods=["POST"])
+@roles_required("trainer")
+def undo(audit_id: int, consequence_id: int, action: str):
+    """A trainer reinstates a certificate or withdraws a lesson an amendment made unnecessary."""
+    audit = _visible_or_404(audit_id)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    undo_it = svc.reinstate_certificate if action == "reinstate" else svc.withdraw_lesson
+    try:
+        undo_it(audit, consequence_id, _me(), request.form.get("note", ""), now())
+    except svc.AuditError as problem:
+        flash(str(problem), "error")
+    else:
+        flash(_("Certificate reinstated.") if action == "reinstate" else _("Lesson withdrawn."), "success")
+    return redirect(url_for("audits.view", audit_id=audit.id) + "#consequences")
 
 
 @bp.route("/<int:audit_id>/acknowledge", methods=["POST"])
