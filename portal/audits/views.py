@@ -501,7 +501,7 @@ def reports():
                                 i.audit.technician.outlet.code if i.audit.technician.outlet else "",
                                 "; ".join(i.items), i.audit.result] for i in incidents), "audit-red-line-incidents", fmt)
     return render_template("audits/reports.html", by=by, groupings=rep.GROUPINGS, table=table, pareto=pareto,
-                           incidents=incidents, lang=user_lang(), chart=rep.pareto_svg(pareto))
+                           incidents=incidents, lang=user_lang(), chart=rep.pareto_chart(pareto))
 
 
 # --- technician records (the page is technicians.record) ----------------------------------------
