@@ -860,6 +860,9 @@ def test_amending_away_a_red_line_offers_to_undo_its_consequences_each_a_logged_
     page = trainer.get(f"/audits/{audit.id}").get_data(as_text=True)
     assert 'data-state="reinstated"' in page and 'data-state="withdrawn"' in page and "data-action" not in page.split(
         'id="consequences"')[1].split("</section>")[0]
+    record = trainer.get("/technicians/tech").get_data(as_text=True)
+    assert 'data-consequence="suspend" data-state="reinstated"' in record
+    assert 'data-consequence="assign" data-state="withdrawn"' in record
     again = trainer.post(f"/audits/{audit.id}/consequences/{suspend.id}/reinstate", data={"csrf_token": token})
     assert again.status_code == 302  # refused with a message: already undone
 
