@@ -887,3 +887,33 @@ def test_nobody_undoes_what_their_own_audit_caused(template, users, make_user, c
         audits.withdraw_lesson(audit, assign.id, both, "", NOW)
     audits.withdraw_lesson(audit, assign.id, users["trainer"], "", NOW)
     assert assign.resolution == "withdrawn"
+
+
+def test_the_migration_keeps_reports_already_filed_twice_and_marks_the_repeats(backend, tmp_path, request):
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from .conftest import make_app
+
+    uri = ("sqlite:///" + str(tmp_path / "repeats.sqlite3") if backend == "sqlite"
+           else request.getfixturevalue("postgres").new_database())
+    app = make_app(tmp_path, uri)
+    with app.app_context():
+        upgrade(revision="15558c7f0a5a")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO \"user\" (id, username, name, password_hash, active, must_change_password, "
+                              "auth_version, created_at) VALUES (1, 'u', 'U', 'x', true, false, 1, :at)"),
+                         {"at": NOW})
+            conn.execute(text("INSERT INTO audit_template (id, slug, version, title_zh, title_en, spec, content_hash, "
+                              "current, created_at) VALUES (1, 's', 1, 't', 't', '{}', 'h', true, :at)"), {"at": NOW})
+            for n in (1, 2, 3):
+                conn.execute(text(
+                    "INSERT INTO audit (id, template_id, auditor_id, technician_id, visited_at, work_order, product, "
+                    "city, status, responses, comments, red_line_failed, section_scores, failed_items, created_at, "
+                    "updated_at, technician_comment) VALUES (:n, 1, 1, 1, :at, 'WO-1', 'x', 'c', 'submitted', '{}', "
+                    "'{}', false, '{}', '[]', :at, :at, '')"), {"n": n, "at": NOW})
+        upgrade()
+        with db.engine.connect() as conn:
+            orders = [r[0] for r in conn.execute(text("SELECT work_order FROM audit ORDER BY id"))]
+        assert orders == ["WO-1", "WO-1 (#2, repeat of #1)", "WO-1 (#3, repeat of #1)"]
+        db.engine.dispose()

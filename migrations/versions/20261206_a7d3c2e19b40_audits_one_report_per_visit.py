@@ -1,7 +1,7 @@
 """audits: one report per visit (technician, work order, visit time); consequences undone after an amendment
 
 Reports filed again for the same visit (the API accepted repeats) keep their rows, but their work
-order gets the suffix " (repeat of #N)" so the visit is reported once; their consequences stay
+order gets the suffix " (#ID, repeat of #FIRST)" so the visit is reported once; their consequences stay
 on them for trainers to review.
 
 Revision ID: a7d3c2e19b40
@@ -28,7 +28,7 @@ def _mark_repeats():
         if key not in first:
             first[key] = row.id
             continue
-        suffix = f" (repeat of #{first[key]})"
+        suffix = f" (#{row.id}, repeat of #{first[key]})"
         conn.execute(sa.text("UPDATE audit SET work_order = :wo WHERE id = :id"),
                      {"wo": row.work_order[:60 - len(suffix)] + suffix, "id": row.id})
 
