@@ -5,6 +5,7 @@ the JSON API."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file,
@@ -174,9 +175,7 @@ def edit_header(audit_id: int):
         (409 if duplicate else 400 if form.errors else 200)
 
 
-def _header_data(audit: Audit):
-    from types import SimpleNamespace
-
+def _header_data(audit: Audit) -> SimpleNamespace:
     return SimpleNamespace(technician=audit.technician.username, work_order=audit.work_order, product=audit.product,
                            city=audit.city, visited_at=_local(audit.visited_at).replace(tzinfo=None))
 
