@@ -489,6 +489,8 @@ def amend(audit: Audit, trainer: User, reason: str, changes: dict, comments: dic
         raise AuditError(_("Only a submitted report is amended; a draft is edited by its auditor."))
     if not trainer.has_role("trainer"):
         raise AuditError(_("Only trainers amend reports."))
+    if trainer.id == audit.technician_id:
+        raise AuditError(_("Nobody decides about their own audit."))
     reason = (reason or "").strip()
     if not reason:
         raise AuditInvalid({"reason": _("Say why the report is amended.")})
@@ -544,6 +546,8 @@ def acknowledge(audit: Audit, technician: User, comment: str, now: datetime) -> 
 def decide_story(story: GoodPracticeStory, trainer: User, approve: bool, now: datetime) -> GoodPracticeStory:
     if not trainer.has_role("trainer"):
         raise AuditError(_("Only trainers approve good-practice stories."))
+    if trainer.id == story.technician_id:
+        raise AuditError(_("Nobody decides about their own audit."))
     story.status = "approved" if approve else "declined"
     story.decided_by_id, story.decided_at = trainer.id, now
     db.session.commit()

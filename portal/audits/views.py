@@ -465,7 +465,11 @@ def decide(story_id: int):
         abort(404)
     if not PlainForm().validate_on_submit():
         abort(400)
-    svc.decide_story(story, _me(), request.form.get("decision") == "approve", now())
+    try:
+        svc.decide_story(story, _me(), request.form.get("decision") == "approve", now())
+    except svc.AuditError as problem:
+        flash(str(problem), "error")
+        return redirect(url_for("audits.stories"))
     flash(_("Approved: everyone can read it now.") if story.status == "approved" else _("Declined."), "success")
     return redirect(url_for("audits.stories"))
 
