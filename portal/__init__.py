@@ -49,7 +49,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_hooks(app)
     _register_cli(app)
+    _connect_modules()
     return app
+
+
+def _connect_modules() -> None:
+    """Hand lower modules the functions of higher ones they call (layers point down)."""
+    from .audits import services as audits
+    from .certification import services as certification
+
+    audits.CERTIFICATES.update(find=certification.find, reinstate=certification.reinstate)
 
 
 def _init_extensions(app: Flask) -> None:

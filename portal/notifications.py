@@ -60,6 +60,16 @@ def notify(user_id: int, kind: str, key: str, text: Message | str, link: str = "
     return row
 
 
+def retract(key: str) -> int:
+    """Remove every user's notification raised by this event: it no longer holds (an amended
+    audit has no red line any more). No commit: part of the caller's transaction."""
+    rows = db.session.scalars(select(Notification).where(Notification.key == key)).all()
+    for row in rows:
+        db.session.delete(row)
+    db.session.flush()
+    return len(rows)
+
+
 def unread_count(user_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Notification).where(
         Notification.user_id == user_id, Notification.read_at.is_(None))) or 0

@@ -103,6 +103,8 @@ MATRIX = {
     "audits.index": ("GET", "/audits/", {"technician", "trainer", "auditor"}),
     "audits.new": ("GET", "/audits/new", {"auditor"}),
     "audits.edit": ("GET", "/audits/{draft}/edit", {"auditor"}),
+    "audits.edit_header": ("GET", "/audits/{draft}/header", {"auditor"}),
+    "audits.delete": ("GET", "/audits/{draft}/delete", {"auditor"}),  # the confirmation page
     "audits.answer": ("POST", "/audits/{draft}/answer", {"auditor"}, {"item": "arrived-in-window", "value": "yes"}),
     "audits.save": ("POST", "/audits/{draft}/save", {"auditor"}),
     "audits.upload_photo": ("POST", "/audits/{draft}/photos", {"auditor"}, {"item": "evidence-photos"}),
@@ -114,6 +116,8 @@ MATRIX = {
     "audits.stories": ("GET", "/audits/good-practice", {"technician", "trainer", "auditor"}),
     "audits.decide": ("POST", "/audits/good-practice/{story}", {"trainer"}, {"decision": "approve"}),
     "audits.reports": ("GET", "/audits/reports", {"trainer"}),
+    "audits.undo": ("POST", "/audits/{audit}/consequences/0/reinstate", {"trainer"}),
+    "audits.record_page": ("GET", "/audits/records/tech", {"technician", "trainer", "admin"}, None, 301),
     "technicians.record": ("GET", "/technicians/tech", {"technician", "trainer", "admin"}),
     "api.record_json": ("GET", "/api/v1/technicians/tech/record", {"technician", "trainer", "admin"}),
     "api.template_json": ("GET", "/api/v1/audit-templates/home-service-visit", {"auditor", "trainer"}),

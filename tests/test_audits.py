@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -51,7 +53,8 @@ sections:
           - {id: late, label: {zh: 迟了才打, en: Called late}, score: 0.5}
           - {id: none, label: {zh: 没打, en: Did not call}, score: 0}
       - {id: arrival-time, type: time, weight: 0, text: {zh: 到达时间, en: Arrival time}}
-      - {id: minutes-late, type: number, weight: 1, target: {min: 0, max: 0}, text: {zh: 迟到分钟, en: Minutes late}}
+      - {id: minutes-late, type: number, weight: 1, target: {min: 0, max: 0}, max: 2000,
+         text: {zh: 迟到分钟, en: Minutes late}}
   - id: integrity
     title: {zh: 诚信, en: Integrity}
     trains: lesson:onboarding/d04-integrity-red-lines
@@ -96,9 +99,13 @@ def ctx(app):
         yield
 
 
+WORK_ORDERS = itertools.count(1)
+
+
 def draft(users, template, answers=None, **header) -> Audit:
+    """A draft of a new visit (each its own work order: one visit is one report)."""
     audit = audits.start(users["auditor"], users["technician"], template, header.get("visited_at", NOW - timedelta(days=1)),
-                         "WO-1", "air-conditioner", "广州", NOW)
+                         header.get("work_order") or f"WO-{next(WORK_ORDERS)}", "air-conditioner", "广州", NOW)
     for item, value in (answers or {}).items():
         audits.save_answer(audit, item, value)
     return audit
@@ -130,8 +137,8 @@ def test_every_response_type_validates_its_answers(app):
     with pytest.raises(ValueError):
         rtypes.get("choice").clean(choice, "z")
     number = {"id": "n", "type": "number", "na": True}
-    assert rtypes.get("number").clean(number, "12,5") == 12.5 and rtypes.get("number").clean(number, "7") == 7
-    for bad in ("abc", "nan", "1e12"):
+    assert rtypes.get("number").clean(number, "12.5") == 12.5 and rtypes.get("number").clean(number, "7") == 7
+    for bad in ("abc", "nan", "1e12", "12,5"):  # a decimal comma is refused, never read as 125 or 1.25
         with pytest.raises(ValueError):
             rtypes.get("number").clean(number, bad)
     assert rtypes.get("time").clean({}, "9:05") == "09:05"
@@ -582,3 +589,334 @@ def test_photos_are_checked_and_shown_only_to_those_who_see_the_report(template,
     other = app.test_client()
     login(other, "tech2")
     assert other.get(f"/audits/photos/{name}").status_code == 404
+
+
+# --- one visit, one report --------------------------------------------------------------------
+
+
+def test_the_api_files_a_visit_once_and_answers_repeats_with_the_first_report(template, users, make_user, certified,
+                                                                               app):
+    client = app.test_client()
+    headers = {**_token(users["auditor"]), "Content-Type": "application/json"}
+    payload = {"technician": "tech", "template": "test-visit",
+               "visited_at": (datetime.now(timezone.utc) - timedelta(days=1)).replace(microsecond=0).isoformat(),
+               "work_order": "WO-88", "product": "air-conditioner", "city": "广州",
+               "responses": {**PERFECT, "gift": "yes"}, "comments": {"gift": "tea"}}
+    first = client.post("/api/v1/audits", data=json.dumps(payload), headers=headers)
+    assert first.status_code == 201
+    again = client.post("/api/v1/audits", data=json.dumps(payload), headers=headers)
+    assert again.status_code == 200 and again.get_json()["id"] == first.get_json()["id"]
+    assert db.session.scalar(select(func.count()).select_from(Audit)) == 1
+    assert db.session.scalar(select(func.count()).select_from(AuditConsequence)) == 3  # applied once
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.kind == "audit-red-line")) == 1
+    other = make_user("auditor3", "auditor")
+    conflict = client.post("/api/v1/audits", data=json.dumps(payload),
+                           headers={**_token(other), "Content-Type": "application/json"})
+    assert conflict.status_code == 409 and conflict.get_json()["id"] == first.get_json()["id"]
+    assert db.session.scalar(select(func.count()).select_from(Audit)) == 1
+
+
+def test_the_database_refuses_a_second_report_of_one_visit(template, users):
+    from sqlalchemy.exc import IntegrityError
+
+    audit = draft(users, template)
+    db.session.add(Audit(template_id=template.id, auditor_id=users["auditor"].id, technician_id=audit.technician_id,
+                         visited_at=audit.visited_at, work_order=audit.work_order, product="air-conditioner",
+                         city="广州", status="draft", responses={}, comments={}))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_the_web_form_refuses_a_second_report_of_a_visit_with_a_link_to_the_first(template, users, app):
+    audit = draft(users, template, visited_at=datetime(2026, 11, 19, 6, 30, tzinfo=timezone.utc), work_order="WO-1")
+    client = app.test_client()
+    login(client, "auditor")
+    token = get_csrf(client, "/audits/new")
+    local = audit.visited_at.astimezone(ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"]))
+    reply = client.post("/audits/new", data={"csrf_token": token, "technician": "tech", "template": "test-visit",
+                                             "visited_at": local.strftime("%Y-%m-%dT%H:%M"), "work_order": "WO-1",
+                                             "product": "air-conditioner", "city": "广州"})
+    assert reply.status_code == 409
+    page = reply.get_data(as_text=True)
+    assert f'href="/audits/{audit.id}"' in page and 'value="WO-1"' in page
+    assert db.session.scalar(select(func.count()).select_from(Audit)) == 1
+
+
+def test_the_readme_record_address_leads_to_the_technician_record(users, app):
+    client = app.test_client()
+    login(client, "trainer")
+    reply = client.get("/audits/records/tech")
+    assert reply.status_code in (301, 302) and reply.headers["Location"].endswith("/technicians/tech")
+    assert client.get("/audits/records/tech", follow_redirects=True).status_code == 200
+
+
+# --- correcting and deleting a draft ----------------------------------------------------------
+
+
+def test_the_auditor_corrects_a_drafts_visit_details_and_nobody_else_does(template, users, make_user, app):
+    audit = draft(users, template, {"on-time": "yes"})
+    other_tech = make_user("tech2", "technician", outlet="GD-FS-01")
+    make_user("auditor2", "auditor")
+    client = app.test_client()
+    login(client, "auditor")
+    page = client.get(f"/audits/{audit.id}/edit").get_data(as_text=True)
+    assert f"/audits/{audit.id}/header" in page and f"/audits/{audit.id}/delete" in page
+    token = get_csrf(client, f"/audits/{audit.id}/header")
+    header = {"csrf_token": token, "technician": "tech2", "visited_at": "2026-11-19T09:15", "work_order": "WO-900",
+              "product": "air-conditioner", "city": "佛山"}
+    bad = client.post(f"/audits/{audit.id}/header", data={**header, "visited_at": "2099-01-01T10:00"})
+    assert bad.status_code == 400 and 'value="WO-900"' in bad.get_data(as_text=True)
+    db.session.refresh(audit)
+    assert audit.work_order != "WO-900"
+    reply = client.post(f"/audits/{audit.id}/header", data=header)
+    assert reply.status_code == 302
+    db.session.refresh(audit)
+    assert (audit.technician_id, audit.work_order, audit.city) == (other_tech.id, "WO-900", "佛山")
+    assert audit.visited_at == datetime(2026, 11, 19, 1, 15, tzinfo=timezone.utc)
+    assert audit.responses == {"on-time": "yes"}  # the answers stay
+    stranger = app.test_client()
+    login(stranger, "auditor2")
+    assert stranger.get(f"/audits/{audit.id}/header").status_code == 404
+    theirs = get_csrf(stranger, "/audits/new")
+    assert stranger.post(f"/audits/{audit.id}/delete", data={"csrf_token": theirs}).status_code == 404
+    with pytest.raises(audits.AuditError):
+        audits.delete_draft(audit, users["trainer"])
+
+
+def test_the_auditor_deletes_a_draft_after_confirming_but_never_a_submitted_report(template, users, app):
+    audit = draft(users, template, {"on-time": "yes"})
+    client = app.test_client()
+    login(client, "auditor")
+    token = get_csrf(client, f"/audits/{audit.id}/edit")
+    client.post(f"/audits/{audit.id}/photos", data={"csrf_token": token, "item": "pictures",
+                                                    "photo": (io.BytesIO(png_bytes()), "x.png")},
+                content_type="multipart/form-data")
+    db.session.refresh(audit)
+    stored = audits.photo_folder() / audit.photos[0].name
+    assert stored.exists()
+    confirm = client.get(f"/audits/{audit.id}/delete")
+    assert confirm.status_code == 200 and 'data-action="delete-draft"' in confirm.get_data(as_text=True)
+    assert db.session.get(Audit, audit.id) is not None  # asking is not deleting
+    assert client.post(f"/audits/{audit.id}/delete", data={"csrf_token": token}).status_code == 302
+    db.session.expunge(audit)
+    assert db.session.scalar(select(func.count()).select_from(Audit)) == 0 and not stored.exists()
+    report = filed(users, template)
+    assert client.post(f"/audits/{report.id}/delete", data={"csrf_token": token}).status_code == 302
+    with pytest.raises(audits.AuditError):
+        audits.delete_draft(report, users["auditor"])
+    assert db.session.get(Audit, report.id) is not None
+
+
+def test_a_draft_for_a_technician_deactivated_since_is_refused_and_kept(template, users, app):
+    audit = draft(users, template, PERFECT)
+    users["technician"].active = False
+    db.session.commit()
+    with pytest.raises(audits.AuditError) as refused:
+        audits.submit(audit, NOW)
+    assert "no longer an active technician" in str(refused.value)
+    client = app.test_client()
+    login(client, "auditor")
+    token = get_csrf(client, f"/audits/{audit.id}/edit")
+    page = client.post(f"/audits/{audit.id}/submit", data={"csrf_token": token, "r.on-time": "yes"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "已不是在职技师" in page or "no longer an active technician" in page
+    db.session.refresh(audit)
+    assert audit.status == "draft" and audit.score is None
+    assert db.session.scalar(select(func.count()).select_from(AuditConsequence)) == 0
+
+
+# --- answers checked by their type ------------------------------------------------------------
+
+
+def test_a_number_is_checked_against_its_range_and_read_as_written(app):
+    number = rtypes.get("number")
+    minutes = {"id": "m", "type": "number", "min": 0, "max": 1440}
+    plain = {"id": "n", "type": "number"}
+    assert number.clean(plain, "1,500") == 1500 and number.clean(plain, "9,345.5") == 9345.5
+    assert number.clean(plain, "1.5") == 1.5 and number.clean(plain, " 7 ") == 7 and number.clean(plain, 3) == 3
+    for bad in ("1,5", "1,50", "12,34,567", "abc", "1e5", [1], {"n": 1}, True, float("nan")):
+        with pytest.raises(ValueError):
+            number.clean(plain, bad)
+    for bad in (-5, "-5", "99,999,999", 99999999, "10001"):
+        with pytest.raises(ValueError):
+            number.clean(plain, bad)
+    with pytest.raises(ValueError) as refused:
+        number.clean(minutes, "1441")
+    assert "1,440" in str(refused.value)
+    assert number.clean(minutes, "1,440") == 1440
+    assert number.check_spec({**minutes, "target": {"min": 0, "max": 2000}})  # the target outside the range
+    assert number.check_spec({**minutes, "min": 10, "max": 5})
+    with pytest.raises(ValueError):
+        rtypes.get("text").clean({"id": "t", "type": "text"}, ["a", "list"])
+
+
+def test_the_form_refuses_a_nonsense_number_and_keeps_what_was_typed(template, users, app):
+    audit = draft(users, template, {})
+    client = app.test_client()
+    login(client, "auditor")
+    token = get_csrf(client, f"/audits/{audit.id}/edit")
+    for typed in ("-5", "99,999,999", "1,5"):
+        page = client.post(f"/audits/{audit.id}/save", data={"csrf_token": token, "r.minutes-late": typed,
+                                                             "submit": "0"})
+        assert page.status_code == 400
+        assert f'value="{typed}"' in page.get_data(as_text=True)
+    db.session.refresh(audit)
+    assert "minutes-late" not in audit.responses
+    single = client.post(f"/audits/{audit.id}/answer", data={"csrf_token": token, "item": "minutes-late",
+                                                             "value": "-5"})
+    assert single.status_code == 400
+    client.post(f"/audits/{audit.id}/save", data={"csrf_token": token, "r.minutes-late": "1,500", "submit": "0"})
+    db.session.refresh(audit)
+    assert audit.responses["minutes-late"] == 1500  # a thousands separator, not 1.5
+    over = client.post(f"/audits/{audit.id}/answer", data={"csrf_token": token, "item": "minutes-late",
+                                                           "value": "2,001"})
+    assert over.status_code == 400 and "2,000" in over.get_json()["error"]
+
+
+def test_the_api_refuses_answers_and_header_fields_of_the_wrong_type(template, users, app):
+    client = app.test_client()
+    headers = {**_token(users["auditor"]), "Content-Type": "application/json"}
+    payload = {"technician": "tech", "template": "test-visit",
+               "visited_at": (datetime.now(timezone.utc) - timedelta(days=1)).isoformat(),
+               "work_order": 12345, "product": "air-conditioner", "city": "广州",
+               "responses": {**PERFECT, "suggestions": ["a", "list"], "minutes-late": -5}}
+    refused = client.post("/api/v1/audits", data=json.dumps(payload), headers=headers)
+    assert refused.status_code == 400
+    fields = refused.get_json()["fields"]
+    assert {"work_order", "responses.suggestions", "responses.minutes-late"} <= set(fields)
+    assert db.session.scalar(select(func.count()).select_from(Audit)) == 0
+
+
+def test_a_photo_too_large_or_with_too_many_pixels_is_refused_on_the_form_with_the_limit(template, users, app):
+    from PIL import Image
+
+    audit = draft(users, template, {})
+    client = app.test_client()
+    login(client, "auditor")
+    token = get_csrf(client, f"/audits/{audit.id}/edit")
+    huge = io.BytesIO()
+    Image.new("L", (8000, 6000)).save(huge, "PNG")  # 48 megapixels, a small file
+    reply = client.post(f"/audits/{audit.id}/photos", data={"csrf_token": token, "item": "pictures",
+                                                            "photo": (io.BytesIO(huge.getvalue()), "big.png")},
+                        content_type="multipart/form-data", follow_redirects=True)
+    page = reply.get_data(as_text=True)
+    assert reply.status_code == 200 and 'data-audit' in page
+    assert "40" in page.split('class="flash flash-error"')[1].split("</p>")[0]
+    heavy = b"\xff\xd8" + b"\0" * (13 * 1024 * 1024)  # over the request limit (about 12 MB)
+    reply = client.post(f"/audits/{audit.id}/photos", data={"csrf_token": token, "item": "pictures",
+                                                            "photo": (io.BytesIO(heavy), "heavy.jpg")},
+                        content_type="multipart/form-data")
+    assert reply.status_code == 302 and reply.headers["Location"].endswith(f"/audits/{audit.id}/edit")
+    page = client.get(reply.headers["Location"]).get_data(as_text=True)
+    assert "10 MB" in page.split('class="flash flash-error"')[1].split("</p>")[0]
+    db.session.refresh(audit)
+    assert not audit.photos
+
+
+# --- an amendment undoes what it made unnecessary ---------------------------------------------
+
+
+def test_amending_away_a_red_line_offers_to_undo_its_consequences_each_a_logged_trainer_action(
+        template, users, certified, app):
+    audit = filed(users, template, {**PERFECT, "gift": "yes"}, {"gift": "accepted a box of tea"})
+    suspend = next(c for c in audit.consequences if c.kind == "suspend")
+    assign = next(c for c in audit.consequences if c.kind == "assign")
+    with pytest.raises(audits.AuditError):  # the report still calls for it
+        audits.reinstate_certificate(audit, suspend.id, users["trainer"], "", NOW)
+    trainer = app.test_client()
+    login(trainer, "trainer")
+    page = trainer.get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert f'href="/certificates/{certified.number}"' in page  # the line links the certificate…
+    assert 'href="/learning/courses/onboarding/lessons/d04-integrity-red-lines"' in page  # …and the lesson
+    assert 'data-action="reinstate"' not in page
+    assert f'href="/audits/{audit.id}"' in trainer.get("/trainer").get_data(as_text=True)
+
+    with app.test_request_context():
+        audits.amend(audit, users["trainer"], "the box was the customer's own", {"gift": "no"}, None, NOW)
+    assert not audit.red_line_failed
+    page = trainer.get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert 'data-consequence="suspend" data-state="no-longer-called-for"' in page
+    assert 'data-consequence="assign" data-state="no-longer-called-for"' in page
+    assert 'data-consequence="notify" data-state="cleared"' in page
+    assert 'data-action="reinstate"' in page and 'data-action="withdraw"' in page
+    assert f'href="/audits/{audit.id}"' not in trainer.get("/trainer").get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.kind == "audit-red-line")) == 0
+    db.session.refresh(certified)
+    assert certified.status == "suspended"  # nothing undone without a trainer deciding
+
+    token = get_csrf(trainer, f"/audits/{audit.id}")
+    trainer.post(f"/audits/{audit.id}/consequences/{suspend.id}/reinstate",
+                 data={"csrf_token": token, "note": "checked the call log"})
+    trainer.post(f"/audits/{audit.id}/consequences/{assign.id}/withdraw", data={"csrf_token": token})
+    db.session.expire_all()
+    assert certified.status == "active" and certified.events[-1].by_id == users["trainer"].id
+    assert certified.events[-1].reason == "checked the call log"
+    assert db.session.scalar(select(func.count()).select_from(TargetedAssignment)) == 0
+    assert (suspend.resolution, suspend.resolved_by_id) == ("reinstated", users["trainer"].id)
+    assert assign.resolution == "withdrawn" and assign.resolved_at is not None
+    page = trainer.get(f"/audits/{audit.id}").get_data(as_text=True)
+    assert 'data-state="reinstated"' in page and 'data-state="withdrawn"' in page and "data-action" not in page.split(
+        'id="consequences"')[1].split("</section>")[0]
+    record = trainer.get("/technicians/tech").get_data(as_text=True)
+    assert 'data-consequence="suspend" data-state="reinstated"' in record
+    assert 'data-consequence="assign" data-state="withdrawn"' in record
+    again = trainer.post(f"/audits/{audit.id}/consequences/{suspend.id}/reinstate", data={"csrf_token": token})
+    assert again.status_code == 302  # refused with a message: already undone
+
+    with app.test_request_context():  # amended back: the red line applies again, once
+        audits.amend(audit, users["trainer"], "the tea was a gift after all", {"gift": "yes"}, None, NOW)
+    db.session.refresh(certified)
+    assert certified.status == "suspended" and suspend.resolution == ""
+    assert db.session.scalar(select(func.count()).select_from(AuditConsequence)) == 3
+
+
+def test_nobody_undoes_what_their_own_audit_caused(template, users, make_user, certified, app):
+    both = make_user("both", "technician", "trainer", outlet="GD-GZ-01")
+    audit = audits.start(users["auditor"], both, template, NOW - timedelta(days=1), "WO-S1", "air-conditioner",
+                         "广州", NOW)
+    for item, value in {**PERFECT, "on-time": "no", "called": "none"}.items():
+        audits.save_answer(audit, item, value)
+    audits.submit(audit, NOW)
+    with app.test_request_context():
+        audits.amend(audit, users["trainer"], "he was on time", {"on-time": "yes", "called": "before"}, None, NOW)
+    with pytest.raises(audits.AuditError) as refused, app.test_request_context():
+        audits.amend(audit, both, "I was polite enough", {"polite": "4"}, None, NOW)
+    assert "自己的暗访报告" in str(refused.value) or "own audit" in str(refused.value)
+    [assign] = [c for c in audit.consequences if c.kind == "assign"]
+    with pytest.raises(audits.AuditError):
+        audits.withdraw_lesson(audit, assign.id, both, "", NOW)
+    audits.withdraw_lesson(audit, assign.id, users["trainer"], "", NOW)
+    assert assign.resolution == "withdrawn"
+
+
+def test_the_migration_keeps_reports_already_filed_twice_and_marks_the_repeats(backend, tmp_path, request):
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from .conftest import make_app
+
+    uri = ("sqlite:///" + str(tmp_path / "repeats.sqlite3") if backend == "sqlite"
+           else request.getfixturevalue("postgres").new_database())
+    app = make_app(tmp_path, uri)
+    with app.app_context():
+        upgrade(revision="15558c7f0a5a")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO \"user\" (id, username, name, password_hash, active, must_change_password, "
+                              "auth_version, created_at) VALUES (1, 'u', 'U', 'x', true, false, 1, :at)"),
+                         {"at": NOW})
+            conn.execute(text("INSERT INTO audit_template (id, slug, version, title_zh, title_en, spec, content_hash, "
+                              "current, created_at) VALUES (1, 's', 1, 't', 't', '{}', 'h', true, :at)"), {"at": NOW})
+            for n in (1, 2, 3):
+                conn.execute(text(
+                    "INSERT INTO audit (id, template_id, auditor_id, technician_id, visited_at, work_order, product, "
+                    "city, status, responses, comments, red_line_failed, section_scores, failed_items, created_at, "
+                    "updated_at, technician_comment) VALUES (:n, 1, 1, 1, :at, 'WO-1', 'x', 'c', 'submitted', '{}', "
+                    "'{}', false, '{}', '[]', :at, :at, '')"), {"n": n, "at": NOW})
+        upgrade()
+        with db.engine.connect() as conn:
+            orders = [r[0] for r in conn.execute(text("SELECT work_order FROM audit ORDER BY id"))]
+        assert orders == ["WO-1", "WO-1 (#2, repeat of #1)", "WO-1 (#3, repeat of #1)"]
+        db.engine.dispose()

@@ -7,9 +7,11 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
 from ..extensions import db
+from . import services as svc
 from .loader import all_items, current_template
 from .models import Audit
 from .scoring import missing_answers
@@ -31,9 +33,9 @@ def _when(text) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def file_audit(auditor: User, payload, now: datetime) -> Audit:
-    from . import services as svc
-
+def file_audit(auditor: User, payload, now: datetime) -> tuple[Audit, bool]:
+    """The report and whether it was created now (False: this visit was already reported by
+    this auditor, and that report is returned unchanged)."""
     if not isinstance(payload, dict):
         raise BadPayload({"body": _("Send a JSON object.")})
     fields: dict[str, str] = {}
@@ -41,6 +43,9 @@ def file_audit(auditor: User, payload, now: datetime) -> Audit:
     for name in payload:
         if name not in known:
             fields[name] = _("Unknown field.")
+    for name in ("technician", "template", "visited_at", "work_order", "product", "city"):
+        if payload.get(name) is not None and not isinstance(payload[name], str):
+            fields[name] = _("A text value.")
     template = current_template(payload.get("template")) if isinstance(payload.get("template"), str) else None
     if template is None:
         fields["template"] = _("No such audit form.")
@@ -91,6 +96,9 @@ def file_audit(auditor: User, payload, now: datetime) -> Audit:
                 fields[f"responses.{item_id}"] = message
     if fields:
         raise BadPayload(fields)
+    existing = svc.same_visit(technician.id, str(payload["work_order"]), visited)
+    if existing is not None:
+        return _repeat(auditor, existing)
     audit = Audit(template_id=template.id, auditor_id=auditor.id, technician_id=technician.id, visited_at=visited,
                   work_order=str(payload["work_order"]).strip(), product=payload["product"],
                   city=str(payload["city"]).strip(), status="draft", responses=clean, comments=clean_comments)
@@ -98,10 +106,24 @@ def file_audit(auditor: User, payload, now: datetime) -> Audit:
     try:
         db.session.flush()
         svc.submit(audit, now)  # commits, or rolls back everything including the row above
+    except IntegrityError:  # the same visit, filed at the same moment by another request
+        db.session.rollback()
+        existing = svc.same_visit(technician.id, str(payload["work_order"]), visited)
+        if existing is None:
+            raise
+        return _repeat(auditor, existing)
     except Exception:
         db.session.rollback()
         raise
-    return audit
+    return audit, True
+
+
+def _repeat(auditor: User, existing: Audit) -> tuple[Audit, bool]:
+    """The same visit sent again: the first report when it is this auditor's and submitted
+    (nothing applied twice), otherwise a conflict."""
+    if existing.auditor_id == auditor.id and existing.status == "submitted":
+        return existing, False
+    raise svc.DuplicateVisit(existing)
 
 
 def summary(audit: Audit) -> dict:

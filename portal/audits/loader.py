@@ -211,8 +211,9 @@ def parse_template(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
             clean = {"id": iid, "type": kind, "weight": weight, "red_line": red_line is True,
                      "text": text, "guidance": guidance, "evidence": evidence,
                      "na": bool(item.get("na", kind != "choice" and red_line is not True))}
-            allowed_extra = {"yesno": ("pass_when",), "rating": ("red_line_at",), "number": ("target",)}.get(kind, ())
-            for extra in ("pass_when", "red_line_at", "target"):
+            allowed_extra = {"yesno": ("pass_when",), "rating": ("red_line_at",),
+                             "number": ("target", "min", "max")}.get(kind, ())
+            for extra in ("pass_when", "red_line_at", "target", "min", "max"):
                 if extra in item and extra not in allowed_extra:
                     bad(at("sections", s_index, "items", i_index, extra), f"{iid}.{extra}",
                         _("Not used by a %(type)s item.", type=kind))

@@ -39,7 +39,11 @@ class AuditTemplate(db.Model):
 
 
 class Audit(db.Model):
+    """One report of one visit: a visit (technician, work order, time of the visit) is reported
+    once, however often a client sends it."""
+
     __tablename__ = "audit"
+    __table_args__ = (UniqueConstraint("technician_id", "work_order", "visited_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     template_id: Mapped[int] = mapped_column(ForeignKey("audit_template.id"), index=True)
@@ -126,8 +130,15 @@ class AuditConsequence(db.Model):
     detail_msg_id: Mapped[str] = mapped_column(String(60), default="", server_default="")
     detail_params: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Undone after an amendment made it unnecessary: reinstated | withdrawn (a trainer's action)
+    # or cleared (the trainers' red-line alert, by the amendment itself). Empty: in force.
+    resolution: Mapped[str] = mapped_column(String(12), default="")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    resolution_note: Mapped[str] = mapped_column(Text, default="")
 
     audit: Mapped[Audit] = relationship(back_populates="consequences")
+    resolved_by: Mapped["User | None"] = relationship()
 
     @validates("detail")
     def _message(self, _key, value):

@@ -83,5 +83,6 @@ def record_json(user: User, lang: str, hide_auditor: bool = True) -> dict:
                     "red_line_failed": a.red_line_failed, **({} if hide_auditor else {"auditor": a.auditor.username})}
                    for a in data.audits],
         "consequences": [{"kind": c.kind, "audit": c.audit_id, "detail": c.shown_detail,
-                          "at": c.created_at.isoformat()} for c in data.consequences],
+                          "at": c.created_at.isoformat(), "undone": c.resolution or None}
+                         for c in data.consequences],
     }

@@ -7,7 +7,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from ..extensions import db
@@ -112,24 +111,14 @@ def red_line_incidents(audits: list[Audit], lang: str) -> list[Incident]:
     return sorted(out, key=lambda i: i.visited, reverse=True)
 
 
-def pareto_svg(lines: list[ParetoLine], top: int = 10) -> Markup:
-    """Bars for the most failed items, most first (the table beside it gives the cumulative
-    share): plain SVG, no script, no styles."""
+@dataclass
+class ParetoChart:
+    """The most failed items as bars, most first; the bars are relative to the first."""
+
+    lines: list[ParetoLine]
+    most: int
+
+
+def pareto_chart(lines: list[ParetoLine], top: int = 10) -> ParetoChart | None:
     lines = lines[:top]
-    if not lines:
-        return Markup("")
-    width, bar_h, gap, left = 640, 22, 8, 260  # room on the right for 'N · cumulative %'
-    height = len(lines) * (bar_h + gap) + 30
-    most = max(line.count for line in lines)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" class="pareto">']
-    for n, line in enumerate(lines):
-        y = 10 + n * (bar_h + gap)
-        length = (width - left - 90) * line.count / most
-        label = line.text if len(line.text) <= 34 else line.text[:33] + "…"
-        parts.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="12" fill="#1f2933">'
-                     f'{escape(label)}</text>')
-        parts.append(f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar_h}" fill="#0b5cad"/>')
-        parts.append(f'<text x="{left + length + 6:.1f}" y="{y + 15}" font-size="12" fill="#1f2933">'
-                     f'{line.count} · {line.cumulative:g}%</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    return ParetoChart(lines, max(line.count for line in lines)) if lines else None

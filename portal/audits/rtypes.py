@@ -155,12 +155,46 @@ class Choice(ResponseType):
         return [o["id"] for o in item["options"]] + ([NA] if item.get("na", False) else [])
 
 
+PLAIN_NUMBER_RE = re.compile(r"^[+-]?\d+(\.\d+)?$")
+GROUPED_NUMBER_RE = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # 1,500 or 12,345.5
+
+
+def parse_number(value) -> float:
+    """A number as an auditor types it: 1500, 1,500 (thousands separated), 1.5, -3. A comma is a
+    thousands separator only in groups of three; "1,5" is refused rather than guessed."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(_("A number."))
+    if isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        text = value.strip().replace("，", ",").replace(" ", "")
+        if GROUPED_NUMBER_RE.match(text):
+            text = text.replace(",", "")
+        elif "," in text:
+            raise ValueError(_("Write 1500 or 1,500; decimals with a point, like 1.5."))
+        if not PLAIN_NUMBER_RE.match(text):
+            raise ValueError(_("A number."))
+        number = float(text)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(_("A number."))
+    return number
+
+
+def _shown(number) -> str:
+    return f"{int(number):,}" if float(number).is_integer() else f"{number:,}"
+
+
 @register
 class Number(ResponseType):
-    """A number (minutes waited, pieces of literature left…). With ``target: {min, max}`` it
-    scores 1 inside the range and 0 outside; without one it is recorded, not scored."""
+    """A number (minutes waited, pieces of literature left…), between the item's ``min`` and
+    ``max`` (defaults 0 and 10,000: counts and minutes are never negative). With ``target: {min,
+    max}`` it scores 1 inside the target and 0 outside; without one it is recorded, not scored."""
 
     name = "number"
+    DEFAULT_MIN, DEFAULT_MAX = 0, 10_000
+
+    def bounds(self, item) -> tuple[float, float]:
+        return item.get("min", self.DEFAULT_MIN), item.get("max", self.DEFAULT_MAX)
 
     def check_spec(self, item):
         target = item.get("target")
@@ -169,19 +203,22 @@ class Number(ResponseType):
             return [_("target: {min: N, max: N}.")]
         if target is None and item.get("weight", 0):
             return [_("A number without a target cannot carry weight.")]
+        low, high = self.bounds(item)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)) or low > high:
+            return [_("min and max: numbers, min not above max.")]
+        if target and not all(low <= v <= high for v in target.values()):
+            return [_("The target must lie between min and max.")]
         return []
 
     def clean(self, item, value):
-        if value in (None, ""):
+        if value is None or (isinstance(value, str) and not value.strip()):
             return None
         if value == NA and item.get("na", True):
             return NA
-        try:
-            number = float(str(value).replace(",", "."))
-        except ValueError:
-            raise ValueError(_("A number.")) from None
-        if number != number or abs(number) > 1e9:
-            raise ValueError(_("A number."))
+        number = parse_number(value)
+        low, high = self.bounds(item)
+        if not low <= number <= high:
+            raise ValueError(_("A number from %(low)s to %(high)s.", low=_shown(low), high=_shown(high)))
         return int(number) if number.is_integer() else number
 
     def score(self, item, value):
@@ -227,7 +264,9 @@ class Text(ResponseType):
     def clean(self, item, value):
         if value in (None, ""):
             return None
-        text = str(value).strip()
+        if not isinstance(value, str):
+            raise ValueError(_("A text value."))
+        text = value.strip()
         if len(text) > 4000:
             raise ValueError(_("At most 4000 characters."))
         return text or None

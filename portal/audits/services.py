@@ -4,11 +4,14 @@ consequences in the same transaction), trainers' amendments, the technician's ac
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User, UserRole
 from ..dbtypes import utcnow
@@ -18,7 +21,9 @@ from ..products import PRODUCTS
 from ..security import refuse_self
 from . import rtypes
 from .loader import _resolve_trains, all_items
-from ..notifications import notify
+from ..learning import services as learning
+from ..learning.models import TargetedAssignment
+from ..notifications import notify, retract
 from .models import Audit, AuditAmendment, AuditConsequence, AuditPhoto, AuditTemplate, GoodPracticeStory
 from .scoring import missing_answers, score_report
 
@@ -33,6 +38,24 @@ class AuditInvalid(AuditError):
     def __init__(self, problems: dict[str, str]):
         super().__init__(_("Some answers are missing or need evidence: %(n)d.", n=len(problems)))
         self.problems = problems
+
+
+class DuplicateVisit(AuditError):
+    """This visit already has a report (``existing``)."""
+
+    def __init__(self, existing: Audit):
+        super().__init__(_("This visit (technician, work order and time) is already reported: report #%(n)d.",
+                           n=existing.id))
+        self.existing = existing
+
+
+def same_visit(technician_id: int, work_order: str, visited_at: datetime, but: int | None = None) -> Audit | None:
+    """The report of this visit, if there is one (other than ``but``)."""
+    query = select(Audit).where(Audit.technician_id == technician_id, Audit.work_order == work_order.strip(),
+                                Audit.visited_at == visited_at)
+    if but is not None:
+        query = query.where(Audit.id != but)
+    return db.session.scalar(query)
 
 
 # --- starting and drafting --------------------------------------------------------------------
@@ -68,12 +91,64 @@ def start(auditor: User, technician: User, template: AuditTemplate, visited_at: 
     problems = check_header(auditor, technician, visited_at, work_order, product, city, now)
     if problems:
         raise AuditInvalid(problems)
+    existing = same_visit(technician.id, work_order, visited_at)
+    if existing is not None:
+        raise DuplicateVisit(existing)
     audit = Audit(template_id=template.id, auditor_id=auditor.id, technician_id=technician.id, visited_at=visited_at,
                   work_order=work_order.strip(), product=product, city=city.strip(), status="draft",
                   responses={}, comments={})
     db.session.add(audit)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same visit, started at the same moment elsewhere
+        db.session.rollback()
+        existing = same_visit(technician.id, work_order, visited_at)
+        if existing is None:
+            raise
+        raise DuplicateVisit(existing) from None
     return audit
+
+
+def _own_draft(audit: Audit, auditor: User) -> None:
+    if audit.auditor_id != auditor.id:
+        raise AuditError(_("Only the auditor who started a draft changes or deletes it."))
+    _draft(audit)
+
+
+def edit_header(audit: Audit, auditor: User, technician: User | None, visited_at: datetime | None, work_order: str,
+                product: str, city: str, now: datetime) -> Audit:
+    """Correct a draft's header (technician, visit time, work order, product, city): the same
+    checks as starting it, and still one report per visit."""
+    _own_draft(audit, auditor)
+    problems = check_header(auditor, technician, visited_at, work_order, product, city, now)
+    if problems:
+        raise AuditInvalid(problems)
+    existing = same_visit(technician.id, work_order, visited_at, but=audit.id)
+    if existing is not None:
+        raise DuplicateVisit(existing)
+    audit.technician_id, audit.visited_at, audit.work_order = technician.id, visited_at, work_order.strip()
+    audit.product, audit.city, audit.updated_at = product, city.strip(), now
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = same_visit(technician.id, work_order, visited_at, but=audit.id)
+        if existing is None:
+            raise
+        raise DuplicateVisit(existing) from None
+    return audit
+
+
+def delete_draft(audit: Audit, auditor: User) -> None:
+    """A draft its auditor no longer wants (a visit that did not happen, a wrong start): gone
+    with its photos. A submitted report is never deleted."""
+    _own_draft(audit, auditor)
+    names = [photo.name for photo in audit.photos]
+    db.session.delete(audit)
+    db.session.commit()
+    folder = photo_folder()
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
 
 
 def _draft(audit: Audit) -> None:
@@ -182,6 +257,10 @@ def submit(audit: Audit, now: datetime) -> Audit:
     """Score, lock and apply the template's consequence rules, all in one transaction: if any
     part fails, nothing of it stays (the report remains a draft)."""
     _draft(audit)
+    technician = audit.technician
+    if not technician.active or not technician.has_role("technician"):
+        raise AuditError(_("%(name)s is no longer an active technician: correct the technician in the header "
+                           "or delete the draft.", name=technician.display_name))
     problems = missing_answers(audit.template.spec, audit.responses or {}, audit.comments or {},
                                {p.item_id for p in audit.photos})
     if problems:
@@ -201,10 +280,16 @@ def submit(audit: Audit, now: datetime) -> Audit:
     return audit
 
 
+def _existing(audit: Audit, kind: str, key: str = "") -> AuditConsequence | None:
+    return db.session.scalar(select(AuditConsequence).where(
+        AuditConsequence.audit_id == audit.id, AuditConsequence.kind == kind, AuditConsequence.key == key))
+
+
 def _once(audit: Audit, kind: str, key: str = "") -> bool:
-    """True the first time this report causes this consequence (kind, key)."""
-    return db.session.scalar(select(AuditConsequence.id).where(
-        AuditConsequence.audit_id == audit.id, AuditConsequence.kind == kind, AuditConsequence.key == key)) is None
+    """True when this report is not causing this consequence (kind, key) now: the first time,
+    or again after a trainer undid it and a later amendment calls for it once more."""
+    row = _existing(audit, kind, key)
+    return row is None or bool(row.resolution)
 
 
 def _trainers() -> list[User]:
@@ -222,15 +307,21 @@ def apply_consequences(audit: Audit, now: datetime) -> list[AuditConsequence]:
     """The template's rules for this report, each at most once per report (no commit here)."""
     from ..certification import services as certs
     from ..certification.models import Certificate
-    from ..learning import services as learning
 
     spec, technician = audit.template.spec, audit.technician
     rules = spec.get("rules") or {}
     made: list[AuditConsequence] = []
 
     def record(kind: str, key: str = "", **refs) -> AuditConsequence:
-        row = AuditConsequence(audit_id=audit.id, kind=kind, key=key, **refs)
-        db.session.add(row)
+        row = _existing(audit, kind, key)
+        if row is None:
+            row = AuditConsequence(audit_id=audit.id, kind=kind, key=key)
+            db.session.add(row)
+        else:  # undone earlier, called for again
+            row.resolution, row.resolved_at, row.resolved_by_id, row.resolution_note = "", None, None, ""
+            row.created_at = now
+        for name, value in refs.items():
+            setattr(row, name, value)
         made.append(row)
         return row
 
@@ -281,6 +372,106 @@ def apply_consequences(audit: Audit, now: datetime) -> list[AuditConsequence]:
             record("good_practice", story_id=row.id, detail=story[:200])
     db.session.flush()
     return made
+
+
+# --- undoing what an amendment made unnecessary ------------------------------------------------
+
+# Certification sits above audits, so it hands audits the functions they need at start-up
+# (portal.create_app), as audits hand certification their facts (certification.rules.AUDIT_PROVIDERS):
+# "find" (number → certificate or None) and "reinstate" (certificate, reason, today, by).
+CERTIFICATES: dict[str, Callable] = {}
+
+
+def called_for(spec: dict, red_line_failed: bool, section_scores: dict, kind: str, key: str = "") -> bool:
+    """Whether a report with this outcome calls for this consequence (plain logic: the template's
+    rules, the red line, the section scores)."""
+    rules = spec.get("rules") or {}
+    if kind in ("suspend", "notify"):
+        return bool(red_line_failed and rules.get("red_line"))
+    if kind == "assign":
+        weak = rules.get("weak_section")
+        section = next((s for s in spec["sections"] if s["id"] == key), None)
+        if not weak or section is None:
+            return False
+        score = (section_scores or {}).get(key)
+        return score is not None and score < (section.get("below") or weak["below"])
+    return True
+
+
+def in_force(consequence: AuditConsequence) -> bool:
+    return not consequence.resolution
+
+
+def no_longer_called_for(consequence: AuditConsequence) -> bool:
+    """In force, but the report as amended would not cause it: a trainer may undo it."""
+    audit = consequence.audit
+    return in_force(consequence) and not called_for(audit.template.spec, audit.red_line_failed,
+                                                    audit.section_scores or {}, consequence.kind, consequence.key)
+
+
+def _resolve(consequence: AuditConsequence, how: str, by: User | None, note: str, now: datetime) -> None:
+    consequence.resolution, consequence.resolved_at = how, now
+    consequence.resolved_by_id, consequence.resolution_note = (by.id if by else None), (note or "").strip()[:2000]
+
+
+def _clear_alerts(audit: Audit, trainer: User, now: datetime) -> None:
+    """An amendment that removes the red line takes back the trainers' red-line alert (a
+    suspension and a lesson stay until a trainer undoes them)."""
+    for consequence in audit.consequences:
+        if consequence.kind == "notify" and no_longer_called_for(consequence):
+            retract(f"audit-red-line:{audit.id}")
+            _resolve(consequence, "cleared", trainer, "", now)
+
+
+def _undoable(audit: Audit, consequence_id: int, kind: str, trainer: User) -> AuditConsequence:
+    if not trainer.has_role("trainer"):
+        raise AuditError(_("Only trainers undo what a report caused."))
+    refuse_self(trainer, audit.technician_id, AuditError)
+    consequence = db.session.scalar(select(AuditConsequence).where(
+        AuditConsequence.id == consequence_id, AuditConsequence.audit_id == audit.id,
+        AuditConsequence.kind == kind).with_for_update())
+    if consequence is None:
+        raise AuditError(_("This report did not cause that."))
+    if not in_force(consequence):
+        raise AuditError(_("That was already undone."))
+    if not no_longer_called_for(consequence):
+        raise AuditError(_("The report still calls for it; amend the report first."))
+    return consequence
+
+
+def reinstate_certificate(audit: Audit, consequence_id: int, trainer: User, note: str, now: datetime) -> AuditConsequence:
+    """A trainer reinstates a certificate this report suspended, now that its amended answers
+    have no red-line failure (through certification's service, which logs it)."""
+    try:
+        consequence = _undoable(audit, consequence_id, "suspend", trainer)
+        cert = CERTIFICATES["find"](consequence.key)
+        if cert is None or cert.status != "suspended":
+            raise AuditError(_("Certificate %(number)s is no longer suspended.", number=consequence.key))
+        _resolve(consequence, "reinstated", trainer, note, now)
+        reason = (note or "").strip() or _("Audit report #%(n)d was amended: it has no red-line failure any more.",
+                                           n=audit.id)
+        CERTIFICATES["reinstate"](cert, reason, local_day(now), by=trainer)  # commits
+    except ValueError as problem:  # an AuditError, or certification's refusal
+        db.session.rollback()
+        raise AuditError(str(problem)) from None
+    return consequence
+
+
+def withdraw_lesson(audit: Audit, consequence_id: int, trainer: User, note: str, now: datetime) -> AuditConsequence:
+    """A trainer withdraws the lesson this report assigned, now that the amended section score
+    no longer falls short (through learning's service)."""
+    try:
+        consequence = _undoable(audit, consequence_id, "assign", trainer)
+        row = db.session.get(TargetedAssignment, consequence.targeted_id) if consequence.targeted_id else None
+        _resolve(consequence, "withdrawn", trainer, note, now)
+        consequence.targeted_id = None
+        if row is not None:
+            learning.withdraw_targeted(row, commit=False)
+        db.session.commit()
+    except ValueError as problem:
+        db.session.rollback()
+        raise AuditError(str(problem)) from None
+    return consequence
 
 
 # --- after submission -------------------------------------------------------------------------
@@ -335,6 +526,7 @@ def amend(audit: Audit, trainer: User, reason: str, changes: dict, comments: dic
                                       before=before, after=snapshot(audit)))
         db.session.flush()
         apply_consequences(audit, now)
+        _clear_alerts(audit, trainer, now)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -354,6 +546,7 @@ def acknowledge(audit: Audit, technician: User, comment: str, now: datetime) -> 
 def decide_story(story: GoodPracticeStory, trainer: User, approve: bool, now: datetime) -> GoodPracticeStory:
     if not trainer.has_role("trainer"):
         raise AuditError(_("Only trainers approve good-practice stories."))
+    refuse_self(trainer, story.technician_id, AuditError)
     story.status = "approved" if approve else "declined"
     story.decided_by_id, story.decided_at = trainer.id, now
     db.session.commit()
@@ -361,6 +554,35 @@ def decide_story(story: GoodPracticeStory, trainer: User, approve: bool, now: da
 
 
 # --- reading ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ConsequenceLine:
+    """One line of "what this report led to", as it stands now."""
+
+    row: AuditConsequence
+    offer: str = ""  # "reinstate" | "withdraw": the amended report no longer calls for it
+    certificate: object | None = None  # for a suspension: the certificate, as certification has it
+    targeted: TargetedAssignment | None = None  # for a lesson: the assignment, while it stands
+
+
+OFFERS = {"suspend": "reinstate", "assign": "withdraw"}
+
+
+def consequence_lines(audit: Audit) -> list[ConsequenceLine]:
+    lines = []
+    for row in audit.consequences:
+        line = ConsequenceLine(row)
+        if row.kind == "suspend" and "find" in CERTIFICATES:
+            line.certificate = CERTIFICATES["find"](row.key)
+        if row.kind == "assign" and row.targeted_id:
+            line.targeted = db.session.get(TargetedAssignment, row.targeted_id)
+        if row.kind in OFFERS and no_longer_called_for(row):
+            still = line.certificate is not None and line.certificate.status == "suspended" \
+                if row.kind == "suspend" else line.targeted is not None
+            line.offer = OFFERS[row.kind] if still else ""
+        lines.append(line)
+    return lines
 
 
 def visible_audits(user: User):

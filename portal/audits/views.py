@@ -5,6 +5,7 @@ the JSON API."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file,
@@ -12,12 +13,15 @@ from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, rend
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..api import bp as api_bp
 from ..auth.models import User
 from ..certification.rules import AUDIT_PROVIDERS
 from ..csvexport import table_response
 from ..extensions import db
+from ..errors import render_error
+from ..kb.photos import MAX_BYTES as MAX_PHOTO_BYTES, MAX_PIXELS as MAX_PHOTO_PIXELS
 from ..kb.views import user_lang
 from ..products import PRODUCTS
 from ..security import json_error, roles_required
@@ -94,35 +98,102 @@ def index():
                            show_auditor=me.has_role("trainer"), filtered=bool(days or request.args.get("red_line")))
 
 
+def _header_choices(form, technicians: list[User]) -> None:
+    form.technician.choices = [("", _("Choose…"))] + [(u.username, f"{u.display_name} · {u.username}")
+                                                      for u in technicians]
+    form.product.choices = [("", _("Choose…"))] + [(p, label) for p, label in _product_labels()]
+
+
+def _posted_header(form) -> tuple[User | None, datetime | None]:
+    technician = db.session.scalar(select(User).where(User.username == form.technician.data))
+    visited = form.visited_at.data
+    visited = visited.replace(tzinfo=ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])) if visited else None
+    return technician, visited
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required("auditor")
 def new():
     form = AuditHeaderForm()
     lang = user_lang()
-    form.technician.choices = [("", _("Choose…"))] + [(u.username, f"{u.display_name} · {u.username}")
-                                                      for u in _technicians()]
+    _header_choices(form, _technicians())
     form.template.choices = [(t.slug, t.title(lang)) for t in _templates()]
-    form.product.choices = [("", _("Choose…"))] + [(p, label) for p, label in _product_labels()]
+    duplicate = None
     if form.validate_on_submit():
-        technician = db.session.scalar(select(User).where(User.username == form.technician.data))
+        technician, visited = _posted_header(form)
         template = current_template(form.template.data)
-        visited = form.visited_at.data
-        visited = visited.replace(tzinfo=ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])) if visited else None
         try:
             if template is None:
                 raise svc.AuditInvalid({"template": _("Choose a form.")})
             audit = svc.start(_me(), technician, template, visited, form.work_order.data or "",
                               form.product.data or "", form.city.data or "", now())
         except svc.AuditInvalid as invalid:
-            for name, message in invalid.problems.items():
-                field = getattr(form, name, None)
-                if field is not None:
-                    field.errors = list(field.errors) + [message]
-                else:
-                    flash(message, "error")
+            _field_errors(form, invalid.problems)
+        except svc.DuplicateVisit as repeat:
+            duplicate = repeat.existing
         else:
             return redirect(url_for("audits.edit", audit_id=audit.id))
-    return render_template("audits/new.html", form=form)
+    return render_template("audits/new.html", form=form, duplicate=duplicate), (200 if duplicate is None else 409)
+
+
+def _field_errors(form, problems: dict[str, str]) -> None:
+    for name, message in problems.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = list(field.errors) + [message]
+        else:
+            flash(message, "error")
+
+
+@bp.route("/<int:audit_id>/header", methods=["GET", "POST"])
+@roles_required("auditor")
+def edit_header(audit_id: int):
+    """Correct a draft's technician, visit time, work order, product or city."""
+    audit = _own_draft_or_404(audit_id)
+    if audit.status != "draft":
+        return redirect(url_for("audits.view", audit_id=audit.id))
+    form = AuditHeaderForm(obj=None if request.method == "POST" else _header_data(audit))
+    del form.template  # the answers belong to the form they were given on
+    technicians = _technicians()
+    if audit.technician not in technicians:
+        technicians.append(audit.technician)  # deactivated since: shown, and refused if kept
+    _header_choices(form, technicians)
+    duplicate = None
+    if form.validate_on_submit():
+        technician, visited = _posted_header(form)
+        try:
+            svc.edit_header(audit, _me(), technician, visited, form.work_order.data or "", form.product.data or "",
+                            form.city.data or "", now())
+        except svc.AuditInvalid as invalid:
+            _field_errors(form, invalid.problems)
+        except svc.DuplicateVisit as repeat:
+            duplicate = repeat.existing
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("audits.edit", audit_id=audit.id))
+    return render_template("audits/new.html", form=form, duplicate=duplicate, editing=audit), \
+        (409 if duplicate else 400 if form.errors else 200)
+
+
+def _header_data(audit: Audit) -> SimpleNamespace:
+    return SimpleNamespace(technician=audit.technician.username, work_order=audit.work_order, product=audit.product,
+                           city=audit.city, visited_at=_local(audit.visited_at).replace(tzinfo=None))
+
+
+@bp.route("/<int:audit_id>/delete", methods=["GET", "POST"])
+@roles_required("auditor")
+def delete(audit_id: int):
+    """Delete a draft, after a confirmation page."""
+    audit = _own_draft_or_404(audit_id)
+    if audit.status != "draft":
+        return redirect(url_for("audits.view", audit_id=audit.id))
+    form = PlainForm()
+    if form.validate_on_submit():
+        svc.delete_draft(audit, _me())
+        flash(_("Draft #%(n)d deleted.", n=audit_id), "success")
+        return redirect(url_for("audits.index"))
+    return render_template("audits/delete.html", audit=audit, form=form, lang=user_lang(),
+                           visited=_local(audit.visited_at))
 
 
 def _product_labels():
@@ -137,7 +208,9 @@ def _product_labels():
 def _render_edit(audit: Audit, problems: dict | None = None, typed: dict | None = None, status: int = 200):
     return render_template("audits/edit.html", audit=audit, spec=audit.template.spec, lang=user_lang(),
                            problems=problems or {}, typed=typed or {}, form=PlainForm(),
-                           photos={}, visited=_local(audit.visited_at)), status
+                           photos={}, visited=_local(audit.visited_at), photo_max=MAX_PHOTO_BYTES,
+                           photo_megapixels=MAX_PHOTO_PIXELS // 1_000_000,
+                           photo_too_large=photo_too_large()), status
 
 
 @bp.route("/<int:audit_id>/edit")
@@ -240,9 +313,37 @@ def upload_photo(audit_id: int):
 
 
 def svc_max_bytes() -> int:
-    from ..kb.photos import MAX_BYTES
+    return MAX_PHOTO_BYTES
 
-    return MAX_BYTES
+
+def photo_too_large() -> str:
+    return _("That photo is larger than %(n)d MB, the most the portal accepts: take it at a lower resolution "
+             "or choose a smaller copy.", n=MAX_PHOTO_BYTES // (1024 * 1024))
+
+
+DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+def _drain_request_body() -> None:
+    """Read (and drop) a refused upload so the browser, still sending it, gets the answer
+    instead of a reset connection."""
+    left = min(request.content_length or 0, DRAIN_LIMIT)
+    stream = request.environ.get("wsgi.input")
+    while stream is not None and left > 0:
+        chunk = stream.read(min(left, 64 * 1024))
+        if not chunk:
+            break
+        left -= len(chunk)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(_error):
+    """A photo over the request limit: back on the form, with the limit stated."""
+    if request.endpoint != "audits.upload_photo" or not request.view_args:
+        return render_error(413)
+    _drain_request_body()
+    flash(photo_too_large(), "error")
+    return redirect(url_for("audits.edit", audit_id=request.view_args["audit_id"]))
 
 
 @bp.route("/photos/<name>")
@@ -278,7 +379,24 @@ def view(audit_id: int):
     return render_template("audits/view.html", audit=audit, spec=audit.template.spec, lang=user_lang(),
                            show_auditor=not as_technician, as_technician=as_technician,
                            trainer=me.has_role("trainer"), form=PlainForm(), grade_title=grade_title,
-                           visited=_local(audit.visited_at))
+                           visited=_local(audit.visited_at), lines=svc.consequence_lines(audit), me_id=me.id)
+
+
+@bp.route("/<int:audit_id>/consequences/<int:consequence_id>/<any(reinstate, withdraw):action>", methods=["POST"])
+@roles_required("trainer")
+def undo(audit_id: int, consequence_id: int, action: str):
+    """A trainer reinstates a certificate or withdraws a lesson an amendment made unnecessary."""
+    audit = _visible_or_404(audit_id)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    undo_it = svc.reinstate_certificate if action == "reinstate" else svc.withdraw_lesson
+    try:
+        undo_it(audit, consequence_id, _me(), request.form.get("note", ""), now())
+    except svc.AuditError as problem:
+        flash(str(problem), "error")
+    else:
+        flash(_("Certificate reinstated.") if action == "reinstate" else _("Lesson withdrawn."), "success")
+    return redirect(url_for("audits.view", audit_id=audit.id) + "#consequences")
 
 
 @bp.route("/<int:audit_id>/acknowledge", methods=["POST"])
@@ -347,7 +465,11 @@ def decide(story_id: int):
         abort(404)
     if not PlainForm().validate_on_submit():
         abort(400)
-    svc.decide_story(story, _me(), request.form.get("decision") == "approve", now())
+    try:
+        svc.decide_story(story, _me(), request.form.get("decision") == "approve", now())
+    except svc.AuditError as problem:
+        flash(str(problem), "error")
+        return redirect(url_for("audits.stories"))
     flash(_("Approved: everyone can read it now.") if story.status == "approved" else _("Declined."), "success")
     return redirect(url_for("audits.stories"))
 
@@ -382,10 +504,17 @@ def reports():
                                 i.audit.technician.outlet.code if i.audit.technician.outlet else "",
                                 "; ".join(i.items), i.audit.result] for i in incidents), "audit-red-line-incidents", fmt)
     return render_template("audits/reports.html", by=by, groupings=rep.GROUPINGS, table=table, pareto=pareto,
-                           incidents=incidents, lang=user_lang(), chart=rep.pareto_svg(pareto))
+                           incidents=incidents, lang=user_lang(), chart=rep.pareto_chart(pareto))
 
 
 # --- technician records (the page is technicians.record) ----------------------------------------
+
+
+@bp.route("/records/<username>")
+@roles_required("technician", "trainer", "admin")
+def record_page(username: str):
+    """The address the README once gave for a technician's record: it lives at /technicians/."""
+    return redirect(url_for("technicians.record", username=username), code=301)
 
 
 @api_bp.route("/technicians/<username>/record")
@@ -426,7 +555,9 @@ def create_json():
 
     payload = request.get_json(silent=True)
     try:
-        audit = audit_api.file_audit(_me(), payload, now())
+        audit, created = audit_api.file_audit(_me(), payload, now())
     except audit_api.BadPayload as bad:
         return jsonify(error=_("Invalid audit."), fields=bad.fields), 400
-    return jsonify(audit_api.summary(audit)), 201
+    except svc.DuplicateVisit as repeat:
+        return jsonify(error=str(repeat), id=repeat.existing.id), 409
+    return jsonify(audit_api.summary(audit)), (201 if created else 200)

@@ -36,6 +36,10 @@ def photo_folder() -> Path:
     return folder
 
 
+def too_many_pixels() -> str:
+    return _("The photo has more than %(n)d megapixels; take it at a lower resolution.", n=MAX_PIXELS // 1_000_000)
+
+
 def clean_image(data: bytes) -> tuple[bytes, str, int, int]:
     """(re-encoded bytes, mime type, width, height) or PhotoError. Plain function, no app."""
     if len(data) > MAX_BYTES:
@@ -50,8 +54,9 @@ def clean_image(data: bytes) -> tuple[bytes, str, int, int]:
             return _reencode(data)
     except PhotoError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning,
-            OSError, ValueError, SyntaxError):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # told by the header, before decoding
+        raise PhotoError(too_many_pixels()) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise PhotoError(_("That file is not a readable JPEG, PNG or WebP photo.")) from None
 
 
@@ -61,7 +66,7 @@ def _reencode(data: bytes) -> tuple[bytes, str, int, int]:
         if kind not in ACCEPTED:
             raise PhotoError(_("Only JPEG, PNG or WebP photos are accepted."))
         if probe.width * probe.height > MAX_PIXELS:
-            raise PhotoError(_("The photo has too many pixels."))
+            raise PhotoError(too_many_pixels())
         probe.verify()
     with Image.open(io.BytesIO(data)) as image:
         image.load()

@@ -653,6 +653,16 @@ def assign_targeted(technician: User, item: Lesson | CourseModule, reason: Messa
     return row
 
 
+def withdraw_targeted(row: TargetedAssignment, commit: bool = True) -> None:
+    """Take back a targeted lesson that is no longer needed (the audit that caused it was
+    amended). The caller keeps the record of who withdrew it and why."""
+    db.session.delete(row)
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+
+
 @dataclass
 class MyTargeted:
     targeted: TargetedAssignment

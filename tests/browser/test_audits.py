@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from .conftest import screenshot, sign_in
 from .test_home_pages import _layout_problems
 
@@ -85,6 +87,45 @@ def test_trainer_audit_reports_at_a_desk(live_server, new_page):
     page.goto(live_server + "/audits/reports?by=region&lang=en")
     assert page.locator("[data-pareto] tbody tr").count() >= 3
     assert page.locator("[data-incidents] li").count() >= 1
-    assert page.locator(".chart svg").count() == 1
+    assert page.locator("[data-chart] li").count() >= 3
     assert _layout_problems(page, 1280) == []
     screenshot(page, "audit-reports-1280-en")
+
+
+def _chart_problems(page, width: int) -> list[str]:
+    """Each failed item's question whole and readable, its bar and figures inside the page."""
+    return page.evaluate(
+        """(width) => {
+        const problems = [];
+        for (const li of document.querySelectorAll('[data-chart] li')) {
+            for (const el of li.querySelectorAll('.pareto-label, .pareto-value, progress')) {
+                const r = el.getBoundingClientRect();
+                if (r.left < 0 || r.right > width) problems.push(`${el.className} runs off the page`);
+                if (el.scrollWidth > el.clientWidth + 1) problems.push(`${el.className} is clipped`);
+                if (el.tagName !== 'PROGRESS' && parseFloat(getComputedStyle(el).fontSize) < 14)
+                    problems.push(`${el.className} text is small`);
+            }
+            const label = li.querySelector('.pareto-label');
+            if (label.textContent.includes('…')) problems.push('a question is cut short');
+        }
+        return problems;
+    }""",
+        width,
+    )
+
+
+@pytest.mark.parametrize("width", (360, 1280))
+@pytest.mark.parametrize("locale", ("zh-CN", "en-US"))
+def test_the_failed_items_chart_reads_whole_on_a_phone_and_a_desk(live_server, new_page, width, locale):
+    page = new_page(width, locale)
+    sign_in(page, live_server, "trainer")
+    lang = locale[:2]
+    page.goto(live_server + f"/audits/reports?lang={lang}")
+    bars = page.locator("[data-chart] li")
+    assert bars.count() >= 3
+    first = bars.first.inner_text()
+    assert page.locator("[data-pareto] tbody tr").first.locator("th").inner_text() in first
+    assert _chart_problems(page, width) == []
+    assert _layout_problems(page, width) == []
+    page.locator("[data-chart]").screenshot(path=str(screenshot(page, f"audit-pareto-{width}-{lang}").with_name(
+        f"audit-pareto-chart-{width}-{lang}.png")))

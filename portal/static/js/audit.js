@@ -66,7 +66,17 @@
   document.querySelectorAll("[data-photo-input]").forEach(function (input) {
     var upload = input.form && input.form.id ? document.querySelector("button[form='" + input.form.id + "']") : null;
     if (upload) upload.hidden = true;
-    input.addEventListener("change", function () { if (input.files.length) input.form.submit(); });
+    var maxBytes = parseInt(form.getAttribute("data-photo-max"), 10) || 0;
+    input.addEventListener("change", function () {
+      if (!input.files.length) return;
+      if (maxBytes && input.files[0].size > maxBytes) {  // refused here rather than after a long upload
+        var item = input.closest("[data-item]");
+        if (item) setState(item.getAttribute("data-item"), msg("photo-too-large"));
+        input.value = "";
+        return;
+      }
+      input.form.submit();
+    });
   });
 
   form.addEventListener("submit", function () {
