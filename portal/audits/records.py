@@ -62,7 +62,7 @@ def record(user: User, lang: str) -> Record:
     for item in learning.assignments_for(user, today):
         course = item.assignment.course
         status = "complete" if item.progress.complete else ("overdue" if item.overdue else "open")
-        lines.append(AssignmentLine("course", course.text("title", lang), "", item.assignment.due_date, status,
+        lines.append(AssignmentLine("course", course.text("title", lang), "", item.due or item.assignment.due_date, status,
                                     "assignment", None, url_for("learning.course", slug=course.slug)))
     stories = list(db.session.scalars(select(GoodPracticeStory).where(GoodPracticeStory.technician_id == user.id)))
     return Record(user, certs, {c.id: effective_status(c, today) for c in certs},
