@@ -423,7 +423,7 @@ def test_the_trainer_home_shows_cohorts_and_overdue_assignments(app, client, cou
     assert summary["overdue"] == 1 and summary["cohorts"][0][1] == 1  # the technician is behind
     login(client, "trainer")
     html = client.get("/trainer").get_data(as_text=True)
-    assert "Home cohort" in html and "/learning/assignments" in html
+    assert "Home cohort" in html and "/dashboard/overdue" in html
 
 
 def test_reaches_agrees_with_assignment_targets(app, courses, make_user, users, network):
