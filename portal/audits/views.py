@@ -16,7 +16,7 @@ from sqlalchemy import select
 from ..api import bp as api_bp
 from ..auth.models import User
 from ..certification.rules import AUDIT_PROVIDERS
-from ..csvexport import table_response
+from ..csvexport import columns, place, table_response
 from ..extensions import db
 from ..kb.views import user_lang
 from ..products import PRODUCTS
@@ -370,16 +370,16 @@ def reports():
     export = request.args.get("export")
     fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
     if export == "monthly":
-        return table_response(["group", "month", "audits", "average_score"],
+        return table_response(columns("group", "month", "audits", "average_score"),
                               ([row.group, month, row.counts.get(month, 0), row.averages.get(month, "")]
                                for row in table.rows for month in table.months), f"audit-scores-by-{by}", fmt)
     if export == "pareto":
-        return table_response(["item", "question", "failed", "cumulative_percent"],
+        return table_response(columns("item", "question", "failed", "cumulative_percent"),
                               ([p.item_id, p.text, p.count, p.cumulative] for p in pareto), "audit-failed-items", fmt)
     if export == "red-lines":
-        return table_response(["audit", "visited", "technician", "outlet", "items", "result"],
+        return table_response(columns("audit", "visited", "technician", "outlet", "outlet_name", "items", "result"),
                               ([i.audit.id, i.visited.isoformat(), i.audit.technician.username,
-                                i.audit.technician.outlet.code if i.audit.technician.outlet else "",
+                                *place(i.audit.technician.outlet),
                                 "; ".join(i.items), i.audit.result] for i in incidents), "audit-red-line-incidents", fmt)
     return render_template("audits/reports.html", by=by, groupings=rep.GROUPINGS, table=table, pareto=pareto,
                            incidents=incidents, lang=user_lang(), chart=rep.pareto_svg(pareto))

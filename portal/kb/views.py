@@ -360,9 +360,9 @@ def gaps():
         .order_by((no_results + unopened).desc(), func.count().desc())
         .limit(200)).all()
     if request.args.get("format") in ("csv", "xlsx"):
-        from ..csvexport import table_response
+        from ..csvexport import columns, table_response
 
-        return table_response(["query", "searches", "no_results", "not_opened", "example", "last"],
+        return table_response(columns("query", "searches", "no_results", "not_opened", "example", "last"),
                               ([r.norm, r.searches, r.no_results, r.unopened, r.example, r.last.isoformat()] for r in rows),
                               f"search-gaps-{days}-days", request.args["format"])
     return render_template("kb/gaps.html", rows=rows, days=days)
@@ -379,9 +379,9 @@ def feedback_report():
         .order_by((yes * 1.0 / func.count(CaseFeedback.id)).asc(), func.count(CaseFeedback.id).desc())
         .limit(300)).all()
     if request.args.get("format") in ("csv", "xlsx"):
-        from ..csvexport import table_response
+        from ..csvexport import columns, table_response
 
-        return table_response(["case", "title", "lang", "reports", "fixed", "fix_rate"],
+        return table_response(columns("case", "title", "lang", "reports", "fixed", "fix_rate"),
                               ([c.key, c.title, c.lang, total, yes, round(100 * yes / total) if total else ""]
                                for c, total, yes in rows), "fix-rates", request.args["format"])
     return render_template("kb/feedback_report.html", rows=rows)
