@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file,
                    url_for)
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -252,7 +253,7 @@ def import_questions():
         else:
             outcome = run_import(text, form.format.data, category, atomic=form.atomic.data)
             if outcome.imported:
-                flash(_("Imported %(n)d questions into %(category)s.", n=outcome.imported, category=category),
+                flash(ngettext("Imported %(num)d question into %(category)s.", "Imported %(num)d questions into %(category)s.", outcome.imported, category=category),
                       "success")
             elif form.atomic.data and outcome.skipped:
                 flash(_("Nothing was imported: some items could not be, and you asked for all or nothing."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -220,7 +221,7 @@ def new_cohort():
             form.name.errors.append(str(problem))
         else:
             flash(_("Cohort created: the programme is scheduled over working days from %(day)s.",
-                    day=form.start_date.data.isoformat()), "success")
+                    day=format_date(form.start_date.data)), "success")
             return redirect(url_for("learning.cohort", cohort_id=cohort.id))
     return render_template("learning/cohort_form.html", form=form, programmes=programmes)
 
