@@ -377,10 +377,18 @@ def reports():
         return table_response(columns("item", "question", "failed", "cumulative_percent"),
                               ([p.item_id, p.text, p.count, p.cumulative] for p in pareto), "audit-failed-items", fmt)
     if export == "red-lines":
-        return table_response(columns("audit", "visited", "technician", "outlet", "outlet_name", "items", "result"),
+        lang = user_lang()
+
+        def grade(audit):
+            return next((g["title"][lang] for g in audit.template.spec["grades"] if g["code"] == audit.result),
+                        audit.result)
+
+        return table_response(columns("audit", "visited", "technician", "outlet", "outlet_name", "items", "result",
+                                      "result_name"),
                               ([i.audit.id, i.visited.isoformat(), i.audit.technician.username,
                                 *place(i.audit.technician.outlet),
-                                "; ".join(i.items), i.audit.result] for i in incidents), "audit-red-line-incidents", fmt)
+                                "; ".join(i.items), i.audit.result, grade(i.audit)] for i in incidents),
+                              "audit-red-line-incidents", fmt)
     return render_template("audits/reports.html", by=by, groupings=rep.GROUPINGS, table=table, pareto=pareto,
                            incidents=incidents, lang=user_lang(), chart=rep.pareto_svg(pareto))
 
