@@ -59,7 +59,7 @@ def _visible_interface_text(page) -> list[str]:
             if (el.matches(CONTENT)) continue;
             let text = el.matches('input') ? el.value : el.innerText || '';
             for (const link of el.querySelectorAll(CONTENT)) text = text.replace(link.innerText, ' ');
-            text = text.replace(/\s+/g, ' ').trim();
+            text = text.replace(/\\s+/g, ' ').trim();
             if (text) seen.push(text);
         }
         return seen;
