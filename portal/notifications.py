@@ -9,6 +9,7 @@ from datetime import datetime
 import click
 from flask import Blueprint, abort, redirect, render_template, url_for
 from flask.cli import with_appcontext
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column, validates
@@ -132,4 +133,4 @@ def daily_command():
         behind = notify_behind(today)
         db.session.commit()
         click.echo(_("expired %(expired)d, lapsed %(lapsed)d", expired=report.expired, lapsed=report.lapsed))
-        click.echo(_("trainers told about %(n)d members falling behind", n=behind))
+        click.echo(ngettext("trainers told about %(num)d member falling behind", "trainers told about %(num)d members falling behind", behind))

@@ -188,10 +188,10 @@ def trend_svg(audits: list) -> Markup:
                  + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords) + '"/>')
     for (x, y), (moment, score, red) in zip(coords, points):
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{"#b42318" if red else "#0b5cad"}">'
-                     f'<title>{moment.date().isoformat()}: {score:g}%</title></circle>')
-    parts.append(f'<text x="{pad}" y="{height - 8}" font-size="10" fill="#52606d">{points[0][0].date().isoformat()}</text>')
+                     f'<title>{_day(moment.date())}: {score:g}%</title></circle>')
+    parts.append(f'<text x="{pad}" y="{height - 8}" font-size="10" fill="#52606d">{_day(points[0][0].date())}</text>')
     parts.append(f'<text x="{width - pad}" y="{height - 8}" font-size="10" text-anchor="end" fill="#52606d">'
-                 f'{points[-1][0].date().isoformat()}</text>')
+                 f'{_day(points[-1][0].date())}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

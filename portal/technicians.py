@@ -49,7 +49,7 @@ def index():
     from .auth.models import Outlet, Province, Region
     from .certification.rules import local_today, status_label
     from .certification.services import active_tiers
-    from .csvexport import table_response
+    from .csvexport import columns, place, table_response, yes_no
     from .dashboard import active_technicians, holders
     from .kb.views import user_lang
 
@@ -68,10 +68,12 @@ def index():
     held = {t.id: holders(t.id, today, {u.id for u in people}) for t in tiers}
     lang = user_lang()
     if request.args.get("format") in ("csv", "xlsx"):
-        header = ["username", "name", "outlet", "province", "region", "start_date"] + [t.code for t in tiers]
-        rows = ([u.username, u.name, u.outlet.code if u.outlet else "", u.outlet.province.name if u.outlet else "",
-                 u.outlet.province.region.name if u.outlet else "", u.start_date.isoformat() if u.start_date else ""]
-                + ["yes" if u.id in held[t.id] else "" for t in tiers] for u in people)
+        header = columns("username", "name", "outlet", "outlet_name", "province", "province_name", "region",
+                         "region_name", "start_date") + [t.title(lang) for t in tiers]
+        rows = ([u.username, u.name, *place(u.outlet), *place(u.outlet.province if u.outlet else None),
+                 *place(u.outlet.province.region if u.outlet else None),
+                 u.start_date.isoformat() if u.start_date else ""]
+                + [yes_no(True) if u.id in held[t.id] else "" for t in tiers] for u in people)
         return table_response(header, rows, f"technicians-{today.isoformat()}", request.args["format"])
     return render_template("technicians/index.html", people=people, tiers=tiers, held=held, filters=filters,
                            lang=lang, status_label=status_label,

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from flask import current_app, request, url_for
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 
@@ -89,6 +90,21 @@ def event_detail_text(detail: str) -> str:
     return "; ".join(parts)
 
 
+def hours_duration(hours) -> str:
+    """A length of time given in hours, as a reader says it: whole days from one day up
+    ("30 days", not "720 hours"), hours below that, minutes below one hour."""
+    minutes = round(float(hours or 0) * 60)
+    if minutes < 60:
+        return ngettext("%(num)d minute", "%(num)d minutes", minutes)
+    days, rest = divmod(round(minutes / 60), 24)
+    if not days:
+        return ngettext("%(num)d hour", "%(num)d hours", rest)
+    if not rest:
+        return ngettext("%(num)d day", "%(num)d days", days)
+    return _("%(days)s %(hours)s", days=ngettext("%(num)d day", "%(num)d days", days),
+             hours=ngettext("%(num)d hour", "%(num)d hours", rest))
+
+
 def language_switch_next() -> str | None:
     """Where the language switch returns to: this page without ?lang=, if it can be reloaded.
 
@@ -122,6 +138,7 @@ def register(app) -> None:
     app.jinja_env.filters["event_label"] = event_label
     app.jinja_env.filters["case_field_label"] = case_field_label
     app.jinja_env.filters["event_detail"] = event_detail_text
+    app.jinja_env.filters["hours_duration"] = hours_duration
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

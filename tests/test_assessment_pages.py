@@ -860,7 +860,7 @@ def test_report_csv_export_follows_the_filters(app, spread):
     page = trainer.get(f"{url}?region={spread['south'].id}").get_data(as_text=True)
     assert f'href="{url}?format=csv&amp;cohort=&amp;region={spread["south"].id}&amp;outlet="' in page
 
-    response = trainer.get(f"{url}?region={spread['south'].id}&format=csv")
+    response = trainer.get(f"{url}?region={spread['south'].id}&format=csv&lang=en")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     assert "pages-explanations-results.csv" in response.headers["Content-Disposition"]
@@ -868,9 +868,9 @@ def test_report_csv_export_follows_the_filters(app, spread):
     assert text.startswith("\ufeff")  # so spreadsheet programs read the Chinese names as UTF-8
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows == [
-        ["username", "name", "outlet", "attempts", "best_score", "passed", "last_submitted"],
-        ["tech", "陈强", "GD-GZ-01", "1", "100.0", "yes", "2026-11-23T09:00+00:00"],
-        ["tech2", "Li Lei", "GD-FS-01", "1", "42.86", "no", "2026-11-23T09:00+00:00"],
+        ["username", "name", "outlet", "outlet_name", "attempts", "best_score", "passed", "last_submitted"],
+        ["tech", "陈强", "GD-GZ-01", "Guangzhou Tianhe", "1", "100.0", "yes", "2026-11-23T09:00+00:00"],
+        ["tech2", "Li Lei", "GD-FS-01", "Foshan Shunde", "1", "42.86", "no", "2026-11-23T09:00+00:00"],
     ]
     cohort = list(csv.reader(io.StringIO(trainer.get(f"{url}?cohort={spread['cohort'].id}&format=csv")
                                          .get_data(as_text=True).lstrip("\ufeff"))))

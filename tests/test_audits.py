@@ -555,13 +555,13 @@ def test_reports_by_month_pareto_and_red_lines_with_csv(template, users, app, ct
     login(client, "trainer")
     page = client.get("/audits/reports?by=region").get_data(as_text=True)
     assert "South Region" in page or "华南大区" in page
-    pareto = list(csv.DictReader(io.StringIO(client.get("/audits/reports?export=pareto").get_data(as_text=True).lstrip("\ufeff"))))
+    pareto = list(csv.DictReader(io.StringIO(client.get("/audits/reports?export=pareto&lang=en").get_data(as_text=True).lstrip("\ufeff"))))
     assert [(r["item"], r["failed"]) for r in pareto][:1] == [("on-time", "2")]
     assert pareto[-1]["cumulative_percent"] == "100.0"
-    monthly = list(csv.DictReader(io.StringIO(client.get("/audits/reports?by=technician&export=monthly")
+    monthly = list(csv.DictReader(io.StringIO(client.get("/audits/reports?by=technician&export=monthly&lang=en")
                                               .get_data(as_text=True).lstrip("\ufeff"))))
     assert monthly[0]["audits"] == "3" and monthly[0]["month"] == "2026-11"
-    red = list(csv.DictReader(io.StringIO(client.get("/audits/reports?export=red-lines").get_data(as_text=True).lstrip("\ufeff"))))
+    red = list(csv.DictReader(io.StringIO(client.get("/audits/reports?export=red-lines&lang=en").get_data(as_text=True).lstrip("\ufeff"))))
     assert len(red) == 1 and red[0]["technician"] == "tech"
     assert app.test_client().get("/audits/reports").status_code == 302
     auditor = app.test_client()

@@ -624,7 +624,7 @@ def test_register_filters_expiring_and_csv(app, issued, users, network):
     assert [c.number for c in soon] == [issued["active"].number]
     assert certs.register(expiring_days=30, today=issued["active"].valid_until - timedelta(days=45)) == []
     assert len(certs.register(expiring_days=60, today=issued["active"].valid_until - timedelta(days=45))) == 1
-    exported = client.get("/certificates/?status=active&format=csv")
+    exported = client.get("/certificates/?status=active&format=csv&lang=en")
     assert exported.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
     assert [r["number"] for r in rows] == [issued["active"].number]
@@ -733,7 +733,7 @@ def test_the_csv_export_cannot_smuggle_a_spreadsheet_formula(app, tiers, make_us
     certs.issue(user, tiers["certified"], date.today(), force=True, note="x")
     client = app.test_client()
     login(client, "trainer")
-    rows = list(csv.DictReader(io.StringIO(client.get("/certificates/?format=csv").get_data(as_text=True).lstrip("\ufeff"))))
+    rows = list(csv.DictReader(io.StringIO(client.get("/certificates/?format=csv&lang=en").get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0]["name"] == "'=HYPERLINK(\"http://x.example\",\"click\")"
 
 

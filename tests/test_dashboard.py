@@ -163,7 +163,7 @@ def test_the_technician_list_exports_csv_with_a_bom_and_xlsx_with_the_same_rows(
     raw = client.get("/technicians/?format=csv").get_data()
     assert raw.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["username", "name", "outlet"]
+    assert rows[0][:3] == ["用户名", "姓名", "网点代码"]  # the Chinese interface
     assert any(r[0] == "tech" and r[1] == "陈强" for r in rows[1:])  # Chinese intact
     book = load_workbook(io.BytesIO(client.get("/technicians/?format=xlsx").get_data()))
     sheet_rows = [[("" if v is None else str(v)) for v in row] for row in book.active.iter_rows(values_only=True)]
@@ -258,3 +258,65 @@ def test_knowledge_base_figures_equal_the_lists_they_link_to(app, users, kb_data
     assert gaps.count("<tr data-gap>") == 2
     queue = client.get(figures[1][0]).get_data(as_text=True)
     assert queue.count("<li data-pending>") == 1
+
+
+def test_a_chinese_interface_export_has_chinese_headers_and_place_names(app, network_data):
+    """Headers in the reader's language; each code (outlet, province, region) next to its name."""
+    from openpyxl import load_workbook
+
+    from portal.auth.models import Outlet
+
+    client = app.test_client()
+    login(client, "trainer")
+    outlet = db.session.scalar(select(Outlet).where(Outlet.code == "GD-GZ-01"))
+    province, region = outlet.province, outlet.province.region
+    raw = client.get("/technicians/?format=csv&lang=zh_CN").get_data()
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0][:9] == ["用户名", "姓名", "网点代码", "网点", "省份代码", "省份", "大区代码", "大区", "入职日期"]
+    tech = next(r for r in rows[1:] if r[0] == "tech")
+    assert tech[2:8] == ["GD-GZ-01", outlet.name_zh, province.code, province.name_zh, region.code, region.name_zh]
+    assert "是" in tech[9:]  # holds a tier: yes in Chinese
+    sheet = [list(r) for r in load_workbook(io.BytesIO(
+        client.get("/technicians/?format=xlsx&lang=zh_CN").get_data())).active.iter_rows(values_only=True)]
+    assert sheet[0][:4] == ["用户名", "姓名", "网点代码", "网点"]
+    english = list(csv.reader(io.StringIO(client.get("/technicians/?format=csv&lang=en").get_data().decode("utf-8-sig"))))
+    assert english[0][:4] == ["username", "name", "outlet", "outlet_name"]
+    assert next(r for r in english[1:] if r[0] == "tech")[3] == outlet.name_en
+    register = list(csv.DictReader(io.StringIO(client.get("/certificates/?format=csv&lang=zh_CN").get_data()
+                                               .decode("utf-8-sig"))))
+    line = next(r for r in register if r["用户名"] == "tech")
+    assert (line["大区代码"], line["大区"], line["状态"]) == (region.code, region.name_zh, "有效")
+
+
+def test_exports_keep_numbers_numeric_and_make_formulas_inert(app):
+    """A negative number stays a number in CSV and XLSX; "=cmd" never runs: a leading apostrophe
+    in CSV, a text cell (not a formula, nothing added) in XLSX."""
+    from openpyxl import load_workbook
+
+    from portal.csvexport import table_response
+
+    rows = [["=cmd|' /C calc'!A0", -3, -0.25, "-12", "+5", "@SUM(A1)", "-x", "plain"]]
+    with app.test_request_context():
+        text = table_response(list("abcdefgh"), rows, "t", "csv").get_data().decode("utf-8-sig")
+        book = load_workbook(io.BytesIO(table_response(list("abcdefgh"), rows, "t", "xlsx").get_data()))
+    line = list(csv.reader(io.StringIO(text)))[1]
+    assert line == ["'=cmd|' /C calc'!A0", "-3", "-0.25", "-12", "+5", "'@SUM(A1)", "'-x", "plain"]
+    cells = list(book.active.iter_rows(min_row=2))[0]
+    assert cells[0].value == "=cmd|' /C calc'!A0" and cells[0].data_type == "s"
+    assert (cells[1].value, cells[1].data_type) == (-3, "n")
+    assert (cells[2].value, cells[2].data_type) == (-0.25, "n")
+    assert cells[5].value == "@SUM(A1)" and all(c.data_type in ("s", "n") for c in cells)
+
+
+def test_a_formula_typed_into_a_name_is_inert_in_both_downloads(app, network_data):
+    from openpyxl import load_workbook
+
+    network_data[1].name = '=HYPERLINK("http://x.example","click")'
+    db.session.commit()
+    client = app.test_client()
+    login(client, "trainer")
+    rows = list(csv.reader(io.StringIO(client.get("/technicians/?format=csv").get_data().decode("utf-8-sig"))))
+    assert ["'" + network_data[1].name] == [r[1] for r in rows if r[0] == network_data[1].username]
+    sheet = load_workbook(io.BytesIO(client.get("/technicians/?format=xlsx").get_data())).active
+    cell = next(row[1] for row in sheet.iter_rows(min_row=2) if row[0].value == network_data[1].username)
+    assert cell.value == network_data[1].name and cell.data_type == "s"

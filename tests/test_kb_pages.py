@@ -73,7 +73,7 @@ def test_feedback_and_the_trainers_fix_rate(app, kb_cases, users):
     assert db.session.scalar(select(func.count(CaseFeedbackAnswer.id))) == 2
     trainer = _as(app, "trainer")
     page = trainer.get("/cases/demo-e1-zh?lang=en").get_data(as_text=True)
-    assert "0 of 1 technicians said it fixed the fault (0%)" in page
+    assert "0 of 1 technician said it fixed the fault (0%)" in page
     assert "实际是电容坏了" in page
     report = trainer.get("/cases/reports/feedback").get_data(as_text=True)
     assert "格力式代码 E1 高压保护" in report and "0%" in report and "50%" not in report

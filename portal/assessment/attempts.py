@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import ngettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -96,7 +97,7 @@ def start(user, quiz: Quiz, lang: str, now: datetime, seed: int | None = None) -
                                      .order_by(Attempt.number)))
     allowed = int(quiz.setting("attempts", 0) or 0)
     if allowed and len(closed) >= allowed:
-        raise AttemptError(_("You have used all %(n)d attempts at this quiz.", n=allowed))
+        raise AttemptError(ngettext("You have used your %(num)d attempt at this quiz.", "You have used all %(num)d attempts at this quiz.", allowed))
     cooldown = float(quiz.setting("cooldown_hours", 0) or 0)
     if closed and cooldown:
         last = max(a.submitted_at or a.started_at for a in closed)

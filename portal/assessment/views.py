@@ -9,11 +9,12 @@ from pathlib import Path
 from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file,
                    url_for)
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.models import Outlet, Region, User
-from ..csvexport import table_response
+from ..csvexport import columns, place, table_response, yes_no
 from ..extensions import db
 from ..kb.views import user_lang
 from ..security import roles_required
@@ -211,14 +212,14 @@ def report(slug: str):
     lines = svc.results(attempts)
     if request.args.get("format") in ("csv", "xlsx"):
         return table_response(
-            ["username", "name", "outlet", "attempts", "best_score", "passed", "last_submitted"],
-            ([line.user.username, line.user.name, line.user.outlet.code if line.user.outlet else "", line.attempts,
-              line.best, "yes" if line.passed else "no",
+            columns("username", "name", "outlet", "outlet_name", "attempts", "best_score", "passed", "last_submitted"),
+            ([line.user.username, line.user.name, *place(line.user.outlet), line.attempts,
+              line.best, yes_no(line.passed),
               line.last.isoformat(timespec="minutes") if line.last else ""] for line in lines),
             f"{slug}-results", request.args["format"])
     if request.args.get("format") in ("items-csv", "items-xlsx"):
         return table_response(
-            ["category", "question", "type", "seen", "facility", "discrimination", "blank", "flags"],
+            columns("category", "question", "type", "seen", "facility", "discrimination", "blank", "flags"),
             ([s.question.category.path, s.question.ident, s.question.type, s.seen, s.facility, s.discrimination,
               s.blank, " ".join(s.flags)] for s in svc.item_analysis(analysed, lang)),
             f"{slug}-item-analysis", request.args["format"].removeprefix("items-"))
@@ -263,7 +264,7 @@ def import_questions():
         else:
             outcome = run_import(text, form.format.data, category, atomic=form.atomic.data)
             if outcome.imported:
-                flash(_("Imported %(n)d questions into %(category)s.", n=outcome.imported, category=category),
+                flash(ngettext("Imported %(num)d question into %(category)s.", "Imported %(num)d questions into %(category)s.", outcome.imported, category=category),
                       "success")
             elif form.atomic.data and outcome.skipped:
                 flash(_("Nothing was imported: some items could not be, and you asked for all or nothing."),

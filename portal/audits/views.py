@@ -18,7 +18,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..api import bp as api_bp
 from ..auth.models import User
 from ..certification.rules import AUDIT_PROVIDERS
-from ..csvexport import table_response
+from ..csvexport import columns, place, table_response
 from ..extensions import db
 from ..errors import render_error
 from ..kb.photos import MAX_BYTES as MAX_PHOTO_BYTES, MAX_PIXELS as MAX_PHOTO_PIXELS
@@ -492,17 +492,25 @@ def reports():
     export = request.args.get("export")
     fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
     if export == "monthly":
-        return table_response(["group", "month", "audits", "average_score"],
+        return table_response(columns("group", "month", "audits", "average_score"),
                               ([row.group, month, row.counts.get(month, 0), row.averages.get(month, "")]
                                for row in table.rows for month in table.months), f"audit-scores-by-{by}", fmt)
     if export == "pareto":
-        return table_response(["item", "question", "failed", "cumulative_percent"],
+        return table_response(columns("item", "question", "failed", "cumulative_percent"),
                               ([p.item_id, p.text, p.count, p.cumulative] for p in pareto), "audit-failed-items", fmt)
     if export == "red-lines":
-        return table_response(["audit", "visited", "technician", "outlet", "items", "result"],
+        lang = user_lang()
+
+        def grade(audit):
+            return next((g["title"][lang] for g in audit.template.spec["grades"] if g["code"] == audit.result),
+                        audit.result)
+
+        return table_response(columns("audit", "visited", "technician", "outlet", "outlet_name", "items", "result",
+                                      "result_name"),
                               ([i.audit.id, i.visited.isoformat(), i.audit.technician.username,
-                                i.audit.technician.outlet.code if i.audit.technician.outlet else "",
-                                "; ".join(i.items), i.audit.result] for i in incidents), "audit-red-line-incidents", fmt)
+                                *place(i.audit.technician.outlet),
+                                "; ".join(i.items), i.audit.result, grade(i.audit)] for i in incidents),
+                              "audit-red-line-incidents", fmt)
     return render_template("audits/reports.html", by=by, groupings=rep.GROUPINGS, table=table, pareto=pareto,
                            incidents=incidents, lang=user_lang(), chart=rep.pareto_chart(pareto))
 

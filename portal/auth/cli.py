@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from flask_babel import format_datetime
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..cliutil import fail, needs_schema
 from ..extensions import db
@@ -101,4 +102,4 @@ def import_command(path):
     for username, _name, generated in result.created:
         from_file = _("(password from file)")
         click.echo(f"{username}\t{generated or from_file}")
-    click.echo(_("imported %(n)d technicians", n=len(result.created)))
+    click.echo(ngettext("imported %(num)d technician", "imported %(num)d technicians", len(result.created)))

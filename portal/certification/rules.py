@@ -15,6 +15,7 @@ from datetime import date, datetime
 from flask import url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from ..auth.models import User
@@ -154,8 +155,9 @@ def check_quiz(user: User, spec: dict, today: date) -> Requirement:
             url_for("assessment.result", attempt_id=best.id), local_date(best.submitted_at)))
     elif attempts:
         best = max(attempts, key=lambda a: a.score or 0)
-        req.missing.append(_("Best so far: %(score)s%% in %(n)d attempts.", score=f"{best.score or 0:g}",
-                             n=len(attempts)))
+        req.missing.append(ngettext("Best so far: %(score)s%% in %(num)d attempt.",
+                                    "Best so far: %(score)s%% in %(num)d attempts.", len(attempts),
+                                    score=f"{best.score or 0:g}"))
     else:
         req.missing.append(_("Not taken yet."))
     return req
@@ -243,7 +245,7 @@ def check_months_at_previous(user: User, tier: Tier, months: int, today: date) -
     lang = _lang()
     below = db.session.scalar(select(Tier).where(Tier.level == tier.level - 1, Tier.active))
     name = below.title(lang) if below else "—"
-    req = Requirement("months_at_previous", _("At least %(n)d months as %(tier)s", n=months, tier=name), False)
+    req = Requirement("months_at_previous", ngettext("At least %(num)d month as %(tier)s", "At least %(num)d months as %(tier)s", months, tier=name), False)
     if below is None:
         return req
     held = list(db.session.scalars(select(Certificate).where(

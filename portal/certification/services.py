@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -32,7 +33,7 @@ class CertificateError(ValueError):
 
 class NotEligible(CertificateError):
     def __init__(self, result: Eligibility):
-        super().__init__(_("Not eligible: %(n)d requirements unmet.", n=len(result.unmet)))
+        super().__init__(ngettext("Not eligible: %(num)d requirement unmet.", "Not eligible: %(num)d requirements unmet.", len(result.unmet)))
         self.result = result
 
 

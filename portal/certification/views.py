@@ -9,12 +9,13 @@ import segno
 from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..api import bp as api_bp
 from ..auth.models import Outlet, Province, Region, User
-from ..csvexport import table_response
+from ..csvexport import columns, place, table_response, word, yes_no
 from ..extensions import db, limiter
 from ..kb.views import user_lang
 from ..security import is_self, public, roles_required
@@ -180,13 +181,16 @@ def register():
 def _register_export(rows: list[Certificate], today, fmt: str):
     def line(cert: Certificate) -> list:
         outlet = cert.user.outlet
-        return [cert.number, cert.user.username, cert.user.name, cert.tier.code, effective_status(cert, today),
-                cert.issued_on.isoformat(), cert.valid_until.isoformat(), outlet.code if outlet else "",
-                outlet.province.code if outlet else "", outlet.province.region.code if outlet else "",
-                "yes" if cert.forced else "no"]
+        status = effective_status(cert, today)
+        return [cert.number, cert.user.username, cert.user.name, cert.tier.code, cert.tier.title(lang), status,
+                status_label(status), cert.issued_on.isoformat(), cert.valid_until.isoformat(), *place(outlet),
+                *place(outlet.province if outlet else None), *place(outlet.province.region if outlet else None),
+                yes_no(cert.forced)]
 
-    return table_response(["number", "username", "name", "tier", "status", "issued_on", "valid_until", "outlet",
-                           "province", "region", "forced"], (line(c) for c in rows),
+    lang = user_lang()
+    return table_response(columns("number", "username", "name", "tier", "tier_name", "status", "status_name",
+                                  "issued_on", "valid_until", "outlet", "outlet_name", "province", "province_name",
+                                  "region", "region_name", "forced"), (line(c) for c in rows),
                           f"certificates-{today.isoformat()}", fmt)
 
 
@@ -201,11 +205,13 @@ def board():
     if request.args.get("format") in ("csv", "xlsx"):
         def cell(held, check):
             if held:
-                return effective_status(held, today)
-            return "eligible" if check.eligible else f"{len(check.unmet)} unmet"
+                return status_label(effective_status(held, today))
+            return word("eligible") if check.eligible else ngettext(
+                "%(num)d requirement unmet", "%(num)d requirements unmet", len(check.unmet))
 
-        return table_response(["username", "name", "outlet"] + [t.code for t in tiers],
-                              ([u.username, u.name, u.outlet.code if u.outlet else ""]
+        lang = user_lang()
+        return table_response(columns("username", "name", "outlet", "outlet_name") + [t.title(lang) for t in tiers],
+                              ([u.username, u.name, *place(u.outlet)]
                                + [cell(h, e) for _t, h, e in cells] for u, cells in rows),
                               f"eligibility-{today.isoformat()}", request.args["format"])
     return render_template("certification/board.html", rows=rows, tiers=tiers, lang=user_lang(), only=only,

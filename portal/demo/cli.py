@@ -213,7 +213,8 @@ DEMO_AUDITS = (
     ("zhaolei", 95, {}, "客户家老人行动不便，赵师傅修好空调后顺手帮忙检查了热水器的漏电保护插头，并耐心教老人使用遥控器的大字模式。"
                         " / The customer's elderly father has trouble walking; after fixing the AC, Zhao also checked the"
                         " water heater's leakage-protection plug and patiently showed the father the remote's large-print mode."),
-    ("tech", 70, {"arrived-in-window": "no", "called-ahead": "no-call", "minutes-late": 35}, ""),
+    ("tech", 70, {"arrived-in-window": "no", "called-ahead": "no-call", "arrival-time": "11:35", "minutes-late": 35},
+     ""),
     ("zhoujie", 60, {"polite-phrases": 3, "listened-plain-words": "no"}, ""),
     ("tech", 25, {"business-card": "no"}, ""),
     ("hemei", 20, {"accepted-gift": "yes"}, ""),
@@ -237,7 +238,10 @@ def load_audit_demo(today: date) -> int:
     if form is None or auditor is None or db.session.scalar(select(Audit)) is not None:
         return 0
     made = 0
+    # What the auditor wrote beside an answer that differs from a perfect visit (and only there: a
+    # note must never tell a different story from its answer).
     comments = {"arrived-in-window": "约好 9:00–11:00，11:35 才到 / booked 9–11, arrived 11:35",
+                "arrival-time": "约定时间段 9:00–11:00 / agreed window 9–11",
                 "accepted-gift": "收下了客户送的一盒茶叶 / accepted a box of tea from the customer",
                 "site-cleaned": "地上留有包装和灰尘 / packaging and dust left on the floor"}
     with cli_request():
@@ -253,7 +257,7 @@ def load_audit_demo(today: date) -> int:
             if story:
                 answers["story"] = story
             for item, value in answers.items():
-                note = comments.get(item) or ("见现场记录 / as seen on the visit" if item in changes else None)
+                note = (comments.get(item) or "见现场记录 / as seen on the visit") if item in changes else None
                 audits.save_answer(audit, item, value, note)
             if "site-cleaned" in changes:
                 audits.add_photo(audit, "site-cleaned", _demo_photo())
@@ -396,20 +400,23 @@ def load_network_demo(today: date) -> int:
                 audit = audits.start(auditor if k % 2 else auditor2, user, form, visited, f"WO-2026-{5000 + k}",
                                      "air-conditioner", user.outlet.city if user.outlet else "",
                                      visited + timedelta(hours=2))
-                answers = audits.model_answers(form.spec)
-                if k % 4 == 1:
-                    answers.update({"arrived-in-window": "no", "called-ahead": "no-call"})
+                perfect = audits.model_answers(form.spec)
+                answers = dict(perfect)
+                if k % 4 == 1:  # late and did not call: the times agree with the answer
+                    answers.update({"arrived-in-window": "no", "called-ahead": "no-call",
+                                    "arrival-time": f"{11 + k % 3}:{10 * (k % 5) + 5:02d}",
+                                    "minutes-late": 60 * (k % 3) + 10 * (k % 5) + 5})
                 if k % 5 == 2:
                     answers.update({"shoe-covers": "no", "protective-mat": "no", "business-card": "no"})
                 if k == 7:
                     answers["forbidden-phrase"] = "yes"
+                notes = {  # only beside answers that differ from a perfect visit, and saying the same
+                    "forbidden-phrase": "对客户说“这个型号就是爱坏” / told the customer 'this model always breaks'",
+                    "arrived-in-window": f"约好 9:00–11:00，{answers['arrival-time']} 才到 / booked 9–11, "
+                                         f"arrived {answers['arrival-time']}",
+                    "arrival-time": "约定时间段 9:00–11:00 / agreed window 9–11"}
                 for item, value in answers.items():
-                    changed = value in ("no", "no-call") and item not in ("accepted-water", "accepted-cigarette",
-                                                                          "accepted-meal", "accepted-gift",
-                                                                          "forbidden-phrase")
-                    note = "见现场记录 / as seen on the visit" if changed or (item == "forbidden-phrase" and value == "yes") else None
-                    if item == "forbidden-phrase" and value == "yes":
-                        note = "对客户说“这个型号就是爱坏” / told the customer 'this model always breaks'"
+                    note = notes.get(item, "见现场记录 / as seen on the visit") if value != perfect[item] else None
                     audits.save_answer(audit, item, value, note)
                 audits.submit(audit, visited + timedelta(hours=2))
                 if k % 3 == 0:

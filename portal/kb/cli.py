@@ -7,6 +7,7 @@ import time
 import click
 from flask.cli import AppGroup
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..cliutil import needs_schema
 from . import indexing
@@ -29,7 +30,7 @@ def reindex_command():
             last[0] = count
 
         count = indexing.rebuild(progress=progress)
-    click.echo(_("indexed %(n)d cases in %(s).1f s", n=count, s=time.monotonic() - started))
+    click.echo(ngettext("indexed %(num)d case in %(s).1f s", "indexed %(num)d cases in %(s).1f s", count, s=time.monotonic() - started))
 
 
 @search_cli.command("status")

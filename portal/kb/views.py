@@ -372,9 +372,9 @@ def gaps():
         .order_by((no_results + unopened).desc(), func.count().desc())
         .limit(200)).all()
     if request.args.get("format") in ("csv", "xlsx"):
-        from ..csvexport import table_response
+        from ..csvexport import columns, table_response
 
-        return table_response(["query", "searches", "no_results", "not_opened", "example", "last"],
+        return table_response(columns("query", "searches", "no_results", "not_opened", "example", "last"),
                               ([r.norm, r.searches, r.no_results, r.unopened, r.example, r.last.isoformat()] for r in rows),
                               f"search-gaps-{days}-days", request.args["format"])
     return render_template("kb/gaps.html", rows=rows, days=days)
@@ -385,9 +385,9 @@ def gaps():
 def feedback_report():
     rows = case_feedback.lowest_fix_rates()
     if request.args.get("format") in ("csv", "xlsx"):
-        from ..csvexport import table_response
+        from ..csvexport import columns, table_response
 
-        return table_response(["case", "title", "lang", "reports", "fixed", "fix_rate"],
+        return table_response(columns("case", "title", "lang", "reports", "fixed", "fix_rate"),
                               ([c.key, c.title, c.lang, total, yes, round(100 * yes / total) if total else ""]
                                for c, total, yes in rows), "fix-rates", request.args["format"])
     return render_template("kb/feedback_report.html", rows=rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -230,7 +231,7 @@ def new_cohort():
             form.name.errors.append(str(problem))
         else:
             flash(_("Cohort created: the programme is scheduled over working days from %(day)s.",
-                    day=form.start_date.data.isoformat()), "success")
+                    day=format_date(form.start_date.data)), "success")
             return redirect(url_for("learning.cohort", cohort_id=cohort.id))
     return render_template("learning/cohort_form.html", form=form, programmes=programmes, conflicts=conflicts)
 
@@ -242,13 +243,14 @@ def cohort(cohort_id: int):
     now = today()
     rows = svc.cohort_matrix(item, now)
     if request.args.get("format") in ("csv", "xlsx"):
-        from ..csvexport import table_response
+        from ..csvexport import column, columns, table_response, word
 
         days = svc.cohort_days(item)
         return table_response(
-            ["username", "name", "days_behind"] + [f"day {n} ({d.isoformat()})" for n, (_m, d) in enumerate(days, 1)],
+            columns("username", "name", "days_behind")
+            + [column("day %(n)d (%(date)s)") % {"n": n, "date": d.isoformat()} for n, (_m, d) in enumerate(days, 1)],
             ([row.user.username, row.user.name, row.behind]
-             + [f"{d.lessons_done}/{d.lessons_total} {d.status}" for d in row.days] for row in rows),
+             + [f"{d.lessons_done}/{d.lessons_total} {word(d.status)}" for d in row.days] for row in rows),
             f"cohort-{item.id}", request.args["format"])
     return render_template("learning/cohort.html", cohort=item, days=svc.cohort_days(item), rows=rows, today=now,
                            lang=user_lang(), tasks=item.course.tasks(), task_states=svc.cohort_task_states(item))
@@ -339,13 +341,13 @@ def assignment(assignment_id: int):
     now = today()
     report = svc.assignment_report(item, now)
     if request.args.get("format") in ("csv", "xlsx"):
-        from ..csvexport import table_response
+        from ..csvexport import columns, place, table_response, yes_no
 
         done = svc.course_complete_for([u.id for u in svc.assignment_targets(item)], item.course)
         return table_response(
-            ["username", "name", "outlet", "complete", "overdue"],
-            ([u.username, u.name, u.outlet.code if u.outlet else "", "yes" if done.get(u.id) else "no",
-              "yes" if u in report.overdue else "no"] for u in svc.assignment_targets(item)),
+            columns("username", "name", "outlet", "outlet_name", "complete", "overdue"),
+            ([u.username, u.name, *place(u.outlet), yes_no(done.get(u.id)),
+              yes_no(u in report.overdue)] for u in svc.assignment_targets(item)),
             f"assignment-{item.id}-{item.course.slug}", request.args["format"])
     return render_template("learning/assignment.html", assignment=item, report=report, today=now,
                            lang=user_lang())
@@ -382,10 +384,10 @@ def targeted():
                 return redirect(url_for("learning.targeted"))
     recent = svc.recent_targeted()
     if request.method == "GET" and request.args.get("format") in ("csv", "xlsx"):
-        from ..csvexport import table_response
+        from ..csvexport import columns, table_response
 
         return table_response(
-            ["username", "name", "course", "lesson_or_module", "reason", "due", "source", "assigned"],
+            columns("username", "name", "course", "lesson_or_module", "reason", "due", "source", "assigned"),
             ([t.user.username, t.user.name, t.course.slug, (t.lesson or t.module).text("title", lang), t.reason,
               t.due_date.isoformat(), t.source, t.created_at.isoformat(timespec="minutes")] for t in recent),
             "targeted-lessons", request.args["format"])

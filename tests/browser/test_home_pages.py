@@ -9,7 +9,7 @@ from .conftest import screenshot, sign_in
 HOMES = {
     "tech": ("/technician", "next-steps", {"zh-CN": "接下来要做的事", "en-US": "What to do next"}),
     "trainer": ("/trainer", "cohorts", {"zh-CN": "培训班与课程", "en-US": "Cohorts and courses"}),
-    "auditor": ("/auditor", "audits", {"zh-CN": "我的稽核报告", "en-US": "Your audit reports"}),
+    "auditor": ("/auditor", "audits", {"zh-CN": "我的暗访报告", "en-US": "Your audit reports"}),
     "admin": ("/admin", "people", {"zh-CN": "人员", "en-US": "People"}),
 }
 

@@ -1,0 +1,106 @@
+"""The demo tells one story: every note beside an audit answer agrees with the answer, and the
+README's figures about the demo are what ``flask demo`` creates."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.audits.models import Audit
+from portal.audits.services import all_items, model_answers
+from portal.auth.models import Outlet, Province, Region, User
+from portal.auth.services import find_user
+from portal.certification.models import Certificate
+from portal.certification.rules import effective_status, local_today
+from portal.extensions import db
+
+from .conftest import ROOT_DIR
+
+WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+         "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18}
+
+
+def number(word: str) -> int:
+    return int(word) if word.isdigit() else WORDS[word.lower()]
+
+
+@pytest.fixture
+def demo(app):
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    return app
+
+
+def test_no_demo_audit_note_contradicts_its_answer(demo):
+    audits = db.session.scalars(select(Audit).where(Audit.status == "submitted")).all()
+    assert audits
+    for audit in audits:
+        perfect = model_answers(audit.template.spec)
+        items = all_items(audit.template.spec)
+        answers, notes = audit.responses or {}, audit.comments or {}
+        for item_id, note in notes.items():
+            item = items[item_id]
+            if item["type"] in ("text", "photo"):
+                continue
+            # A note stands beside a finding; beside a perfect answer it would tell another story
+            # (a red line answered "pass" with a note saying the technician took the tea).
+            assert answers.get(item_id) != perfect[item_id], (audit.id, item_id, answers.get(item_id), note)
+        for item_id, item in items.items():
+            if item.get("red_line") and answers.get(item_id) == item.get("pass_when", "yes"):
+                assert item_id not in notes, (audit.id, item_id)
+        on_time = answers.get("arrived-in-window") == "yes"
+        assert (answers.get("minutes-late") == 0) == on_time, (audit.id, answers.get("minutes-late"))
+        if not on_time:
+            assert answers["arrival-time"] in notes["arrived-in-window"], audit.id
+        assert audit.red_line_failed == any(
+            item.get("red_line") and answers.get(item_id) not in (None, item.get("pass_when", "yes"))
+            for item_id, item in items.items())
+
+
+def test_the_readme_counts_what_demo_creates(demo):
+    readme = (ROOT_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Demo users"):readme.index("## Roles")]
+    auditor, auditor2 = find_user("auditor"), find_user("auditor2")
+    submitted = db.session.scalars(select(Audit).where(Audit.status == "submitted")).all()
+
+    row = re.search(r"\| `auditor` .*?(\w+) submitted reports \((\w+) red-line failures?.*?a draft for `(\w+)`.*?"
+                    r"`auditor2` submitted (\w+) more", section)
+    mine = [a for a in submitted if a.auditor_id == auditor.id]
+    assert number(row[1]) == len(mine)
+    assert number(row[2]) == sum(a.red_line_failed for a in mine)
+    drafts = db.session.scalars(select(Audit).where(Audit.status == "draft")).all()
+    assert [(d.auditor_id, d.technician.username) for d in drafts] == [(auditor.id, row[3])]
+    assert number(row[4]) == sum(a.auditor_id == auditor2.id for a in submitted)
+
+    named = re.search(r"(\w+) more technicians \(([^)]*)\).*?; (\w+) of them hold\s+certificates migrated from "
+                      r"paper: (\w+) active, (\w+) suspended, (\w+) expired", section, re.S)
+    usernames = re.findall(r"`(\w+)`", named[2])
+    assert number(named[1]) == len(usernames) and all(find_user(u) for u in usernames)
+    today = local_today()
+    states = [effective_status(c, today) for c in db.session.scalars(
+        select(Certificate).join(User, Certificate.user_id == User.id).where(User.username.in_(usernames)))]
+    assert number(named[3]) == len({c.user_id for c in db.session.scalars(
+        select(Certificate).join(User, Certificate.user_id == User.id).where(User.username.in_(usernames)))})
+    assert [number(named[4]), number(named[5]), number(named[6])] == [
+        states.count("active"), states.count("suspended"), states.count("expired")]
+
+    network = re.search(r"a network of (\d+) more\s+\(`(\w+)` … `(\w+)`", section)
+    technicians = [u for u in db.session.scalars(select(User)) if u.has_role("technician")]
+    others = [u for u in technicians if u.username not in {"tech", "newtech", *usernames}]
+    assert number(network[1]) == len(others) and find_user(network[2]) and find_user(network[3])
+    audited = re.search(r"(\w+) audited over six months \((\w+) of\s+them twice; (\w+) red-line failure", section)
+    theirs = [a for a in submitted if a.technician_id in {u.id for u in others}]
+    per_person = {}
+    for a in theirs:
+        per_person[a.technician_id] = per_person.get(a.technician_id, 0) + 1
+    assert number(audited[1]) == len(per_person)
+    assert number(audited[2]) == sum(n == 2 for n in per_person.values())
+    assert number(audited[3]) == sum(a.red_line_failed for a in theirs)
+
+    places = re.search(r"The demo network has (\w+) regional centres, every mainland province and (\w+) outlets",
+                       section)
+    assert number(places[1]) == db.session.scalar(select(func.count(Region.id)))
+    assert db.session.scalar(select(func.count(Province.id))) == 31
+    assert number(places[2]) == db.session.scalar(select(func.count(Outlet.id)))
