@@ -8,7 +8,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from portal.audits.models import Audit
+from portal.audits.models import Audit, GoodPracticeStory
+from portal.kb.models import Contribution
+from portal.learning.models import TargetedAssignment
+from portal.certification.models import CertificateEvent
 from portal.audits.services import all_items, model_answers
 from portal.auth.models import Outlet, Province, Region, User
 from portal.auth.services import find_user
@@ -104,3 +107,17 @@ def test_the_readme_counts_what_demo_creates(demo):
     assert number(places[1]) == db.session.scalar(select(func.count(Region.id)))
     assert db.session.scalar(select(func.count(Province.id))) == 31
     assert number(places[2]) == db.session.scalar(select(func.count(Outlet.id)))
+
+
+def test_demo_texts_are_written_in_one_language(demo):
+    """What people typed in the demo is in one language (as a person types it), never the
+    "中文 / English" pairs that read as a system text shown twice."""
+    pair = re.compile(r"[\u4e00-\u9fff][^/]* / [A-Za-z]")
+    texts = [t.reason for t in db.session.scalars(select(TargetedAssignment))]
+    texts += [e.reason for e in db.session.scalars(select(CertificateEvent))]
+    texts += [a.technician_comment for a in db.session.scalars(select(Audit))]
+    texts += [note for a in db.session.scalars(select(Audit)) for note in (a.comments or {}).values()]
+    texts += [t for c in db.session.scalars(select(Contribution)) for t in (c.note, c.reason, (c.data or {}).get("title"))]
+    texts += [s.story for s in db.session.scalars(select(GoodPracticeStory))]
+    assert len(texts) > 20
+    assert not [t for t in texts if t and pair.search(t)]

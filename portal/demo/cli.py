@@ -121,8 +121,8 @@ def load_learning_demo(today: date) -> int:
                                                              PracticalTask.slug == "seven-step-drill"))
         if task is not None and db.session.scalar(select(SignOff).where(SignOff.task_id == task.id)) is None:
             results = [(True, "")] * len(task.checklist)
-            results[-1] = (False, "没有做服务总结 / no service summary")
-            learning.record_signoff(task, newtech, trainer, results, "明天再考一次 / again tomorrow")
+            results[-1] = (False, "没有做服务总结")
+            learning.record_signoff(task, newtech, trainer, results, "明天再考一次")
         made += 1
     for slug, due in (("2026-q3-r32-inverter-splits", today - timedelta(days=10)),
                       ("2026-q4-heat-pump-water-heaters", today + timedelta(days=30))):
@@ -136,8 +136,7 @@ def load_learning_demo(today: date) -> int:
     lesson = next((l for l in onboarding.lessons() if l.slug == "d05-forbidden-phrases"), None)
     if lesson is not None and db.session.scalar(select(TargetedAssignment).where(
             TargetedAssignment.user_id == tech.id)) is None:
-        learning.assign_targeted(tech, lesson, "暗访：对客户说了“没有配件，过几天再说” / Mystery visit: "
-                                 "said 'no parts, come back later'", today + timedelta(days=7), trainer)
+        learning.assign_targeted(tech, lesson, "暗访：对客户说了“没有配件，过几天再说”", today + timedelta(days=7), trainer)
         made += 1
     return made
 
@@ -192,9 +191,9 @@ def load_assessment_demo(today: date) -> int:
                     if not learning.latest_signoffs(tech.id, [task.id]).get(task.id):
                         learning.record_signoff(task, tech, trainer, [(True, "")] * len(task.checklist))
                 certs.issue(tech, first, today - timedelta(days=200), by=trainer,
-                            note="入职考核全部合格 / passed every onboarding requirement",
+                            note="入职考核全部合格",
                             force=not certs.eligibility(tech, first, today).eligible)
-            paper = "从纸质档案迁移 / migrated from the paper records"
+            paper = "从纸质档案迁移"
             for username, days_ago, change in (("zhaolei", 340, None), ("sunli", 300, "suspend"),
                                                ("zhoujie", 250, None), ("wuhao", 380, None)):
                 user = find_user(username)
@@ -202,7 +201,7 @@ def load_assessment_demo(today: date) -> int:
                     continue
                 cert = certs.issue(user, first, today - timedelta(days=days_ago), by=trainer, note=paper, force=True)
                 if change == "suspend":
-                    certs.suspend(cert, "客户投诉调查中 / customer complaint under investigation", by=trainer)
+                    certs.suspend(cert, "客户投诉调查中", by=trainer)
             certs.sweep(today)  # wuhao's has passed its date
         made += 1
     return made
@@ -210,9 +209,7 @@ def load_assessment_demo(today: date) -> int:
 
 # (technician, days ago, answers changed from a perfect visit, story)
 DEMO_AUDITS = (
-    ("zhaolei", 95, {}, "客户家老人行动不便，赵师傅修好空调后顺手帮忙检查了热水器的漏电保护插头，并耐心教老人使用遥控器的大字模式。"
-                        " / The customer's elderly father has trouble walking; after fixing the AC, Zhao also checked the"
-                        " water heater's leakage-protection plug and patiently showed the father the remote's large-print mode."),
+    ("zhaolei", 95, {}, "客户家老人行动不便，赵师傅修好空调后顺手帮忙检查了热水器的漏电保护插头，并耐心教老人使用遥控器的大字模式。"),
     ("tech", 70, {"arrived-in-window": "no", "called-ahead": "no-call", "arrival-time": "11:35", "minutes-late": 35},
      ""),
     ("zhoujie", 60, {"polite-phrases": 3, "listened-plain-words": "no"}, ""),
@@ -240,10 +237,10 @@ def load_audit_demo(today: date) -> int:
     made = 0
     # What the auditor wrote beside an answer that differs from a perfect visit (and only there: a
     # note must never tell a different story from its answer).
-    comments = {"arrived-in-window": "约好 9:00–11:00，11:35 才到 / booked 9–11, arrived 11:35",
-                "arrival-time": "约定时间段 9:00–11:00 / agreed window 9–11",
-                "accepted-gift": "收下了客户送的一盒茶叶 / accepted a box of tea from the customer",
-                "site-cleaned": "地上留有包装和灰尘 / packaging and dust left on the floor"}
+    comments = {"arrived-in-window": "约好 9:00–11:00，11:35 才到",
+                "arrival-time": "约定时间段 9:00–11:00",
+                "accepted-gift": "收下了客户送的一盒茶叶",
+                "site-cleaned": "地上留有包装和灰尘"}
     with cli_request():
         for n, (username, days_ago, changes, story) in enumerate(DEMO_AUDITS):
             technician = find_user(username)
@@ -257,7 +254,7 @@ def load_audit_demo(today: date) -> int:
             if story:
                 answers["story"] = story
             for item, value in answers.items():
-                note = (comments.get(item) or "见现场记录 / as seen on the visit") if item in changes else None
+                note = (comments.get(item) or "见现场记录") if item in changes else None
                 audits.save_answer(audit, item, value, note)
             if "site-cleaned" in changes:
                 audits.add_photo(audit, "site-cleaned", _demo_photo())
@@ -379,14 +376,14 @@ def load_network_demo(today: date) -> int:
             if first is not None:
                 eligible = certs.eligibility(user, first, today).eligible
                 certs.issue(user, first, today - timedelta(days=days - 5), by=trainer,
-                            note="入职考核合格 / passed onboarding" if eligible else "从纸质档案迁移 / migrated from paper",
+                            note="入职考核合格" if eligible else "从纸质档案迁移",
                             force=not eligible)
             if n >= 22 and second is not None:
                 certs.issue(user, second, today - timedelta(days=days - 380 if days > 400 else 30), by=trainer,
-                            note="从纸质档案迁移 / migrated from the paper records", force=True)
+                            note="从纸质档案迁移", force=True)
             if n >= 28 and third is not None:
                 certs.issue(user, third, today - timedelta(days=20), by=trainer,
-                            note="技术专家评审通过 / passed the expert panel", force=True)
+                            note="技术专家评审通过", force=True)
             if q3 is not None and n % 3:  # two in three finished the quarterly course; the rest are overdue
                 lessons_done(user, q3, 20)
                 if q3_quiz is not None:
@@ -411,23 +408,22 @@ def load_network_demo(today: date) -> int:
                 if k == 7:
                     answers["forbidden-phrase"] = "yes"
                 notes = {  # only beside answers that differ from a perfect visit, and saying the same
-                    "forbidden-phrase": "对客户说“这个型号就是爱坏” / told the customer 'this model always breaks'",
-                    "arrived-in-window": f"约好 9:00–11:00，{answers['arrival-time']} 才到 / booked 9–11, "
-                                         f"arrived {answers['arrival-time']}",
-                    "arrival-time": "约定时间段 9:00–11:00 / agreed window 9–11"}
+                    "forbidden-phrase": "对客户说“这个型号就是爱坏”",
+                    "arrived-in-window": f"约好 9:00–11:00，{answers['arrival-time']} 才到",
+                    "arrival-time": "约定时间段 9:00–11:00"}
                 for item, value in answers.items():
-                    note = notes.get(item, "见现场记录 / as seen on the visit") if value != perfect[item] else None
+                    note = notes.get(item, "见现场记录") if value != perfect[item] else None
                     audits.save_answer(audit, item, value, note)
                 audits.submit(audit, visited + timedelta(hours=2))
                 if k % 3 == 0:
-                    audits.acknowledge(audit, user, "收到，会改进 / noted, will improve", visited + timedelta(days=2))
+                    audits.acknowledge(audit, user, "收到，会改进", visited + timedelta(days=2))
         # Field contributions: some waiting for review, one accepted, one not.
         for k, user in enumerate(people[10:14]):
-            data = {"title": f"{['洗衣机', '冰箱', '空调', '热水器'][k]}现场经验 {k + 1} / Field note {k + 1}",
+            data = {"title": f"{['洗衣机', '冰箱', '空调', '热水器'][k]}现场经验 {k + 1}",
                     "lang": "zh", "product": ["washing-machine", "refrigerator", "air-conditioner", "water-heater"][k],
                     "error_codes": [], "body": "## 故障现象\n现场记录。\n\n## 处理方法\n按步骤检查并处理。\n"}
-            contribution = contributions.submit_new(user, data, "现场整理 / written up on site")
+            contribution = contributions.submit_new(user, data, "现场整理")
             db.session.commit()
             if k == 0:
-                contributions.reject(contribution, trainer, "请补充型号和测量数据 / add the model and the readings")
+                contributions.reject(contribution, trainer, "请补充型号和测量数据")
     return 1
