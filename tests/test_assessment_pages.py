@@ -973,6 +973,9 @@ def test_the_report_page_shows_the_item_analysis(app, analysed):
     }
     assert '<span class="stat">8</span> technicians' in html and '<span class="stat">2</span> passed' in html
     assert '<span class="stat">52.4%</span> mean score' in html  # 419 / 8
+    assert "· Short answer</p>" in html and "· truefalse</p>" not in html  # the type by its name
+    zh = signed_in(app, "trainer").get("/quizzes/pages-analysis/report?lang=zh_CN").get_data(as_text=True)
+    assert "· 判断题</p>" in zh and "· 简答题</p>" in zh
 
 
 def test_discrimination_needs_four_attempts_and_flags_have_strict_bounds(app):

@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file,
                    url_for)
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
@@ -22,6 +23,18 @@ from . import attempts as engine
 from . import services as svc
 from .forms import ImportForm, StartForm, SubmitForm
 from .models import Attempt, QuestionCategory, Quiz
+
+# How each question type and item-analysis flag is named to a reader (pages and exports).
+TYPE_LABELS = {"single": _l("Single choice"), "multiple": _l("Multiple choice"), "truefalse": _l("True or false"),
+               "short": _l("Short answer"), "numerical": _l("Numerical"), "matching": _l("Matching"),
+               "ordering": _l("Ordering")}
+FLAG_LABELS = {"negative-discrimination": _l("Negative discrimination"), "too-hard": _l("Very hard"),
+               "too-easy": _l("Very easy")}
+
+
+def type_label(name: str) -> str:
+    return str(TYPE_LABELS.get(name, name))
+
 
 bp = Blueprint("assessment", __name__, url_prefix="/quizzes")
 
@@ -220,11 +233,12 @@ def report(slug: str):
     if request.args.get("format") in ("items-csv", "items-xlsx"):
         return table_response(
             columns("category", "question", "type", "seen", "facility", "discrimination", "blank", "flags"),
-            ([s.question.category.path, s.question.ident, s.question.type, s.seen, s.facility, s.discrimination,
-              s.blank, " ".join(s.flags)] for s in svc.item_analysis(analysed, lang)),
+            ([s.question.category.path, s.question.ident, type_label(s.question.type), s.seen, s.facility,
+              s.discrimination, s.blank, " · ".join(str(FLAG_LABELS.get(f, f)) for f in s.flags)]
+             for s in svc.item_analysis(analysed, lang)),
             f"{slug}-item-analysis", request.args["format"].removeprefix("items-"))
     return render_template(
-        "assessment/report.html", quiz=item, lines=lines, items=svc.item_analysis(analysed, lang),
+        "assessment/report.html", quiz=item, lines=lines, items=svc.item_analysis(analysed, lang), type_label=type_label,
         own_left_out=len(attempts) - len(analysed),
         attempts=attempts, filters=filters, lang=lang,
         cohorts=db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc())).all(),

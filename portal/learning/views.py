@@ -388,7 +388,7 @@ def targeted():
 
         return table_response(
             columns("username", "name", "course", "lesson_or_module", "reason", "due", "source", "assigned"),
-            ([t.user.username, t.user.name, t.course.slug, (t.lesson or t.module).text("title", lang), t.reason,
+            ([t.user.username, t.user.name, t.course.slug, (t.lesson or t.module).text("title", lang), t.shown_reason,
               t.due_date.isoformat(), t.source, t.created_at.isoformat(timespec="minutes")] for t in recent),
             "targeted-lessons", request.args["format"])
     return render_template("learning/targeted.html", form=form, recent=recent, today=today(), lang=lang)
