@@ -291,7 +291,8 @@ def test_photos_are_reencoded_without_location_and_kept_private(app, kb_cases, u
     assert "static" not in str(stored.relative_to(app.instance_path))
     url = f"/cases/photos/{photo.name}"
     assert app.test_client().get(url).status_code == 302  # not for the public
-    response = _as(app, "auditor").get(url)
+    assert _as(app, "auditor").get(url).status_code == 404  # nor, while pending, for other readers
+    response = _as(app, "trainer").get(url)
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 

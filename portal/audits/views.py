@@ -356,7 +356,9 @@ def photo(name: str):
     if not path.exists():
         abort(404)
     response = send_file(path, mimetype=item.mime, max_age=0)
-    response.headers["Cache-Control"] = "private, max-age=86400"
+    # A report is never published: kept out of every cache, the browser's disk included.
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

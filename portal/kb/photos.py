@@ -2,8 +2,11 @@
 
 A photo is accepted only if its bytes decode as JPEG, PNG or WebP (whatever its
 name or declared type says), is at most 10 MB and at most 40 megapixels. It is
-re-encoded from its pixels (rotated upright first), which drops EXIF data
-including GPS location, and stored under the instance folder, never static/.
+rotated upright, then copied pixel by pixel into a new image that carries no
+metadata at all, and that copy is encoded: no EXIF (GPS location, camera, owner),
+no XMP, no ICC profile, no JPEG comment, no PNG text chunk survives. It is stored
+under the instance folder, never static/, and served only to those who may see
+what it belongs to (``may_see``).
 """
 
 from __future__ import annotations
@@ -16,9 +19,15 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import select
 
 from ..extensions import db
-from .models import Photo
+from .models import Case, Photo
+
+# Who sees a photo is who may see what it belongs to (see ``may_see``).
+CASE_READERS = ("technician", "trainer", "auditor", "admin")  # a published case
+UNPUBLISHED_CASE_READERS = ("trainer", "admin")  # an archived case: those who may still open it
+REVIEWERS = ("trainer",)  # the contribution review queue
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
@@ -74,14 +83,21 @@ def _reencode(data: bytes) -> tuple[bytes, str, int, int]:
         image.thumbnail((MAX_SIDE, MAX_SIDE))
         out = io.BytesIO()
         if kind == "PNG" and image.mode in ("RGBA", "LA", "P"):
-            image = image.convert("RGBA")
-            image.save(out, "PNG", optimize=True)
+            pixels = _pixels_only(image.convert("RGBA"))
+            pixels.save(out, "PNG", optimize=True)
             mime = "image/png"
         else:
-            image = image.convert("RGB")
-            image.save(out, "JPEG", quality=85, optimize=True)  # no exif= : no metadata
+            pixels = _pixels_only(image.convert("RGB"))
+            pixels.save(out, "JPEG", quality=85, optimize=True)
             mime = "image/jpeg"
-        return out.getvalue(), mime, image.width, image.height
+        return out.getvalue(), mime, pixels.width, pixels.height
+
+
+def _pixels_only(image: Image.Image) -> Image.Image:
+    """A new image made of the pixels alone: its ``info`` is empty, so nothing the upload
+    carried (EXIF, XMP, ICC profile, JPEG comment, PNG text, DPI) can be written back by
+    ``save``, which otherwise takes some of these from ``info`` by itself."""
+    return Image.frombytes(image.mode, image.size, image.tobytes())
 
 
 def save_photo(data: bytes, uploaded_by, contribution=None) -> Photo:
@@ -96,3 +112,31 @@ def save_photo(data: bytes, uploaded_by, contribution=None) -> Photo:
 
 def photo_path(photo: Photo) -> Path:
     return photo_folder() / photo.name
+
+
+def may_see(user, case_status: str | None, author_id: int | None) -> bool:
+    """Whether ``user`` may see a knowledge-base photo (pure). A photo attached to a case
+    follows the case: published, whoever reads cases; not published (archived), those who
+    may still open it. A photo not attached to a case belongs to a contribution that is
+    pending or was rejected: only its author and the reviewers see it."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if case_status == "published":
+        return user.has_role(*CASE_READERS)
+    if case_status is not None:
+        return user.has_role(*UNPUBLISHED_CASE_READERS)
+    return user.has_role(*REVIEWERS) or (author_id is not None and author_id == user.id)
+
+
+def visible_photo(name: str, user) -> tuple[Photo, bool] | None:
+    """(the photo, whether it is published) if ``user`` may see it and its file exists;
+    None otherwise, whether the photo is unknown or not theirs to see."""
+    photo = db.session.scalar(select(Photo).where(Photo.name == name))
+    if photo is None:
+        return None
+    case = db.session.get(Case, photo.case_id) if photo.case_id is not None else None
+    author_id = photo.contribution.author_id if photo.contribution is not None else photo.uploaded_by
+    status = case.status if case is not None else None
+    if not may_see(user, status, author_id) or not photo_path(photo).exists():
+        return None
+    return photo, status == "published"

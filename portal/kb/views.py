@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..markup import case_sections, render_markdown
-from ..security import roles_required, signed_in
+from ..security import roles_required
 from . import contributions as contrib
 from . import feedback as case_feedback
 from .forms import ContributeForm, FeedbackForm, NoteForm, ReviewForm
 from .models import PRODUCTS, Case, CaseRevision, Contribution, Photo, SearchLog
-from .photos import photo_path
+from .photos import photo_path, visible_photo
 from .search_service import mark_opened, search_cases
 from .services import after_commit, old_address, set_status, trainer_edit
 
@@ -143,13 +143,15 @@ def feedback(slug: str):
 
 
 @bp.route("/photos/<name>")
-@signed_in
+@roles_required(*READERS)
 def photo(name: str):
-    item = db.session.scalar(select(Photo).where(Photo.name == name))
-    if item is None or not photo_path(item).exists():
+    found = visible_photo(name, _me())
+    if found is None:  # unknown or not theirs to see: the same answer
         abort(404)
+    item, published = found
     response = send_file(photo_path(item), mimetype=item.mime, max_age=0)
-    response.headers["Cache-Control"] = "private, max-age=86400"
+    response.headers["Cache-Control"] = "private, max-age=86400" if published else "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
