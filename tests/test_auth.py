@@ -546,3 +546,25 @@ def test_live_throttle_delays_strangers_but_never_locks_the_real_user(gunicorn, 
     # After the wait (moved in the database, not slept), anyone with the password gets in.
     _age_live_attempts(db_path, 1.5)
     assert Browser(gunicorn).login("auditor", "portal-demo") == 302
+
+
+def test_the_device_cookie_does_not_list_who_signed_in(app, users):
+    from portal.auth.services import DEVICE_COOKIE, read_device_cookie
+
+    shared = app.test_client()
+    for name in ("tech", "trainer"):
+        assert login(shared, name).status_code == 302
+        shared.post("/logout", data={"csrf_token": get_csrf(shared, "/account/password")})
+    value = shared.get_cookie(DEVICE_COOKIE).value
+    with app.test_request_context("/"):
+        device, tags = read_device_cookie(value)
+    assert device and len(tags) == 2
+    import base64
+    import zlib
+
+    compressed = value.startswith(".")
+    payload = value.lstrip(".").split(".")[0]
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    decoded = (zlib.decompress(raw) if compressed else raw).decode()
+    assert '"d"' in decoded  # really the payload
+    assert "tech" not in decoded and "trainer" not in decoded

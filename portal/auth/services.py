@@ -375,30 +375,38 @@ def _device_signer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt=_DEVICE_SALT)
 
 
+def _device_tag(username: str) -> str:
+    """What the device cookie keeps of a username: a short digest, so that a shared outlet
+    computer's cookie does not list who signed in on it."""
+    return _token_digest("device-user:" + normalise_username(username))[:16]
+
+
 def read_device_cookie(value: str | None) -> tuple[str, list[str]]:
-    """(device id, usernames that signed in on it) from a device cookie; ("", []) if forged."""
+    """(device id, tags of the accounts that signed in on it) from a device cookie;
+    ("", []) if forged or expired."""
     if not value or len(value) > 2000:
         return "", []
     try:
         data = _device_signer().loads(value, max_age=DEVICE_COOKIE_DAYS * 86400)
-        device, names = str(data["d"])[:32], [str(n) for n in data["u"]][:_DEVICE_MAX_USERS]
+        device, tags = str(data["d"])[:32], [str(n) for n in data["u"]][:_DEVICE_MAX_USERS]
     except (BadSignature, KeyError, TypeError, ValueError):
         return "", []
-    return device, names
+    return device, tags
 
 
 def trusted_device(cookie: str | None, username: str) -> str:
     """The device key of this cookie if this account signed in on it before, else ""."""
-    device, names = read_device_cookie(cookie)
-    return device if device and normalise_username(username) in names else ""
+    device, tags = read_device_cookie(cookie)
+    return device if device and _device_tag(username) in tags else ""
 
 
 def device_cookie_after_sign_in(cookie: str | None, username: str) -> str:
     """The new device cookie value once `username` has signed in on this device."""
-    device, names = read_device_cookie(cookie)
+    device, tags = read_device_cookie(cookie)
     device = device or secrets.token_urlsafe(16)
-    names = [normalise_username(username)] + [n for n in names if n != normalise_username(username)]
-    return _device_signer().dumps({"d": device, "u": names[:_DEVICE_MAX_USERS]})
+    tag = _device_tag(username)
+    tags = [tag] + [t for t in tags if t != tag]
+    return _device_signer().dumps({"d": device, "u": tags[:_DEVICE_MAX_USERS]})
 
 
 def authenticate(username: str, password: str, address: str, device_cookie: str | None = None) -> SignIn:
