@@ -286,7 +286,7 @@ def test_admin_can_unlock_an_account(app, client, users):
     admin = app.test_client()
     login(admin, "admin")
     token_page = admin.get("/admin/users/tech?lang=en").get_data(as_text=True)
-    assert "Locked out after repeated failed sign-ins." in token_page
+    assert "Sign-ins to this account are being slowed down after repeated failures." in token_page
     from .conftest import csrf_from
 
     response = admin.post("/admin/users/tech/unlock", data={"csrf_token": csrf_from(token_page)})
