@@ -85,7 +85,8 @@ def build_config(instance_path: str) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _env_bool("PORTAL_HTTPS"),
         "SESSION_COOKIE_NAME": "portal_session",
-        "PERMANENT_SESSION_LIFETIME": 14 * 24 * 3600,
+        # The cookie itself; the server ends sessions earlier (SESSION_* below).
+        "PERMANENT_SESSION_LIFETIME": _env_int("PORTAL_SESSION_TECHNICIAN_ABSOLUTE_DAYS", 14) * 24 * 3600,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         # CSRF tokens live as long as the session: a technician may keep a form open for hours.
@@ -104,12 +105,25 @@ def build_config(instance_path: str) -> dict:
         "PORTAL_LOCALES": ("zh_CN", "en"),
         "BABEL_DEFAULT_LOCALE": os.environ.get("PORTAL_DEFAULT_LOCALE", "zh_CN"),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("PORTAL_TIMEZONE", "Asia/Shanghai"),
-        # Sign-in throttling (per account and per client address, over a sliding window)
+        # Sign-in throttling (per account and per client address, over a sliding window):
+        # after this many failures each further attempt waits 1, 2, 4 … seconds, at most
+        # LOGIN_MAX_DELAY_SECONDS. Nobody is locked out; a trusted device is not slowed by others.
         "LOGIN_MAX_FAILURES_PER_ACCOUNT": _env_int("PORTAL_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5),
         "LOGIN_MAX_FAILURES_PER_ADDRESS": _env_int("PORTAL_LOGIN_MAX_FAILURES_PER_ADDRESS", 20),
+        "LOGIN_MAX_DELAY_SECONDS": _env_int("PORTAL_LOGIN_MAX_DELAY_SECONDS", 60),
         "LOGIN_WINDOW_SECONDS": _env_int("PORTAL_LOGIN_WINDOW_SECONDS", 15 * 60),
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust.
         "PROXY_HOPS": _env_int("PORTAL_PROXY_HOPS", 0),
+        # Signed-in devices (enforced on the server-side session row, so a copied cookie
+        # expires too). Trainers, auditors and admins (anyone holding one of those roles)
+        # sign in again after an absolute lifetime and after being idle; technicians on a
+        # phone keep a longer session.
+        "SESSION_PRIVILEGED_ABSOLUTE_SECONDS":
+            _env_int("PORTAL_SESSION_PRIVILEGED_ABSOLUTE_HOURS", 12) * 3600,
+        "SESSION_PRIVILEGED_IDLE_SECONDS": _env_int("PORTAL_SESSION_PRIVILEGED_IDLE_MINUTES", 60) * 60,
+        "SESSION_TECHNICIAN_ABSOLUTE_SECONDS":
+            _env_int("PORTAL_SESSION_TECHNICIAN_ABSOLUTE_DAYS", 14) * 24 * 3600,
+        "SESSION_TECHNICIAN_IDLE_SECONDS": _env_int("PORTAL_SESSION_TECHNICIAN_IDLE_HOURS", 72) * 3600,
         "PASSWORD_HASH_METHOD": os.environ.get("PORTAL_PASSWORD_HASH_METHOD", "scrypt"),
         "PASSWORD_MIN_LENGTH": 8,
         # Search: how often a host checks the shared change log before answering a search.

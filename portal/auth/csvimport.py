@@ -193,7 +193,7 @@ def _row_problems(row: dict, outlets: set[str], existing: set[str], seen: dict[s
     elif outlet.upper() not in outlets:
         reasons.append(_("No outlet has the code %(code)s.", code=outlet))
     if row.get("password"):
-        problem = password_problem(row["password"], username)
+        problem = password_problem(row["password"], username, row.get("name", ""))
         if problem:
             reasons.append(problem)
     if row.get("start_date"):

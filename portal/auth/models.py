@@ -192,7 +192,9 @@ class UserSession(db.Model):
 
 
 class LoginAttempt(db.Model):
-    """One sign-in attempt; the throttle counts recent failures by account and by address."""
+    """One sign-in attempt; the throttle counts recent failures by account and by address.
+
+    Kept 30 days at most (older rows are pruned at the next sign-in)."""
 
     __tablename__ = "login_attempt"
     __table_args__ = (
@@ -203,6 +205,9 @@ class LoginAttempt(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(64))
+    # "" from a device the account never signed in on; else that trusted device's key,
+    # which has a failure count of its own (see services.account_wait).
+    device: Mapped[str] = mapped_column(String(32), default="", server_default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     success: Mapped[bool] = mapped_column(default=False)
 

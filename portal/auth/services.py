@@ -7,6 +7,7 @@ change or raises :class:`AccountError` having changed nothing.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -21,6 +23,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..dbtypes import utcnow
 from ..extensions import db
 from .models import ROLES, AccountEvent, ApiToken, LoginAttempt, Outlet, User, UserSession
+from .passwords import DEMO_PASSWORD, contains_identity, is_common
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 TOKEN_PREFIX = "ptk_"
@@ -53,12 +56,20 @@ def username_problem(username: str) -> str | None:
     return None
 
 
-def password_problem(password: str, username: str = "") -> str | None:
+def password_problem(password: str, username: str = "", name: str = "") -> str | None:
+    """Why this password may not be set, or None. Applies wherever a password is set."""
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if len(password or "") < minimum:
         return _("Password must be at least %(n)d characters.", n=minimum)
     if username and password.strip().lower() == username.lower():
         return _("Password must not be the same as the username.")
+    which = contains_identity(password, username, name)
+    if which == "username":
+        return _("This password contains your username. Choose one that does not.")
+    if which == "name":
+        return _("This password contains your name. Choose one that does not.")
+    if is_common(password):
+        return _("This password is on a list of common or leaked passwords. Choose another.")
     return None
 
 
@@ -113,14 +124,26 @@ def create_user(
     must_change_password: bool = False,
     actor: User | None = None,
     commit: bool = True,
+    demo_password: bool = False,
 ) -> User:
-    """Create a user, or raise AccountError and change nothing."""
+    """Create a user, or raise AccountError and change nothing.
+
+    ``demo_password=True`` is for ``flask demo`` only: it lets the published, deliberately
+    weak demo password through the common-password rule (length still applies). Nothing
+    else may pass it.
+    """
     username = normalise_username(username)
     roles = list(dict.fromkeys(roles))  # keep order, drop repeats
+    if demo_password:  # flask demo only: the one published password, nothing else
+        if password != DEMO_PASSWORD:
+            raise ValueError("demo_password=True is only for the published demo password")
+        pw_problem = None
+    else:
+        pw_problem = password_problem(password, username, name)
     problem = (
         username_problem(username)
         or role_problem(roles)
-        or password_problem(password, username)
+        or pw_problem
         or name_problem(name)
     )
     if problem:
@@ -218,7 +241,7 @@ def set_active(user: User, active: bool, actor: User | None) -> None:
 def change_password(user: User, current: str, new: str) -> None:
     if not check_password_hash(user.password_hash, current or ""):
         raise AccountError(_("Your current password is not correct."), field="current")
-    problem = password_problem(new, user.username)
+    problem = password_problem(new, user.username, user.name)
     if problem:
         raise AccountError(problem)
     if check_password_hash(user.password_hash, new):
@@ -239,8 +262,12 @@ def generate_password() -> str:
 
 def reset_password(user: User, actor: User | None, new_password: str | None = None) -> str:
     """Set a new password (generated unless given); the user must change it at next sign-in."""
-    password = new_password or generate_password()
-    problem = password_problem(password, user.username)
+    password = new_password
+    if not password:  # a generated one may, rarely, contain a short username: draw again
+        password = generate_password()
+        while password_problem(password, user.username, user.name):
+            password = generate_password()
+    problem = password_problem(password, user.username, user.name)
     if problem:
         raise AccountError(problem)
     user.password_hash = hash_password(password)
@@ -280,69 +307,135 @@ class SignIn:
         return self.user is not None and not self.inactive and not self.throttled_seconds
 
 
-def _retry_after(times: list[datetime], limit: int, window: timedelta, now: datetime) -> int:
-    """Seconds until fewer than `limit` of these failure times fall within the window."""
-    if len(times) < limit:
+def backoff_wait(times: list[datetime], free: int, cap: int, now: datetime) -> int:
+    """Pure: seconds to wait before the next attempt, given these failure times.
+
+    The first `free` failures cost nothing; after that, each further attempt must wait
+    1, 2, 4, 8 … seconds (at most `cap`) after the latest failure. Nobody is locked out:
+    the real user can always get in after at most `cap` seconds.
+    """
+    if len(times) < max(free, 1):
         return 0
-    times = sorted(times, reverse=True)
-    # The limit-th most recent failure must leave the window before another try is allowed.
-    release = times[limit - 1] + window
-    return max(1, int((release - now).total_seconds()) + 1)
+    delay = min(cap, 2 ** min(len(times) - free, 30))
+    remaining = (max(times) + timedelta(seconds=delay) - now).total_seconds()
+    return max(0, math.ceil(remaining))
 
 
-def _failure_times(column, value: str, since: datetime, before_id: int | None) -> list[datetime]:
-    query = select(LoginAttempt.at).where(
-        column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= since)
+def _failure_times(query, before_id: int | None) -> list[datetime]:
     if before_id is not None:
         query = query.where(LoginAttempt.id < before_id)
     return list(db.session.scalars(query))
 
 
-def account_wait(username: str, now: datetime | None = None, before_id: int | None = None) -> int:
-    """Seconds this account must wait: failures since its last success within the window."""
+def account_wait(username: str, now: datetime | None = None, before_id: int | None = None,
+                 device: str = "") -> int:
+    """Seconds this account must wait after recent failures since its last success.
+
+    Failures are counted per device key: attempts from devices this account has never
+    signed in on share one count (``device=""``); a trusted device (see trusted_device)
+    has a count of its own, so a stranger's guesses never slow down the real user's phone.
+    """
     cfg = current_app.config
     now = now or utcnow()
-    window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
-    since = now - window
+    since = now - timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
+    mine = (LoginAttempt.username == username, LoginAttempt.device == device)
     query = select(func.max(LoginAttempt.at)).where(
-        LoginAttempt.username == username, LoginAttempt.success.is_(True), LoginAttempt.at >= since)
+        *mine, LoginAttempt.success.is_(True), LoginAttempt.at >= since)
     if before_id is not None:
         query = query.where(LoginAttempt.id < before_id)
     last_success = db.session.scalar(query)
-    times = _failure_times(LoginAttempt.username, username, max(since, last_success or since),
-                           before_id)
-    return _retry_after(times, cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"], window, now)
+    times = _failure_times(select(LoginAttempt.at).where(
+        *mine, LoginAttempt.success.is_(False), LoginAttempt.at >= max(since, last_success or since)),
+        before_id)
+    return backoff_wait(times, cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"], cfg["LOGIN_MAX_DELAY_SECONDS"],
+                        now)
 
 
 def address_wait(address: str, now: datetime | None = None, before_id: int | None = None) -> int:
     """Seconds this client address must wait: all its failures within the window count."""
     cfg = current_app.config
     now = now or utcnow()
-    window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
-    times = _failure_times(LoginAttempt.address, address, now - window, before_id)
-    return _retry_after(times, cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"], window, now)
+    since = now - timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
+    times = _failure_times(select(LoginAttempt.at).where(
+        LoginAttempt.address == address, LoginAttempt.success.is_(False), LoginAttempt.at >= since),
+        before_id)
+    return backoff_wait(times, cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"], cfg["LOGIN_MAX_DELAY_SECONDS"],
+                        now)
 
 
-def authenticate(username: str, password: str, address: str) -> SignIn:
-    """Check a username and password, throttled per account and per address.
+# --- trusted devices: a signed cookie naming the accounts that signed in on it ----------------
+
+DEVICE_COOKIE = "portal_device"
+DEVICE_COOKIE_DAYS = 180
+_DEVICE_SALT = "portal.trusted-device"
+_DEVICE_MAX_USERS = 10
+
+
+def _device_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=_DEVICE_SALT)
+
+
+def _device_tag(username: str) -> str:
+    """What the device cookie keeps of a username: a short digest, so that a shared outlet
+    computer's cookie does not list who signed in on it."""
+    return _token_digest("device-user:" + normalise_username(username))[:16]
+
+
+def read_device_cookie(value: str | None) -> tuple[str, list[str]]:
+    """(device id, tags of the accounts that signed in on it) from a device cookie;
+    ("", []) if forged or expired."""
+    if not value or len(value) > 2000:
+        return "", []
+    try:
+        data = _device_signer().loads(value, max_age=DEVICE_COOKIE_DAYS * 86400)
+        device, tags = str(data["d"])[:32], [str(n) for n in data["u"]][:_DEVICE_MAX_USERS]
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return "", []
+    return device, tags
+
+
+def trusted_device(cookie: str | None, username: str) -> str:
+    """The device key of this cookie if this account signed in on it before, else ""."""
+    device, tags = read_device_cookie(cookie)
+    return device if device and _device_tag(username) in tags else ""
+
+
+def device_cookie_after_sign_in(cookie: str | None, username: str) -> str:
+    """The new device cookie value once `username` has signed in on this device."""
+    device, tags = read_device_cookie(cookie)
+    device = device or secrets.token_urlsafe(16)
+    tag = _device_tag(username)
+    tags = [tag] + [t for t in tags if t != tag]
+    return _device_signer().dumps({"d": device, "u": tags[:_DEVICE_MAX_USERS]})
+
+
+def authenticate(username: str, password: str, address: str, device_cookie: str | None = None) -> SignIn:
+    """Check a username and password, slowed down per account and per address.
+
+    After a few failures each further attempt must wait a growing time (backoff_wait);
+    an attempt during the wait is refused without checking the password. A device this
+    account signed in on before (``device_cookie``) has its own count and is not slowed by
+    its address, so a stranger cannot keep the real user out.
 
     The attempt is written (as a failure) before anything is counted, and only
     attempts written before it count against it: of many simultaneous guesses,
     only as many as the limit allows get their password checked. A refused
-    attempt is removed again, so hammering a locked account does not extend
-    its lock forever.
+    attempt is removed again, so hammering does not make the wait grow.
     """
     username = normalise_username(username)[:64]
     address = (address or "unknown")[:64]
+    device = trusted_device(device_cookie, username) if username else ""
     now = utcnow()
-    attempt = LoginAttempt(username=username, address=address, at=now, success=False)
+    attempt = LoginAttempt(username=username, address=address, device=device, at=now, success=False)
     db.session.add(attempt)
     db.session.commit()
-    by_account = account_wait(username, now, attempt.id)
-    by_address = address_wait(address, now, attempt.id)
+    by_account = account_wait(username, now, attempt.id, device)
+    by_address = 0 if device else address_wait(address, now, attempt.id)
     if by_account or by_address:
         db.session.delete(attempt)
         db.session.commit()
+        # Same work as a real check, so a refusal takes as long as a wrong password.
+        check_password_hash(_dummy_hash(), password or "")
         scope = "address" if by_address >= by_account else "account"
         return SignIn(throttled_seconds=max(by_account, by_address), throttled_by=scope)
     user = find_user(username) if username else None
@@ -364,7 +457,7 @@ def authenticate(username: str, password: str, address: str) -> SignIn:
 
 
 def locked_accounts(now: datetime | None = None) -> list[tuple[str, int]]:
-    """Existing users currently locked out by the throttle, with seconds remaining."""
+    """Existing users whose sign-in is slowed down right now, with seconds remaining."""
     cfg = current_app.config
     now = now or utcnow()
     since = now - timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
@@ -403,31 +496,63 @@ def unlock_account(username: str, actor: User | None) -> None:
 # --- signed-in devices -----------------------------------------------------------------
 
 
+PRIVILEGED_ROLES = ("trainer", "auditor", "admin")
+
+
+def session_limits(roles, config) -> tuple[timedelta, timedelta]:
+    """(absolute lifetime, idle limit) of a signed-in device for a user with these roles.
+
+    Pure. Anyone holding a privileged role gets the short limits, whatever else they hold.
+    """
+    kind = "PRIVILEGED" if set(roles) & set(PRIVILEGED_ROLES) else "TECHNICIAN"
+    return (timedelta(seconds=config[f"SESSION_{kind}_ABSOLUTE_SECONDS"]),
+            timedelta(seconds=config[f"SESSION_{kind}_IDLE_SECONDS"]))
+
+
+def session_expired(created_at: datetime, last_seen_at: datetime, now: datetime,
+                    absolute: timedelta, idle: timedelta) -> bool:
+    """Pure: has a device session outlived its absolute lifetime or been idle too long?"""
+    return now - created_at >= absolute or now - last_seen_at >= idle
+
+
+def _longest_limits(config) -> tuple[timedelta, timedelta]:
+    both = [session_limits(roles, config) for roles in ((), PRIVILEGED_ROLES)]
+    return max(a for a, _i in both), max(i for _a, i in both)
+
+
 def start_session(user: User, address: str = "", user_agent: str = "") -> str:
     """Record a signed-in device; the returned id goes into the session cookie."""
     sid = secrets.token_urlsafe(32)
     db.session.add(UserSession(user_id=user.id, token_hash=_token_digest(sid),
                                address=(address or "")[:64], user_agent=(user_agent or "")[:200]))
-    # Rows no cookie can use any more: ended a while ago, or idle past the cookie's lifetime.
+    # Rows no cookie can use any more: ended a while ago, or past any role's limits.
     now = utcnow()
-    lifetime = timedelta(seconds=current_app.config["PERMANENT_SESSION_LIFETIME"])
+    absolute, idle = _longest_limits(current_app.config)
     db.session.execute(UserSession.__table__.delete().where(
-        (UserSession.ended_at < now - timedelta(days=30)) | (UserSession.last_seen_at < now - lifetime)))
+        (UserSession.ended_at < now - timedelta(days=30)) | (UserSession.last_seen_at < now - idle)
+        | (UserSession.created_at < now - absolute)))
     db.session.commit()
     return sid
 
 
 def session_alive(user: User, sid: str | None) -> bool:
-    """Is this device still signed in? Notes when it was last seen (at most every 5 minutes)."""
+    """Is this device still signed in? Notes when it was last seen (at most every 5 minutes).
+
+    A session past its absolute lifetime or idle limit (see session_limits) is ended here,
+    on the server: the cookie, even a copied one, no longer signs anyone in.
+    """
     if not sid or len(sid) > 100:
         return False
     row = db.session.scalar(select(UserSession).where(UserSession.token_hash == _token_digest(sid)))
     if row is None or row.user_id != user.id or row.ended_at is not None:
         return False
     now = utcnow()
-    if now - row.last_seen_at > timedelta(seconds=current_app.config["PERMANENT_SESSION_LIFETIME"]):
+    absolute, idle = session_limits(user.roles, current_app.config)
+    if session_expired(row.created_at, row.last_seen_at, now, absolute, idle):
+        row.ended_at = now
+        db.session.commit()
         return False
-    if now - row.last_seen_at > timedelta(minutes=5):
+    if now - row.last_seen_at > min(timedelta(minutes=5), idle / 4):
         row.last_seen_at = now
         db.session.commit()
     return True

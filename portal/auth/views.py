@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import db
 from ..security import public, safe_next, signed_in
 from .forms import ChangePasswordForm, LoginForm
 from .models import User
-from .services import AccountError, authenticate, end_session, session_alive, start_session
+from .services import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_DAYS,
+    AccountError,
+    authenticate,
+    device_cookie_after_sign_in,
+    end_session,
+    session_alive,
+    start_session,
+)
 from .services import change_password as change_password_service
 
 bp = Blueprint("auth", __name__)
@@ -49,33 +57,17 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        result = authenticate(form.username.data, form.password.data, _client_address())
-        if result.throttled_seconds:
-            minutes = max(1, (result.throttled_seconds + 59) // 60)
-            if result.throttled_by == "account":
-                message = ngettext(
-                    "Too many failed sign-in attempts. Wait %(num)d minute and try again, "
-                    "or ask an administrator to unlock the account.",
-                    "Too many failed sign-in attempts. Wait %(num)d minutes and try again, "
-                    "or ask an administrator to unlock the account.",
-                    minutes,
-                )
-            else:
-                message = ngettext(
-                    "Too many failed sign-in attempts from this network. "
-                    "Wait %(num)d minute and try again.",
-                    "Too many failed sign-in attempts from this network. "
-                    "Wait %(num)d minutes and try again.",
-                    minutes,
-                )
-            flash(message, "error")
-            status = 429
+        result = authenticate(form.username.data, form.password.data, _client_address(),
+                              request.cookies.get(DEVICE_COOKIE))
+        if not result.ok and not result.inactive:
+            # Unknown user, wrong password, or asked to wait: one answer, so that none of
+            # them tells a guesser anything.
+            flash(_("Wrong username or password. After several failed attempts, wait a "
+                    "minute before trying again."), "error")
+            status = 401
         elif result.inactive:
             flash(_("This account is deactivated. Ask an administrator if you need access."), "error")
             status = 403
-        elif not result.ok:
-            flash(_("Wrong username or password."), "error")
-            status = 401
         else:
             session.clear()  # a new session on sign-in: no fixation
             session.permanent = True
@@ -85,8 +77,16 @@ def login():
             if result.user.locale:
                 session["locale"] = result.user.locale
             if result.user.must_change_password:
-                return redirect(url_for("auth.change_password", next=next_url))
-            return redirect(next_url)
+                response = redirect(url_for("auth.change_password", next=next_url))
+            else:
+                response = redirect(next_url)
+            # This device is now trusted for this account: others' failures won't slow it.
+            response.set_cookie(
+                DEVICE_COOKIE,
+                device_cookie_after_sign_in(request.cookies.get(DEVICE_COOKIE), result.user.username),
+                max_age=DEVICE_COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
+                secure=current_app.session_interface.get_cookie_secure(current_app))
+            return response
         form.password.data = ""
     elif request.method == "POST":
         status = 400

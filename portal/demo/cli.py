@@ -14,12 +14,15 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..auth.models import Outlet, Province, Region
+from ..auth.passwords import DEMO_PASSWORD as PUBLISHED_DEMO_PASSWORD
 from ..auth.services import create_user, find_user
 from ..cliutil import cli_request, needs_schema
 from ..extensions import db
 
 DEMO_FILE = Path(__file__).with_name("network.yaml")
-DEMO_PASSWORD = "portal-demo"
+# Deliberately weak and published in README: the demo's users (and only they) get it, through
+# create_user(demo_password=True), which bypasses the common-password rule. Never in production.
+DEMO_PASSWORD = PUBLISHED_DEMO_PASSWORD
 
 
 def _upsert(model, code: str, **values) -> tuple[object, bool]:
@@ -54,7 +57,7 @@ def load_demo() -> dict[str, int]:
     for u in data["users"]:
         if find_user(u["username"]) is None:
             start = u.get("start_date")
-            create_user(u["username"], u["roles"], DEMO_PASSWORD, name=u["name"],
+            create_user(u["username"], u["roles"], DEMO_PASSWORD, name=u["name"], demo_password=True,
                         outlet_code=u.get("outlet"),
                         start_date=start if isinstance(start, date) else None)
             created["users"] += 1
@@ -307,12 +310,12 @@ def _network_people(today: date) -> list:
         user = find_user(username)
         if user is None:
             start = today - timedelta(days=8 if n < 6 else 120 + 25 * n)
-            user = create_user(username, ["technician"], DEMO_PASSWORD, name=f"{sz}{gz} {se} {ge}",
+            user = create_user(username, ["technician"], DEMO_PASSWORD, name=f"{sz}{gz} {se} {ge}", demo_password=True,
                                outlet_code=OUTLETS[n % len(OUTLETS)], start_date=start)
         people.append(user)
     for username, role, name in (("trainer2", "trainer", "周敏 Zhou Min"), ("auditor2", "auditor", "郑洁 Zheng Jie")):
         if find_user(username) is None:
-            create_user(username, [role], DEMO_PASSWORD, name=name)
+            create_user(username, [role], DEMO_PASSWORD, name=name, demo_password=True)
     return people
 
 
