@@ -96,6 +96,12 @@ def build_config(instance_path: str) -> dict:
         # Several workers or hosts need a shared store, e.g. redis://localhost:6379/0.
         "RATELIMIT_STORAGE_URI": os.environ.get("PORTAL_RATELIMIT_STORAGE", "memory://"),
         "PORTAL_VERIFY_RATE": os.environ.get("PORTAL_VERIFY_RATE", "20 per minute; 200 per hour"),
+        # The JSON API (/api/v1/): per token (or signed-in user), per client address, and
+        # failed authentication (missing or bad credentials) per client address.
+        "PORTAL_API_RATE": os.environ.get("PORTAL_API_RATE", "120 per minute; 3000 per hour"),
+        "PORTAL_API_ADDRESS_RATE": os.environ.get("PORTAL_API_ADDRESS_RATE", "300 per minute"),
+        "PORTAL_API_AUTH_FAILURE_RATE": os.environ.get("PORTAL_API_AUTH_FAILURE_RATE",
+                                                       "20 per minute"),
         # The address printed in certificate QR codes (default: the address of the request).
         "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", ""),
         # A valid certificate can be renewed only this many days before its expiry (once per period).
