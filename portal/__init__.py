@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .config import build_config
+from .config import build_config, production_problem
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
@@ -40,6 +40,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(build_config(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    if problem := production_problem(app.config):
+        raise RuntimeError(problem)  # refuse to start: one line naming the setting
 
     if app.config["PROXY_HOPS"]:
         hops = app.config["PROXY_HOPS"]

@@ -12,6 +12,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 
 from .extensions import db
+from .links import site_base
 
 
 def fail(message: str) -> None:
@@ -45,7 +46,8 @@ def cli_request():
 
     from .i18n import cli_locale
 
-    with current_app.test_request_context("/?lang=" + cli_locale()):
+    # At the public address (PORTAL_BASE_URL), which PORTAL_TRUSTED_HOSTS lets through.
+    with current_app.test_request_context("/?lang=" + cli_locale(), base_url=site_base() or None):
         refresh()
         yield
     refresh()

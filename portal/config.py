@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from werkzeug.sansio.utils import host_is_trusted
 
 
 def _env_int(name: str, default: int) -> int:
@@ -97,8 +100,17 @@ def build_config(instance_path: str) -> dict:
         # Several workers or hosts need a shared store, e.g. redis://localhost:6379/0.
         "RATELIMIT_STORAGE_URI": os.environ.get("PORTAL_RATELIMIT_STORAGE", "memory://"),
         "PORTAL_VERIFY_RATE": os.environ.get("PORTAL_VERIFY_RATE", "20 per minute; 200 per hour"),
-        # The address printed in certificate QR codes (default: the address of the request).
-        "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", ""),
+        # The JSON API (/api/v1/): per token (or signed-in user), per client address, and
+        # failed authentication (missing or bad credentials) per client address.
+        "PORTAL_API_RATE": os.environ.get("PORTAL_API_RATE", "120 per minute; 3000 per hour"),
+        "PORTAL_API_ADDRESS_RATE": os.environ.get("PORTAL_API_ADDRESS_RATE", "300 per minute"),
+        "PORTAL_API_AUTH_FAILURE_RATE": os.environ.get("PORTAL_API_AUTH_FAILURE_RATE",
+                                                       "20 per minute"),
+        # Public address and host names: see production_problem() below.
+        "PORTAL_ENV": os.environ.get("PORTAL_ENV", "development").strip().lower(),
+        "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", "").strip(),
+        "TRUSTED_HOSTS": [h.strip() for h in os.environ.get("PORTAL_TRUSTED_HOSTS", "").split(",")
+                          if h.strip()] or None,
         # A valid certificate can be renewed only this many days before its expiry (once per period).
         "PORTAL_RENEWAL_WINDOW_DAYS": _env_int("PORTAL_RENEWAL_WINDOW_DAYS", 90),
         # Languages and time
@@ -132,3 +144,35 @@ def build_config(instance_path: str) -> dict:
         # request is answered; a larger one in the background.
         "KB_INLINE_REBUILD_LIMIT": int(os.environ.get("PORTAL_KB_INLINE_REBUILD_LIMIT", "2000")),
     }
+
+
+# --- public address ------------------------------------------------------------------------------
+# Links that leave the site (certificate print page, badge, QR codes, exported and API links) are
+# built from PORTAL_BASE_URL, never from the request's Host header (see links.py). Flask refuses a
+# Host outside TRUSTED_HOSTS (PORTAL_TRUSTED_HOSTS, comma-separated) with 400.
+
+
+def production_problem(config) -> str | None:
+    """Why this configuration may not start, as one line naming the setting; None if it may.
+
+    PORTAL_BASE_URL, when set, must be a bare http(s) address; with PORTAL_ENV=production it
+    and PORTAL_TRUSTED_HOSTS are required."""
+    base = config.get("PORTAL_BASE_URL") or ""
+    if base:
+        parts = urlsplit(base)
+        if (parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/")
+                or parts.query or parts.fragment):
+            return (f"PORTAL_BASE_URL must be a scheme and host only, e.g. "
+                    f"https://service.example.cn; got {base!r}")
+    if config.get("PORTAL_ENV") != "production":
+        return None
+    if not base:
+        return ("PORTAL_BASE_URL must be set when PORTAL_ENV=production (e.g. "
+                "https://service.example.cn): certificate links and QR codes are built from it")
+    if not config.get("TRUSTED_HOSTS"):
+        return ("PORTAL_TRUSTED_HOSTS must be set when PORTAL_ENV=production (comma-separated "
+                "host names, e.g. service.example.cn): other Host headers are refused")
+    if not host_is_trusted(urlsplit(base).hostname, config["TRUSTED_HOSTS"]):
+        return (f"PORTAL_TRUSTED_HOSTS must include the host of PORTAL_BASE_URL "
+                f"({urlsplit(base).hostname})")
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from .extensions import db
 from .security import is_api_request, json_error
@@ -41,6 +41,14 @@ def register(app) -> None:
             _("The form had expired or did not come from this portal. Reload the page and "
               "submit it again."),
         )
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(_error):
+        # A Host outside TRUSTED_HOSTS: no address can be built for it, so a page without links.
+        message = _("This portal does not answer to that host name.")
+        if is_api_request():
+            return json_error(400, message)
+        return message, 400, {"Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

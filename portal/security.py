@@ -13,7 +13,10 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, g, jsonify, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
+
+from . import apilimits
 
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
@@ -202,19 +205,47 @@ def api_user_from_bearer():
 
     if not is_api_request():
         return None
+    wait = apilimits.address_wait()
+    if wait:
+        return api_too_many(wait)
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _sep, token = header.partition(" ")
-        user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        token = token.strip()
+        user = user_for_token(token) if scheme.lower() == "bearer" else None
         if user is None:
+            wait = apilimits.failed_auth_wait()
+            if wait:
+                return api_too_many(wait)
             return json_error(401, _("The bearer token is missing, malformed, revoked or unknown."))
+        wait = apilimits.token_wait(token)
+        if wait:
+            return api_too_many(wait)
         # Flask-Login keeps the request's user in g._login_user; setting it here makes
         # current_user the token's owner for this request without touching the session.
         g._login_user = user
         g.auth_via_token = True
         return None
+    if current_user.is_authenticated:
+        wait = apilimits.user_wait(current_user.id)
+    elif request.endpoint is not None and access_rule(current_app, request.endpoint) != (
+            PUBLIC, frozenset()):
+        wait = apilimits.failed_auth_wait()  # enforce_access answers 401 if within the limit
+    else:
+        wait = None
+    if wait:
+        return api_too_many(wait)
     if request.method not in ("GET", "HEAD", "OPTIONS") and current_app.config.get(
         "WTF_CSRF_ENABLED", True
     ):
         csrf.protect()
     return None
+
+
+def api_too_many(seconds: int):
+    """The API's 429: JSON in the API's error shape, with Retry-After."""
+    response = json_error(429, ngettext(
+        "Too many requests: try again in %(num)d second.",
+        "Too many requests: try again in %(num)d seconds.", seconds))
+    response.headers["Retry-After"] = str(seconds)
+    return response

@@ -74,7 +74,7 @@ MATRIX = {
     "learning.cohorts": ("GET", "/learning/cohorts", {"trainer", "admin"}),
     "learning.new_cohort": ("GET", "/learning/cohorts/new", {"trainer", "admin"}),
     "learning.cohort": ("GET", "/learning/cohorts/{cohort}", {"trainer", "admin"}),
-    "learning.signoff": ("GET", "/learning/signoff/tech/onboarding/seven-step-drill", {"trainer", "admin"}),
+    "learning.signoff": ("GET", "/learning/signoff/tech/onboarding/seven-step-drill", {"trainer"}),
     "learning.assignments": ("GET", "/learning/assignments", {"trainer", "admin"}),
     "learning.assignment": ("GET", "/learning/assignments/{assignment}", {"trainer", "admin"}),
     "learning.targeted": ("GET", "/learning/targeted", {"trainer", "admin"}),
@@ -422,3 +422,41 @@ def test_405_keeps_the_allow_header(client):
 def test_nul_in_the_path_is_a_clean_400(client, users):
     login(client, "admin")
     assert client.get("/admin/users/te%00ch").status_code == 400
+
+
+# --- sign-off: the cohort's trainers only ---------------------------------------------------
+
+
+def test_a_trainer_of_another_cohort_may_not_sign_off(app, users, make_user, learning_data):
+    """The matrix's trainer runs the technician's cohort; another trainer, and an administrator who
+    is not a trainer, are refused on the page (403 with the reason) and in the service."""
+    from portal.learning import services as learning
+    from portal.learning.models import PracticalTask, SignOff
+
+    other = make_user("trainer2", "trainer", name="赵老师")
+    url = "/learning/signoff/tech/onboarding/seven-step-drill"
+    task = db.session.scalar(select(PracticalTask).where(PracticalTask.slug == "seven-step-drill"))
+    data = {f"item-{i}": "pass" for i in range(len(task.checklist))}
+    client = app.test_client()
+    login(client, "trainer2", **{"Accept-Language": "en"})
+    page = client.get(url, headers={"Accept-Language": "en"})
+    assert page.status_code == 403
+    assert "a cohort you do not run" in page.get_data(as_text=True)
+    assert "李敏" in page.get_data(as_text=True)  # who may
+    token = get_csrf(client, "/account/password")
+    assert client.post(url, data={"csrf_token": token, **data}).status_code == 403
+    with app.test_request_context():
+        with pytest.raises(learning.LearningError, match="李敏"):
+            learning.record_signoff(task, users["technician"], other, [(True, "")] * len(task.checklist))
+        with pytest.raises(learning.LearningError):  # an administrator alone does not sign off
+            learning.record_signoff(task, users["technician"], users["admin"],
+                                    [(True, "")] * len(task.checklist))
+    assert db.session.scalar(select(func.count()).select_from(SignOff)) == 0
+    # The cohort's own trainer may; so may any trainer for a technician in no cohort.
+    mine = app.test_client()
+    login(mine, "trainer")
+    assert mine.post(url, data={"csrf_token": get_csrf(mine, url), **data}).status_code == 302
+    loner = make_user("loner", "technician", outlet="GD-GZ-01")
+    assert client.get("/learning/signoff/loner/onboarding/seven-step-drill").status_code == 200
+    with app.test_request_context():
+        assert learning.may_sign_off(other, loner) is None

@@ -59,10 +59,13 @@ class Browser:
 def gunicorn(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY")}
     env.update({"PORTAL_INSTANCE_PATH": str(tmp_path / "instance"), "LANG": "C.UTF-8"})
+    port = _free_port()
+    # As documented for production: the public address and host names are required.
+    env.update({"PORTAL_ENV": "production", "PORTAL_BASE_URL": f"http://127.0.0.1:{port}",
+                "PORTAL_TRUSTED_HOSTS": "127.0.0.1"})
     for args in (["db", "upgrade"], ["demo"]):
         subprocess.run([str(BIN / "flask"), "--app", "portal", *args], cwd=ROOT, env=env,
                        check=True, capture_output=True, timeout=120)
-    port = _free_port()
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "--workers", "3", "--bind", f"127.0.0.1:{port}",
          "portal:create_app()"], cwd=ROOT, env=env,

@@ -18,6 +18,7 @@ from ..auth.models import Outlet, Province, Region, User
 from ..csvexport import columns, place, table_response, word, yes_no
 from ..extensions import db, limiter
 from ..kb.views import user_lang
+from ..links import external_url
 from ..security import is_self, public, roles_required
 from . import services as svc
 from .forms import ActionForm, GrantForm
@@ -56,8 +57,8 @@ def _visible_or_404(number: str) -> Certificate:
 
 
 def verify_url(cert: Certificate) -> str:
-    base = current_app.config.get("PORTAL_BASE_URL") or request.url_root
-    return base.rstrip("/") + url_for("certification.verify", number=cert.number)
+    """The public check address printed on the certificate and in its QR code."""
+    return external_url("certification.verify", number=cert.number)
 
 
 # --- public verification ----------------------------------------------------------------------

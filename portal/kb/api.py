@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ..api import bp
 from ..extensions import db
+from ..links import external_url
 from ..security import json_error, roles_required
 from .models import LANGS, Case, Photo
 from .search_service import api_result, search_cases
@@ -74,10 +75,10 @@ def case_detail(slug: str):
         "slug", "key", "lang", "title", "product", "error_codes", "models", "components",
         "symptoms", "series", "difficulty", "time_minutes", "related", "body", "version")}
     data.update({
-        "url": url_for("kb.case", slug=case.slug, _external=True),
+        "url": external_url("kb.case", slug=case.slug),
         "updated_at": case.updated_at.isoformat(),
         "translations": list(translations),
-        "photos": [url_for("kb.photo", name=p.name, _external=True) for p in photos],
+        "photos": [external_url("kb.photo", name=p.name) for p in photos],
         "contributors": [c.user.display_name for c in case.credits],
     })
     return jsonify(data)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import url_for
 from sqlalchemy import select
 
 from ..extensions import db
+from ..links import external_url
 from ..markup import highlight, snippet
 from . import indexing
 from .indexing import plain_text
@@ -107,6 +107,6 @@ def api_result(item: Result) -> dict:
         "lang": case.lang,
         "product": case.product,
         "error_codes": case.error_codes,
-        "url": url_for("kb.case", slug=case.slug, _external=True),
+        "url": external_url("kb.case", slug=case.slug),
         "snippet": str(item.snippet),
     }

@@ -359,6 +359,35 @@ def behind_count(cohort: Cohort, today: date) -> int:
 # --- practical sign-off -----------------------------------------------------------------------
 
 
+def signoff_refusal(trainer: User, technician: User, cohorts: list[Cohort]) -> str | None:
+    """Who may sign off whom (pure): why ``trainer`` may not sign off ``technician``, a member of
+    ``cohorts``; None if they may.
+
+    Signing off is a trainer's judgement of work they watched, so it takes the trainer role;
+    the administrator role alone does not (an administrator who is also a trainer signs off as
+    a trainer). A technician in a cohort is signed off by that cohort's trainers only; one in
+    no cohort (training after onboarding) by any trainer. Nobody signs themselves off."""
+    from flask_babel import gettext as _
+
+    if not technician.has_role("technician"):
+        return _("Only technicians are signed off.")
+    if not trainer.has_role("trainer"):
+        return _("Only trainers sign off practical tasks.")
+    if trainer.id == technician.id:
+        return _("Nobody signs off their own practical task.")
+    runners = {t.id: t for cohort in cohorts for t in cohort.trainers}
+    if cohorts and trainer.id not in runners:
+        return _("%(name)s is in a cohort you do not run: only its trainers (%(trainers)s) sign "
+                 "them off.", name=technician.display_name,
+                 trainers=", ".join(t.display_name for t in runners.values()) or "-")
+    return None
+
+
+def may_sign_off(trainer: User, technician: User) -> str | None:
+    """signoff_refusal() for the technician's cohorts as they are now."""
+    return signoff_refusal(trainer, technician, cohorts_of(technician))
+
+
 def record_signoff(task: PracticalTask, technician: User, trainer: User,
                    results: list[tuple[bool, str]], comment: str = "") -> SignOff:
     """One attempt, judged item by item: passed only if every item passed; every failed item
@@ -366,12 +395,9 @@ def record_signoff(task: PracticalTask, technician: User, trainer: User,
     from flask_babel import gettext as _
     from flask_babel import ngettext
 
-    if not technician.has_role("technician"):
-        raise LearningError(_("Only technicians are signed off."))
-    if not trainer.has_role("trainer", "admin"):
-        raise LearningError(_("Only trainers sign off practical tasks."))
-    if trainer.id == technician.id:
-        raise LearningError(_("Nobody signs off their own practical task."))
+    refusal = may_sign_off(trainer, technician)
+    if refusal:
+        raise LearningError(refusal)
     if len(results) != len(task.checklist):
         raise LearningError(_("Judge every item of the checklist."))
     unexplained = [n for n, (ok, text) in enumerate(results, start=1) if not ok and not (text or "").strip()]

@@ -14,7 +14,8 @@ from ..auth.models import Region, User, UserRole
 from ..extensions import db
 from ..kb.models import PRODUCTS, Case
 from ..kb.views import TEACHING_LINKS, user_lang
-from ..security import roles_required
+from ..errors import render_error
+from ..security import is_self, roles_required
 from . import services as svc
 from .forms import AssignmentForm, CohortForm, DoneForm, SignOffForm, TargetedForm
 from .models import Assignment, Cohort, Course, CourseModule, Lesson, PracticalTask
@@ -257,7 +258,7 @@ def cohort(cohort_id: int):
 
 
 @bp.route("/signoff/<username>/<slug>/<task>", methods=["GET", "POST"])
-@roles_required(*TRAINERS)
+@roles_required("trainer")
 def signoff(username: str, slug: str, task: str):
     technician = db.session.scalar(select(User).where(User.username == username.lower()))
     course = _course_or_404(slug)
@@ -265,6 +266,9 @@ def signoff(username: str, slug: str, task: str):
                                                          PracticalTask.slug == task, PracticalTask.active))
     if technician is None or item is None or not technician.has_role("technician"):
         abort(404)
+    refusal = svc.may_sign_off(_me(), technician)
+    if refusal and not is_self(_me(), technician):  # oneself: the form says so (record_signoff)
+        return render_error(403, refusal)
     form = SignOffForm()
     lang = user_lang()
     problem = None
