@@ -17,6 +17,7 @@ from ..api import bp as api_bp
 from ..auth.models import Outlet, Province, Region, User
 from ..csvexport import columns, place, table_response, word, yes_no
 from ..extensions import db, limiter
+from ..inputs import int_arg
 from ..kb.views import user_lang
 from ..security import is_self, public, roles_required
 from . import services as svc
@@ -153,8 +154,7 @@ def qr(number: str):
 
 
 def _number_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return int_arg(name)
 
 
 @bp.route("/certificates/")

@@ -179,7 +179,7 @@ def image(slug: str, name: str):
     from ..content.cli import default_content_root
 
     course = _course_or_404(slug)
-    if not name or "/" in name or name.startswith(".") or not name.lower().endswith(
+    if not name or len(name) > 255 or "/" in name or name.startswith(".") or not name.lower().endswith(
             (".png", ".jpg", ".jpeg", ".webp", ".svg")):
         abort(404)
     path = Path(default_content_root()) / "courses" / course.slug / "images" / name
