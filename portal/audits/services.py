@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from ..auth.models import User, UserRole
 from ..dbtypes import utcnow
 from ..extensions import db
+from ..inputs import check_text
 from ..messages import both, msg
 from ..products import PRODUCTS
 from ..security import refuse_self
@@ -83,7 +84,9 @@ def check_header(auditor: User, technician: User | None, visited_at: datetime | 
         problems["product"] = _("Choose the product line.")
     if not (city or "").strip() or len(city.strip()) > 60:
         problems["city"] = _("The city (up to 60 characters).")
-    return problems
+    for name, label in (("work_order", _("Work order")), ("city", _("City"))):
+        problems.setdefault(name, check_text(label, work_order if name == "work_order" else city))
+    return {name: message for name, message in problems.items() if message}
 
 
 def start(auditor: User, technician: User, template: AuditTemplate, visited_at: datetime, work_order: str,
@@ -169,6 +172,10 @@ def save_answer(audit: Audit, item_id: str, value, comment: str | None = None) -
     the number of photos attached to it, whatever is sent."""
     _draft(audit)
     item = all_items(audit.template.spec).get(item_id)
+    refused = check_text(_("Comment"), comment, multiline=True) or (
+        check_text(_("Answer"), value, multiline=True) if isinstance(value, str) else None)
+    if refused:
+        raise AuditInvalid({item_id: refused})
     if item is not None and item["type"] == "photo":
         value = (audit.responses or {}).get(item_id)
     try:
@@ -537,6 +544,9 @@ def amend(audit: Audit, trainer: User, reason: str, changes: dict, comments: dic
 def acknowledge(audit: Audit, technician: User, comment: str, now: datetime) -> Audit:
     if audit.technician_id != technician.id or audit.status != "submitted":
         raise AuditError(_("Only the audited technician acknowledges a submitted report."))
+    refused = check_text(_("Comment"), comment, multiline=True)
+    if refused:
+        raise AuditError(refused)
     audit.technician_comment = (comment or "").strip()[:2000]
     audit.acknowledged_at = audit.acknowledged_at or now
     db.session.commit()

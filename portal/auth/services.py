@@ -20,6 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..dbtypes import utcnow
 from ..extensions import db
+from ..inputs import check_text
 from .models import ROLES, AccountEvent, ApiToken, LoginAttempt, Outlet, User, UserSession
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
@@ -68,7 +69,7 @@ NAME_MAX = 120
 def name_problem(name: str | None) -> str | None:
     if len((name or "").strip()) > NAME_MAX:
         return _("Name must be at most %(n)d characters.", n=NAME_MAX)
-    return None
+    return check_text(_("Name"), name)
 
 
 def role_problem(roles) -> str | None:

@@ -254,7 +254,11 @@ def change(number: str, action: str):
         abort(404)
     form = ActionForm()
     if not form.validate_on_submit():
-        abort(400)
+        if not form.is_submitted() or "csrf_token" in form.errors:
+            abort(400)
+        for message in (m for errors in form.errors.values() for m in errors):
+            flash(message, "error")  # e.g. a reason with a direction-changing character
+        return redirect(url_for("certification.certificate", number=cert.number))
     me, today, reason = current_user._get_current_object(), local_today(), (form.reason.data or "").strip()
     if action == "revoke" and not form.confirm.data:
         flash(_("Not revoked: tick “I understand that revoking is final” to confirm."), "error")
