@@ -37,6 +37,9 @@ HOSTILE = [
     " 7",
     "‮evil‬",
 ]
+# Posted forms get the values that reach number and text parsing (the others are covered by the
+# query walk and would only add minutes).
+FORM_HOSTILE = [str(2**63), "-1", "²", "١", "9" * 10_000, "‮evil‬"]
 QUERY_NAMES = ("page", "days", "s", "q", "tier", "outlet", "region", "province", "cohort", "status",
                "format", "lang", "next", "limit", "by", "show", "only", "technician", "role", "export")
 FORM_NAMES = ("index", "item", "value", "comment", "note", "reason", "decision", "status", "done",
@@ -127,7 +130,7 @@ def test_no_route_fails_on_hostile_input(demo_app, username):
             url = url_for_rule(rule, values) + "?" + query
             if "GET" in methods:
                 check(client.get(url), f"GET {rule.rule} ?{query[:80]}")
-            if "POST" in methods and rule.endpoint != "auth.login":
+            if "POST" in methods and rule.endpoint != "auth.login" and bad in FORM_HOSTILE:
                 form = {name: bad for name in FORM_NAMES} | {"csrf_token": token}
                 check(client.post(url_for_rule(rule, values), data=form), f"POST {rule.rule} form {bad[:20]!r}")
         if "POST" in methods and rule.rule.startswith("/api/"):
