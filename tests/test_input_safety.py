@@ -221,3 +221,28 @@ def test_a_name_with_a_joiner_is_accepted(client, users):
         "csrf_token": token, "username": "newadmin", "name": "می\u200cخواهم", "roles": ["admin"]})
     assert response.status_code == 200
     assert db.session.scalar(select(User).where(User.username == "newadmin")).name == "می\u200cخواهم"
+
+
+def test_sign_off_item_comment_refuses_bidi_and_keeps_what_was_typed(client, courses, users):
+    from portal.learning.models import PracticalTask, SignOff
+
+    login(client, "trainer")
+    url = "/learning/signoff/tech/onboarding/seven-step-drill"
+    token = get_csrf(client, url)
+    task = db.session.scalar(select(PracticalTask).where(PracticalTask.slug == "seven-step-drill"))
+    data = {"csrf_token": token, **{f"item-{i}": "pass" for i in range(len(task.checklist))},
+            "comment-1": "good greeting " + EVIL}
+    response = client.post(url + "?lang=en", data=data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Comment " + MESSAGE in html and "good greeting" in html
+    assert db.session.scalar(select(func.count()).select_from(SignOff)) == 0
+
+
+def test_undo_note_refuses_bidi(app, users, audit_draft):
+    from portal.audits import services as audit_svc
+
+    with app.test_request_context("/?lang=en"):
+        for undo in (audit_svc.reinstate_certificate, audit_svc.withdraw_lesson):
+            with pytest.raises(audit_svc.AuditError, match=r"Note contains an invisible"):
+                undo(audit_draft, 1, users["trainer"], f"ok {EVIL}", datetime.now(timezone.utc))

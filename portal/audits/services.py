@@ -430,10 +430,13 @@ def _clear_alerts(audit: Audit, trainer: User, now: datetime) -> None:
             _resolve(consequence, "cleared", trainer, "", now)
 
 
-def _undoable(audit: Audit, consequence_id: int, kind: str, trainer: User) -> AuditConsequence:
+def _undoable(audit: Audit, consequence_id: int, kind: str, trainer: User,
+              note_problem: str | None = None) -> AuditConsequence:
     if not trainer.has_role("trainer"):
         raise AuditError(_("Only trainers undo what a report caused."))
     refuse_self(trainer, audit.technician_id, AuditError)
+    if note_problem:
+        raise AuditError(note_problem)
     consequence = db.session.scalar(select(AuditConsequence).where(
         AuditConsequence.id == consequence_id, AuditConsequence.audit_id == audit.id,
         AuditConsequence.kind == kind).with_for_update())
@@ -450,7 +453,8 @@ def reinstate_certificate(audit: Audit, consequence_id: int, trainer: User, note
     """A trainer reinstates a certificate this report suspended, now that its amended answers
     have no red-line failure (through certification's service, which logs it)."""
     try:
-        consequence = _undoable(audit, consequence_id, "suspend", trainer)
+        consequence = _undoable(audit, consequence_id, "suspend", trainer,
+                                check_text(_("Note"), note, multiline=True))
         cert = CERTIFICATES["find"](consequence.key)
         if cert is None or cert.status != "suspended":
             raise AuditError(_("Certificate %(number)s is no longer suspended.", number=consequence.key))
@@ -468,7 +472,8 @@ def withdraw_lesson(audit: Audit, consequence_id: int, trainer: User, note: str,
     """A trainer withdraws the lesson this report assigned, now that the amended section score
     no longer falls short (through learning's service)."""
     try:
-        consequence = _undoable(audit, consequence_id, "assign", trainer)
+        consequence = _undoable(audit, consequence_id, "assign", trainer,
+                                check_text(_("Note"), note, multiline=True))
         row = db.session.get(TargetedAssignment, consequence.targeted_id) if consequence.targeted_id else None
         _resolve(consequence, "withdrawn", trainer, note, now)
         consequence.targeted_id = None

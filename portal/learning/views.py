@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..auth.models import Region, User, UserRole
 from ..extensions import db
+from ..inputs import check_text
 from ..kb.models import PRODUCTS, Case
 from ..kb.views import TEACHING_LINKS, user_lang
 from ..security import roles_required
@@ -275,6 +276,7 @@ def signoff(username: str, slug: str, task: str):
             results.append((verdict == "pass", request.form.get(f"comment-{index}", "")))
             if verdict not in ("pass", "fail"):
                 problem = _("Judge every item: pass or fail.")
+            problem = problem or check_text(_("Comment"), results[-1][1], multiline=True)
         if problem is None:
             try:
                 result = svc.record_signoff(item, technician, _me(), results, form.comment.data or "")
