@@ -47,12 +47,22 @@ def create_app(test_config: dict | None = None) -> Flask:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
 
+    _read_inputs_safely(app)
     _init_extensions(app)
     _register_blueprints(app)
     _register_hooks(app)
     _register_cli(app)
     _connect_modules()
     return app
+
+
+def _read_inputs_safely(app: Flask) -> None:
+    """Ids in URLs (``<int:...>``) are ASCII digits from 1 to 2⁶³−1, else 404; JSON bodies
+    nested too deeply are refused with 400 before they are parsed (see portal/inputs.py)."""
+    from .inputs import IdConverter, PortalJSONProvider
+
+    app.url_map.converters["int"] = IdConverter
+    app.json = PortalJSONProvider(app)
 
 
 def _connect_modules() -> None:

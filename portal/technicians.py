@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from .auth.models import User
 from .extensions import db
+from .inputs import int_arg
 from .security import roles_required
 
 bp = Blueprint("technicians", __name__, url_prefix="/technicians")
@@ -53,12 +54,8 @@ def index():
     from .dashboard import active_technicians, holders
     from .kb.views import user_lang
 
-    def number(name):
-        value = request.args.get(name, "")
-        return int(value) if value.isdigit() else None
-
-    filters = {"region": number("region"), "province": number("province"), "outlet": number("outlet"),
-               "tier": number("tier")}
+    filters = {"region": int_arg("region"), "province": int_arg("province"), "outlet": int_arg("outlet"),
+               "tier": int_arg("tier")}
     today = local_today()
     people = active_technicians(filters["region"], filters["province"], filters["outlet"])
     if filters["tier"]:

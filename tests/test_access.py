@@ -116,7 +116,7 @@ MATRIX = {
     "audits.stories": ("GET", "/audits/good-practice", {"technician", "trainer", "auditor"}),
     "audits.decide": ("POST", "/audits/good-practice/{story}", {"trainer"}, {"decision": "approve"}),
     "audits.reports": ("GET", "/audits/reports", {"trainer"}),
-    "audits.undo": ("POST", "/audits/{audit}/consequences/0/reinstate", {"trainer"}),
+    "audits.undo": ("POST", "/audits/{audit}/consequences/999999/reinstate", {"trainer"}),
     "audits.record_page": ("GET", "/audits/records/tech", {"technician", "trainer", "admin"}, None, 301),
     "technicians.record": ("GET", "/technicians/tech", {"technician", "trainer", "admin"}),
     "api.record_json": ("GET", "/api/v1/technicians/tech/record", {"technician", "trainer", "admin"}),
@@ -226,7 +226,7 @@ def token_row(app, users, kb_data, learning_data, quizzes):
 @pytest.mark.parametrize("identity", ("anonymous",) + ROLES)
 def test_role_matrix(app, users, token_row, identity):
     for endpoint, (method, url, allowed, *data) in MATRIX.items():
-        url = url.format(**token_row, note=token_row["notes"].get(identity, 0))
+        url = url.format(**token_row, note=token_row["notes"].get(identity, 999999))
         client = app.test_client()
         if identity != "anonymous":
             assert login(client, users[identity].username).status_code == 302

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from ..inputs import PortalForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 
-class StartForm(FlaskForm):
+class StartForm(PortalForm):
     pass
 
 
-class SubmitForm(FlaskForm):
+class SubmitForm(PortalForm):
     pass
 
 
-class ImportForm(FlaskForm):
+class ImportForm(PortalForm):
     file = FileField(_l("Question file"), validators=[FileRequired(message=_l("Choose a file to import."))],
                      description=_l("GIFT (.txt, .gift) or Moodle XML (.xml), UTF-8, up to 2 MB."))
     format = SelectField(_l("Format"))

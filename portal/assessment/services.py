@@ -12,6 +12,7 @@ from sqlalchemy import select
 from ..auth.models import User
 from ..auth.services import in_place
 from ..extensions import db
+from ..inputs import parse_int
 from . import qtypes
 from .attempts import ShownQuestion, _to_original, model_answer
 from .models import Attempt, Question, Quiz
@@ -97,10 +98,10 @@ def response_from_form(form, question: ShownQuestion):
     public = question.public
     kind = question.type
     if kind == "single":
-        value = form.get(name, "")
-        return int(value) if value.isdigit() and int(value) < len(public["choices"]) else None
+        return parse_int(form.get(name), 0, len(public["choices"]) - 1)
     if kind == "multiple":
-        picked = sorted({int(v) for v in form.getlist(name) if v.isdigit() and int(v) < len(public["choices"])})
+        picked = sorted({n for v in form.getlist(name)
+                         if (n := parse_int(v, 0, len(public["choices"]) - 1)) is not None})
         return picked if (picked or form.get(f"{name}.seen")) else None
     if kind == "truefalse":
         return {"true": True, "false": False}.get(form.get(name, ""))
@@ -116,9 +117,9 @@ def response_from_form(form, question: ShownQuestion):
         ids = [item["id"] for item in public["items"]]
         positions = {}
         for shown_at, item_id in enumerate(ids):
-            value = form.get(f"{name}.{item_id}", "")
-            if value.isdigit():
-                positions[item_id] = (int(value), shown_at)
+            value = parse_int(form.get(f"{name}.{item_id}"))
+            if value is not None:
+                positions[item_id] = (value, shown_at)
         if not positions:
             return None
         return sorted(ids, key=lambda i: positions.get(i, (len(ids) + 1, ids.index(i))))

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ..auth.models import Outlet, Region, User
 from ..csvexport import columns, place, table_response, yes_no
 from ..extensions import db
+from ..inputs import int_arg, parse_int
 from ..kb.views import user_lang
 from ..security import roles_required
 from . import attempts as engine
@@ -132,16 +133,16 @@ def attempt(attempt_id: int):
 def answer(attempt_id: int):
     """Save one answer (the page calls this as each answer is given)."""
     item = _own_attempt_or_404(attempt_id)
-    index = request.form.get("index", "")
-    if not index.isdigit() or int(index) >= len(item.items):
+    index = parse_int(request.form.get("index"), 0, len(item.items) - 1)
+    if index is None:
         return jsonify(ok=False, error=_("There is no such question in this attempt.")), 400
     if item.status != "open":
         return jsonify(ok=False, closed=True, error=_("This attempt is already closed."),
                        result=url_for("assessment.result", attempt_id=item.id)), 409
     lang = _posted_lang()
-    question = engine.shown(item, lang)[int(index)]
+    question = engine.shown(item, lang)[index]
     try:
-        engine.save_answer(item, int(index), svc.response_from_form(request.form, question), now(), question.lang)
+        engine.save_answer(item, index, svc.response_from_form(request.form, question), now(), question.lang)
     except engine.AttemptError as problem:
         return jsonify(ok=False, closed=item.status != "open", error=str(problem),
                        result=url_for("assessment.result", attempt_id=item.id)), 409
@@ -184,6 +185,8 @@ def result(attempt_id: int):
 def image(name: str):
     from ..content.cli import default_content_root
 
+    if len(name) > 255:  # longer than any file name the system can hold
+        abort(404)
     root = (Path(default_content_root()).parent / "quizzes" / "images").resolve()
     path = (root / name).resolve()
     if root not in path.parents or not path.is_file() or path.suffix.lower() not in (
@@ -196,11 +199,7 @@ def image(name: str):
 
 
 def _filters() -> dict:
-    def number(name):
-        value = request.args.get(name, "")
-        return int(value) if value.isdigit() else None
-
-    return {"cohort_id": number("cohort"), "region_id": number("region"), "outlet_id": number("outlet")}
+    return {"cohort_id": int_arg("cohort"), "region_id": int_arg("region"), "outlet_id": int_arg("outlet")}
 
 
 @bp.route("/reports")

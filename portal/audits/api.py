@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
 from ..extensions import db
+from ..inputs import check_text
 from . import services as svc
 from .loader import all_items, current_template
 from .models import Audit
@@ -79,6 +80,9 @@ def file_audit(auditor: User, payload, now: datetime) -> tuple[Audit, bool]:
             if item["type"] == "photo":
                 fields[f"responses.{item_id}"] = _("Photos are uploaded on the portal, not through this call.")
                 continue
+            if isinstance(value, str) and check_text(_("Answer"), value, multiline=True):
+                fields[f"responses.{item_id}"] = check_text(_("Answer"), value, multiline=True)
+                continue
             try:
                 value = rtypes.get(item["type"]).clean(item, value)
             except ValueError as problem:
@@ -89,6 +93,8 @@ def file_audit(auditor: User, payload, now: datetime) -> tuple[Audit, bool]:
         for item_id, text in comments.items():
             if item_id not in items:
                 fields[f"comments.{item_id}"] = _("There is no such item in this form.")
+            elif check_text(_("Comment"), text, multiline=True):
+                fields[f"comments.{item_id}"] = check_text(_("Comment"), text, multiline=True)
             elif text.strip():
                 clean_comments[item_id] = text.strip()[:2000]
         if not any(name.startswith("responses") for name in fields):

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from ..inputs import PortalForm
 from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 
-class PlainForm(FlaskForm):
+class PlainForm(PortalForm):
     """CSRF only: the fields are the form's items, read by the view."""
 
 
-class AuditHeaderForm(FlaskForm):
+class AuditHeaderForm(PortalForm):
     technician = SelectField(_l("Technician"), validators=[DataRequired(message=_l("Choose the technician."))])
     template = SelectField(_l("Form"))
     visited_at = DateTimeLocalField(_l("Visit date and time"), format="%Y-%m-%dT%H:%M",
@@ -22,6 +22,6 @@ class AuditHeaderForm(FlaskForm):
     city = StringField(_l("City"), validators=[DataRequired(), Length(max=60)])
 
 
-class AmendForm(FlaskForm):
+class AmendForm(PortalForm):
     reason = TextAreaField(_l("Why the report is amended"), validators=[Optional(), Length(max=2000)],
                            render_kw={"rows": 3})

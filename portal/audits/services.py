@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from ..auth.models import User, UserRole
 from ..dbtypes import utcnow
 from ..extensions import db
+from ..inputs import check_text
 from ..messages import both, msg
 from ..products import PRODUCTS
 from ..security import refuse_self
@@ -83,7 +84,9 @@ def check_header(auditor: User, technician: User | None, visited_at: datetime | 
         problems["product"] = _("Choose the product line.")
     if not (city or "").strip() or len(city.strip()) > 60:
         problems["city"] = _("The city (up to 60 characters).")
-    return problems
+    for name, label in (("work_order", _("Work order")), ("city", _("City"))):
+        problems.setdefault(name, check_text(label, work_order if name == "work_order" else city))
+    return {name: message for name, message in problems.items() if message}
 
 
 def start(auditor: User, technician: User, template: AuditTemplate, visited_at: datetime, work_order: str,
@@ -169,6 +172,10 @@ def save_answer(audit: Audit, item_id: str, value, comment: str | None = None) -
     the number of photos attached to it, whatever is sent."""
     _draft(audit)
     item = all_items(audit.template.spec).get(item_id)
+    refused = check_text(_("Comment"), comment, multiline=True) or (
+        check_text(_("Answer"), value, multiline=True) if isinstance(value, str) else None)
+    if refused:
+        raise AuditInvalid({item_id: refused})
     if item is not None and item["type"] == "photo":
         value = (audit.responses or {}).get(item_id)
     try:
@@ -423,10 +430,13 @@ def _clear_alerts(audit: Audit, trainer: User, now: datetime) -> None:
             _resolve(consequence, "cleared", trainer, "", now)
 
 
-def _undoable(audit: Audit, consequence_id: int, kind: str, trainer: User) -> AuditConsequence:
+def _undoable(audit: Audit, consequence_id: int, kind: str, trainer: User,
+              note_problem: str | None = None) -> AuditConsequence:
     if not trainer.has_role("trainer"):
         raise AuditError(_("Only trainers undo what a report caused."))
     refuse_self(trainer, audit.technician_id, AuditError)
+    if note_problem:
+        raise AuditError(note_problem)
     consequence = db.session.scalar(select(AuditConsequence).where(
         AuditConsequence.id == consequence_id, AuditConsequence.audit_id == audit.id,
         AuditConsequence.kind == kind).with_for_update())
@@ -443,7 +453,8 @@ def reinstate_certificate(audit: Audit, consequence_id: int, trainer: User, note
     """A trainer reinstates a certificate this report suspended, now that its amended answers
     have no red-line failure (through certification's service, which logs it)."""
     try:
-        consequence = _undoable(audit, consequence_id, "suspend", trainer)
+        consequence = _undoable(audit, consequence_id, "suspend", trainer,
+                                check_text(_("Note"), note, multiline=True))
         cert = CERTIFICATES["find"](consequence.key)
         if cert is None or cert.status != "suspended":
             raise AuditError(_("Certificate %(number)s is no longer suspended.", number=consequence.key))
@@ -461,7 +472,8 @@ def withdraw_lesson(audit: Audit, consequence_id: int, trainer: User, note: str,
     """A trainer withdraws the lesson this report assigned, now that the amended section score
     no longer falls short (through learning's service)."""
     try:
-        consequence = _undoable(audit, consequence_id, "assign", trainer)
+        consequence = _undoable(audit, consequence_id, "assign", trainer,
+                                check_text(_("Note"), note, multiline=True))
         row = db.session.get(TargetedAssignment, consequence.targeted_id) if consequence.targeted_id else None
         _resolve(consequence, "withdrawn", trainer, note, now)
         consequence.targeted_id = None
@@ -537,6 +549,9 @@ def amend(audit: Audit, trainer: User, reason: str, changes: dict, comments: dic
 def acknowledge(audit: Audit, technician: User, comment: str, now: datetime) -> Audit:
     if audit.technician_id != technician.id or audit.status != "submitted":
         raise AuditError(_("Only the audited technician acknowledges a submitted report."))
+    refused = check_text(_("Comment"), comment, multiline=True)
+    if refused:
+        raise AuditError(refused)
     audit.technician_comment = (comment or "").strip()[:2000]
     audit.acknowledged_at = audit.acknowledged_at or now
     db.session.commit()

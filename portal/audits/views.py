@@ -20,6 +20,7 @@ from ..auth.models import User
 from ..certification.rules import AUDIT_PROVIDERS
 from ..csvexport import columns, place, table_response
 from ..extensions import db
+from ..inputs import int_arg
 from ..errors import render_error
 from ..kb.photos import MAX_BYTES as MAX_PHOTO_BYTES, MAX_PIXELS as MAX_PHOTO_PIXELS
 from ..kb.views import user_lang
@@ -88,7 +89,7 @@ def index():
 
     me = _me()
     query = svc.visible_audits(me)
-    days = request.args.get("days", type=int)
+    days = int_arg("days", None, 1, 36500)
     if days:  # the dashboard's "last N days" figures link here
         query = query.where(Audit.status == "submitted", Audit.visited_at >= now() - timedelta(days=days))
     if request.args.get("red_line") == "1":

@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from ..extensions import db
+from ..inputs import MAX_PAGE, int_arg
 from ..products import PRODUCTS
 from ..security import roles_required
 from ..templating import product_label
@@ -92,7 +93,7 @@ def users():
         )
     elif status != "all":
         query = query.where(User.active.is_(True))
-    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
+    page = db.paginate(query, page=int_arg("page", 1, 1, MAX_PAGE), per_page=PER_PAGE, error_out=False)
     return render_template("admin/users.html", page=page, form=form)
 
 
@@ -240,7 +241,7 @@ def tokens():
     query = select(ApiToken).order_by(ApiToken.created_at.desc())
     if show != "all":
         query = query.where(ApiToken.revoked_at.is_(None))
-    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
+    page = db.paginate(query, page=int_arg("page", 1, 1, MAX_PAGE), per_page=PER_PAGE, error_out=False)
     return render_template("admin/tokens.html", page=page, show=show, confirm=ConfirmForm())
 
 

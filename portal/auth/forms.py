@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from ..inputs import PortalForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     DateField,
@@ -18,7 +18,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from .models import ROLES
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PortalForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
                            render_kw={"autocomplete": "username", "autocapitalize": "none",
                                       "spellcheck": "false", "autofocus": True})
@@ -26,7 +26,7 @@ class LoginForm(FlaskForm):
                              render_kw={"autocomplete": "current-password"})
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(PortalForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired()],
                             render_kw={"autocomplete": "current-password"})
     new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)],
@@ -49,7 +49,7 @@ def role_choices():
     return [(r, role_label(r)) for r in ROLES]
 
 
-class UserForm(FlaskForm):
+class UserForm(PortalForm):
     username = StringField(
         _l("Username"),
         validators=[DataRequired(), Length(min=3, max=64),
@@ -81,25 +81,25 @@ class EditUserForm(UserForm):
     password = None
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(PortalForm):
     pass
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(PortalForm):
     """An empty form: its CSRF token is what protects a one-button action."""
 
 
-class TokenForm(FlaskForm):
+class TokenForm(PortalForm):
     label = StringField(_l("Label"), validators=[Optional(), Length(max=100)],
                         description=_l("What the token is for, e.g. the name of an integration."))
 
 
-class ImportForm(FlaskForm):
+class ImportForm(PortalForm):
     file = FileField(_l("CSV file"), validators=[FileRequired(message=_l("Choose a CSV file."))],
                      render_kw={"accept": ".csv,text/csv"})
 
 
-class RegionForm(FlaskForm):
+class RegionForm(PortalForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32),
                                                Regexp(r"^[A-Za-z0-9-]+$", message=_l("Letters, digits and dashes only."))])
     name_zh = StringField(_l("Name (Chinese)"), validators=[DataRequired(), Length(max=100)])
@@ -117,7 +117,7 @@ class OutletForm(RegionForm):
                                   description=_l("None ticked: the outlet services every line."))
 
 
-class UserFilterForm(FlaskForm):
+class UserFilterForm(PortalForm):
     class Meta:
         csrf = False
 

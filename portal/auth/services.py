@@ -22,6 +22,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..dbtypes import utcnow
 from ..extensions import db
+from ..inputs import check_text
 from .models import ROLES, AccountEvent, ApiToken, LoginAttempt, Outlet, User, UserSession
 from .passwords import DEMO_PASSWORD, contains_identity, is_common
 
@@ -79,7 +80,7 @@ NAME_MAX = 120
 def name_problem(name: str | None) -> str | None:
     if len((name or "").strip()) > NAME_MAX:
         return _("Name must be at most %(n)d characters.", n=NAME_MAX)
-    return None
+    return check_text(_("Name"), name)
 
 
 def role_problem(roles) -> str | None:

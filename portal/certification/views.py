@@ -17,6 +17,7 @@ from ..api import bp as api_bp
 from ..auth.models import Outlet, Province, Region, User
 from ..csvexport import columns, place, table_response, word, yes_no
 from ..extensions import db, limiter
+from ..inputs import int_arg
 from ..kb.views import user_lang
 from ..links import external_url
 from ..security import is_self, public, roles_required
@@ -154,8 +155,7 @@ def qr(number: str):
 
 
 def _number_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return int_arg(name)
 
 
 @bp.route("/certificates/")
@@ -255,7 +255,11 @@ def change(number: str, action: str):
         abort(404)
     form = ActionForm()
     if not form.validate_on_submit():
-        abort(400)
+        if not form.is_submitted() or "csrf_token" in form.errors:
+            abort(400)
+        for message in (m for errors in form.errors.values() for m in errors):
+            flash(message, "error")  # e.g. a reason with a direction-changing character
+        return redirect(url_for("certification.certificate", number=cert.number))
     me, today, reason = current_user._get_current_object(), local_today(), (form.reason.data or "").strip()
     if action == "revoke" and not form.confirm.data:
         flash(_("Not revoked: tick “I understand that revoking is final” to confirm."), "error")

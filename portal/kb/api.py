@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ..api import bp
 from ..extensions import db
+from ..inputs import parse_int
 from ..links import external_url
 from ..security import json_error, roles_required
 from .models import LANGS, Case, Photo
@@ -21,10 +22,10 @@ def _int_arg(name: str, default: int, low: int, high: int):
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default, None
-    try:
-        value = int(raw)
-    except ValueError:
+    value = parse_int(raw.removeprefix("-"))
+    if value is None:
         return None, _("%(name)s must be a whole number.", name=name)
+    value = -value if raw.startswith("-") else value
     if not low <= value <= high:
         return None, _("%(name)s must be from %(low)d to %(high)d.", name=name, low=low, high=high)
     return value, None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from ..inputs import PortalForm
 from flask_wtf.file import MultipleFileField
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -25,7 +25,7 @@ def product_choices():
     return [(p, product_label(p)) for p in PRODUCTS]
 
 
-class CaseForm(FlaskForm):
+class CaseForm(PortalForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)],
                         description=_l("The fault in a few words, with its code if it has one."))
     lang = SelectField(_l("Language"))
@@ -97,10 +97,10 @@ class ReviewForm(CaseForm):
                            render_kw={"rows": 3})
 
 
-class FeedbackForm(FlaskForm):
+class FeedbackForm(PortalForm):
     comment = TextAreaField(_l("What happened? (optional)"), validators=[Optional(), Length(max=1000)],
                             render_kw={"rows": 2})
 
 
-class NoteForm(FlaskForm):
+class NoteForm(PortalForm):
     note = StringField(_l("Why"), validators=[DataRequired(), Length(max=300)])

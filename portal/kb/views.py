@@ -13,6 +13,7 @@ from sqlalchemy import case as sql_case
 from sqlalchemy import func, select
 
 from ..extensions import db
+from ..inputs import int_arg
 from ..markup import case_sections, render_markdown
 from ..security import roles_required
 from . import contributions as contrib
@@ -81,7 +82,7 @@ def search():
         product = None
     model = (request.args.get("model") or "").strip()[:60] or None
     component = (request.args.get("component") or "").strip()[:80] or None
-    page = max(1, min(request.args.get("page", 1, type=int) or 1, 50))
+    page = min(int_arg("page", 1, 1), 50)
     results = None
     if q or product or model or component:
         results = search_cases(q, lang=user_lang(), product=product, model=model,
@@ -97,7 +98,7 @@ def search():
 @roles_required(*READERS)
 def case(slug: str):
     item = _case_or_404(slug)
-    mark_opened(request.args.get("s", type=int), _me())
+    mark_opened(int_arg("s"), _me())
     translations = db.session.scalars(
         select(Case).where(Case.key == item.key, Case.id != item.id, Case.status == "published")).all()
     related = []
@@ -356,7 +357,7 @@ def change_status(slug: str):
 @bp.route("/reports/gaps")
 @roles_required("trainer")
 def gaps():
-    days = request.args.get("days", 90, type=int)
+    days = int_arg("days", 90, 1, 36500)
     from datetime import timedelta
 
     from ..dbtypes import utcnow

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from ..inputs import PortalForm
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..auth.forms import MultiCheckboxField
 
 
-class CohortForm(FlaskForm):
+class CohortForm(PortalForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)],
                        description=_l("For example: Guangzhou, November 2026."))
     course = SelectField(_l("Programme"))
@@ -21,16 +21,16 @@ class CohortForm(FlaskForm):
     move = BooleanField(_l("Move them: take these technicians out of their current cohort"))
 
 
-class DoneForm(FlaskForm):
+class DoneForm(PortalForm):
     pass
 
 
-class SignOffForm(FlaskForm):
+class SignOffForm(PortalForm):
     comment = TextAreaField(_l("Overall comment"), validators=[Optional(), Length(max=2000)],
                             render_kw={"rows": 3})
 
 
-class AssignmentForm(FlaskForm):
+class AssignmentForm(PortalForm):
     course = SelectField(_l("Course"))
     scope = SelectField(_l("Assign to"))
     region = SelectField(_l("Region"), validators=[Optional()])
@@ -38,7 +38,7 @@ class AssignmentForm(FlaskForm):
     due_date = DateField(_l("Due date"), validators=[DataRequired()])
 
 
-class TargetedForm(FlaskForm):
+class TargetedForm(PortalForm):
     technician = StringField(_l("Technician (username)"), validators=[DataRequired(), Length(max=80)])
     item = SelectField(_l("Lesson or module"))
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)],

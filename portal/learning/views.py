@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..auth.models import Region, User, UserRole
 from ..extensions import db
+from ..inputs import check_text
 from ..kb.models import PRODUCTS, Case
 from ..kb.views import TEACHING_LINKS, user_lang
 from ..errors import render_error
@@ -180,7 +181,7 @@ def image(slug: str, name: str):
     from ..content.cli import default_content_root
 
     course = _course_or_404(slug)
-    if not name or "/" in name or name.startswith(".") or not name.lower().endswith(
+    if not name or len(name) > 255 or "/" in name or name.startswith(".") or not name.lower().endswith(
             (".png", ".jpg", ".jpeg", ".webp", ".svg")):
         abort(404)
     path = Path(default_content_root()) / "courses" / course.slug / "images" / name
@@ -279,6 +280,7 @@ def signoff(username: str, slug: str, task: str):
             results.append((verdict == "pass", request.form.get(f"comment-{index}", "")))
             if verdict not in ("pass", "fail"):
                 problem = _("Judge every item: pass or fail.")
+            problem = problem or check_text(_("Comment"), results[-1][1], multiline=True)
         if problem is None:
             try:
                 result = svc.record_signoff(item, technician, _me(), results, form.comment.data or "")
