@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import threading
-import time
-import urllib.request
 from datetime import datetime, timezone
 
 import pytest
@@ -25,7 +22,7 @@ from portal.auth.services import create_user
 from portal.extensions import db
 
 from .conftest import BACKENDS, PASSWORD, csrf_from, make_app
-from .test_production import BIN, ROOT, Browser, _free_port
+from .test_production import Browser, _free_port, serve
 
 SLOTS = 12  # questions per attempt
 TECHNICIANS = 4
@@ -75,25 +72,8 @@ def served(request, tmp_path):
     env.update({"PORTAL_INSTANCE_PATH": str(tmp_path / "instance"), "LANG": "C.UTF-8",
                 "DATABASE_URL": uri, "SECRET_KEY": "live-test-secret"})
     port = _free_port()
-    process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", "3", "--bind", f"127.0.0.1:{port}", "portal:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("gunicorn did not start: " + process.stderr.read().decode()[-2000:])
-            time.sleep(0.2)
-    try:
+    with serve(env, port) as base:
         yield base, app
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def _attempts(app) -> dict[str, Attempt]:

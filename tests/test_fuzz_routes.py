@@ -59,7 +59,12 @@ HOSTILE_JSON = [deep(5000), '{"a":' * 5000 + "1" + "}" * 5000, "[]", "null", "1"
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fuzz")
-    application = make_app(folder, "sqlite:///" + str(folder / "fuzz.sqlite3"))
+    # Generous rate limits: the walk must reach every handler, not stop at a 429 (the limits
+    # themselves are tested in test_api_limits and test_certification).
+    generous = "1000000 per minute"
+    application = make_app(folder, "sqlite:///" + str(folder / "fuzz.sqlite3"), PORTAL_API_RATE=generous,
+                           PORTAL_API_ADDRESS_RATE=generous, PORTAL_API_AUTH_FAILURE_RATE=generous,
+                           PORTAL_VERIFY_RATE=generous)
     with application.app_context():
         db.create_all()
         result = application.test_cli_runner().invoke(args=["demo"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import os
 import socket
@@ -66,8 +67,15 @@ def gunicorn(tmp_path):
     for args in (["db", "upgrade"], ["demo"]):
         subprocess.run([str(BIN / "flask"), "--app", "portal", *args], cwd=ROOT, env=env,
                        check=True, capture_output=True, timeout=120)
+    with serve(env, port) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def serve(env: dict, port: int, workers: int = 3):
+    """gunicorn serving the portal with ``env`` on ``port``, once /healthz answers; stopped after."""
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", "3", "--bind", f"127.0.0.1:{port}",
+        [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
          "portal:create_app()"], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -81,9 +89,11 @@ def gunicorn(tmp_path):
                 process.kill()
                 pytest.fail("gunicorn did not start: " + process.stderr.read().decode()[-2000:])
             time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 def test_gunicorn_serves_the_portal(gunicorn):
