@@ -624,6 +624,14 @@ def test_the_cohort_page_shows_tasks_passed_failed_and_not_tried(app, client, co
         assert 'data-task="seven-step-drill" data-state="passed"' in mine
         assert 'data-task="seven-step-drill" data-state="failed"' in theirs
         assert theirs.count('data-state="not_tried"') == len(onboarding.tasks()) - 1
+        assert "/learning/signoff/other/" in theirs  # the cohort's trainer: each task links to its sign-off
+    # Another trainer sees the states but no link to a sign-off page that would refuse them.
+    make_user("elsewhere", "trainer")
+    stranger = app.test_client()
+    login(stranger, "elsewhere")
+    html = stranger.get(f"/learning/cohorts/{cohort.id}?lang=en").get_data(as_text=True)
+    panel = html.split('data-section="practical"', 1)[1]
+    assert 'data-task="seven-step-drill" data-state="failed"' in panel and "/learning/signoff/" not in panel
 
 
 # --- promises kept: a failed sign-off item says why -----------------------------------------
