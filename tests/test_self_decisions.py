@@ -188,3 +188,19 @@ def test_every_decision_about_oneself_is_refused_and_changes_nothing(app, world)
                 step()
         with pytest.raises(contrib.ContributionError, match=REFUSED):
             contrib.approve(db.session.get(Contribution, mine.id), both)
+
+
+def test_the_eligibility_board_offers_no_grant_on_ones_own_row(app, world, courses):
+    """A trainer who is also an eligible technician sees they are eligible, without a grant
+    button on their own row; the same state for someone else is a grant button."""
+    from .test_certification import make_tier1_eligible
+
+    both, trainer = world["both"], world["trainer"]
+    make_tier1_eligible(both, trainer)
+    make_tier1_eligible(world["auditech"], trainer)
+    html = _client(app, "both").get("/certificates/eligibility").get_data(as_text=True)
+    own = html.split('data-cell="both/certified"', 1)[1].split("</td>", 1)[0]
+    other = html.split('data-cell="auditech/certified"', 1)[1].split("</td>", 1)[0]
+    assert "data-self" in own and "Eligible: another trainer grants it" in own
+    assert "Eligible: grant" not in own and "/certificates/eligibility/both/" not in own
+    assert "Eligible: grant" in other and 'href="/certificates/eligibility/auditech/certified"' in other
