@@ -1,4 +1,26 @@
-"""The service-network portal: create_app() builds one Flask application."""
+"""The service-network portal: create_app() builds one Flask application.
+
+Layers, bottom first (``LAYERS``; tests/test_layers.py walks portal/ with ``ast`` and fails on
+an import that points up this order, on a sibling domain's views, on a cycle between modules or
+between domain packages, and on an import inside a function that is not marked lazy):
+
+* infrastructure — configuration, extensions, database types, languages and time zone, system
+  messages, security, inputs, links, Markdown, exports, API limits, error pages, template
+  filters, the content-loader registry. Imported by all; imports no domain.
+* auth — users, roles, the network of regions/provinces/outlets, sign-in, tokens, the API
+  blueprint that the areas above add their endpoints to.
+* notifications — the bell: raised by the domains above, imports none of them.
+* domains — kb (fault cases and search), learning (courses, cohorts, schedules, sign-offs),
+  assessment (question banks, quizzes, attempts), audits (mystery-shopper reports). Siblings may
+  use each other's models and services (never views) without a cycle between packages.
+* certification — tiers, eligibility, certificates; reads the domains below.
+* records — the technician record, dashboards, the technician list, ``flask daily``.
+* app — this factory, the role home pages (home/) and ``flask demo`` (demo/).
+
+Where a lower layer must reach a higher one (an amended audit reinstates a certificate it
+suspended; a case page lists the lessons that teach it; certification reads audit results), the
+lower one keeps a small registry that :func:`_connect_modules` fills here.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +33,65 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import errors, templating
+from .assessment import bank as _question_banks  # noqa: F401  (registers its content loaders)
+from .assessment import models as _assessment_models  # noqa: F401  (tables for migrations)
+from .assessment import services as assessment_services
+from .assessment.cli import quizzes_cli
+from .assessment.views import bp as assessment_bp
+from .audits import loader as _audit_forms  # noqa: F401  (registers its content loader)
+from .audits import services as audit_services
+from .audits.views import bp as audits_bp
+from .auth import models as _auth_models  # noqa: F401
+from .auth.admin_views import bp as admin_bp
+from .auth.api import api_user_from_bearer
+from .auth.api import bp as api_bp
+from .auth.cli import users_cli
+from .auth.views import bp as auth_bp
+from .auth.views import load_user
+from .certification import loader as _tiers  # noqa: F401  (registers its content loader)
+from .certification import rules as eligibility_rules
+from .certification import services as certificate_services
+from .certification.cli import certs_cli
+from .certification.views import bp as certification_bp
 from .config import build_config, production_problem
+from .content.cli import content_cli
+from .demo.cli import demo_command
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .home.views import bp as core_bp
+from .i18n import PortalDomain, select_locale_parsed, select_timezone
+from .inputs import IdConverter, PortalJSONProvider
+from .kb import api as _kb_api  # noqa: F401  (adds /api/v1/cases to the API blueprint)
+from .kb import loader as _kb_loader  # noqa: F401  (registers its content loader)
+from .kb import services as kb_services
+from .kb.cli import search_cli
+from .kb.indexing import check_once_per_process
+from .kb.views import bp as kb_bp
+from .learning import loader as _courses  # noqa: F401  (registers its content loaders)
+from .learning import services as learning_services
+from .learning.views import bp as learning_bp
+from .learning.views import teaching_links
+from .notifications.views import bp as notifications_bp
+from .records import api as _record_api  # noqa: F401  (adds /api/v1/technicians/…/record)
+from .records.daily import daily_command
+from .records.dashboard import bp as dashboard_bp
+from .records.technicians import bp as technicians_bp
+from .security import PortalSessionInterface, enforce_access, refuse_nul_bytes, security_headers
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+
+# The layer order (bottom first) as module names under portal/; see the docstring above.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("infrastructure", ("apilimits", "cliutil", "config", "content", "csvexport", "dbtypes", "errors",
+                        "extensions", "i18n", "inputs", "links", "markup", "messages", "products",
+                        "security", "templating")),
+    ("auth", ("auth",)),
+    ("notifications", ("notifications",)),
+    ("domains", ("kb", "learning", "assessment", "audits")),
+    ("certification", ("certification",)),
+    ("records", ("records",)),
+    ("app", ("__init__", "home", "demo")),
+)
 
 
 @event.listens_for(Engine, "connect")
@@ -59,24 +136,21 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _read_inputs_safely(app: Flask) -> None:
     """Ids in URLs (``<int:...>``) are ASCII digits from 1 to 2⁶³−1, else 404; JSON bodies
     nested too deeply are refused with 400 before they are parsed (see portal/inputs.py)."""
-    from .inputs import IdConverter, PortalJSONProvider
-
     app.url_map.converters["int"] = IdConverter
     app.json = PortalJSONProvider(app)
 
 
 def _connect_modules() -> None:
-    """Hand lower modules the functions of higher ones they call (layers point down)."""
-    from .audits import services as audits
-    from .certification import services as certification
-
-    audits.CERTIFICATES.update(find=certification.find, reinstate=certification.reinstate)
+    """Fill the registries through which lower layers reach higher ones (layers point down)."""
+    audit_services.CERTIFICATES.update(find=certificate_services.find, reinstate=certificate_services.reinstate)
+    if audit_services.audit_facts not in eligibility_rules.AUDIT_PROVIDERS:
+        eligibility_rules.AUDIT_PROVIDERS.append(audit_services.audit_facts)
+    learning_services.QUIZZES.update(find=assessment_services.quiz_by_slug, passed=assessment_services.passed_attempts)
+    if teaching_links not in kb_services.TEACHING_LINKS:
+        kb_services.TEACHING_LINKS.append(teaching_links)
 
 
 def _init_extensions(app: Flask) -> None:
-    from .i18n import PortalDomain, select_locale_parsed, select_timezone
-    from .security import PortalSessionInterface
-
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
@@ -86,32 +160,10 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     app.session_interface = PortalSessionInterface()
-
-    # Models must be imported for metadata (migrations, create_all) to know them.
-    from .auth import models as _auth_models  # noqa: F401
-    from .kb import models as _kb_models  # noqa: F401
-    from .learning import models as _learning_models  # noqa: F401
-    from .assessment import models as _assessment_models  # noqa: F401
-    from .certification import models as _certification_models  # noqa: F401
-    from .audits import models as _audit_models  # noqa: F401
-    from . import notifications as _notifications  # noqa: F401
+    # Every model module is imported above, so migrations and create_all know every table.
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .api import bp as api_bp
-    from .assessment.views import bp as assessment_bp
-    from .certification.views import bp as certification_bp
-    from .audits.views import bp as audits_bp
-    from .technicians import bp as technicians_bp
-    from .notifications import bp as notifications_bp
-    from .dashboard import bp as dashboard_bp
-    from .auth.admin_views import bp as admin_bp
-    from .auth.views import bp as auth_bp
-    from .home.views import bp as core_bp
-    from .kb import api as _kb_api  # noqa: F401  (registers /api/v1/cases on api_bp)
-    from .kb.views import bp as kb_bp
-    from .learning.views import bp as learning_bp
-
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
@@ -124,18 +176,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(api_bp)
-    # API calls authenticate by bearer token or session; security.api_user_from_bearer
+    # API calls authenticate by bearer token or session; auth.api.api_user_from_bearer
     # applies CSRF to the session kind itself.
     csrf.exempt(api_bp)
 
 
 def _register_hooks(app: Flask) -> None:
-    from . import errors, templating
-    from .auth.views import load_user
-    from .security import api_user_from_bearer, enforce_access, refuse_nul_bytes, security_headers
-
-    from .kb.indexing import check_once_per_process
-
     login_manager.user_loader(load_user)
     app.before_request(refuse_nul_bytes)
     app.before_request(check_once_per_process)
@@ -147,19 +193,10 @@ def _register_hooks(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from .assessment.cli import quizzes_cli
-    from .certification.cli import certs_cli
-    from .auth.cli import users_cli
-    from .content.cli import content_cli
-    from .demo.cli import demo_command
-    from .kb.cli import search_cli
-
     app.cli.add_command(users_cli)
     app.cli.add_command(quizzes_cli)
     app.cli.add_command(certs_cli)
     app.cli.add_command(content_cli)
     app.cli.add_command(search_cli)
     app.cli.add_command(demo_command)
-    from .notifications import daily_command
-
     app.cli.add_command(daily_command)

@@ -7,11 +7,14 @@ from contextlib import contextmanager
 from functools import wraps
 
 import click
+from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import refresh
 from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 
 from .extensions import db
+from .i18n import cli_locale
 from .links import site_base
 
 
@@ -23,7 +26,6 @@ def fail(message: str) -> None:
 
 def needs_schema(command):
     """Refuse clearly, instead of with a traceback, when the database is unreachable or empty."""
-
     @wraps(command)
     def wrapper(*args, **kwargs):
         try:
@@ -41,11 +43,6 @@ def needs_schema(command):
 def cli_request():
     """A request context for commands that build links (evidence, notifications), in the
     shell's language; the locale it caches does not outlive it."""
-    from flask import current_app
-    from flask_babel import refresh
-
-    from .i18n import cli_locale
-
     # At the public address (PORTAL_BASE_URL), which PORTAL_TRUSTED_HOSTS lets through.
     with current_app.test_request_context("/?lang=" + cli_locale(), base_url=site_base() or None):
         refresh()

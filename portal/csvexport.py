@@ -68,8 +68,8 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def xlsx_response(header: list[str], rows, filename: str) -> Response:
     """The same table as an Excel workbook (one sheet, header row bold and frozen). Strings are
     stored as text cells, so "=..." is shown as typed and never run, with no character added."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl import Workbook  # lazy: openpyxl is heavy and only .xlsx downloads need it
+    from openpyxl.styles import Font  # lazy: as above
 
     book = Workbook()
     sheet = book.active

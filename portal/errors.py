@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import make_response, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
@@ -58,7 +58,6 @@ def register(app) -> None:
         allowed = getattr(error, "valid_methods", None)
         if allowed:  # 405 keeps its Allow header
             body, status = response if isinstance(response, tuple) else (response, error.code)
-            from flask import make_response
 
             response = make_response(body, status)
             response.headers["Allow"] = ", ".join(allowed)

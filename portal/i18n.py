@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.support import NullTranslations, Translations
@@ -99,3 +101,22 @@ def select_locale() -> str:
 
 def select_timezone() -> str:
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def user_lang() -> str:
+    """"zh" or "en": which language of bilingual content (titles, bodies) the reader sees."""
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh"
+
+
+def local_today() -> date:
+    """Today in the portal's time zone (PORTAL_TIMEZONE): schedules, due dates and certificates
+    are dated in local days."""
+    return datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
+def local_date(moment: datetime | None) -> date | None:
+    """The local day of a stored (UTC) moment."""
+    if moment is None:
+        return None
+    return moment.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()

@@ -176,3 +176,7 @@ class PortalForm(FlaskForm):
                     valid = False
                     break
         return valid
+
+
+class PlainForm(PortalForm):
+    """CSRF only: a post whose fields (if any) the view reads itself."""

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, g, jsonify, redirect, request, url_for
+from flask import Flask, abort, current_app, g, jsonify, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-
-from . import apilimits
 
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
@@ -39,7 +37,6 @@ def signed_in(view):
 
 def roles_required(*roles: str):
     """Signed-in users holding at least one of these roles."""
-
     def decorate(view):
         view._access = ("roles", frozenset(roles))
         return view
@@ -99,8 +96,6 @@ def refuse_nul_bytes():
 
 def enforce_access():
     """before_request hook: apply the endpoint's declared rule."""
-    from flask import current_app
-
     if request.endpoint is None:  # 404 / 405: routing reports those
         return None
     rule = access_rule(current_app, request.endpoint)
@@ -188,58 +183,6 @@ def security_headers(response):
     if response.mimetype == "text/html" or is_api_request():
         response.headers.setdefault("Cache-Control", "no-store")
     return response
-
-
-def api_user_from_bearer():
-    """before_request for /api/: a bearer token, when sent, decides who the caller is.
-
-    A request carrying an Authorization header is judged by that header alone
-    (a bad token is 401 even with a valid session cookie), and is exempt from CSRF
-    because browsers never attach it on their own. Session-cookie API calls that
-    change something must carry the CSRF token like any form.
-    """
-    from flask import current_app
-
-    from .auth.services import user_for_token
-    from .extensions import csrf
-
-    if not is_api_request():
-        return None
-    wait = apilimits.address_wait()
-    if wait:
-        return api_too_many(wait)
-    header = request.headers.get("Authorization")
-    if header is not None:
-        scheme, _sep, token = header.partition(" ")
-        token = token.strip()
-        user = user_for_token(token) if scheme.lower() == "bearer" else None
-        if user is None:
-            wait = apilimits.failed_auth_wait()
-            if wait:
-                return api_too_many(wait)
-            return json_error(401, _("The bearer token is missing, malformed, revoked or unknown."))
-        wait = apilimits.token_wait(token)
-        if wait:
-            return api_too_many(wait)
-        # Flask-Login keeps the request's user in g._login_user; setting it here makes
-        # current_user the token's owner for this request without touching the session.
-        g._login_user = user
-        g.auth_via_token = True
-        return None
-    if current_user.is_authenticated:
-        wait = apilimits.user_wait(current_user.id)
-    elif request.endpoint is not None and access_rule(current_app, request.endpoint) != (
-            PUBLIC, frozenset()):
-        wait = apilimits.failed_auth_wait()  # enforce_access answers 401 if within the limit
-    else:
-        wait = None
-    if wait:
-        return api_too_many(wait)
-    if request.method not in ("GET", "HEAD", "OPTIONS") and current_app.config.get(
-        "WTF_CSRF_ENABLED", True
-    ):
-        csrf.protect()
-    return None
 
 
 def api_too_many(seconds: int):

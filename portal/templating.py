@@ -5,10 +5,11 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import current_app, request, url_for
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
+
+from .markup import render_question
 
 
 def role_label(role: str) -> str:
@@ -126,8 +127,6 @@ def html_lang() -> str:
 
 
 def register(app) -> None:
-    from .markup import render_question
-
     app.jinja_env.filters["question_html"] = render_question
     app.jinja_env.filters["datetime"] = lambda v, fmt="medium": format_datetime(v, fmt) if v else ""
     app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
@@ -154,17 +153,7 @@ def register(app) -> None:
             "role_plural": role_plural,
             "home_links": _home_links(),
             "language_switch_next": language_switch_next,
-            "unread_notifications": _unread,
         }
-
-
-def _unread() -> int:
-    """The bell's count (called by the header only when someone is signed in)."""
-    from flask_login import current_user
-
-    from .notifications import unread_count
-
-    return unread_count(current_user.id) if current_user.is_authenticated else 0
 
 
 def _home_links() -> list[tuple[str, str]]:

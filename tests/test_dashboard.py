@@ -96,7 +96,7 @@ def test_every_trainer_home_and_dashboard_figure_follows_to_a_list_of_that_lengt
     """A Master whose first-tier certificate is suspended still counts as certified at the first
     tier (a higher valid tier counts at every tier below it); "suspended or lapsed" links to exactly
     those certificates, "overdue" to exactly those technicians and courses."""
-    from portal.dashboard import holders
+    from portal.records.dashboard import holders
     from portal.learning.models import Assignment, Course
 
     today = date.today()

@@ -592,7 +592,7 @@ def test_someone_who_joins_after_the_due_date_is_not_overdue_at_once(app, course
     assert [u.username for u in learning.assignment_report(assignment, date(2026, 7, 2)).overdue] == ["late", "tech"]
     steps = learning.next_steps(late, date(2026, 6, 2), "en")
     assert steps.items == [(quarterly.title_en, date(2026, 7, 1), False)]
-    from portal.records import next_steps as urgent_steps
+    from portal.records.record import next_steps as urgent_steps
 
     with app.test_request_context("/"):
         step = next(s for s in urgent_steps(late, date(2026, 6, 2), "en") if s.due is not None)

@@ -169,7 +169,7 @@ def test_mark_all_read(app, users, courses):
 def test_next_steps_are_ordered_by_urgency(app, users, quizzes, kb_data, ctx):
     from portal.assessment import attempts
     from portal.assessment.services import quiz_by_slug
-    from portal.records import next_steps
+    from portal.records.record import next_steps
 
     tech, trainer = users["technician"], users["trainer"]
     today = date.today()

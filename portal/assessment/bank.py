@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask_babel import gettext as _
@@ -15,8 +14,9 @@ from ..content.files import FileProblem, parse_yaml_file, yaml_line_finder
 from ..content.loader import Report, register, upsert
 from ..dbtypes import utcnow
 from ..extensions import db
-from . import gift, qtypes
-from .models import Question, QuestionCategory
+from . import gift, moodlexml, qtypes
+from .attempts import _pool
+from .models import REVIEW_MODES, Question, QuestionCategory, Quiz
 
 IDENT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,118}$")
 IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.(png|jpe?g|webp|svg)$")
@@ -215,7 +215,7 @@ def store(category_path: str, rows: list[dict], source: str, report: Report) -> 
     return stored
 
 
-@register("quizzes", "quizzes", order=25)
+@register("quizzes", "quizzes")
 def load_banks(where: Path) -> Report:
     """quizzes/**/*.yaml; a file with a problem is reported and nothing of it loads."""
     report = Report()
@@ -275,8 +275,6 @@ def import_gift(source: str, category_path: str, atomic: bool = False) -> tuple[
 
 
 def import_moodle_xml(source: str, category_path: str, atomic: bool = False) -> tuple[gift.Result, Report, bool]:
-    from . import moodlexml
-
     return import_parsed(moodlexml.parse(source), category_path, "moodle-xml", atomic)
 
 
@@ -321,8 +319,6 @@ QUIZ_FIELDS = {"title", "time_limit_minutes", "pass_mark", "attempts", "cooldown
 
 
 def parse_quiz(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
-    from .models import REVIEW_MODES
-
     try:
         data, lines, digest = parse_yaml_file(path)
     except FileProblem as problem:
@@ -365,7 +361,6 @@ def parse_quiz(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
                 "difficulty": {str(k): int(v) for k, v in (section.get("difficulty") or {}).items()}}
         if sum(spec["difficulty"].values()) > spec["draw"]:
             problems.append((line, f"sections[{i + 1}].difficulty", _("The mix asks for more than the draw.")))
-        from .attempts import _pool
 
         available = len(_pool(spec))
         if available < spec["draw"]:
@@ -375,10 +370,8 @@ def parse_quiz(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
     return {"slug": slug, "title": title, "settings": settings, "sections": clean, "digest": digest}, problems
 
 
-@register("quiz definitions", "quizzes", order=26)
+@register("quiz definitions", "quizzes")
 def load_quizzes(where: Path) -> Report:
-    from .models import Quiz
-
     report = Report()
     files = [where] if where.is_file() else sorted(where.rglob("*.quiz.yaml"))
     for path in files:

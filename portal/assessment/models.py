@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..auth.models import User
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
-
-if TYPE_CHECKING:
-    from ..auth.models import User
 
 
 class QuestionCategory(db.Model):

@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file,
-                   url_for)
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -15,13 +14,16 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.models import Outlet, Region, User
+from ..content.cli import default_content_root
 from ..csvexport import columns, place, table_response, yes_no
 from ..extensions import db
+from ..i18n import user_lang
 from ..inputs import int_arg, parse_int
-from ..kb.views import user_lang
+from ..learning.models import Cohort
 from ..security import roles_required
 from . import attempts as engine
 from . import services as svc
+from .bank import CATEGORY_RE, run_import
 from .forms import ImportForm, StartForm, SubmitForm
 from .models import Attempt, QuestionCategory, Quiz
 
@@ -183,8 +185,6 @@ def result(attempt_id: int):
 @bp.route("/images/<path:name>")
 @roles_required("technician", *TRAINERS)
 def image(name: str):
-    from ..content.cli import default_content_root
-
     if len(name) > 255:  # longer than any file name the system can hold
         abort(404)
     root = (Path(default_content_root()).parent / "quizzes" / "images").resolve()
@@ -214,8 +214,6 @@ def reports():
 @bp.route("/<slug>/report")
 @roles_required(*TRAINERS)
 def report(slug: str):
-    from ..learning.models import Cohort
-
     item = _quiz_or_404(slug)
     lang = user_lang()
     filters = _filters()
@@ -250,8 +248,6 @@ def report(slug: str):
 @bp.route("/import", methods=["GET", "POST"])
 @roles_required(*TRAINERS)
 def import_questions():
-    from .bank import CATEGORY_RE, run_import
-
     form = ImportForm()
     form.format.choices = [("gift", "GIFT"), ("moodle-xml", "Moodle XML")]
     form.category.choices = [("", _("New category…"))] + [

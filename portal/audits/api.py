@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..auth.models import User
 from ..extensions import db
 from ..inputs import check_text
+from . import rtypes
 from . import services as svc
 from .loader import all_items, current_template
 from .models import Audit
@@ -70,7 +71,6 @@ def file_audit(auditor: User, payload, now: datetime) -> tuple[Audit, bool]:
     clean, clean_comments = {}, {}
     if template is not None:
         items = all_items(template.spec)
-        from . import rtypes
 
         for item_id, value in responses.items():
             item = items.get(item_id)

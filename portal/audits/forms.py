@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from ..inputs import PortalForm
 from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..inputs import PlainForm, PortalForm
 
-class PlainForm(PortalForm):
-    """CSRF only: the fields are the form's items, read by the view."""
+__all__ = ["AmendForm", "AuditHeaderForm", "PlainForm"]
 
 
 class AuditHeaderForm(PortalForm):

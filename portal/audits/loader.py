@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from ..content.files import FileProblem, parse_yaml_file, yaml_line_finder
 from ..content.loader import Report, register
 from ..extensions import db
+from ..learning.models import Course, CourseModule, Lesson
 from . import rtypes
 from .models import Audit, AuditTemplate
 
@@ -36,8 +37,6 @@ def _number(value) -> bool:
 
 def _resolve_trains(target: str):
     """'lesson:COURSE/LESSON' or 'module:COURSE/N' (N: the module's position, 1-based) → the row."""
-    from ..learning.models import Course, CourseModule, Lesson
-
     kind, _sep, rest = (target or "").partition(":")
     course_slug, _sep2, name = rest.partition("/")
     course = db.session.scalar(select(Course).where(Course.slug == course_slug, Course.active))
@@ -251,7 +250,7 @@ def parse_template(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
     return spec, problems
 
 
-@register("audits", "audits", order=45)
+@register("audits", "audits")
 def load_templates(where: Path) -> Report:
     report = Report()
     files = [where] if where.is_file() else sorted(where.glob("*.yaml"))

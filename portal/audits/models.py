@@ -4,17 +4,14 @@ good-practice stories."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from ..auth.models import User
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
 from ..messages import into, render
-
-if TYPE_CHECKING:
-    from ..auth.models import User
 
 
 class AuditTemplate(db.Model):

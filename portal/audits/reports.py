@@ -10,6 +10,7 @@ from datetime import date
 from sqlalchemy import select
 
 from ..extensions import db
+from . import rtypes
 from .loader import all_items
 from .models import Audit
 from .services import local_day
@@ -98,8 +99,6 @@ class Incident:
 
 
 def red_line_incidents(audits: list[Audit], lang: str) -> list[Incident]:
-    from . import rtypes
-
     out = []
     for audit in audits:
         if not audit.red_line_failed:

@@ -4,38 +4,39 @@ the JSON API."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..api import bp as api_bp
+from ..auth.api import bp as api_bp
 from ..auth.models import User
-from ..certification.rules import AUDIT_PROVIDERS
+from ..auth.services import active_technicians
 from ..csvexport import columns, place, table_response
-from ..extensions import db
-from ..inputs import int_arg
 from ..errors import render_error
-from ..kb.photos import MAX_BYTES as MAX_PHOTO_BYTES, MAX_PIXELS as MAX_PHOTO_PIXELS
-from ..kb.views import user_lang
+from ..extensions import db
+from ..i18n import user_lang
+from ..inputs import int_arg
+from ..kb.photos import MAX_BYTES as MAX_PHOTO_BYTES
+from ..kb.photos import MAX_PIXELS as MAX_PHOTO_PIXELS
 from ..products import PRODUCTS
 from ..security import json_error, roles_required
+from ..templating import product_label
+from . import api as audit_api
+from . import reports as rep
 from . import rtypes
 from . import services as svc
 from .forms import AmendForm, AuditHeaderForm, PlainForm
 from .loader import all_items, current_template
 from .models import Audit, AuditPhoto, AuditTemplate, GoodPracticeStory
+from .scoring import score_report
 
 bp = Blueprint("audits", __name__, url_prefix="/audits")
-
-if svc.audit_facts not in AUDIT_PROVIDERS:  # certification reads the audit record through this
-    AUDIT_PROVIDERS.append(svc.audit_facts)
 
 READERS = ("auditor", "trainer", "technician")
 
@@ -64,8 +65,6 @@ def _own_draft_or_404(audit_id: int) -> Audit:
 
 def _technicians() -> list[User]:
     """Whom this auditor may audit: every active technician but themself."""
-    from ..dashboard import active_technicians
-
     return [u for u in active_technicians() if u.id != current_user.id]
 
 
@@ -85,8 +84,6 @@ def _local(moment: datetime | None):
 @bp.route("/")
 @roles_required(*READERS)
 def index():
-    from datetime import timedelta
-
     me = _me()
     query = svc.visible_audits(me)
     days = int_arg("days", None, 1, 36500)
@@ -198,8 +195,6 @@ def delete(audit_id: int):
 
 
 def _product_labels():
-    from ..templating import product_label
-
     return [(p, product_label(p)) for p in PRODUCTS]
 
 
@@ -251,7 +246,6 @@ def answer(audit_id: int):
         svc.save_answer(audit, item_id, request.form.get("value"), request.form.get("comment"))
     except svc.AuditInvalid as invalid:
         return jsonify(ok=False, error=invalid.problems.get(item_id, str(invalid))), 400
-    from .scoring import score_report
 
     scored = score_report(audit.template.spec, audit.responses or {})
     return jsonify(ok=True, answered=len(audit.responses or {}), score=scored.score)
@@ -483,8 +477,6 @@ def decide(story_id: int):
 @bp.route("/reports")
 @roles_required("trainer")
 def reports():
-    from . import reports as rep
-
     by = request.args.get("by", "technician")
     if by not in rep.GROUPINGS:
         by = "technician"
@@ -528,18 +520,6 @@ def record_page(username: str):
     return redirect(url_for("technicians.record", username=username), code=301)
 
 
-@api_bp.route("/technicians/<username>/record")
-@roles_required("technician", "trainer", "admin")
-def record_json(username: str):
-    from . import records
-
-    user = db.session.scalar(select(User).where(User.username == username.lower()))
-    if user is None or not user.has_role("technician") or not (
-            current_user.has_role("trainer", "admin") or user.id == current_user.id):
-        return json_error(404, _("No such technician."))
-    return jsonify(records.record_json(user, user_lang(), hide_auditor=not current_user.has_role("trainer")))
-
-
 # --- JSON API ---------------------------------------------------------------------------------
 
 
@@ -562,8 +542,6 @@ def template_json(slug: str):
 @api_bp.route("/audits", methods=["POST"])
 @roles_required("auditor")
 def create_json():
-    from . import api as audit_api
-
     payload = request.get_json(silent=True)
     try:
         audit, created = audit_api.file_audit(_me(), payload, now())

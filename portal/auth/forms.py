@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from ..inputs import PortalForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     DateField,
@@ -15,6 +14,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..inputs import PortalForm
+from ..templating import role_label
 from .models import ROLES
 
 
@@ -44,8 +45,6 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 def role_choices():
-    from ..templating import role_label
-
     return [(r, role_label(r)) for r in ROLES]
 
 

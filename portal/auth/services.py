@@ -23,7 +23,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..dbtypes import utcnow
 from ..extensions import db
 from ..inputs import check_text
-from .models import ROLES, AccountEvent, ApiToken, LoginAttempt, Outlet, User, UserSession
+from .models import ROLES, AccountEvent, ApiToken, LoginAttempt, Outlet, Province, User, UserRole, UserSession
 from .passwords import DEMO_PASSWORD, contains_identity, is_common
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
@@ -644,8 +644,6 @@ def revoke_token(token: ApiToken, actor: User | None) -> None:
 def in_place(query, region_id: int | None = None, province_id: int | None = None, outlet_id: int | None = None):
     """Narrow a query that selects from (or joins) User to the users of a region, province and/or
     outlet (the filters the trainers' lists share)."""
-    from .models import Outlet, Province
-
     if outlet_id:
         query = query.where(User.outlet_id == outlet_id)
     if province_id or region_id:
@@ -655,3 +653,15 @@ def in_place(query, region_id: int | None = None, province_id: int | None = None
         if region_id:
             query = query.where(Province.region_id == region_id)
     return query
+
+
+def technicians_query():
+    """A select of the active technicians (a join on roles: add ``.unique()`` to the result)."""
+    return (select(User).join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == "technician", User.active))
+
+
+def active_technicians(region_id=None, province_id=None, outlet_id=None) -> list[User]:
+    """The active technicians of a place (all of them without a filter), by username."""
+    query = in_place(technicians_query(), region_id, province_id, outlet_id)
+    return list(db.session.scalars(query.order_by(User.username)).unique())

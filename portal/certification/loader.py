@@ -13,9 +13,11 @@ from pathlib import Path
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..assessment.models import Quiz
 from ..content.files import FileProblem, parse_yaml_file, yaml_line_finder
 from ..content.loader import Report, register
 from ..extensions import db
+from ..learning.models import Course
 from .models import Tier
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
@@ -34,9 +36,6 @@ def _whole(value, low: int = 0, high: int = 10_000) -> bool:
 
 
 def parse_tiers(path: Path) -> tuple[list[dict], list[tuple[int, str, str]]]:
-    from ..assessment.models import Quiz
-    from ..learning.models import Course
-
     try:
         data, _lines, _digest = parse_yaml_file(path)
     except FileProblem as problem:
@@ -130,7 +129,7 @@ def parse_tiers(path: Path) -> tuple[list[dict], list[tuple[int, str, str]]]:
     return tiers, problems
 
 
-@register("certification", "certification", order=40)
+@register("certification", "certification")
 def load_tiers(where: Path) -> Report:
     report = Report()
     path = where if where.is_file() else where / "tiers.yaml"

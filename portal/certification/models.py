@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from ..auth.models import User
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
 from ..messages import into, render
-
-if TYPE_CHECKING:
-    from ..auth.models import User
 
 # active: valid; expired: valid_until passed; suspended: paused by a trainer or a rule (can be
 # reinstated); lapsed: the holder missed the current quarterly course past its due date and grace;

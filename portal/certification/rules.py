@@ -96,7 +96,7 @@ AUDIT_PROVIDERS: list[Callable[[User, date, date], list[AuditFact]]] = []
 
 
 def _lang() -> str:
-    from ..kb.views import user_lang
+    from ..i18n import user_lang
 
     return user_lang()
 

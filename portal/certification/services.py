@@ -340,7 +340,7 @@ def register_summary(today: date) -> dict:
 def eligibility_board(tiers: list[Tier], today: date, only_eligible: bool = False) -> list:
     """[(technician, [(tier, certificate held or None, Eligibility or None), …]), …] for every
     active technician; with ``only_eligible``, those eligible for at least one tier."""
-    from ..dashboard import active_technicians
+    from ..auth.services import active_technicians
 
     rows = []
     for user in active_technicians():

@@ -13,12 +13,12 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..api import bp as api_bp
+from ..auth.api import bp as api_bp
 from ..auth.models import Outlet, Province, Region, User
 from ..csvexport import columns, place, table_response, word, yes_no
 from ..extensions import db, limiter
 from ..inputs import int_arg
-from ..kb.views import user_lang
+from ..i18n import user_lang
 from ..links import external_url
 from ..security import is_self, public, roles_required
 from . import services as svc

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import date
-from pathlib import Path
-
+import io
 import sys
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 
 import click
 import yaml
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
+from PIL import Image
 from sqlalchemy import select
 
+from ..assessment import attempts
+from ..assessment.models import Attempt
+from ..assessment.services import quiz_by_slug
+from ..audits import services as audits
+from ..audits.loader import current_template
+from ..audits.models import Audit, GoodPracticeStory
 from ..auth.models import Outlet, Province, Region
 from ..auth.passwords import DEMO_PASSWORD as PUBLISHED_DEMO_PASSWORD
 from ..auth.services import create_user, find_user
+from ..certification import services as certs
+from ..certification.models import Certificate
 from ..cliutil import cli_request, needs_schema
+from ..content.cli import default_content_root, load_content
 from ..extensions import db
+from ..kb import contributions
+from ..learning import services as learning
+from ..learning.models import Assignment, Cohort, Course, LessonProgress, PracticalTask, SignOff, TargetedAssignment
+from ..learning.views import today
 
 DEMO_FILE = Path(__file__).with_name("network.yaml")
 # Deliberately weak and published in README: the demo's users (and only they) get it, through
@@ -69,12 +83,9 @@ def load_demo() -> dict[str, int]:
 @needs_schema
 def demo_command():
     """Load the demo network, demo users (password: portal-demo) and all shipped content."""
-    from ..content.cli import default_content_root, load_content
-
     created = load_demo()
     click.echo("demo: " + ", ".join(f"{n} {what} created" for what, n in created.items()))
     report = load_content(default_content_root())
-    from ..learning.views import today
 
     load_learning_demo(today())
     load_assessment_demo(today())
@@ -92,13 +103,6 @@ def load_learning_demo(today: date) -> int:
     """A cohort of the demo's new technician, part-way through onboarding (a day behind), a
     product course assigned to everyone and one overdue, and a targeted lesson. Creates only
     what is missing; returns how many things it created."""
-    from datetime import timedelta
-
-    from sqlalchemy import select
-
-    from ..learning import services as learning
-    from ..learning.models import Assignment, Cohort, Course, PracticalTask, SignOff, TargetedAssignment
-
     courses = {c.slug: c for c in db.session.scalars(select(Course).where(Course.active))}
     onboarding = courses.get("onboarding")
     newtech, tech, trainer = find_user("newtech"), find_user("tech"), find_user("trainer")
@@ -153,16 +157,7 @@ def load_assessment_demo(today: date) -> int:
     """Graded attempts at the onboarding final (so results and item analysis have data), the
     demo technician's quarterly quiz passed, and certificates in several states. Creates only
     what is missing."""
-    from datetime import datetime, time, timedelta, timezone
 
-
-    from ..assessment import attempts
-    from ..assessment.models import Attempt
-    from ..assessment.services import quiz_by_slug
-    from ..certification import services as certs
-    from ..certification.models import Certificate
-    from ..learning import services as learning
-    from ..learning.models import Course
 
     final, trainer, tech = quiz_by_slug("onboarding-final"), find_user("trainer"), find_user("tech")
     if final is None or trainer is None or tech is None:
@@ -227,12 +222,7 @@ def load_audit_demo(today: date) -> int:
     """Submitted audits over the last three months (one red-line failure, weak sections that
     assigned lessons, an excellent visit whose story a trainer approved) and a draft in
     progress. Creates only what is missing."""
-    from datetime import datetime, time, timedelta, timezone
 
-
-    from ..audits import services as audits
-    from ..audits.loader import current_template
-    from ..audits.models import Audit, GoodPracticeStory
 
     form, auditor, trainer = current_template("home-service-visit"), find_user("auditor"), find_user("trainer")
     if form is None or auditor is None or db.session.scalar(select(Audit)) is not None:
@@ -278,10 +268,6 @@ def load_audit_demo(today: date) -> int:
 
 def _demo_photo() -> bytes:
     """A small grey picture standing in for a site photo."""
-    import io
-
-    from PIL import Image
-
     out = io.BytesIO()
     Image.new("RGB", (320, 240), (150, 150, 150)).save(out, "PNG")
     return out.getvalue()
@@ -301,8 +287,6 @@ NETWORK_SIZE = 32
 def _network_people(today: date) -> list:
     """32 more technicians (deterministic names) across the outlets, plus a second trainer and
     auditor; returns the technicians (created or already there)."""
-    from datetime import timedelta
-
     people = []
     for n in range(NETWORK_SIZE):
         (sz, se), (gz, ge) = SURNAMES[n % 16], GIVEN[(n * 7 + n // 16) % 16]
@@ -324,17 +308,6 @@ def load_network_demo(today: date) -> int:
     overdue on the quarterly course, suspended after an audit, with lesson progress, exam
     attempts, sign-offs, audits and contributions spread over the past months. Creates only what
     is missing (the marker: the second cohort)."""
-    from datetime import datetime, time, timedelta, timezone
-
-    from ..assessment import attempts
-    from ..assessment.services import quiz_by_slug
-    from ..audits import services as audits
-    from ..audits.loader import current_template
-    from ..certification import services as certs
-    from ..kb import contributions
-    from ..learning import services as learning
-    from ..learning.models import Cohort, Course, LessonProgress
-
     name = "2026 年 11 月广州班 Guangzhou, November 2026"
     onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
     q3 = db.session.scalar(select(Course).where(Course.slug == "2026-q3-r32-inverter-splits"))

@@ -46,20 +46,3 @@ def network_summary() -> dict:
         "outlets": db.session.scalar(select(func.count(Outlet.id))),
         "regions": db.session.scalar(select(func.count(Region.id))),
     }
-
-
-def kb_summary() -> dict:
-    from datetime import timedelta
-
-    from ..dbtypes import utcnow
-    from ..kb.models import Case, Contribution, SearchLog
-
-    since = utcnow() - timedelta(days=30)
-    return {
-        "pending": db.session.scalar(select(func.count(Contribution.id))
-                                     .where(Contribution.status == "pending")),
-        "cases": db.session.scalar(select(func.count(func.distinct(Case.key)))
-                                   .where(Case.status == "published")),
-        "gaps": db.session.scalar(select(func.count(func.distinct(SearchLog.norm))).where(
-            SearchLog.created_at >= since, (SearchLog.results == 0) | SearchLog.opened.is_(False))),
-    }

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from flask import (Blueprint, current_app, jsonify, redirect, render_template, request,
-                   send_from_directory, session, url_for)
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from flask_login import current_user
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from ..audits.models import Audit
+from ..auth.services import active_technicians
 from ..certification.rules import what_lifts_it
-from ..certification.services import paused_certificates
-from ..dashboard import active_technicians, overdue_rows
+from ..certification.services import badge_certificate, paused_certificates, register_summary
 from ..extensions import db
+from ..i18n import local_today as today
+from ..i18n import user_lang
+from ..kb.services import kb_summary
+from ..learning.services import next_steps, trainer_summary
+from ..notifications import Notification
+from ..records.dashboard import overdue_rows
+from ..records.record import next_steps as urgent_steps
 from ..security import public, roles_required, safe_next, signed_in
 from . import services
 
@@ -29,13 +46,6 @@ def home():
 @bp.route("/technician")
 @roles_required("technician")
 def home_technician():
-    from ..kb.views import user_lang
-    from ..learning.services import next_steps
-    from ..learning.views import today
-
-    from ..certification.services import badge_certificate
-    from ..records import next_steps as urgent_steps
-
     lang = user_lang()
     return render_template("home/technician.html", learning=next_steps(current_user, today(), lang),
                            steps=urgent_steps(current_user, today(), lang),
@@ -47,32 +57,17 @@ def home_technician():
 @bp.route("/trainer")
 @roles_required("trainer")
 def home_trainer():
-    from ..learning.services import trainer_summary
-    from ..learning.views import today
-
-    from ..certification.services import register_summary
-
-    from sqlalchemy import select
-
-    from ..notifications import Notification
-    from ..extensions import db
-
     notes = db.session.scalars(select(Notification).where(Notification.user_id == current_user.id)
                                .order_by(Notification.created_at.desc()).limit(10)).all()
     return render_template("home/trainer.html", network=services.network_summary(),
                            technicians=len(active_technicians()), overdue=len(overdue_rows(today())),
-                           kb=services.kb_summary(), learning=trainer_summary(today()),
+                           kb=kb_summary(), learning=trainer_summary(today()),
                            certificates=register_summary(today()), notifications=notes)
 
 
 @bp.route("/auditor")
 @roles_required("auditor")
 def home_auditor():
-    from sqlalchemy import select
-
-    from ..audits.models import Audit
-    from ..extensions import db
-
     mine = select(Audit).where(Audit.auditor_id == current_user.id)
     drafts = db.session.scalars(mine.where(Audit.status == "draft").order_by(Audit.updated_at.desc())).all()
     recent = db.session.scalars(mine.where(Audit.status == "submitted").order_by(Audit.submitted_at.desc())

@@ -7,15 +7,16 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..api import bp
+from ..auth.api import bp
 from ..extensions import db
+from ..i18n import user_lang
 from ..inputs import parse_int
 from ..links import external_url
 from ..security import json_error, roles_required
 from .models import LANGS, Case, Photo
 from .search_service import api_result, search_cases
 from .services import PRODUCT_RE, old_address
-from .views import READERS, user_lang
+from .views import READERS
 
 
 def _int_arg(name: str, default: int, low: int, high: int):

@@ -10,10 +10,11 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..security import refuse_self
 from ..dbtypes import utcnow
 from ..extensions import db
 from ..messages import msg
+from ..notifications import notify
+from ..security import refuse_self
 from .models import Case, Contribution
 from .photos import PhotoError, clean_image, photo_path, save_photo
 from .services import after_commit, case_problems, create_case, credit, new_key, update_case
@@ -114,8 +115,6 @@ def approve(contribution: Contribution, reviewer, data: dict | None = None) -> C
 
 
 def _tell_author(contribution: Contribution, title: str) -> None:
-    from ..notifications import notify
-
     if contribution.status == "approved":
         text = msg("kb.contribution-accepted", title=title)
     else:

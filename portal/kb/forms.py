@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from ..inputs import PortalForm
 from flask_wtf.file import MultipleFileField
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from ..inputs import PortalForm
+from ..templating import difficulty_label, product_label
 from .models import PRODUCTS
 
 SPLIT_RE = re.compile(r"[,，、;；\n]+")
@@ -20,8 +21,6 @@ def split(text: str | None) -> list[str]:
 
 
 def product_choices():
-    from ..templating import product_label
-
     return [(p, product_label(p)) for p in PRODUCTS]
 
 
@@ -47,8 +46,6 @@ class CaseForm(PortalForm):
                          render_kw={"rows": 16})
 
     def fill_choices(self):
-        from ..templating import difficulty_label
-
         self.lang.choices = [("zh", "中文"), ("en", "English")]
         self.product.choices = product_choices()
         self.difficulty.choices = [("", "—")] + [(str(n), difficulty_label(n)) for n in (1, 2, 3)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -21,8 +22,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from ..extensions import db
 from .models import Case, IndexChange, KbTerms
-from .search.analysis import (Synonyms, add_words, bigrams, case_side, model_index_terms, normalise,
-                              normalise_code)
+from .search.analysis import Synonyms, add_words, bigrams, case_side, model_index_terms, normalise, normalise_code
 from .search.index import SCHEMA_VERSION, IndexManager, IndexState, parallel_procs
 
 MD_NOISE = re.compile(r"(^#+\s*|[*_`>]|^\s*[-+]\s+|^\s*\d+\.\s+|!?\[([^\]]*)\]\([^)]*\))", re.M)
@@ -240,8 +240,6 @@ def check_once_per_process() -> None:
                 rebuild(wait=True)
             except Exception:
                 current_app.logger.exception("background search index rebuild failed")
-
-    import threading
 
     threading.Thread(target=build_in_background, name="kb-reindex", daemon=True).start()
 

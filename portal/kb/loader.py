@@ -105,7 +105,7 @@ def variants_problem(groups: list, words: list, variants) -> tuple[str, str] | N
     return None
 
 
-@register("kb", "kb", order=10)
+@register("kb", "kb")
 def load_kb(where: Path) -> Report:
     report = Report()
     files = [where] if where.is_file() else sorted(where.glob("*.md"))

@@ -8,16 +8,23 @@ commit the local index is brought up to date at once.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..auth.models import User
 from ..dbtypes import utcnow
 from ..extensions import db
 from . import indexing
-from .models import CASE_FIELDS, LANGS, Case, CaseAlias, CaseCredit, CaseRevision
+from .models import CASE_FIELDS, LANGS, Case, CaseAlias, CaseCredit, CaseRevision, Contribution, SearchLog
+
+# Areas above the kb add links to a case page without the kb depending on them (the app
+# factory fills this): each takes the case and the reader's language ("zh"/"en") and returns
+# [(title, url), …], e.g. the lessons that teach the case.
+TEACHING_LINKS: list[Callable[[Case, str], list[tuple[str, str]]]] = []
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,118}$")
 PRODUCT_RE = re.compile(r"^[a-z][a-z-]{1,38}$")
@@ -212,3 +219,17 @@ def after_commit() -> None:
 
 
 __all__ = ["CASE_FIELDS", "case_problems", "create_case", "update_case", "set_status"]
+
+
+def kb_summary() -> dict:
+    """The knowledge base at a glance for trainers: contributions waiting for review, published
+    cases, and searches of the last 30 days that found nothing or led nowhere."""
+    since = utcnow() - timedelta(days=30)
+    return {
+        "pending": db.session.scalar(select(func.count(Contribution.id))
+                                     .where(Contribution.status == "pending")),
+        "cases": db.session.scalar(select(func.count(func.distinct(Case.key)))
+                                   .where(Case.status == "published")),
+        "gaps": db.session.scalar(select(func.count(func.distinct(SearchLog.norm))).where(
+            SearchLog.created_at >= since, (SearchLog.results == 0) | SearchLog.opened.is_(False))),
+    }

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import difflib
+from datetime import timedelta
 
-from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
-                   request, send_file, url_for)
-from flask_babel import get_locale
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import case as sql_case
 from sqlalchemy import func, select
 
+from ..csvexport import columns, table_response
+from ..dbtypes import utcnow
 from ..extensions import db
+from ..i18n import user_lang
 from ..inputs import int_arg
 from ..markup import case_sections, render_markdown
 from ..security import roles_required
@@ -22,18 +24,13 @@ from .forms import ContributeForm, FeedbackForm, NoteForm, ReviewForm
 from .models import PRODUCTS, Case, CaseRevision, Contribution, Photo, SearchLog
 from .photos import photo_path, visible_photo
 from .search_service import mark_opened, search_cases
-from .services import after_commit, old_address, set_status, trainer_edit
+from .services import TEACHING_LINKS, after_commit, old_address, set_status, trainer_edit
 
 bp = Blueprint("kb", __name__, url_prefix="/cases")
 
 READERS = ("technician", "trainer", "auditor", "admin")
 CONTRIBUTORS = ("technician", "trainer")
 PER_PAGE = 10
-
-
-def user_lang() -> str:
-    locale = get_locale()
-    return "en" if locale is not None and locale.language == "en" else "zh"
 
 
 def _case_or_404(slug: str, published_only: bool = True) -> Case:
@@ -63,11 +60,6 @@ def _me():
 def safety_first(sections: list[dict]) -> list[dict]:
     """The safety section(s) before everything else: read before any step that needs the power off."""
     return [s for s in sections if s["safety"]] + [s for s in sections if not s["safety"]]
-
-
-# Other areas add links to a case page without kb depending on them: each function takes the
-# case and the reader's language and returns [(title, url), …] ("lessons that teach it").
-TEACHING_LINKS: list = []
 
 
 # --- search --------------------------------------------------------------------------
@@ -358,9 +350,6 @@ def change_status(slug: str):
 @roles_required("trainer")
 def gaps():
     days = int_arg("days", 90, 1, 36500)
-    from datetime import timedelta
-
-    from ..dbtypes import utcnow
 
     since = utcnow() - timedelta(days=max(1, min(days, 365)))
     no_results = func.sum(sql_case((SearchLog.results == 0, 1), else_=0))
@@ -375,7 +364,6 @@ def gaps():
         .order_by((no_results + unopened).desc(), func.count().desc())
         .limit(200)).all()
     if request.args.get("format") in ("csv", "xlsx"):
-        from ..csvexport import columns, table_response
 
         return table_response(columns("query", "searches", "no_results", "not_opened", "example", "last"),
                               ([r.norm, r.searches, r.no_results, r.unopened, r.example, r.last.isoformat()] for r in rows),
@@ -388,7 +376,6 @@ def gaps():
 def feedback_report():
     rows = case_feedback.lowest_fix_rates()
     if request.args.get("format") in ("csv", "xlsx"):
-        from ..csvexport import columns, table_response
 
         return table_response(columns("case", "title", "lang", "reports", "fixed", "fix_rate"),
                               ([c.key, c.title, c.lang, total, yes, round(100 * yes / total) if total else ""]

@@ -7,6 +7,7 @@ changes nothing; editing a lesson updates it in place, so learners keep their pr
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
 from pathlib import Path
@@ -16,9 +17,9 @@ from sqlalchemy import select
 
 from ..content.files import FileProblem, parse_front_matter, parse_yaml_file, yaml_line_finder
 from ..content.loader import Report, register, upsert
+from ..dbtypes import utcnow
 from ..extensions import db
 from ..kb.models import PRODUCTS
-from ..dbtypes import utcnow
 from .models import COURSE_KINDS, Course, CourseModule, Holiday, Lesson, PracticalTask
 from .schedule import estimate_minutes
 
@@ -229,8 +230,6 @@ def parse_lesson(path: Path, lang: str, course_lessons: list[str]) -> dict:
 
 
 def _course_digest(course: dict) -> str:
-    import hashlib
-
     parts = [course["digest"]] + [d for lesson in course["lessons"].values() for d in lesson["digests"]]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
@@ -293,7 +292,7 @@ def store_course(course: dict, report: Report) -> None:
             task.checklist = spec_task["checklist"]
 
 
-@register("courses", "courses", order=20)
+@register("courses", "courses")
 def load_courses(where: Path) -> Report:
     report = Report()
     if where.is_file():  # one file of a course: load its whole course
@@ -316,7 +315,7 @@ def load_courses(where: Path) -> Report:
     return report
 
 
-@register("calendar", "calendar", order=30)
+@register("calendar", "calendar")
 def load_calendar(where: Path) -> Report:
     """content/calendar/*.yaml: ``holidays:`` (weekdays off) and ``workdays:`` (weekend days
     worked), each a list of {date: YYYY-MM-DD, name: …}. The files together replace the table."""

@@ -6,10 +6,14 @@ commits unless its name says it changes something (then it commits once, at the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -18,9 +22,27 @@ from ..auth.services import log_event
 from ..dbtypes import utcnow
 from ..extensions import db
 from ..messages import Message, both, msg
-from .models import (Assignment, Cohort, CohortMember, CohortTrainer, Course, CourseModule, Holiday,
-                     Lesson, LessonProgress, PracticalTask, SignOff, TargetedAssignment)
+from ..notifications import notify
+from .models import (
+    Assignment,
+    Cohort,
+    CohortMember,
+    CohortTrainer,
+    Course,
+    CourseModule,
+    Holiday,
+    Lesson,
+    LessonProgress,
+    PracticalTask,
+    SignOff,
+    TargetedAssignment,
+)
 from .schedule import Calendar, DayState, LearnerRow, behind_first, day_status, personal_due
+
+# Assessment uses learning's cohorts, so learning does not import assessment: it reads quiz
+# results through these two, which create_app fills from assessment.services —
+# "find" (quiz slug → Quiz or None) and "passed" (user ids, quiz slug → {user id: first passing attempt}).
+QUIZZES: dict[str, Callable] = {}
 
 
 class LearningError(ValueError):
@@ -185,10 +207,8 @@ def course_progress(user: User, course: Course, start: date | None = None) -> Co
             tasks=[(t, signoffs.get(t.id)) for t in module.tasks if t.active],
             date=days[index] if index < len(days) else None))
     if course.quiz:
-        from ..assessment.services import passed_attempts, quiz_by_slug
-
-        result.quiz = quiz_by_slug(course.quiz)
-        result.quiz_passed = passed_attempts([user.id], course.quiz).get(user.id)
+        result.quiz = QUIZZES["find"](course.quiz)
+        result.quiz_passed = QUIZZES["passed"]([user.id], course.quiz).get(user.id)
     # Carry on at the first lesson of the programme, in order, not done yet (a lesson opened
     # later, ahead of the schedule, does not pull the learner past an unfinished one).
     result.resume = next((l for l in lessons if l.id not in progress
@@ -247,7 +267,6 @@ def create_cohort(name: str, course: Course, start_date: date, trainers: list[Us
     """A technician is in one cohort at a time. Members already in one are refused unless
     ``move`` says the trainer confirmed moving them: they leave their old cohort (its matrix
     and reminders no longer count them) and the move is logged on their account."""
-    from flask_babel import gettext as _
 
     if not name.strip():
         raise LearningError(_("Give the cohort a name."))
@@ -367,8 +386,6 @@ def signoff_refusal(trainer: User, technician: User, cohorts: list[Cohort]) -> s
     the administrator role alone does not (an administrator who is also a trainer signs off as
     a trainer). A technician in a cohort is signed off by that cohort's trainers only; one in
     no cohort (training after onboarding) by any trainer. Nobody signs themselves off."""
-    from flask_babel import gettext as _
-
     if not technician.has_role("technician"):
         return _("Only technicians are signed off.")
     if not trainer.has_role("trainer"):
@@ -392,8 +409,6 @@ def record_signoff(task: PracticalTask, technician: User, trainer: User,
                    results: list[tuple[bool, str]], comment: str = "") -> SignOff:
     """One attempt, judged item by item: passed only if every item passed; every failed item
     says why (its comment). Attempts are kept; a failed task can be attempted again."""
-    from flask_babel import gettext as _
-    from flask_babel import ngettext
 
     refusal = may_sign_off(trainer, technician)
     if refusal:
@@ -475,7 +490,6 @@ def create_assignment(course: Course, scope: str, due_date: date, created_by: Us
     """Assign a course. Refused: a due date before ``today`` (when given: the portal's pages
     always give it), and the same course to the same technicians twice — an assignment of the
     course that already reaches any of them (or has the same target) is named in the error."""
-    from flask_babel import gettext as _
 
     if scope not in ("all", "region", "product"):
         raise LearningError(_("Assign to all technicians, a region or a product line."))
@@ -524,8 +538,6 @@ def overlapping_assignment(assignment: Assignment) -> Assignment | None:
 
 
 def _local_day(moment: datetime) -> date:
-    from zoneinfo import ZoneInfo
-
     return moment.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
 
 
@@ -545,8 +557,6 @@ def due_for(assignment: Assignment, user: User) -> date:
 def course_completed_at(user_ids: list[int], course: Course) -> dict[int, datetime]:
     """When each user completed the course: the later of their last lesson marked done and,
     when the course has a quiz, their first pass. Users who have not completed it are absent."""
-    from ..assessment.services import passed_attempts
-
     lesson_ids = [l.id for l in course.lessons()]
     if not lesson_ids or not user_ids:
         return {}
@@ -556,7 +566,7 @@ def course_completed_at(user_ids: list[int], course: Course) -> dict[int, dateti
             LessonProgress.completed_at.is_not(None)).group_by(LessonProgress.user_id)).all()
     done = {uid: last for uid, count, last in rows if count >= len(lesson_ids)}
     if course.quiz:
-        passed = passed_attempts(list(done), course.quiz)
+        passed = QUIZZES["passed"](list(done), course.quiz)
         done = {uid: max(last, passed[uid].submitted_at) for uid, last in done.items() if uid in passed}
     return done
 
@@ -648,7 +658,6 @@ def assign_targeted(technician: User, item: Lesson | CourseModule, reason: Messa
 
     Called by trainers from the portal and, later, by audit results (``source="audit"``,
     ``assigned_by=None``, ``commit=False`` to stay inside the caller's transaction)."""
-    from flask_babel import gettext as _
 
     if not technician.has_role("technician"):
         raise LearningError(_("Only technicians get targeted lessons."))
@@ -665,7 +674,6 @@ def assign_targeted(technician: User, item: Lesson | CourseModule, reason: Messa
     row.assigned_by_id = assigned_by.id if assigned_by else None
     db.session.add(row)
     db.session.flush()
-    from ..notifications import notify
 
     link = (f"/learning/courses/{item.course.slug}/lessons/{item.slug}" if isinstance(item, Lesson)
             else f"/learning/courses/{item.course.slug}")
@@ -772,8 +780,6 @@ def trainer_summary(today: date) -> dict:
 
 def notify_behind(today: date) -> int:
     """Tell each cohort's trainers, once per member, when a member falls behind schedule."""
-    from ..notifications import notify
-
     told = 0
     for cohort in db.session.scalars(select(Cohort)):
         for row in cohort_matrix(cohort, today):

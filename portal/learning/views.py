@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
+from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.models import Region, User, UserRole
+from ..content.cli import default_content_root
+from ..csvexport import column, columns, place, table_response, word, yes_no
+from ..errors import render_error
 from ..extensions import db
+from ..i18n import local_today as today
+from ..i18n import user_lang
 from ..inputs import check_text
 from ..kb.models import PRODUCTS, Case
-from ..kb.views import TEACHING_LINKS, user_lang
-from ..errors import render_error
 from ..security import is_self, roles_required
+from ..templating import product_label
 from . import services as svc
 from .forms import AssignmentForm, CohortForm, DoneForm, SignOffForm, TargetedForm
 from .models import Assignment, Cohort, Course, CourseModule, Lesson, PracticalTask
@@ -26,7 +30,7 @@ from .schedule import current_day
 bp = Blueprint("learning", __name__, url_prefix="/learning")
 
 
-def _teaching_links(case: Case, lang: str) -> list[tuple[str, str]]:
+def teaching_links(case: Case, lang: str) -> list[tuple[str, str]]:
     """For the case page: the lessons that list this case among what they teach."""
     if not current_user.has_role(*LEARNERS):
         return []
@@ -34,23 +38,12 @@ def _teaching_links(case: Case, lang: str) -> list[tuple[str, str]]:
              url_for("learning.lesson", slug=l.course.slug, lesson=l.slug))
             for l in svc.lessons_teaching(case.key)]
 
-
-TEACHING_LINKS.append(_teaching_links)
-
 LEARNERS = ("technician", "trainer", "admin")
 TRAINERS = ("trainer", "admin")
 
 
 def _me() -> User:
     return current_user._get_current_object()
-
-
-def today() -> date:
-    """Today in the portal's time zone (schedules are in local working days)."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    return datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
 
 
 def _course_or_404(slug: str) -> Course:
@@ -176,10 +169,6 @@ def mark_done(slug: str, lesson: str):
 @bp.route("/courses/<slug>/images/<name>")
 @roles_required(*LEARNERS)
 def image(slug: str, name: str):
-    from pathlib import Path
-
-    from ..content.cli import default_content_root
-
     course = _course_or_404(slug)
     if not name or len(name) > 255 or "/" in name or name.startswith(".") or not name.lower().endswith(
             (".png", ".jpg", ".jpeg", ".webp", ".svg")):
@@ -245,7 +234,6 @@ def cohort(cohort_id: int):
     now = today()
     rows = svc.cohort_matrix(item, now)
     if request.args.get("format") in ("csv", "xlsx"):
-        from ..csvexport import column, columns, table_response, word
 
         days = svc.cohort_days(item)
         return table_response(
@@ -300,8 +288,6 @@ def signoff(username: str, slug: str, task: str):
 
 
 def _fill_assignment_form(form: AssignmentForm, lang: str) -> None:
-    from ..templating import product_label
-
     rows = db.session.scalars(select(Course).where(Course.active, Course.kind != "onboarding")
                               .order_by(Course.slug)).all()
     form.course.choices = [(str(c.id), c.text("title", lang)) for c in rows]
@@ -347,7 +333,6 @@ def assignment(assignment_id: int):
     now = today()
     report = svc.assignment_report(item, now)
     if request.args.get("format") in ("csv", "xlsx"):
-        from ..csvexport import columns, place, table_response, yes_no
 
         done = svc.course_complete_for([u.id for u in svc.assignment_targets(item)], item.course)
         return table_response(
@@ -390,7 +375,6 @@ def targeted():
                 return redirect(url_for("learning.targeted"))
     recent = svc.recent_targeted()
     if request.method == "GET" and request.args.get("format") in ("csv", "xlsx"):
-        from ..csvexport import columns, table_response
 
         return table_response(
             columns("username", "name", "course", "lesson_or_module", "reason", "due", "source", "assigned"),

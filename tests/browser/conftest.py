@@ -40,7 +40,7 @@ def live_server(tmp_path_factory):
         load_demo()
         load_content(default_content_root(), echo=lambda _line: None)
         from portal.demo.cli import load_learning_demo
-        from portal.learning.views import today
+        from portal.i18n import local_today as today
 
         load_learning_demo(today())
         from portal.demo.cli import load_assessment_demo

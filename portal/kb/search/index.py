@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import multiprocessing
 import os
 import shutil
 import threading
@@ -71,8 +72,6 @@ def parallel_procs(expected_docs: int) -> int:
     """How many processes a full build may use: more than one only for a large build, on a
     machine with several cores, where fork() is available and the calling process has no
     other threads (a thread holding a lock at fork time would leave it held in the child)."""
-    import multiprocessing
-
     cpus = os.cpu_count() or 1
     if (expected_docs < PARALLEL_FROM or cpus < 2 or threading.active_count() > 1
             or "fork" not in multiprocessing.get_all_start_methods()):

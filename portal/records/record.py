@@ -8,12 +8,23 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 
 from flask import url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
-from .auth.models import User
-from .extensions import db
+from ..assessment.models import Attempt, Quiz
+from ..audits.loader import all_items
+from ..audits.models import Audit, AuditConsequence
+from ..auth.models import User
+from ..certification.models import Certificate
+from ..certification.rules import effective_status, eligibility, status_label
+from ..certification.services import action_label
+from ..certification.services import next_tier as tier_to_work_towards
+from ..extensions import db
+from ..kb.models import Contribution
+from ..learning import services as learning
+from ..learning.models import LessonProgress, SignOff
 
 
 @dataclass
@@ -60,16 +71,6 @@ def _at(day: date) -> datetime:
 
 
 def full_record(user: User, today: date, lang: str, viewer_is_trainer: bool) -> FullRecord:
-    from .assessment.models import Attempt, Quiz
-    from .audits.loader import all_items
-    from .audits.models import Audit, AuditConsequence
-    from .certification.models import Certificate
-    from .certification.rules import effective_status, eligibility
-    from .certification.services import next_tier as tier_to_work_towards
-    from .kb.models import Contribution
-    from .learning import services as learning
-    from .learning.models import LessonProgress, SignOff
-
     cohorts = learning.cohorts_of(user)
     cohort = cohorts[0] if cohorts else None
     onboarding = learning.course_progress(user, cohort.course, cohort.start_date) if cohort else None
@@ -133,7 +134,6 @@ def full_record(user: User, today: date, lang: str, viewer_is_trainer: bool) -> 
         events.append(Event(signoff.created_at, "signoff", _("Practical task %(task)s: %(result)s",
                                                              task=signoff.task.text("title", lang),
                                                              result=_("passed") if signoff.passed else _("not passed"))))
-    from .certification.services import action_label
 
     for cert in certs:
         for event in cert.events:
@@ -213,13 +213,6 @@ def next_steps(user: User, today: date, lang: str) -> list[Step]:
     """What a technician should do next, most urgent first: overdue learning; a suspended or
     lapsed certificate; an unfinished quiz attempt; learning due within a week; a certificate
     expiring within 30 days; audits to acknowledge; other learning; contributions' status."""
-    from .assessment.models import Attempt, Quiz
-    from .audits.models import Audit
-    from .certification.models import Certificate
-    from .certification.rules import effective_status
-    from .kb.models import Contribution
-    from .learning import services as learning
-
     steps: list[Step] = []
 
     def learning_step(title, due, overdue, url):
@@ -272,12 +265,8 @@ def next_steps(user: User, today: date, lang: str) -> list[Step]:
 
 
 def _day(value: date) -> str:
-    from flask_babel import format_date
-
     return format_date(value, "medium")
 
 
 def _status(status: str) -> str:
-    from .certification.rules import status_label
-
     return status_label(status)

@@ -1,19 +1,24 @@
-"""A technician's record as far as audits reach it: certificates, assignments (with what caused
-them), audits, and what each audit led to. The record page and
-``GET /api/v1/technicians/USERNAME/record`` read it."""
+"""``GET /api/v1/technicians/USERNAME/record``: a technician's record as far as audits reach it —
+certificates, assignments (with what caused them), audits, and what each audit led to."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import url_for
+from flask import jsonify, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
+from ..audits.models import Audit, AuditConsequence, GoodPracticeStory
+from ..auth.api import bp as api_bp
 from ..auth.models import User
 from ..certification.models import Certificate
 from ..certification.rules import effective_status, local_today
 from ..extensions import db
-from .models import Audit, AuditConsequence, GoodPracticeStory
+from ..i18n import user_lang
+from ..learning import services as learning
+from ..security import json_error, roles_required
 
 
 @dataclass
@@ -40,8 +45,6 @@ class Record:
 
 
 def record(user: User, lang: str) -> Record:
-    from ..learning import services as learning
-
     today = local_today()
     certs = list(db.session.scalars(select(Certificate).where(Certificate.user_id == user.id)
                                     .order_by(Certificate.issued_on.desc())))
@@ -69,7 +72,7 @@ def record(user: User, lang: str) -> Record:
                   sorted(lines, key=lambda l: (l.status == "complete", l.due)), audits, consequences, stories)
 
 
-def record_json(user: User, lang: str, hide_auditor: bool = True) -> dict:
+def record_data(user: User, lang: str, hide_auditor: bool = True) -> dict:
     data = record(user, lang)
     return {
         "username": user.username,
@@ -86,3 +89,13 @@ def record_json(user: User, lang: str, hide_auditor: bool = True) -> dict:
                           "at": c.created_at.isoformat(), "undone": c.resolution or None}
                          for c in data.consequences],
     }
+
+
+@api_bp.route("/technicians/<username>/record")
+@roles_required("technician", "trainer", "admin")
+def record_json(username: str):
+    user = db.session.scalar(select(User).where(User.username == username.lower()))
+    if user is None or not user.has_role("technician") or not (
+            current_user.has_role("trainer", "admin") or user.id == current_user.id):
+        return json_error(404, _("No such technician."))
+    return jsonify(record_data(user, user_lang(), hide_auditor=not current_user.has_role("trainer")))

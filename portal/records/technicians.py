@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from .auth.models import User
-from .extensions import db
-from .inputs import int_arg
-from .security import roles_required
+from ..auth.models import Outlet, Province, Region, User
+from ..auth.services import active_technicians
+from ..certification.rules import local_today, status_label
+from ..certification.services import active_tiers
+from ..csvexport import columns, place, table_response, yes_no
+from ..extensions import db
+from ..i18n import user_lang
+from ..inputs import int_arg
+from ..security import roles_required
+from .dashboard import holders
+from .record import contribution_status, full_record
 
 bp = Blueprint("technicians", __name__, url_prefix="/technicians")
 
@@ -27,10 +34,6 @@ def record_user_or_404(username: str) -> User:
 @bp.route("/<username>")
 @roles_required("technician", "trainer", "admin")
 def record(username: str):
-    from .certification.rules import local_today, status_label
-    from .kb.views import user_lang
-    from .records import contribution_status, full_record
-
     user = record_user_or_404(username)
     viewer_is_trainer = current_user.has_role("trainer", "admin")
     lang = user_lang()
@@ -45,15 +48,6 @@ def record(username: str):
 def index():
     """The technicians, filtered by place and by the tier they hold (the list behind the
     dashboard's coverage figures)."""
-    from flask import request
-
-    from .auth.models import Outlet, Province, Region
-    from .certification.rules import local_today, status_label
-    from .certification.services import active_tiers
-    from .csvexport import columns, place, table_response, yes_no
-    from .dashboard import active_technicians, holders
-    from .kb.views import user_lang
-
     filters = {"region": int_arg("region"), "province": int_arg("province"), "outlet": int_arg("outlet"),
                "tier": int_arg("tier")}
     today = local_today()

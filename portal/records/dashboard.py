@@ -10,22 +10,26 @@ from datetime import date, timedelta
 from flask import Blueprint, render_template, request, url_for
 from sqlalchemy import func, select
 
-from .auth.models import Outlet, Province, Region, User
-from .auth.services import in_place
-from .extensions import db
-from .learning.services import due_for
-from .security import roles_required
+from ..assessment.services import active_quizzes, graded_attempts, results
+from ..audits.models import Audit
+from ..auth.models import Outlet, Province, Region, User
+from ..auth.services import active_technicians
+from ..certification.models import Certificate, Tier
+from ..certification.rules import effective_status, local_today
+from ..certification.services import active_tiers, register
+from ..dbtypes import utcnow
+from ..extensions import db
+from ..i18n import user_lang
+from ..kb.models import Case
+from ..kb.models import CaseFeedback as Feedback
+from ..kb.services import kb_summary
+from ..learning.models import Assignment, Course
+from ..learning.services import assignment_report, due_for, trainer_summary
+from ..security import roles_required
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 LEVELS = ("region", "province", "outlet")
-
-
-def active_technicians(region_id=None, province_id=None, outlet_id=None) -> list[User]:
-    from .learning.services import active_technicians as technicians
-
-    query = in_place(technicians(), region_id, province_id, outlet_id)
-    return list(db.session.scalars(query.order_by(User.username)).unique())
 
 
 def holders(tier_id: int, today: date, user_ids: set[int]) -> set[int]:
@@ -33,9 +37,6 @@ def holders(tier_id: int, today: date, user_ids: set[int]) -> set[int]:
     or at any higher one (a Master whose first-tier certificate lapsed is still certified at the
     first tier: the higher tier required it). The coverage figures and the technician list's
     tier filter both use this."""
-    from .certification.models import Certificate, Tier
-    from .certification.rules import effective_status
-
     tier = db.session.get(Tier, tier_id)
     if tier is None:
         return set()
@@ -48,9 +49,6 @@ def overdue_rows(today: date) -> list[tuple[object, User]]:
     """Every overdue course assignment, technician by technician: (assignment, technician) for
     each technician an assignment's report counts as overdue. The trainer home's "overdue"
     figure is the length of this list, and /dashboard/overdue shows it."""
-    from .learning.models import Assignment
-    from .learning.services import assignment_report
-
     rows = []
     for assignment in db.session.scalars(select(Assignment).order_by(Assignment.due_date, Assignment.id)):
         rows.extend((assignment, user) for user in assignment_report(assignment, today).overdue)
@@ -67,8 +65,6 @@ class CoverageRow:
 
 
 def coverage(level: str, today: date) -> list[CoverageRow]:
-    from .certification.services import active_tiers, register
-
     tiers = active_tiers()
     if level == "outlet":
         places = [(o.id, f"{o.code} {o.name}", {"outlet": o.id}) for o in
@@ -97,9 +93,6 @@ def coverage(level: str, today: date) -> list[CoverageRow]:
 
 def quarterly(today: date) -> list[tuple[object, int, int, int]]:
     """(assignment, assigned, complete, overdue) for each quarterly course assignment."""
-    from .learning.models import Assignment, Course
-    from .learning.services import assignment_report
-
     out = []
     for assignment in db.session.scalars(select(Assignment).join(Course, Assignment.course_id == Course.id)
                                          .where(Course.kind == "quarterly").order_by(Assignment.due_date.desc())):
@@ -110,8 +103,6 @@ def quarterly(today: date) -> list[tuple[object, int, int, int]]:
 
 def quiz_rates() -> list[tuple[object, int, int]]:
     """(quiz, technicians who took it, who passed) for each quiz with graded attempts."""
-    from .assessment.services import active_quizzes, graded_attempts, results
-
     out = []
     for quiz in active_quizzes():
         lines = results(graded_attempts(quiz))
@@ -121,9 +112,6 @@ def quiz_rates() -> list[tuple[object, int, int]]:
 
 
 def audit_summary(today: date, days: int = 90) -> dict:
-    from .audits.models import Audit
-    from .dbtypes import utcnow
-
     since = utcnow() - timedelta(days=days)
     rows = list(db.session.scalars(select(Audit).where(Audit.status == "submitted", Audit.visited_at >= since)))
     scores = [a.score for a in rows if a.score is not None]
@@ -132,9 +120,6 @@ def audit_summary(today: date, days: int = 90) -> dict:
 
 
 def most_used_cases(limit: int = 5) -> list[tuple[object, int]]:
-    from .dbtypes import utcnow
-    from .kb.models import Case, CaseFeedback as Feedback
-
     since = utcnow() - timedelta(days=90)
     rows = db.session.execute(select(Feedback.case_id, func.count()).where(Feedback.created_at >= since)
                               .group_by(Feedback.case_id).order_by(func.count().desc()).limit(limit)).all()
@@ -144,11 +129,6 @@ def most_used_cases(limit: int = 5) -> list[tuple[object, int]]:
 @bp.route("/")
 @roles_required("trainer", "admin")
 def index():
-    from .certification.rules import local_today
-    from .home.services import kb_summary
-    from .kb.views import user_lang
-    from .learning.services import trainer_summary
-
     level = request.args.get("by") if request.args.get("by") in LEVELS else "region"
     today = local_today()
     return render_template("dashboard/index.html", level=level, levels=LEVELS, rows=coverage(level, today),
@@ -161,9 +141,6 @@ def index():
 @roles_required("trainer", "admin")
 def overdue():
     """The list behind the trainer home's "overdue course assignments" figure."""
-    from .certification.rules import local_today
-    from .kb.views import user_lang
-
     today = local_today()
     rows = [(a, u, due_for(a, u)) for a, u in overdue_rows(today)]
     return render_template("dashboard/overdue.html", rows=rows, today=today, lang=user_lang())

@@ -1,0 +1,67 @@
+"""The notification row, and raising / retracting one inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, mapped_column, validates
+
+from ..dbtypes import UTCDateTime, utcnow
+from ..extensions import db
+from ..messages import Message, into, render
+
+
+class Notification(db.Model):
+    __tablename__ = "notification"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    # What raised it, e.g. "audit-red-line:12": the same event never notifies the same user twice.
+    key: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(30))
+    text: Mapped[str] = mapped_column(Text)  # plain text (legacy), or the English copy of msg_id
+    msg_id: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    params: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    link: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @validates("text")
+    def _message(self, _key, value):
+        return into(self, value, "msg_id", "params")
+
+    @property
+    def shown_text(self) -> str:
+        """In the reader's language and date format."""
+        return render(self.msg_id, self.params, text=self.text)
+
+
+def notify(user_id: int, kind: str, key: str, text: Message | str, link: str = "") -> Notification | None:
+    """Add a notification unless this user already has one with this key. No commit: it is
+    part of the caller's transaction (and rolled back with it). ``text`` is a message
+    (``msg("cert.expiring", …)``), rendered for the reader when shown."""
+    exists = db.session.scalar(select(Notification.id).where(Notification.user_id == user_id,
+                                                             Notification.key == key))
+    if exists is not None:
+        return None
+    row = Notification(user_id=user_id, kind=kind, key=key[:120], text=text, link=link[:300])
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def retract(key: str) -> int:
+    """Remove every user's notification raised by this event: it no longer holds (an amended
+    audit has no red line any more). No commit: part of the caller's transaction."""
+    rows = db.session.scalars(select(Notification).where(Notification.key == key)).all()
+    for row in rows:
+        db.session.delete(row)
+    db.session.flush()
+    return len(rows)
+
+
+def unread_count(user_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None))) or 0

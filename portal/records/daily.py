@@ -1,0 +1,30 @@
+"""``flask daily``: the once-a-day run that no single domain owns. It sits above the domains it
+drives (certification's expiry sweep, learning's behind-schedule notices)."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from ..certification.services import sweep
+from ..cliutil import cli_request, needs_schema
+from ..extensions import db
+from ..i18n import local_today
+from ..learning.services import notify_behind
+
+
+@click.command("daily")
+@with_appcontext
+@needs_schema
+def daily_command():
+    """The daily run (cron): certificate expiry, lapse and expiry warnings; cohort members
+    falling behind. Safe to run more than once a day: each notification is raised once."""
+    with cli_request():
+        today = local_today()
+        report = sweep(today)
+        behind = notify_behind(today)
+        db.session.commit()
+        click.echo(_("expired %(expired)d, lapsed %(lapsed)d", expired=report.expired, lapsed=report.lapsed))
+        click.echo(ngettext("trainers told about %(num)d member falling behind", "trainers told about %(num)d members falling behind", behind))
