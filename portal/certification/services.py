@@ -7,19 +7,31 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
-from ..auth.services import in_place
-from ..security import refuse_self
+from ..auth.services import active_technicians, in_place
 from ..dbtypes import utcnow
 from ..extensions import db
+from ..learning.services import course_completed_at, due_for
 from ..messages import Message, both, msg
+from ..notifications import notify
+from ..security import refuse_self
 from .models import Certificate, CertificateEvent, Tier
-from .rules import Eligibility, add_months, current_quarterly, effective_status, eligibility, renewal_refusal
+from .rules import (
+    Eligibility,
+    add_months,
+    current_quarterly,
+    effective_status,
+    eligibility,
+    local_date,
+    renewal_refusal,
+    status_label,
+)
 
 # No 0/O or 1/I/L: the number is read off a badge at the door.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -114,8 +126,6 @@ def _need_reason(reason: Message | str) -> Message | str:
 
 
 def _refuse(cert: Certificate, action: str) -> None:
-    from .rules import status_label
-
     raise CertificateError(_("Not possible while the certificate's status is “%(status)s”.",
                              status=status_label(cert.status)))
 
@@ -141,8 +151,6 @@ def suspend(cert: Certificate, reason: Message | str, by: User | None = None, ru
 
 
 def _tell_holder(cert: Certificate, key: str, text: Message) -> None:
-    from ..notifications import notify
-
     notify(cert.user_id, key.split(":")[0], key, text, f"/certificates/{cert.number}")
 
 
@@ -173,8 +181,6 @@ def revoke(cert: Certificate, reason: str, by: User | None = None) -> Certificat
 
 
 def renewal_window_days() -> int:
-    from flask import current_app
-
     return int(current_app.config.get("PORTAL_RENEWAL_WINDOW_DAYS", 90))
 
 
@@ -227,8 +233,6 @@ class SweepReport:
 def _missed_quarterly(cert: Certificate, today: date):
     """The quarterly course the holder missed past due date + grace while holding this
     certificate, or None."""
-    from ..learning.services import course_completed_at, due_for
-
     found = current_quarterly(cert.user, today)
     if found is None:
         return None
@@ -238,7 +242,6 @@ def _missed_quarterly(cert: Certificate, today: date):
     if today <= deadline or deadline < cert.issued_on:
         return None
     done = course_completed_at([cert.user_id], course).get(cert.user_id)
-    from .rules import local_date
 
     if done is not None and local_date(done) <= deadline:
         return None
@@ -340,8 +343,6 @@ def register_summary(today: date) -> dict:
 def eligibility_board(tiers: list[Tier], today: date, only_eligible: bool = False) -> list:
     """[(technician, [(tier, certificate held or None, Eligibility or None), …]), …] for every
     active technician; with ``only_eligible``, those eligible for at least one tier."""
-    from ..auth.services import active_technicians
-
     rows = []
     for user in active_technicians():
         cells = []
