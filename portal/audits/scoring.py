@@ -55,6 +55,14 @@ def score_report(spec: dict, responses: dict) -> Scored:
     return Scored(score, result, bool(red), sections, failed, red)
 
 
+def red_line_items(spec: dict, failed_items: list[str], responses: dict) -> list[str]:
+    """The failed items whose answers breach a red line (in the order given), as stored on a
+    report: its ``failed_items`` and ``responses``."""
+    items = {item["id"]: item for section in spec["sections"] for item in section["items"]}
+    return [i for i in failed_items or []
+            if rtypes.get(items[i]["type"]).fails_red_line(items[i], (responses or {}).get(i))]
+
+
 def missing_answers(spec: dict, responses: dict, comments: dict, photo_items: set[str]) -> dict[str, str]:
     """What stops a report from being submitted: {item id: message}. Every weighted or red-line
     item needs an answer (or not applicable), and a failed item that needs evidence needs a
