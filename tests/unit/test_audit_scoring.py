@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from portal.audits.scoring import grade_for, missing_answers, red_line_items, score_report
+from portal.audits.scoring import (ANSWER_NEEDED, COMMENT_NEEDED, PHOTO_NEEDED, grade_for, missing, missing_answers,
+                                   red_line_items, score_report)
 
 GRADES = [{"code": "excellent", "min": 90}, {"code": "good", "min": 75},
           {"code": "needs-improvement", "min": 60}, {"code": "fail", "min": 0}]
@@ -128,3 +129,12 @@ def test_submission_needs_every_counted_answer_and_evidence_for_failures():
     assert set(missing_answers(SPEC, failed, {}, set())) == {"gift", "fixed"}
     assert missing_answers(SPEC, failed, {"gift": "a box of tea"}, {"fixed"}) == {}
     assert set(missing_answers(SPEC, failed, {"gift": "   "}, set())) == {"gift", "fixed"}  # blank is no comment
+
+
+def test_what_is_missing_is_said_as_message_ids():
+    failed = {**PERFECT, "gift": "yes", "fixed": "no"}
+    del failed["polite"]
+    assert missing(SPEC, failed, {}, set()) == {"gift": COMMENT_NEEDED, "polite": ANSWER_NEEDED, "fixed": PHOTO_NEEDED}
+    assert missing(SPEC, failed, {"gift": "tea"}, {"fixed"}) == {"polite": ANSWER_NEEDED}
+    assert missing(SPEC, {**PERFECT, "on-time": "na"}, {}, set()) == {}  # not applicable is an answer
+    assert missing_answers(SPEC, failed, {}, set())["polite"] == ANSWER_NEEDED  # untranslated outside an app
