@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from . import qtypes
+from . import grading, qtypes
 from .models import Attempt, Question, QuestionCategory, Quiz
 
 
@@ -195,51 +195,38 @@ def keep_answers(attempt: Attempt, given: dict[int, object], now: datetime, lang
 def _fits(question: Question, item: dict, lang: str) -> bool:
     """Whether the item's option order (drawn in the attempt's language) fits the question in
     ``lang`` (both languages normally have the same choices)."""
-    order = item.get("order")
-    return not order or len(question.data(lang).get("choices") or []) == len(order)
+    return grading.fits(question.data(lang), item.get("order"))
 
 
 def _to_original(item: dict, response, kind: str):
     """A response in the order shown → in the question's own order (shuffled options)."""
-    order = item.get("order")
-    if not order:
-        return response
-    try:
-        if kind == "single":
-            return order[int(response)]
-        if kind == "multiple" and isinstance(response, (list, tuple)):
-            return [order[int(r)] for r in response if 0 <= int(r) < len(order)]
-    except (TypeError, ValueError, IndexError):
-        return None
-    return response
+    return grading.to_original(item.get("order"), response, kind)
 
 
-def grade_one(question: Question, item: dict, response, answer_lang: str, attempt_lang: str) -> float:
-    """One answer's marks, against the question in the language the answer was given in (a
-    typed answer in that language's key, matching texts and ordering ids as they were shown)."""
-    lang = answer_lang if _fits(question, item, answer_lang) else attempt_lang
-    return qtypes.get(question.type).grade(question.data(lang), _to_original(item, response, question.type))
+def _answer(question: Question | None, item: dict, response, answer_lang: str, attempt_lang: str) -> grading.Answer:
+    """A drawn question and its answer as plain values for grading (None: the question is gone)."""
+    if question is None:
+        return grading.Answer(None, {}, response, answer_lang, attempt_lang, item.get("order"))
+    keys = {lang: question.data(lang) for lang in (answer_lang, attempt_lang)}
+    return grading.Answer(question.type, keys, response, answer_lang, attempt_lang, item.get("order"))
 
 
 def close(attempt: Attempt, now: datetime, timed_out: bool = False) -> Attempt:
-    """Grade and close (submit, or the deadline passed). Closing twice changes nothing."""
+    """Grade and close (submit, or the deadline passed). Closing twice changes nothing. The
+    grading is ``grading.grade_attempt`` over plain values; this gathers and stores."""
     attempt = _locked(attempt)
     if attempt.status != "open":
         db.session.commit()  # nothing changed: releases the lock
         return attempt
     questions = {q.id: q for q in db.session.scalars(
         select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
-    scores = []
-    for index, item in enumerate(attempt.items):
-        question = questions.get(item["question"])
-        response = (attempt.answers or {}).get(str(index))
-        if question is None or response is None:
-            scores.append(0.0)
-            continue
-        scores.append(grade_one(question, item, response, attempt.answer_lang(index), attempt.lang))
-    attempt.scores = scores
-    attempt.score = round(100 * sum(scores) / len(scores), 2) if scores else 0.0
-    attempt.passed = attempt.score >= float(attempt.quiz.setting("pass_mark", 60))
+    graded = grading.grade_attempt(
+        [_answer(questions.get(item["question"]), item, (attempt.answers or {}).get(str(index)),
+                 attempt.answer_lang(index), attempt.lang) for index, item in enumerate(attempt.items)],
+        float(attempt.quiz.setting("pass_mark", 60)))
+    attempt.scores = graded.marks
+    attempt.score = graded.percent
+    attempt.passed = graded.passed
     attempt.status = "timed_out" if timed_out else "submitted"
     attempt.submitted_at = min(now, attempt.deadline) if (timed_out and attempt.deadline) else now
     attempt.open_slot = None

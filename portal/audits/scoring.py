@@ -55,12 +55,28 @@ def score_report(spec: dict, responses: dict) -> Scored:
     return Scored(score, result, bool(red), sections, failed, red)
 
 
-def missing_answers(spec: dict, responses: dict, comments: dict, photo_items: set[str]) -> dict[str, str]:
-    """What stops a report from being submitted: {item id: message}. Every weighted or red-line
-    item needs an answer (or not applicable), and a failed item that needs evidence needs a
-    comment or a photo."""
-    from flask_babel import gettext as _
+def red_line_items(spec: dict, failed_items: list[str], responses: dict) -> list[str]:
+    """The failed items whose answers breach a red line (in the order given), as stored on a
+    report: its ``failed_items`` and ``responses``."""
+    items = {item["id"]: item for section in spec["sections"] for item in section["items"]}
+    return [i for i in failed_items or []
+            if rtypes.get(items[i]["type"]).fails_red_line(items[i], (responses or {}).get(i))]
 
+
+def N_(text: str) -> str:
+    """Marks a message for extraction; it is translated where it is shown."""
+    return text
+
+
+ANSWER_NEEDED = N_("Answer this item (or mark it not applicable where allowed).")
+COMMENT_NEEDED = N_("Say what you saw: a comment is required when this item fails.")
+PHOTO_NEEDED = N_("Attach a photo: evidence is required when this item fails.")
+
+
+def missing(spec: dict, responses: dict, comments: dict, photo_items: set[str]) -> dict[str, str]:
+    """What stops a report from being submitted: {item id: message id} (one of the three
+    above). Every weighted or red-line item needs an answer (or not applicable), and a failed
+    item that needs evidence needs a comment or a photo."""
     problems = {}
     for section in spec["sections"]:
         for item in section["items"]:
@@ -68,12 +84,19 @@ def missing_answers(spec: dict, responses: dict, comments: dict, photo_items: se
             value = responses.get(item["id"])
             if value is None:
                 if item["weight"] or item["red_line"]:
-                    problems[item["id"]] = _("Answer this item (or mark it not applicable where allowed).")
+                    problems[item["id"]] = ANSWER_NEEDED
                 continue
             if not kind.failed(item, value):
                 continue
             if item["evidence"] == "comment" and not (comments.get(item["id"]) or "").strip():
-                problems[item["id"]] = _("Say what you saw: a comment is required when this item fails.")
+                problems[item["id"]] = COMMENT_NEEDED
             if item["evidence"] == "photo" and item["id"] not in photo_items:
-                problems[item["id"]] = _("Attach a photo: evidence is required when this item fails.")
+                problems[item["id"]] = PHOTO_NEEDED
     return problems
+
+
+def missing_answers(spec: dict, responses: dict, comments: dict, photo_items: set[str]) -> dict[str, str]:
+    """:func:`missing`, each message in the reader's language."""
+    from flask_babel import gettext as _
+
+    return {item_id: _(message) for item_id, message in missing(spec, responses, comments, photo_items).items()}

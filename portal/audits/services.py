@@ -26,7 +26,8 @@ from ..learning import services as learning
 from ..learning.models import TargetedAssignment
 from ..notifications import notify, retract
 from .models import Audit, AuditAmendment, AuditConsequence, AuditPhoto, AuditTemplate, GoodPracticeStory
-from .scoring import missing_answers, score_report
+from .scoring import Scored, missing_answers, red_line_items, score_report
+from .consequences import called_for, consequences
 
 MAX_PHOTOS_PER_AUDIT = 20
 
@@ -292,13 +293,6 @@ def _existing(audit: Audit, kind: str, key: str = "") -> AuditConsequence | None
         AuditConsequence.audit_id == audit.id, AuditConsequence.kind == kind, AuditConsequence.key == key))
 
 
-def _once(audit: Audit, kind: str, key: str = "") -> bool:
-    """True when this report is not causing this consequence (kind, key) now: the first time,
-    or again after a trainer undid it and a later amendment calls for it once more."""
-    row = _existing(audit, kind, key)
-    return row is None or bool(row.resolution)
-
-
 def _trainers() -> list[User]:
     return list(db.session.scalars(select(User).join(UserRole, UserRole.user_id == User.id).where(
         UserRole.role == "trainer", User.active)).unique())
@@ -311,12 +305,13 @@ def local_day(moment: datetime) -> date:
 
 
 def apply_consequences(audit: Audit, now: datetime) -> list[AuditConsequence]:
-    """The template's rules for this report, each at most once per report (no commit here)."""
+    """The template's rules for this report, each at most once per report (no commit here):
+    the choice is ``consequences.consequences`` (plain values); this gathers them and carries
+    out its list in order."""
     from ..certification import services as certs
     from ..certification.models import Certificate
 
     spec, technician = audit.template.spec, audit.technician
-    rules = spec.get("rules") or {}
     made: list[AuditConsequence] = []
 
     def record(kind: str, key: str = "", **refs) -> AuditConsequence:
@@ -332,51 +327,41 @@ def apply_consequences(audit: Audit, now: datetime) -> list[AuditConsequence]:
         made.append(row)
         return row
 
-    items = all_items(spec)
-    red = [i for i in (audit.failed_items or []) if rtypes.get(items[i]["type"]).fails_red_line(
-        items[i], (audit.responses or {}).get(i))] if audit.red_line_failed else []
-    if audit.red_line_failed and rules.get("red_line"):
-        names = [both(items[i]["text"]["zh"], items[i]["text"]["en"]) for i in red]
-        reason = msg("audit.red-line", n=audit.id, items=names)
-        if rules["red_line"].get("suspend_certificate"):
-            for cert in db.session.scalars(select(Certificate).where(
-                    Certificate.user_id == technician.id, Certificate.status == "active")):
-                if _once(audit, "suspend", cert.number):
-                    certs.suspend(cert, reason, rule="audit-red-line", commit=False)
-                    record("suspend", cert.number, certificate_id=cert.id, detail=reason)
-        if rules["red_line"].get("notify_trainers") and _once(audit, "notify"):
+    red = red_line_items(spec, audit.failed_items or [], audit.responses or {}) if audit.red_line_failed else []
+    outcome = Scored(audit.score, audit.result, audit.red_line_failed, dict(audit.section_scores or {}),
+                     list(audit.failed_items or []), red)
+    active = {cert.number: cert for cert in db.session.scalars(select(Certificate).where(
+        Certificate.user_id == technician.id, Certificate.status == "active"))}
+    causing = {(row.kind, row.key) for row in db.session.scalars(select(AuditConsequence).where(
+        AuditConsequence.audit_id == audit.id)) if not row.resolution}  # in force: not caused twice
+    decided = consequences(audit.id, spec, outcome, audit.responses or {}, technician.display_name, list(active),
+                           causing, local_day(now))
+    for one in decided:
+        reason = msg(one.reason.id, **one.reason.params) if one.reason else None
+        if one.kind == "suspend":
+            cert = active[one.key]
+            certs.suspend(cert, reason, rule="audit-red-line", commit=False)
+            record("suspend", cert.number, certificate_id=cert.id, detail=reason)
+        elif one.kind == "notify":
             link = f"/audits/{audit.id}"
             for trainer in _trainers():
                 notify(trainer.id, "audit-red-line", f"audit-red-line:{audit.id}",
-                       msg("audit.red-line-of", name=technician.display_name, n=audit.id, items=names), link)
+                       msg(one.notice.id, **one.notice.params), link)
             record("notify", detail=reason)
-    weak = rules.get("weak_section")
-    if weak:
-        due = local_day(now) + timedelta(days=int(weak.get("due_days", 14)))
-        for section in spec["sections"]:
-            score = (audit.section_scores or {}).get(section["id"])
-            threshold = section.get("below") or weak["below"]
-            if score is None or score >= threshold or not section.get("trains"):
-                continue
-            if not _once(audit, "assign", section["id"]):
-                continue
-            target = _resolve_trains(section["trains"])
+        elif one.kind == "assign":
+            target = _resolve_trains(one.trains)
             if target is None:
                 raise AuditError(_("The lesson for section %(section)s no longer exists; tell the content team.",
-                                   section=section["id"]))
-            reason = msg("audit.weak-section", n=audit.id, section=both(section["title"]["zh"], section["title"]["en"]),
-                         score=float(score), threshold=float(threshold))
-            row = learning.assign_targeted(technician, target, reason, due, assigned_by=None, source="audit",
+                                   section=one.key))
+            row = learning.assign_targeted(technician, target, reason, one.due, assigned_by=None, source="audit",
                                            commit=False)
-            record("assign", section["id"], targeted_id=row.id, detail=reason)
-    good = rules.get("good_practice")
-    if good and not audit.red_line_failed and audit.result in good["grades"]:
-        story = str((audit.responses or {}).get(good["story"]) or "").strip()
-        if story and _once(audit, "good_practice"):
-            row = GoodPracticeStory(audit_id=audit.id, technician_id=technician.id, story=story, status="proposed")
+            record("assign", one.key, targeted_id=row.id, detail=reason)
+        elif one.kind == "good_practice":
+            row = GoodPracticeStory(audit_id=audit.id, technician_id=technician.id, story=one.story,
+                                    status="proposed")
             db.session.add(row)
             db.session.flush()
-            record("good_practice", story_id=row.id, detail=story[:200])
+            record("good_practice", story_id=row.id, detail=one.story[:200])
     db.session.flush()
     return made
 
@@ -387,22 +372,6 @@ def apply_consequences(audit: Audit, now: datetime) -> list[AuditConsequence]:
 # (portal.create_app), as audits hand certification their facts (certification.rules.AUDIT_PROVIDERS):
 # "find" (number → certificate or None) and "reinstate" (certificate, reason, today, by).
 CERTIFICATES: dict[str, Callable] = {}
-
-
-def called_for(spec: dict, red_line_failed: bool, section_scores: dict, kind: str, key: str = "") -> bool:
-    """Whether a report with this outcome calls for this consequence (plain logic: the template's
-    rules, the red line, the section scores)."""
-    rules = spec.get("rules") or {}
-    if kind in ("suspend", "notify"):
-        return bool(red_line_failed and rules.get("red_line"))
-    if kind == "assign":
-        weak = rules.get("weak_section")
-        section = next((s for s in spec["sections"] if s["id"] == key), None)
-        if not weak or section is None:
-            return False
-        score = (section_scores or {}).get(key)
-        return score is not None and score < (section.get("below") or weak["below"])
-    return True
 
 
 def in_force(consequence: AuditConsequence) -> bool:
