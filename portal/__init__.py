@@ -50,7 +50,6 @@ from .auth.cli import users_cli
 from .auth.views import bp as auth_bp
 from .auth.views import load_user
 from .certification import loader as _tiers  # noqa: F401  (registers its content loader)
-from .certification import rules as eligibility_rules
 from .certification import services as certificate_services
 from .certification.cli import certs_cli
 from .certification.views import bp as certification_bp
@@ -142,9 +141,9 @@ def _read_inputs_safely(app: Flask) -> None:
 
 def _connect_modules() -> None:
     """Fill the registries through which lower layers reach higher ones (layers point down)."""
-    audit_services.CERTIFICATES.update(find=certificate_services.find, reinstate=certificate_services.reinstate)
-    if audit_services.audit_facts not in eligibility_rules.AUDIT_PROVIDERS:
-        eligibility_rules.AUDIT_PROVIDERS.append(audit_services.audit_facts)
+    audit_services.CERTIFICATES.update(active=certificate_services.active_certificates,
+                                       suspend=certificate_services.suspend, find=certificate_services.find,
+                                       reinstate=certificate_services.reinstate)
     learning_services.QUIZZES.update(find=assessment_services.quiz_by_slug, passed=assessment_services.passed_attempts)
     if teaching_links not in kb_services.TEACHING_LINKS:
         kb_services.TEACHING_LINKS.append(teaching_links)

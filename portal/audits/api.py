@@ -16,7 +16,6 @@ from . import rtypes
 from . import services as svc
 from .loader import all_items, current_template
 from .models import Audit
-from .scoring import missing_answers
 
 
 class BadPayload(ValueError):
@@ -98,7 +97,7 @@ def file_audit(auditor: User, payload, now: datetime) -> tuple[Audit, bool]:
             elif text.strip():
                 clean_comments[item_id] = text.strip()[:2000]
         if not any(name.startswith("responses") for name in fields):
-            for item_id, message in missing_answers(template.spec, clean, clean_comments, set()).items():
+            for item_id, message in svc.missing_answers(template.spec, clean, clean_comments, set()).items():
                 fields[f"responses.{item_id}"] = message
     if fields:
         raise BadPayload(fields)

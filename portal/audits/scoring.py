@@ -93,10 +93,3 @@ def missing(spec: dict, responses: dict, comments: dict, photo_items: set[str]) 
             if item["evidence"] == "photo" and item["id"] not in photo_items:
                 problems[item["id"]] = PHOTO_NEEDED
     return problems
-
-
-def missing_answers(spec: dict, responses: dict, comments: dict, photo_items: set[str]) -> dict[str, str]:
-    """:func:`missing`, each message in the reader's language."""
-    from flask_babel import gettext as _
-
-    return {item_id: _(message) for item_id, message in missing(spec, responses, comments, photo_items).items()}

@@ -7,6 +7,8 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -17,19 +19,25 @@ from ..auth.models import User, UserRole
 from ..dbtypes import utcnow
 from ..extensions import db
 from ..inputs import check_text
-from ..messages import both, msg
+from ..kb.photos import PhotoError, clean_image
+from ..learning import services as learning
+from ..learning.models import TargetedAssignment
+from ..messages import msg
+from ..notifications import notify, retract
 from ..products import PRODUCTS
 from ..security import refuse_self
 from . import rtypes
-from .loader import _resolve_trains, all_items
-from ..learning import services as learning
-from ..learning.models import TargetedAssignment
-from ..notifications import notify, retract
-from .models import Audit, AuditAmendment, AuditConsequence, AuditPhoto, AuditTemplate, GoodPracticeStory
-from .scoring import Scored, missing_answers, red_line_items, score_report
 from .consequences import called_for, consequences
+from .loader import _resolve_trains, all_items
+from .models import Audit, AuditAmendment, AuditConsequence, AuditPhoto, AuditTemplate, GoodPracticeStory
+from .scoring import Scored, missing, red_line_items, score_report
 
 MAX_PHOTOS_PER_AUDIT = 20
+
+
+def missing_answers(spec: dict, responses: dict, comments: dict, photo_items: set[str]) -> dict[str, str]:
+    """:func:`missing`, each message in the reader's language."""
+    return {item_id: _(message) for item_id, message in missing(spec, responses, comments, photo_items).items()}
 
 
 class AuditError(ValueError):
@@ -216,8 +224,6 @@ def save_answers(audit: Audit, values: dict, comments: dict) -> dict[str, str]:
 
 
 def photo_folder():
-    from pathlib import Path
-
     folder = Path(current_app.instance_path) / "uploads" / "audit-photos"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -226,8 +232,6 @@ def photo_folder():
 def add_photo(audit: Audit, item_id: str, data: bytes) -> AuditPhoto:
     """A photo for one item: the knowledge base's checks (type, size, pixels), re-encoded
     without metadata, stored under a random name."""
-    from ..kb.photos import PhotoError, clean_image
-
     _draft(audit)
     item = all_items(audit.template.spec).get(item_id)
     if item is None:
@@ -299,18 +303,20 @@ def _trainers() -> list[User]:
 
 
 def local_day(moment: datetime) -> date:
-    from zoneinfo import ZoneInfo
-
     return moment.astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+
+
+# Certification sits above audits, so it hands audits the functions they need at start-up
+# (portal.create_app fills this): "active" (user id → their active certificates), "suspend"
+# (certificate, reason, rule=, commit=False), "find" (number → certificate or None) and
+# "reinstate" (certificate, reason, today, by).
+CERTIFICATES: dict[str, Callable] = {}
 
 
 def apply_consequences(audit: Audit, now: datetime) -> list[AuditConsequence]:
     """The template's rules for this report, each at most once per report (no commit here):
     the choice is ``consequences.consequences`` (plain values); this gathers them and carries
     out its list in order."""
-    from ..certification import services as certs
-    from ..certification.models import Certificate
-
     spec, technician = audit.template.spec, audit.technician
     made: list[AuditConsequence] = []
 
@@ -330,8 +336,7 @@ def apply_consequences(audit: Audit, now: datetime) -> list[AuditConsequence]:
     red = red_line_items(spec, audit.failed_items or [], audit.responses or {}) if audit.red_line_failed else []
     outcome = Scored(audit.score, audit.result, audit.red_line_failed, dict(audit.section_scores or {}),
                      list(audit.failed_items or []), red)
-    active = {cert.number: cert for cert in db.session.scalars(select(Certificate).where(
-        Certificate.user_id == technician.id, Certificate.status == "active"))}
+    active = {cert.number: cert for cert in CERTIFICATES["active"](technician.id)}
     causing = {(row.kind, row.key) for row in db.session.scalars(select(AuditConsequence).where(
         AuditConsequence.audit_id == audit.id)) if not row.resolution}  # in force: not caused twice
     decided = consequences(audit.id, spec, outcome, audit.responses or {}, technician.display_name, list(active),
@@ -340,7 +345,7 @@ def apply_consequences(audit: Audit, now: datetime) -> list[AuditConsequence]:
         reason = msg(one.reason.id, **one.reason.params) if one.reason else None
         if one.kind == "suspend":
             cert = active[one.key]
-            certs.suspend(cert, reason, rule="audit-red-line", commit=False)
+            CERTIFICATES["suspend"](cert, reason, rule="audit-red-line", commit=False)
             record("suspend", cert.number, certificate_id=cert.id, detail=reason)
         elif one.kind == "notify":
             link = f"/audits/{audit.id}"
@@ -368,10 +373,6 @@ def apply_consequences(audit: Audit, now: datetime) -> list[AuditConsequence]:
 
 # --- undoing what an amendment made unnecessary ------------------------------------------------
 
-# Certification sits above audits, so it hands audits the functions they need at start-up
-# (portal.create_app), as audits hand certification their facts (certification.rules.AUDIT_PROVIDERS):
-# "find" (number → certificate or None) and "reinstate" (certificate, reason, today, by).
-CERTIFICATES: dict[str, Callable] = {}
 
 
 def in_force(consequence: AuditConsequence) -> bool:
@@ -583,17 +584,27 @@ def visible_audits(user: User):
     return query.where(Audit.technician_id == user.id, Audit.status == "submitted")
 
 
-def audit_facts(user: User, since: date, until: date):
-    from ..certification.rules import AuditFact
+@dataclass(frozen=True)
+class AuditResult:
+    """One submitted audit of a technician, as certification reads it (eligibility asks for a
+    number of audits, their average and no red-line failure)."""
 
+    day: date
+    score: float  # percent
+    red_line: bool
+    label: str
+    url: str
+
+
+def audit_results(user: User, since: date, until: date) -> list[AuditResult]:
     rows = db.session.scalars(select(Audit).where(Audit.technician_id == user.id, Audit.status == "submitted")
                               .order_by(Audit.visited_at))
     out = []
     for audit in rows:
         day = local_day(audit.visited_at)
         if since <= day <= until:
-            out.append(AuditFact(day, audit.score or 0.0, audit.red_line_failed,
-                                 _("Audit report #%(n)d", n=audit.id), f"/audits/{audit.id}"))
+            out.append(AuditResult(day, audit.score or 0.0, audit.red_line_failed,
+                                   _("Audit report #%(n)d", n=audit.id), f"/audits/{audit.id}"))
     return out
 
 

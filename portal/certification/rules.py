@@ -2,9 +2,9 @@
 evidence behind it (which attempt, which sign-off, which audit, which dates).
 
 The decisions are in ``certification.eligibility`` (plain values in, messages out); this module
-gathers the facts they need from the database, calls them and renders their words. The audit
-record comes from providers the audit work registers (``AUDIT_PROVIDERS``); until there is one,
-it reads "no audits yet".
+gathers the facts they need from the database, calls them and renders their words. Audit
+results come from the audits below (``audits.services.audit_results``) and from any further
+source added to ``AUDIT_PROVIDERS``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask import url_for
-from flask_babel import format_date
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import select
 
 from ..assessment.models import Attempt, Quiz
+from ..audits.services import audit_results
 from ..auth.models import User
 from ..extensions import db
 from ..i18n import local_date, local_today, user_lang  # noqa: F401  (local_today: importable from here)
@@ -72,7 +72,8 @@ class Eligibility:
         return [r.as_dict() for r in self.requirements]
 
 
-# Callables (user, since, until) → list[AuditFact]; the audit work appends one.
+# Further sources of audit results besides the portal's own audits (an outside audit programme,
+# a test): callables (user, since, until) → list[AuditFact].
 AUDIT_PROVIDERS: list[Callable[[User, date, date], list[AuditFact]]] = []
 
 
@@ -168,7 +169,8 @@ def _previous_fact(user: User, tier: Tier, lang: str) -> pure.PreviousTierFact:
 
 def _audit_facts(user: User, spec: dict, today: date) -> list[AuditFact]:
     since, until = pure.audit_window(spec, today)
-    return [f for provider in AUDIT_PROVIDERS for f in provider(user, since, until)]
+    own = [AuditFact(r.day, r.score, r.red_line, r.label, r.url) for r in audit_results(user, since, until)]
+    return own + [f for provider in AUDIT_PROVIDERS for f in provider(user, since, until)]
 
 
 def _contribution_facts(user: User) -> list[pure.ContributionFact]:

@@ -61,6 +61,13 @@ def find(number: str) -> Certificate | None:
     return db.session.scalar(select(Certificate).where(Certificate.number == normalise_number(number)))
 
 
+def active_certificates(user_id: int) -> list[Certificate]:
+    """The user's certificates whose stored status is active (what a red-line audit suspends)."""
+    return list(db.session.scalars(select(Certificate).where(Certificate.user_id == user_id,
+                                                             Certificate.status == "active")
+                                   .order_by(Certificate.id)))
+
+
 def tier_by_code(code: str) -> Tier | None:
     return db.session.scalar(select(Tier).where(Tier.code == code, Tier.active))
 

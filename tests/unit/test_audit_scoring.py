@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from portal.audits.scoring import (ANSWER_NEEDED, COMMENT_NEEDED, PHOTO_NEEDED, grade_for, missing, missing_answers,
-                                   red_line_items, score_report)
+from portal.audits.scoring import (
+    ANSWER_NEEDED,
+    COMMENT_NEEDED,
+    PHOTO_NEEDED,
+    grade_for,
+    missing,
+    red_line_items,
+    score_report,
+)
+from portal.audits.services import missing_answers
 
 GRADES = [{"code": "excellent", "min": 90}, {"code": "good", "min": 75},
           {"code": "needs-improvement", "min": 60}, {"code": "fail", "min": 0}]
