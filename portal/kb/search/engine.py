@@ -10,7 +10,10 @@ passing. Scores are BM25 per field, weighted: error code > model number > title 
 symptoms and components > body.
 
 Scoring is array arithmetic over whole posting lists (postings.IndexArrays) rather than
-Whoosh's matcher tree, which walks postings one document at a time in Python.
+Whoosh's matcher tree, which walks postings one document at a time in Python. The ranking
+decision itself (concepts chosen, weights, tiers, page order, each hit's evidence) is in
+ranking.py, over plain values; this module analyses the query, gathers those values from the
+index and reads the stored fields of the hits.
 """
 
 from __future__ import annotations
