@@ -37,7 +37,16 @@ from .models import (
     SignOff,
     TargetedAssignment,
 )
-from .schedule import Calendar, DayState, LearnerRow, behind_first, day_status, personal_due
+from .schedule import (
+    Calendar,
+    LearnerRow,
+    behind_first,
+    is_overdue,
+    joined_day,
+    learner_row,
+    overdue_first,
+    personal_due,
+)
 
 # Assessment uses learning's cohorts, so learning does not import assessment: it reads quiz
 # results through these two, which create_app fills from assessment.services —
@@ -325,24 +334,19 @@ def cohort_matrix(cohort: Cohort, today: date) -> list[LearnerRow]:
         for s in db.session.scalars(select(SignOff).where(SignOff.user_id.in_(member_ids),
                                                           SignOff.task_id.in_(task_ids), SignOff.passed)):
             passed.add((s.user_id, s.task_id))
-    rows = []
-    for member in cohort.members:
-        row = LearnerRow(user=member)
-        for number, (module, day) in enumerate(days, start=1):
-            lessons = [l for l in module.lessons if l.active]
-            tasks = [t for t in module.tasks if t.active]
-            state = DayState(
-                number=number, date=day,
-                lessons_done=sum(1 for l in lessons if (p := progress.get((member.id, l.id)))
-                                 and p.completed_at is not None),
-                lessons_total=len(lessons),
-                tasks_passed=sum(1 for t in tasks if (member.id, t.id) in passed),
-                tasks_total=len(tasks),
-                started=any((member.id, l.id) in progress for l in lessons))
-            state.status = day_status(state, today)
-            row.days.append(state)
-        rows.append(row)
-    return behind_first(rows)
+    plan = [(day, [l.id for l in module.lessons if l.active], [t.id for t in module.tasks if t.active])
+            for module, day in days]
+    opened: dict[int, set] = {}  # per member: lessons opened or done
+    done: dict[int, set] = {}
+    for (user_id, lesson_id), p in progress.items():
+        opened.setdefault(user_id, set()).add(lesson_id)
+        if p.completed_at is not None:
+            done.setdefault(user_id, set()).add(lesson_id)
+    tasks_passed: dict[int, set] = {}
+    for user_id, task_id in passed:
+        tasks_passed.setdefault(user_id, set()).add(task_id)
+    return behind_first([learner_row(m, plan, done.get(m.id, set()), opened.get(m.id, set()),
+                                     tasks_passed.get(m.id, set()), today) for m in cohort.members])
 
 
 TASK_PASSED, TASK_FAILED, TASK_NOT_TRIED = "passed", "failed", "not_tried"
@@ -543,14 +547,12 @@ def _local_day(moment: datetime) -> date:
 
 def joined_on(user: User) -> date | None:
     """The day a person joined: their first working day, else the day their account was made."""
-    if user.start_date is not None:
-        return user.start_date
-    return _local_day(user.created_at) if user.created_at else None
+    return joined_day(user.start_date, _local_day(user.created_at) if user.created_at else None)
 
 
 def due_for(assignment: Assignment, user: User) -> date:
     """The assignment's due date for this person (later for someone who joined after it was made)."""
-    assigned_on = _local_day(assignment.created_at) if assignment.created_at else assignment.due_date
+    assigned_on = _local_day(assignment.created_at) if assignment.created_at else None
     return personal_due(assignment.due_date, assigned_on, joined_on(user))
 
 
@@ -603,7 +605,7 @@ class AssignmentReport:
 def assignment_report(assignment: Assignment, today: date) -> AssignmentReport:
     users = assignment_targets(assignment)
     done = course_complete_for([u.id for u in users], assignment.course)
-    late = {u.id: today > due_for(assignment, u) and not done[u.id] for u in users}
+    late = {u.id: is_overdue(due_for(assignment, u), today, done[u.id]) for u in users}
     areas = {"region": {}, "province": {}, "outlet": {}}
     for user in users:
         outlet = user.outlet
@@ -643,7 +645,7 @@ def assignments_for(user: User, today: date) -> list[MyAssignment]:
         progress = course_progress(user, assignment.course)
         due = due_for(assignment, user)
         found.append(MyAssignment(assignment=assignment, progress=progress, due=due,
-                                  overdue=today > due and not progress.complete))
+                                  overdue=is_overdue(due, today, progress.complete)))
     found.sort(key=lambda item: item.due)
     return found
 
@@ -721,7 +723,7 @@ def targeted_for(user: User, today: date) -> list[MyTargeted]:
         if row.completed_at is not None:
             done = max(done, len(lessons))
         found.append(MyTargeted(targeted=row, done=done, total=len(lessons),
-                                overdue=today > row.due_date and row.completed_at is None))
+                                overdue=is_overdue(row.due_date, today, row.completed_at is not None)))
     return found
 
 
@@ -763,7 +765,7 @@ def next_steps(user: User, today: date, lang: str) -> NextSteps:
             t = item.targeted
             title = t.lesson.text("title", lang) if t.lesson else t.module.text("title", lang)
             steps.items.append((title, t.due_date, item.overdue))
-    steps.items.sort(key=lambda i: (not i[2], i[1]))
+    steps.items = overdue_first(steps.items)
     return steps
 
 

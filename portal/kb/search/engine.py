@@ -10,7 +10,10 @@ passing. Scores are BM25 per field, weighted: error code > model number > title 
 symptoms and components > body.
 
 Scoring is array arithmetic over whole posting lists (postings.IndexArrays) rather than
-Whoosh's matcher tree, which walks postings one document at a time in Python.
+Whoosh's matcher tree, which walks postings one document at a time in Python. The ranking
+decision itself (concepts chosen, weights, tiers, page order, each hit's evidence) is in
+ranking.py, over plain values; this module analyses the query, gathers those values from the
+index and reads the stored fields of the hits.
 """
 
 from __future__ import annotations
@@ -37,26 +40,14 @@ from .analysis import (
     terms,
 )
 from .postings import IndexArrays, arrays_for
+from . import ranking
+from .ranking import FIELD_WEIGHTS, Concept, Ranked, is_large
 
-FIELD_WEIGHTS = {"title": 4.0, "head": 3.0, "body": 1.0}
-HEADLINE = ("title", "head")
 # A word found in more than this share of cases is not looked up in bodies: it would
 # cost a walk over most of the index and say almost nothing about relevance.
 COMMON_SHARE = 0.15
 # A synonym group contributes at most this many of its wordings (the most used ones).
 MAX_WORDINGS = 4
-# The most telling concepts of a query that take part (a long description keeps its best).
-MAX_CONCEPTS = 6
-# A concept found in more than this share of cases is left out when the query has others.
-VAGUE_SHARE = 0.4
-# Both shortcuts above apply from this many cases up; a small index is fast anyway.
-LARGE_INDEX = 500
-CODE_WEIGHT = 12.0
-MODEL_WEIGHT = 8.0
-BIGRAM_WEIGHT = 0.6
-TITLE_ALL_WEIGHT = 6.0
-FIELD_TIEBREAK = 0.2  # a word in several fields: the best field counts, the others a little
-WORDING_TIEBREAK = 0.1  # likewise for several wordings of one concept
 PIECE_RE = re.compile(r"[0-9a-z][0-9a-z/.\-]*")
 
 
@@ -95,16 +86,7 @@ class Hit:
     slugs: dict  # lang → slug
     score: float
     code_match: bool = False
-
-
-@dataclass
-class Concept:
-    """One thing the query asks for, in every wording worth searching."""
-
-    kind: str  # "code", "words", "pairs" (Chinese character pairs), "models"
-    wordings: list  # words: [[word, …], …] (all words of one wording); others: [term, …]
-    reach: int = 0  # how many cases it touches (by the wording typed)
-    topical: bool = True  # False for a concept that only names the appliance
+    evidence: ranking.Evidence | None = None  # why it ranks where it does
 
 
 @dataclass
@@ -143,7 +125,7 @@ class Stats:
     @property
     def large(self) -> bool:
         """Shortcuts that trade a little recall for speed are only worth it on a large index."""
-        return self.total >= LARGE_INDEX
+        return is_large(self.total)
 
     def common(self, word: str) -> bool:
         return self.large and self.df("body", word) > COMMON_SHARE * self.total
@@ -258,92 +240,31 @@ def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], correcto
 
 
 # --- scoring ---------------------------------------------------------------------------------
+# The engine gathers from the index what the ranking decision (ranking.py) reads, and turns
+# the decision's hits into stored hits.
 
 
-class _Scorer:
-    """Dense per-case score arrays for the concepts of one query on one index."""
-
-    def __init__(self, arrays: IndexArrays, stats: Stats):
-        self.a = arrays
-        self.stats = stats
-        self.size = arrays.size
-
-    def _add(self, out: np.ndarray, field: str, term: str, weight: float) -> None:
-        ids, scores = self.a.scored(field, term)
-        if ids.size:
-            out[ids] += scores * weight
-
-    def _word(self, word: str, headline_only: bool) -> np.ndarray:
-        """A word in its best field (weighted), plus a little for its other fields."""
-        best = np.zeros(self.size, dtype=np.float32)
-        total = np.zeros(self.size, dtype=np.float32)
-        for f, weight in FIELD_WEIGHTS.items():
-            if f == "body" and (headline_only or self.stats.common(word)):
-                continue
-            ids, scores = self.a.scored(f, word)
-            if not ids.size:
-                continue
-            weighted = scores * weight
-            best[ids] = np.maximum(best[ids], weighted)
-            total[ids] += weighted
-        return best + FIELD_TIEBREAK * (total - best)
-
-    def _wording(self, words: list[str], headline_only: bool) -> np.ndarray:
-        """Every word of the wording present (in any field): the sum of their scores."""
-        out = None
-        for word in words:
-            s = self._word(word, headline_only)
-            out = s if out is None else np.where((out > 0) & (s > 0), out + s, 0).astype(np.float32)
-        return out
-
-    def concept(self, c: Concept) -> tuple[np.ndarray, np.ndarray]:
-        """(score anywhere, score in the headline fields) of one concept, per case."""
-        if c.kind == "code":
-            full = np.zeros(self.size, dtype=np.float32)
-            self._add(full, "codes", c.wordings[0], CODE_WEIGHT)
-            return full, full
-        if c.kind in ("pairs", "models"):
-            field_, weight = ("cjk", BIGRAM_WEIGHT) if c.kind == "pairs" else ("models", MODEL_WEIGHT)
-            full = np.zeros(self.size, dtype=np.float32)
-            for term in c.wordings:
-                self._add(full, field_, term, weight)
-            return full, full
-        results = []
-        for headline_only in (False, True):
-            options = [self._wording(words, headline_only) for words in c.wordings]
-            if len(options) == 1:
-                results.append(options[0])
-            else:
-                stacked = np.vstack(options)
-                best = stacked.max(axis=0)
-                results.append(best + WORDING_TIEBREAK * (stacked.sum(axis=0) - best))
-        return results[0], results[1]
-
-    def title_all(self, concepts: list[Concept]) -> np.ndarray | None:
-        """Extra score where the title holds some wording of every topical concept."""
-        topical = [c for c in concepts if c.kind == "words" and c.topical]
-        if not topical:
-            return None
-        total = np.zeros(self.size, dtype=np.float32)
-        everywhere = np.ones(self.size, dtype=bool)
-        for c in topical:
-            best = np.zeros(self.size, dtype=np.float32)
-            for words in c.wordings:
-                s = None
-                for word in words:
-                    part = np.zeros(self.size, dtype=np.float32)
-                    self._add(part, "title", word, 1.0)
-                    s = part if s is None else np.where((s > 0) & (part > 0), s + part, 0)
-                best = np.maximum(best, s)
-            everywhere &= best > 0
-            total += best
-        return np.where(everywhere, total * TITLE_ALL_WEIGHT, 0).astype(np.float32)
+def _rank(arrays: IndexArrays, stats: Stats, outcome: Outcome) -> Ranked:
+    """The ranking decision for one query on one index, from the values gathered here."""
+    concepts = ranking.choose_concepts(outcome.concepts, outcome.models, stats.total)
+    common = frozenset(w for w in ranking.concept_words(concepts) if stats.common(w))
+    postings = {key: arrays.scored(*key)
+                for key in ranking.postings_needed(concepts, outcome.models, common, outcome.exact_code)}
+    other_side = None
+    if outcome.side:
+        # "室外机风扇不转" and the indoor-fan case share every other word ("fan", "not
+        # turning", even "outdoor runs" in its title): the unit named decides between them.
+        # The cases about each unit are read once per searcher; a query only looks up its
+        # candidates in that array (no work that grows with the index).
+        other_side = arrays.cached_mask("side", "indoor" if outcome.side == "outdoor" else "outdoor")
+    return ranking.rank(arrays.size, concepts, postings, models=outcome.models, common=common,
+                        other_side=other_side, exact_code=outcome.exact_code)
 
 
-def _stored_hit(searcher, docnum: int, score: float, code_match: bool) -> Hit:
+def _stored(searcher, docnum: int) -> tuple[str, dict]:
     stored = searcher.stored_fields(int(docnum))
     slugs = dict(reversed(part.split(":", 1)) for part in stored["slugs"].split(",") if ":" in part)
-    return Hit(key=stored["key"], slugs=slugs, score=float(score), code_match=code_match)
+    return stored["key"], slugs
 
 
 def search(searcher, text: str, synonyms: Synonyms, filters: Filters | None = None,
@@ -354,8 +275,7 @@ def search(searcher, text: str, synonyms: Synonyms, filters: Filters | None = No
                       stats=stats, families=known_families(searcher))
     arrays = arrays_for(searcher)
     filters = filters or Filters()
-    scorer = _Scorer(arrays, stats)
-    ranked = _rank(scorer, outcome) if (outcome.concepts or outcome.models) else None
+    ranked = _rank(arrays, stats, outcome) if (outcome.concepts or outcome.models) else None
     if outcome.product_hint and not filters.product and ranked is not None:
         # The query names the appliance ("冰箱不制冷", "XQG E2"): keep to it, unless that
         # leaves nothing at all (then search every product).
@@ -368,85 +288,7 @@ def search(searcher, text: str, synonyms: Synonyms, filters: Filters | None = No
     return _page(searcher, arrays, ranked, filters.mask(arrays), outcome, limit, page)
 
 
-@dataclass
-class _Ranked:
-    tier: np.ndarray  # int16 per case: 0 = not a result; higher first
-    score: np.ndarray  # float32 per case
-    good: np.ndarray  # bool: matches the query well (counted in the total)
-    code_tier: int = 0  # cases at this tier matched the exact error code
-    # Cases about the other unit than the one the query names: last within their tier.
-    other_side: np.ndarray | None = None
-
-
-def _rank(scorer: _Scorer, outcome: Outcome) -> _Ranked:
-    """Tiers: the exact error code; then the most telling concepts all in the headline
-    fields, then all but the least telling one, …; then the same anywhere; then either
-    of the two most telling. Within a tier, the score (with optional extras: the title
-    says everything asked, a model number matches)."""
-    size = scorer.size
-    # Concepts no case has cannot help; then the most telling first.
-    concepts = [c for c in outcome.concepts if c.reach > 0] or outcome.concepts
-    if not concepts and outcome.models:  # only a model number was asked for
-        concepts = [Concept("models", outcome.models, 0)]
-    concepts = sorted(concepts, key=lambda c: c.reach)[:MAX_CONCEPTS]
-    total_docs = scorer.stats.total or 1
-    telling = [c for c in concepts if c.reach <= VAGUE_SHARE * total_docs]
-    if telling and total_docs >= LARGE_INDEX:
-        # A concept found in a large share of all cases ("fault", "code") says almost
-        # nothing about which case is meant; the others decide.
-        concepts = telling
-    n = len(concepts)
-    tier = np.zeros(size, dtype=np.int16)
-    score = np.zeros(size, dtype=np.float32)
-    if n:
-        full_scores, head_scores = zip(*(scorer.concept(c) for c in concepts))
-        least = min(2, n)
-        head_run = np.zeros(size, dtype=np.int16)  # leading concepts matched in headlines
-        full_run = np.zeros(size, dtype=np.int16)  # … anywhere
-        head_alive = np.ones(size, dtype=bool)
-        full_alive = np.ones(size, dtype=bool)
-        for full, head in zip(full_scores, head_scores):
-            head_alive &= head > 0
-            full_alive &= full > 0
-            head_run += head_alive
-            full_run += full_alive
-            score += full
-        # Headline tiers rank above every body tier: 2n+k and n+k for k leading concepts.
-        tier = np.where(full_run >= least, n + full_run, 0).astype(np.int16)
-        tier = np.where(head_run >= least, 2 * n + head_run, tier).astype(np.int16)
-        good = tier > 0
-        if n > 1:
-            either = (full_scores[0] > 0) | (full_scores[1] > 0)
-            tier = np.where((tier == 0) & either, 1, tier).astype(np.int16)
-    else:
-        good = np.zeros(size, dtype=bool)
-    if outcome.models:
-        model_score = scorer.concept(Concept("models", outcome.models, 0))[0]
-        score += model_score
-    bonus = scorer.title_all(concepts)
-    if bonus is not None:
-        score += bonus
-    ranked = _Ranked(tier=tier, score=score, good=good)
-    if outcome.side:
-        # "室外机风扇不转" and the indoor-fan case share every other word ("fan", "not
-        # turning", even "outdoor runs" in its title): the unit named decides between them.
-        # The cases about each unit are read once per searcher; a query only looks up its
-        # candidates in that array (no work that grows with the index).
-        other = "indoor" if outcome.side == "outdoor" else "outdoor"
-        ranked.other_side = scorer.a.cached_mask("side", other)
-    if outcome.exact_code:
-        # A query that is exactly an error code lists the cases for that code first,
-        # those about that code (listing fewer others, naming it in the title) before
-        # those that mention it in passing.
-        code_ids, code_scores = scorer.a.scored("codes", outcome.exact_code)
-        ranked.code_tier = 3 * n + 1
-        ranked.tier[code_ids] = ranked.code_tier
-        ranked.good[code_ids] = True
-        ranked.score[code_ids] = code_scores * CODE_WEIGHT + (bonus[code_ids] if bonus is not None else 0)
-    return ranked
-
-
-def _page(searcher, arrays: IndexArrays, ranked: _Ranked | None, mask: np.ndarray | None,
+def _page(searcher, arrays: IndexArrays, ranked: Ranked | None, mask: np.ndarray | None,
           outcome: Outcome, limit: int, page: int) -> Outcome:
     result = Outcome(terms=outcome.terms, codes=outcome.codes, exact_code=outcome.exact_code,
                      product_hint=outcome.product_hint)
@@ -455,37 +297,20 @@ def _page(searcher, arrays: IndexArrays, ranked: _Ranked | None, mask: np.ndarra
     if ranked is None:
         if mask is None:
             return result
-        docs = np.flatnonzero(live)  # a filter alone: every case it lets through
-        result.total = int(docs.size)
-        result.hits = [_stored_hit(searcher, d, 1.0, False) for d in docs[limit * (page - 1):wanted]]
+        docs, result.total = ranking.unranked(live, limit, page)  # a filter alone: every case it lets through
+        for d in docs:
+            key, slugs = _stored(searcher, d)
+            result.hits.append(Hit(key=key, slugs=slugs, score=1.0, code_match=False))
         return result
-    candidates = np.flatnonzero((ranked.tier > 0) & live)
+    candidates, rank_keys = ranking.shortlist(ranked, live, wanted)
     if not candidates.size:
         return result
-    # Tier first (within a tier, a case about the other unit last), then score; ties by
-    # document number (stable across runs).
-    tiers = ranked.tier[candidates].astype(np.float64) * 2
-    if ranked.other_side is not None:
-        tiers += ~ranked.other_side[candidates]
-    keys = tiers * 1e6 + ranked.score[candidates]
-    if candidates.size > wanted:
-        # The best ``wanted``, and whatever ties with the last of them (so that which of
-        # equal cases make the page does not depend on document numbers), within reason.
-        cut = np.partition(-keys, wanted - 1)[wanted - 1]
-        top = np.flatnonzero(-keys <= cut)
-        if top.size > 5 * wanted:
-            top = top[np.lexsort((candidates[top], -keys[top]))][:5 * wanted]
-        candidates, keys = candidates[top], keys[top]
-    order = np.lexsort((candidates, -keys))
-    hits = [(keys[i], _stored_hit(searcher, candidates[i], ranked.score[candidates[i]],
-                                  ranked.code_tier > 0 and ranked.tier[candidates[i]] == ranked.code_tier))
-            for i in order]
-    # Equal ranks in the order of the case keys: the same on every host, however its
-    # index happens to be laid out in segments.
-    hits.sort(key=lambda item: (-item[0], item[1].key))
-    result.hits = [hit for _rank, hit in hits[limit * (page - 1):wanted]]
-    good = int(np.count_nonzero(ranked.good & live))
-    result.total = max(good, min(wanted, int(np.count_nonzero((ranked.tier > 0) & live))))
+    stored = [_stored(searcher, d) for d in candidates]
+    slugs = {int(d): s for d, (_key, s) in zip(candidates, stored)}
+    for hit in ranking.page_of(ranked, candidates, rank_keys, [key for key, _s in stored], limit, page):
+        result.hits.append(Hit(key=hit.key, slugs=slugs[hit.docnum], score=hit.score,
+                               code_match=hit.code_match, evidence=hit.evidence))
+    result.total = ranking.total(ranked, live, wanted)
     return result
 
 
