@@ -250,8 +250,8 @@ def test_every_layer_names_existing_modules():
     assert named == top, f"LAYERS names {sorted(named - top)} that do not exist"
 
 
-@pytest.mark.parametrize("module", ["certification/eligibility.py", "audits/scoring.py", "learning/schedule.py",
-                                    "assessment/qtypes.py"])
+@pytest.mark.parametrize("module", ["certification/eligibility.py", "audits/scoring.py", "audits/consequences.py",
+                                    "assessment/grading.py", "learning/schedule.py", "kb/search/ranking.py"])
 def test_decisions_import_no_framework(module):
     """The pure decisions: plain values in, a result out — no Flask, no database."""
     tree = ast.parse((PORTAL / module).read_text(encoding="utf-8"))

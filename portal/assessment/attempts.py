@@ -11,7 +11,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import ngettext
+from flask_babel import format_datetime, ngettext
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -84,8 +85,6 @@ def open_attempt(user, quiz: Quiz) -> Attempt | None:
 
 def start(user, quiz: Quiz, lang: str, now: datetime, seed: int | None = None) -> Attempt:
     """The user's open attempt (resumed), or a new one if the rules allow it."""
-    from flask_babel import gettext as _
-
     current = open_attempt(user, quiz)
     if current is not None:
         if current.deadline is not None and now >= current.deadline:
@@ -102,7 +101,6 @@ def start(user, quiz: Quiz, lang: str, now: datetime, seed: int | None = None) -
     if closed and cooldown:
         last = max(a.submitted_at or a.started_at for a in closed)
         if now < last + timedelta(hours=cooldown):
-            from flask_babel import format_datetime
 
             raise AttemptError(_("You can try again from %(when)s.",
                                  when=format_datetime(last + timedelta(hours=cooldown), "short")))
@@ -154,8 +152,6 @@ def save_answer(attempt: Attempt, index: int, response, now: datetime, lang: str
     in; the attempt's own by default). After the deadline the attempt closes with what was
     saved, and the answer is refused. Runs under the attempt's lock: overlapping saves to one
     attempt each keep their answer."""
-    from flask_babel import gettext as _
-
     attempt = _locked(attempt)
     if attempt.status != "open":
         db.session.commit()  # nothing changed: releases the lock

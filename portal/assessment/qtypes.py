@@ -7,6 +7,7 @@ sent to a browser before submission (never the answer key).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import unicodedata
@@ -253,8 +254,6 @@ class Matching(QuestionType):
 
 def item_id(text: str) -> str:
     """An item's id for the browser: stable, and saying nothing about its place in the order."""
-    import hashlib
-
     return hashlib.sha256(fold(text).encode()).hexdigest()[:10]
 
 

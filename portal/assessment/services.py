@@ -7,14 +7,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..auth.models import User
 from ..auth.services import in_place
 from ..extensions import db
 from ..inputs import parse_int
+from ..learning.models import CohortMember
 from . import qtypes
-from .attempts import ShownQuestion, _to_original, model_answer
+from .attempts import ShownQuestion, _to_original, close, keep_answers, model_answer, shown
 from .models import Attempt, Question, Quiz
 
 MAX_TEXT = 200  # longest typed answer kept
@@ -49,7 +51,6 @@ def standing(user: User, quiz: Quiz, now: datetime) -> Standing:
         Attempt.user_id == user.id, Attempt.quiz_id == quiz.id).order_by(Attempt.number)))
     current = next((a for a in attempts if a.status == "open"), None)
     if current is not None and current.deadline is not None and now >= current.deadline:
-        from .attempts import close
 
         close(current, now, timed_out=True)
         current = None
@@ -129,8 +130,6 @@ def response_from_form(form, question: ShownQuestion):
 def keep_posted_answers(attempt: Attempt, form, now: datetime, lang: str | None = None) -> None:
     """Keep every answer given in a posted page shown in ``lang`` (blank ones leave the saved
     answer alone), while the attempt is open and before its deadline."""
-    from .attempts import keep_answers, shown
-
     given = {question.index: response_from_form(form, question) for question in shown(attempt, lang)}
     keep_answers(attempt, {k: v for k, v in given.items() if v is not None}, now, lang)
 
@@ -152,8 +151,6 @@ class Reviewed:
 
 
 def _as_lines(kind: str, public: dict, response) -> list[str]:
-    from flask_babel import gettext as _
-
     if response is None or response == [] or response == {}:
         return []
     if kind == "single":
@@ -177,8 +174,6 @@ def review(attempt: Attempt, lang: str | None = None) -> list[Reviewed]:
     """The graded attempt for a reader of ``lang`` (the attempt's language by default): the
     questions, answers and explanations in that language; the right answer to a typed question
     is the one from the key the answer was graded against (the language it was typed in)."""
-    from .attempts import shown
-
     mode = attempt.quiz.setting("review", "explanations")
     questions = {q.id: q for q in db.session.scalars(
         select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
@@ -232,8 +227,6 @@ class ResultLine:
 
 def _users_in(cohort_id: int | None, region_id: int | None, outlet_id: int | None) -> set[int] | None:
     """The users a filter keeps (None: no filter)."""
-    from ..learning.models import CohortMember
-
     keep: set[int] | None = None
 
     def narrow(ids):
@@ -346,8 +339,6 @@ def item_analysis(attempts: list[Attempt], lang: str) -> list[ItemStats]:
 
 
 def _option_lines(question: Question, counter: Counter, lang: str) -> list[tuple[str, int]]:
-    from flask_babel import gettext as _
-
     data = question.data(lang)
     if question.type in ("single", "multiple"):
         return [(c["text"], counter.get(n, 0)) for n, c in enumerate(data["choices"])]
