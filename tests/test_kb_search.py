@@ -188,6 +188,10 @@ def test_a_model_family_finds_the_cases_listing_its_models(shipped):
     families = frozenset({"xqg", "ac"})
     assert analyse("XQG", Synonyms(), frozenset(), families=families).models == ["xqg"]
     assert analyse("ac 不制冷", Synonyms(), frozenset(), families=families).models == []
+    # Only a model typed in full goes first within a tier; a family or family + size only scores.
+    assert analyse("XQG 不脱水", Synonyms(), frozenset(), families=families).full_models == []
+    assert analyse("XQG80-B1201 不脱水", Synonyms(), frozenset(),
+                   families=families).full_models == ["xqg80-b1201", "xqg80b1201"]
 
 
 def test_a_long_symptom_query_never_comes_back_empty(shipped):

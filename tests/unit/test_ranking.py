@@ -138,6 +138,29 @@ def test_the_other_unit_comes_last_within_its_tier():
     assert hits[1].evidence.other_side
 
 
+def test_a_model_typed_in_full_puts_its_cases_first_within_their_tier():
+    postings = {("title", "fan"): P({0: 5.0, 1: 1.0}), ("body", "fan"): P({2: 1.0}),
+                ("models", "xqg80-b1"): P({1: 1.0, 2: 1.0})}
+    concepts = [words("fan")]
+    needed = ranking.postings_needed(concepts, [], set(), None, ["xqg80-b1"])
+    assert ("models", "xqg80-b1") in needed
+    # Without it, the better title wins; with it, the case for that model comes first …
+    assert [h.docnum for h in order(ranking.rank(3, concepts, postings), 3)] == [0, 1, 2]
+    ranked = ranking.rank(3, concepts, postings, models=["xqg80-b1"], full_models=["xqg80-b1"])
+    hits = order(ranked, 3)
+    assert [h.docnum for h in hits] == [1, 0, 2]
+    assert hits[0].evidence.model_listed and not hits[1].evidence.model_listed
+    # … but only within its tier: doc 2 lists the model, yet has the word in its body only.
+    assert hits[2].evidence.model_listed and hits[2].evidence.tier < hits[1].evidence.tier
+
+
+def test_the_unit_named_counts_before_the_model_within_a_tier():
+    postings = {("title", "fan"): P({0: 1.0, 1: 1.0}), ("models", "kfr-35gw"): P({0: 1.0})}
+    other = np.array([True, False])
+    ranked = ranking.rank(2, [words("fan")], postings, other_side=other, full_models=["kfr-35gw"])
+    assert [h.docnum for h in order(ranked, 2)] == [1, 0]
+
+
 # --- ties and pages ----------------------------------------------------------------------------
 
 

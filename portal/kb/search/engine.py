@@ -31,6 +31,7 @@ from .analysis import (
     looks_like_model,
     model_family,
     model_query_variants,
+    model_variants,
     normalise,
     PRODUCT_WORDS,
     product_hints,
@@ -100,6 +101,7 @@ class Outcome:
     suggestions: list[str] = field(default_factory=list)
     concepts: list[Concept] = field(default_factory=list)  # what must (mostly) match
     models: list[str] = field(default_factory=list)  # model variants: optional extra score
+    full_models: list[str] = field(default_factory=list)  # models typed in full: first in a tier
     side: str | None = None  # "indoor" or "outdoor": the one unit the query names
 
 
@@ -186,6 +188,8 @@ def analyse(text: str, synonyms: Synonyms, known_codes: frozenset[str], correcto
             # its family (the index lists the family of every model).
             found = model_query_variants(piece) + ([family] if family else [])
             outcome.models.extend(v for v in found if v not in outcome.models)
+            if looks_like_model(piece):  # the model in full, not a family or a family + size
+                outcome.full_models.extend(v for v in model_variants(piece) if v not in outcome.full_models)
             model_pieces.append(piece)
     if len(pieces) == 1 and outcome.codes and PIECE_RE.fullmatch(norm.replace(" ", "")):
         outcome.exact_code = outcome.codes[0]
@@ -249,7 +253,8 @@ def _rank(arrays: IndexArrays, stats: Stats, outcome: Outcome) -> Ranked:
     concepts = ranking.choose_concepts(outcome.concepts, outcome.models, stats.total)
     common = frozenset(w for w in ranking.concept_words(concepts) if stats.common(w))
     postings = {key: arrays.scored(*key)
-                for key in ranking.postings_needed(concepts, outcome.models, common, outcome.exact_code)}
+                for key in ranking.postings_needed(concepts, outcome.models, common, outcome.exact_code,
+                                                   outcome.full_models)}
     other_side = None
     if outcome.side:
         # "室外机风扇不转" and the indoor-fan case share every other word ("fan", "not
@@ -258,7 +263,8 @@ def _rank(arrays: IndexArrays, stats: Stats, outcome: Outcome) -> Ranked:
         # candidates in that array (no work that grows with the index).
         other_side = arrays.cached_mask("side", "indoor" if outcome.side == "outdoor" else "outdoor")
     return ranking.rank(arrays.size, concepts, postings, models=outcome.models, common=common,
-                        other_side=other_side, exact_code=outcome.exact_code)
+                        other_side=other_side, exact_code=outcome.exact_code,
+                        full_models=outcome.full_models)
 
 
 def _stored(searcher, docnum: int) -> tuple[str, dict]:

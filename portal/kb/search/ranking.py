@@ -11,6 +11,8 @@ functions here, which decide:
 - the tiers (exact error code; the most telling concepts all in the headlines; … anywhere;
   either of the two most telling), the scores with their extras (the title says everything
   asked, a model number matches), and which cases count in the total (``rank``);
+- within a tier, a case about the unit the query names before one about the other unit,
+  then a case listing a model number typed in full before one that does not;
 - the order of one page of hits, each with its score and why (``shortlist``, ``page_of``,
   ``evidence``).
 
@@ -99,7 +101,7 @@ def word_fields(headline_only: bool, common: bool) -> tuple[str, ...]:
 
 
 def postings_needed(concepts: list[Concept], models: list[str], common: frozenset[str] | set[str],
-                    exact_code: str | None) -> list[tuple[str, str]]:
+                    exact_code: str | None, full_models: list[str] = ()) -> list[tuple[str, str]]:
     """Every (field, term) whose postings ``rank`` reads, each once, in a stable order."""
     wanted: dict[tuple[str, str], None] = {}
     for c in concepts:
@@ -112,6 +114,7 @@ def postings_needed(concepts: list[Concept], models: list[str], common: frozense
                 for word in words:
                     wanted.update(((f, word), None) for f in word_fields(False, word in common))
     wanted.update((("models", t), None) for t in models)
+    wanted.update((("models", t), None) for t in full_models)
     wanted.update((("title", w), None) for c in topical(concepts) for ws in c.wordings for w in ws)
     if exact_code:
         wanted[("codes", exact_code)] = None
@@ -229,11 +232,14 @@ class Ranked:
     head: tuple = ()  # per concept: score in the headline fields
     model: np.ndarray | None = None  # model-number score
     bonus: np.ndarray | None = None  # the title says everything asked
+    # Cases listing a model number the query gives in full (KFR-35GW/BP2, XQG80-B1201): first
+    # within their tier (after the unit named), ahead of cases for other models.
+    model_listed: np.ndarray | None = None
 
 
 def rank(size: int, concepts: list[Concept], postings: dict, *, models: list[str] = (),
          common: frozenset[str] | set[str] = frozenset(), other_side: np.ndarray | None = None,
-         exact_code: str | None = None) -> Ranked:
+         exact_code: str | None = None, full_models: list[str] = ()) -> Ranked:
     """Tiers: the exact error code; then the most telling concepts all in the headline
     fields, then all but the least telling one, …; then the same anywhere; then either
     of the two most telling. Within a tier, the score (with optional extras: the title
@@ -241,7 +247,8 @@ def rank(size: int, concepts: list[Concept], postings: dict, *, models: list[str
 
     ``concepts`` as chosen by ``choose_concepts``; ``postings`` holds at least what
     ``postings_needed`` lists; ``common``: words not looked up in bodies; ``other_side``:
-    the cases about the other unit than the one the query names."""
+    the cases about the other unit than the one the query names; ``full_models``: the variants
+    of model numbers typed in full (not a family alone), whose cases go first within a tier."""
     n = len(concepts)
     tier = np.zeros(size, dtype=np.int16)
     score = np.zeros(size, dtype=np.float32)
@@ -276,8 +283,10 @@ def rank(size: int, concepts: list[Concept], postings: dict, *, models: list[str
     bonus = title_all(size, concepts, postings)
     if bonus is not None:
         score += bonus
+    model_listed = listing(size, full_models, postings)
     ranked = Ranked(tier=tier, score=score, good=good, other_side=other_side, concepts=tuple(concepts),
-                    full=tuple(full_scores), head=tuple(head_scores), model=model_score, bonus=bonus)
+                    full=tuple(full_scores), head=tuple(head_scores), model=model_score, bonus=bonus,
+                    model_listed=model_listed)
     if exact_code:
         # A query that is exactly an error code lists the cases for that code first,
         # those about that code (listing fewer others, naming it in the title) before
@@ -288,6 +297,21 @@ def rank(size: int, concepts: list[Concept], postings: dict, *, models: list[str
         ranked.good[code_ids] = True
         ranked.score[code_ids] = code_scores * CODE_WEIGHT + (bonus[code_ids] if bonus is not None else 0)
     return ranked
+
+
+def listing(size: int, full_models: list[str], postings: dict) -> np.ndarray | None:
+    """The cases listing one of the model numbers typed in full (None: none typed).
+
+    A model typed in full is the most specific thing a technician can say about the unit in
+    front of them: among cases that match the rest of the query equally well (one tier), the
+    ones for that model come first, whatever the scores of the others' words."""
+    if not full_models:
+        return None
+    out = np.zeros(size, dtype=bool)
+    for term in full_models:
+        ids, _scores = _get(postings, "models", term)
+        out[ids] = True
+    return out
 
 
 # --- one page ---------------------------------------------------------------------------------
@@ -313,6 +337,7 @@ class Evidence:
     matches: tuple[Match, ...] = ()  # per concept, most telling first
     model: float = 0.0  # score for a model number asked for
     title_all: float = 0.0  # score for a title that holds every topical concept
+    model_listed: bool = False  # lists a model number typed in full (first within its tier)
 
 
 @dataclass(frozen=True)
@@ -339,7 +364,8 @@ def evidence(ranked: Ranked, docnum: int) -> Evidence:
         other_side=bool(ranked.other_side[docnum]) if ranked.other_side is not None else False,
         matches=tuple(matches),
         model=float(ranked.model[docnum]) if ranked.model is not None else 0.0,
-        title_all=float(ranked.bonus[docnum]) if ranked.bonus is not None else 0.0)
+        title_all=float(ranked.bonus[docnum]) if ranked.bonus is not None else 0.0,
+        model_listed=bool(ranked.model_listed[docnum]) if ranked.model_listed is not None else False)
 
 
 def is_code_match(ranked: Ranked, docnum: int) -> bool:
@@ -348,14 +374,17 @@ def is_code_match(ranked: Ranked, docnum: int) -> bool:
 
 def shortlist(ranked: Ranked, live: np.ndarray, wanted: int) -> tuple[np.ndarray, np.ndarray]:
     """The candidates for the first ``wanted`` hits, best first, with their rank keys: tier
-    first (within a tier, a case about the other unit last), then score; ties by document
-    number. ``live``: the cases that may be shown (not deleted, let through by the filters)."""
+    first (within a tier, a case about the other unit last, then a case not listing a model
+    typed in full after those that do), then score; ties by document number. ``live``: the
+    cases that may be shown (not deleted, let through by the filters)."""
     candidates = np.flatnonzero((ranked.tier > 0) & live)
     if not candidates.size:
         return candidates, np.zeros(0, dtype=np.float64)
-    tiers = ranked.tier[candidates].astype(np.float64) * 2
+    tiers = ranked.tier[candidates].astype(np.float64) * 4
     if ranked.other_side is not None:
-        tiers += ~ranked.other_side[candidates]
+        tiers += 2 * ~ranked.other_side[candidates]
+    if ranked.model_listed is not None:
+        tiers += ranked.model_listed[candidates]
     keys = tiers * 1e6 + ranked.score[candidates]
     if candidates.size > wanted:
         # The best ``wanted``, and whatever ties with the last of them (so that which of
