@@ -171,6 +171,9 @@ signal.signal(signal.SIGTERM, _on_signal)
 # --------------------------------------------------------------------------------------------
 
 
+KEPT_BLOCK_RE = re.compile(r"<!--\s*(?:begin|start)\b[^>]*-->.*?<!--\s*end\b[^>]*-->", re.I | re.S)
+
+
 class Report:
     def __init__(self, command: str):
         self.command = command
@@ -226,7 +229,13 @@ class Report:
             for err in sec["errors"]:
                 lines += ["**Error** (this part did not complete):", "", "```", err.strip(), "```", ""]
         OUT.parent.mkdir(parents=True, exist_ok=True)
-        OUT.write_text("\n".join(lines), encoding="utf-8")
+        # Sections other scripts keep in this file between their own markers
+        # (<!-- begin … --> … <!-- end … -->) are carried over, at the end.
+        kept = KEPT_BLOCK_RE.findall(OUT.read_text(encoding="utf-8")) if OUT.exists() else []
+        text = "\n".join(lines)
+        if kept:
+            text = text.rstrip("\n") + "\n\n" + "\n\n".join(kept) + "\n"
+        OUT.write_text(text, encoding="utf-8")
 
 
 def guarded(sec: dict, fn, *args, **kwargs):
