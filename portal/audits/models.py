@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import User
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
-from ..messages import into, render
+from ..messages import message_columns
 
 
 class AuditTemplate(db.Model):
@@ -137,13 +137,7 @@ class AuditConsequence(db.Model):
     audit: Mapped[Audit] = relationship(back_populates="consequences")
     resolved_by: Mapped["User | None"] = relationship()
 
-    @validates("detail")
-    def _message(self, _key, value):
-        return into(self, value, "detail_msg_id", "detail_params")
-
-    @property
-    def shown_detail(self) -> str:
-        return render(self.detail_msg_id, self.detail_params, text=self.detail)
+    _message, shown_detail = message_columns("detail", "detail_msg_id", "detail_params")
 
 
 class GoodPracticeStory(db.Model):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import User
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
-from ..messages import into, render
+from ..messages import message_columns
 
 # active: valid; expired: valid_until passed; suspended: paused by a trainer or a rule (can be
 # reinstated); lapsed: the holder missed the current quarterly course past its due date and grace;
@@ -61,13 +61,7 @@ class Certificate(db.Model):
     events: Mapped[list["CertificateEvent"]] = relationship(
         back_populates="certificate", order_by="CertificateEvent.id", cascade="all, delete-orphan")
 
-    @validates("status_reason")
-    def _message(self, _key, value):
-        return into(self, value, "status_msg_id", "status_params")
-
-    @property
-    def shown_status_reason(self) -> str:
-        return render(self.status_msg_id, self.status_params, text=self.status_reason)
+    _message, shown_status_reason = message_columns("status_reason", "status_msg_id", "status_params")
 
 
 class CertificateEvent(db.Model):
@@ -94,10 +88,4 @@ class CertificateEvent(db.Model):
     certificate: Mapped[Certificate] = relationship(back_populates="events")
     by: Mapped["User | None"] = relationship()
 
-    @validates("reason")
-    def _message(self, _key, value):
-        return into(self, value, "reason_msg_id", "reason_params")
-
-    @property
-    def shown_reason(self) -> str:
-        return render(self.reason_msg_id, self.reason_params, text=self.reason)
+    _message, shown_reason = message_columns("reason", "reason_msg_id", "reason_params")
