@@ -271,6 +271,7 @@ def run(base_url: str, accounts, quiz_slug: str, duration_s: float, concurrency:
     width = min(concurrency or len(people), len(people))
     master = random.Random(seed)
     began = time.monotonic()
+    load_before = os.getloadavg()[0]
     deadline = began + duration_s
     saves: list[Save] = []
     other_status: list[int] = []  # statuses of every non-save request (sign-in, start, page, submit)
@@ -398,7 +399,9 @@ def run(base_url: str, accounts, quiz_slug: str, duration_s: float, concurrency:
     ms = lambda v: None if v is None else round(1000 * v, 1)  # noqa: E731
     logins = [p.login_seconds for p in people if p.login_seconds is not None]
     return {
-        "users": len(people), "concurrency": width, "tabs": tabs, "duration_s": round(elapsed, 1), "think_s": think_s,
+        "users": len(people), "concurrency": width, "tabs": tabs,
+        # The machine's load (1-minute average) before and after: other work shares the cores.
+        "load_before": round(load_before, 1), "load_after": round(os.getloadavg()[0], 1), "duration_s": round(elapsed, 1), "think_s": think_s,
         "signed_in_and_started": sum(1 for p in people if p.attempt_id),
         "submitted": sum(1 for p in people if p.submitted),
         "saves": len(saves), "acknowledged": sum(1 for s in saves if s.ok),
@@ -545,7 +548,8 @@ def _write(result: dict, command: str) -> None:
         "Written by `benchmarks/exam_day.py --write`; do not edit by hand (re-run the script).", "",
         f"- Command: `{command}`",
         f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
-        f"- Machine: nproc {os.cpu_count()}, Python {sys.version.split()[0]}", "",
+        f"- Machine: nproc {os.cpu_count()}, Python {sys.version.split()[0]}; load average (1 min) "
+        f"{result['load_before']} before the run, {result['load_after']} after (other work shares the cores)", "",
         "| measure | measured | target | result |", "|---|---|---|---|",
         f"| technicians signed in and started / submitted | {result['signed_in_and_started']} / "
         f"{result['submitted']} of {result['users']} | all | "
