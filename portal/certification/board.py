@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import event, exists, func, literal, or_, select, update
+from sqlalchemy import event, exists, func, inspect, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -89,7 +89,21 @@ def affected(session: Session) -> tuple[set[int], bool]:
     return users, False
 
 
+_SCHEMA_SEEN: set[str] = set()  # databases known to have the table (a database never loses it)
+
+
+def _has_table(connection) -> bool:
+    """False on a database not yet upgraded to the table (a migration using the ORM, say):
+    there is nothing to mark there. Looked up until found, then remembered."""
+    key = connection.engine.url.render_as_string(hide_password=True)
+    if key not in _SCHEMA_SEEN and inspect(connection).has_table(T.__tablename__):
+        _SCHEMA_SEEN.add(key)
+    return key in _SCHEMA_SEEN
+
+
 def _mark(connection, users: Iterable[int] | None) -> None:
+    if not _has_table(connection):
+        return
     stmt = update(T.__table__).values(stale=True, version=T.__table__.c.version + 1)
     if users is not None:
         users = sorted(set(users))
