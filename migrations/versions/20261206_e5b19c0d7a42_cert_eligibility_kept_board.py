@@ -39,10 +39,14 @@ def upgrade():
     with op.batch_alter_table('cert_eligibility') as batch:
         batch.create_index('ix_cert_eligibility_tier_eligible', ['tier_id', 'eligible'], unique=False)
         batch.create_index('ix_cert_eligibility_stale', ['stale'], unique=False)
+        batch.create_index('ix_cert_eligibility_computed_on', ['computed_on'], unique=False)
+        batch.create_index('ix_cert_eligibility_computed_at', ['computed_at'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('cert_eligibility') as batch:
+        batch.drop_index('ix_cert_eligibility_computed_at')
+        batch.drop_index('ix_cert_eligibility_computed_on')
         batch.drop_index('ix_cert_eligibility_stale')
         batch.drop_index('ix_cert_eligibility_tier_eligible')
     op.drop_table('cert_eligibility')

@@ -119,6 +119,11 @@ def _after_flush(session: Session, _context) -> None:
         _mark(session.connection(), None)
     elif users:
         _mark(session.connection(), users)
+    new_technicians = {o.user_id for o in session.new if isinstance(o, UserRole) and o.role == "technician"}
+    new_tiers = {o.id for o in session.new if isinstance(o, Tier)}
+    if (new_technicians or new_tiers) and _has_table(session.connection()):
+        # Their rows exist from the start (stale), so the board's filters and counts see them.
+        _insert_pairs(session.connection(), _technicians_select(list(new_technicians) or None), new_tiers or None)
 
 
 def mark_users(user_ids: Iterable[int]) -> None:
@@ -145,24 +150,31 @@ def is_stale(today: date):
     return or_(T.stale.is_(True), T.computed_on.is_(None), T.computed_on < today)
 
 
+def _technicians_select(user_ids: list[int] | None):
+    people = technicians_query().with_only_columns(User.id)
+    return people if user_ids is None else people.where(User.id.in_(user_ids))
+
+
+def _insert_pairs(connection, people, tier_ids: Iterable[int] | None) -> None:
+    """Insert a stale row for each (technician of ``people``, tier) that has none; ``tier_ids``
+    None: every active tier."""
+    people_sq = people.subquery()
+    tiers = Tier.active.is_(True) if tier_ids is None else Tier.id.in_(list(tier_ids))
+    pairs = (select(people_sq.c.id, Tier.id, literal(True), literal(0)).select_from(people_sq).join(Tier, tiers)
+             .where(~exists().where(T.user_id == people_sq.c.id, T.tier_id == Tier.id)))
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    connection.execute(insert(T.__table__).from_select(["user_id", "tier_id", "stale", "version"], pairs)
+                       .on_conflict_do_nothing())
+
+
 def _insert_missing(user_ids: list[int] | None, tier_ids: list[int]) -> None:
     """Insert a stale row for every (technician, tier) that has none (``user_ids`` None: every
-    active technician), and commit, so that later changes have a row to mark."""
-    if not tier_ids:
+    active technician), and commit, so that later changes have a row to mark. New technicians
+    and tiers get theirs when they are made (``_after_flush``); this fills in the rest (rows
+    from before this table, a technician who was reactivated)."""
+    if not tier_ids or (user_ids is not None and not user_ids):
         return
-    people = technicians_query().with_only_columns(User.id).distinct()
-    if user_ids is not None:
-        if not user_ids:
-            return
-        people = people.where(User.id.in_(user_ids))
-    people_sq = people.subquery()
-    pairs = (select(people_sq.c.id, Tier.id, literal(True), literal(0))
-             .select_from(people_sq).join(Tier, Tier.id.in_(tier_ids))
-             .where(~exists().where(T.user_id == people_sq.c.id, T.tier_id == Tier.id)))
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    db.session.execute(insert(T).from_select(["user_id", "tier_id", "stale", "version"], pairs)
-                       .on_conflict_do_nothing())
+    _insert_pairs(db.session.connection(), _technicians_select(user_ids), tier_ids)
     db.session.commit()
 
 
@@ -216,8 +228,7 @@ def refresh_users(user_ids: list[int], tiers: list[Tier], today: date) -> int:
 
 def refresh_some(tiers: list[Tier], today: date, limit: int = REQUEST_BUDGET) -> int:
     """Refresh up to ``limit`` stale rows of any technician (before a page filters on them);
-    a technician without rows (new since the last ``flask daily``) gets them first."""
-    _insert_missing(None, [t.id for t in tiers])
+    technicians without rows are left to ``refresh_all``; new ones get theirs when made."""
     return _refresh_rows(_stale_rows(today, [t.id for t in tiers], limit=limit), today)
 
 
@@ -255,8 +266,8 @@ class BoardPage:
     pages: int
     per_page: int
     eligible_counts: dict[int, int]  # tier id → technicians of the filters eligible for it
-    awaiting: int  # figures of the filtered technicians not decided for today yet
-    as_of: object  # the oldest decision time among the kept figures shown in counts (None: none)
+    awaiting: int  # kept figures (whole network) not decided for today yet
+    as_of: object  # the oldest decision time among the kept figures (None: none yet)
 
     # The names of Flask-SQLAlchemy's Pagination, for the ``pager`` macro.
     has_prev = property(lambda self: self.page > 1)
@@ -266,8 +277,8 @@ class BoardPage:
 
 
 def technicians(region_id=None, province_id=None, outlet_id=None):
-    """A select of the ids of the active technicians of a place."""
-    return in_place(technicians_query(), region_id, province_id, outlet_id).with_only_columns(User.id).distinct()
+    """A select of the active technicians of a place (one row each: a user holds a role once)."""
+    return in_place(technicians_query(), region_id, province_id, outlet_id)
 
 
 def _eligible_for(people, tier_ids: list[int]):
@@ -277,25 +288,24 @@ def _eligible_for(people, tier_ids: list[int]):
 def board_page(tiers: list[Tier], today: date, page: int = 1, per_page: int = 50, only_eligible: bool = False,
                region_id=None, province_id=None, outlet_id=None) -> BoardPage:
     """One page of the board, technicians by username, each against ``tiers``. With
-    ``only_eligible``: those eligible (by the kept figures) for at least one of ``tiers``."""
-    tier_ids = [t.id for t in tiers]
+    ``only_eligible``: those eligible (by the kept figures) for at least one of ``tiers``. The
+    counts are SQL aggregates over the kept rows (the eligible ones through their index)."""
+    tier_ids = [t.id for t in tiers] or [-1]
     if only_eligible:
         refresh_some(tiers, today)
     people = technicians(region_id, province_id, outlet_id)
     if only_eligible:
         people = _eligible_for(people, tier_ids)
-    ids_sq = people.subquery()
-    total = db.session.scalar(select(func.count()).select_from(ids_sq)) or 0
+    total = db.session.scalar(people.with_only_columns(func.count(User.id))) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    users = list(db.session.scalars(select(User).where(User.id.in_(select(ids_sq.c.id)))
-                                    .order_by(User.username).offset((page - 1) * per_page).limit(per_page)))
+    users = list(db.session.scalars(people.order_by(User.username).offset((page - 1) * per_page).limit(per_page)))
     user_ids = [u.id for u in users]
     refresh_users(user_ids, tiers, today)
     kept = {(r.user_id, r.tier_id): r for r in db.session.scalars(
-        select(T).where(T.user_id.in_(user_ids or [-1]), T.tier_id.in_(tier_ids or [-1])))}
+        select(T).where(T.user_id.in_(user_ids or [-1]), T.tier_id.in_(tier_ids)))}
     held = {(c.user_id, c.tier_id): c for c in db.session.scalars(select(Certificate).where(
-        Certificate.user_id.in_(user_ids or [-1]), Certificate.tier_id.in_(tier_ids or [-1]),
+        Certificate.user_id.in_(user_ids or [-1]), Certificate.tier_id.in_(tier_ids),
         Certificate.status != "revoked"))}
     rows = []
     for user in users:
@@ -305,13 +315,17 @@ def board_page(tiers: list[Tier], today: date, page: int = 1, per_page: int = 50
             cells.append(Cell(tier, held.get((user.id, tier.id)), bool(row and row.eligible and not row.held),
                               row.unmet if row else 0))
         rows.append((user, cells))
-    scope = technicians(region_id, province_id, outlet_id).subquery()
-    counts = dict(db.session.execute(
-        select(T.tier_id, func.count()).where(T.user_id.in_(select(scope.c.id)), T.tier_id.in_(tier_ids or [-1]),
-                                              T.eligible.is_(True)).group_by(T.tier_id)).all())
-    fresh, oldest = db.session.execute(
-        select(func.count(), func.min(T.computed_at)).where(
-            T.user_id.in_(select(scope.c.id)), T.tier_id.in_(tier_ids or [-1]), ~is_stale(today))).one()
-    everyone = db.session.scalar(select(func.count()).select_from(scope)) or 0
-    return BoardPage(rows, total, page, pages, per_page, {t: counts.get(t, 0) for t in tier_ids},
-                     everyone * len(tier_ids) - (fresh or 0), oldest)
+    eligible = technicians(region_id, province_id, outlet_id).join(T, T.user_id == User.id).where(
+        T.tier_id.in_(tier_ids), T.eligible.is_(True))
+    counts = dict(db.session.execute(eligible.with_only_columns(T.tier_id, func.count()).group_by(T.tier_id)).all())
+    return BoardPage(rows, total, page, pages, per_page, {t: counts.get(t, 0) for t in tier_ids if t > 0},
+                     *freshness(today, tier_ids))
+
+
+def freshness(today: date, tier_ids: list[int]) -> tuple[int, object]:
+    """(kept figures of the whole network awaiting a refresh, when the oldest current one was
+    decided): through the indexes on ``stale``, ``computed_on`` and ``computed_at``."""
+    awaiting = db.session.scalar(select(func.count()).where(
+        T.tier_id.in_(tier_ids), or_(T.stale.is_(True), T.computed_on < today, T.computed_on.is_(None)))) or 0
+    as_of = db.session.scalar(select(func.min(T.computed_at)).where(T.computed_at.is_not(None)))
+    return awaiting, as_of

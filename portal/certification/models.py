@@ -112,7 +112,9 @@ class EligibilityStatus(db.Model):
 
     __tablename__ = "cert_eligibility"
     __table_args__ = (Index("ix_cert_eligibility_tier_eligible", "tier_id", "eligible"),
-                      Index("ix_cert_eligibility_stale", "stale"))
+                      Index("ix_cert_eligibility_stale", "stale"),
+                      Index("ix_cert_eligibility_computed_on", "computed_on"),
+                      Index("ix_cert_eligibility_computed_at", "computed_at"))
 
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
     tier_id: Mapped[int] = mapped_column(ForeignKey("cert_tier.id", ondelete="CASCADE"), primary_key=True)
