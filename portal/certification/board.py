@@ -35,7 +35,7 @@ from datetime import date
 from sqlalchemy import event, exists, func, inspect, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..assessment.models import Attempt, Quiz
 from ..audits.models import Audit, AuditAmendment
@@ -299,9 +299,12 @@ def board_page(tiers: list[Tier], today: date, page: int = 1, per_page: int = 50
     total = db.session.scalar(people.with_only_columns(func.count(User.id))) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    users = list(db.session.scalars(people.order_by(User.username).offset((page - 1) * per_page).limit(per_page)))
-    user_ids = [u.id for u in users]
-    refresh_users(user_ids, tiers, today)
+    user_ids = list(db.session.scalars(people.with_only_columns(User.id).order_by(User.username)
+                                       .offset((page - 1) * per_page).limit(per_page)))
+    refresh_users(user_ids, tiers, today)  # commits: the users are loaded after it
+    found = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids or [-1])).options(
+        selectinload(User.outlet), selectinload(User.role_rows)))}
+    users = [found[i] for i in user_ids if i in found]
     kept = {(r.user_id, r.tier_id): r for r in db.session.scalars(
         select(T).where(T.user_id.in_(user_ids or [-1]), T.tier_id.in_(tier_ids)))}
     held = {(c.user_id, c.tier_id): c for c in db.session.scalars(select(Certificate).where(
