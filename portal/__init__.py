@@ -49,6 +49,7 @@ from .auth.api import bp as api_bp
 from .auth.cli import users_cli
 from .auth.views import bp as auth_bp
 from .auth.views import load_user
+from .certification import board as eligibility_board
 from .certification import loader as _tiers  # noqa: F401  (registers its content loader)
 from .certification import services as certificate_services
 from .certification.cli import certs_cli
@@ -145,6 +146,7 @@ def _connect_modules() -> None:
                                        suspend=certificate_services.suspend, find=certificate_services.find,
                                        reinstate=certificate_services.reinstate)
     learning_services.QUIZZES.update(find=assessment_services.quiz_by_slug, passed=assessment_services.passed_attempts)
+    eligibility_board.connect()  # keeps the board's figures: marks them stale on every change
     if teaching_links not in kb_services.TEACHING_LINKS:
         kb_services.TEACHING_LINKS.append(teaching_links)
 

@@ -10,7 +10,7 @@ from datetime import date
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
@@ -338,13 +338,16 @@ def next_tier(user: User, today: date) -> Tier | None:
 
 def register_summary(today: date) -> dict:
     """For the trainer's home page: valid certificates, those expiring within 30 days, and
-    those suspended or lapsed (someone should act on them)."""
-    rows = list(db.session.scalars(select(Certificate)))
-    states = [effective_status(c, today) for c in rows]
+    those suspended or lapsed (someone should act on them). One aggregate query; the same
+    counts as ``register`` with the matching filter (``effective_status``: an active
+    certificate past its date counts as expired)."""
     soon = date.fromordinal(today.toordinal() + 30)
-    return {"active": states.count("active"),
-            "expiring": sum(1 for c, s in zip(rows, states) if s == "active" and c.valid_until <= soon),
-            "attention": sum(1 for s in states if s in ("suspended", "lapsed"))}
+    valid = and_(Certificate.status == "active", Certificate.valid_until >= today)
+    active, expiring, attention = db.session.execute(select(
+        func.coalesce(func.sum(case((valid, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((and_(valid, Certificate.valid_until <= soon), 1), else_=0)), 0),
+        func.coalesce(func.sum(case((Certificate.status.in_(("suspended", "lapsed")), 1), else_=0)), 0))).one()
+    return {"active": int(active), "expiring": int(expiring), "attention": int(attention)}
 
 
 def eligibility_board(tiers: list[Tier], today: date, only_eligible: bool = False) -> list:

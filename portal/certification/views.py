@@ -21,6 +21,7 @@ from ..inputs import int_arg
 from ..i18n import user_lang
 from ..links import external_url
 from ..security import is_self, public, roles_required
+from . import board as eligibility_board
 from . import services as svc
 from .forms import ActionForm, GrantForm
 from .models import Certificate, Tier
@@ -195,28 +196,48 @@ def _register_export(rows: list[Certificate], today, fmt: str):
                           f"certificates-{today.isoformat()}", fmt)
 
 
+BOARD_PAGE = 50  # technicians per page of the eligibility board
+
+
 @bp.route("/certificates/eligibility")
 @roles_required(*TRAINERS)
 def board():
-    """Who is eligible for what: each technician against each tier they do not hold yet."""
+    """Who is eligible for what: one page of technicians against each tier they do not hold yet,
+    from the kept figures (``certification.board``)."""
     today = local_today()
     tiers = svc.active_tiers()
     only = request.args.get("only") == "eligible"
-    rows = svc.eligibility_board(tiers, today, only_eligible=only)
     if request.args.get("format") in ("csv", "xlsx"):
-        def cell(held, check):
-            if held:
-                return status_label(effective_status(held, today))
-            return word("eligible") if check.eligible else ngettext(
-                "%(num)d requirement unmet", "%(num)d requirements unmet", len(check.unmet))
+        return _board_export(tiers, today, only)
+    tier = next((t for t in tiers if t.id == _number_arg("tier")), None)
+    filters = {"region_id": _number_arg("region"), "province_id": _number_arg("province"),
+               "outlet_id": _number_arg("outlet")}
+    shown = [tier] if tier else tiers
+    page = eligibility_board.board_page(shown, today, page=int_arg("page", 1, 1, 100_000) or 1, per_page=BOARD_PAGE,
+                                        only_eligible=only, **filters)
+    args = {"only": "eligible" if only else None, "tier": tier.id if tier else None,
+            "region": filters["region_id"], "province": filters["province_id"], "outlet": filters["outlet_id"]}
+    return render_template("certification/board.html", page=page, rows=page.rows, tiers=shown, all_tiers=tiers,
+                           tier=tier, filters=filters, args={k: v for k, v in args.items() if v}, lang=user_lang(),
+                           only=only, today=today, effective_status=effective_status, status_label=status_label,
+                           regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
+                           provinces=db.session.scalars(select(Province).order_by(Province.code)).all())
 
-        lang = user_lang()
-        return table_response(columns("username", "name", "outlet", "outlet_name") + [t.title(lang) for t in tiers],
-                              ([u.username, u.name, *place(u.outlet)]
-                               + [cell(h, e) for _t, h, e in cells] for u, cells in rows),
-                              f"eligibility-{today.isoformat()}", request.args["format"])
-    return render_template("certification/board.html", rows=rows, tiers=tiers, lang=user_lang(), only=only,
-                           today=today, effective_status=effective_status, status_label=status_label)
+
+def _board_export(tiers, today, only: bool):
+    rows = svc.eligibility_board(tiers, today, only_eligible=only)
+
+    def cell(held, check):
+        if held:
+            return status_label(effective_status(held, today))
+        return word("eligible") if check.eligible else ngettext(
+            "%(num)d requirement unmet", "%(num)d requirements unmet", len(check.unmet))
+
+    lang = user_lang()
+    return table_response(columns("username", "name", "outlet", "outlet_name") + [t.title(lang) for t in tiers],
+                          ([u.username, u.name, *place(u.outlet)]
+                           + [cell(h, e) for _t, h, e in cells] for u, cells in rows),
+                          f"eligibility-{today.isoformat()}", request.args["format"])
 
 
 @bp.route("/certificates/eligibility/<username>/<tier_code>", methods=["GET", "POST"])
