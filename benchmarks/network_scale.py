@@ -65,6 +65,7 @@ for _name in ("DATABASE_URL", "PORTAL_INSTANCE_PATH", "SECRET_KEY", "PORTAL_HTTP
 import psycopg  # noqa: E402
 from sqlalchemy import event, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from werkzeug.security import generate_password_hash  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.assessment import attempts as quiz_attempts  # noqa: E402
@@ -257,7 +258,6 @@ class Builder:
     def people(self) -> None:
         s, rng = self.s, self.rng
         with self.app.app_context():
-            from werkzeug.security import generate_password_hash  # noqa: PLC0415 (script, not the portal)
             pw = generate_password_hash(PASSWORD, method=self.app.config["PASSWORD_HASH_METHOD"])
         uid = self.next_id("user")
         users, roles = [], []
