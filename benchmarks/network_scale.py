@@ -1224,7 +1224,7 @@ def render(r: dict) -> str:
         times = res["times"]
         if res["status"] == "timeout":
             out.append(f"| {label} | `{path}` | {len(times)} | – | > {fmt_s(res['timeout'])} | > {fmt_s(res['timeout'])} "
-                       f"| – | fail (no answer within {res['timeout']:.0f} s) |")
+                       f"| – | fail (no answer within {fmt_s(res['timeout'])}) |")
             page_fail += 1
             continue
         if res["status"] != 200 or not times:
@@ -1250,7 +1250,7 @@ def render(r: dict) -> str:
     for label, path, res in r["exports"]:
         if res["status"] == "timeout":
             out.append(f"| {label} | `{path}` | – | > {fmt_s(res['timeout'])} | {res['peak']:,.0f} MB | "
-                       f"+{res['growth']:,.0f} MB | fail (no last byte within {res['timeout']:.0f} s) |")
+                       f"+{res['growth']:,.0f} MB | fail (no last byte within {fmt_s(res['timeout'])}) |")
             export_fail += 1
             continue
         if res["status"] != 200 or not res["times"]:
