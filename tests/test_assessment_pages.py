@@ -22,6 +22,7 @@ from babel.dates import format_datetime as babel_datetime
 from sqlalchemy import func, select
 
 from portal.assessment import attempts as engine
+from portal.assessment.attempts import backfill_responses
 from portal.assessment import services as svc
 from portal.assessment.bank import load_banks, load_quizzes
 from portal.assessment.models import Attempt, Question, QuestionCategory, Quiz
@@ -926,6 +927,9 @@ def analysed(bank, make_user, people):
                                items=items, answers={k: v for k, v in answers.items() if v is not None},
                                scores=scores, score=score, passed=score >= 60))
     db.session.commit()
+    # Stored straight as graded rows, not through grading: their responses are kept the way an
+    # upgrade fills them for attempts graded before responses were kept.
+    assert backfill_responses() == 8 and backfill_responses() == 0
     assert [a.score for a in svc.graded_attempts(quiz)] == [40, 75, 44, 50, 50, 55, 45, 60]
     return quiz
 
