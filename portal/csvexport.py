@@ -173,9 +173,13 @@ def xlsx_response(header: list[str], rows, filename: str) -> Response:
                     headers={**_attachment(filename), "Content-Length": str(size)})
 
 
-def table_response(header: list[str], rows, name: str, fmt: str) -> Response:
-    """``fmt`` "csv" or "xlsx"; ``name`` without the extension. ``rows`` is iterated once,
-    lazily: pass a generator over a streamed query (``streamed`` below), never a list of all."""
+def table_response(header: list[str], rows, name: str, fmt: str, lazy: bool = False) -> Response:
+    """``fmt`` "csv" or "xlsx"; ``name`` without the extension. With ``lazy``, ``rows`` is read
+    while the CSV is sent, once the view has returned: it must come from ``streamed`` (its own
+    session) and build each row from that. Otherwise the rows are built now, in the request
+    (they may read the request's session), and then sent piece by piece."""
+    if not lazy:
+        rows = [list(row) for row in rows]
     if fmt == "xlsx":
         return xlsx_response(header, rows, f"{name}.xlsx")
     return csv_response(header, rows, f"{name}.csv")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from .extensions import db
@@ -44,14 +45,20 @@ def count(query) -> int:
     return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
+def page_size() -> int:
+    """Rows per page of a trainer's list (``PAGE_SIZE`` in the configuration, 50 by default)."""
+    return int(current_app.config.get("PAGE_SIZE", PER_PAGE))
+
+
 def page_number() -> int:
     """The ``page`` asked for in the query string (1 when missing or not a number)."""
     return int_arg("page", 1, 1, MAX_PAGE)
 
 
-def rows_page(query, total: int, per_page: int = PER_PAGE) -> Page:
+def rows_page(query, total: int, per_page: int | None = None) -> Page:
     """The requested page of a select's rows (tuples), ``total`` being its row count. A page past
     the end is empty (as ``db.paginate(error_out=False)`` gives)."""
     number = page_number()
+    per_page = per_page or page_size()
     rows = db.session.execute(query.limit(per_page).offset((number - 1) * per_page)).all()
     return Page(number, per_page, total, rows)

@@ -228,7 +228,7 @@ def report(slug: str):
               line.best, yes_no(line.passed),
               line.last.isoformat(timespec="minutes") if line.last else ""]
              for line in map(svc.result_line, streamed(lines, scalars=False))),
-            f"{slug}-results", request.args["format"])
+            f"{slug}-results", request.args["format"], lazy=True)
     if request.args.get("format") in ("items-csv", "items-xlsx"):
         return table_response(
             columns("category", "question", "type", "seen", "facility", "discrimination", "blank", "flags"),

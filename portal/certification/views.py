@@ -17,10 +17,10 @@ from ..auth.api import bp as api_bp
 from ..auth.models import Outlet, Province, Region, User
 from ..csvexport import columns, place, streamed, table_response, word, yes_no
 from ..extensions import db, limiter
-from ..inputs import MAX_PAGE, PER_PAGE, int_arg
+from ..inputs import int_arg
 from ..i18n import user_lang
 from ..links import external_url
-from ..paging import count
+from ..paging import count, page_number, page_size
 from ..security import is_self, public, roles_required
 from . import services as svc
 from .forms import ActionForm, GrantForm
@@ -170,8 +170,8 @@ def register():
     query = svc.register_query(today=today, **filters)
     if request.args.get("format") in ("csv", "xlsx"):
         return _register_export(streamed(svc.with_holder(query)), today, request.args["format"])
-    page = db.paginate(svc.with_holder(query), page=int_arg("page", 1, 1, MAX_PAGE), per_page=PER_PAGE,
-                       error_out=False, count=False)
+    page = db.paginate(svc.with_holder(query), page=page_number(), per_page=page_size(), error_out=False,
+                       count=False)
     page.total = count(query)
     return render_template(
         "certification/register.html", page=page, filters=filters, today=today, lang=user_lang(),
@@ -197,7 +197,7 @@ def _register_export(rows, today, fmt: str):
     return table_response(columns("number", "username", "name", "tier", "tier_name", "status", "status_name",
                                   "issued_on", "valid_until", "outlet", "outlet_name", "province", "province_name",
                                   "region", "region_name", "forced"), (line(c) for c in rows),
-                          f"certificates-{today.isoformat()}", fmt)
+                          f"certificates-{today.isoformat()}", fmt, lazy=True)
 
 
 @bp.route("/certificates/eligibility")

@@ -78,7 +78,7 @@ def index():
                  u.start_date.isoformat() if u.start_date else ""]
                 + [yes_no(True) if held else "" for held in marks]
                 for u, *marks in streamed(query, scalars=False))
-        return table_response(header, rows, f"technicians-{today.isoformat()}", request.args["format"])
+        return table_response(header, rows, f"technicians-{today.isoformat()}", request.args["format"], lazy=True)
     page = rows_page(query, count(query.with_only_columns(User.id)))
     page.items = [(u, dict(zip((t.id for t in tiers), marks))) for u, *marks in page.items]
     return render_template("technicians/index.html", page=page, tiers=tiers, filters=filters,
