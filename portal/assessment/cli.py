@@ -20,7 +20,7 @@ quizzes_cli = AppGroup("quizzes", help="Import and export question banks.")
 @needs_schema
 def keep_responses_command():
     """Keep the responses of attempts graded before responses were kept (idempotent)."""
-    click.echo(f"quizzes: responses kept for {backfill_responses()} graded attempts")
+    click.echo(_("quizzes: responses kept for %(n)d graded attempts", n=backfill_responses()))
 
 
 @quizzes_cli.command("import")
