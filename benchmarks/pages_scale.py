@@ -6,7 +6,7 @@ responses), then times the pages through the WSGI stack (Flask test client, sign
 trainer: routing, session, queries, templates; no socket) and the 30,000-row downloads.
 
     createdb -h 127.0.0.1 -U postgres pages_bench
-    python benchmarks/pages_scale.py postgresql://postgres@127.0.0.1:5432/pages_bench [attempts]
+    python benchmarks/pages_scale.py postgresql://postgres@127.0.0.1:5432/pages_bench [attempts] [--reuse]
 
 Prints a Markdown table (p50/p95 of 20 requests each after 3 warm-ups).
 """
@@ -126,15 +126,22 @@ def timed(client, url: str, runs: int = 20) -> tuple[float, float, int]:
 def main() -> None:
     url = sys.argv[1]
     attempts = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
+    reuse = "--reuse" in sys.argv  # time the pages on the database a previous run built
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": tempfile.mkdtemp(), "SECRET_KEY": "bench",
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "RATELIMIT_ENABLED": False})
     with app.app_context():
+        if reuse:
+            return measure(app, attempts)
         db.drop_all()
         db.create_all()
         started = time.perf_counter()
         build(attempts)
         print(f"built in {time.perf_counter() - started:.0f} s: 30,000 technicians, 60,000 certificates, "
               f"{attempts:,} attempts, {10 * attempts:,} kept responses")
+    measure(app, attempts)
+
+
+def measure(app, attempts: int) -> None:
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)

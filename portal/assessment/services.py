@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select
+from sqlalchemy import BigInteger, case, cast, func, select
 from sqlalchemy.orm import joinedload
 
 from ..auth.models import User
@@ -432,7 +432,7 @@ def item_analysis_sql(quiz: Quiz, lang: str, viewer: User | None = None, **filte
                    func.sum(case((ranked.c.rank > ranked.c.seen - size, ranked.c.score), else_=0.0)))
             .group_by(ranked.c.question_id))}
     chosen: dict[int, Counter] = {}
-    first = func.min(ItemResponse.user_id * 1_000_000 + ItemResponse.attempt_number)
+    first = func.min(cast(ItemResponse.user_id, BigInteger) * 1_000_000 + ItemResponse.attempt_number)
     for qid, value, n, _first in db.session.execute(
             select(ItemChoice.question_id, ItemChoice.value, func.count(), first)
             .join(ItemResponse, ItemResponse.id == ItemChoice.response_id)

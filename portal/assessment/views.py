@@ -13,7 +13,8 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..auth.models import Outlet, Region, User
+from ..auth.models import Region, User
+from ..auth.network import filter_outlets
 from ..content.cli import default_content_root
 from ..csvexport import columns, place, streamed, table_response, yes_no
 from ..extensions import db
@@ -245,7 +246,7 @@ def report(slug: str):
         own_left_out=svc.own_left_out(item, _me(), **filters), filters=filters, lang=lang,
         cohorts=db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc())).all(),
         regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
-        outlets=db.session.scalars(select(Outlet).order_by(Outlet.code)).all())
+        outlets=filter_outlets(filters["region_id"], None, filters["outlet_id"]))
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -14,7 +14,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.api import bp as api_bp
-from ..auth.models import Outlet, Province, Region, User
+from ..auth.models import Province, Region, User
+from ..auth.network import filter_outlets
 from ..csvexport import columns, place, streamed, table_response, word, yes_no
 from ..extensions import db, limiter
 from ..inputs import int_arg
@@ -178,7 +179,7 @@ def register():
         tiers=db.session.scalars(select(Tier).order_by(Tier.level)).all(),
         regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
         provinces=db.session.scalars(select(Province).order_by(Province.code)).all(),
-        outlets=db.session.scalars(select(Outlet).order_by(Outlet.code)).all(),
+        outlets=filter_outlets(filters["region_id"], filters["province_id"], filters["outlet_id"]),
         expiring=EXPIRING, effective_status=effective_status, status_label=status_label,
         counts={days: count(svc.register_query(expiring_days=days, today=today)) for days in EXPIRING})
 

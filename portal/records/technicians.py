@@ -8,6 +8,7 @@ from sqlalchemy import false, select
 from sqlalchemy.orm import joinedload
 
 from ..auth.models import Outlet, Province, Region, User
+from ..auth.network import filter_outlets
 from ..auth.services import in_place, technicians_query
 from ..certification.rules import local_today, status_label
 from ..certification.models import Tier
@@ -85,4 +86,4 @@ def index():
                            lang=lang, status_label=status_label,
                            regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
                            provinces=db.session.scalars(select(Province).order_by(Province.code)).all(),
-                           outlets=db.session.scalars(select(Outlet).order_by(Outlet.code)).all())
+                           outlets=filter_outlets(filters["region"], filters["province"], filters["outlet"]))
