@@ -6,7 +6,7 @@ responses), then times the pages through the WSGI stack (Flask test client, sign
 trainer: routing, session, queries, templates; no socket) and the 30,000-row downloads.
 
     createdb -h 127.0.0.1 -U postgres pages_bench
-    python benchmarks/pages_scale.py postgresql://postgres@127.0.0.1:5432/pages_bench [attempts] [--reuse]
+    python benchmarks/pages_scale.py postgresql://postgres@127.0.0.1:5432/pages_bench [attempts] [--reuse] [--only=PATH-PART]
 
 Prints a Markdown table (p50/p95 of 20 requests each after 3 warm-ups).
 """
@@ -147,6 +147,7 @@ def measure(app, attempts: int) -> None:
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     assert client.post("/login", data={"username": "trainer", "password": PASSWORD, "csrf_token": token}).status_code == 302
     print("| page | p50 ms | p95 ms | bytes |\n|---|---|---|---|")
+    only = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), "")
     for name, path in [("certificate register", "/certificates/"),
                        ("register, expiring in 30 days", "/certificates/?expiring=30"),
                        ("register, one region, page 20", "/certificates/?region=3&page=20"),
@@ -157,6 +158,8 @@ def measure(app, attempts: int) -> None:
                        (f"quiz results + item analysis ({attempts:,} attempts)", "/quizzes/bench/report"),
                        ("quiz results, one region", "/quizzes/bench/report?region=2"),
                        ("audit reports", "/audits/reports")]:
+        if only and only not in path:
+            continue
         p50, p95, size = timed(client, path)
         print(f"| {name} `{path}` | {p50:.0f} | {p95:.0f} | {size:,} |")
     print("\n| download | rows | seconds |\n|---|---|---|")
@@ -164,12 +167,15 @@ def measure(app, attempts: int) -> None:
                        ("certificates CSV", "/certificates/?format=csv"),
                        ("certificates XLSX", "/certificates/?format=xlsx"),
                        ("quiz results CSV", "/quizzes/bench/report?format=csv")]:
+        if only and only not in path:
+            continue
         started = time.perf_counter()
         response = client.get(path)
+        streamed = response.is_streamed  # before reading: get_data() buffers the body
         body = response.get_data()
         took = time.perf_counter() - started
         rows = body.count(b"\n") - 1 if path.endswith("csv") else "(xlsx)"
-        print(f"| {name} | {rows} | {took:.1f} (streamed: {response.is_streamed}) |")
+        print(f"| {name} | {rows} | {took:.1f} (streamed: {streamed}) |")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import BigInteger, case, cast, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..auth.models import User
 from ..auth.services import in_place
@@ -357,7 +357,7 @@ def results_query(quiz: Quiz, cohort_id=None, region_id=None, outlet_id=None):
               .group_by(Attempt.user_id).subquery())
     return (select(User, graded.c.attempts, graded.c.best, graded.c.passed, graded.c.last)
             .join(graded, graded.c.user_id == User.id)
-            .options(joinedload(User.outlet))
+            .options(joinedload(User.outlet), lazyload(User.role_rows))
             .order_by(graded.c.best.desc(), User.username))
 
 

@@ -10,7 +10,7 @@ from datetime import date
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import false, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -327,10 +327,20 @@ def certified_at(tier: Tier, today: date):
             .where(Tier.level >= tier.level, Tier.active, status_condition({"active"}, today)))
 
 
+def top_valid_level(today: date):
+    """A subquery (``user_id``, ``level``): each user's highest active tier level at which they
+    hold a valid certificate today. Certified at a tier ⇔ ``level`` ≥ the tier's level (what
+    ``certified_at`` selects), so a list joins this once instead of one subquery per tier."""
+    return (select(Certificate.user_id.label("user_id"), func.max(Tier.level).label("level"))
+            .join(Tier, Certificate.tier_id == Tier.id)
+            .where(Tier.active, status_condition({"active"}, today))
+            .group_by(Certificate.user_id).subquery())
+
+
 def with_holder(query):
     """Load each certificate's holder, their outlet, province and region and the tier in the same
     query (a page or a streamed download then costs one query, not one per row)."""
-    return query.options(joinedload(Certificate.tier),
+    return query.options(joinedload(Certificate.tier), joinedload(Certificate.user).lazyload(User.role_rows),
                          joinedload(Certificate.user).joinedload(User.outlet).joinedload(Outlet.province)
                          .joinedload(Province.region))
 

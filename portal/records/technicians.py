@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
-from sqlalchemy import false, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import false, func, select
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..auth.models import Outlet, Province, Region, User
 from ..auth.network import filter_outlets
 from ..auth.services import in_place, technicians_query
 from ..certification.rules import local_today, status_label
 from ..certification.models import Tier
-from ..certification.services import active_tiers, certified_at
+from ..certification.services import active_tiers, top_valid_level
 from ..csvexport import columns, streamed, place, table_response, yes_no
 from ..extensions import db
 from ..i18n import user_lang
@@ -51,12 +51,15 @@ def technician_list(filters: dict, tiers: list, today):
     the place, with one yes/no column per tier (certified at it today), by username. The tier
     filter and the columns are worked out by the database."""
     query = in_place(technicians_query(), filters["region"], filters["province"], filters["outlet"])
+    top = top_valid_level(today)
+    query = query.outerjoin(top, top.c.user_id == User.id)
     if filters["tier"]:
         tier = db.session.get(Tier, filters["tier"])
-        query = query.where(User.id.in_(certified_at(tier, today)) if tier is not None else false())
-    held = [User.id.in_(certified_at(t, today)).label(f"tier_{t.id}") for t in tiers]
+        query = query.where(top.c.level >= tier.level if tier is not None else false())
+    held = [func.coalesce(top.c.level >= t.level, False).label(f"tier_{t.id}") for t in tiers]
     return (query.add_columns(*held)
-            .options(joinedload(User.outlet).joinedload(Outlet.province).joinedload(Province.region))
+            .options(joinedload(User.outlet).joinedload(Outlet.province).joinedload(Province.region),
+                     lazyload(User.role_rows))  # not shown: no extra query per batch for them
             .order_by(User.username))
 
 
