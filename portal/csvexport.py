@@ -144,9 +144,13 @@ def write_xlsx(header: list[str], rows, target) -> None:
             out.font = font
         return out
 
+    def plain(value):
+        """Only a string openpyxl would take for a formula needs a cell of its own (cheaper)."""
+        return cell(value) if isinstance(value, str) and value.startswith("=") else value
+
     sheet.append([cell(str(h), bold) for h in header])
     for row in rows:
-        sheet.append([cell(v) for v in row])
+        sheet.append([plain(v) for v in row])
     book.save(target)
 
 
