@@ -5,7 +5,7 @@ an import that points up this order, on a sibling domain's views, on a cycle bet
 between domain packages, and on an import inside a function that is not marked lazy):
 
 * infrastructure — configuration, extensions, database types, languages and time zone, system
-  messages, security, inputs, links, Markdown, exports, API limits, error pages, template
+  messages, security, inputs, links, Markdown, exports, paging, API limits, error pages, template
   filters, the content-loader registry. Imported by all; imports no domain.
 * auth — users, roles, the network of regions/provinces/outlets, sign-in, tokens, the API
   blueprint that the areas above add their endpoints to.
@@ -83,7 +83,7 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 # The layer order (bottom first) as module names under portal/; see the docstring above.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("infrastructure", ("apilimits", "cliutil", "config", "content", "csvexport", "dbtypes", "errors",
-                        "extensions", "i18n", "inputs", "links", "markup", "messages", "products",
+                        "extensions", "i18n", "inputs", "links", "markup", "messages", "paging", "products",
                         "security", "templating")),
     ("auth", ("auth",)),
     ("notifications", ("notifications",)),

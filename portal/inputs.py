@@ -22,6 +22,7 @@ from wtforms.fields import PasswordField
 
 MAX_ID = 2**63 - 1  # the largest value a database BIGINT (and SQLite INTEGER) holds
 MAX_PAGE = 100_000  # page numbers beyond this are read as the last useful page would be: empty
+PER_PAGE = 50  # rows on one page of a trainer's list (register, technicians, results, audits)
 _ASCII_NUMBER = re.compile(r"[0-9]{1,19}")
 
 

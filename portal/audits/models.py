@@ -156,3 +156,15 @@ class GoodPracticeStory(db.Model):
 
     audit: Mapped[Audit] = relationship()
     technician: Mapped["User"] = relationship(foreign_keys=[technician_id])
+
+
+class AuditFailedItem(db.Model):
+    """An item a submitted report failed, one row each (the report's ``failed_items``, rewritten
+    with it when it is scored or amended): the Pareto of failed items is counted from these by
+    the database instead of reading every report's JSON."""
+    __tablename__ = "audit_failed_item"
+    __table_args__ = (UniqueConstraint("audit_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id", ondelete="CASCADE"))
+    item_id: Mapped[str] = mapped_column(String(80), index=True)

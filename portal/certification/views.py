@@ -14,12 +14,14 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.api import bp as api_bp
-from ..auth.models import Outlet, Province, Region, User
-from ..csvexport import columns, place, table_response, word, yes_no
+from ..auth.models import Province, Region, User
+from ..auth.network import filter_outlets
+from ..csvexport import columns, place, streamed, table_response, word, yes_no
 from ..extensions import db, limiter
 from ..inputs import int_arg
 from ..i18n import user_lang
 from ..links import external_url
+from ..paging import count, page_number, page_size
 from ..security import is_self, public, roles_required
 from . import board as eligibility_board
 from . import services as svc
@@ -167,20 +169,24 @@ def register():
                "province_id": _number_arg("province"), "outlet_id": _number_arg("outlet"),
                "status": request.args.get("status") if request.args.get("status") in STATUS_FILTERS else None,
                "expiring_days": _number_arg("expiring") if _number_arg("expiring") in EXPIRING else None}
-    rows = svc.register(today=today, **filters)
+    query = svc.register_query(today=today, **filters)
     if request.args.get("format") in ("csv", "xlsx"):
-        return _register_export(rows, today, request.args["format"])
+        return _register_export(streamed(svc.with_holder(query)), today, request.args["format"])
+    page = db.paginate(svc.with_holder(query), page=page_number(), per_page=page_size(), error_out=False,
+                       count=False)
+    page.total = count(query)
     return render_template(
-        "certification/register.html", rows=rows, filters=filters, today=today, lang=user_lang(),
+        "certification/register.html", page=page, filters=filters, today=today, lang=user_lang(),
         tiers=db.session.scalars(select(Tier).order_by(Tier.level)).all(),
         regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
         provinces=db.session.scalars(select(Province).order_by(Province.code)).all(),
-        outlets=db.session.scalars(select(Outlet).order_by(Outlet.code)).all(),
+        outlets=filter_outlets(filters["region_id"], filters["province_id"], filters["outlet_id"]),
         expiring=EXPIRING, effective_status=effective_status, status_label=status_label,
-        counts={days: len(svc.register(expiring_days=days, today=today)) for days in EXPIRING})
+        counts={days: count(svc.register_query(expiring_days=days, today=today)) for days in EXPIRING})
 
 
-def _register_export(rows: list[Certificate], today, fmt: str):
+def _register_export(rows, today, fmt: str):
+    """Every certificate the filtered register lists (all its pages), streamed."""
     def line(cert: Certificate) -> list:
         outlet = cert.user.outlet
         status = effective_status(cert, today)
@@ -193,7 +199,7 @@ def _register_export(rows: list[Certificate], today, fmt: str):
     return table_response(columns("number", "username", "name", "tier", "tier_name", "status", "status_name",
                                   "issued_on", "valid_until", "outlet", "outlet_name", "province", "province_name",
                                   "region", "region_name", "forced"), (line(c) for c in rows),
-                          f"certificates-{today.isoformat()}", fmt)
+                          f"certificates-{today.isoformat()}", fmt, lazy=True)
 
 
 BOARD_PAGE = 50  # technicians per page of the eligibility board
