@@ -171,7 +171,10 @@ signal.signal(signal.SIGTERM, _on_signal)
 # --------------------------------------------------------------------------------------------
 
 
-KEPT_BLOCK_RE = re.compile(r"<!--\s*(?:begin|start)\b[^>]*-->.*?<!--\s*end\b[^>]*-->", re.I | re.S)
+# Another script's section: <!-- NAME:start --> … <!-- NAME:end --> (network_scale.py), or
+# <!-- begin … --> … <!-- end … -->.
+KEPT_BLOCK_RE = re.compile(r"<!--\s*([\w.-]+):(?:start|begin)\s*-->.*?<!--\s*\1:end\s*-->"
+                           r"|<!--\s*(?:begin|start)\b[^>]*-->.*?<!--\s*end\b[^>]*-->", re.I | re.S)
 
 
 class Report:
@@ -235,7 +238,8 @@ class Report:
         OUT.parent.mkdir(parents=True, exist_ok=True)
         # Sections other scripts keep in this file between their own markers
         # (<!-- begin … --> … <!-- end … -->) are carried over, at the end.
-        kept = KEPT_BLOCK_RE.findall(OUT.read_text(encoding="utf-8")) if OUT.exists() else []
+        kept = ([m.group(0) for m in KEPT_BLOCK_RE.finditer(OUT.read_text(encoding="utf-8"))]
+                if OUT.exists() else [])
         text = "\n".join(lines)
         if kept:
             text = text.rstrip("\n") + "\n\n" + "\n\n".join(kept) + "\n"

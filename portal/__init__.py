@@ -5,7 +5,7 @@ an import that points up this order, on a sibling domain's views, on a cycle bet
 between domain packages, and on an import inside a function that is not marked lazy):
 
 * infrastructure — configuration, extensions, database types, languages and time zone, system
-  messages, security, inputs, links, Markdown, exports, API limits, error pages, template
+  messages, security, inputs, links, Markdown, exports, paging, API limits, error pages, template
   filters, the content-loader registry. Imported by all; imports no domain.
 * auth — users, roles, the network of regions/provinces/outlets, sign-in, tokens, the API
   blueprint that the areas above add their endpoints to.
@@ -49,6 +49,7 @@ from .auth.api import bp as api_bp
 from .auth.cli import users_cli
 from .auth.views import bp as auth_bp
 from .auth.views import load_user
+from .certification import board as eligibility_board
 from .certification import loader as _tiers  # noqa: F401  (registers its content loader)
 from .certification import services as certificate_services
 from .certification.cli import certs_cli
@@ -82,7 +83,7 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 # The layer order (bottom first) as module names under portal/; see the docstring above.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("infrastructure", ("apilimits", "cliutil", "config", "content", "csvexport", "dbtypes", "errors",
-                        "extensions", "i18n", "inputs", "links", "markup", "messages", "products",
+                        "extensions", "i18n", "inputs", "links", "markup", "messages", "paging", "products",
                         "security", "templating")),
     ("auth", ("auth",)),
     ("notifications", ("notifications",)),
@@ -145,6 +146,7 @@ def _connect_modules() -> None:
                                        suspend=certificate_services.suspend, find=certificate_services.find,
                                        reinstate=certificate_services.reinstate)
     learning_services.QUIZZES.update(find=assessment_services.quiz_by_slug, passed=assessment_services.passed_attempts)
+    eligibility_board.connect()  # keeps the board's figures: marks them stale on every change
     if teaching_links not in kb_services.TEACHING_LINKS:
         kb_services.TEACHING_LINKS.append(teaching_links)
 

@@ -22,6 +22,7 @@ from wtforms.fields import PasswordField
 
 MAX_ID = 2**63 - 1  # the largest value a database BIGINT (and SQLite INTEGER) holds
 MAX_PAGE = 100_000  # page numbers beyond this are read as the last useful page would be: empty
+PER_PAGE = 50  # rows on one page of a trainer's list (register, technicians, results, audits)
 _ASCII_NUMBER = re.compile(r"[0-9]{1,19}")
 
 
@@ -180,3 +181,17 @@ class PortalForm(FlaskForm):
 
 class PlainForm(PortalForm):
     """CSRF only: a post whose fields (if any) the view reads itself."""
+
+
+class ListPage:
+    """One page of a list already in memory, with the names of Flask-SQLAlchemy's Pagination
+    (``page``, ``pages``, ``items``, ``total``, ``has_prev``…) so the ``pager`` macro serves both.
+    A page past the last shows the last."""
+
+    def __init__(self, rows: list, page: int, per_page: int):
+        self.total, self.per_page = len(rows), per_page
+        self.pages = max(1, -(-self.total // per_page))
+        self.page = min(max(1, page), self.pages)
+        self.items = rows[(self.page - 1) * per_page:self.page * per_page]
+        self.has_prev, self.has_next = self.page > 1, self.page < self.pages
+        self.prev_num, self.next_num = self.page - 1, self.page + 1

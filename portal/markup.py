@@ -115,9 +115,13 @@ def snippet(text: str, terms: list[str], width: int = 110) -> Markup:
         "…" if begin + width < len(text) else "")
 
 
+@functools.lru_cache(maxsize=4096)
 def render_question(text: str, fmt: str = "markdown") -> Markup:
     """A question's text in its own format (imported questions may be HTML or plain text),
-    through the same allow-list as everything else."""
+    through the same allow-list as everything else.
+
+    Kept per text (a pure function of it; bounded): an attempt page shows 25–50 questions, and
+    at the start of an exam hundreds of technicians open theirs at once."""
     if fmt == "plain":
         return Markup("<p>{}</p>".format(escape(text or "")).replace("\n", Markup("<br>")))
     if fmt == "html":

@@ -28,6 +28,7 @@ from datetime import date, datetime
 
 from flask_babel import force_locale, format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import validates
 
 MESSAGES = {
     # certificates
@@ -106,6 +107,22 @@ def into(row, value, id_attr: str, params_attr: str) -> str:
     setattr(row, id_attr, msg_id)
     setattr(row, params_attr, params)
     return text
+
+
+def message_columns(text_attr: str, id_attr: str, params_attr: str):
+    """For a model with a (text, message id, values) column trio: the ``@validates`` hook that
+    fills the id and values when a :class:`Message` is assigned to the text column, and a
+    property rendering it for the reader. In the class body:
+    ``_message, shown_reason = message_columns("reason", "reason_msg_id", "reason_params")``."""
+    @validates(text_attr)
+    def _message(row, _key, value):
+        return into(row, value, id_attr, params_attr)
+
+    def shown(row) -> str:
+        """In the reader's language and date format."""
+        return render(getattr(row, id_attr), getattr(row, params_attr), text=getattr(row, text_attr))
+
+    return _message, property(shown)
 
 
 def _lang() -> str:

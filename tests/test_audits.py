@@ -5,15 +5,18 @@ and reports."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import itertools
 import json
+import re
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
+from portal.audits import reports as rep
 from portal.audits import rtypes
 from portal.audits import services as audits
 from portal.audits.loader import load_templates
@@ -25,6 +28,7 @@ from portal.extensions import db
 from portal.learning.models import Lesson, TargetedAssignment
 
 from .conftest import ROOT_DIR, get_csrf, login, png_bytes
+from .paging import csv_rows, walk, xlsx_rows
 
 TEMPLATE = """
 slug: test-visit
@@ -920,3 +924,43 @@ def test_the_migration_keeps_reports_already_filed_twice_and_marks_the_repeats(b
             orders = [r[0] for r in conn.execute(text("SELECT work_order FROM audit ORDER BY id"))]
         assert orders == ["WO-1", "WO-1 (#2, repeat of #1)", "WO-1 (#3, repeat of #1)"]
         db.engine.dispose()
+
+
+# --- network scale: the reports grouped by the database, a page at a time ------------------------
+
+MONTHLY_ROW = re.compile(r'<tr data-group><th scope="row">([^<]+)</th>')
+
+
+def test_the_reports_page_groups_and_red_lines_and_downloads_have_every_page(template, users, app, ctx,
+                                                                             make_user):
+    """Five technicians (two in another month), a red line among them: the page shows two groups
+    at a time, the figures equal the ones computed from every report, downloads have them all."""
+    for n in range(5):
+        people = {**users, "technician": make_user(f"audited{n}", "technician", outlet="GD-GZ-01",
+                                                   name=f"Tech {n}")}
+        answers = {**PERFECT, "forbidden": "yes"} if n == 2 else {**PERFECT, "on-time": "no"} if n % 2 else PERFECT
+        comments = {"forbidden": "said 'this model always breaks'"} if n == 2 else None
+        audit = draft(people, template, answers, visited_at=NOW - timedelta(days=1 if n < 3 else 40))
+        for item, text in (comments or {}).items():
+            audits.save_answer(audit, item, audit.responses.get(item), text)
+        audits.submit(audit, NOW)
+    app.config["PAGE_SIZE"] = 2
+    client = app.test_client()
+    login(client, "trainer")
+    pages, urls = walk(client, "/audits/reports?by=technician&lang=en", MONTHLY_ROW, 2)
+    assert [len(p) for p in pages] == [2, 2, 1] and all("by=technician" in u for u in urls)
+    reference = rep.monthly(rep.submitted_audits(), "technician")
+    assert [html.unescape(g) for p in pages for g in p] == [row.group for row in reference.rows]
+    for by in rep.GROUPINGS:
+        keys = [row[0] for row in db.session.execute(rep.group_keys_query(by))]
+        kept = rep.monthly_table(by, keys, rep.month_starts(app.config["BABEL_DEFAULT_TIMEZONE"]))
+        live = rep.monthly(rep.submitted_audits(), by)
+        assert kept.months == live.months
+        assert sorted((r.group, r.counts, r.averages, r.overall) for r in kept.rows) == \
+            sorted((r.group, r.counts, r.averages, r.overall) for r in live.rows)
+    assert rep.pareto_counts("en") == rep.pareto(rep.submitted_audits(), "en")
+    monthly = csv_rows(client.get("/audits/reports?by=technician&export=monthly&lang=en"))
+    assert [(r["group"], r["month"], int(r["audits"])) for r in monthly] == [
+        (row.group, month, row.counts.get(month, 0)) for row in reference.rows for month in reference.months]
+    red = xlsx_rows(client.get("/audits/reports?export=red-lines&format=xlsx&lang=en"))
+    assert [r["technician"] for r in red] == ["audited2"]

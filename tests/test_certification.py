@@ -23,6 +23,7 @@ from portal.learning import services as learning
 from portal.learning.models import Course
 
 from .conftest import ROOT_DIR, get_csrf, login, pass_quiz
+from .paging import csv_rows, walk, xlsx_rows
 
 TODAY = date(2026, 11, 20)
 
@@ -751,3 +752,68 @@ def test_home_pages_show_the_badge_and_the_registers_figures(app, issued, users)
     section = home[home.index('data-section="certification"'):]
     figures = [int(n) for n in re.findall(r'<span class="stat">(\d+)</span>', section)[:3]]
     assert figures == [1, 0, 1]  # one valid, none expiring within 30 days, one suspended
+
+
+# --- network scale: the register and the technician list, a page at a time ---------------------
+
+REGISTER_ROW = re.compile(r'<tr data-row="([^"]+)">')
+TECH_ROW = re.compile(r'<tr><th scope="row"><a href="/technicians/([^"]+)">')
+
+
+@pytest.fixture
+def many(tiers, users, make_user, network):
+    """Seven technicians at the first outlet (each certified), two at the second."""
+    trainer = users["trainer"]
+    out = []
+    for n in range(9):
+        user = make_user(f"many{n}", "technician", outlet="GD-GZ-01" if n < 7 else "GD-FS-01")
+        out.append(certs.issue(user, tiers["certified"], date.today() - timedelta(days=n), by=trainer, force=True,
+                               note="test"))
+    return out
+
+
+def test_the_register_pages_keep_their_filters_and_the_download_has_every_page(app, many, network):
+    app.config["PAGE_SIZE"] = 3
+    client = app.test_client()
+    login(client, "trainer")
+    outlet = network["outlets"][0].id
+    pages, urls = walk(client, f"/certificates/?outlet={outlet}&status=active", REGISTER_ROW, 3)
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert all(f"outlet={outlet}" in u and "status=active" in u for u in urls)  # the filters survive paging
+    listed = [n for p in pages for n in p]
+    wanted = certs.register(outlet_id=outlet, status="active", today=date.today())
+    assert listed == [c.number for c in wanted] and len(set(listed)) == 7  # page 2 goes on where page 1 ended
+    assert REGISTER_ROW.findall(client.get(f"/certificates/?outlet={outlet}&status=active&page=9").get_data(
+        as_text=True)) == []  # past the end: an empty page
+    assert "7 certificates" in client.get(f"/certificates/?outlet={outlet}&status=active&lang=en").get_data(as_text=True)
+    exported = csv_rows(client.get(f"/certificates/?outlet={outlet}&status=active&format=csv&lang=en"))
+    assert [r["number"] for r in exported] == listed
+    workbook = xlsx_rows(client.get(f"/certificates/?outlet={outlet}&status=active&format=xlsx&lang=en"))
+    assert [r["number"] for r in workbook] == listed
+
+
+def test_the_register_counts_statuses_in_sql_as_the_rules_read_them(app, issued):
+    """An active certificate past its date is listed as expired, never as active."""
+    today = date.today()
+    for status in ("active", "expired", "suspended", "revoked", "suspended,lapsed"):
+        by_sql = {c.number for c in certs.register(status=status, today=today)}
+        by_rule = {c.number for c in db.session.scalars(select(Certificate))
+                   if rules.effective_status(c, today) in status.split(",")}
+        assert by_sql == by_rule, status
+
+
+def test_the_technician_list_pages_and_its_download_has_every_page(app, many, network, tiers):
+    app.config["PAGE_SIZE"] = 4
+    client = app.test_client()
+    login(client, "trainer")
+    outlet = network["outlets"][0].id
+    pages, urls = walk(client, f"/technicians/?outlet={outlet}&tier={tiers['certified'].id}", TECH_ROW, 4)
+    assert [len(p) for p in pages] == [4, 3]
+    assert all(f"outlet={outlet}" in u and f"tier={tiers['certified'].id}" in u for u in urls)
+    listed = [n for p in pages for n in p]
+    assert listed == sorted(listed) == [f"many{n}" for n in range(7)]
+    assert TECH_ROW.findall(client.get(f"/technicians/?outlet={outlet}&page=3").get_data(as_text=True)) == []
+    for fmt, read in (("csv", csv_rows), ("xlsx", xlsx_rows)):
+        rows = read(client.get(f"/technicians/?outlet={outlet}&tier={tiers['certified'].id}&format={fmt}&lang=en"))
+        assert [r["username"] for r in rows] == listed
+        assert {r[tiers["certified"].title("en")] for r in rows} == {"yes"}

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from . import grading, qtypes
-from .models import Attempt, Question, QuestionCategory, Quiz
+from .models import Attempt, ItemChoice, ItemResponse, Question, QuestionCategory, Quiz
 
 
 class AttemptError(ValueError):
@@ -226,8 +226,29 @@ def close(attempt: Attempt, now: datetime, timed_out: bool = False) -> Attempt:
     attempt.status = "timed_out" if timed_out else "submitted"
     attempt.submitted_at = min(now, attempt.deadline) if (timed_out and attempt.deadline) else now
     attempt.open_slot = None
+    record_responses(attempt, questions)
     db.session.commit()
     return attempt
+
+
+def record_responses(attempt: Attempt, questions: dict[int, Question]) -> None:
+    """Write a graded attempt's responses (one row per drawn question still in the bank, and what
+    each chose) for the item analysis, in the caller's transaction: the figures aggregated from
+    them are always those of the graded attempts."""
+    scores = attempt.scores or []
+    for index, item in enumerate(attempt.items):
+        question = questions.get(item["question"])
+        if question is None:
+            continue
+        blank, values = grading.choice_values(question.type, item.get("order"),
+                                              (attempt.answers or {}).get(str(index)))
+        response = ItemResponse(attempt_id=attempt.id, quiz_id=attempt.quiz_id, user_id=attempt.user_id,
+                                question_id=question.id, position=index, attempt_number=attempt.number,
+                                attempt_score=attempt.score or 0.0, blank=blank,
+                                score=scores[index] if index < len(scores) else 0.0)
+        db.session.add(response)
+        db.session.add_all(ItemChoice(response=response, quiz_id=attempt.quiz_id, user_id=attempt.user_id,
+                                      question_id=question.id, value=value) for value in values)
 
 
 def submit(attempt: Attempt, now: datetime) -> Attempt:
@@ -316,3 +337,28 @@ def take(user, quiz: Quiz, now: datetime, right: int | None = None, lang: str = 
     attempt.answer_langs = {key: lang for key in answers}
     db.session.commit()
     return submit(attempt, now)
+
+
+def backfill_responses(batch: int = 500) -> int:
+    """Write the responses of graded attempts that have none (attempts graded before responses
+    were kept); idempotent. Returns how many attempts it filled."""
+    done = 0
+    while True:
+        todo = list(db.session.scalars(
+            select(Attempt).where(Attempt.status != "open",
+                                  ~select(ItemResponse.id).where(ItemResponse.attempt_id == Attempt.id).exists())
+            .order_by(Attempt.id).limit(batch)))
+        if not todo:
+            return done
+        ids = {i["question"] for a in todo for i in a.items}
+        questions = {q.id: q for q in db.session.scalars(select(Question).where(Question.id.in_(ids)))}
+        for attempt in todo:
+            record_responses(attempt, questions)
+            if not any(i["question"] in questions for i in attempt.items):
+                # nothing to record (every question deleted): a row with no question keeps it from
+                # being picked again
+                db.session.add(ItemResponse(attempt_id=attempt.id, quiz_id=attempt.quiz_id, user_id=attempt.user_id,
+                                            question_id=0, position=-1, attempt_number=attempt.number,
+                                            attempt_score=attempt.score or 0.0, score=0.0, blank=True))
+        db.session.commit()
+        done += len(todo)

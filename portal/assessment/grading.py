@@ -31,6 +31,26 @@ def to_original(order: list[int] | None, response, kind: str):
     return response
 
 
+CHOICE_LENGTH = 200  # a typed answer is counted by its first 200 folded characters
+
+
+def choice_values(kind: str, order: list[int] | None, response) -> tuple[bool, list[str]]:
+    """What a response chose, for the item analysis: (blank, values). Values are an option's
+    original index as text, "true"/"false", a typed answer folded for comparison, or
+    "answered" for the other types."""
+    if response is None or response == [] or response == {}:
+        return True, []
+    if kind in ("single", "multiple"):
+        original = to_original(order, response, kind)
+        chosen = original if isinstance(original, list) else [original]
+        return False, [str(v) for v in chosen if v is not None]
+    if kind == "truefalse":
+        return False, ["true" if response else "false"]
+    if kind in ("short", "numerical"):
+        return False, [qtypes.fold(str(response))[:CHOICE_LENGTH]]
+    return False, ["answered"]
+
+
 def fits(data: dict, order: list[int] | None) -> bool:
     """Whether an option order (drawn in the attempt's language) fits the question's data in
     another language (both languages normally have the same choices)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import User
@@ -112,3 +112,42 @@ class Attempt(db.Model):
     def answer_lang(self, index: int) -> str:
         """The language the answer to item ``index`` was given in."""
         return (self.answer_langs or {}).get(str(index)) or self.lang
+
+
+class ItemResponse(db.Model):
+    """One drawn question of a graded attempt, written when the attempt is graded (in the same
+    transaction): what the item analysis and the results aggregate in SQL instead of reading every
+    attempt's JSON. ``attempt_score`` and ``attempt_number`` are copied from the attempt so the
+    upper and lower groups can be ranked without a join."""
+    __tablename__ = "assessment_response"
+    __table_args__ = (UniqueConstraint("attempt_id", "position"),
+                      Index("ix_assessment_response_quiz_question", "quiz_id", "question_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("assessment_attempt.id", ondelete="CASCADE"))
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("assessment_quiz.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[int] = mapped_column()  # a question deleted later keeps its figures here
+    position: Mapped[int] = mapped_column()  # the item's index in the attempt
+    attempt_number: Mapped[int] = mapped_column()
+    attempt_score: Mapped[float] = mapped_column()  # the attempt's percent
+    score: Mapped[float] = mapped_column()  # on this question, 0..1
+    blank: Mapped[bool] = mapped_column(default=False)
+
+
+class ItemChoice(db.Model):
+    """What a response chose, in the question's own terms: an option's original index ("0", "1",
+    …), "true"/"false", a typed answer folded for comparison, or "answered"; one row per option
+    of a multiple-answer question."""
+    __tablename__ = "assessment_response_choice"
+    __table_args__ = (Index("ix_assessment_response_choice_quiz_question", "quiz_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("assessment_response.id", ondelete="CASCADE"),
+                                             index=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("assessment_quiz.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[int] = mapped_column()
+    value: Mapped[str] = mapped_column(String(200))
+
+    response: Mapped[ItemResponse] = relationship()

@@ -8,16 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import BigInteger, case, cast, func, select
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..auth.models import User
 from ..auth.services import in_place
 from ..extensions import db
 from ..inputs import parse_int
 from ..learning.models import CohortMember
-from . import qtypes
-from .attempts import ShownQuestion, _to_original, close, keep_answers, model_answer, shown
-from .models import Attempt, Question, Quiz
+from . import grading
+from .attempts import ShownQuestion, close, keep_answers, model_answer, shown
+from .models import Attempt, ItemChoice, ItemResponse, Question, Quiz
 
 MAX_TEXT = 200  # longest typed answer kept
 
@@ -314,20 +315,12 @@ def item_analysis(attempts: list[Attempt], lang: str) -> list[ItemStats]:
                 continue
             score = scores[index] if index < len(scores) else 0.0
             seen.setdefault(qid, []).append((attempt.score or 0.0, score))
-            response = (attempt.answers or {}).get(str(index))
+            blank, values = grading.choice_values(question.type, item.get("order"),
+                                                  (attempt.answers or {}).get(str(index)))
             counter = chosen.setdefault(qid, Counter())
-            if response is None or response == [] or response == {}:
-                blanks[qid] += 1
-            elif question.type in ("single", "multiple"):
-                original = _to_original(item, response, question.type)
-                for value in (original if isinstance(original, list) else [original]):
-                    counter[value] += 1
-            elif question.type == "truefalse":
-                counter[bool(response)] += 1
-            elif question.type in ("short", "numerical"):
-                counter[qtypes.fold(str(response))] += 1
-            else:
-                counter["answered"] += 1
+            blanks[qid] += blank
+            for value in values:
+                counter[value] += 1
     out = []
     for qid, pairs in seen.items():
         question = questions[qid]
@@ -338,12 +331,143 @@ def item_analysis(attempts: list[Attempt], lang: str) -> list[ItemStats]:
     return sorted(out, key=lambda s: (not s.flags, s.facility if s.facility is not None else 1, s.question.id))
 
 
+# --- the same figures, aggregated by the database (what the pages show) ---------------------------
+
+
+def user_filter(column, cohort_id=None, region_id=None, outlet_id=None) -> list:
+    """Conditions on a ``user_id`` column for the report's filters, as subqueries (no list of
+    ids is read into Python)."""
+    conditions = []
+    if cohort_id:
+        conditions.append(column.in_(select(CohortMember.user_id).where(CohortMember.cohort_id == cohort_id)))
+    if region_id or outlet_id:
+        conditions.append(column.in_(in_place(select(User.id), region_id=region_id, outlet_id=outlet_id)))
+    return conditions
+
+
+def results_query(quiz: Quiz, cohort_id=None, region_id=None, outlet_id=None):
+    """One row per technician who took the quiz (the filters applied): (user, attempts, best,
+    passed, last), best first. The grouping is done by the database."""
+    graded = (select(Attempt.user_id.label("user_id"), func.count().label("attempts"),
+                     func.max(func.coalesce(Attempt.score, 0.0)).label("best"),
+                     func.max(case((Attempt.passed.is_(True), 1), else_=0)).label("passed"),
+                     func.max(Attempt.submitted_at).label("last"))
+              .where(Attempt.quiz_id == quiz.id, Attempt.status != "open",
+                     *user_filter(Attempt.user_id, cohort_id, region_id, outlet_id))
+              .group_by(Attempt.user_id).subquery())
+    return (select(User, graded.c.attempts, graded.c.best, graded.c.passed, graded.c.last)
+            .join(graded, graded.c.user_id == User.id)
+            .options(joinedload(User.outlet), lazyload(User.role_rows))
+            .order_by(graded.c.best.desc(), User.username))
+
+
+def result_line(row) -> ResultLine:
+    user, attempts, best, passed, last = row
+    return ResultLine(user, attempts, float(best), bool(passed), last)
+
+
+@dataclass
+class ResultSummary:
+    technicians: int
+    attempts: int
+    passed: int
+    mean: float | None
+
+
+def result_summary(quiz: Quiz, cohort_id=None, region_id=None, outlet_id=None) -> ResultSummary:
+    """The report's headline figures, counted by the database."""
+    where = (Attempt.quiz_id == quiz.id, Attempt.status != "open",
+             *user_filter(Attempt.user_id, cohort_id, region_id, outlet_id))
+    attempts, technicians, mean = db.session.execute(
+        select(func.count(), func.count(Attempt.user_id.distinct()),
+               func.avg(func.coalesce(Attempt.score, 0.0))).where(*where)).one()
+    passed = db.session.scalar(select(func.count(Attempt.user_id.distinct())).where(*where, Attempt.passed.is_(True)))
+    return ResultSummary(technicians, attempts, passed or 0, round(float(mean), 1) if attempts else None)
+
+
+def takers_by_quiz() -> dict[int, int]:
+    """quiz id → how many technicians have a graded attempt at it."""
+    return dict(db.session.execute(select(Attempt.quiz_id, func.count(Attempt.user_id.distinct()))
+                                   .where(Attempt.status != "open").group_by(Attempt.quiz_id)).all())
+
+
+def _response_where(table, quiz: Quiz, viewer: User | None, filters: dict) -> list:
+    """Which kept responses count: this quiz, the filters, and not the viewer's own in a
+    score-only quiz (``for_item_analysis``)."""
+    where = [table.quiz_id == quiz.id, *user_filter(table.user_id, **filters)]
+    if viewer is not None and quiz.setting("review", "explanations") == "score":
+        where.append(table.user_id != viewer.id)
+    return where
+
+
+def group_size(seen: int) -> int | None:
+    """How many attempts form the upper (and the lower) group (as ``discrimination``)."""
+    return max(1, round(seen * GROUP_SHARE)) if seen >= MIN_FOR_DISCRIMINATION else None
+
+
+def item_analysis_sql(quiz: Quiz, lang: str, viewer: User | None = None, **filters) -> list[ItemStats]:
+    """``item_analysis`` of the graded attempts, from the responses kept at grading and
+    aggregated by the database: three grouped queries, whatever the number of attempts."""
+    where = _response_where(ItemResponse, quiz, viewer, filters)
+    totals = db.session.execute(
+        select(ItemResponse.question_id, func.count(), func.sum(ItemResponse.score),
+               func.sum(case((ItemResponse.blank.is_(True), 1), else_=0)))
+        .join(Question, Question.id == ItemResponse.question_id).where(*where)
+        .group_by(ItemResponse.question_id)).all()
+    if not totals:
+        return []
+    sizes = {qid: group_size(n) for qid, n, _s, _b in totals if group_size(n)}
+    groups = {}
+    if sizes:
+        ranked = (select(ItemResponse.question_id, ItemResponse.score,
+                         func.row_number().over(partition_by=ItemResponse.question_id,
+                                                order_by=(ItemResponse.attempt_score, ItemResponse.user_id,
+                                                          ItemResponse.attempt_number)).label("rank"),
+                         func.count().over(partition_by=ItemResponse.question_id).label("seen"))
+                  .where(*where, ItemResponse.question_id.in_(list(sizes))).subquery())
+        size = case(sizes, value=ranked.c.question_id, else_=1)
+        groups = {qid: (float(lower or 0), float(upper or 0)) for qid, lower, upper in db.session.execute(
+            select(ranked.c.question_id,
+                   func.sum(case((ranked.c.rank <= size, ranked.c.score), else_=0.0)),
+                   func.sum(case((ranked.c.rank > ranked.c.seen - size, ranked.c.score), else_=0.0)))
+            .group_by(ranked.c.question_id))}
+    chosen: dict[int, Counter] = {}
+    first = func.min(cast(ItemResponse.user_id, BigInteger) * 1_000_000 + ItemResponse.attempt_number)
+    for qid, value, n, _first in db.session.execute(
+            select(ItemChoice.question_id, ItemChoice.value, func.count(), first)
+            .join(ItemResponse, ItemResponse.id == ItemChoice.response_id)
+            .where(*_response_where(ItemChoice, quiz, viewer, filters))
+            .group_by(ItemChoice.question_id, ItemChoice.value).order_by(first)):
+        chosen.setdefault(qid, Counter())[value] = n  # in order of first appearance, as in item_analysis
+    questions = {q.id: q for q in db.session.scalars(select(Question).where(Question.id.in_([t[0] for t in totals])))}
+    out = []
+    for qid, seen, total, blank in totals:
+        facility = round(float(total) / seen, 3)
+        disc = None
+        if qid in groups:
+            lower, upper = groups[qid]
+            disc = round(upper / sizes[qid] - lower / sizes[qid], 3)
+        out.append(ItemStats(questions[qid], seen, facility, disc,
+                             _option_lines(questions[qid], chosen.get(qid, Counter()), lang), int(blank),
+                             flags_for(facility, disc)))
+    return sorted(out, key=lambda s: (not s.flags, s.facility if s.facility is not None else 1, s.question.id))
+
+
+def own_left_out(quiz: Quiz, viewer: User, **filters) -> int:
+    """How many of the viewer's own graded attempts the item analysis leaves out (score-only)."""
+    if quiz.setting("review", "explanations") != "score":
+        return 0
+    return db.session.scalar(select(func.count()).where(
+        Attempt.quiz_id == quiz.id, Attempt.status != "open", Attempt.user_id == viewer.id,
+        *user_filter(Attempt.user_id, **filters)))
+
+
 def _option_lines(question: Question, counter: Counter, lang: str) -> list[tuple[str, int]]:
     data = question.data(lang)
     if question.type in ("single", "multiple"):
-        return [(c["text"], counter.get(n, 0)) for n, c in enumerate(data["choices"])]
+        return [(c["text"], counter.get(str(n), 0)) for n, c in enumerate(data["choices"])]
     if question.type == "truefalse":
-        return [(_("True"), counter.get(True, 0)), (_("False"), counter.get(False, 0))]
+        return [(_("True"), counter.get("true", 0)), (_("False"), counter.get("false", 0))]
     if question.type in ("short", "numerical"):
         return counter.most_common(5)
     return [(_("Answered"), counter.get("answered", 0))]

@@ -13,12 +13,14 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..auth.models import Outlet, Region, User
+from ..auth.models import Region, User
+from ..auth.network import filter_outlets
 from ..content.cli import default_content_root
-from ..csvexport import columns, place, table_response, yes_no
+from ..csvexport import columns, place, streamed, table_response, yes_no
 from ..extensions import db
 from ..i18n import user_lang
 from ..inputs import int_arg, parse_int
+from ..paging import rows_page
 from ..learning.models import Cohort
 from ..security import roles_required
 from . import attempts as engine
@@ -207,42 +209,44 @@ def _filters() -> dict:
 def reports():
     lang = user_lang()
     quizzes = svc.active_quizzes()
-    counts = {q.id: len(svc.results(svc.graded_attempts(q))) for q in quizzes}
+    counts = svc.takers_by_quiz()
     return render_template("assessment/reports.html", quizzes=quizzes, counts=counts, lang=lang)
 
 
 @bp.route("/<slug>/report")
 @roles_required(*TRAINERS)
 def report(slug: str):
+    """A quiz's results (a page of technicians at a time; the download has them all) and its item
+    analysis, both aggregated by the database."""
     item = _quiz_or_404(slug)
     lang = user_lang()
     filters = _filters()
-    attempts = svc.graded_attempts(item, **filters)
-    analysed = svc.for_item_analysis(item, attempts, _me())
-    lines = svc.results(attempts)
+    lines = svc.results_query(item, **filters)
     if request.args.get("format") in ("csv", "xlsx"):
         return table_response(
             columns("username", "name", "outlet", "outlet_name", "attempts", "best_score", "passed", "last_submitted"),
             ([line.user.username, line.user.name, *place(line.user.outlet), line.attempts,
               line.best, yes_no(line.passed),
-              line.last.isoformat(timespec="minutes") if line.last else ""] for line in lines),
-            f"{slug}-results", request.args["format"])
+              line.last.isoformat(timespec="minutes") if line.last else ""]
+             for line in map(svc.result_line, streamed(lines, scalars=False))),
+            f"{slug}-results", request.args["format"], lazy=True)
     if request.args.get("format") in ("items-csv", "items-xlsx"):
         return table_response(
             columns("category", "question", "type", "seen", "facility", "discrimination", "blank", "flags"),
             ([s.question.category.path, s.question.ident, type_label(s.question.type), s.seen, s.facility,
               s.discrimination, s.blank, " · ".join(str(FLAG_LABELS.get(f, f)) for f in s.flags)]
-             for s in svc.item_analysis(analysed, lang)),
+             for s in svc.item_analysis_sql(item, lang, _me(), **filters)),
             f"{slug}-item-analysis", request.args["format"].removeprefix("items-"))
+    summary = svc.result_summary(item, **filters)
+    page = rows_page(lines, summary.technicians)
+    page.items = [svc.result_line(row) for row in page.items]
     return render_template(
-        "assessment/report.html", quiz=item, lines=lines, items=svc.item_analysis(analysed, lang), type_label=type_label,
-        own_left_out=len(attempts) - len(analysed),
-        attempts=attempts, filters=filters, lang=lang,
+        "assessment/report.html", quiz=item, page=page, summary=summary,
+        items=svc.item_analysis_sql(item, lang, _me(), **filters), type_label=type_label,
+        own_left_out=svc.own_left_out(item, _me(), **filters), filters=filters, lang=lang,
         cohorts=db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc())).all(),
         regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
-        outlets=db.session.scalars(select(Outlet).order_by(Outlet.code)).all(),
-        passed=sum(1 for l in lines if l.passed),
-        mean=round(sum(a.score or 0 for a in attempts) / len(attempts), 1) if attempts else None)
+        outlets=filter_outlets(filters["region_id"], None, filters["outlet_id"]))
 
 
 @bp.route("/import", methods=["GET", "POST"])

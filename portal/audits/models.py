@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import User
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
-from ..messages import into, render
+from ..messages import message_columns
 
 
 class AuditTemplate(db.Model):
@@ -137,13 +137,7 @@ class AuditConsequence(db.Model):
     audit: Mapped[Audit] = relationship(back_populates="consequences")
     resolved_by: Mapped["User | None"] = relationship()
 
-    @validates("detail")
-    def _message(self, _key, value):
-        return into(self, value, "detail_msg_id", "detail_params")
-
-    @property
-    def shown_detail(self) -> str:
-        return render(self.detail_msg_id, self.detail_params, text=self.detail)
+    _message, shown_detail = message_columns("detail", "detail_msg_id", "detail_params")
 
 
 class GoodPracticeStory(db.Model):
@@ -162,3 +156,15 @@ class GoodPracticeStory(db.Model):
 
     audit: Mapped[Audit] = relationship()
     technician: Mapped["User"] = relationship(foreign_keys=[technician_id])
+
+
+class AuditFailedItem(db.Model):
+    """An item a submitted report failed, one row each (the report's ``failed_items``, rewritten
+    with it when it is scored or amended): the Pareto of failed items is counted from these by
+    the database instead of reading every report's JSON."""
+    __tablename__ = "audit_failed_item"
+    __table_args__ = (UniqueConstraint("audit_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id", ondelete="CASCADE"))
+    item_id: Mapped[str] = mapped_column(String(80), index=True)

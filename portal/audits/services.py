@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User, UserRole
@@ -29,7 +29,8 @@ from ..security import refuse_self
 from . import rtypes
 from .consequences import called_for, consequences
 from .loader import _resolve_trains, all_items
-from .models import Audit, AuditAmendment, AuditConsequence, AuditPhoto, AuditTemplate, GoodPracticeStory
+from .models import (Audit, AuditAmendment, AuditConsequence, AuditFailedItem, AuditPhoto, AuditTemplate,
+                     GoodPracticeStory)
 from .scoring import Scored, missing, red_line_items, score_report
 
 MAX_PHOTOS_PER_AUDIT = 20
@@ -263,6 +264,16 @@ def _apply_score(audit: Audit) -> None:
     audit.score, audit.result = scored.score, scored.result
     audit.red_line_failed, audit.section_scores = scored.red_line_failed, scored.section_scores
     audit.failed_items = scored.failed_items
+    keep_failed_items(audit)
+
+
+def keep_failed_items(audit: Audit) -> None:
+    """Rewrite the report's rows in ``audit_failed_item`` from its ``failed_items``, in the
+    caller's transaction."""
+    db.session.flush()  # the report has its id
+    db.session.execute(delete(AuditFailedItem).where(AuditFailedItem.audit_id == audit.id))
+    db.session.add_all(AuditFailedItem(audit_id=audit.id, item_id=item_id)
+                       for item_id in dict.fromkeys(audit.failed_items or []))
 
 
 def submit(audit: Audit, now: datetime) -> Audit:

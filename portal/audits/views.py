@@ -17,13 +17,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..auth.api import bp as api_bp
 from ..auth.models import User
 from ..auth.services import active_technicians
-from ..csvexport import columns, place, table_response
+from ..csvexport import columns, place, streamed, table_response
 from ..errors import render_error
 from ..extensions import db
 from ..i18n import user_lang
-from ..inputs import int_arg
+from ..inputs import MAX_PAGE, int_arg
 from ..kb.photos import MAX_BYTES as MAX_PHOTO_BYTES
 from ..kb.photos import MAX_PIXELS as MAX_PHOTO_PIXELS
+from ..paging import count, page_size, rows_page
 from ..products import PRODUCTS
 from ..security import json_error, roles_required
 from ..templating import product_label
@@ -477,25 +478,26 @@ def decide(story_id: int):
 @bp.route("/reports")
 @roles_required("trainer")
 def reports():
+    """Scores by month (a page of groups), the most failed items and the red-line incidents (a
+    page of them; ``red`` numbers its pages), grouped and counted by the database. Downloads
+    stream every group and every incident."""
     by = request.args.get("by", "technician")
     if by not in rep.GROUPINGS:
         by = "technician"
-    audits = rep.submitted_audits()
-    table = rep.monthly(audits, by)
-    pareto = rep.pareto(audits, user_lang())
-    incidents = rep.red_line_incidents(audits, user_lang())
+    lang = user_lang()
+    starts = rep.month_starts(current_app.config["BABEL_DEFAULT_TIMEZONE"])
     export = request.args.get("export")
     fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
     if export == "monthly":
+        keys = (row[0] for row in streamed(rep.group_keys_query(by), scalars=False))
         return table_response(columns("group", "month", "audits", "average_score"),
-                              ([row.group, month, row.counts.get(month, 0), row.averages.get(month, "")]
-                               for row in table.rows for month in table.months), f"audit-scores-by-{by}", fmt)
+                              rep.monthly_export_rows(by, starts, keys), f"audit-scores-by-{by}", fmt,
+                              lazy=True)
+    pareto = rep.pareto_counts(lang)
     if export == "pareto":
         return table_response(columns("item", "question", "failed", "cumulative_percent"),
                               ([p.item_id, p.text, p.count, p.cumulative] for p in pareto), "audit-failed-items", fmt)
     if export == "red-lines":
-        lang = user_lang()
-
         def grade(audit):
             return next((g["title"][lang] for g in audit.template.spec["grades"] if g["code"] == audit.result),
                         audit.result)
@@ -504,10 +506,18 @@ def reports():
                                       "result_name"),
                               ([i.audit.id, i.visited.isoformat(), i.audit.technician.username,
                                 *place(i.audit.technician.outlet),
-                                "; ".join(i.items), i.audit.result, grade(i.audit)] for i in incidents),
-                              "audit-red-line-incidents", fmt)
-    return render_template("audits/reports.html", by=by, groupings=rep.GROUPINGS, table=table, pareto=pareto,
-                           incidents=incidents, lang=user_lang(), chart=rep.pareto_chart(pareto))
+                                "; ".join(i.items), i.audit.result, grade(i.audit)]
+                               for i in (rep.incident(a, lang) for a in streamed(rep.red_lines_query()))),
+                              "audit-red-line-incidents", fmt, lazy=True)
+    groups = rows_page(rep.group_keys_query(by), count(rep.group_keys_query(by)))
+    table = rep.monthly_table(by, [row[0] for row in groups.items], starts)
+    red_query = rep.red_lines_query()
+    red = db.paginate(red_query, page=int_arg("red", 1, 1, MAX_PAGE), per_page=page_size(), error_out=False,
+                      count=False)
+    red.total = count(red_query)
+    return render_template("audits/reports.html", by=by, groupings=rep.GROUPINGS, table=table, groups=groups,
+                           pareto=pareto, incidents=[rep.incident(a, lang) for a in red.items], red=red,
+                           lang=lang, chart=rep.pareto_chart(pareto))
 
 
 # --- technician records (the page is technicians.record) ----------------------------------------

@@ -82,3 +82,22 @@ def network_tree() -> list[dict]:
 def outlet_choices() -> list[tuple[str, str]]:
     rows = db.session.scalars(select(Outlet).order_by(Outlet.code)).all()
     return [("", "—")] + [(o.code, f"{o.code} · {o.name}") for o in rows]
+
+
+FILTER_OUTLETS = 300  # at most this many outlets in a list filter's drop-down
+
+
+def filter_outlets(region_id: int | None = None, province_id: int | None = None,
+                   outlet_id: int | None = None) -> list[Outlet]:
+    """The outlets a list's outlet filter offers: those of the chosen province (or region), by
+    code, at most ``FILTER_OUTLETS``, and always the chosen outlet. With no place chosen, only the
+    chosen outlet: 8,000 outlets in every page's drop-down would outweigh the list itself."""
+    rows: list[Outlet] = []
+    if province_id or region_id:
+        query = select(Outlet).join(Province, Outlet.province_id == Province.id).order_by(Outlet.code)
+        query = query.where(Province.id == province_id) if province_id else query.where(Province.region_id == region_id)
+        rows = list(db.session.scalars(query.limit(FILTER_OUTLETS)))
+    if outlet_id and all(o.id != outlet_id for o in rows):
+        chosen = db.session.get(Outlet, outlet_id)
+        rows = ([chosen] if chosen is not None else []) + rows
+    return rows

@@ -661,6 +661,12 @@ def technicians_query():
             .where(UserRole.role == "technician", User.active))
 
 
+def technician_count(region_id=None, province_id=None, outlet_id=None) -> int:
+    """How many ``active_technicians`` of the same place there are (one COUNT, no rows loaded)."""
+    query = in_place(technicians_query(), region_id, province_id, outlet_id)
+    return db.session.scalar(query.with_only_columns(func.count(func.distinct(User.id)))) or 0
+
+
 def active_technicians(region_id=None, province_id=None, outlet_id=None) -> list[User]:
     """The active technicians of a place (all of them without a filter), by username."""
     query = in_place(technicians_query(), region_id, province_id, outlet_id)

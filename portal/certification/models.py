@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import User
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
-from ..messages import into, render
+from ..messages import message_columns
 
 # active: valid; expired: valid_until passed; suspended: paused by a trainer or a rule (can be
 # reinstated); lapsed: the holder missed the current quarterly course past its due date and grace;
@@ -61,13 +61,7 @@ class Certificate(db.Model):
     events: Mapped[list["CertificateEvent"]] = relationship(
         back_populates="certificate", order_by="CertificateEvent.id", cascade="all, delete-orphan")
 
-    @validates("status_reason")
-    def _message(self, _key, value):
-        return into(self, value, "status_msg_id", "status_params")
-
-    @property
-    def shown_status_reason(self) -> str:
-        return render(self.status_msg_id, self.status_params, text=self.status_reason)
+    _message, shown_status_reason = message_columns("status_reason", "status_msg_id", "status_params")
 
 
 class CertificateEvent(db.Model):
@@ -94,10 +88,28 @@ class CertificateEvent(db.Model):
     certificate: Mapped[Certificate] = relationship(back_populates="events")
     by: Mapped["User | None"] = relationship()
 
-    @validates("reason")
-    def _message(self, _key, value):
-        return into(self, value, "reason_msg_id", "reason_params")
+    _message, shown_reason = message_columns("reason", "reason_msg_id", "reason_params")
 
-    @property
-    def shown_reason(self) -> str:
-        return render(self.reason_msg_id, self.reason_params, text=self.reason)
+
+class EligibilityStatus(db.Model):
+    """The eligibility board's figure for one technician and one tier, kept instead of decided on
+    every request (``certification.board``): whether they hold the tier, whether they are
+    eligible, how many requirements are unmet. ``stale`` is set (and ``version`` raised) in the
+    same transaction as every change that can alter it; a row computed on an earlier day is stale
+    too (dates alone change eligibility). A missing row is stale."""
+
+    __tablename__ = "cert_eligibility"
+    __table_args__ = (Index("ix_cert_eligibility_tier_eligible", "tier_id", "eligible"),
+                      Index("ix_cert_eligibility_stale", "stale"),
+                      Index("ix_cert_eligibility_computed_on", "computed_on"),
+                      Index("ix_cert_eligibility_computed_at", "computed_at"))
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    tier_id: Mapped[int] = mapped_column(ForeignKey("cert_tier.id", ondelete="CASCADE"), primary_key=True)
+    held: Mapped[bool] = mapped_column(default=False)  # a certificate of the tier that is not revoked
+    eligible: Mapped[bool] = mapped_column(default=False)  # not held, and every requirement met
+    unmet: Mapped[int] = mapped_column(default=0)  # requirements unmet (0 when held)
+    stale: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=0)  # raised by every mark; a refresh writes only if unchanged
+    computed_on: Mapped[date | None] = mapped_column()  # the local day the decision was made for
+    computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

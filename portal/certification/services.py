@@ -10,10 +10,11 @@ from datetime import date
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import select
+from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
-from ..auth.models import User
+from ..auth.models import Outlet, Province, User
 from ..auth.services import active_technicians, in_place
 from ..dbtypes import utcnow
 from ..extensions import db
@@ -286,24 +287,69 @@ def sweep(today: date) -> SweepReport:
     return report
 
 
-def register(tier_id=None, status=None, region_id=None, province_id=None, outlet_id=None,
-             expiring_days: int | None = None, today: date | None = None) -> list[Certificate]:
-    """The certificate register, filtered. ``status`` is the status as of today (an active
-    certificate past its date counts as expired), or several joined by commas; ``expiring_days``: active ones whose date
-    falls within that many days."""
+def status_condition(wanted: set[str], today: date):
+    """SQL for "the status as of today is one of ``wanted``" (``rules.effective_status`` as a
+    condition on indexed columns: an active certificate past its date counts as expired)."""
+    terms = []
+    for status in wanted:
+        if status == "active":
+            terms.append((Certificate.status == "active") & (Certificate.valid_until >= today))
+        elif status == "expired":
+            terms.append((Certificate.status == "expired")
+                         | ((Certificate.status == "active") & (Certificate.valid_until < today)))
+        else:
+            terms.append(Certificate.status == status)
+    return or_(*terms) if terms else false()
+
+
+def register_query(tier_id=None, status=None, region_id=None, province_id=None, outlet_id=None,
+                   expiring_days: int | None = None, today: date | None = None):
+    """The select behind the certificate register (its page, its count and its download):
+    ``status`` is the status as of today, or several joined by commas; ``expiring_days``: active
+    ones whose date falls within that many days. Everything is filtered in SQL."""
     today = today or date.today()
-    query = select(Certificate).join(User, Certificate.user_id == User.id).join(Tier)
+    query = select(Certificate).join(User, Certificate.user_id == User.id)
     if tier_id:
         query = query.where(Certificate.tier_id == tier_id)
     query = in_place(query, region_id, province_id, outlet_id)
-    rows = list(db.session.scalars(query.order_by(Certificate.valid_until, Certificate.id)))
     if status:
-        wanted = set(status.split(","))  # one status, or several separated by commas
-        rows = [c for c in rows if effective_status(c, today) in wanted]
+        query = query.where(status_condition(set(status.split(",")), today))
     if expiring_days:
         limit = date.fromordinal(today.toordinal() + expiring_days)
-        rows = [c for c in rows if effective_status(c, today) == "active" and c.valid_until <= limit]
-    return rows
+        query = query.where(status_condition({"active"}, today), Certificate.valid_until <= limit)
+    return query.order_by(Certificate.valid_until, Certificate.id)
+
+
+def certified_at(tier: Tier, today: date):
+    """A select of the ids of users certified at ``tier`` today: holding a valid certificate at it
+    or at any higher active tier (what ``records.dashboard.holders`` counts), for use in SQL."""
+    return (select(Certificate.user_id).join(Tier, Certificate.tier_id == Tier.id)
+            .where(Tier.level >= tier.level, Tier.active, status_condition({"active"}, today)))
+
+
+def top_valid_level(today: date):
+    """A subquery (``user_id``, ``level``): each user's highest active tier level at which they
+    hold a valid certificate today. Certified at a tier ⇔ ``level`` ≥ the tier's level (what
+    ``certified_at`` selects), so a list joins this once instead of one subquery per tier."""
+    return (select(Certificate.user_id.label("user_id"), func.max(Tier.level).label("level"))
+            .join(Tier, Certificate.tier_id == Tier.id)
+            .where(Tier.active, status_condition({"active"}, today))
+            .group_by(Certificate.user_id).subquery())
+
+
+def with_holder(query):
+    """Load each certificate's holder, their outlet, province and region and the tier in the same
+    query (a page or a streamed download then costs one query, not one per row)."""
+    return query.options(joinedload(Certificate.tier), joinedload(Certificate.user).lazyload(User.role_rows),
+                         joinedload(Certificate.user).joinedload(User.outlet).joinedload(Outlet.province)
+                         .joinedload(Province.region))
+
+
+def register(tier_id=None, status=None, region_id=None, province_id=None, outlet_id=None,
+             expiring_days: int | None = None, today: date | None = None) -> list[Certificate]:
+    """The certificate register, filtered (``register_query``), as a list."""
+    return list(db.session.scalars(register_query(tier_id, status, region_id, province_id, outlet_id,
+                                                  expiring_days, today)))
 
 
 def action_label(action: str) -> str:
@@ -338,13 +384,16 @@ def next_tier(user: User, today: date) -> Tier | None:
 
 def register_summary(today: date) -> dict:
     """For the trainer's home page: valid certificates, those expiring within 30 days, and
-    those suspended or lapsed (someone should act on them)."""
-    rows = list(db.session.scalars(select(Certificate)))
-    states = [effective_status(c, today) for c in rows]
+    those suspended or lapsed (someone should act on them). One aggregate query; the same
+    counts as ``register`` with the matching filter (``effective_status``: an active
+    certificate past its date counts as expired)."""
     soon = date.fromordinal(today.toordinal() + 30)
-    return {"active": states.count("active"),
-            "expiring": sum(1 for c, s in zip(rows, states) if s == "active" and c.valid_until <= soon),
-            "attention": sum(1 for s in states if s in ("suspended", "lapsed"))}
+    valid = and_(Certificate.status == "active", Certificate.valid_until >= today)
+    active, expiring, attention = db.session.execute(select(
+        func.coalesce(func.sum(case((valid, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((and_(valid, Certificate.valid_until <= soon), 1), else_=0)), 0),
+        func.coalesce(func.sum(case((Certificate.status.in_(("suspended", "lapsed")), 1), else_=0)), 0))).one()
+    return {"active": int(active), "expiring": int(expiring), "attention": int(attention)}
 
 
 def eligibility_board(tiers: list[Tier], today: date, only_eligible: bool = False) -> list:

@@ -14,13 +14,16 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.api import bp as api_bp
-from ..auth.models import Outlet, Province, Region, User
-from ..csvexport import columns, place, table_response, word, yes_no
+from ..auth.models import Province, Region, User
+from ..auth.network import filter_outlets
+from ..csvexport import columns, place, streamed, table_response, word, yes_no
 from ..extensions import db, limiter
 from ..inputs import int_arg
 from ..i18n import user_lang
 from ..links import external_url
+from ..paging import count, page_number, page_size
 from ..security import is_self, public, roles_required
+from . import board as eligibility_board
 from . import services as svc
 from .forms import ActionForm, GrantForm
 from .models import Certificate, Tier
@@ -166,20 +169,24 @@ def register():
                "province_id": _number_arg("province"), "outlet_id": _number_arg("outlet"),
                "status": request.args.get("status") if request.args.get("status") in STATUS_FILTERS else None,
                "expiring_days": _number_arg("expiring") if _number_arg("expiring") in EXPIRING else None}
-    rows = svc.register(today=today, **filters)
+    query = svc.register_query(today=today, **filters)
     if request.args.get("format") in ("csv", "xlsx"):
-        return _register_export(rows, today, request.args["format"])
+        return _register_export(streamed(svc.with_holder(query)), today, request.args["format"])
+    page = db.paginate(svc.with_holder(query), page=page_number(), per_page=page_size(), error_out=False,
+                       count=False)
+    page.total = count(query)
     return render_template(
-        "certification/register.html", rows=rows, filters=filters, today=today, lang=user_lang(),
+        "certification/register.html", page=page, filters=filters, today=today, lang=user_lang(),
         tiers=db.session.scalars(select(Tier).order_by(Tier.level)).all(),
         regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
         provinces=db.session.scalars(select(Province).order_by(Province.code)).all(),
-        outlets=db.session.scalars(select(Outlet).order_by(Outlet.code)).all(),
+        outlets=filter_outlets(filters["region_id"], filters["province_id"], filters["outlet_id"]),
         expiring=EXPIRING, effective_status=effective_status, status_label=status_label,
-        counts={days: len(svc.register(expiring_days=days, today=today)) for days in EXPIRING})
+        counts={days: count(svc.register_query(expiring_days=days, today=today)) for days in EXPIRING})
 
 
-def _register_export(rows: list[Certificate], today, fmt: str):
+def _register_export(rows, today, fmt: str):
+    """Every certificate the filtered register lists (all its pages), streamed."""
     def line(cert: Certificate) -> list:
         outlet = cert.user.outlet
         status = effective_status(cert, today)
@@ -192,31 +199,51 @@ def _register_export(rows: list[Certificate], today, fmt: str):
     return table_response(columns("number", "username", "name", "tier", "tier_name", "status", "status_name",
                                   "issued_on", "valid_until", "outlet", "outlet_name", "province", "province_name",
                                   "region", "region_name", "forced"), (line(c) for c in rows),
-                          f"certificates-{today.isoformat()}", fmt)
+                          f"certificates-{today.isoformat()}", fmt, lazy=True)
+
+
+BOARD_PAGE = 50  # technicians per page of the eligibility board
 
 
 @bp.route("/certificates/eligibility")
 @roles_required(*TRAINERS)
 def board():
-    """Who is eligible for what: each technician against each tier they do not hold yet."""
+    """Who is eligible for what: one page of technicians against each tier they do not hold yet,
+    from the kept figures (``certification.board``)."""
     today = local_today()
     tiers = svc.active_tiers()
     only = request.args.get("only") == "eligible"
-    rows = svc.eligibility_board(tiers, today, only_eligible=only)
     if request.args.get("format") in ("csv", "xlsx"):
-        def cell(held, check):
-            if held:
-                return status_label(effective_status(held, today))
-            return word("eligible") if check.eligible else ngettext(
-                "%(num)d requirement unmet", "%(num)d requirements unmet", len(check.unmet))
+        return _board_export(tiers, today, only)
+    tier = next((t for t in tiers if t.id == _number_arg("tier")), None)
+    filters = {"region_id": _number_arg("region"), "province_id": _number_arg("province"),
+               "outlet_id": _number_arg("outlet")}
+    shown = [tier] if tier else tiers
+    page = eligibility_board.board_page(shown, today, page=int_arg("page", 1, 1, 100_000) or 1, per_page=BOARD_PAGE,
+                                        only_eligible=only, **filters)
+    args = {"only": "eligible" if only else None, "tier": tier.id if tier else None,
+            "region": filters["region_id"], "province": filters["province_id"], "outlet": filters["outlet_id"]}
+    return render_template("certification/board.html", page=page, rows=page.rows, tiers=shown, all_tiers=tiers,
+                           tier=tier, filters=filters, args={k: v for k, v in args.items() if v}, lang=user_lang(),
+                           only=only, today=today, effective_status=effective_status, status_label=status_label,
+                           regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
+                           provinces=db.session.scalars(select(Province).order_by(Province.code)).all())
 
-        lang = user_lang()
-        return table_response(columns("username", "name", "outlet", "outlet_name") + [t.title(lang) for t in tiers],
-                              ([u.username, u.name, *place(u.outlet)]
-                               + [cell(h, e) for _t, h, e in cells] for u, cells in rows),
-                              f"eligibility-{today.isoformat()}", request.args["format"])
-    return render_template("certification/board.html", rows=rows, tiers=tiers, lang=user_lang(), only=only,
-                           today=today, effective_status=effective_status, status_label=status_label)
+
+def _board_export(tiers, today, only: bool):
+    rows = svc.eligibility_board(tiers, today, only_eligible=only)
+
+    def cell(held, check):
+        if held:
+            return status_label(effective_status(held, today))
+        return word("eligible") if check.eligible else ngettext(
+            "%(num)d requirement unmet", "%(num)d requirements unmet", len(check.unmet))
+
+    lang = user_lang()
+    return table_response(columns("username", "name", "outlet", "outlet_name") + [t.title(lang) for t in tiers],
+                          ([u.username, u.name, *place(u.outlet)]
+                           + [cell(h, e) for _t, h, e in cells] for u, cells in rows),
+                          f"eligibility-{today.isoformat()}", request.args["format"])
 
 
 @bp.route("/certificates/eligibility/<username>/<tier_code>", methods=["GET", "POST"])

@@ -17,7 +17,7 @@ from flask_login import current_user
 from sqlalchemy import select, text
 
 from ..audits.models import Audit
-from ..auth.services import active_technicians
+from ..auth.services import technician_count
 from ..certification.rules import what_lifts_it
 from ..certification.services import badge_certificate, paused_certificates, register_summary
 from ..extensions import db
@@ -26,7 +26,6 @@ from ..i18n import user_lang
 from ..kb.services import kb_summary
 from ..learning.services import next_steps, trainer_summary
 from ..notifications import Notification
-from ..records.dashboard import overdue_rows
 from ..records.record import next_steps as urgent_steps
 from ..security import public, roles_required, safe_next, signed_in
 from . import services
@@ -59,9 +58,10 @@ def home_technician():
 def home_trainer():
     notes = db.session.scalars(select(Notification).where(Notification.user_id == current_user.id)
                                .order_by(Notification.created_at.desc()).limit(10)).all()
+    learning = trainer_summary(today())  # its "overdue" is the length of the overdue list (records.dashboard)
     return render_template("home/trainer.html", network=services.network_summary(),
-                           technicians=len(active_technicians()), overdue=len(overdue_rows(today())),
-                           kb=kb_summary(), learning=trainer_summary(today()),
+                           technicians=technician_count(), overdue=learning["overdue"],
+                           kb=kb_summary(), learning=learning,
                            certificates=register_summary(today()), notifications=notes)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import Region, User
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
-from ..messages import into, render
+from ..messages import message_columns
 
 COURSE_KINDS = ("onboarding", "quarterly", "remedial", "elective")
 
@@ -248,13 +248,7 @@ class TargetedAssignment(db.Model):
     lesson: Mapped[Lesson | None] = relationship()
     module: Mapped[CourseModule | None] = relationship()
 
-    @validates("reason")
-    def _message(self, _key, value):
-        return into(self, value, "reason_msg_id", "reason_params")
-
-    @property
-    def shown_reason(self) -> str:
-        return render(self.reason_msg_id, self.reason_params, text=self.reason)
+    _message, shown_reason = message_columns("reason", "reason_msg_id", "reason_params")
 
     def lessons(self) -> list[Lesson]:
         if self.lesson is not None:

@@ -17,7 +17,7 @@ from ..errors import render_error
 from ..extensions import db
 from ..i18n import local_today as today
 from ..i18n import user_lang
-from ..inputs import check_text
+from ..inputs import ListPage, check_text, int_arg
 from ..kb.models import PRODUCTS, Case
 from ..security import is_self, roles_required
 from ..templating import product_label
@@ -40,6 +40,7 @@ def teaching_links(case: Case, lang: str) -> list[tuple[str, str]]:
 
 LEARNERS = ("technician", "trainer", "admin")
 TRAINERS = ("trainer", "admin")
+REPORT_PAGE = 100  # overdue technicians, and outlet lines, per page of an assignment report
 
 
 def _me() -> User:
@@ -340,8 +341,10 @@ def assignment(assignment_id: int):
             ([u.username, u.name, *place(u.outlet), yes_no(done.get(u.id)),
               yes_no(u in report.overdue)] for u in svc.assignment_targets(item)),
             f"assignment-{item.id}-{item.course.slug}", request.args["format"])
+    overdue = ListPage(report.overdue, int_arg("page", 1, 1, 1_000_000), REPORT_PAGE)
+    outlets = ListPage(report.outlets, int_arg("outlets", 1, 1, 1_000_000), REPORT_PAGE)
     return render_template("learning/assignment.html", assignment=item, report=report, today=now,
-                           lang=user_lang())
+                           overdue=overdue, outlets=outlets, lang=user_lang())
 
 
 @bp.route("/targeted", methods=["GET", "POST"])

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, func, select
-from sqlalchemy.orm import Mapped, mapped_column, validates
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
-from ..messages import Message, into, render
+from ..messages import Message, message_columns
 
 
 class Notification(db.Model):
@@ -28,14 +28,7 @@ class Notification(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    @validates("text")
-    def _message(self, _key, value):
-        return into(self, value, "msg_id", "params")
-
-    @property
-    def shown_text(self) -> str:
-        """In the reader's language and date format."""
-        return render(self.msg_id, self.params, text=self.text)
+    _message, shown_text = message_columns("text", "msg_id", "params")
 
 
 def notify(user_id: int, kind: str, key: str, text: Message | str, link: str = "") -> Notification | None:

@@ -20,6 +20,7 @@ from ..certification.services import active_tiers, register
 from ..dbtypes import utcnow
 from ..extensions import db
 from ..i18n import user_lang
+from ..inputs import ListPage, int_arg
 from ..kb.models import Case
 from ..kb.models import CaseFeedback as Feedback
 from ..kb.services import kb_summary
@@ -30,6 +31,7 @@ from ..security import roles_required
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 LEVELS = ("region", "province", "outlet")
+OVERDUE_PAGE = 100  # rows per page of the overdue list
 
 
 def holders(tier_id: int, today: date, user_ids: set[int]) -> set[int]:
@@ -50,7 +52,10 @@ def overdue_rows(today: date) -> list[tuple[object, User]]:
     each technician an assignment's report counts as overdue. The trainer home's "overdue"
     figure is the length of this list, and /dashboard/overdue shows it."""
     rows = []
-    for assignment in db.session.scalars(select(Assignment).order_by(Assignment.due_date, Assignment.id)):
+    # Only an assignment whose common due date has passed can be overdue for anyone (a personal
+    # due date is never earlier): the same rows, without reporting on the others.
+    for assignment in db.session.scalars(select(Assignment).where(Assignment.due_date < today)
+                                         .order_by(Assignment.due_date, Assignment.id)):
         rows.extend((assignment, user) for user in assignment_report(assignment, today).overdue)
     return rows
 
@@ -142,8 +147,9 @@ def index():
 def overdue():
     """The list behind the trainer home's "overdue course assignments" figure."""
     today = local_today()
-    rows = [(a, u, due_for(a, u)) for a, u in overdue_rows(today)]
-    return render_template("dashboard/overdue.html", rows=rows, today=today, lang=user_lang())
+    page = ListPage(overdue_rows(today), int_arg("page", 1, 1, 1_000_000), OVERDUE_PAGE)
+    rows = [(a, u, due_for(a, u)) for a, u in page.items]
+    return render_template("dashboard/overdue.html", rows=rows, page=page, today=today, lang=user_lang())
 
 
 def technician_list_url(**filters) -> str:

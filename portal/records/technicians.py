@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import false, func, select
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..auth.models import Outlet, Province, Region, User
-from ..auth.services import active_technicians
+from ..auth.network import filter_outlets
+from ..auth.services import in_place, technicians_query
 from ..certification.rules import local_today, status_label
-from ..certification.services import active_tiers
-from ..csvexport import columns, place, table_response, yes_no
+from ..certification.models import Tier
+from ..certification.services import active_tiers, top_valid_level
+from ..csvexport import columns, streamed, place, table_response, yes_no
 from ..extensions import db
 from ..i18n import user_lang
 from ..inputs import int_arg
+from ..paging import count, rows_page
 from ..security import roles_required
-from .dashboard import holders
 from .record import contribution_status, full_record
 
 bp = Blueprint("technicians", __name__, url_prefix="/technicians")
@@ -43,20 +46,33 @@ def record(username: str):
                            contribution_status=contribution_status)
 
 
+def technician_list(filters: dict, tiers: list, today):
+    """The select behind the technician list (page and download alike): each active technician of
+    the place, with one yes/no column per tier (certified at it today), by username. The tier
+    filter and the columns are worked out by the database."""
+    query = in_place(technicians_query(), filters["region"], filters["province"], filters["outlet"])
+    top = top_valid_level(today)
+    query = query.outerjoin(top, top.c.user_id == User.id)
+    if filters["tier"]:
+        tier = db.session.get(Tier, filters["tier"])
+        query = query.where(top.c.level >= tier.level if tier is not None else false())
+    held = [func.coalesce(top.c.level >= t.level, False).label(f"tier_{t.id}") for t in tiers]
+    return (query.add_columns(*held)
+            .options(joinedload(User.outlet).joinedload(Outlet.province).joinedload(Province.region),
+                     lazyload(User.role_rows))  # not shown: no extra query per batch for them
+            .order_by(User.username))
+
+
 @bp.route("/")
 @roles_required("trainer", "admin")
 def index():
     """The technicians, filtered by place and by the tier they hold (the list behind the
-    dashboard's coverage figures)."""
+    dashboard's coverage figures), a page at a time; the download has every page."""
     filters = {"region": int_arg("region"), "province": int_arg("province"), "outlet": int_arg("outlet"),
                "tier": int_arg("tier")}
     today = local_today()
-    people = active_technicians(filters["region"], filters["province"], filters["outlet"])
-    if filters["tier"]:
-        keep = holders(filters["tier"], today, {u.id for u in people})
-        people = [u for u in people if u.id in keep]
     tiers = active_tiers()
-    held = {t.id: holders(t.id, today, {u.id for u in people}) for t in tiers}
+    query = technician_list(filters, tiers, today)
     lang = user_lang()
     if request.args.get("format") in ("csv", "xlsx"):
         header = columns("username", "name", "outlet", "outlet_name", "province", "province_name", "region",
@@ -64,10 +80,13 @@ def index():
         rows = ([u.username, u.name, *place(u.outlet), *place(u.outlet.province if u.outlet else None),
                  *place(u.outlet.province.region if u.outlet else None),
                  u.start_date.isoformat() if u.start_date else ""]
-                + [yes_no(True) if u.id in held[t.id] else "" for t in tiers] for u in people)
-        return table_response(header, rows, f"technicians-{today.isoformat()}", request.args["format"])
-    return render_template("technicians/index.html", people=people, tiers=tiers, held=held, filters=filters,
+                + [yes_no(True) if held else "" for held in marks]
+                for u, *marks in streamed(query, scalars=False))
+        return table_response(header, rows, f"technicians-{today.isoformat()}", request.args["format"], lazy=True)
+    page = rows_page(query, count(query.with_only_columns(User.id)))
+    page.items = [(u, dict(zip((t.id for t in tiers), marks))) for u, *marks in page.items]
+    return render_template("technicians/index.html", page=page, tiers=tiers, filters=filters,
                            lang=lang, status_label=status_label,
                            regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
                            provinces=db.session.scalars(select(Province).order_by(Province.code)).all(),
-                           outlets=db.session.scalars(select(Outlet).order_by(Outlet.code)).all())
+                           outlets=filter_outlets(filters["region"], filters["province"], filters["outlet"]))

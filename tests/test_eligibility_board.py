@@ -1,0 +1,357 @@
+"""The eligibility board's kept figures (portal/certification/board.py) against the live
+decision, after random sequences of the changes that move them; and the board's pages."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, time, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from portal.assessment import attempts
+from portal.assessment.services import quiz_by_slug
+from portal.audits import services as audits
+from portal.audits.loader import load_templates
+from portal.audits.models import Audit, AuditTemplate
+from portal.auth.models import User
+from portal.certification import board
+from portal.certification import services as certs
+from portal.certification.models import Certificate, EligibilityStatus
+from portal.extensions import db
+from portal.i18n import local_today
+from portal.kb.models import Contribution
+from portal.learning import services as learning
+
+from .conftest import login
+from .test_audits import PERFECT, TEMPLATE
+from portal.certification.loader import load_tiers
+from portal.certification.models import Tier
+
+from .test_certification import ctx, onboarding, q3  # noqa: F401  (ctx: a fixture)
+
+START = date(2026, 11, 20)
+
+# Thresholds low enough that a few random changes cross them, so a change that failed to mark
+# its rows stale is seen.
+TIERS = """
+validity_months: 12
+lapse_grace_days: 30
+tiers:
+  - code: certified
+    level: 1
+    title: {zh: 初级技师, en: Certified Technician}
+    requires:
+      courses: [2026-q3-r32-inverter-splits]
+      quiz: {slug: onboarding-final, min_score: 90}
+      tasks: [onboarding]
+  - code: senior
+    level: 2
+    title: {zh: 中级技师, en: Senior Technician}
+    requires:
+      months_at_previous: 1
+      audits: {count: 1, average: 85, months: 1}
+      contributions: 1
+      current_quarterly: true
+"""
+
+
+@pytest.fixture
+def tiers(quizzes, tmp_path, ctx):
+    path = tmp_path / "certification" / "tiers.yaml"
+    path.parent.mkdir()
+    path.write_text(TIERS, encoding="utf-8")
+    assert not load_tiers(path.parent).problems
+    return {t.code: t for t in db.session.scalars(select(Tier))}
+
+
+def live(today: date) -> dict:
+    """The reference: the board as it was decided before, every technician × active tier."""
+    found = {}
+    for user, cells in certs.eligibility_board(certs.active_tiers(), today):
+        for tier, held, check in cells:
+            found[(user.id, tier.id)] = (held is not None, bool(check and check.eligible),
+                                         0 if check is None else len(check.unmet))
+    return found
+
+
+def kept(today: date, fresh_only: bool) -> dict:
+    query = select(EligibilityStatus)
+    if fresh_only:
+        query = query.where(~board.is_stale(today))
+    return {(r.user_id, r.tier_id): (r.held, r.eligible, r.unmet) for r in db.session.scalars(query)}
+
+
+def assert_kept_equals_live(today: date) -> None:
+    """Every row not marked stale equals the live decision; after a refresh every row is fresh
+    and the kept board is the live board."""
+    truth = live(today)
+    fresh = kept(today, fresh_only=True)
+    wrong = {k: (v, truth.get(k)) for k, v in fresh.items() if k in truth and truth[k] != v}
+    assert not wrong, f"kept figures not marked stale: {wrong}"
+    board.refresh_all(today)
+    shown = lambda rows: {k: v for k, v in rows.items() if k in truth}  # noqa: E731  (active technicians)
+    assert shown(kept(today, fresh_only=True)) == truth == shown(kept(today, fresh_only=False))
+
+
+class World:
+    """The changes a network makes, each the way the portal makes it."""
+
+    def __init__(self, rng: random.Random, users, template, make_user):
+        self.rng, self.users, self.template, self.make_user = rng, users, template, make_user
+        self.day = START
+        self.techs = [users["technician"], make_user("tech0", "technician", outlet="GD-GZ-01")]
+        self.order = 0
+
+    def now(self) -> datetime:
+        return datetime.combine(self.day, time(4, 0), tzinfo=timezone.utc)
+
+    def tech(self, active_only: bool = False) -> User:
+        return self.rng.choice([t for t in self.techs if t.active or not active_only] or self.techs[:1])
+
+    def lesson_done(self):
+        lessons = q3().lessons() + onboarding().lessons()
+        learning.set_done(self.tech(), self.rng.choice(lessons), done=self.rng.random() < 0.9)
+
+    def course_done(self):
+        tech, course = self.tech(), self.rng.choice([q3(), onboarding()])
+        for lesson in course.lessons():
+            learning.set_done(tech, lesson)
+
+    def attempt(self):
+        slug = self.rng.choice(["onboarding-final", q3().quiz or "onboarding-final"])
+        attempts.take(self.tech(), quiz_by_slug(slug), self.now(), right=self.rng.choice([None, None, 0]), seed=1)
+
+    def signoff(self):
+        tech, passed = self.tech(), self.rng.random() < 0.8
+        for task in onboarding().tasks():
+            learning.record_signoff(task, tech, self.users["trainer"],
+                                    [(passed, "" if passed else "not yet")] * len(task.checklist))
+
+    def issue(self):
+        tech, tier = self.tech(), self.rng.choice(certs.active_tiers())
+        if certs.holding(tech, tier) is None:
+            certs.issue(tech, tier, self.day - timedelta(days=self.rng.choice([0, 200, 400])),
+                        by=self.users["trainer"], note="records", force=True)
+
+    def change_certificate(self):
+        cert = db.session.scalar(select(Certificate).order_by(Certificate.id).offset(
+            self.rng.randrange(max(1, db.session.query(Certificate).count()))))
+        if cert is None:
+            return
+        trainer = self.users["trainer"]
+        try:
+            action = self.rng.choice(["suspend", "reinstate", "revoke", "renew"])
+            if action == "suspend":
+                certs.suspend(cert, "check", by=trainer)
+            elif action == "reinstate":
+                certs.reinstate(cert, "checked", self.day, by=trainer)
+            elif action == "revoke":
+                certs.revoke(cert, "fraud", by=trainer)
+            else:
+                certs.renew(cert, self.day, by=trainer, note="paper", force=True)
+        except certs.CertificateError:
+            db.session.rollback()
+
+    def audit(self):
+        self.order += 1
+        answers = dict(PERFECT, polite=str(self.rng.choice([3, 5])), gift=self.rng.choice(["no", "no", "no", "yes"]))
+        tech = self.tech(active_only=True)
+        if not tech.active:
+            return
+        report = audits.start(self.users["auditor"], tech, self.template, self.now() - timedelta(days=1),
+                              f"WO-{self.order}", "air-conditioner", "广州", self.now())
+        for item, value in answers.items():
+            audits.save_answer(report, item, value)
+        if answers["gift"] == "yes":
+            audits.save_answer(report, "gift", "yes", "accepted a gift")
+        audits.submit(report, self.now())
+
+    def amend(self):
+        report = db.session.scalar(select(Audit).where(Audit.status == "submitted").order_by(Audit.id.desc()))
+        if report is not None:
+            polite = "3" if str(report.responses.get("polite")) == "5" else "5"
+            audits.amend(report, self.users["trainer"], "misread", {"gift": "no", "polite": polite}, None, self.now())
+
+    def contribution(self):
+        db.session.add(Contribution(kind="new", author_id=self.tech().id, status="approved", data={"title": "Case"},
+                                    reviewed_at=self.now()))
+        db.session.commit()
+
+    def assignment(self):
+        try:
+            learning.create_assignment(self.rng.choice([q3(), onboarding()]), "all",
+                                       self.day + timedelta(days=self.rng.choice([0, 10])), self.users["trainer"])
+        except learning.LearningError:
+            db.session.rollback()
+
+    def late_joiner(self):
+        self.techs.append(self.make_user(f"late{len(self.techs)}", "technician", outlet="GD-GZ-01",
+                                         start_date=self.day))
+
+    def leave(self):
+        tech = self.tech()
+        tech.active = not tech.active
+        db.session.commit()
+
+    def start_date(self):
+        tech = self.tech()
+        tech.start_date = self.day - timedelta(days=self.rng.choice([0, 5, 400]))
+        db.session.commit()
+
+    def next_day(self):
+        self.day += timedelta(days=self.rng.choice([1, 10, 40]))
+
+    STEPS = ("lesson_done", "course_done", "attempt", "signoff", "issue", "change_certificate", "audit", "amend",
+             "contribution", "assignment", "late_joiner", "leave", "start_date", "next_day")
+
+
+@pytest.fixture
+def audit_template(app, courses, tmp_path):
+    folder = tmp_path / "audit-forms"
+    folder.mkdir()
+    (folder / "test-visit.yaml").write_text(TEMPLATE, encoding="utf-8")
+    assert not load_templates(folder).problems
+    return db.session.scalar(select(AuditTemplate).where(AuditTemplate.slug == "test-visit"))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_kept_figures_equal_the_live_decision_after_random_changes(tiers, users, audit_template, make_user, seed):
+    """After every change: no figure left fresh differs from the live decision (so the change
+    marked what it moved); after the refresh, the kept board is the live board."""
+    world = World(random.Random(seed), users, audit_template, make_user)
+    board.refresh_all(world.day)
+    done = []
+    for _step in range(40):
+        name = world.rng.choice(World.STEPS)
+        getattr(world, name)()
+        done.append(name)
+        assert_kept_equals_live(world.day)
+    assert len(set(done)) >= 8, done
+
+
+def test_a_change_that_is_rolled_back_leaves_the_figures_fresh_and_a_committed_one_marks_them(tiers, users):
+    tech = users["technician"]
+    board.refresh_all(START)
+    assert kept(START, fresh_only=False) and all(not r.stale for r in db.session.scalars(select(EligibilityStatus)))
+    learning.set_done(tech, q3().lessons()[0])
+    marked = {(r.user_id, r.stale) for r in db.session.scalars(select(EligibilityStatus))}
+    assert marked == {(tech.id, True)}
+    board.refresh_all(START)
+    tech.name = "renamed"
+    db.session.flush()
+    db.session.rollback()
+    assert all(not r.stale for r in db.session.scalars(select(EligibilityStatus)))
+
+
+def test_a_refresh_does_not_overwrite_a_mark_made_while_it_decided(tiers, users):
+    tech = users["technician"]
+    board.refresh_all(START)
+    row = db.session.scalar(select(EligibilityStatus).where(EligibilityStatus.user_id == tech.id))
+    seen = (row.user_id, row.tier_id, row.version)
+    db.session.commit()
+    board.mark_users([tech.id])  # a change committed after the version was read
+    db.session.commit()
+    assert board._refresh_rows([seen], START) == 0
+    assert db.session.get(EligibilityStatus, (seen[0], seen[1])).stale
+
+
+def test_figures_decided_on_an_earlier_day_are_stale(tiers, users):
+    board.refresh_all(START)
+    assert kept(START, fresh_only=True)
+    assert kept(START + timedelta(days=1), fresh_only=True) == {}
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def many(tiers, users, make_user, monkeypatch):
+    from portal.certification import views
+
+    monkeypatch.setattr(views, "BOARD_PAGE", 3)
+    made = [make_user(f"t{i:02d}", "technician", outlet="GD-GZ-01" if i % 2 else None) for i in range(7)]
+    return made
+
+
+def _rows(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'data-row="([^"]+)"', html)
+
+
+def test_the_board_is_paginated_by_username(app, client, many):
+    login(client, "trainer")
+    first = client.get("/certificates/eligibility").get_data(as_text=True)
+    second = client.get("/certificates/eligibility?page=2").get_data(as_text=True)
+    names = sorted(["tech"] + [u.username for u in many])
+    assert _rows(first) == names[:3] and _rows(second) == names[3:6]
+    last = client.get("/certificates/eligibility?page=99").get_data(as_text=True)
+    assert _rows(last) == names[6:]
+    assert 'data-total="8"' in first and len(_rows(first)) <= 3
+
+
+def test_eligible_only_and_its_counts_read_the_kept_figures(app, client, many, users):
+    from .test_certification import make_tier1_eligible
+
+    make_tier1_eligible(many[3], users["trainer"])
+    login(client, "trainer")
+    page = client.get("/certificates/eligibility?only=eligible").get_data(as_text=True)
+    assert _rows(page) == [many[3].username]
+    assert 'data-eligible-count="certified" data-n="1"' in page and 'data-total="1"' in page
+    outlet_only = client.get(f"/certificates/eligibility?outlet={many[3].outlet_id}&only=eligible")
+    assert _rows(outlet_only.get_data(as_text=True)) == [many[3].username]
+    tier = certs.tier_by_code("senior")
+    senior = client.get(f"/certificates/eligibility?only=eligible&tier={tier.id}").get_data(as_text=True)
+    assert _rows(senior) == [] and "data-cell=\"t03/certified\"" not in senior
+
+
+def test_flask_daily_refreshes_every_stale_figure(app, runner, tiers, users):
+    result = runner.invoke(args=["daily"])
+    assert result.exit_code == 0, result.output
+    assert "eligibility board:" in result.output
+    with app.test_request_context():
+        assert len(kept(local_today(), fresh_only=True)) == 2  # one technician × two tiers
+
+
+
+
+# --- the trainer's overdue lists, page by page ------------------------------------------------
+
+
+def test_the_overdue_list_and_an_assignments_overdue_technicians_are_paginated(app, client, tiers, users, make_user,
+                                                                                monkeypatch):
+    import re
+
+    from portal.learning import views as learning_views
+    from portal.learning.models import Assignment
+    from portal.records import dashboard
+
+    monkeypatch.setattr(dashboard, "OVERDUE_PAGE", 2)
+    monkeypatch.setattr(learning_views, "REPORT_PAGE", 2)
+    for n in range(4):
+        make_user(f"late{n}", "technician", outlet="GD-GZ-01")
+    today = local_today()
+    assignment = Assignment(course_id=q3().id, scope="all", due_date=today - timedelta(days=3))
+    db.session.add(assignment)
+    db.session.commit()
+    login(client, "trainer")
+    home = client.get("/trainer").get_data(as_text=True)
+    assert re.search(r'href="/dashboard/overdue"><span class="stat">5</span>', home)
+    seen = []
+    for page in (1, 2, 3):
+        html = client.get(f"/dashboard/overdue?page={page}").get_data(as_text=True)
+        assert "<span data-count>5</span>" in html
+        rows = re.findall(r'<tr data-overdue><th scope="row"><a href="/technicians/([^"/]+)', html)
+        assert len(rows) <= 2
+        seen += rows
+    assert sorted(seen) == sorted(["tech"] + [f"late{n}" for n in range(4)])
+    first = client.get(f"/learning/assignments/{assignment.id}").get_data(as_text=True)
+    second = client.get(f"/learning/assignments/{assignment.id}?page=2").get_data(as_text=True)
+
+    def overdue_items(html):
+        part = html[html.index('data-section="overdue"'):]
+        return re.findall(r"<li>.*?\(([a-z0-9]+)\)", part[:part.index("</section>")])
+
+    assert len(overdue_items(first)) == 2 and len(overdue_items(second)) == 2
+    assert not set(overdue_items(first)) & set(overdue_items(second))
