@@ -8,17 +8,20 @@ attempt. Times come in as arguments (``now``), so deadlines are tested without w
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from . import grading, qtypes
-from .models import Attempt, ItemChoice, ItemResponse, Question, QuestionCategory, Quiz
+from .models import (Attempt, ItemChoice, ItemResponse, OptionStat, Question, QuestionCategory, QuestionStat,
+                     Quiz, QuizResult)
 
 
 class AttemptError(ValueError):
@@ -227,6 +230,7 @@ def close(attempt: Attempt, now: datetime, timed_out: bool = False) -> Attempt:
     attempt.submitted_at = min(now, attempt.deadline) if (timed_out and attempt.deadline) else now
     attempt.open_slot = None
     record_responses(attempt, questions)
+    count_result(attempt)
     db.session.commit()
     return attempt
 
@@ -236,19 +240,87 @@ def record_responses(attempt: Attempt, questions: dict[int, Question]) -> None:
     each chose) for the item analysis, in the caller's transaction: the figures aggregated from
     them are always those of the graded attempts."""
     scores = attempt.scores or []
+    seen: dict[int, list] = {}  # question id → [responses, marks, blanks]
+    chosen: Counter = Counter()  # (question id, value) → times
     for index, item in enumerate(attempt.items):
         question = questions.get(item["question"])
         if question is None:
             continue
         blank, values = grading.choice_values(question.type, item.get("order"),
                                               (attempt.answers or {}).get(str(index)))
+        score = scores[index] if index < len(scores) else 0.0
         response = ItemResponse(attempt_id=attempt.id, quiz_id=attempt.quiz_id, user_id=attempt.user_id,
                                 question_id=question.id, position=index, attempt_number=attempt.number,
-                                attempt_score=attempt.score or 0.0, blank=blank,
-                                score=scores[index] if index < len(scores) else 0.0)
+                                attempt_score=attempt.score or 0.0, blank=blank, score=score)
         db.session.add(response)
         db.session.add_all(ItemChoice(response=response, quiz_id=attempt.quiz_id, user_id=attempt.user_id,
-                                      question_id=question.id, value=value) for value in values)
+                                      question_id=question.id, value=value, attempt_number=attempt.number)
+                           for value in values)
+        figures = seen.setdefault(question.id, [0, 0.0, 0])
+        figures[0] += 1
+        figures[1] += score
+        figures[2] += int(blank)
+        chosen.update((question.id, value) for value in values)
+    if not seen:
+        # nothing to record (every question deleted): a row with no question keeps the attempt from
+        # being picked again by backfill_responses
+        db.session.add(ItemResponse(attempt_id=attempt.id, quiz_id=attempt.quiz_id, user_id=attempt.user_id,
+                                    question_id=0, position=-1, attempt_number=attempt.number,
+                                    attempt_score=attempt.score or 0.0, score=0.0, blank=True))
+    count_responses(attempt, seen, chosen)
+
+
+# --- kept figures: increments in the grading transaction -------------------------------------
+
+
+def _insert(model):
+    """The dialect's INSERT (with ON CONFLICT DO UPDATE: PostgreSQL, SQLite ≥ 3.24)."""
+    return (postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite).insert(model)
+
+
+def _greater(new, old):
+    return case((new > old, new), else_=old)
+
+
+def count_responses(attempt: Attempt, seen: dict[int, list], chosen: Counter) -> None:
+    """Add one graded attempt's responses to the kept per-question and per-option figures, by
+    increments (INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n), rows in key order so two
+    gradings lock them in the same order."""
+    if seen:
+        insert = _insert(QuestionStat).values([
+            {"quiz_id": attempt.quiz_id, "question_id": qid, "seen": n, "score_sum": total, "blank": blank}
+            for qid, (n, total, blank) in sorted(seen.items())])
+        db.session.execute(insert.on_conflict_do_update(
+            index_elements=["quiz_id", "question_id"],
+            set_={"seen": QuestionStat.seen + insert.excluded.seen,
+                  "score_sum": QuestionStat.score_sum + insert.excluded.score_sum,
+                  "blank": QuestionStat.blank + insert.excluded.blank}))
+    if chosen:
+        first = attempt.user_id * 1_000_000 + attempt.number
+        insert = _insert(OptionStat).values([
+            {"quiz_id": attempt.quiz_id, "question_id": qid, "value": value, "chosen": n, "first": first}
+            for (qid, value), n in sorted(chosen.items())])
+        db.session.execute(insert.on_conflict_do_update(
+            index_elements=["quiz_id", "question_id", "value"],
+            set_={"chosen": OptionStat.chosen + insert.excluded.chosen,
+                  "first": case((insert.excluded.first < OptionStat.first, insert.excluded.first),
+                                else_=OptionStat.first)}))
+
+
+def count_result(attempt: Attempt) -> None:
+    """Add a graded attempt to its technician's kept result on the quiz, by increments."""
+    score = attempt.score or 0.0
+    insert = _insert(QuizResult).values(quiz_id=attempt.quiz_id, user_id=attempt.user_id, attempts=1, best=score,
+                                        passed=bool(attempt.passed), last=attempt.submitted_at, score_sum=score)
+    db.session.execute(insert.on_conflict_do_update(
+        index_elements=["quiz_id", "user_id"],
+        set_={"attempts": QuizResult.attempts + 1,
+              "best": _greater(insert.excluded.best, QuizResult.best),
+              "passed": QuizResult.passed | insert.excluded.passed,
+              "last": case((QuizResult.last.is_(None), insert.excluded.last),
+                           (insert.excluded.last > QuizResult.last, insert.excluded.last),
+                           else_=QuizResult.last),
+              "score_sum": QuizResult.score_sum + insert.excluded.score_sum}))
 
 
 def submit(attempt: Attempt, now: datetime) -> Attempt:
@@ -341,7 +413,7 @@ def take(user, quiz: Quiz, now: datetime, right: int | None = None, lang: str = 
 
 def backfill_responses(batch: int = 500) -> int:
     """Write the responses of graded attempts that have none (attempts graded before responses
-    were kept); idempotent. Returns how many attempts it filled."""
+    were kept) and add them to the kept figures; idempotent. Returns how many attempts it filled."""
     done = 0
     while True:
         todo = list(db.session.scalars(
@@ -354,11 +426,6 @@ def backfill_responses(batch: int = 500) -> int:
         questions = {q.id: q for q in db.session.scalars(select(Question).where(Question.id.in_(ids)))}
         for attempt in todo:
             record_responses(attempt, questions)
-            if not any(i["question"] in questions for i in attempt.items):
-                # nothing to record (every question deleted): a row with no question keeps it from
-                # being picked again
-                db.session.add(ItemResponse(attempt_id=attempt.id, quiz_id=attempt.quiz_id, user_id=attempt.user_id,
-                                            question_id=0, position=-1, attempt_number=attempt.number,
-                                            attempt_score=attempt.score or 0.0, score=0.0, blank=True))
+            count_result(attempt)  # an attempt is in the kept results once its responses are kept
         db.session.commit()
         done += len(todo)

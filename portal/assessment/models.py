@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import User
@@ -149,5 +149,55 @@ class ItemChoice(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     question_id: Mapped[int] = mapped_column()
     value: Mapped[str] = mapped_column(String(200))
+    # copied from the response, so the filtered item analysis orders options by first appearance
+    # without joining the responses
+    attempt_number: Mapped[int | None] = mapped_column()
 
     response: Mapped[ItemResponse] = relationship()
+
+
+# --- figures kept at grading for the unfiltered report (services.item_analysis_kept, results) ----
+# Each is changed only by ``UPDATE … SET n = n + …`` (an INSERT … ON CONFLICT DO UPDATE) in the
+# grading transaction (attempts.keep_counts), never read and written back.
+
+
+class QuestionStat(db.Model):
+    """Per quiz and question: graded responses (``seen``), the sum of their marks, blanks; and the
+    discrimination index, which cannot be kept by increments: decided again by ``flask daily``
+    (``refreshed_at``)."""
+    __tablename__ = "assessment_question_stat"
+
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("assessment_quiz.id", ondelete="CASCADE"), primary_key=True)
+    question_id: Mapped[int] = mapped_column(primary_key=True)
+    seen: Mapped[int] = mapped_column(default=0)
+    score_sum: Mapped[float] = mapped_column(default=0.0)
+    blank: Mapped[int] = mapped_column(default=0)
+    discrimination: Mapped[float | None] = mapped_column()
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OptionStat(db.Model):
+    """Per quiz, question and chosen value (ItemChoice.value): how often it was chosen, and the
+    first (user_id × 1,000,000 + attempt number) that chose it (options listed in that order)."""
+    __tablename__ = "assessment_option_stat"
+
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("assessment_quiz.id", ondelete="CASCADE"), primary_key=True)
+    question_id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    chosen: Mapped[int] = mapped_column(default=0)
+    first: Mapped[int] = mapped_column(BigInteger)
+
+
+class QuizResult(db.Model):
+    """Per quiz and technician: graded attempts, best percent, passed, last submitted and the sum
+    of the percents (the report's mean); the results list reads these instead of grouping attempts."""
+    __tablename__ = "assessment_quiz_result"
+    __table_args__ = (Index("ix_assessment_quiz_result_quiz_best", "quiz_id", "best"),)
+
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("assessment_quiz.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    best: Mapped[float] = mapped_column(default=0.0)
+    passed: Mapped[bool] = mapped_column(default=False)
+    last: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    score_sum: Mapped[float] = mapped_column(default=0.0)

@@ -8,17 +8,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import BigInteger, case, cast, func, select
+from sqlalchemy import BigInteger, case, cast, func, select, update
 from sqlalchemy.orm import joinedload, lazyload
 
 from ..auth.models import User
 from ..auth.services import in_place
+from ..dbtypes import utcnow
 from ..extensions import db
 from ..inputs import parse_int
 from ..learning.models import CohortMember
 from . import grading
 from .attempts import ShownQuestion, close, keep_answers, model_answer, shown
-from .models import Attempt, ItemChoice, ItemResponse, Question, Quiz
+from .models import Attempt, ItemChoice, ItemResponse, OptionStat, Question, QuestionStat, Quiz, QuizResult
 
 MAX_TEXT = 200  # longest typed answer kept
 
@@ -347,18 +348,13 @@ def user_filter(column, cohort_id=None, region_id=None, outlet_id=None) -> list:
 
 def results_query(quiz: Quiz, cohort_id=None, region_id=None, outlet_id=None):
     """One row per technician who took the quiz (the filters applied): (user, attempts, best,
-    passed, last), best first. The grouping is done by the database."""
-    graded = (select(Attempt.user_id.label("user_id"), func.count().label("attempts"),
-                     func.max(func.coalesce(Attempt.score, 0.0)).label("best"),
-                     func.max(case((Attempt.passed.is_(True), 1), else_=0)).label("passed"),
-                     func.max(Attempt.submitted_at).label("last"))
-              .where(Attempt.quiz_id == quiz.id, Attempt.status != "open",
-                     *user_filter(Attempt.user_id, cohort_id, region_id, outlet_id))
-              .group_by(Attempt.user_id).subquery())
-    return (select(User, graded.c.attempts, graded.c.best, graded.c.passed, graded.c.last)
-            .join(graded, graded.c.user_id == User.id)
+    passed, last), best first, from the results kept at grading (``QuizResult``: one row per
+    technician, no grouping of attempts; ordered along its (quiz, best) index)."""
+    return (select(User, QuizResult.attempts, QuizResult.best, QuizResult.passed, QuizResult.last)
+            .join(QuizResult, QuizResult.user_id == User.id)
+            .where(QuizResult.quiz_id == quiz.id, *user_filter(QuizResult.user_id, cohort_id, region_id, outlet_id))
             .options(joinedload(User.outlet), lazyload(User.role_rows))
-            .order_by(graded.c.best.desc(), User.username))
+            .order_by(QuizResult.best.desc(), User.username))
 
 
 def result_line(row) -> ResultLine:
@@ -375,20 +371,20 @@ class ResultSummary:
 
 
 def result_summary(quiz: Quiz, cohort_id=None, region_id=None, outlet_id=None) -> ResultSummary:
-    """The report's headline figures, counted by the database."""
-    where = (Attempt.quiz_id == quiz.id, Attempt.status != "open",
-             *user_filter(Attempt.user_id, cohort_id, region_id, outlet_id))
-    attempts, technicians, mean = db.session.execute(
-        select(func.count(), func.count(Attempt.user_id.distinct()),
-               func.avg(func.coalesce(Attempt.score, 0.0))).where(*where)).one()
-    passed = db.session.scalar(select(func.count(Attempt.user_id.distinct())).where(*where, Attempt.passed.is_(True)))
-    return ResultSummary(technicians, attempts, passed or 0, round(float(mean), 1) if attempts else None)
+    """The report's headline figures, from the kept results (one row per technician)."""
+    technicians, attempts, passed, total = db.session.execute(
+        select(func.count(), func.sum(QuizResult.attempts),
+               func.sum(case((QuizResult.passed.is_(True), 1), else_=0)), func.sum(QuizResult.score_sum))
+        .where(QuizResult.quiz_id == quiz.id,
+               *user_filter(QuizResult.user_id, cohort_id, region_id, outlet_id))).one()
+    attempts = int(attempts or 0)
+    return ResultSummary(technicians, attempts, int(passed or 0),
+                         round(float(total) / attempts, 1) if attempts else None)
 
 
 def takers_by_quiz() -> dict[int, int]:
-    """quiz id → how many technicians have a graded attempt at it."""
-    return dict(db.session.execute(select(Attempt.quiz_id, func.count(Attempt.user_id.distinct()))
-                                   .where(Attempt.status != "open").group_by(Attempt.quiz_id)).all())
+    """quiz id → how many technicians have a graded attempt at it (kept results)."""
+    return dict(db.session.execute(select(QuizResult.quiz_id, func.count()).group_by(QuizResult.quiz_id)).all())
 
 
 def _response_where(table, quiz: Quiz, viewer: User | None, filters: dict) -> list:
@@ -417,25 +413,11 @@ def item_analysis_sql(quiz: Quiz, lang: str, viewer: User | None = None, **filte
     if not totals:
         return []
     sizes = {qid: group_size(n) for qid, n, _s, _b in totals if group_size(n)}
-    groups = {}
-    if sizes:
-        ranked = (select(ItemResponse.question_id, ItemResponse.score,
-                         func.row_number().over(partition_by=ItemResponse.question_id,
-                                                order_by=(ItemResponse.attempt_score, ItemResponse.user_id,
-                                                          ItemResponse.attempt_number)).label("rank"),
-                         func.count().over(partition_by=ItemResponse.question_id).label("seen"))
-                  .where(*where, ItemResponse.question_id.in_(list(sizes))).subquery())
-        size = case(sizes, value=ranked.c.question_id, else_=1)
-        groups = {qid: (float(lower or 0), float(upper or 0)) for qid, lower, upper in db.session.execute(
-            select(ranked.c.question_id,
-                   func.sum(case((ranked.c.rank <= size, ranked.c.score), else_=0.0)),
-                   func.sum(case((ranked.c.rank > ranked.c.seen - size, ranked.c.score), else_=0.0)))
-            .group_by(ranked.c.question_id))}
+    groups = _groups(where, sizes)
     chosen: dict[int, Counter] = {}
-    first = func.min(cast(ItemResponse.user_id, BigInteger) * 1_000_000 + ItemResponse.attempt_number)
+    first = func.min(cast(ItemChoice.user_id, BigInteger) * 1_000_000 + ItemChoice.attempt_number)
     for qid, value, n, _first in db.session.execute(
             select(ItemChoice.question_id, ItemChoice.value, func.count(), first)
-            .join(ItemResponse, ItemResponse.id == ItemChoice.response_id)
             .where(*_response_where(ItemChoice, quiz, viewer, filters))
             .group_by(ItemChoice.question_id, ItemChoice.value).order_by(first)):
         chosen.setdefault(qid, Counter())[value] = n  # in order of first appearance, as in item_analysis
@@ -451,6 +433,91 @@ def item_analysis_sql(quiz: Quiz, lang: str, viewer: User | None = None, **filte
                              _option_lines(questions[qid], chosen.get(qid, Counter()), lang), int(blank),
                              flags_for(facility, disc)))
     return sorted(out, key=lambda s: (not s.flags, s.facility if s.facility is not None else 1, s.question.id))
+
+
+def _groups(where: list, sizes: dict[int, int]) -> dict[int, tuple[float, float]]:
+    """question id → (lower group's marks, upper group's marks), the groups ``sizes[qid]`` strong:
+    one grouped query over the responses ranked by their attempt's total."""
+    if not sizes:
+        return {}
+    ranked = (select(ItemResponse.question_id, ItemResponse.score,
+                     func.row_number().over(partition_by=ItemResponse.question_id,
+                                            order_by=(ItemResponse.attempt_score, ItemResponse.user_id,
+                                                      ItemResponse.attempt_number)).label("rank"),
+                     func.count().over(partition_by=ItemResponse.question_id).label("seen"))
+              .where(*where, ItemResponse.question_id.in_(list(sizes))).subquery())
+    size = case(sizes, value=ranked.c.question_id, else_=1)
+    return {qid: (float(lower or 0), float(upper or 0)) for qid, lower, upper in db.session.execute(
+        select(ranked.c.question_id,
+               func.sum(case((ranked.c.rank <= size, ranked.c.score), else_=0.0)),
+               func.sum(case((ranked.c.rank > ranked.c.seen - size, ranked.c.score), else_=0.0)))
+        .group_by(ranked.c.question_id))}
+
+
+# --- the unfiltered report from the figures kept at grading -------------------------------------
+
+
+def _sees_own(quiz: Quiz, viewer: User | None) -> bool:
+    """Whether the kept figures would include the viewer's own marks where they must not (a
+    score-only quiz the viewer took): then the report is aggregated live, without them."""
+    return viewer is not None and quiz.setting("review", "explanations") == "score" and db.session.scalar(
+        select(ItemResponse.id).where(ItemResponse.user_id == viewer.id, ItemResponse.quiz_id == quiz.id).limit(1)) \
+        is not None
+
+
+def item_analysis_kept(quiz: Quiz, lang: str, viewer: User | None = None) -> list[ItemStats]:
+    """``item_analysis_sql`` without filters, read from the figures kept at grading (one row per
+    question and per chosen option: no work that grows with the attempts). The discrimination
+    index is the one ``flask daily`` last decided (``refresh_discrimination``)."""
+    if _sees_own(quiz, viewer):
+        return item_analysis_sql(quiz, lang, viewer)
+    rows = db.session.execute(select(Question, QuestionStat)
+                              .join(QuestionStat, QuestionStat.question_id == Question.id)
+                              .options(joinedload(Question.category))
+                              .where(QuestionStat.quiz_id == quiz.id, QuestionStat.seen > 0)).all()
+    chosen: dict[int, Counter] = {}
+    for qid, value, n in db.session.execute(
+            select(OptionStat.question_id, OptionStat.value, OptionStat.chosen)
+            .where(OptionStat.quiz_id == quiz.id).order_by(OptionStat.first, OptionStat.value)):
+        chosen.setdefault(qid, Counter())[value] = n
+    out = []
+    for question, stat in rows:
+        facility = round(float(stat.score_sum) / stat.seen, 3)
+        disc = stat.discrimination
+        out.append(ItemStats(question, stat.seen, facility, disc,
+                             _option_lines(question, chosen.get(question.id, Counter()), lang), stat.blank,
+                             flags_for(facility, disc)))
+    return sorted(out, key=lambda s: (not s.flags, s.facility if s.facility is not None else 1, s.question.id))
+
+
+def discrimination_refreshed(quiz: Quiz) -> datetime | None:
+    """When the kept discrimination indexes were last decided (the oldest of the quiz's)."""
+    return db.session.scalar(select(func.min(QuestionStat.refreshed_at)).where(QuestionStat.quiz_id == quiz.id))
+
+
+def refresh_discrimination(now: datetime | None = None) -> int:
+    """Decide every quiz's kept discrimination indexes again from the kept responses (``flask
+    daily``): one grouped query per quiz. Writes only the index and its time, never the counters
+    (those change by increments at grading). Returns how many questions were decided."""
+    now = now or utcnow()
+    done = 0
+    for quiz_id in list(db.session.scalars(select(QuestionStat.quiz_id).distinct())):
+        where = [ItemResponse.quiz_id == quiz_id]
+        seen = dict(db.session.execute(select(ItemResponse.question_id, func.count()).where(*where)
+                                       .group_by(ItemResponse.question_id)).all())
+        sizes = {qid: group_size(n) for qid, n in seen.items() if group_size(n)}
+        groups = _groups(where, sizes)
+        for qid in db.session.scalars(select(QuestionStat.question_id).where(QuestionStat.quiz_id == quiz_id)):
+            disc = None
+            if qid in groups:
+                lower, upper = groups[qid]
+                disc = round(upper / sizes[qid] - lower / sizes[qid], 3)
+            db.session.execute(update(QuestionStat).where(QuestionStat.quiz_id == quiz_id,
+                                                          QuestionStat.question_id == qid)
+                               .values(discrimination=disc, refreshed_at=now))
+            done += 1
+        db.session.commit()
+    return done
 
 
 def own_left_out(quiz: Quiz, viewer: User, **filters) -> int:

@@ -213,6 +213,14 @@ def reports():
     return render_template("assessment/reports.html", quizzes=quizzes, counts=counts, lang=lang)
 
 
+def _item_analysis(quiz, lang: str, filters: dict):
+    """The unfiltered item analysis from the figures kept at grading; a filtered one aggregated
+    by the database over the filter's responses."""
+    if any(filters.values()):
+        return svc.item_analysis_sql(quiz, lang, _me(), **filters)
+    return svc.item_analysis_kept(quiz, lang, _me())
+
+
 @bp.route("/<slug>/report")
 @roles_required(*TRAINERS)
 def report(slug: str):
@@ -235,14 +243,16 @@ def report(slug: str):
             columns("category", "question", "type", "seen", "facility", "discrimination", "blank", "flags"),
             ([s.question.category.path, s.question.ident, type_label(s.question.type), s.seen, s.facility,
               s.discrimination, s.blank, " · ".join(str(FLAG_LABELS.get(f, f)) for f in s.flags)]
-             for s in svc.item_analysis_sql(item, lang, _me(), **filters)),
+             for s in _item_analysis(item, lang, filters)),
             f"{slug}-item-analysis", request.args["format"].removeprefix("items-"))
     summary = svc.result_summary(item, **filters)
     page = rows_page(lines, summary.technicians)
     page.items = [svc.result_line(row) for row in page.items]
     return render_template(
         "assessment/report.html", quiz=item, page=page, summary=summary,
-        items=svc.item_analysis_sql(item, lang, _me(), **filters), type_label=type_label,
+        items=_item_analysis(item, lang, filters), type_label=type_label,
+        kept=not any(filters.values()),
+        discrimination_at=None if any(filters.values()) else svc.discrimination_refreshed(item),
         own_left_out=svc.own_left_out(item, _me(), **filters), filters=filters, lang=lang,
         cohorts=db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc())).all(),
         regions=db.session.scalars(select(Region).order_by(Region.code)).all(),

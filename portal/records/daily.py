@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from ..assessment.services import refresh_discrimination
 from ..certification.board import refresh_all
 from ..certification.services import sweep
 from ..cliutil import cli_request, needs_schema
@@ -21,7 +22,7 @@ from ..learning.services import notify_behind
 @needs_schema
 def daily_command():
     """The daily run (cron): certificate expiry, lapse and expiry warnings; cohort members
-    falling behind; the eligibility board's stale figures decided again. Safe to run more than once a day: each notification is raised once."""
+    falling behind; the eligibility board's stale figures decided again; quizzes' discrimination indexes decided again. Safe to run more than once a day: each notification is raised once."""
     with cli_request():
         today = local_today()
         report = sweep(today)
@@ -31,4 +32,7 @@ def daily_command():
         click.echo(_("expired %(expired)d, lapsed %(lapsed)d", expired=report.expired, lapsed=report.lapsed))
         click.echo(ngettext("eligibility board: %(num)d figure refreshed", "eligibility board: %(num)d figures refreshed",
                             refreshed))
+        decided = refresh_discrimination()
+        click.echo(ngettext("item analysis: %(num)d discrimination index decided", "item analysis: %(num)d discrimination indexes decided",
+                            decided))
         click.echo(ngettext("trainers told about %(num)d member falling behind", "trainers told about %(num)d members falling behind", behind))
