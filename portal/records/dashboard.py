@@ -25,7 +25,8 @@ from ..kb.models import Case
 from ..kb.models import CaseFeedback as Feedback
 from ..kb.services import kb_summary
 from ..learning.models import Assignment, Course
-from ..learning.services import assignment_report, due_for, trainer_summary
+from ..learning import members
+from ..learning.services import assignment_report, assignment_report_live, due_for, trainer_summary
 from ..security import roles_required
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -47,16 +48,22 @@ def holders(tier_id: int, today: date, user_ids: set[int]) -> set[int]:
     return {c.user_id for c in rows if effective_status(c, today) == "active"}
 
 
-def overdue_rows(today: date) -> list[tuple[object, User]]:
-    """Every overdue course assignment, technician by technician: (assignment, technician) for
-    each technician an assignment's report counts as overdue. The trainer home's "overdue"
-    figure is the length of this list, and /dashboard/overdue shows it."""
+def overdue_rows(today: date) -> members.OverdueList:
+    """Every overdue course assignment, technician by technician, from the kept rows: a
+    sequence of (assignment, technician) whose length is a COUNT and whose slices are pages.
+    The trainer home's "overdue" figure is its length, and /dashboard/overdue shows it."""
+    return members.OverdueList(today)
+
+
+def overdue_rows_live(today: date) -> list[tuple[object, User]]:
+    """The reference for overdue_rows: (assignment, technician) for each technician an
+    assignment's live report counts as overdue."""
     rows = []
     # Only an assignment whose common due date has passed can be overdue for anyone (a personal
     # due date is never earlier): the same rows, without reporting on the others.
     for assignment in db.session.scalars(select(Assignment).where(Assignment.due_date < today)
                                          .order_by(Assignment.due_date, Assignment.id)):
-        rows.extend((assignment, user) for user in assignment_report(assignment, today).overdue)
+        rows.extend((assignment, user) for user in assignment_report_live(assignment, today).overdue)
     return rows
 
 
@@ -101,8 +108,7 @@ def quarterly(today: date) -> list[tuple[object, int, int, int]]:
     out = []
     for assignment in db.session.scalars(select(Assignment).join(Course, Assignment.course_id == Course.id)
                                          .where(Course.kind == "quarterly").order_by(Assignment.due_date.desc())):
-        report = assignment_report(assignment, today)
-        out.append((assignment, report.assigned, report.complete, len(report.overdue)))
+        out.append((assignment, *members.counts(assignment.id, today)))
     return out
 
 
@@ -148,7 +154,7 @@ def overdue():
     """The list behind the trainer home's "overdue course assignments" figure."""
     today = local_today()
     page = ListPage(overdue_rows(today), int_arg("page", 1, 1, 1_000_000), OVERDUE_PAGE)
-    rows = [(a, u, due_for(a, u)) for a, u in page.items]
+    rows = [(a, u, members.due_of(a.id, u.id)) for a, u in page.items]
     return render_template("dashboard/overdue.html", rows=rows, page=page, today=today, lang=user_lang())
 
 
