@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask import Blueprint, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from ..assessment.services import active_quizzes, graded_attempts, results
 from ..audits.models import Audit
 from ..auth.models import Outlet, Province, Region, User
-from ..auth.services import active_technicians
+from ..auth.services import active_technicians, technicians_query
 from ..certification.models import Certificate, Tier
 from ..certification.rules import effective_status, local_today
-from ..certification.services import active_tiers, register
+from ..certification.services import active_tiers, register, status_condition, top_valid_level
 from ..dbtypes import utcnow
 from ..extensions import db
 from ..i18n import user_lang
@@ -76,7 +76,57 @@ class CoverageRow:
     expiring: dict[int, int] = field(default_factory=dict)  # days → certificates
 
 
+def _place_key(level: str):
+    return {"outlet": Outlet.id, "province": Province.id, "region": Province.region_id}[level]
+
+
+def _in_places(query):
+    return query.join(Outlet, User.outlet_id == Outlet.id).join(Province, Outlet.province_id == Province.id)
+
+
 def coverage(level: str, today: date) -> list[CoverageRow]:
+    """Per place: active technicians, how many are certified at each tier and certificates
+    expiring within 30/60/90 days, with one grouped query each (``coverage_live`` is the same
+    figures place by place; each figure is the length of the list it links to)."""
+    tiers = active_tiers()
+    key = _place_key(level)
+    people = _in_places(technicians_query().with_only_columns(key.label("place"), User.id.label("uid"))
+                        .distinct()).subquery()
+    top = top_valid_level(today)
+    columns = [func.count()] + [func.coalesce(func.sum(case((top.c.level >= tier.level, 1), else_=0)), 0)
+                                for tier in tiers]
+    counts = {row[0]: row[1:] for row in db.session.execute(
+        select(people.c.place, *columns).select_from(people).outerjoin(top, top.c.user_id == people.c.uid)
+        .group_by(people.c.place))}
+    valid = status_condition({"active"}, today)
+    soon = {days: date.fromordinal(today.toordinal() + days) for days in (30, 60, 90)}
+    expiring = {row[0]: row[1:] for row in db.session.execute(_in_places(
+        select(key, *[func.coalesce(func.sum(case((Certificate.valid_until <= limit, 1), else_=0)), 0)
+                      for limit in soon.values()]).select_from(Certificate).join(User, Certificate.user_id == User.id))
+        .where(valid).group_by(key))}
+    if level == "outlet":
+        places = [(o.id, f"{o.code} {o.name}", {"outlet": o.id}) for o in
+                  db.session.scalars(select(Outlet).where(Outlet.id.in_(list(counts) or [-1])).order_by(Outlet.code))]
+    elif level == "province":
+        places = [(p.id, p.name, {"province": p.id}) for p in db.session.scalars(select(Province).order_by(Province.code))]
+    else:
+        places = [(r.id, r.name, {"region": r.id}) for r in db.session.scalars(select(Region).order_by(Region.code))]
+    rows = []
+    for place_id, name, filters in places:
+        if place_id not in counts:
+            continue
+        total, *held = counts[place_id]
+        row = CoverageRow(name, filters, total)
+        for tier, count in zip(tiers, held):
+            row.tiers.append((tier, int(count), round(100 * int(count) / total)))
+        for days, count in zip(soon, expiring.get(place_id, (0, 0, 0))):
+            row.expiring[days] = int(count)
+        rows.append(row)
+    return rows
+
+
+def coverage_live(level: str, today: date) -> list[CoverageRow]:
+    """The reference for coverage: place by place, technician by technician."""
     tiers = active_tiers()
     if level == "outlet":
         places = [(o.id, f"{o.code} {o.name}", {"outlet": o.id}) for o in
