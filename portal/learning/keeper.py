@@ -105,8 +105,24 @@ def _has_table(connection) -> bool:
     return key in _SCHEMA_SEEN
 
 
+# For a changed (not new or deleted) row of these kinds, only these attributes matter (a sign-in
+# that stamps the user, or a lesson's text edited, changes nobody's membership or completion).
+RELEVANT = {User: ("active", "outlet_id", "start_date", "created_at"), Outlet: ("province_id", "products"),
+            Province: ("region_id",), Course: ("quiz",), CourseModule: ("active", "course_id"),
+            Lesson: ("active", "course_id", "module_id"), Assignment: ("course_id", "scope", "region_id", "product",
+                                                                       "due_date", "created_at")}
+
+
+def _matters(obj) -> bool:
+    names = RELEVANT.get(type(obj))
+    if names is None:
+        return True
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
 def _after_flush(session: Session, _context) -> None:
-    changed = [o for o in session.dirty if session.is_modified(o, include_collections=False)]
+    changed = [o for o in session.dirty if session.is_modified(o, include_collections=False) and _matters(o)]
     touched = [*session.new, *changed, *session.deleted]
     if not touched:
         return
