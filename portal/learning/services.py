@@ -608,15 +608,16 @@ def _order_lines(lines: dict) -> list[AreaLine]:
     return sorted(lines.values(), key=lambda l: (-l.overdue, l.percent, l.name))
 
 
-def assignment_report(assignment: Assignment, today: date) -> AssignmentReport:
+def assignment_report(assignment: Assignment, today: date, areas: bool = True) -> AssignmentReport:
     """The report from the kept rows (learning.members): counts are grouped queries, the
-    overdue technicians a list read a page at a time. Equal to ``assignment_report_live``."""
+    overdue technicians a list read a page at a time. Equal to ``assignment_report_live``.
+    ``areas=False``: without the lines by region, province and outlet (the assignments list)."""
     assigned, complete, _late = members.counts(assignment.id, today)
-    grouped = members.by_outlet(assignment.id, today)
+    grouped = members.by_outlet(assignment.id, today) if areas else []
     ids = [o for o, *_n in grouped if o is not None]
     outlets = {o.id: o for o in db.session.scalars(select(Outlet).where(Outlet.id.in_(ids))
                                                   .options(selectinload(Outlet.province).selectinload(Province.region)))} if ids else {}
-    areas = {"region": {}, "province": {}, "outlet": {}}
+    lines = {"region": {}, "province": {}, "outlet": {}}
     for outlet_id, n, done, late in grouped:
         outlet = outlets.get(outlet_id)
         province = outlet.province if outlet else None
@@ -624,12 +625,12 @@ def assignment_report(assignment: Assignment, today: date) -> AssignmentReport:
         names = {"region": region.name if region else "—", "province": province.name if province else "—",
                  "outlet": outlet.name if outlet else "—"}
         for level, name in names.items():
-            line = areas[level].setdefault(name, AreaLine(name=name))
+            line = lines[level].setdefault(name, AreaLine(name=name))
             line.assigned += n
             line.complete += done
             line.overdue += late
-    return AssignmentReport(assignment=assignment, regions=_order_lines(areas["region"]),
-                            provinces=_order_lines(areas["province"]), outlets=_order_lines(areas["outlet"]),
+    return AssignmentReport(assignment=assignment, regions=_order_lines(lines["region"]),
+                            provinces=_order_lines(lines["province"]), outlets=_order_lines(lines["outlet"]),
                             overdue=members.OverdueList(today, assignment.id, users_only=True),
                             assigned=assigned, complete=complete)
 

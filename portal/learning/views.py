@@ -323,7 +323,7 @@ def assignments():
             return redirect(url_for("learning.assignment", assignment_id=created.id))
     rows = db.session.scalars(select(Assignment).order_by(Assignment.due_date.desc())).all()
     now = today()
-    reports = {a.id: svc.assignment_report(a, now) for a in rows}
+    reports = {a.id: svc.assignment_report(a, now, areas=False) for a in rows}
     return render_template("learning/assignments.html", form=form, assignments=rows, reports=reports,
                            today=now, lang=lang, existing=existing)
 
