@@ -1088,6 +1088,13 @@ def main() -> int:
         build_started = time.monotonic()
         builder.build()
         build_s = time.monotonic() - build_started
+        # The assignments were copied in behind the app's back: fill the kept members as the
+        # migration that added them says (one rebuild; the app keeps them from then on).
+        log("flask learning-members rebuild")
+        rebuild_started = time.monotonic()
+        subprocess.run([str(VENV_BIN / "flask"), "--app", "portal", "learning-members", "rebuild"], cwd=ROOT,
+                       env=env, check=True, capture_output=True, timeout=3600)
+        builder.counts["time:learning-members rebuild"] = time.monotonic() - rebuild_started
         db_size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
         conn.close()
         log(f"built in {build_s:.0f} s (+ schema and content {schema_s:.0f} s), database {db_size}")

@@ -68,7 +68,9 @@ from .kb.cli import search_cli
 from .kb.indexing import check_once_per_process
 from .kb.views import bp as kb_bp
 from .learning import loader as _courses  # noqa: F401  (registers its content loaders)
+from .learning import keeper as learning_keeper
 from .learning import services as learning_services
+from .learning.cli import members_cli as learning_members_cli
 from .learning.views import bp as learning_bp
 from .learning.views import teaching_links
 from .notifications.views import bp as notifications_bp
@@ -146,6 +148,8 @@ def _connect_modules() -> None:
                                        suspend=certificate_services.suspend, find=certificate_services.find,
                                        reinstate=certificate_services.reinstate)
     learning_services.QUIZZES.update(find=assessment_services.quiz_by_slug, passed=assessment_services.passed_attempts)
+    learning_keeper.USER_ROWS[_assessment_models.Attempt] = "user_id"  # a quiz pass completes a course
+    learning_keeper.connect()  # keeps learning_assignment_member
     eligibility_board.connect()  # keeps the board's figures: marks them stale on every change
     if teaching_links not in kb_services.TEACHING_LINKS:
         kb_services.TEACHING_LINKS.append(teaching_links)
@@ -196,6 +200,7 @@ def _register_hooks(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(quizzes_cli)
+    app.cli.add_command(learning_members_cli)
     app.cli.add_command(certs_cli)
     app.cli.add_command(content_cli)
     app.cli.add_command(search_cli)

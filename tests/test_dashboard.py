@@ -320,3 +320,15 @@ def test_a_formula_typed_into_a_name_is_inert_in_both_downloads(app, network_dat
     sheet = load_workbook(io.BytesIO(client.get("/technicians/?format=xlsx").get_data())).active
     cell = next(row[1] for row in sheet.iter_rows(min_row=2) if row[0].value == network_data[1].username)
     assert cell.value == network_data[1].name and cell.data_type == "s"
+
+
+@pytest.mark.parametrize("level", ["region", "province", "outlet"])
+def test_the_grouped_coverage_equals_the_place_by_place_one(app, network_data, level):
+    """coverage() (grouped queries) gives the same rows as coverage_live (place by place)."""
+    from portal.records.dashboard import coverage, coverage_live
+
+    for today in (date.today(), date.today() + timedelta(days=45), date.today() + timedelta(days=400)):
+        shown = lambda rows: [(r.name, r.filters, r.technicians, [(t.id, n, p) for t, n, p in r.tiers],  # noqa: E731
+                               r.expiring) for r in rows]
+        with app.test_request_context():
+            assert shown(coverage(level, today)) == shown(coverage_live(level, today))

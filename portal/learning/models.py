@@ -254,3 +254,19 @@ class TargetedAssignment(db.Model):
         if self.lesson is not None:
             return [self.lesson]
         return [lesson for lesson in self.module.lessons if lesson.active] if self.module else []
+
+
+class AssignmentMember(db.Model):
+    """Kept: one row per (course assignment, technician it reaches now), with that person's own
+    due date and when they completed the course (None: not yet). Kept equal to the live rule
+    (``services.assignment_targets``, ``due_for``, ``course_completed_at``) by learning.keeper
+    in the same transaction as every change it depends on."""
+
+    __tablename__ = "learning_assignment_member"
+    __table_args__ = (Index("ix_learning_assignment_member_open", "assignment_id", "completed_at", "due_on"),)
+
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("learning_assignment.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

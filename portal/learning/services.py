@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from ..auth.models import Outlet, Province, User, UserRole
 from ..auth.services import log_event
@@ -23,6 +24,7 @@ from ..dbtypes import utcnow
 from ..extensions import db
 from ..messages import Message, both, msg
 from ..notifications import notify
+from . import members
 from .models import (
     Assignment,
     Cohort,
@@ -597,12 +599,44 @@ class AssignmentReport:
     regions: list[AreaLine]
     provinces: list[AreaLine]
     outlets: list[AreaLine]
-    overdue: list[User]
+    overdue: list[User]  # or members.OverdueList: len and slices, read from the kept rows
     assigned: int
     complete: int
 
 
-def assignment_report(assignment: Assignment, today: date) -> AssignmentReport:
+def _order_lines(lines: dict) -> list[AreaLine]:
+    return sorted(lines.values(), key=lambda l: (-l.overdue, l.percent, l.name))
+
+
+def assignment_report(assignment: Assignment, today: date, areas: bool = True) -> AssignmentReport:
+    """The report from the kept rows (learning.members): counts are grouped queries, the
+    overdue technicians a list read a page at a time. Equal to ``assignment_report_live``.
+    ``areas=False``: without the lines by region, province and outlet (the assignments list)."""
+    assigned, complete, _late = members.counts(assignment.id, today)
+    grouped = members.by_outlet(assignment.id, today) if areas else []
+    ids = [o for o, *_n in grouped if o is not None]
+    outlets = {o.id: o for o in db.session.scalars(select(Outlet).where(Outlet.id.in_(ids))
+                                                  .options(selectinload(Outlet.province).selectinload(Province.region)))} if ids else {}
+    lines = {"region": {}, "province": {}, "outlet": {}}
+    for outlet_id, n, done, late in grouped:
+        outlet = outlets.get(outlet_id)
+        province = outlet.province if outlet else None
+        region = province.region if province else None
+        names = {"region": region.name if region else "—", "province": province.name if province else "—",
+                 "outlet": outlet.name if outlet else "—"}
+        for level, name in names.items():
+            line = lines[level].setdefault(name, AreaLine(name=name))
+            line.assigned += n
+            line.complete += done
+            line.overdue += late
+    return AssignmentReport(assignment=assignment, regions=_order_lines(lines["region"]),
+                            provinces=_order_lines(lines["province"]), outlets=_order_lines(lines["outlet"]),
+                            overdue=members.OverdueList(today, assignment.id, users_only=True),
+                            assigned=assigned, complete=complete)
+
+
+def assignment_report_live(assignment: Assignment, today: date) -> AssignmentReport:
+    """The reference: every target walked in Python (tests compare the kept report with it)."""
     users = assignment_targets(assignment)
     done = course_complete_for([u.id for u in users], assignment.course)
     late = {u.id: is_overdue(due_for(assignment, u), today, done[u.id]) for u in users}
@@ -773,9 +807,7 @@ def trainer_summary(today: date) -> dict:
     """For the trainer's home: the latest cohorts with how many members are behind, the number
     of overdue course assignments (technician × course), and how many courses there are."""
     rows = db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc()).limit(5)).all()
-    overdue = 0
-    for assignment in db.session.scalars(select(Assignment).where(Assignment.due_date < today)):
-        overdue += len(assignment_report(assignment, today).overdue)
+    overdue = members.overdue_count(today)
     return {"cohorts": [(c, behind_count(c, today)) for c in rows], "overdue": overdue,
             "courses": db.session.scalar(select(func.count()).select_from(Course).where(Course.active)) or 0}
 

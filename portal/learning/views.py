@@ -21,6 +21,7 @@ from ..inputs import ListPage, check_text, int_arg
 from ..kb.models import PRODUCTS, Case
 from ..security import is_self, roles_required
 from ..templating import product_label
+from . import members
 from . import services as svc
 from .forms import AssignmentForm, CohortForm, DoneForm, SignOffForm, TargetedForm
 from .models import Assignment, Cohort, Course, CourseModule, Lesson, PracticalTask
@@ -322,7 +323,7 @@ def assignments():
             return redirect(url_for("learning.assignment", assignment_id=created.id))
     rows = db.session.scalars(select(Assignment).order_by(Assignment.due_date.desc())).all()
     now = today()
-    reports = {a.id: svc.assignment_report(a, now) for a in rows}
+    reports = {a.id: svc.assignment_report(a, now, areas=False) for a in rows}
     return render_template("learning/assignments.html", form=form, assignments=rows, reports=reports,
                            today=now, lang=lang, existing=existing)
 
@@ -335,11 +336,11 @@ def assignment(assignment_id: int):
     report = svc.assignment_report(item, now)
     if request.args.get("format") in ("csv", "xlsx"):
 
-        done = svc.course_complete_for([u.id for u in svc.assignment_targets(item)], item.course)
+        states = members.member_states(item.id, now)
         return table_response(
             columns("username", "name", "outlet", "outlet_name", "complete", "overdue"),
-            ([u.username, u.name, *place(u.outlet), yes_no(done.get(u.id)),
-              yes_no(u in report.overdue)] for u in svc.assignment_targets(item)),
+            ([u.username, u.name, *place(u.outlet), yes_no(states[u.id][0]), yes_no(states[u.id][1])]
+             for u in svc.assignment_targets(item) if u.id in states),
             f"assignment-{item.id}-{item.course.slug}", request.args["format"])
     overdue = ListPage(report.overdue, int_arg("page", 1, 1, 1_000_000), REPORT_PAGE)
     outlets = ListPage(report.outlets, int_arg("outlets", 1, 1, 1_000_000), REPORT_PAGE)

@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask import Blueprint, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from ..assessment.services import active_quizzes, graded_attempts, results
 from ..audits.models import Audit
 from ..auth.models import Outlet, Province, Region, User
-from ..auth.services import active_technicians
+from ..auth.services import active_technicians, technicians_query
 from ..certification.models import Certificate, Tier
 from ..certification.rules import effective_status, local_today
-from ..certification.services import active_tiers, register
+from ..certification.services import active_tiers, register, status_condition, top_valid_level
 from ..dbtypes import utcnow
 from ..extensions import db
 from ..i18n import user_lang
@@ -25,7 +25,8 @@ from ..kb.models import Case
 from ..kb.models import CaseFeedback as Feedback
 from ..kb.services import kb_summary
 from ..learning.models import Assignment, Course
-from ..learning.services import assignment_report, due_for, trainer_summary
+from ..learning import members
+from ..learning.services import assignment_report, assignment_report_live, due_for, trainer_summary
 from ..security import roles_required
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -47,16 +48,22 @@ def holders(tier_id: int, today: date, user_ids: set[int]) -> set[int]:
     return {c.user_id for c in rows if effective_status(c, today) == "active"}
 
 
-def overdue_rows(today: date) -> list[tuple[object, User]]:
-    """Every overdue course assignment, technician by technician: (assignment, technician) for
-    each technician an assignment's report counts as overdue. The trainer home's "overdue"
-    figure is the length of this list, and /dashboard/overdue shows it."""
+def overdue_rows(today: date) -> members.OverdueList:
+    """Every overdue course assignment, technician by technician, from the kept rows: a
+    sequence of (assignment, technician) whose length is a COUNT and whose slices are pages.
+    The trainer home's "overdue" figure is its length, and /dashboard/overdue shows it."""
+    return members.OverdueList(today)
+
+
+def overdue_rows_live(today: date) -> list[tuple[object, User]]:
+    """The reference for overdue_rows: (assignment, technician) for each technician an
+    assignment's live report counts as overdue."""
     rows = []
     # Only an assignment whose common due date has passed can be overdue for anyone (a personal
     # due date is never earlier): the same rows, without reporting on the others.
     for assignment in db.session.scalars(select(Assignment).where(Assignment.due_date < today)
                                          .order_by(Assignment.due_date, Assignment.id)):
-        rows.extend((assignment, user) for user in assignment_report(assignment, today).overdue)
+        rows.extend((assignment, user) for user in assignment_report_live(assignment, today).overdue)
     return rows
 
 
@@ -69,7 +76,57 @@ class CoverageRow:
     expiring: dict[int, int] = field(default_factory=dict)  # days → certificates
 
 
+def _place_key(level: str):
+    return {"outlet": Outlet.id, "province": Province.id, "region": Province.region_id}[level]
+
+
+def _in_places(query):
+    return query.join(Outlet, User.outlet_id == Outlet.id).join(Province, Outlet.province_id == Province.id)
+
+
 def coverage(level: str, today: date) -> list[CoverageRow]:
+    """Per place: active technicians, how many are certified at each tier and certificates
+    expiring within 30/60/90 days, with one grouped query each (``coverage_live`` is the same
+    figures place by place; each figure is the length of the list it links to)."""
+    tiers = active_tiers()
+    key = _place_key(level)
+    people = _in_places(technicians_query().with_only_columns(key.label("place"), User.id.label("uid"))
+                        .distinct()).subquery()
+    top = top_valid_level(today)
+    columns = [func.count()] + [func.coalesce(func.sum(case((top.c.level >= tier.level, 1), else_=0)), 0)
+                                for tier in tiers]
+    counts = {row[0]: row[1:] for row in db.session.execute(
+        select(people.c.place, *columns).select_from(people).outerjoin(top, top.c.user_id == people.c.uid)
+        .group_by(people.c.place))}
+    valid = status_condition({"active"}, today)
+    soon = {days: date.fromordinal(today.toordinal() + days) for days in (30, 60, 90)}
+    expiring = {row[0]: row[1:] for row in db.session.execute(_in_places(
+        select(key, *[func.coalesce(func.sum(case((Certificate.valid_until <= limit, 1), else_=0)), 0)
+                      for limit in soon.values()]).select_from(Certificate).join(User, Certificate.user_id == User.id))
+        .where(valid).group_by(key))}
+    if level == "outlet":
+        places = [(o.id, f"{o.code} {o.name}", {"outlet": o.id}) for o in
+                  db.session.scalars(select(Outlet).where(Outlet.id.in_(list(counts) or [-1])).order_by(Outlet.code))]
+    elif level == "province":
+        places = [(p.id, p.name, {"province": p.id}) for p in db.session.scalars(select(Province).order_by(Province.code))]
+    else:
+        places = [(r.id, r.name, {"region": r.id}) for r in db.session.scalars(select(Region).order_by(Region.code))]
+    rows = []
+    for place_id, name, filters in places:
+        if place_id not in counts:
+            continue
+        total, *held = counts[place_id]
+        row = CoverageRow(name, filters, total)
+        for tier, count in zip(tiers, held):
+            row.tiers.append((tier, int(count), round(100 * int(count) / total)))
+        for days, count in zip(soon, expiring.get(place_id, (0, 0, 0))):
+            row.expiring[days] = int(count)
+        rows.append(row)
+    return rows
+
+
+def coverage_live(level: str, today: date) -> list[CoverageRow]:
+    """The reference for coverage: place by place, technician by technician."""
     tiers = active_tiers()
     if level == "outlet":
         places = [(o.id, f"{o.code} {o.name}", {"outlet": o.id}) for o in
@@ -101,8 +158,7 @@ def quarterly(today: date) -> list[tuple[object, int, int, int]]:
     out = []
     for assignment in db.session.scalars(select(Assignment).join(Course, Assignment.course_id == Course.id)
                                          .where(Course.kind == "quarterly").order_by(Assignment.due_date.desc())):
-        report = assignment_report(assignment, today)
-        out.append((assignment, report.assigned, report.complete, len(report.overdue)))
+        out.append((assignment, *members.counts(assignment.id, today)))
     return out
 
 
@@ -148,7 +204,7 @@ def overdue():
     """The list behind the trainer home's "overdue course assignments" figure."""
     today = local_today()
     page = ListPage(overdue_rows(today), int_arg("page", 1, 1, 1_000_000), OVERDUE_PAGE)
-    rows = [(a, u, due_for(a, u)) for a, u in page.items]
+    rows = [(a, u, members.due_of(a.id, u.id)) for a, u in page.items]
     return render_template("dashboard/overdue.html", rows=rows, page=page, today=today, lang=user_lang())
 
 

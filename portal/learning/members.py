@@ -1,0 +1,123 @@
+"""Course assignments at network size: who each assignment reaches, their own due date and when
+they completed the course, kept in ``learning_assignment_member`` instead of walking every
+technician on each request.
+
+How the kept rows stay equal to the live rule (``services.assignment_targets``, ``due_for``,
+``course_completed_at``; ``services.assignment_report_live`` is the reference):
+
+* **In the same transaction as the change.** A listener on every flush of the ORM session
+  (``keeper.connect``, called by ``create_app``) looks at what the flush writes:
+  a new or changed assignment → that assignment's rows are rebuilt (one pass over its targets);
+  a change to a technician (the user, their roles, their outlet, their lesson progress, or a
+  row registered in ``USER_ROWS`` such as a quiz attempt) → that technician's rows across the
+  assignments; a changed outlet or province → its technicians; a changed course, module or
+  lesson → the assignments of that course. Rows are written with Core statements on the
+  flush's own connection, so they commit or roll back with the change.
+* **Readers** count and page these rows with SQL (``overdue_count``, ``overdue_page``,
+  ``report_counts``), so a figure and the list it links to are the same query.
+
+``keeper.rebuild_all`` rebuilds every assignment (``flask learning-members rebuild``; after the
+migration that adds the table).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import and_, func, select
+
+from ..auth.models import User
+from ..extensions import db
+from .models import Assignment, AssignmentMember
+
+T = AssignmentMember.__table__
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _overdue(today: date):
+    return and_(T.c.completed_at.is_(None), T.c.due_on < today)
+
+
+def overdue_count(today: date, assignment_id: int | None = None) -> int:
+    query = select(func.count()).select_from(T).where(_overdue(today))
+    if assignment_id is not None:
+        query = query.where(T.c.assignment_id == assignment_id)
+    return db.session.scalar(query) or 0
+
+
+def overdue_page(today: date, offset: int, limit: int, assignment_id: int | None = None) -> list[tuple[Assignment, User]]:
+    """Overdue (assignment, technician) pairs: by the assignment's due date, then username."""
+    query = (select(Assignment, User).join(T, T.c.assignment_id == Assignment.id).join(User, User.id == T.c.user_id)
+             .where(_overdue(today)).order_by(Assignment.due_date, Assignment.id, User.username, User.id)
+             .offset(offset).limit(limit))
+    if assignment_id is not None:
+        query = query.where(T.c.assignment_id == assignment_id)
+    return [(a, u) for a, u in db.session.execute(query)]
+
+
+class OverdueList:
+    """The overdue pairs as a sequence read a page at a time: ``len`` is a COUNT, a slice is
+    LIMIT/OFFSET of the same condition (so the figure is the list's length)."""
+
+    def __init__(self, today: date, assignment_id: int | None = None, users_only: bool = False):
+        self.today, self.assignment_id, self.users_only = today, assignment_id, users_only
+        self._len: int | None = None
+
+    def __len__(self) -> int:
+        if self._len is None:
+            self._len = overdue_count(self.today, self.assignment_id)
+        return self._len
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            raise TypeError("OverdueList is read by slices")
+        start, stop, _step = index.indices(len(self))
+        rows = overdue_page(self.today, start, max(0, stop - start), self.assignment_id)
+        return [u for _a, u in rows] if self.users_only else rows
+
+    def __iter__(self):
+        return iter(self[0:len(self)])
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, tuple, OverdueList)) else NotImplemented
+
+    __hash__ = None
+
+    def __contains__(self, user) -> bool:
+        query = select(func.count()).select_from(T).where(_overdue(self.today), T.c.user_id == user.id)
+        if self.assignment_id is not None:
+            query = query.where(T.c.assignment_id == self.assignment_id)
+        return bool(db.session.scalar(query))
+
+
+def counts(assignment_id: int, today: date) -> tuple[int, int, int]:
+    """(assigned, complete, overdue) of one assignment."""
+    row = db.session.execute(select(
+        func.count(), func.count(T.c.completed_at),
+        func.coalesce(func.sum(((T.c.completed_at.is_(None)) & (T.c.due_on < today)).cast(db.Integer)), 0))
+        .where(T.c.assignment_id == assignment_id)).one()
+    return row[0], row[1], int(row[2])
+
+
+def by_outlet(assignment_id: int, today: date) -> list[tuple[int | None, int, int, int]]:
+    """(outlet id or None, assigned, complete, overdue) per outlet, one grouped query."""
+    late = ((T.c.completed_at.is_(None)) & (T.c.due_on < today)).cast(db.Integer)
+    query = (select(User.outlet_id, func.count(), func.count(T.c.completed_at), func.coalesce(func.sum(late), 0))
+             .select_from(T).join(User, User.id == T.c.user_id).where(T.c.assignment_id == assignment_id)
+             .group_by(User.outlet_id))
+    return [(o, n, c, int(l)) for o, n, c, l in db.session.execute(query)]
+
+
+def member_states(assignment_id: int, today: date) -> dict[int, tuple[bool, bool]]:
+    """user id → (complete, overdue), for the download."""
+    return {uid: (done is not None, done is None and due < today) for uid, due, done in db.session.execute(
+        select(T.c.user_id, T.c.due_on, T.c.completed_at).where(T.c.assignment_id == assignment_id))}
+
+
+def due_of(assignment_id: int, user_id: int) -> date | None:
+    return db.session.scalar(select(T.c.due_on).where(T.c.assignment_id == assignment_id, T.c.user_id == user_id))

@@ -1,0 +1,93 @@
+"""The kept course-assignment members (learning.members / learning.keeper) equal the live rule
+after a random sequence of assignments, lessons done and undone, quiz passes, late joiners,
+outlet moves, outlet product lines changing, and deactivation."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.auth import services as accounts
+from portal.auth.models import Outlet, User
+from portal.extensions import db
+from portal.learning import members
+from portal.learning import services as learning
+from portal.learning.models import Assignment, Course
+from portal.records.dashboard import overdue_rows, overdue_rows_live
+
+from .conftest import pass_quiz
+
+TODAY = date.today()
+
+
+def _lines(lines):
+    return sorted((l.name, l.assigned, l.complete, l.overdue) for l in lines)
+
+
+def _check(today: date) -> None:
+    db.session.expire_all()
+    for assignment in db.session.scalars(select(Assignment)):
+        kept, live = learning.assignment_report(assignment, today), learning.assignment_report_live(assignment, today)
+        assert (kept.assigned, kept.complete) == (live.assigned, live.complete)
+        assert [u.id for u in kept.overdue] == [u.id for u in live.overdue]
+        assert len(kept.overdue) == len(live.overdue)
+        for level in ("regions", "provinces", "outlets"):
+            assert _lines(getattr(kept, level)) == _lines(getattr(live, level)), level
+        states = members.member_states(assignment.id, today)
+        targets = learning.assignment_targets(assignment)
+        assert set(states) == {u.id for u in targets}
+        for u in targets:
+            assert members.due_of(assignment.id, u.id) == learning.due_for(assignment, u)
+    kept_rows = [(a.id, u.id) for a, u in overdue_rows(today)]
+    assert kept_rows == [(a.id, u.id) for a, u in overdue_rows_live(today)]
+    assert len(overdue_rows(today)) == len(kept_rows) == learning.trainer_summary(today)["overdue"]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_kept_members_equal_the_live_rule(app, quizzes, make_user, users, network, seed):
+    rng = random.Random(seed)
+    outlets = network["outlets"]
+    techs = [users["technician"]] + [make_user(f"tech{i}", "technician", outlet=rng.choice(outlets).code,
+                                               start_date=TODAY - timedelta(days=rng.randint(0, 400)))
+                                     for i in range(6)]
+    courses = list(db.session.scalars(select(Course).where(Course.kind != "onboarding").order_by(Course.slug)))
+    trainer = users["trainer"]
+    for step in range(45):
+        action = rng.choice(["assign", "done", "done", "undo", "quiz", "join", "move", "active", "products"])
+        tech = rng.choice(techs)
+        if action == "assign":
+            scope = rng.choice(["all", "region", "product"])
+            try:
+                learning.create_assignment(rng.choice(courses), scope, TODAY + timedelta(days=rng.randint(-20, 20)),
+                                           trainer, region=network["region"],
+                                           product=rng.choice(["water-heater", "washing-machine"]))
+            except learning.LearningError:
+                db.session.rollback()
+        elif action in ("done", "undo"):
+            course = rng.choice(courses)
+            lessons = course.lessons()
+            for lesson in (lessons if rng.random() < 0.5 else rng.sample(lessons, 1)):
+                learning.set_done(tech, lesson, action == "done")
+        elif action == "quiz":
+            course = rng.choice([c for c in courses if c.quiz] or courses)
+            if course.quiz:
+                pass_quiz(tech, course.quiz)
+        elif action == "join":
+            techs.append(make_user(f"join{step}", "technician", outlet=rng.choice(outlets + [None]) and
+                                   rng.choice(outlets).code, start_date=TODAY - timedelta(days=rng.randint(0, 30))))
+        elif action == "move":
+            target = rng.choice(outlets + [None])
+            accounts.update_user(tech, name=tech.name, roles=sorted(tech.roles),
+                                 outlet_code=target.code if target else None, start_date=tech.start_date, actor=None)
+        elif action == "active":
+            accounts.set_active(tech, not tech.active, None)
+        else:
+            outlet = db.session.get(Outlet, rng.choice(outlets).id)
+            outlet.products = rng.choice([[], ["water-heater"], ["washing-machine"]])
+            db.session.commit()
+        for offset in (0, 30):
+            _check(TODAY + timedelta(days=offset))
+    assert db.session.scalar(select(db.func.count()).select_from(User)) > 0
