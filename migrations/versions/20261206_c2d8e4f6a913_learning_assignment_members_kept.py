@@ -1,7 +1,7 @@
 """learning: kept assignment members (who each course assignment reaches, due, completed)
 
 Revision ID: c2d8e4f6a913
-Revises: 9b4e2d7a6c15
+Revises: a3c7e1f04b92
 Created: 2026-12-06 06:05:00
 
 The table starts empty: after upgrading, run ``flask learning-members rebuild`` once (the app
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = 'c2d8e4f6a913'
-down_revision = '9b4e2d7a6c15'
+down_revision = 'a3c7e1f04b92'
 branch_labels = None
 depends_on = None
 
