@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask import has_app_context
 from sqlalchemy import delete, event, inspect, select, update
 from sqlalchemy.orm import Session
 
@@ -122,6 +123,10 @@ def _matters(obj) -> bool:
 
 
 def _after_flush(session: Session, _context) -> None:
+    if not has_app_context() or session is not db.session():
+        # A session of its own (a script writing outside the portal): its writes are not kept
+        # here; run `flask learning-members rebuild` after it.
+        return
     changed = [o for o in session.dirty if session.is_modified(o, include_collections=False) and _matters(o)]
     touched = [*session.new, *changed, *session.deleted]
     if not touched:
