@@ -142,11 +142,28 @@ def safe_next(target: str | None, fallback: str) -> str:
     return target
 
 
+def leave_session_cookie() -> None:
+    """This response must not (re)write the session cookie.
+
+    For what the service worker fetches in the background (the offline page): such a fetch can
+    start with the cookie from before signing in and finish after it, and a refreshed cookie in
+    its answer would put the old, signed-out session back.
+    """
+    g.leave_session_cookie = True
+
+
 class PortalSessionInterface(SecureCookieSessionInterface):
     """Session cookie marked Secure whenever the request came over HTTPS.
 
     Behind a proxy, set PORTAL_PROXY_HOPS so X-Forwarded-Proto is trusted.
     """
+
+    def save_session(self, app, session, response):
+        # Static files and the service worker's background fetches never change the session; a
+        # refreshed cookie on them could only race a sign-in or sign-out in another request.
+        if g.get("leave_session_cookie") or request.endpoint == "static":
+            return None
+        return super().save_session(app, session, response)
 
     def get_cookie_secure(self, app):
         if app.config["SESSION_COOKIE_SECURE"]:

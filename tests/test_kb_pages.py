@@ -357,3 +357,18 @@ def test_revision_diff_names_fields_in_the_readers_language(app, kb_cases, users
     tech = _as(app, "tech")
     assert ">故障代码<" in tech.get("/cases/demo-e1-en/history/2?lang=zh_CN").get_data(as_text=True)
     assert ">Error codes<" in tech.get("/cases/demo-e1-en/history/2?lang=en").get_data(as_text=True)
+
+
+def test_background_fetches_never_rewrite_the_session_cookie(app, users):
+    """The service worker's fetch of the offline page can start before a sign-in and end after it.
+
+    If its answer carried a refreshed session cookie, it would put the signed-out session back
+    (seen in CI: signed in, then sent to the sign-in page). Pages still refresh the cookie.
+    """
+    tech = _as(app, "tech")
+    for url in ("/offline?fallback=1&lang=en", "/sw.js", "/static/css/portal.css"):
+        response = tech.get(url)
+        assert response.status_code == 200, url
+        assert "Set-Cookie" not in response.headers, url
+    assert "session=" in tech.get("/offline?lang=en").headers.get("Set-Cookie", "")
+    assert tech.get("/technician").status_code == 200  # still signed in

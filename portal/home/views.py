@@ -27,7 +27,7 @@ from ..kb.services import kb_summary
 from ..learning.services import next_steps, trainer_summary
 from ..notifications import Notification
 from ..records.record import next_steps as urgent_steps
-from ..security import public, roles_required, safe_next, signed_in
+from ..security import leave_session_cookie, public, roles_required, safe_next, signed_in
 from . import services
 
 bp = Blueprint("core", __name__)
@@ -85,6 +85,7 @@ def home_admin():
 @public
 def service_worker():
     """The service worker, served from the root so that it may cover every page."""
+    leave_session_cookie()
     response = send_from_directory(current_app.static_folder, "js/sw.js",
                                    mimetype="application/javascript", max_age=0)
     response.headers["Cache-Control"] = "no-cache"
@@ -95,6 +96,8 @@ def service_worker():
 @public
 def offline():
     """The page the service worker shows when the network is gone (both languages)."""
+    if request.args.get("fallback"):
+        leave_session_cookie()  # fetched in the background: see leave_session_cookie
     return render_template("home/offline.html")
 
 
