@@ -1039,6 +1039,8 @@ def main() -> int:
                         help="the PostgreSQL server (any database on it; default $DATABASE_URL or the local server)")
     parser.add_argument("--database-name", default="portal_netscale", help="the database created (and dropped) for the run")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build the network, keep the database and stop (no measuring)")
     parser.add_argument("--reps", type=int, default=None, help="requests per page (default 25; --quick: 5)")
     parser.add_argument("--page-budget", type=float, default=None, help="seconds of requests per page at most (default 30; --quick: 3)")
     parser.add_argument("--workers", type=int, default=3)
@@ -1101,6 +1103,16 @@ def main() -> int:
         ids = {"region": builder.regions[0], "assignment": builder.assignments[-1],
                "cohort": builder.cohort_ids[-1] if builder.cohort_ids else 1,
                "onboarding_quiz": builder.onboarding_quiz, "quarterly_quiz": builder.quarterly[-2][1]}
+        # What a later run needs to measure this database again without building it.
+        with psycopg.connect(bench_url) as meta:
+            meta.execute("CREATE TABLE IF NOT EXISTS netscale_meta (doc jsonb)")
+            meta.execute("INSERT INTO netscale_meta (doc) VALUES (%s)", (json.dumps(
+                {"ids": ids, "technicians": technicians, "counts": builder.counts, "build_s": build_s,
+                 "schema_s": schema_s, "db_size": db_size}),))
+        if args.build_only:
+            args.keep = True
+            log(f"built and kept database {name}; stopping (--build-only)")
+            return 0
 
         server = Server(env, args.workers, timeout=int(max(page_timeout, export_timeout)) + 5)
         log(f"gunicorn on {server.base} ({args.workers} workers)")
