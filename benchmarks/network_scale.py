@@ -2,16 +2,26 @@
 """Network scale: the trainer pages and exports on a service network of full size.
 
     .venv/bin/python benchmarks/network_scale.py                   # 30,000 technicians (full size)
-    .venv/bin/python benchmarks/network_scale.py --quick           # 600 technicians, smoke check (< 2 min)
+    .venv/bin/python benchmarks/network_scale.py --quick           # 150 technicians, smoke check (< 2 min)
     .venv/bin/python benchmarks/network_scale.py --technicians 5000
+    .venv/bin/python benchmarks/network_scale.py --build-only --database-name ns_full   # build and keep it
+    .venv/bin/python benchmarks/network_scale.py --reuse --database-name ns_full        # measure it (again)
 
 Builds the network on PostgreSQL in a database of its own (``--database-name``, default
 ``portal_netscale``, created on the server named by ``DATABASE_URL``, default the local server;
 dropped at the end unless ``--keep``): the schema by ``flask db upgrade``, the shipped content by
-``flask content load``, then everything else bulk-inserted with COPY. Then it starts gunicorn
-(PORTAL_ENV=production, 3 workers), signs in as a trainer and an auditor, times every trainer page
-and export over HTTP and writes its section of docs/benchmarks.md (between the markers
-``<!-- network-scale:start -->`` / ``<!-- network-scale:end -->``; the rest of the file is kept).
+``flask content load``, then everything else bulk-inserted with COPY, then the kept tables filled
+by the commands in FILL_STEPS. Then it starts gunicorn (PORTAL_ENV=production, 3 workers), signs
+in as a trainer and an auditor, times every trainer page and export over HTTP, runs the exam day,
+profiles the pages and exports that miss their target and writes its section of docs/benchmarks.md
+(between the markers ``<!-- network-scale:start -->`` / ``<!-- network-scale:end -->``; the rest
+of the file is kept), with the targets not met listed first.
+
+``--build-only`` stops after building (the database kept, with what a later run needs in the table
+``netscale_meta``). ``--reuse`` measures such a database instead of building one: ``flask db
+upgrade`` (migrations may have arrived since), fresh exam-day accounts, the FILL_STEPS, then the
+same measuring; the section reports the build from ``netscale_meta``. A reused database is never
+dropped.
 
 Full size (scaled linearly by ``--technicians``): 5 regional centres, 32 provinces, 8,000 outlets,
 30,000 technicians, 120 trainers, 60 auditors; two years of history: ≈1,000,000 graded quiz
@@ -105,6 +115,16 @@ def pct(values: list[float], p: float) -> float:
     k = (len(values) - 1) * p / 100
     lo, hi = int(k), min(int(k) + 1, len(values) - 1)
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def bench_module(name: str):
+    """Another script of benchmarks/ as a module (loaded once)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while it loads
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 # --- sizes ---------------------------------------------------------------------------------------
@@ -224,10 +244,11 @@ class Builder:
     def next_id(self, table: str) -> int:
         return (self.q(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')[0][0] or 0) + 1
 
+    STEPS = ["network", "people", "courses", "cohorts", "progress_and_signoffs", "quiz_attempts", "certificates",
+             "audits", "search_logs"]
+
     def build(self) -> None:
-        steps = [self.network, self.people, self.courses, self.cohorts, self.progress_and_signoffs,
-                 self.quiz_attempts, self.certificates, self.audits, self.search_logs]
-        for step in steps:
+        for step in [getattr(self, name) for name in self.STEPS]:
             started = time.monotonic()
             log(f"building: {step.__name__}")
             step()
@@ -628,17 +649,7 @@ class Builder:
         copy(self.conn, "assessment_response_choice", ["id", "response_id", "quiz_id", "user_id", "question_id",
                                                        "value", "attempt_number"], choices(), chunk=50000)
         started = time.monotonic()
-        for sql in (
-                "INSERT INTO assessment_question_stat (quiz_id, question_id, seen, score_sum, blank) "
-                "SELECT quiz_id, question_id, count(*), sum(score), sum(CASE WHEN blank THEN 1 ELSE 0 END) "
-                "FROM assessment_response WHERE position >= 0 GROUP BY quiz_id, question_id",
-                "INSERT INTO assessment_option_stat (quiz_id, question_id, value, chosen, \"first\") "
-                "SELECT quiz_id, question_id, value, count(*), min(CAST(user_id AS BIGINT) * 1000000 + attempt_number) "
-                "FROM assessment_response_choice GROUP BY quiz_id, question_id, value",
-                "INSERT INTO assessment_quiz_result (quiz_id, user_id, attempts, best, passed, last, score_sum) "
-                "SELECT quiz_id, user_id, count(*), max(coalesce(score, 0.0)), bool_or(coalesce(passed, false)), "
-                "max(submitted_at), sum(coalesce(score, 0.0)) FROM assessment_attempt WHERE status != 'open' "
-                "GROUP BY quiz_id, user_id"):
+        for sql in bench_module("pages_scale").KEPT:  # the statements migration a3c7e1f04b92 fills them with
             self.conn.execute(sql)
         self.conn.commit()
         log(f"  quiz report figures summed in {time.monotonic() - started:.1f} s")
@@ -654,7 +665,12 @@ class Builder:
         holders2 = rng.sample(holders1, min(n2, len(holders1)))
         holders3 = rng.sample(holders2, min(n3, len(holders2)))
         certs, events = [], []
-        cert_id, event_id = self.next_id("cert_certificate"), self.next_id("cert_event")
+        cert_id, first_event = self.next_id("cert_certificate"), self.next_id("cert_event")
+
+        def event(action, before, after, at, by, rule="", reason="", valid_until=None):
+            events.append(row(first_event + len(events), cert_id, action, before, after, at, by, rule, reason, "",
+                              {}, False, [], valid_until))
+
         self.cert_of: dict[int, int] = {}
         statuses = ["active"] * 80 + ["expired"] * 8 + ["suspended"] * 4 + ["lapsed"] * 6 + ["revoked"] * 2
         for level, holders in ((1, holders1), (2, holders2), (3, holders3)):
@@ -670,22 +686,13 @@ class Builder:
                 created = dt.datetime.combine(issued, dt.time(4), dt.timezone.utc)
                 certs.append(row(cert_id, f"NS{secrets.token_hex(6).upper()}", tiers[level], user, issued, valid, status,
                                  "" if status == "active" else f"benchmark: {status}", "", {}, False, created, created))
-                events.append(row(event_id, cert_id, "issued", None, "active", created, self.trainers[0], "", "",
-                                  "", {}, False, [], valid))
-                event_id += 1
+                event("issued", None, "active", created, self.trainers[0], valid_until=valid)
                 if issued < TODAY - dt.timedelta(days=365) and status == "active":
-                    events.append(row(event_id, cert_id, "renewed", "active", "active", created, self.trainers[0],
-                                      "", "", "", {}, False, [], valid))
-                    event_id += 1
-                if status != "active":
-                    at = dt.datetime.combine(min(valid, TODAY), dt.time(5), dt.timezone.utc)
-                    action = {"expired": "expired", "suspended": "suspended", "lapsed": "lapsed",
-                              "revoked": "revoked"}[status]
-                    events.append(row(event_id, cert_id, action, "active", status, at,
-                                      None if status in ("expired", "lapsed") else self.trainers[0],
-                                      "sweep" if status in ("expired", "lapsed") else "", f"benchmark: {status}", "",
-                                      {}, False, [], None))
-                    event_id += 1
+                    event("renewed", "active", "active", created, self.trainers[0], valid_until=valid)
+                if status != "active":  # the action is named as the status it leads to
+                    by_rule = status in ("expired", "lapsed")
+                    event(status, "active", status, dt.datetime.combine(min(valid, TODAY), dt.time(5), dt.timezone.utc),
+                          None if by_rule else self.trainers[0], "sweep" if by_rule else "", f"benchmark: {status}")
                 self.cert_of.setdefault(user, cert_id)
                 cert_id += 1
         copy(self.conn, "cert_certificate", ["id", "number", "tier_id", "user_id", "issued_on", "valid_until",
@@ -1087,14 +1094,9 @@ def run_exam_day(base: str, accounts: list[tuple[str, str]], quiz_slug: str, dur
     the quiz at once and checks what was stored against ``database_url`` (this script took
     DATABASE_URL out of the environment, so it is passed). Called when the module exists; its
     figures go into this section."""
-    path = BENCH / "exam_day.py"
-    if not path.exists():
+    if not (BENCH / "exam_day.py").exists():
         return None
-    spec = importlib.util.spec_from_file_location("exam_day", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module.run(base, accounts, quiz_slug, duration_s, database_url=database_url, **options)
+    return bench_module("exam_day").run(base, accounts, quiz_slug, duration_s, database_url=database_url, **options)
 
 
 def fmt_ms(seconds: float) -> str:
@@ -1274,13 +1276,21 @@ def main() -> int:
             meta = read_meta(conn)
             sizes = Sizes(meta["technicians"])
             counts, ids = meta["counts"], meta["ids"]
+            # A build made before the builder wrote the kept quiz responses: keep-responses would fill
+            # them one attempt at a time (tens of ms each, hours at full size). Build again instead.
+            unkept = conn.execute("SELECT count(*) FROM assessment_attempt a WHERE a.status != 'open' AND NOT EXISTS "
+                                  "(SELECT 1 FROM assessment_response r WHERE r.attempt_id = a.id)").fetchone()[0]
+            if unkept > 50000:
+                raise SystemExit(f"{name}: {unkept:,} graded attempts have no kept responses (built before the "
+                                 "builder wrote them); `flask quizzes keep-responses` would take hours at this size: "
+                                 f"build it again with --build-only --database-name {name}")
             exam_users = add_exam_batch(conn, counts.get("exam_accounts", sizes.exam_accounts),
                                         dt.datetime.now(dt.timezone.utc).strftime("%y%m%d%H%M%S"))
             log(f"reusing {name}: {meta['technicians']:,} technicians built {meta.get('built_at', 'earlier')}; "
                 f"{len(exam_users)} fresh exam-day accounts")
             command = (f"{meta.get('command', 'python benchmarks/network_scale.py --build-only')} "
-                       f"--database-name {name}, then python benchmarks/network_scale.py --reuse "
-                       f"--database-name {name}")
+                       f"--database-name {name}, then python benchmarks/network_scale.py --reuse"
+                       f"{' --quick' if args.quick else ''} --database-name {name}")
         else:
             schema_s += flask(app, "content", "load")
             sizes = Sizes(args.technicians or (150 if args.quick else 30000))
@@ -1300,7 +1310,8 @@ def main() -> int:
                 f"{sum(t for _s, t in fill):.0f} s), database {db_size}")
             # What a later --reuse run needs to measure this database again without building it.
             meta = {"ids": ids, "technicians": sizes.technicians, "counts": counts, "build_s": build_s,
-                    "schema_s": schema_s, "fill": fill, "db_size": db_size, "command": command,
+                    "schema_s": schema_s, "fill": fill, "db_size": db_size,
+                    "command": command + (" --build-only" if args.build_only else ""),
                     "built_at": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"}
             conn.execute("CREATE TABLE IF NOT EXISTS netscale_meta (doc jsonb)")
             conn.execute("INSERT INTO netscale_meta (doc) VALUES (%s)", (json.dumps(meta),))
@@ -1529,8 +1540,9 @@ def render(r: dict) -> str:
             "quarterly courses", "cohorts", "lesson progress", "sign-offs", "quiz attempts", "certificates",
             "certificate events", "audit reports", "search-log rows")
     out += table(["rows", "count"], [[key.replace("_", " "), f"{counts[key]:,}"] for key in keys if key in counts])
-    out += ["", "Build time by step: " + ", ".join(f"{k[5:]} {v:.0f} s" for k, v in counts.items()
-                                                   if k.startswith("time:")) + "."]
+    steps = sorted((k[5:] for k in counts if k.startswith("time:")),
+                   key=lambda k: Builder.STEPS.index(k) if k in Builder.STEPS else len(Builder.STEPS))
+    out += ["", "Build time by step: " + ", ".join(f"{k} {counts['time:' + k]:.0f} s" for k in steps) + "."]
     out += ["", "## Pages", "", f"Target: p95 ≤ {PAGE_P95_MS:.0f} ms.", ""]
     out += table(["page", "path", "n", "p50", "p95", "max", "size", "result"],
                  [[label, f"`{path}`", *page_cells(res), outcome[2]]

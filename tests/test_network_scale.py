@@ -1,6 +1,8 @@
 """benchmarks/network_scale.py --quick works: it builds a small network on PostgreSQL, measures
-every trainer page and export over gunicorn and writes its own section of the benchmarks file,
-leaving the rest of that file as it was. (The figures themselves are never asserted.)"""
+every trainer page and export over gunicorn, runs the exam day and writes its own section of the
+benchmarks file, leaving the rest of that file as it was, with every target not met listed first.
+--build-only then --reuse measures a kept database without building it and keeps it. (The
+figures themselves are never asserted.)"""
 
 from __future__ import annotations
 
@@ -47,17 +49,61 @@ def _table_rows(section: str, heading: str) -> dict[str, list[str]]:
     return rows
 
 
+def _check_section(section: str) -> None:
+    """Every page and export has a row with a figure and a verdict; each one failing its target is
+    in the "Targets not met" list at the top with its figure; the exam day ran and was checked."""
+    pages, exports = _labels()
+    page_rows = _table_rows(section, "Pages")
+    export_rows = _table_rows(section, "Exports")
+    missed = section.split("## Targets not met", 1)[1].split("\n## ", 1)[0]
+    assert section.index("## Targets not met") < section.index("## Network built")
+    for label in pages:
+        assert label in page_rows, f"page {label!r} missing from the section"
+        p95 = page_rows[label][3]
+        assert re.search(r"\d", p95), f"no figure for page {label!r}: {page_rows[label]}"
+        assert page_rows[label][-1].startswith(("pass", "fail")), page_rows[label]
+        if page_rows[label][-1].startswith("fail"):
+            line = next((x for x in missed.splitlines() if f"**{label}**" in x), None)
+            assert line is not None, f"failing page {label!r} not in the targets not met"
+            assert p95.replace("> ", "") in line and "Cause" in line, line
+    for label in exports:
+        assert label in export_rows, f"export {label!r} missing from the section"
+        assert re.search(r"\d", export_rows[label][2]), f"no time for export {label!r}: {export_rows[label]}"
+        assert export_rows[label][-1].startswith(("pass", "fail")), export_rows[label]
+        if export_rows[label][-1].startswith("fail"):
+            line = next((x for x in missed.splitlines() if f"**{label}**" in x), None)
+            assert line is not None and "Cause" in line, f"failing export {label!r} not in the targets not met"
+    if "fail" not in "".join(row[-1] for row in [*page_rows.values(), *export_rows.values()]):
+        assert missed.strip().startswith(("None", "- **exam day**")), missed
+    exam = _table_rows(section, "Exam day")
+    assert "error" not in exam, exam.get("error")
+    assert int(exam["acknowledged"][0]) > 0, exam  # answers were saved through the server …
+    assert re.fullmatch(r"\d+", exam["lost"][0]), exam  # … and checked against the database
+    assert int(exam["attempts_checked"][0]) > 0, exam
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LANG="C.UTF-8")
+    result = subprocess.run([sys.executable, str(SCRIPT), *args, "--database-url", PG_URL], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def _database_exists(name: str) -> bool:
+    engine = create_engine(normalise_database_url(PG_URL))
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is not None
+    engine.dispose()
+    return found
+
+
 def test_quick_run_writes_its_section_and_keeps_the_rest(tmp_path):
     original = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
     output = tmp_path / "benchmarks.md"
     output.write_text(original, encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(ROOT), LANG="C.UTF-8")
     database = f"portal_netscale_test_{uuid.uuid4().hex[:10]}"
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--output", str(output), "--database-url", PG_URL,
-         "--database-name", database],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-4000:]
+    _run("--quick", "--output", str(output), "--database-name", database)
 
     written = output.read_text(encoding="utf-8")
     start, end = "<!-- network-scale:start -->", "<!-- network-scale:end -->"
@@ -73,22 +119,36 @@ def test_quick_run_writes_its_section_and_keeps_the_rest(tmp_path):
     assert "# Fault-case search benchmarks" in head or start in original  # the search sections stay
 
     assert "python benchmarks/network_scale.py --quick" in section
-    pages, exports = _labels()
-    page_rows = _table_rows(section, "Pages")
-    for label in pages:
-        assert label in page_rows, f"page {label!r} missing from the section"
-        p95 = page_rows[label][3]
-        assert re.search(r"\d", p95), f"no figure for page {label!r}: {page_rows[label]}"
-        assert page_rows[label][-1].startswith(("pass", "fail")), page_rows[label]
-    export_rows = _table_rows(section, "Exports")
-    for label in exports:
-        assert label in export_rows, f"export {label!r} missing from the section"
-        assert re.search(r"\d", export_rows[label][2]), f"no time for export {label!r}: {export_rows[label]}"
-        assert export_rows[label][-1].startswith(("pass", "fail")), export_rows[label]
-    assert "## Exam day" in section
+    _check_section(section)
+    assert "Database built in" in section
 
     # The throw-away database is gone.
-    engine = create_engine(normalise_database_url(PG_URL))
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": database}).first() is None
-    engine.dispose()
+    assert not _database_exists(database)
+
+
+def test_build_only_then_reuse_measures_the_kept_database_and_keeps_it(tmp_path):
+    database = f"portal_netscale_test_{uuid.uuid4().hex[:10]}"
+    output = tmp_path / "benchmarks.md"
+    try:
+        _run("--technicians", "60", "--build-only", "--database-name", database)
+        assert _database_exists(database)
+        engine = create_engine(normalise_database_url(PG_URL).rsplit("/", 1)[0] + f"/{database}")
+        with engine.connect() as conn:
+            meta = conn.execute(text("SELECT doc FROM netscale_meta")).scalar_one()
+            technicians = conn.execute(text("SELECT count(*) FROM \"user\" WHERE username LIKE 'ns0%'")).scalar_one()
+        engine.dispose()
+        assert meta["technicians"] == 60 == technicians and meta["ids"]["onboarding_quiz"]
+
+        for _run_number in (1, 2):  # twice: each run sits the exam with accounts of its own
+            _run("--quick", "--reuse", "--reps", "1", "--database-name", database, "--output", str(output))
+            section = output.read_text(encoding="utf-8")
+            assert "this run reused that database (`--reuse`)" in section
+            assert f"--technicians 60 --build-only --database-name {database}" in section
+            assert "| technicians | 60 |" in section
+            _check_section(section)
+            assert _database_exists(database)  # a reused database is kept
+    finally:
+        engine = create_engine(normalise_database_url(PG_URL), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        engine.dispose()
