@@ -143,7 +143,7 @@ class Sizes:
         self.certificates = round(60000 * f)
         self.search_logs = round(5000000 * f)
         self.recent_share = 0.4  # technicians who started within the two years (onboarded in the portal)
-        self.exam_accounts = 300 if technicians >= 30000 else 20
+        self.exam_accounts = 300 if technicians >= 30000 else 20 if technicians >= 300 else 10
         self.quarterly_attempts_mean = 5.2  # retakes until passed; ≈1,000,000 attempts in all
 
 
@@ -1373,6 +1373,7 @@ def main() -> int:
         results = dict(sizes=sizes, counts=counts, meta=meta, reused=args.reuse, fill=fill, db_size=db_size,
                        schema_s=schema_s, pages=pages, exports=exports, exam=exam, profiles=profiles, reps=reps,
                        budget=budget, workers=args.workers, command=command, exam_seconds=exam_seconds,
+                       profile_budget=profile_budget,
                        exam_accounts=len(accounts), load=(load_before, load_after))
         write_section(args.output, render(results))
         log(f"wrote the network-scale section of {args.output} (run took {(time.monotonic() - T0) / 60:.1f} min)")
@@ -1474,11 +1475,13 @@ def not_met(r: dict) -> list[str]:
         if prof is not None:
             cause, fix = diagnose(prof)
             why = f"Cause (profiled): {cause}. Fix: {fix}."
-        elif res["status"] not in (200, "timeout"):
+        elif res["status"] == "timeout":
+            why = "Cause: not profiled (no answer over HTTP: one profiled request would take longer still)."
+        elif res["status"] != 200:
             why = "Cause: the request failed (see the server's log); not profiled."
         else:
-            why = ("Cause: not profiled in this run (no answer over HTTP within the timeout, or the profiling "
-                   "time budget was spent).")
+            why = (f"Cause: not profiled in this run (the profiling time budget, {r['profile_budget']:.0f} s, "
+                   "was spent on quicker ones; a run without --quick profiles more).")
         out.append(f"- {kind} **{label}** (`{path}`): {figure}; target {target}. {why}")
     exam = r["exam"]
     if isinstance(exam, dict):
