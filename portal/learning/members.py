@@ -16,8 +16,8 @@ How the kept rows stay equal to the live rule (``services.assignment_targets``, 
 * **Readers** count and page these rows with SQL (``overdue_count``, ``overdue_page``,
   ``report_counts``), so a figure and the list it links to are the same query.
 
-``keeper.rebuild_all`` rebuilds every assignment (``flask learning-members rebuild``; after the
-migration that adds the table).
+``keeper.rebuild_all`` rebuilds every assignment (``flask learning-members rebuild``, for rows a
+script's own session wrote). The migration that adds the table fills it with the same rule.
 """
 
 from __future__ import annotations
