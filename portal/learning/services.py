@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from ..auth.models import Outlet, Province, User, UserRole
 from ..auth.services import log_event
@@ -321,31 +322,30 @@ def cohort_days(cohort: Cohort) -> list[tuple[CourseModule, date]]:
 
 def cohort_matrix(cohort: Cohort, today: date) -> list[LearnerRow]:
     """Members × days, each day done / in progress / behind / upcoming; who is behind first."""
+    # The programme's days with their lessons and tasks in three queries (held in a name: the
+    # identity map keeps only what something refers to).
+    _modules = db.session.scalars(select(CourseModule).where(CourseModule.course_id == cohort.course_id)
+                                  .options(selectinload(CourseModule.lessons), selectinload(CourseModule.tasks))).all()
     days = cohort_days(cohort)
     lesson_ids = [l.id for m, _d in days for l in m.lessons if l.active]
     task_ids = [t.id for m, _d in days for t in m.tasks if t.active]
     member_ids = [m.id for m in cohort.members]
-    progress = {}
-    if member_ids and lesson_ids:
-        for p in db.session.scalars(select(LessonProgress).where(LessonProgress.user_id.in_(member_ids),
-                                                                 LessonProgress.lesson_id.in_(lesson_ids))):
-            progress[(p.user_id, p.lesson_id)] = p
-    passed = set()
-    if member_ids and task_ids:
-        for s in db.session.scalars(select(SignOff).where(SignOff.user_id.in_(member_ids),
-                                                          SignOff.task_id.in_(task_ids), SignOff.passed)):
-            passed.add((s.user_id, s.task_id))
-    plan = [(day, [l.id for l in module.lessons if l.active], [t.id for t in module.tasks if t.active])
-            for module, day in days]
     opened: dict[int, set] = {}  # per member: lessons opened or done
     done: dict[int, set] = {}
-    for (user_id, lesson_id), p in progress.items():
-        opened.setdefault(user_id, set()).add(lesson_id)
-        if p.completed_at is not None:
-            done.setdefault(user_id, set()).add(lesson_id)
+    if member_ids and lesson_ids:
+        for user_id, lesson_id, completed_at in db.session.execute(
+                select(LessonProgress.user_id, LessonProgress.lesson_id, LessonProgress.completed_at).where(
+                    LessonProgress.user_id.in_(member_ids), LessonProgress.lesson_id.in_(lesson_ids))):
+            opened.setdefault(user_id, set()).add(lesson_id)
+            if completed_at is not None:
+                done.setdefault(user_id, set()).add(lesson_id)
     tasks_passed: dict[int, set] = {}
-    for user_id, task_id in passed:
-        tasks_passed.setdefault(user_id, set()).add(task_id)
+    if member_ids and task_ids:
+        for user_id, task_id in db.session.execute(select(SignOff.user_id, SignOff.task_id).where(
+                SignOff.user_id.in_(member_ids), SignOff.task_id.in_(task_ids), SignOff.passed)):
+            tasks_passed.setdefault(user_id, set()).add(task_id)
+    plan = [(day, [l.id for l in module.lessons if l.active], [t.id for t in module.tasks if t.active])
+            for module, day in days]
     return behind_first([learner_row(m, plan, done.get(m.id, set()), opened.get(m.id, set()),
                                      tasks_passed.get(m.id, set()), today) for m in cohort.members])
 
@@ -394,6 +394,10 @@ def cohort_figures(cohorts: list[Cohort], today: date) -> dict[int, tuple[int, i
     sizes = dict(db.session.execute(select(CohortMember.cohort_id, func.count()).where(
         CohortMember.cohort_id.in_(ids)).group_by(CohortMember.cohort_id)).all())
     days = calendar()
+    # The programmes' days with their lessons and tasks, in three queries whatever their number.
+    # (Held in a name: the session's identity map keeps only objects something refers to.)
+    _modules = db.session.scalars(select(CourseModule).where(CourseModule.course_id.in_({c.course_id for c in cohorts}))
+                                  .options(selectinload(CourseModule.lessons), selectinload(CourseModule.tasks))).all()
     needs: dict[int, dict[int, tuple[int, int]]] = {}  # cohort → past day's module → (lessons, tasks)
     for cohort in cohorts:
         modules = [m for m in cohort.course.modules if m.active]
@@ -405,7 +409,7 @@ def cohort_figures(cohorts: list[Cohort], today: date) -> dict[int, tuple[int, i
     got: dict[tuple[int, int, int], list[int]] = {}  # (cohort, member, module) → [lessons done, tasks passed]
     if modules:
         lessons = (select(CohortMember.cohort_id, LessonProgress.user_id, Lesson.module_id,
-                          func.count(func.distinct(Lesson.id)))
+                          func.count())  # one progress row per (user, lesson)
                    .join(LessonProgress, LessonProgress.user_id == CohortMember.user_id)
                    .join(Lesson, Lesson.id == LessonProgress.lesson_id)
                    .where(CohortMember.cohort_id.in_(ids), Lesson.module_id.in_(modules), Lesson.active,
