@@ -132,16 +132,17 @@ def _line_order(n, done, late, name, *tie):
     return (late.desc(), cast(done, Float) / n, name, *tie)
 
 
-def area_lines(assignment_id: int, today: date, level: str) -> list[tuple[int | None, str, int, int, int]]:
-    """(id, name, assigned, complete, overdue) per region or province (``level``; None: technicians
-    without an outlet), one grouped query: a few dozen rows, whatever the network's size."""
-    model = {"region": Region, "province": Province}[level]
+def province_lines(assignment_id: int, today: date) -> list[tuple[str, str, int, int, int]]:
+    """(region name, province name, assigned, complete, overdue) per province ("—": technicians
+    without an outlet), one grouped query: a few dozen rows whatever the network's size (the
+    lines by region are their sums)."""
     n, done = func.count(), func.count(T.c.completed_at)
-    query = (select(model.id, shown_name(model), n, done, func.coalesce(func.sum(_late(today)), 0)).select_from(T)
-             .join(User, User.id == T.c.user_id).outerjoin(Outlet, Outlet.id == User.outlet_id)
+    query = (select(shown_name(Region), shown_name(Province), n, done, func.coalesce(func.sum(_late(today)), 0))
+             .select_from(T).join(User, User.id == T.c.user_id).outerjoin(Outlet, Outlet.id == User.outlet_id)
              .outerjoin(Province, Province.id == Outlet.province_id).outerjoin(Region, Region.id == Province.region_id)
-             .where(T.c.assignment_id == assignment_id).group_by(model.id, model.name_zh, model.name_en))
-    return [(i, name, a, c, int(d)) for i, name, a, c, d in db.session.execute(query)]
+             .where(T.c.assignment_id == assignment_id)
+             .group_by(Province.id, Province.name_zh, Province.name_en, Region.id, Region.name_zh, Region.name_en))
+    return [(region, province, a, c, int(d)) for region, province, a, c, d in db.session.execute(query)]
 
 
 def outlet_lines_query(assignment_id: int, today: date):

@@ -702,12 +702,14 @@ class OutletLines:
     __hash__ = None
 
 
-def _area_lines(assignment_id: int, today: date, level: str) -> list[AreaLine]:
-    lines: dict[str, AreaLine] = {}
-    for _id, name, n, done, late in members.area_lines(assignment_id, today, level):
-        line = lines.setdefault(name, AreaLine(name=name))
-        line.assigned, line.complete, line.overdue = line.assigned + n, line.complete + done, line.overdue + late
-    return sorted(lines.values(), key=line_order)
+def _area_lines(assignment_id: int, today: date) -> tuple[list[AreaLine], list[AreaLine]]:
+    """The lines by region and by province (each by name, as the live report groups them)."""
+    lines: dict[str, dict[str, AreaLine]] = {"region": {}, "province": {}}
+    for region, province, n, done, late in members.province_lines(assignment_id, today):
+        for level, name in (("region", region), ("province", province)):
+            line = lines[level].setdefault(name, AreaLine(name=name))
+            line.assigned, line.complete, line.overdue = line.assigned + n, line.complete + done, line.overdue + late
+    return (sorted(lines["region"].values(), key=line_order), sorted(lines["province"].values(), key=line_order))
 
 
 def assignment_report(assignment: Assignment, today: date, areas: bool = True) -> AssignmentReport:
@@ -716,10 +718,9 @@ def assignment_report(assignment: Assignment, today: date, areas: bool = True) -
     ``assignment_report_live``. ``areas=False``: without the lines by region, province and outlet
     (the assignments list)."""
     assigned, complete, _late = members.counts(assignment.id, today)
+    regions, provinces = _area_lines(assignment.id, today) if areas else ([], [])
     return AssignmentReport(
-        assignment=assignment,
-        regions=_area_lines(assignment.id, today, "region") if areas else [],
-        provinces=_area_lines(assignment.id, today, "province") if areas else [],
+        assignment=assignment, regions=regions, provinces=provinces,
         outlets=OutletLines(assignment.id, today) if areas else [],
         overdue=members.OverdueList(today, assignment.id, users_only=True), assigned=assigned, complete=complete)
 
