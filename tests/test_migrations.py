@@ -60,7 +60,7 @@ def test_the_kept_members_migration_fills_its_table(backend, tmp_path, request):
     from portal.learning import keeper
     from portal.learning import services as learning
     from portal.learning.loader import load_courses
-    from portal.learning.models import AssignmentMember, Course
+    from portal.learning.models import Course
 
     from .conftest import ROOT_DIR, pass_quiz
     from .test_assignment_members import _kept_rows, _migration
