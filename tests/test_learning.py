@@ -368,6 +368,60 @@ def test_the_assignment_report_page_counts_match(app, client, learning_data, use
     assert "Nobody is overdue." in overdue  # due on 2026-12-31: not yet
 
 
+def _cells(page: str, heading: str) -> list[str]:
+    """The first cell of each row of the area table under ``heading``."""
+    table = page.split(f"<h3>{heading}</h3>")[1].split("</table>")[0]
+    return [row.split("</th>")[0] for row in table.split('<th scope="row">')[1:]]
+
+
+def test_the_assignment_report_pages_outlet_lines_in_order_and_exports_everyone(app, client, quizzes, users,
+                                                                               network, make_user, monkeypatch):
+    """Outlet lines come a page at a time in the report's order (most overdue first); the
+    download has every technician the assignment reaches, by username."""
+    import csv
+    import io
+
+    from portal.learning import views
+
+    gz, fs = network["outlets"]
+    make_user("late-fs", "technician", outlet=fs.code)
+    make_user("late-none", "technician")
+    quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+    assignment = learning.create_assignment(quarterly, "all", date(2026, 3, 10), users["trainer"])
+    for lesson in quarterly.lessons():
+        learning.set_done(users["technician"], lesson)
+    pass_quiz(users["technician"], quarterly.quiz)
+    today = date(2026, 4, 1)
+    monkeypatch.setattr(views, "today", lambda: today)
+    monkeypatch.setattr(views, "REPORT_PAGE", 1)
+    live = [l.name for l in learning.assignment_report_live(assignment, today).outlets]
+    assert live[-1] == gz.name_en and len(live) == 3  # the complete outlet last (names in English here)
+    login(client, "trainer")
+    url = f"/learning/assignments/{assignment.id}"
+    pages = [_cells(client.get(f"{url}?outlets={n}&lang=en").get_data(as_text=True), "By outlet") for n in (1, 2, 3)]
+    assert pages == [[name] for name in live]
+    rows = list(csv.reader(io.StringIO(client.get(f"{url}?format=csv&lang=en").get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[1:] == [["late-fs", "", fs.code, fs.name_en, "no", "yes"], ["late-none", "", "", "", "no", "yes"],
+                        ["tech", "陈强", gz.code, gz.name_en, "yes", "no"]]
+
+
+def test_the_cohorts_list_comes_a_page_at_a_time_with_its_figures(app, client, courses, users, make_user):
+    onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+    other = make_user("tech2", "technician")
+    learning.create_cohort("Older cohort", onboarding, date(2026, 1, 5), [users["trainer"]],
+                           [users["technician"], other], users["trainer"])
+    learning.create_cohort("Newer cohort", onboarding, date.today() + timedelta(days=7), [users["trainer"]],
+                           [make_user("tech3", "technician")], users["trainer"])
+    app.config["PAGE_SIZE"] = 1
+    login(client, "trainer")
+    first = client.get("/learning/cohorts?lang=en").get_data(as_text=True)
+    second = client.get("/learning/cohorts?page=2&lang=en").get_data(as_text=True)
+    assert "Newer cohort" in first and "Older cohort" not in first and "Page 1 of 2" in first
+    assert "1 member" in first and "behind schedule" not in first  # not started yet
+    assert "Older cohort" in second and "Newer cohort" not in second
+    assert "2 members" in second and "2 behind schedule" in second  # nothing done since January
+
+
 def test_targeted_assignment_is_a_plain_function(app, courses, users):
     lesson = _lesson("onboarding", "d05-forbidden-phrases")
     due = date(2026, 12, 1)

@@ -46,3 +46,69 @@ def test_downgrade_then_upgrade(backend, tmp_path, request):
         upgrade()
         assert _diff(app) == []
         db.engine.dispose()
+
+
+def test_the_kept_members_migration_fills_its_table(backend, tmp_path, request):
+    """Assignments made before the table existed: upgrading fills it as the rebuild would (the
+    keeper's rows), with no `flask learning-members rebuild` step."""
+    from datetime import date, datetime, timedelta, timezone
+
+    from sqlalchemy import select
+
+    from portal.auth.models import Outlet, Province, Region
+    from portal.auth.services import create_user
+    from portal.learning import keeper
+    from portal.learning import services as learning
+    from portal.learning.loader import load_courses
+    from portal.learning.models import Course
+
+    from .conftest import ROOT_DIR, pass_quiz
+    from .test_assignment_members import _kept_rows, _migration
+
+    app = _fresh_app(backend, tmp_path, request)
+    with app.app_context():
+        upgrade(revision=_migration().down_revision)
+        assert "learning_assignment_member" not in inspect(db.engine).get_table_names()
+        south = Region(code="S", name_zh="华南", name_en="South")
+        north = Region(code="N", name_zh="华北", name_en="North")
+        gd = Province(code="GD", name_zh="广东", name_en="Guangdong", region=south)
+        bj = Province(code="BJ", name_zh="北京", name_en="Beijing", region=north)
+        db.session.add_all([south, north, gd, bj,
+                            Outlet(code="GZ", name_zh="广州", name_en="Guangzhou", province=gd, products=["water-heater"]),
+                            Outlet(code="BJ1", name_zh="北京一", name_en="Beijing 1", province=bj)])
+        db.session.commit()
+        assert not load_courses(ROOT_DIR / "content" / "courses").problems
+        from portal.assessment.bank import load_banks, load_quizzes
+        load_banks(ROOT_DIR / "quizzes")
+        load_quizzes(ROOT_DIR / "quizzes")
+        today = date.today()
+        early = create_user("early", ["technician"], "pw-123456789", outlet_code="GZ", start_date=today - timedelta(days=300))
+        create_user("north", ["technician"], "pw-123456789", outlet_code="BJ1", start_date=today - timedelta(days=300))
+        create_user("nowhere", ["technician"], "pw-123456789", start_date=None)
+        create_user("trainer", ["trainer"], "pw-123456789")
+        courses = list(db.session.scalars(select(Course).where(Course.kind != "onboarding").order_by(Course.slug)))
+        lessons_only, with_quiz = courses[:2]  # every lesson done; and the quiz passed too
+        assert lessons_only.quiz
+        for lesson in lessons_only.lessons() + with_quiz.lessons():
+            learning.set_done(early, lesson)
+        pass_quiz(early, with_quiz.quiz, datetime.now(timezone.utc))
+        learning.create_assignment(lessons_only, "all", today + timedelta(days=10), None)
+        learning.create_assignment(with_quiz, "region", today - timedelta(days=5), None, region=south)
+        learning.create_assignment(with_quiz, "product", today + timedelta(days=3), None, product="washing-machine")
+        late = create_user("late", ["technician"], "pw-123456789", outlet_code="BJ1", start_date=today + timedelta(days=20))
+        assert late.id
+        db.session.commit()
+
+        upgrade(revision="c2d8e4f6a913")
+        filled = _kept_rows()
+        keeper.rebuild_all()  # the rule the keeper follows, for every assignment
+        assert filled == _kept_rows()
+        # Everyone; the south's one (not the technician without an outlet); the washing-machine
+        # line: not the outlet listing only water heaters.
+        assert len(filled) == 4 + 1 + 3
+        rows = {(a, u): (due, completed) for a, u, due, completed in filled}
+        first, second = sorted({a for a, _u in rows})[:2]
+        assert rows[(first, early.id)][1] is None  # its quiz not passed
+        assert rows[(second, early.id)][1] is not None
+        assert rows[(first, late.id)] == (today + timedelta(days=34), None)  # joins after: 14 days from then
+        db.engine.dispose()

@@ -1,4 +1,5 @@
-"""``flask learning-members rebuild``: rebuild the kept assignment members (after the migration)."""
+"""``flask learning-members rebuild``: rebuild the kept assignment members (the migration that adds
+the table fills it; this is for rows a script's own session changed)."""
 
 from __future__ import annotations
 

@@ -16,17 +16,18 @@ How the kept rows stay equal to the live rule (``services.assignment_targets``, 
 * **Readers** count and page these rows with SQL (``overdue_count``, ``overdue_page``,
   ``report_counts``), so a figure and the list it links to are the same query.
 
-``keeper.rebuild_all`` rebuilds every assignment (``flask learning-members rebuild``; after the
-migration that adds the table).
+``keeper.rebuild_all`` rebuilds every assignment (``flask learning-members rebuild``, for rows a
+script's own session wrote). The migration that adds the table fills it with the same rule.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import and_, func, select
+from flask_babel import get_locale
+from sqlalchemy import Float, and_, case, cast, func, literal, select
 
-from ..auth.models import User
+from ..auth.models import Outlet, Province, Region, User
 from ..extensions import db
 from .models import Assignment, AssignmentMember
 
@@ -111,6 +112,63 @@ def by_outlet(assignment_id: int, today: date) -> list[tuple[int | None, int, in
              .select_from(T).join(User, User.id == T.c.user_id).where(T.c.assignment_id == assignment_id)
              .group_by(User.outlet_id))
     return [(o, n, c, int(l)) for o, n, c, l in db.session.execute(query)]
+
+
+def _late(today: date):
+    return ((T.c.completed_at.is_(None)) & (T.c.due_on < today)).cast(db.Integer)
+
+
+def shown_name(model):
+    """``model.name`` (``auth.models.Bilingual``: the reader's language, else the other) as SQL;
+    "—" when there is no row (an outer join found none)."""
+    locale = get_locale()
+    first, second = ((model.name_en, model.name_zh) if locale is not None and locale.language == "en"
+                     else (model.name_zh, model.name_en))
+    return case((model.id.is_(None), literal("—")), else_=func.coalesce(func.nullif(first, ""), second))
+
+
+def _line_order(n, done, late, name, *tie):
+    """Most overdue first, then the smallest share complete, then by name (``AreaLine`` order)."""
+    return (late.desc(), cast(done, Float) / n, name, *tie)
+
+
+def province_lines(assignment_id: int, today: date) -> list[tuple[str, str, int, int, int]]:
+    """(region name, province name, assigned, complete, overdue) per province ("—": technicians
+    without an outlet), one grouped query: a few dozen rows whatever the network's size (the
+    lines by region are their sums)."""
+    n, done = func.count(), func.count(T.c.completed_at)
+    query = (select(shown_name(Region), shown_name(Province), n, done, func.coalesce(func.sum(_late(today)), 0))
+             .select_from(T).join(User, User.id == T.c.user_id).outerjoin(Outlet, Outlet.id == User.outlet_id)
+             .outerjoin(Province, Province.id == Outlet.province_id).outerjoin(Region, Region.id == Province.region_id)
+             .where(T.c.assignment_id == assignment_id)
+             .group_by(Province.id, Province.name_zh, Province.name_en, Region.id, Region.name_zh, Region.name_en))
+    return [(region, province, a, c, int(d)) for region, province, a, c, d in db.session.execute(query)]
+
+
+def outlet_lines_query(assignment_id: int, today: date):
+    """(outlet id or None, name, assigned, complete, overdue) per outlet, in the report's order
+    (ties by outlet id): a select to page with LIMIT/OFFSET."""
+    name = shown_name(Outlet)
+    n, done, late = func.count(), func.count(T.c.completed_at), func.coalesce(func.sum(_late(today)), 0)
+    return (select(User.outlet_id, name, n, done, late).select_from(T)
+            .join(User, User.id == T.c.user_id).outerjoin(Outlet, Outlet.id == User.outlet_id)
+            .where(T.c.assignment_id == assignment_id).group_by(User.outlet_id, Outlet.id, Outlet.name_zh, Outlet.name_en)
+            .order_by(*_line_order(n, done, late, name, func.coalesce(User.outlet_id, 0))))
+
+
+def outlet_count(assignment_id: int) -> int:
+    """How many outlet lines the report has (technicians without an outlet: one line)."""
+    return db.session.scalar(select(func.count()).select_from(
+        select(User.outlet_id).select_from(T).join(User, User.id == T.c.user_id)
+        .where(T.c.assignment_id == assignment_id).group_by(User.outlet_id).subquery())) or 0
+
+
+def export_query(assignment_id: int):
+    """Every technician the assignment reaches, by username, for the download: (username, name,
+    outlet code, outlet name, due_on, completed_at)."""
+    return (select(User.username, User.name, Outlet.code, shown_name(Outlet), T.c.due_on, T.c.completed_at)
+            .select_from(T).join(User, User.id == T.c.user_id).outerjoin(Outlet, Outlet.id == User.outlet_id)
+            .where(T.c.assignment_id == assignment_id).order_by(User.username, User.id))
 
 
 def member_states(assignment_id: int, today: date) -> dict[int, tuple[bool, bool]]:

@@ -322,31 +322,30 @@ def cohort_days(cohort: Cohort) -> list[tuple[CourseModule, date]]:
 
 def cohort_matrix(cohort: Cohort, today: date) -> list[LearnerRow]:
     """Members × days, each day done / in progress / behind / upcoming; who is behind first."""
+    # The programme's days with their lessons and tasks in three queries (held in a name: the
+    # identity map keeps only what something refers to).
+    _modules = db.session.scalars(select(CourseModule).where(CourseModule.course_id == cohort.course_id)
+                                  .options(selectinload(CourseModule.lessons), selectinload(CourseModule.tasks))).all()
     days = cohort_days(cohort)
     lesson_ids = [l.id for m, _d in days for l in m.lessons if l.active]
     task_ids = [t.id for m, _d in days for t in m.tasks if t.active]
     member_ids = [m.id for m in cohort.members]
-    progress = {}
-    if member_ids and lesson_ids:
-        for p in db.session.scalars(select(LessonProgress).where(LessonProgress.user_id.in_(member_ids),
-                                                                 LessonProgress.lesson_id.in_(lesson_ids))):
-            progress[(p.user_id, p.lesson_id)] = p
-    passed = set()
-    if member_ids and task_ids:
-        for s in db.session.scalars(select(SignOff).where(SignOff.user_id.in_(member_ids),
-                                                          SignOff.task_id.in_(task_ids), SignOff.passed)):
-            passed.add((s.user_id, s.task_id))
-    plan = [(day, [l.id for l in module.lessons if l.active], [t.id for t in module.tasks if t.active])
-            for module, day in days]
     opened: dict[int, set] = {}  # per member: lessons opened or done
     done: dict[int, set] = {}
-    for (user_id, lesson_id), p in progress.items():
-        opened.setdefault(user_id, set()).add(lesson_id)
-        if p.completed_at is not None:
-            done.setdefault(user_id, set()).add(lesson_id)
+    if member_ids and lesson_ids:
+        for user_id, lesson_id, completed_at in db.session.execute(
+                select(LessonProgress.user_id, LessonProgress.lesson_id, LessonProgress.completed_at).where(
+                    LessonProgress.user_id.in_(member_ids), LessonProgress.lesson_id.in_(lesson_ids))):
+            opened.setdefault(user_id, set()).add(lesson_id)
+            if completed_at is not None:
+                done.setdefault(user_id, set()).add(lesson_id)
     tasks_passed: dict[int, set] = {}
-    for user_id, task_id in passed:
-        tasks_passed.setdefault(user_id, set()).add(task_id)
+    if member_ids and task_ids:
+        for user_id, task_id in db.session.execute(select(SignOff.user_id, SignOff.task_id).where(
+                SignOff.user_id.in_(member_ids), SignOff.task_id.in_(task_ids), SignOff.passed)):
+            tasks_passed.setdefault(user_id, set()).add(task_id)
+    plan = [(day, [l.id for l in module.lessons if l.active], [t.id for t in module.tasks if t.active])
+            for module, day in days]
     return behind_first([learner_row(m, plan, done.get(m.id, set()), opened.get(m.id, set()),
                                      tasks_passed.get(m.id, set()), today) for m in cohort.members])
 
@@ -378,7 +377,65 @@ def cohorts_of(user: User) -> list[Cohort]:
 
 
 def behind_count(cohort: Cohort, today: date) -> int:
+    """How many members are behind schedule, from the matrix (the reference for cohort_figures)."""
     return sum(1 for row in cohort_matrix(cohort, today) if row.behind)
+
+
+def cohort_figures(cohorts: list[Cohort], today: date) -> dict[int, tuple[int, int]]:
+    """cohort id → (members, members behind schedule) for a page of cohorts, with grouped
+    queries (members per cohort; lessons done and tasks passed per member and programme day)
+    instead of a matrix per cohort: equal to ``len(cohort.members)`` and ``behind_count``.
+
+    A member is behind when a day before ``today`` is not done: fewer of its active lessons
+    marked done, or of its active practical tasks passed, than it has (schedule.day_status)."""
+    if not cohorts:
+        return {}
+    ids = [c.id for c in cohorts]
+    sizes = dict(db.session.execute(select(CohortMember.cohort_id, func.count()).where(
+        CohortMember.cohort_id.in_(ids)).group_by(CohortMember.cohort_id)).all())
+    days = calendar()
+    # The programmes' days with their lessons and tasks, in three queries whatever their number.
+    # (Held in a name: the session's identity map keeps only objects something refers to.)
+    _modules = db.session.scalars(select(CourseModule).where(CourseModule.course_id.in_({c.course_id for c in cohorts}))
+                                  .options(selectinload(CourseModule.lessons), selectinload(CourseModule.tasks))).all()
+    needs: dict[int, dict[int, tuple[int, int]]] = {}  # cohort → past day's module → (lessons, tasks)
+    for cohort in cohorts:
+        modules = [m for m in cohort.course.modules if m.active]
+        past = [m for m, day in zip(modules, days.working_days(cohort.start_date, len(modules))) if day < today]
+        needs[cohort.id] = {m.id: (sum(1 for l in m.lessons if l.active), sum(1 for t in m.tasks if t.active))
+                            for m in past}
+        needs[cohort.id] = {m: n for m, n in needs[cohort.id].items() if n != (0, 0)}
+    modules = sorted({m for wanted in needs.values() for m in wanted})
+    got: dict[tuple[int, int, int], list[int]] = {}  # (cohort, member, module) → [lessons done, tasks passed]
+    if modules:
+        lessons = (select(CohortMember.cohort_id, LessonProgress.user_id, Lesson.module_id,
+                          func.count())  # one progress row per (user, lesson)
+                   .join(LessonProgress, LessonProgress.user_id == CohortMember.user_id)
+                   .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+                   .where(CohortMember.cohort_id.in_(ids), Lesson.module_id.in_(modules), Lesson.active,
+                          LessonProgress.completed_at.is_not(None))
+                   .group_by(CohortMember.cohort_id, LessonProgress.user_id, Lesson.module_id))
+        tasks = (select(CohortMember.cohort_id, SignOff.user_id, PracticalTask.module_id,
+                        func.count(func.distinct(PracticalTask.id)))
+                 .join(SignOff, SignOff.user_id == CohortMember.user_id)
+                 .join(PracticalTask, PracticalTask.id == SignOff.task_id)
+                 .where(CohortMember.cohort_id.in_(ids), PracticalTask.module_id.in_(modules), PracticalTask.active,
+                        SignOff.passed)
+                 .group_by(CohortMember.cohort_id, SignOff.user_id, PracticalTask.module_id))
+        for column, query in ((0, lessons), (1, tasks)):
+            for cohort_id, user_id, module_id, n in db.session.execute(query):
+                got.setdefault((cohort_id, user_id, module_id), [0, 0])[column] = n
+    on_time: dict[int, set[int]] = {}  # cohort → members with every past day done
+    members_seen: dict[int, set[int]] = {}
+    for cohort_id, user_id, module_id in got:
+        members_seen.setdefault(cohort_id, set()).add(user_id)
+    for cohort_id, wanted in needs.items():
+        on_time[cohort_id] = {user_id for user_id in members_seen.get(cohort_id, set())
+                              if all(got.get((cohort_id, user_id, m), (0, 0))[0] >= lessons_needed
+                                     and got.get((cohort_id, user_id, m), (0, 0))[1] >= tasks_needed
+                                     for m, (lessons_needed, tasks_needed) in wanted.items())}
+    return {c.id: (sizes.get(c.id, 0), 0 if not needs[c.id] else sizes.get(c.id, 0) - len(on_time[c.id]))
+            for c in cohorts}
 
 
 # --- practical sign-off -----------------------------------------------------------------------
@@ -587,10 +644,17 @@ class AreaLine:
     assigned: int = 0
     complete: int = 0
     overdue: int = 0
+    id: int | None = None  # the outlet's, on an outlet line (None: technicians without an outlet)
 
     @property
     def percent(self) -> int:
         return round(100 * self.complete / self.assigned) if self.assigned else 0
+
+
+def line_order(line: AreaLine) -> tuple:
+    """Most overdue first, then the smallest share complete, then by name (and outlet id): the
+    order members.outlet_lines_query gives in SQL."""
+    return (-line.overdue, line.complete / line.assigned if line.assigned else 0.0, line.name, line.id or 0)
 
 
 @dataclass
@@ -598,41 +662,67 @@ class AssignmentReport:
     assignment: Assignment
     regions: list[AreaLine]
     provinces: list[AreaLine]
-    outlets: list[AreaLine]
+    outlets: list[AreaLine]  # or OutletLines: len and slices, read a page at a time from SQL
     overdue: list[User]  # or members.OverdueList: len and slices, read from the kept rows
     assigned: int
     complete: int
 
 
-def _order_lines(lines: dict) -> list[AreaLine]:
-    return sorted(lines.values(), key=lambda l: (-l.overdue, l.percent, l.name))
+class OutletLines:
+    """An assignment's lines by outlet as a sequence read a page at a time: ``len`` counts the
+    outlets, a slice is the grouped query's ORDER BY … LIMIT/OFFSET (8,000 outlets are never
+    all loaded to be sorted)."""
+
+    def __init__(self, assignment_id: int, today: date):
+        self.assignment_id, self.today = assignment_id, today
+        self._len: int | None = None
+
+    def __len__(self) -> int:
+        if self._len is None:
+            self._len = members.outlet_count(self.assignment_id)
+        return self._len
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            raise TypeError("OutletLines is read by slices")
+        start, stop, _step = index.indices(len(self))
+        query = members.outlet_lines_query(self.assignment_id, self.today).offset(start).limit(max(0, stop - start))
+        return [AreaLine(name=name, assigned=n, complete=done, overdue=int(late), id=outlet_id)
+                for outlet_id, name, n, done, late in db.session.execute(query)]
+
+    def __iter__(self):
+        return iter(self[0:len(self)])
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, tuple, OutletLines)) else NotImplemented
+
+    __hash__ = None
+
+
+def _area_lines(assignment_id: int, today: date) -> tuple[list[AreaLine], list[AreaLine]]:
+    """The lines by region and by province (each by name, as the live report groups them)."""
+    lines: dict[str, dict[str, AreaLine]] = {"region": {}, "province": {}}
+    for region, province, n, done, late in members.province_lines(assignment_id, today):
+        for level, name in (("region", region), ("province", province)):
+            line = lines[level].setdefault(name, AreaLine(name=name))
+            line.assigned, line.complete, line.overdue = line.assigned + n, line.complete + done, line.overdue + late
+    return (sorted(lines["region"].values(), key=line_order), sorted(lines["province"].values(), key=line_order))
 
 
 def assignment_report(assignment: Assignment, today: date, areas: bool = True) -> AssignmentReport:
-    """The report from the kept rows (learning.members): counts are grouped queries, the
-    overdue technicians a list read a page at a time. Equal to ``assignment_report_live``.
-    ``areas=False``: without the lines by region, province and outlet (the assignments list)."""
+    """The report from the kept rows (learning.members): counts are grouped queries; the lines by
+    outlet and the overdue technicians are read a page at a time. Equal to
+    ``assignment_report_live``. ``areas=False``: without the lines by region, province and outlet
+    (the assignments list)."""
     assigned, complete, _late = members.counts(assignment.id, today)
-    grouped = members.by_outlet(assignment.id, today) if areas else []
-    ids = [o for o, *_n in grouped if o is not None]
-    outlets = {o.id: o for o in db.session.scalars(select(Outlet).where(Outlet.id.in_(ids))
-                                                  .options(selectinload(Outlet.province).selectinload(Province.region)))} if ids else {}
-    lines = {"region": {}, "province": {}, "outlet": {}}
-    for outlet_id, n, done, late in grouped:
-        outlet = outlets.get(outlet_id)
-        province = outlet.province if outlet else None
-        region = province.region if province else None
-        names = {"region": region.name if region else "—", "province": province.name if province else "—",
-                 "outlet": outlet.name if outlet else "—"}
-        for level, name in names.items():
-            line = lines[level].setdefault(name, AreaLine(name=name))
-            line.assigned += n
-            line.complete += done
-            line.overdue += late
-    return AssignmentReport(assignment=assignment, regions=_order_lines(lines["region"]),
-                            provinces=_order_lines(lines["province"]), outlets=_order_lines(lines["outlet"]),
-                            overdue=members.OverdueList(today, assignment.id, users_only=True),
-                            assigned=assigned, complete=complete)
+    regions, provinces = _area_lines(assignment.id, today) if areas else ([], [])
+    return AssignmentReport(
+        assignment=assignment, regions=regions, provinces=provinces,
+        outlets=OutletLines(assignment.id, today) if areas else [],
+        overdue=members.OverdueList(today, assignment.id, users_only=True), assigned=assigned, complete=complete)
 
 
 def assignment_report_live(assignment: Assignment, today: date) -> AssignmentReport:
@@ -645,17 +735,17 @@ def assignment_report_live(assignment: Assignment, today: date) -> AssignmentRep
         outlet = user.outlet
         province = outlet.province if outlet else None
         region = province.region if province else None
-        names = {
-            "region": region.name if region else "—",
-            "province": province.name if province else "—",
-            "outlet": outlet.name if outlet else "—",
+        names = {  # key → line name: regions and provinces by name, outlets one line each
+            "region": (region.name,) * 2 if region else ("—", "—"),
+            "province": (province.name,) * 2 if province else ("—", "—"),
+            "outlet": (outlet.id, outlet.name) if outlet else (None, "—"),
         }
-        for level, name in names.items():
-            line = areas[level].setdefault(name, AreaLine(name=name))
+        for level, (key, name) in names.items():
+            line = areas[level].setdefault(key, AreaLine(name=name, id=key if level == "outlet" else None))
             line.assigned += 1
             line.complete += done[user.id]
             line.overdue += late[user.id]
-    order = lambda lines: sorted(lines.values(), key=lambda l: (-l.overdue, l.percent, l.name))  # noqa: E731
+    order = lambda lines: sorted(lines.values(), key=line_order)  # noqa: E731
     overdue = [u for u in users if late[u.id]]
     return AssignmentReport(assignment=assignment, regions=order(areas["region"]),
                             provinces=order(areas["province"]), outlets=order(areas["outlet"]),
@@ -806,9 +896,11 @@ def next_steps(user: User, today: date, lang: str) -> NextSteps:
 def trainer_summary(today: date) -> dict:
     """For the trainer's home: the latest cohorts with how many members are behind, the number
     of overdue course assignments (technician × course), and how many courses there are."""
-    rows = db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc()).limit(5)).all()
+    rows = db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc(), Cohort.id.desc()).limit(5)).all()
     overdue = members.overdue_count(today)
-    return {"cohorts": [(c, behind_count(c, today)) for c in rows], "overdue": overdue,
+    figures = cohort_figures(rows, today)
+    return {"cohorts": [(c, figures[c.id][1]) for c in rows], "members": {i: n for i, (n, _b) in figures.items()},
+            "overdue": overdue,
             "courses": db.session.scalar(select(func.count()).select_from(Course).where(Course.active)) or 0}
 
 

@@ -12,13 +12,14 @@ from sqlalchemy import select
 
 from ..auth.models import Region, User, UserRole
 from ..content.cli import default_content_root
-from ..csvexport import column, columns, place, table_response, word, yes_no
+from ..csvexport import column, columns, streamed, table_response, word, yes_no
 from ..errors import render_error
 from ..extensions import db
 from ..i18n import local_today as today
 from ..i18n import user_lang
 from ..inputs import ListPage, check_text, int_arg
 from ..kb.models import PRODUCTS, Case
+from ..paging import count, rows_page
 from ..security import is_self, roles_required
 from ..templating import product_label
 from . import members
@@ -192,10 +193,12 @@ def _users_with_role(role: str) -> list[User]:
 @bp.route("/cohorts")
 @roles_required(*TRAINERS)
 def cohorts():
-    rows = db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc())).all()
-    now = today()
-    return render_template("learning/cohorts.html", cohorts=rows,
-                           behind={c.id: svc.behind_count(c, now) for c in rows}, lang=user_lang())
+    """The cohorts, newest first, a page at a time; members and who is behind for that page only."""
+    query = select(Cohort).order_by(Cohort.start_date.desc(), Cohort.id.desc())
+    page = rows_page(query, count(query))
+    page.items = [c for (c,) in page.items]
+    figures = svc.cohort_figures(page.items, today())
+    return render_template("learning/cohorts.html", cohorts=page.items, page=page, figures=figures, lang=user_lang())
 
 
 @bp.route("/cohorts/new", methods=["GET", "POST"])
@@ -333,15 +336,15 @@ def assignments():
 def assignment(assignment_id: int):
     item = db.session.get(Assignment, assignment_id) or abort(404)
     now = today()
-    report = svc.assignment_report(item, now)
     if request.args.get("format") in ("csv", "xlsx"):
-
-        states = members.member_states(item.id, now)
-        return table_response(
-            columns("username", "name", "outlet", "outlet_name", "complete", "overdue"),
-            ([u.username, u.name, *place(u.outlet), yes_no(states[u.id][0]), yes_no(states[u.id][1])]
-             for u in svc.assignment_targets(item) if u.id in states),
-            f"assignment-{item.id}-{item.course.slug}", request.args["format"])
+        # Every technician it reaches, read from the kept rows in batches while the file is sent.
+        yes, no = yes_no(True), yes_no(False)
+        rows = ([username, name, code or "", (outlet if code is not None else ""),
+                 yes if done is not None else no, yes if done is None and due < now else no]
+                for username, name, code, outlet, due, done in streamed(members.export_query(item.id), scalars=False))
+        return table_response(columns("username", "name", "outlet", "outlet_name", "complete", "overdue"), rows,
+                              f"assignment-{item.id}-{item.course.slug}", request.args["format"], lazy=True)
+    report = svc.assignment_report(item, now)
     overdue = ListPage(report.overdue, int_arg("page", 1, 1, 1_000_000), REPORT_PAGE)
     outlets = ListPage(report.outlets, int_arg("outlets", 1, 1, 1_000_000), REPORT_PAGE)
     return render_template("learning/assignment.html", assignment=item, report=report, today=now,
