@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from werkzeug.datastructures import MultiDict
 from babel.dates import format_datetime as babel_datetime
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from portal.assessment import attempts as engine
 from portal.assessment.attempts import backfill_responses
@@ -431,6 +432,63 @@ def test_a_blank_answer_is_not_counted_and_an_unknown_question_is_refused(app, b
         assert reply.status_code == 400 and reply.json["ok"] is False, index
     attempt = fresh(attempt_id)
     assert all(value in (None, []) for value in attempt.answers.values())
+
+
+def _statements(app, request):
+    """Run ``request()`` and return every SQL statement it sent, with its parameter values."""
+    sent = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        values = list(parameters.values()) if isinstance(parameters, dict) else list(parameters or ())
+        sent.append((" ".join(statement.split()), values))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        reply = request()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    return reply, sent
+
+
+QUESTION_TABLE = re.compile(r"\bassessment_question\b(?!_)")
+
+
+def test_a_save_reads_only_its_question_and_writes_only_the_attempts_row(app, bank, people):
+    """At the start of an exam hundreds of pages save at once: a save locks the attempt's row,
+    reads the one question answered (by its id: none of the attempt's others) and updates that
+    row, whatever the attempt's length; opening the page reads all its questions in one
+    statement (none per question). What it saves is what the whole-page reading would."""
+    client = signed_in(app, "tech")
+    attempt_id = start(client, "pages-explanations")
+    _html, page = open_attempt(client, attempt_id)
+    csrf_of(page, client, attempt_id)
+    ids = [item["question"] for item in fresh(attempt_id).items]
+    db.session.rollback()
+    for n, kind in enumerate(TYPES, start=1):
+        index = page.by_type()[kind]["index"]
+        reply, sent = _statements(app, lambda: save(client, attempt_id, page, kind, RIGHT[kind]))
+        assert reply.status_code == 200 and reply.json == {"ok": True, "answered": n, "total": 7}, kind
+        read = [(s, v) for s, v in sent if QUESTION_TABLE.search(s)]
+        assert len(read) == 1, read
+        assert ids[index] in read[0][1] and not set(ids[:index] + ids[index + 1:]) & set(read[0][1]), (kind, read)
+        writes = [s for s, _v in sent if s.split()[0] in ("INSERT", "UPDATE", "DELETE")]
+        assert writes and all(s.startswith("UPDATE assessment_attempt SET") for s in writes), writes
+        assert sum("answers" in s for s in writes) == 1, writes
+        assert not any(QUESTION_TABLE.search(s) for s, _v in sent if "FOR UPDATE" in s)
+        # Nothing else is read or written: an open attempt's answers complete no course and
+        # decide no certificate, so neither kept figure is touched by a save.
+        tables = {t for s, _v in sent for t in re.findall(r'(?:FROM|JOIN|UPDATE|INTO) "?(\w+)', s)}
+        assert tables <= {"user", "user_role", "user_session", "assessment_attempt", "assessment_question"}, tables
+    attempt = fresh(attempt_id)
+    whole_page = engine.shown(attempt, "en")  # every question, as the page and a submit read them
+    assert attempt.answers == {str(q.index): svc.response_from_form(
+        MultiDict(fields_for(page.by_type()[q.type], RIGHT[q.type])), q) for q in whole_page}
+    db.session.rollback()
+
+    reply, sent = _statements(app, lambda: client.get(f"/quizzes/attempts/{attempt_id}"))
+    assert reply.status_code == 200
+    assert len([s for s, _v in sent if QUESTION_TABLE.search(s)]) == 1
+    assert not any(s.split()[0] in ("INSERT", "UPDATE", "DELETE") for s, _v in sent)
 
 
 def test_saved_answers_come_back_on_reload_and_on_another_device(app, bank, people):
