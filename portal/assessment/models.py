@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import User
@@ -108,6 +108,11 @@ class Attempt(db.Model):
 
     quiz: Mapped[Quiz] = relationship()
     user: Mapped["User"] = relationship()
+
+    def completes_nothing(self) -> bool:
+        """Not passed, now or before this unit of work's changes (an open attempt, every answer
+        saved to it, or a failed one): no course is completed by it (the assignment keeper skips it)."""
+        return not self.passed and not any(inspect(self).attrs.passed.history.deleted)
 
     def answer_lang(self, index: int) -> str:
         """The language the answer to item ``index`` was given in."""

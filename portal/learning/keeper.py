@@ -21,7 +21,7 @@ T = AssignmentMember.__table__
 USER_ROWS: dict[type, str] = {LessonProgress: "user_id", User: "id", UserRole: "user_id"}
 # Of those kinds, rows that complete nothing while the test holds, whether made, changed or
 # deleted (create_app adds assessment's: an attempt still open, whose saved answers change at
-# every answer an exam-taker gives, has no pass to complete a course with).
+# every answer an exam-taker gives, or a failed one, has no pass to complete a course with).
 INERT: dict[type, Callable[[object], bool]] = {}
 CHUNK = 2000  # ids per IN list (SQLite's limit on bound values)
 
