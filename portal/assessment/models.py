@@ -126,7 +126,9 @@ class ItemResponse(db.Model):
     upper and lower groups can be ranked without a join."""
     __tablename__ = "assessment_response"
     __table_args__ = (UniqueConstraint("attempt_id", "position"),
-                      Index("ix_assessment_response_quiz_question", "quiz_id", "question_id"))
+                      Index("ix_assessment_response_quiz_question", "quiz_id", "question_id"),
+                      # a report filtered by region, outlet or cohort reads its technicians' responses
+                      Index("ix_assessment_response_quiz_user", "quiz_id", "user_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("assessment_attempt.id", ondelete="CASCADE"))
@@ -145,7 +147,8 @@ class ItemChoice(db.Model):
     …), "true"/"false", a typed answer folded for comparison, or "answered"; one row per option
     of a multiple-answer question."""
     __tablename__ = "assessment_response_choice"
-    __table_args__ = (Index("ix_assessment_response_choice_quiz_question", "quiz_id", "question_id"),)
+    __table_args__ = (Index("ix_assessment_response_choice_quiz_question", "quiz_id", "question_id"),
+                      Index("ix_assessment_response_choice_quiz_user", "quiz_id", "user_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("assessment_response.id", ondelete="CASCADE"),
