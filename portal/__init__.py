@@ -149,6 +149,7 @@ def _connect_modules() -> None:
                                        reinstate=certificate_services.reinstate)
     learning_services.QUIZZES.update(find=assessment_services.quiz_by_slug, passed=assessment_services.passed_attempts)
     learning_keeper.USER_ROWS[_assessment_models.Attempt] = "user_id"  # a quiz pass completes a course
+    learning_keeper.INERT[_assessment_models.Attempt] = _assessment_models.Attempt.completes_nothing  # no pass
     learning_keeper.connect()  # keeps learning_assignment_member
     eligibility_board.connect()  # keeps the board's figures: marks them stale on every change
     if teaching_links not in kb_services.TEACHING_LINKS:

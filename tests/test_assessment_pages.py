@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from werkzeug.datastructures import MultiDict
 from babel.dates import format_datetime as babel_datetime
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from portal.assessment import attempts as engine
 from portal.assessment.attempts import backfill_responses
@@ -431,6 +432,63 @@ def test_a_blank_answer_is_not_counted_and_an_unknown_question_is_refused(app, b
         assert reply.status_code == 400 and reply.json["ok"] is False, index
     attempt = fresh(attempt_id)
     assert all(value in (None, []) for value in attempt.answers.values())
+
+
+def _statements(app, request):
+    """Run ``request()`` and return every SQL statement it sent, with its parameter values."""
+    sent = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        values = list(parameters.values()) if isinstance(parameters, dict) else list(parameters or ())
+        sent.append((" ".join(statement.split()), values))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        reply = request()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    return reply, sent
+
+
+QUESTION_TABLE = re.compile(r"\bassessment_question\b(?!_)")
+
+
+def test_a_save_reads_only_its_question_and_writes_only_the_attempts_row(app, bank, people):
+    """At the start of an exam hundreds of pages save at once: a save locks the attempt's row,
+    reads the one question answered (by its id: none of the attempt's others) and updates that
+    row, whatever the attempt's length; opening the page reads all its questions in one
+    statement (none per question). What it saves is what the whole-page reading would."""
+    client = signed_in(app, "tech")
+    attempt_id = start(client, "pages-explanations")
+    _html, page = open_attempt(client, attempt_id)
+    csrf_of(page, client, attempt_id)
+    ids = [item["question"] for item in fresh(attempt_id).items]
+    db.session.rollback()
+    for n, kind in enumerate(TYPES, start=1):
+        index = page.by_type()[kind]["index"]
+        reply, sent = _statements(app, lambda: save(client, attempt_id, page, kind, RIGHT[kind]))
+        assert reply.status_code == 200 and reply.json == {"ok": True, "answered": n, "total": 7}, kind
+        read = [(s, v) for s, v in sent if QUESTION_TABLE.search(s)]
+        assert len(read) == 1, read
+        assert ids[index] in read[0][1] and not set(ids[:index] + ids[index + 1:]) & set(read[0][1]), (kind, read)
+        writes = [s for s, _v in sent if s.split()[0] in ("INSERT", "UPDATE", "DELETE")]
+        assert writes and all(s.startswith("UPDATE assessment_attempt SET") for s in writes), writes
+        assert sum("answers" in s for s in writes) == 1, writes
+        assert not any(QUESTION_TABLE.search(s) for s, _v in sent if "FOR UPDATE" in s)
+        # Nothing else is read or written: an open attempt's answers complete no course and
+        # decide no certificate, so neither kept figure is touched by a save.
+        tables = {t for s, _v in sent for t in re.findall(r'(?:FROM|JOIN|UPDATE|INTO) "?(\w+)', s)}
+        assert tables <= {"user", "user_role", "user_session", "assessment_attempt", "assessment_question"}, tables
+    attempt = fresh(attempt_id)
+    whole_page = engine.shown(attempt, "en")  # every question, as the page and a submit read them
+    assert attempt.answers == {str(q.index): svc.response_from_form(
+        MultiDict(fields_for(page.by_type()[q.type], RIGHT[q.type])), q) for q in whole_page}
+    db.session.rollback()
+
+    reply, sent = _statements(app, lambda: client.get(f"/quizzes/attempts/{attempt_id}"))
+    assert reply.status_code == 200
+    assert len([s for s, _v in sent if QUESTION_TABLE.search(s)]) == 1
+    assert not any(s.split()[0] in ("INSERT", "UPDATE", "DELETE") for s, _v in sent)
 
 
 def test_saved_answers_come_back_on_reload_and_on_another_device(app, bank, people):
@@ -1347,3 +1405,70 @@ def test_the_kept_figures_equal_the_live_ones_after_random_gradings(app, analyse
         engine.take(rng.choice(people_), analysed, when + timedelta(days=1, minutes=n), right=rng.randint(0, 5),
                     seed=n)
     assert check() == 8 + 25 + 6
+
+
+def test_the_report_filtered_by_region_equals_the_live_computation(app, analysed, make_user, network):
+    """The report filtered by a region (or an outlet): results, headline figures and item
+    analysis, read by grouped queries over the kept per-technician results and responses joined
+    to the technicians' places, equal what is computed from every graded attempt of the
+    technicians there now, after random gradings and technicians moving between regions."""
+    from portal.auth import services as accounts
+    from portal.auth.models import Outlet, Province, Region
+
+    north = Region(code="NORTH", name_zh="华北大区", name_en="North Region")
+    beijing = Province(code="BJ", name_zh="北京", name_en="Beijing", region=north)
+    db.session.add_all([north, beijing, Outlet(code="BJ-CY-01", name_zh="朝阳网点", name_en="Chaoyang", city="北京",
+                                               province=beijing)])
+    db.session.commit()
+    places = {"region": [network["region"].id, north.id],
+              "outlet": [o.id for o in db.session.scalars(select(Outlet).order_by(Outlet.code))]}
+    codes = ["GD-GZ-01", "GD-FS-01", "BJ-CY-01", None]
+    rng = random.Random(29)
+    techs = [make_user(f"region{n}", "technician", outlet=codes[n % 4]) for n in range(8)]
+    when = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
+
+    def check() -> dict:
+        db.session.expire_all()
+        counts = {}
+        for kind, ids in places.items():
+            for place in ids:
+                attempts = svc.graded_attempts(analysed, **{f"{kind}_id": place})
+                counts[(kind, place)] = len(attempts)
+                live = svc.results(attempts)
+                kept = [svc.result_line(row) for row in db.session.execute(
+                    svc.results_query(analysed, **{f"{kind}_id": place}))]
+                assert [(l.user.username, l.attempts, l.best, l.passed, l.last) for l in kept] == \
+                    [(l.user.username, l.attempts, l.best, l.passed, l.last) for l in live], (kind, place)
+                summary = svc.result_summary(analysed, **{f"{kind}_id": place})
+                assert (summary.technicians, summary.attempts, summary.passed) == (
+                    len(live), len(attempts), sum(1 for line in live if line.passed)), (kind, place)
+                assert summary.mean == (round(sum(a.score or 0 for a in attempts) / len(attempts), 1)
+                                        if attempts else None)
+                _same(svc.item_analysis_sql(analysed, "en", **{f"{kind}_id": place}),
+                      svc.item_analysis(attempts, "en"))
+        return counts
+
+    seen_in_both = False
+    for step in range(36):
+        tech = rng.choice(techs)
+        if rng.random() < 0.25:  # moves to another outlet (another region, or none)
+            accounts.update_user(tech, name=tech.name, roles=sorted(tech.roles), outlet_code=rng.choice(codes),
+                                 start_date=tech.start_date, actor=None)
+        else:
+            when += timedelta(minutes=rng.randint(1, 90))
+            attempt = engine.start(tech, analysed, rng.choice(["en", "zh"]), when, seed=rng.randrange(10**6))
+            for view in engine.shown(attempt):
+                response = _random_response(rng, view)
+                if response is not None:
+                    engine.save_answer(attempt, view.index, response, when)
+            engine.submit(attempt, when)
+        if step % 6 == 5:
+            counts = check()
+            seen_in_both |= all(counts[("region", r)] >= 4 for r in places["region"])
+    assert seen_in_both  # both regions had enough attempts for a discrimination index
+
+    # The page shows the same figures for the region.
+    client = signed_in(app, "trainer")
+    html = client.get(f"/quizzes/pages-analysis/report?region={north.id}").get_data(as_text=True)
+    summary = svc.result_summary(analysed, region_id=north.id)
+    assert f'<span class="stat">{summary.technicians}</span> technicians' in html

@@ -1,19 +1,23 @@
 """The kept course-assignment members (learning.members / learning.keeper) equal the live rule
 after a random sequence of assignments, lessons done and undone, quiz passes, late joiners,
-outlet moves, outlet product lines changing, and deactivation; so do the grouped figures read
-from them (lines by region, province and outlet, in order and a page at a time), the migration's
-fill of the table, and the cohorts' grouped figures (members, who is behind)."""
+outlet moves, outlet product lines changing, deactivation, and quiz attempts failed or left open
+(which the keeper skips: no pass); so do the grouped figures read from them (lines by region,
+province and outlet, in order and a page at a time), the migration's fill of the table, and the
+cohorts' grouped figures (members, who is behind)."""
 
 from __future__ import annotations
 
 import importlib.util
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from portal.assessment import attempts
+from portal.assessment import services as assessment
+from portal.assessment.models import Attempt, Question
 from portal.auth import services as accounts
 from portal.auth.models import Outlet, User
 from portal.extensions import db
@@ -107,8 +111,8 @@ def test_kept_members_equal_the_live_rule(app, quizzes, make_user, users, networ
         learning.create_cohort(f"C{number}", onboarding, start, [trainer], techs[number * 2:number * 2 + 2], trainer)
     tasks = onboarding.tasks()
     for step in range(45):
-        action = rng.choice(["assign", "done", "done", "undo", "quiz", "join", "move", "active", "products",
-                             "onboarding", "signoff"])
+        action = rng.choice(["assign", "done", "done", "undo", "quiz", "fail", "open", "join", "move", "active",
+                             "products", "onboarding", "signoff"])
         tech = rng.choice(techs)
         if action == "assign":
             scope = rng.choice(["all", "region", "product"])
@@ -138,7 +142,27 @@ def test_kept_members_equal_the_live_rule(app, quizzes, make_user, users, networ
         elif action == "quiz":
             course = rng.choice([c for c in courses if c.quiz] or courses)
             if course.quiz:
-                pass_quiz(tech, course.quiz)
+                try:
+                    pass_quiz(tech, course.quiz)
+                except attempts.AttemptError:  # attempts used up by failed ones (below)
+                    db.session.rollback()
+        elif action in ("fail", "open"):
+            # A failed attempt, or one left open with an answer saved: the keeper skips both
+            # (no pass), and the kept rows must still equal the live rule.
+            course = rng.choice([c for c in courses if c.quiz] or courses)
+            if course.quiz:
+                quiz = assessment.quiz_by_slug(course.quiz)
+                now = datetime.now(timezone.utc) - timedelta(days=90 - step)  # before the passes: no cooldown
+                try:
+                    if action == "fail":
+                        attempts.take(tech, quiz, now, right=0, seed=step)
+                    else:
+                        attempt = attempts.start(tech, quiz, "en", now, seed=step)
+                        question = db.session.get(Question, attempt.items[0]["question"])
+                        attempts.save_answer(attempt, 0, attempts.model_answer(question, attempt.items[0], "en"),
+                                             now)
+                except attempts.AttemptError:  # a cooldown or the attempts used up
+                    db.session.rollback()
         elif action == "join":
             techs.append(make_user(f"join{step}", "technician", outlet=rng.choice(outlets + [None]) and
                                    rng.choice(outlets).code, start_date=TODAY - timedelta(days=rng.randint(0, 30))))
@@ -158,3 +182,32 @@ def test_kept_members_equal_the_live_rule(app, quizzes, make_user, users, networ
             check_fill(app)
     assert check_fill(app)  # the fill made rows (an empty table would equal an empty fill)
     assert db.session.scalar(select(db.func.count()).select_from(User)) > 0
+    made = {(a.status, bool(a.passed)) for a in db.session.scalars(select(Attempt))}
+    assert {("open", False), ("submitted", False), ("submitted", True)} <= made, made
+
+
+def test_a_pass_completes_the_kept_member_and_a_fail_or_an_open_attempt_does_not(app, quizzes, users, network):
+    """The keeper skips attempts with no pass (one left open with answers saved, a failed one);
+    the pass that completes the course is kept in the same transaction."""
+    tech, trainer = users["technician"], users["trainer"]
+    course = next(c for c in db.session.scalars(select(Course).where(Course.kind != "onboarding")
+                                                 .order_by(Course.slug)) if c.quiz)
+    assignment = learning.create_assignment(course, "all", TODAY + timedelta(days=10), trainer)
+    for lesson in course.lessons():
+        learning.set_done(tech, lesson, True)
+    quiz = assessment.quiz_by_slug(course.quiz)
+    long_ago = datetime.now(timezone.utc) - timedelta(days=60)
+
+    def complete() -> int:
+        _check(TODAY)
+        return learning.assignment_report(assignment, TODAY).complete
+
+    assert complete() == 0
+    attempt = attempts.start(tech, quiz, "en", long_ago, seed=1)
+    question = db.session.get(Question, attempt.items[0]["question"])
+    attempts.save_answer(attempt, 0, attempts.model_answer(question, attempt.items[0], "en"), long_ago)
+    assert complete() == 0
+    attempts.take(tech, quiz, long_ago, right=0, seed=1)  # closes the open one, failed
+    assert complete() == 0
+    pass_quiz(tech, course.quiz)
+    assert complete() == 1

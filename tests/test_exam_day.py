@@ -69,12 +69,19 @@ def test_exam_day_loses_nothing_and_counts_a_loss(exam):
     assert result["lost"] == 0 and result["ambiguous"] == 0, result["mismatches"]
     assert result["regraded_differently"] == 0 and result["left_open"] == 0, result["mismatches"]
     assert result["status_5xx"] == 0 and result["errors"] == 0 and result["no_reply"] == 0
+    # The sign-ins, the opening (starts and attempt pages) and the saves are reported apart.
+    assert all(result[k] is not None for k in ("login_p95_ms", "start_p95_ms", "attempt_page_p95_ms", "save_p95_ms"))
 
     # One acknowledged answer removed from the database: the script must report it lost.
     result = exam_day.run(base, second, "onboarding-final", duration_s=4, database_url=uri, think_s=0.02,
                           inject_loss=True, seed=2)
-    assert result["injected"] is not None
+    injected = result["injected"]
+    assert injected is not None
     assert result["lost"] == 1, result["mismatches"]
+    # … and it names that answer: the one removed, not some other.
+    named = [m for m in result["mismatches"] if ": acknowledged " in m]
+    assert named == [f"attempt {injected['attempt']} q{injected['index']}: acknowledged {injected['removed']!r}, "
+                     f"stored None"], result["mismatches"]
     assert result["status_5xx"] == 0 and result["errors"] == 0
 
 

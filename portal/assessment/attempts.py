@@ -150,12 +150,30 @@ def _locked(attempt: Attempt) -> Attempt:
                               .execution_options(populate_existing=True)).one()
 
 
-def save_answer(attempt: Attempt, index: int, response, now: datetime, lang: str | None = None) -> Attempt:
+def lock_own(attempt_id: int, user_id: int) -> Attempt | None:
+    """A user's attempt read under the lock on its row (as ``_locked``), in one statement: what
+    the answer endpoint starts with, so that a save is one locked read and one UPDATE of that
+    row. None (nothing locked) when there is no such attempt of this user."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(Attempt).where(Attempt.id == attempt_id).values(open_slot=Attempt.open_slot)
+                           .execution_options(synchronize_session=False))
+    attempt = db.session.scalars(select(Attempt).where(Attempt.id == attempt_id).with_for_update()
+                                 .execution_options(populate_existing=True)).one_or_none()
+    if attempt is None or attempt.user_id != user_id:
+        db.session.rollback()  # releases the lock
+        return None
+    return attempt
+
+
+def save_answer(attempt: Attempt, index: int, response, now: datetime, lang: str | None = None,
+                locked: bool = False) -> Attempt:
     """Keep one answer on the server as it is given (``lang``: the language the page showed it
     in; the attempt's own by default). After the deadline the attempt closes with what was
     saved, and the answer is refused. Runs under the attempt's lock: overlapping saves to one
-    attempt each keep their answer."""
-    attempt = _locked(attempt)
+    attempt each keep their answer (``locked``: the caller read it with ``lock_own`` in this
+    transaction, so it is not read again). Only the attempt's row is written; no question is read."""
+    if not locked:
+        attempt = _locked(attempt)
     if attempt.status != "open":
         db.session.commit()  # nothing changed: releases the lock
         raise AttemptError(_("This attempt is already closed."))
@@ -350,21 +368,32 @@ def shown(attempt: Attempt, lang: str | None = None) -> list[ShownQuestion]:
     in the other language are shown as the same answer in this one."""
     questions = {q.id: q for q in db.session.scalars(
         select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
-    out = []
-    for index, item in enumerate(attempt.items):
-        question = questions[item["question"]]
-        here = lang if lang and _fits(question, item, lang) else attempt.lang
-        data = question.data(here)
-        public = qtypes.get(question.type).public(data)
-        if item.get("order") and "choices" in public:
-            public = {**public, "choices": [public["choices"][i] for i in item["order"]]}
-        answer = (attempt.answers or {}).get(str(index))
-        given_in = attempt.answer_lang(index)
-        if answer is not None and given_in != here:
-            answer = qtypes.translate(question.type, question.data(given_in), data, answer)
-        out.append(ShownQuestion(index, question.type, question.text(here), public, answer, question.format,
-                                 question.image, here))
-    return out
+    return [_shown(attempt, index, item, questions[item["question"]], lang)
+            for index, item in enumerate(attempt.items)]
+
+
+def shown_one(attempt: Attempt, index: int, lang: str | None = None) -> ShownQuestion:
+    """One question of the attempt as ``shown`` gives it (reading that question only): what an
+    answer to it is read against when it is saved."""
+    item = attempt.items[index]
+    question = db.session.get(Question, item["question"])
+    if question is None:  # deleted from the bank since the draw: nothing to answer
+        raise AttemptError(_("There is no such question in this attempt."))
+    return _shown(attempt, index, item, question, lang)
+
+
+def _shown(attempt: Attempt, index: int, item: dict, question: Question, lang: str | None) -> ShownQuestion:
+    here = lang if lang and _fits(question, item, lang) else attempt.lang
+    data = question.data(here)
+    public = qtypes.get(question.type).public(data)
+    if item.get("order") and "choices" in public:
+        public = {**public, "choices": [public["choices"][i] for i in item["order"]]}
+    answer = (attempt.answers or {}).get(str(index))
+    given_in = attempt.answer_lang(index)
+    if answer is not None and given_in != here:
+        answer = qtypes.translate(question.type, question.data(given_in), data, answer)
+    return ShownQuestion(index, question.type, question.text(here), public, answer, question.format,
+                         question.image, here)
 
 
 def attempts_used(user, quiz: Quiz) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import User
@@ -109,6 +109,11 @@ class Attempt(db.Model):
     quiz: Mapped[Quiz] = relationship()
     user: Mapped["User"] = relationship()
 
+    def completes_nothing(self) -> bool:
+        """Not passed, now or before this unit of work's changes (an open attempt, every answer
+        saved to it, or a failed one): no course is completed by it (the assignment keeper skips it)."""
+        return not self.passed and not any(inspect(self).attrs.passed.history.deleted)
+
     def answer_lang(self, index: int) -> str:
         """The language the answer to item ``index`` was given in."""
         return (self.answer_langs or {}).get(str(index)) or self.lang
@@ -121,7 +126,9 @@ class ItemResponse(db.Model):
     upper and lower groups can be ranked without a join."""
     __tablename__ = "assessment_response"
     __table_args__ = (UniqueConstraint("attempt_id", "position"),
-                      Index("ix_assessment_response_quiz_question", "quiz_id", "question_id"))
+                      Index("ix_assessment_response_quiz_question", "quiz_id", "question_id"),
+                      # a report filtered by region, outlet or cohort reads its technicians' responses
+                      Index("ix_assessment_response_quiz_user", "quiz_id", "user_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("assessment_attempt.id", ondelete="CASCADE"))
@@ -140,7 +147,8 @@ class ItemChoice(db.Model):
     …), "true"/"false", a typed answer folded for comparison, or "answered"; one row per option
     of a multiple-answer question."""
     __tablename__ = "assessment_response_choice"
-    __table_args__ = (Index("ix_assessment_response_choice_quiz_question", "quiz_id", "question_id"),)
+    __table_args__ = (Index("ix_assessment_response_choice_quiz_question", "quiz_id", "question_id"),
+                      Index("ix_assessment_response_choice_quiz_user", "quiz_id", "user_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("assessment_response.id", ondelete="CASCADE"),

@@ -446,11 +446,15 @@ def _groups(where: list, sizes: dict[int, int]) -> dict[int, tuple[float, float]
                                                       ItemResponse.attempt_number)).label("rank"),
                      func.count().over(partition_by=ItemResponse.question_id).label("seen"))
               .where(*where, ItemResponse.question_id.in_(list(sizes))).subquery())
-    size = case(sizes, value=ranked.c.question_id, else_=1)
+    # Each question's group size, as a small table joined on (one CASE per question, not one per
+    # response: a CASE of a hundred branches evaluated twice per response was most of the query).
+    sized = (select(Question.id.label("question_id"), case(sizes, value=Question.id, else_=1).label("size"))
+             .where(Question.id.in_(list(sizes))).subquery())
     return {qid: (float(lower or 0), float(upper or 0)) for qid, lower, upper in db.session.execute(
         select(ranked.c.question_id,
-               func.sum(case((ranked.c.rank <= size, ranked.c.score), else_=0.0)),
-               func.sum(case((ranked.c.rank > ranked.c.seen - size, ranked.c.score), else_=0.0)))
+               func.sum(case((ranked.c.rank <= sized.c.size, ranked.c.score), else_=0.0)),
+               func.sum(case((ranked.c.rank > ranked.c.seen - sized.c.size, ranked.c.score), else_=0.0)))
+        .join(sized, sized.c.question_id == ranked.c.question_id)
         .group_by(ranked.c.question_id))}
 
 

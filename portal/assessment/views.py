@@ -135,23 +135,32 @@ def attempt(attempt_id: int):
 @bp.route("/attempts/<int:attempt_id>/answer", methods=["POST"])
 @roles_required("technician")
 def answer(attempt_id: int):
-    """Save one answer (the page calls this as each answer is given)."""
-    item = _own_attempt_or_404(attempt_id)
+    """Save one answer (the page calls this as each answer is given). A save reads the attempt
+    under its row lock, reads and validates the one question answered, and updates that row:
+    its cost does not grow with the attempt's length (at the start of an exam hundreds save at once)."""
+    item = engine.lock_own(attempt_id, current_user.id)
+    if item is None:
+        abort(404)
     index = parse_int(request.form.get("index"), 0, len(item.items) - 1)
     if index is None:
+        db.session.rollback()  # releases the lock
         return jsonify(ok=False, error=_("There is no such question in this attempt.")), 400
     if item.status != "open":
+        db.session.rollback()
         return jsonify(ok=False, closed=True, error=_("This attempt is already closed."),
-                       result=url_for("assessment.result", attempt_id=item.id)), 409
-    lang = _posted_lang()
-    question = engine.shown(item, lang)[index]
+                       result=url_for("assessment.result", attempt_id=attempt_id)), 409
     try:
-        engine.save_answer(item, index, svc.response_from_form(request.form, question), now(), question.lang)
+        question = engine.shown_one(item, index, _posted_lang())
+        response = svc.response_from_form(request.form, question)
+        answers, total = {**(item.answers or {}), str(index): response}, len(item.items)  # (not re-read after the commit)
+        engine.save_answer(item, index, response, now(), question.lang, locked=True)
     except engine.AttemptError as problem:
-        return jsonify(ok=False, closed=item.status != "open", error=str(problem),
-                       result=url_for("assessment.result", attempt_id=item.id)), 409
-    answered = sum(1 for v in (item.answers or {}).values() if v not in (None, [], {}))
-    return jsonify(ok=True, answered=answered, total=len(item.items))
+        closed = item.status != "open"  # closed by this save when its deadline had passed
+        db.session.rollback()  # releases the lock if it is still held
+        return jsonify(ok=False, closed=closed, error=str(problem),
+                       result=url_for("assessment.result", attempt_id=attempt_id)), 409
+    answered = sum(1 for v in answers.values() if v not in (None, [], {}))
+    return jsonify(ok=True, answered=answered, total=total)
 
 
 @bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])

@@ -81,6 +81,8 @@ def affected(session: Session) -> tuple[set[int], bool]:
     users: set[int] = set()
     changed = [o for o in session.dirty if session.is_modified(o, include_collections=False)]
     for obj in [*session.new, *changed, *session.deleted]:
+        if isinstance(obj, Attempt) and obj.status == "open":
+            continue  # decisions read graded attempts only; an exam-taker's saves change an open one
         if isinstance(obj, EVERYONE):
             return users, True
         owner = _owner(session, obj)

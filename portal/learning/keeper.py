@@ -3,7 +3,7 @@ stays equal to the live rule): the writers and the flush listener."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from flask import has_app_context
 from sqlalchemy import delete, event, inspect, select, update
@@ -19,6 +19,10 @@ T = AssignmentMember.__table__
 # Rows of other modules that belong to one technician and may complete a course for them
 # (model class → attribute naming the technician); create_app adds assessment's attempts.
 USER_ROWS: dict[type, str] = {LessonProgress: "user_id", User: "id", UserRole: "user_id"}
+# Of those kinds, rows that complete nothing while the test holds, whether made, changed or
+# deleted (create_app adds assessment's: an attempt still open, whose saved answers change at
+# every answer an exam-taker gives, or a failed one, has no pass to complete a course with).
+INERT: dict[type, Callable[[object], bool]] = {}
 CHUNK = 2000  # ids per IN list (SQLite's limit on bound values)
 
 
@@ -128,7 +132,8 @@ def _after_flush(session: Session, _context) -> None:
         # here; run `flask learning-members rebuild` after it.
         return
     changed = [o for o in session.dirty if session.is_modified(o, include_collections=False) and _matters(o)]
-    touched = [*session.new, *changed, *session.deleted]
+    touched = [o for o in (*session.new, *changed, *session.deleted)
+               if not (type(o) in INERT and INERT[type(o)](o))]
     if not touched:
         return
     users: set[int] = set()
