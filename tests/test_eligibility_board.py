@@ -131,7 +131,7 @@ class World:
     def issue(self):
         tech, tier = self.tech(), self.rng.choice(certs.active_tiers())
         if certs.holding(tech, tier) is None:
-            certs.issue(tech, tier, self.day - timedelta(days=self.rng.choice([0, 200, 400])),
+            certs.issue(tech, tier, self.day - timedelta(days=self.rng.choice([0, 200, 360, 364, 400])),
                         by=self.users["trainer"], note="records", force=True)
 
     def change_certificate(self):
@@ -199,11 +199,16 @@ class World:
         tech.start_date = self.day - timedelta(days=self.rng.choice([0, 5, 400]))
         db.session.commit()
 
+    def sweep(self):
+        certs.sweep(self.day)
+        db.session.commit()
+
     def next_day(self):
-        self.day += timedelta(days=self.rng.choice([1, 10, 40]))
+        self.day += timedelta(days=self.rng.choice([1, 1, 3, 10, 40]))
 
     STEPS = ("lesson_done", "course_done", "attempt", "signoff", "issue", "change_certificate", "audit", "amend",
-             "contribution", "assignment", "late_joiner", "leave", "start_date", "next_day")
+             "contribution", "assignment", "late_joiner", "leave", "start_date", "sweep",
+             "next_day", "next_day")
 
 
 @pytest.fixture
@@ -215,14 +220,16 @@ def audit_template(app, courses, tmp_path):
     return db.session.scalar(select(AuditTemplate).where(AuditTemplate.slug == "test-visit"))
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_kept_figures_equal_the_live_decision_after_random_changes(tiers, users, audit_template, make_user, seed):
-    """After every change: no figure left fresh differs from the live decision (so the change
-    marked what it moved); after the refresh, the kept board is the live board."""
+    """After every change, and after days passing with no change at all: no figure left fresh
+    differs from the live decision (so the change marked what it moved, and each figure's
+    recheck day came no later than the date changed it); after the refresh, the kept board is
+    the live board."""
     world = World(random.Random(seed), users, audit_template, make_user)
     board.refresh_all(world.day)
     done = []
-    for _step in range(40):
+    for _step in range(50):
         name = world.rng.choice(World.STEPS)
         getattr(world, name)()
         done.append(name)
@@ -256,10 +263,47 @@ def test_a_refresh_does_not_overwrite_a_mark_made_while_it_decided(tiers, users)
     assert db.session.get(EligibilityStatus, (seen[0], seen[1])).stale
 
 
-def test_figures_decided_on_an_earlier_day_are_stale(tiers, users):
+def test_a_figure_is_stale_from_the_day_the_date_alone_may_change_it_and_not_before(tiers, users):
+    """A day passing no longer makes every figure stale: only those whose recheck day has come
+    (here the senior tier's month at the certified tier completed, then its certificate
+    expiring); the certified tier's figure does not depend on the date and stays fresh."""
+    tech, certified, senior = users["technician"], tiers["certified"], tiers["senior"]
+    cert = certs.issue(tech, certified, START - timedelta(days=10), by=users["trainer"], note="paper", force=True)
     board.refresh_all(START)
-    assert kept(START, fresh_only=True)
-    assert kept(START + timedelta(days=1), fresh_only=True) == {}
+    rows = {r.tier_id: r for r in db.session.scalars(select(EligibilityStatus))}
+    month = date(2026, 12, 10)  # issued 10 Nov: a month at the tier below from 10 Dec
+    assert rows[certified.id].held and rows[certified.id].recheck_on is None
+    assert rows[senior.id].recheck_on == month
+    assert set(kept(month - timedelta(days=1), fresh_only=True)) == {(tech.id, certified.id), (tech.id, senior.id)}
+    assert set(kept(month, fresh_only=True)) == {(tech.id, certified.id)}
+    board.refresh_all(month)  # a month held: the next change by date is the certificate's expiry
+    row = db.session.get(EligibilityStatus, (tech.id, senior.id))
+    assert row.recheck_on == cert.valid_until + timedelta(days=1) and not row.stale
+    assert_kept_equals_live(month)
+    assert_kept_equals_live(cert.valid_until)
+    assert_kept_equals_live(cert.valid_until + timedelta(days=1))
+
+
+def test_the_migration_marks_the_rows_kept_before_it_stale(tiers, users):
+    """Rows decided before recheck days were kept have none: the migration marks them all stale,
+    so none is trusted past a day its decision may have changed."""
+    import importlib.util
+    from pathlib import Path
+
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    board.refresh_all(START)
+    path = next(Path("migrations/versions").glob("*_b7e3d91f5c28_*.py"))
+    spec = importlib.util.spec_from_file_location("recheck_migration", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    connection = db.session.connection()
+    module.op = Operations(MigrationContext.configure(connection))
+    module.downgrade()
+    module.upgrade()
+    db.session.commit()
+    assert kept(START, fresh_only=False) and kept(START, fresh_only=True) == {}
 
 
 # --- the page ---------------------------------------------------------------------------------
