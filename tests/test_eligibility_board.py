@@ -28,7 +28,7 @@ from .test_audits import PERFECT, TEMPLATE
 from portal.certification.loader import load_tiers
 from portal.certification.models import Tier
 
-from .test_certification import ctx, onboarding, q3  # noqa: F401  (ctx: a fixture)
+from .test_certification import ctx, make_tier1_eligible, onboarding, q3  # noqa: F401  (ctx: a fixture)
 
 START = date(2026, 11, 20)
 
@@ -304,6 +304,47 @@ def test_the_migration_marks_the_rows_kept_before_it_stale(tiers, users):
     module.upgrade()
     db.session.commit()
     assert kept(START, fresh_only=False) and kept(START, fresh_only=True) == {}
+
+
+@pytest.mark.parametrize("only", [False, True])
+def test_the_download_is_the_live_board_batch_by_batch_with_stale_figures_refreshed(
+        app, client, tiers, users, audit_template, make_user, monkeypatch, only):
+    """The board's CSV (every technician, read a few at a time from the kept figures) equals the
+    board decided live for every technician, the way the download was made before, also when
+    figures were stale (marked by a change, or past their recheck day)."""
+    import csv
+    import io
+
+    from flask_babel import ngettext
+
+    from portal.certification.rules import effective_status, status_label
+    from portal.csvexport import place, word
+
+    monkeypatch.setattr(board, "EXPORT_BATCH", 2)
+    world = World(random.Random(7), users, audit_template, make_user)
+    for _n in range(6):
+        world.late_joiner()
+    make_tier1_eligible(world.techs[-1], users["trainer"])
+    for _step in range(25):
+        getattr(world, world.rng.choice(World.STEPS))()
+    board.refresh_all(START)  # figures of an earlier day: past many recheck days today
+    board.mark_users([world.techs[2].id])
+    db.session.commit()
+    login(client, "trainer")
+    raw = client.get("/certificates/eligibility?format=csv" + ("&only=eligible" if only else "")).get_data()
+    got = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))[1:]
+    today = local_today()
+    with app.test_request_context():
+        def cell(held, check):
+            if held:
+                return status_label(effective_status(held, today))
+            return word("eligible") if check.eligible else ngettext(
+                "%(num)d requirement unmet", "%(num)d requirements unmet", len(check.unmet))
+
+        expected = [[u.username, u.name, *place(u.outlet)] + [cell(h, e) for _t, h, e in cells]
+                    for u, cells in certs.eligibility_board(certs.active_tiers(), today, only_eligible=only)]
+    expected.sort(key=lambda row: row[0])
+    assert got == expected and len(expected) >= (1 if only else 7)
 
 
 # --- the page ---------------------------------------------------------------------------------

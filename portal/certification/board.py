@@ -348,3 +348,43 @@ def freshness(today: date, tier_ids: list[int]) -> tuple[int, object]:
     awaiting = db.session.scalar(select(func.count()).where(T.tier_id.in_(tier_ids), is_stale(today))) or 0
     as_of = db.session.scalar(select(func.min(T.computed_at)).where(T.computed_at.is_not(None)))
     return awaiting, as_of
+
+
+EXPORT_BATCH = 500  # technicians read (and their stale rows refreshed) at a time by ``export_rows``
+
+
+def export_rows(tiers: list[Tier], today: date, only_eligible: bool = False):
+    """Every active technician by username with, per tier, (tier, certificate held or None,
+    eligible, unmet) — the board's download. Read ``EXPORT_BATCH`` technicians at a time (by
+    username, from the last one read), each batch's stale rows refreshed first, so the figures
+    are current however many were stale, and memory and each step stay the size of a batch.
+    With ``only_eligible``: those eligible for at least one of ``tiers``."""
+    tier_ids = [t.id for t in tiers] or [-1]
+    after = None
+    while True:
+        people = technicians().with_only_columns(User.id, User.username).order_by(User.username)
+        if after is not None:
+            people = people.where(User.username > after)
+        batch = db.session.execute(people.limit(EXPORT_BATCH)).all()
+        if not batch:
+            return
+        after = batch[-1][1]
+        ids = [uid for uid, _name in batch]
+        refresh_users(ids, tiers, today)
+        found = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)).options(
+            selectinload(User.outlet)))}
+        kept = {(r.user_id, r.tier_id): r for r in db.session.scalars(
+            select(T).where(T.user_id.in_(ids), T.tier_id.in_(tier_ids)))}
+        held = {(c.user_id, c.tier_id): c for c in db.session.scalars(select(Certificate).where(
+            Certificate.user_id.in_(ids), Certificate.tier_id.in_(tier_ids), Certificate.status != "revoked")
+            .order_by(Certificate.id))}
+        for uid in ids:
+            if uid not in found:
+                continue
+            cells = []
+            for tier in tiers:
+                row, cert = kept.get((uid, tier.id)), held.get((uid, tier.id))
+                cells.append((tier, cert, bool(cert is None and row and row.eligible), row.unmet if row else 0))
+            if not only_eligible or any(eligible for _t, _c, eligible, _u in cells):
+                yield found[uid], cells
+        db.session.expunge_all()  # the batch is written out: keep the session the size of one

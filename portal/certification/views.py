@@ -231,19 +231,26 @@ def board():
 
 
 def _board_export(tiers, today, only: bool):
-    rows = svc.eligibility_board(tiers, today, only_eligible=only)
-
-    def cell(held, check):
+    """The whole board (every technician, not a page) from the kept figures, streamed: read a
+    batch of technicians at a time, their stale figures refreshed first
+    (``board.export_rows``)."""
+    def cell(held, eligible: bool, unmet: int):
         if held:
             return status_label(effective_status(held, today))
-        return word("eligible") if check.eligible else ngettext(
-            "%(num)d requirement unmet", "%(num)d requirements unmet", len(check.unmet))
+        return word("eligible") if eligible else ngettext(
+            "%(num)d requirement unmet", "%(num)d requirements unmet", unmet)
 
     lang = user_lang()
-    return table_response(columns("username", "name", "outlet", "outlet_name") + [t.title(lang) for t in tiers],
-                          ([u.username, u.name, *place(u.outlet)]
-                           + [cell(h, e) for _t, h, e in cells] for u, cells in rows),
-                          f"eligibility-{today.isoformat()}", request.args["format"])
+    header = columns("username", "name", "outlet", "outlet_name") + [t.title(lang) for t in tiers]
+    tier_ids = [t.id for t in tiers]
+
+    def rows():
+        # Once the view has returned: in an application context (and session) of its own.
+        shown = list(db.session.scalars(select(Tier).where(Tier.id.in_(tier_ids)).order_by(Tier.level)))
+        for user, cells in eligibility_board.export_rows(shown, today, only_eligible=only):
+            yield [user.username, user.name, *place(user.outlet)] + [cell(h, e, n) for _t, h, e, n in cells]
+
+    return table_response(header, rows(), f"eligibility-{today.isoformat()}", request.args["format"], lazy=True)
 
 
 @bp.route("/certificates/eligibility/<username>/<tier_code>", methods=["GET", "POST"])
