@@ -391,6 +391,32 @@ def test_eligible_only_and_its_counts_read_the_kept_figures(app, client, many, u
     assert _rows(senior) == [] and "data-cell=\"t03/certified\"" not in senior
 
 
+def test_the_counts_are_exact_when_few_figures_are_stale_and_say_how_many_wait_when_many_are(
+        app, client, many, users, monkeypatch):
+    from .test_certification import make_tier1_eligible
+
+    def awaiting(html: str) -> int:
+        import re
+
+        return int(re.search(r'data-awaiting="(\d+)"', html).group(1))
+
+    today = local_today()
+    board.refresh_all(today)
+    make_tier1_eligible(many[5], users["trainer"])  # marks two figures, of a technician on page 2
+    login(client, "trainer")
+    first = client.get("/certificates/eligibility").get_data(as_text=True)
+    assert 'data-eligible-count="certified" data-n="1"' in first and awaiting(first) == 0
+    monkeypatch.setattr(board, "REQUEST_BUDGET", 4)
+    board.mark_everyone()  # e.g. a content load: 16 figures stale, more than the page may refresh
+    db.session.commit()
+    page = client.get("/certificates/eligibility").get_data(as_text=True)
+    assert awaiting(page) == 16 - 3 * 2  # the page's own three technicians × two tiers are refreshed
+    assert "figures await their refresh" in page
+    assert 'data-eligible-count="certified" data-n="1"' in page  # as last decided
+    assert board.refresh_all(today) == 10
+    assert awaiting(client.get("/certificates/eligibility").get_data(as_text=True)) == 0
+
+
 def test_flask_daily_refreshes_every_stale_figure(app, runner, tiers, users):
     result = runner.invoke(args=["daily"])
     assert result.exit_code == 0, result.output

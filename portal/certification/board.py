@@ -54,7 +54,7 @@ from ..learning.models import Assignment, Course, CourseModule, Lesson, LessonPr
 from .models import Certificate, CertificateEvent, EligibilityStatus, Tier
 from .rules import standings
 
-REQUEST_BUDGET = 100  # stale rows a page may refresh besides its own before filtering
+REQUEST_BUDGET = 300  # stale rows a page may refresh besides its own before filtering and counting
 BATCH = 200  # rows refreshed per transaction by ``refresh_all``
 
 # Whose rows a change concerns: the attribute naming the technician.
@@ -284,7 +284,7 @@ class BoardPage:
     per_page: int
     eligible_counts: dict[int, int]  # tier id → technicians of the filters eligible for it
     awaiting: int  # kept figures (whole network) not decided for today yet
-    as_of: object  # the oldest decision time among the kept figures (None: none yet)
+    as_of: object  # when the oldest of those was decided (None: none awaits, or never decided)
 
     # The names of Flask-SQLAlchemy's Pagination, for the ``pager`` macro.
     has_prev = property(lambda self: self.page > 1)
@@ -306,9 +306,14 @@ def board_page(tiers: list[Tier], today: date, page: int = 1, per_page: int = 50
                region_id=None, province_id=None, outlet_id=None) -> BoardPage:
     """One page of the board, technicians by username, each against ``tiers``. With
     ``only_eligible``: those eligible (by the kept figures) for at least one of ``tiers``. The
-    counts are SQL aggregates over the kept rows (the eligible ones through their index)."""
+    counts are SQL aggregates over the kept rows (the eligible ones through their index), every
+    stale row of the network refreshed first when there are no more than ``REQUEST_BUDGET``."""
     tier_ids = [t.id for t in tiers] or [-1]
-    if only_eligible:
+    # Before the counts and the filter read the kept figures: when few are stale (those whose
+    # recheck day came today, those a change marked) they are all decided now, so the counts are
+    # exact; after a change that marked many, they wait for ``flask daily`` (or the pages that
+    # show them) and the page says how many.
+    if 0 < freshness(today, tier_ids)[0] <= REQUEST_BUDGET:
         refresh_some(tiers, today)
     people = technicians(region_id, province_id, outlet_id)
     if only_eligible:
@@ -343,11 +348,13 @@ def board_page(tiers: list[Tier], today: date, page: int = 1, per_page: int = 50
 
 
 def freshness(today: date, tier_ids: list[int]) -> tuple[int, object]:
-    """(kept figures of the whole network awaiting a refresh, when the oldest current one was
-    decided): through the indexes on ``stale``, ``computed_on`` and ``computed_at``."""
-    awaiting = db.session.scalar(select(func.count()).where(T.tier_id.in_(tier_ids), is_stale(today))) or 0
-    as_of = db.session.scalar(select(func.min(T.computed_at)).where(T.computed_at.is_not(None)))
-    return awaiting, as_of
+    """(kept figures of the network's technicians awaiting a refresh, when the oldest of those
+    was decided — None when none awaits or none was ever decided): through the indexes on
+    ``stale``, ``computed_on`` and ``recheck_on``. With none awaiting every figure is current."""
+    awaiting, as_of = db.session.execute(select(func.count(), func.min(T.computed_at)).where(
+        T.tier_id.in_(tier_ids), is_stale(today),
+        T.user_id.in_(technicians_query().with_only_columns(User.id)))).one()  # (rows of those who left wait for nothing)
+    return awaiting or 0, as_of
 
 
 EXPORT_BATCH = 500  # technicians read (and their stale rows refreshed) at a time by ``export_rows``
