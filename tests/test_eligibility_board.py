@@ -206,6 +206,12 @@ class World:
     def next_day(self):
         self.day += timedelta(days=self.rng.choice([1, 1, 3, 10, 40]))
 
+    # Weighted to what makes decisions turn on dates alone: certificates of the tier below issued
+    # at various ages (expiring, a month held), audits (leaving a 1-month window), quarterly
+    # courses falling due, days passing.
+    DATE_STEPS = ("issue", "issue", "audit", "audit", "contribution", "course_done", "assignment", "sweep",
+                  "change_certificate", "next_day", "next_day", "next_day")
+
     STEPS = ("lesson_done", "course_done", "attempt", "signoff", "issue", "change_certificate", "audit", "amend",
              "contribution", "assignment", "late_joiner", "leave", "start_date", "sweep",
              "next_day", "next_day")
@@ -220,8 +226,10 @@ def audit_template(app, courses, tmp_path):
     return db.session.scalar(select(AuditTemplate).where(AuditTemplate.slug == "test-visit"))
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_kept_figures_equal_the_live_decision_after_random_changes(tiers, users, audit_template, make_user, seed):
+@pytest.mark.parametrize("seed,steps", [(1, "STEPS"), (2, "STEPS"), (3, "STEPS"), (4, "DATE_STEPS"), (5, "DATE_STEPS"),
+                                        (6, "DATE_STEPS"), (7, "DATE_STEPS")])
+def test_kept_figures_equal_the_live_decision_after_random_changes(tiers, users, audit_template, make_user, seed,
+                                                                   steps):
     """After every change, and after days passing with no change at all: no figure left fresh
     differs from the live decision (so the change marked what it moved, and each figure's
     recheck day came no later than the date changed it); after the refresh, the kept board is
@@ -230,11 +238,11 @@ def test_kept_figures_equal_the_live_decision_after_random_changes(tiers, users,
     board.refresh_all(world.day)
     done = []
     for _step in range(50):
-        name = world.rng.choice(World.STEPS)
+        name = world.rng.choice(getattr(World, steps))
         getattr(world, name)()
         done.append(name)
         assert_kept_equals_live(world.day)
-    assert len(set(done)) >= 8, done
+    assert len(set(done)) >= 7, done
 
 
 def test_a_change_that_is_rolled_back_leaves_the_figures_fresh_and_a_committed_one_marks_them(tiers, users):
