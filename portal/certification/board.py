@@ -313,8 +313,9 @@ def board_page(tiers: list[Tier], today: date, page: int = 1, per_page: int = 50
     # recheck day came today, those a change marked) they are all decided now, so the counts are
     # exact; after a change that marked many, they wait for ``flask daily`` (or the pages that
     # show them) and the page says how many.
-    if 0 < freshness(today, tier_ids)[0] <= REQUEST_BUDGET:
-        refresh_some(tiers, today)
+    stale = _stale_rows(today, tier_ids, limit=REQUEST_BUDGET + 1)  # (reads no more than that)
+    if len(stale) <= REQUEST_BUDGET:
+        _refresh_rows(stale, today)
     people = technicians(region_id, province_id, outlet_id)
     if only_eligible:
         people = _eligible_for(people, tier_ids)
