@@ -358,6 +358,15 @@ def freshness(today: date, tier_ids: list[int]) -> tuple[int, object]:
     return awaiting or 0, as_of
 
 
+@dataclass
+class Person:
+    """A technician as the download shows them (no ORM object per row)."""
+
+    username: str
+    name: str
+    outlet: object  # the Outlet, or None
+
+
 EXPORT_BATCH = 500  # technicians read (and their stale rows refreshed) at a time by ``export_rows``
 
 
@@ -379,10 +388,14 @@ def export_rows(tiers: list[Tier], today: date, only_eligible: bool = False):
         after = batch[-1][1]
         ids = [uid for uid, _name in batch]
         refresh_users(ids, tiers, today)
-        found = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)).options(
-            selectinload(User.outlet)))}
-        kept = {(r.user_id, r.tier_id): r for r in db.session.scalars(
-            select(T).where(T.user_id.in_(ids), T.tier_id.in_(tier_ids)))}
+        found = {uid: Person(username, name, outlet_id) for uid, username, name, outlet_id in db.session.execute(
+            select(User.id, User.username, User.name, User.outlet_id).where(User.id.in_(ids)))}
+        outlets = {o.id: o for o in db.session.scalars(select(Outlet).where(
+            Outlet.id.in_({p.outlet for p in found.values() if p.outlet is not None})))}
+        for person in found.values():
+            person.outlet = outlets.get(person.outlet)
+        kept = {(uid, tid): (eligible, unmet) for uid, tid, eligible, unmet in db.session.execute(
+            select(T.user_id, T.tier_id, T.eligible, T.unmet).where(T.user_id.in_(ids), T.tier_id.in_(tier_ids)))}
         held = {(c.user_id, c.tier_id): c for c in db.session.scalars(select(Certificate).where(
             Certificate.user_id.in_(ids), Certificate.tier_id.in_(tier_ids), Certificate.status != "revoked")
             .order_by(Certificate.id))}
@@ -391,8 +404,8 @@ def export_rows(tiers: list[Tier], today: date, only_eligible: bool = False):
                 continue
             cells = []
             for tier in tiers:
-                row, cert = kept.get((uid, tier.id)), held.get((uid, tier.id))
-                cells.append((tier, cert, bool(cert is None and row and row.eligible), row.unmet if row else 0))
+                (eligible, unmet), cert = kept.get((uid, tier.id), (False, 0)), held.get((uid, tier.id))
+                cells.append((tier, cert, bool(cert is None and eligible), unmet))
             if not only_eligible or any(eligible for _t, _c, eligible, _u in cells):
                 yield found[uid], cells
         db.session.expunge_all()  # the batch is written out: keep the session the size of one
