@@ -792,6 +792,35 @@ def test_the_register_pages_keep_their_filters_and_the_download_has_every_page(a
     assert [r["number"] for r in workbook] == listed
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_register_download_has_each_certificates_values_in_the_readers_language(app, issued, tiers, make_user,
+                                                                                    lang):
+    """The download reads plain columns (no objects per row): each row is what the certificate,
+    its holder, tier and place say, as the page shows them (an active one past its date as
+    expired; a holder without an outlet with empty places)."""
+    from portal.csvexport import place, yes_no
+
+    nowhere = make_user("no-outlet", "technician", name="无网点")
+    certs.issue(nowhere, tiers["certified"], date.today(), force=True, note="x")
+    client = app.test_client()
+    login(client, "trainer")
+    got = list(csv.reader(io.StringIO(client.get(f"/certificates/?format=csv&lang={lang}").get_data(as_text=True)
+                                      .lstrip("\ufeff"))))[1:]
+    today = date.today()
+    with app.test_request_context(f"/?lang={lang}"):
+        from flask_babel import force_locale
+
+        with force_locale(lang if lang == "en" else "zh_CN"):
+            expected = []
+            for cert in certs.register(today=today):
+                outlet, status = cert.user.outlet, rules.effective_status(cert, today)
+                expected.append([cert.number, cert.user.username, cert.user.name, cert.tier.code, cert.tier.title(lang),
+                                 status, rules.status_label(status), cert.issued_on.isoformat(),
+                                 cert.valid_until.isoformat(), *place(outlet), *place(outlet.province if outlet else None),
+                                 *place(outlet.province.region if outlet else None), yes_no(cert.forced)])
+    assert got == expected and len(got) == 5 and any(row[9] == "" for row in got)
+
+
 def test_the_register_counts_statuses_in_sql_as_the_rules_read_them(app, issued):
     """An active certificate past its date is listed as expired, never as active."""
     today = date.today()

@@ -11,11 +11,17 @@ How the kept rows stay equal to the live decision (``rules.eligibility``):
   course, module, lesson or task, a quiz, an outlet or province) marks every row stale. The
   mark is ``UPDATE … SET stale = true, version = version + 1`` on the flush's own connection, so
   it commits or rolls back with the change. The lower modules import nothing from here.
-* **Dates.** A row decided for an earlier day is stale: certificates expire, time at the tier
-  below accrues, audits leave the 12-month window and a new quarterly course becomes current.
-* **Refreshed where it is needed.** A page refreshes the stale rows of the technicians it shows
-  and, within ``REQUEST_BUDGET``, other stale rows before it filters on the kept figures;
-  ``flask daily`` refreshes every stale row. The page says how many figures still await a
+* **Dates.** Certificates expire, time at the tier below accrues, audits leave the window and
+  a new quarterly course becomes current, with no change to mark anything. Each row keeps the
+  first day its decision can change so (``recheck_on``, from ``eligibility.changes_on``) and is
+  stale from that day: the condition is in ``is_stale``, so nothing has to run at midnight, and
+  a day passing makes stale only the rows whose day has come, not the whole board.
+* **Refreshed where it is needed, in batches.** A page refreshes the stale rows of the
+  technicians it shows and, within ``REQUEST_BUDGET``, other stale rows before it filters on
+  the kept figures; ``flask daily`` refreshes every stale row. A refresh decides its rows tier
+  by tier with the facts of all their technicians gathered at once (``rules.standings``), so
+  a change that marks every row (a tier's rules, a content load) costs a few queries per
+  ``BATCH`` rows, not a dozen per row. The page says how many figures still await a
   refresh and as of when the figures were decided.
 * **No lost mark.** A refresh reads the row's version before deciding and writes its result
   only ``WHERE version`` is still that one: a change committed meanwhile leaves the row stale.
@@ -32,7 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import event, exists, func, inspect, literal, or_, select, update
+from sqlalchemy import and_, bindparam, event, exists, func, inspect, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -46,10 +52,10 @@ from ..extensions import db
 from ..kb.models import Contribution
 from ..learning.models import Assignment, Course, CourseModule, Lesson, LessonProgress, PracticalTask, SignOff
 from .models import Certificate, CertificateEvent, EligibilityStatus, Tier
-from .rules import eligibility
+from .rules import standings
 
-REQUEST_BUDGET = 100  # stale rows a page may refresh besides its own before filtering
-BATCH = 200  # rows refreshed per transaction by ``refresh_all``
+REQUEST_BUDGET = 300  # stale rows a page may refresh besides its own before filtering and counting
+BATCH = 1000  # rows refreshed per transaction by ``refresh_all`` (decided together: see ``_refresh_rows``)
 
 # Whose rows a change concerns: the attribute naming the technician.
 ONE_USER = {Attempt: "user_id", SignOff: "user_id", LessonProgress: "user_id", Audit: "technician_id",
@@ -148,8 +154,11 @@ def connect() -> None:
 
 
 def is_stale(today: date):
-    """The SQL condition of a row that must be decided again."""
-    return or_(T.stale.is_(True), T.computed_on.is_(None), T.computed_on < today)
+    """The SQL condition of a row that must be decided again: marked by a change, never decided,
+    or its recheck day has come (the date alone may have changed it). A row decided for a later
+    day than ``today`` is not trusted either."""
+    return or_(T.stale.is_(True), T.computed_on.is_(None), and_(T.recheck_on.is_not(None), T.recheck_on <= today),
+               T.computed_on > today)  # (no NULL comparison left bare: ``~is_stale`` must be false or true)
 
 
 def _technicians_select(user_ids: list[int] | None):
@@ -180,32 +189,40 @@ def _insert_missing(user_ids: list[int] | None, tier_ids: list[int]) -> None:
     db.session.commit()
 
 
-def _decide(user: User, tier: Tier, today: date) -> dict:
-    held = db.session.scalar(select(Certificate.id).where(
-        Certificate.user_id == user.id, Certificate.tier_id == tier.id, Certificate.status != "revoked")) is not None
-    if held:
-        return {"held": True, "eligible": False, "unmet": 0}
-    check = eligibility(user, tier, today)
-    return {"held": False, "eligible": check.eligible, "unmet": len(check.unmet)}
-
-
 def _refresh_rows(rows: list[tuple[int, int, int]], today: date) -> int:
     """Decide the given (user_id, tier_id, version) rows and write each result if the row's
-    version is unchanged. Returns how many were written."""
+    version is unchanged. The facts are gathered tier by tier for all the rows' technicians at
+    once (``rules.standings``: a few queries per batch, not a dozen per row). Returns how many
+    were written."""
     if not rows:
         return 0
-    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_({r[0] for r in rows})))}
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_({r[0] for r in rows})).options(
+        selectinload(User.outlet).selectinload(Outlet.province), selectinload(User.role_rows)))}
     tiers = {t.id: t for t in db.session.scalars(select(Tier).where(Tier.id.in_({r[1] for r in rows})))}
+    decided: dict[tuple[int, int], dict] = {}
+    for tier in tiers.values():
+        ids = [r[0] for r in rows if r[1] == tier.id and r[0] in users]
+        held = set(db.session.scalars(select(Certificate.user_id).where(
+            Certificate.user_id.in_(ids), Certificate.tier_id == tier.id, Certificate.status != "revoked")))
+        found = standings([users[i] for i in ids if i not in held], tier, today)
+        for uid in ids:
+            if uid in held:  # held: not eligible, nothing unmet, and time does not change that
+                decided[(uid, tier.id)] = {"held": True, "eligible": False, "unmet": 0, "recheck_on": None}
+            else:
+                one = found[uid]
+                decided[(uid, tier.id)] = {"held": False, "eligible": one.eligible, "unmet": one.unmet,
+                                           "recheck_on": one.recheck_on}
+    now, table = utcnow(), T.__table__
+    params = [{"u": user_id, "t": tier_id, "v": version, **decided[(user_id, tier_id)]}
+              for user_id, tier_id, version in rows if (user_id, tier_id) in decided]
     written = 0
-    for user_id, tier_id, version in rows:
-        user, tier = users.get(user_id), tiers.get(tier_id)
-        if user is None or tier is None:
-            continue
-        values = _decide(user, tier, today)
-        written += db.session.execute(
-            update(T).where(T.user_id == user_id, T.tier_id == tier_id, T.version == version)
-            .values(stale=False, computed_on=today, computed_at=utcnow(), **values)
-            .execution_options(synchronize_session=False)).rowcount
+    if params:  # one statement sent for the lot (executemany), each row written only at its version
+        written = db.session.connection().execute(
+            update(table).where(table.c.user_id == bindparam("u"), table.c.tier_id == bindparam("t"),
+                                table.c.version == bindparam("v"))
+            .values(held=bindparam("held"), eligible=bindparam("eligible"), unmet=bindparam("unmet"),
+                    recheck_on=bindparam("recheck_on"), stale=False, computed_on=today, computed_at=now),
+            params).rowcount
     db.session.commit()
     return written
 
@@ -269,7 +286,7 @@ class BoardPage:
     per_page: int
     eligible_counts: dict[int, int]  # tier id → technicians of the filters eligible for it
     awaiting: int  # kept figures (whole network) not decided for today yet
-    as_of: object  # the oldest decision time among the kept figures (None: none yet)
+    as_of: object  # when the oldest of those was decided (None: none awaits, or never decided)
 
     # The names of Flask-SQLAlchemy's Pagination, for the ``pager`` macro.
     has_prev = property(lambda self: self.page > 1)
@@ -291,10 +308,16 @@ def board_page(tiers: list[Tier], today: date, page: int = 1, per_page: int = 50
                region_id=None, province_id=None, outlet_id=None) -> BoardPage:
     """One page of the board, technicians by username, each against ``tiers``. With
     ``only_eligible``: those eligible (by the kept figures) for at least one of ``tiers``. The
-    counts are SQL aggregates over the kept rows (the eligible ones through their index)."""
+    counts are SQL aggregates over the kept rows (the eligible ones through their index), every
+    stale row of the network refreshed first when there are no more than ``REQUEST_BUDGET``."""
     tier_ids = [t.id for t in tiers] or [-1]
-    if only_eligible:
-        refresh_some(tiers, today)
+    # Before the counts and the filter read the kept figures: when few are stale (those whose
+    # recheck day came today, those a change marked) they are all decided now, so the counts are
+    # exact; after a change that marked many, they wait for ``flask daily`` (or the pages that
+    # show them) and the page says how many.
+    stale = _stale_rows(today, tier_ids, limit=REQUEST_BUDGET + 1)  # (reads no more than that)
+    if len(stale) <= REQUEST_BUDGET:
+        _refresh_rows(stale, today)
     people = technicians(region_id, province_id, outlet_id)
     if only_eligible:
         people = _eligible_for(people, tier_ids)
@@ -328,9 +351,63 @@ def board_page(tiers: list[Tier], today: date, page: int = 1, per_page: int = 50
 
 
 def freshness(today: date, tier_ids: list[int]) -> tuple[int, object]:
-    """(kept figures of the whole network awaiting a refresh, when the oldest current one was
-    decided): through the indexes on ``stale``, ``computed_on`` and ``computed_at``."""
-    awaiting = db.session.scalar(select(func.count()).where(
-        T.tier_id.in_(tier_ids), or_(T.stale.is_(True), T.computed_on < today, T.computed_on.is_(None)))) or 0
-    as_of = db.session.scalar(select(func.min(T.computed_at)).where(T.computed_at.is_not(None)))
-    return awaiting, as_of
+    """(kept figures of the network's technicians awaiting a refresh, when the oldest of those
+    was decided — None when none awaits or none was ever decided): through the indexes on
+    ``stale``, ``computed_on`` and ``recheck_on``. With none awaiting every figure is current."""
+    awaiting, as_of = db.session.execute(select(func.count(), func.min(T.computed_at)).where(
+        T.tier_id.in_(tier_ids), is_stale(today),
+        T.user_id.in_(technicians_query().with_only_columns(User.id)))).one()  # (rows of those who left wait for nothing)
+    return awaiting or 0, as_of
+
+
+@dataclass
+class Person:
+    """A technician as the download shows them (no ORM object per row)."""
+
+    username: str
+    name: str
+    outlet: object  # the Outlet, or None
+
+
+EXPORT_BATCH = 500  # technicians read (and their stale rows refreshed) at a time by ``export_rows``
+
+
+def export_rows(tiers: list[Tier], today: date, only_eligible: bool = False):
+    """Every active technician by username with, per tier, (tier, certificate held or None,
+    eligible, unmet) — the board's download. Read ``EXPORT_BATCH`` technicians at a time (by
+    username, from the last one read), each batch's stale rows refreshed first, so the figures
+    are current however many were stale, and memory and each step stay the size of a batch.
+    With ``only_eligible``: those eligible for at least one of ``tiers``."""
+    tier_ids = [t.id for t in tiers] or [-1]
+    after = None
+    while True:
+        people = technicians().with_only_columns(User.id, User.username).order_by(User.username)
+        if after is not None:
+            people = people.where(User.username > after)
+        batch = db.session.execute(people.limit(EXPORT_BATCH)).all()
+        if not batch:
+            return
+        after = batch[-1][1]
+        ids = [uid for uid, _name in batch]
+        refresh_users(ids, tiers, today)
+        found = {uid: Person(username, name, outlet_id) for uid, username, name, outlet_id in db.session.execute(
+            select(User.id, User.username, User.name, User.outlet_id).where(User.id.in_(ids)))}
+        outlets = {o.id: o for o in db.session.scalars(select(Outlet).where(
+            Outlet.id.in_({p.outlet for p in found.values() if p.outlet is not None})))}
+        for person in found.values():
+            person.outlet = outlets.get(person.outlet)
+        kept = {(uid, tid): (eligible, unmet) for uid, tid, eligible, unmet in db.session.execute(
+            select(T.user_id, T.tier_id, T.eligible, T.unmet).where(T.user_id.in_(ids), T.tier_id.in_(tier_ids)))}
+        held = {(c.user_id, c.tier_id): c for c in db.session.scalars(select(Certificate).where(
+            Certificate.user_id.in_(ids), Certificate.tier_id.in_(tier_ids), Certificate.status != "revoked")
+            .order_by(Certificate.id))}
+        for uid in ids:
+            if uid not in found:
+                continue
+            cells = []
+            for tier in tiers:
+                (eligible, unmet), cert = kept.get((uid, tier.id), (False, 0)), held.get((uid, tier.id))
+                cells.append((tier, cert, bool(cert is None and eligible), unmet))
+            if not only_eligible or any(eligible for _t, _c, eligible, _u in cells):
+                yield found[uid], cells
+        db.session.expunge_all()  # the batch is written out: keep the session the size of one

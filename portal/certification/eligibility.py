@@ -171,6 +171,13 @@ class Facts:
     audits: Sequence[AuditFact] = ()
     contributions: Sequence[ContributionFact] = ()
     quarterly: QuarterlyFact | None = None
+    # For ``changes_on`` only (the decision does not read them): the days of the technician's
+    # audits after today (they enter the window when their day comes); whether audits come from
+    # sources whose days are not known ahead (then any day may change it); the technician's own
+    # due dates of every quarterly course assigned to them (a new one becomes current on its day).
+    audit_days_ahead: Sequence[date] = ()
+    audits_unforeseeable: bool = False
+    quarterly_dues: Sequence[date] = ()
 
 
 # --- the result -------------------------------------------------------------------------------
@@ -375,6 +382,45 @@ def decide(spec: dict, facts: Facts, today: date, renewal: bool = False) -> list
         elif kind == "current_quarterly":
             out.append(current_quarterly(facts.quarterly))
     return out
+
+
+def _next_day(day: date) -> date:
+    return date.fromordinal(day.toordinal() + 1)
+
+
+def leaves_window(day: date, months: int) -> date:
+    """The first day on which an audit of ``day`` is no longer in the window of the last
+    ``months`` (``audit_window``): the first ``t`` with ``add_months(t, -months) > day``."""
+    t = date.fromordinal(add_months(day, months).toordinal() - 3)  # month ends clamp: start early
+    while add_months(t, -months) <= day:
+        t = _next_day(t)
+    return t
+
+
+def changes_on(spec: dict, facts: Facts, today: date, renewal: bool = False) -> date | None:
+    """The first day after ``today`` on which ``decide`` on these same facts may come out
+    differently because of the date alone (None: never): a certificate of the tier below
+    expiring, the months at the tier below completed, an audit entering or leaving the window,
+    another quarterly course becoming current. Earlier is safe (the decision is made again
+    and comes out the same); later would leave a wrong figure."""
+    days: list[date] = []
+    kinds = asked(spec, renewal)
+    if "months_at_previous" in kinds and facts.previous.title is not None:
+        current = [c for c in facts.previous.certificates
+                   if effective_status(c.status, c.valid_until, today) == "active"]
+        days += [_next_day(c.valid_until) for c in current]  # expired from the day after
+        if current:
+            days.append(add_months(current[0].issued_on, int(spec["months_at_previous"])))
+    if "audits" in kinds:
+        if facts.audits_unforeseeable:
+            days.append(_next_day(today))
+        months = int(spec["audits"].get("months", 12))
+        days += [leaves_window(f.day, months) for f in facts.audits]
+        days += list(facts.audit_days_ahead)
+    if "current_quarterly" in kinds:
+        days += list(facts.quarterly_dues)
+    later = [d for d in days if d > today]
+    return min(later) if later else None
 
 
 # --- certificate status -----------------------------------------------------------------------

@@ -95,14 +95,15 @@ class EligibilityStatus(db.Model):
     """The eligibility board's figure for one technician and one tier, kept instead of decided on
     every request (``certification.board``): whether they hold the tier, whether they are
     eligible, how many requirements are unmet. ``stale`` is set (and ``version`` raised) in the
-    same transaction as every change that can alter it; a row computed on an earlier day is stale
-    too (dates alone change eligibility). A missing row is stale."""
+    same transaction as every change that can alter it; a row is stale too from its
+    ``recheck_on`` day (the date alone may change it then). A missing row is stale."""
 
     __tablename__ = "cert_eligibility"
     __table_args__ = (Index("ix_cert_eligibility_tier_eligible", "tier_id", "eligible"),
                       Index("ix_cert_eligibility_stale", "stale"),
                       Index("ix_cert_eligibility_computed_on", "computed_on"),
-                      Index("ix_cert_eligibility_computed_at", "computed_at"))
+                      Index("ix_cert_eligibility_computed_at", "computed_at"),
+                      Index("ix_cert_eligibility_recheck_on", "recheck_on"))
 
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
     tier_id: Mapped[int] = mapped_column(ForeignKey("cert_tier.id", ondelete="CASCADE"), primary_key=True)
@@ -113,3 +114,7 @@ class EligibilityStatus(db.Model):
     version: Mapped[int] = mapped_column(default=0)  # raised by every mark; a refresh writes only if unchanged
     computed_on: Mapped[date | None] = mapped_column()  # the local day the decision was made for
     computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first day on which the date alone may change the decision (a certificate of the tier
+    # below expiring, an audit leaving the window, …: ``eligibility.changes_on``); None: never.
+    # From that day the row is stale without any change marking it.
+    recheck_on: Mapped[date | None] = mapped_column()

@@ -12,9 +12,10 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from ..auth.api import bp as api_bp
-from ..auth.models import Province, Region, User
+from ..auth.models import Outlet, Province, Region, User
 from ..auth.network import filter_outlets
 from ..csvexport import columns, place, streamed, table_response, word, yes_no
 from ..extensions import db, limiter
@@ -26,6 +27,7 @@ from ..security import is_self, public, roles_required
 from . import board as eligibility_board
 from . import services as svc
 from .forms import ActionForm, GrantForm
+from .eligibility import effective_status as pure_effective_status
 from .models import Certificate, Tier
 from .rules import eligibility, effective_status, local_today, renewal_refusal, status_label, what_lifts_it
 
@@ -171,7 +173,7 @@ def register():
                "expiring_days": _number_arg("expiring") if _number_arg("expiring") in EXPIRING else None}
     query = svc.register_query(today=today, **filters)
     if request.args.get("format") in ("csv", "xlsx"):
-        return _register_export(streamed(svc.with_holder(query)), today, request.args["format"])
+        return _register_export(query, today, request.args["format"])
     page = db.paginate(svc.with_holder(query), page=page_number(), per_page=page_size(), error_out=False,
                        count=False)
     page.total = count(query)
@@ -185,20 +187,40 @@ def register():
         counts={days: count(svc.register_query(expiring_days=days, today=today)) for days in EXPIRING})
 
 
-def _register_export(rows, today, fmt: str):
-    """Every certificate the filtered register lists (all its pages), streamed."""
-    def line(cert: Certificate) -> list:
-        outlet = cert.user.outlet
-        status = effective_status(cert, today)
-        return [cert.number, cert.user.username, cert.user.name, cert.tier.code, cert.tier.title(lang), status,
-                status_label(status), cert.issued_on.isoformat(), cert.valid_until.isoformat(), *place(outlet),
-                *place(outlet.province if outlet else None), *place(outlet.province.region if outlet else None),
-                yes_no(cert.forced)]
-
+def _register_export(query, today, fmt: str):
+    """Every certificate the filtered register lists (all its pages), streamed: plain columns
+    (no objects built per row), the holder's place joined in the same query."""
+    outlet, province, region = aliased(Outlet), aliased(Province), aliased(Region)
+    rows = (query.join(Tier, Certificate.tier_id == Tier.id)
+            .outerjoin(outlet, User.outlet_id == outlet.id).outerjoin(province, outlet.province_id == province.id)
+            .outerjoin(region, province.region_id == region.id)
+            .with_only_columns(Certificate.number, User.username, User.name, Tier.code, Tier.title_zh, Tier.title_en,
+                               Certificate.status, Certificate.issued_on, Certificate.valid_until, Certificate.forced,
+                               outlet.code, outlet.name_zh, outlet.name_en, province.code, province.name_zh,
+                               province.name_en, region.code, region.name_zh, region.name_en))
     lang = user_lang()
+    words: dict = {}  # each status label and yes/no in the reader's language, looked up once
+
+    def once(key, make):
+        if key not in words:
+            words[key] = make()
+        return words[key]
+
+    def named(code, zh, en) -> list:  # as csvexport.place on a Bilingual row
+        if code is None:
+            return ["", ""]
+        return [code, (en or zh) if lang == "en" else (zh or en)]
+
+    def line(row) -> list:
+        status = pure_effective_status(row.status, row.valid_until, today)
+        return [row.number, row.username, row.name, row.code, (row.title_zh if lang == "zh" else row.title_en)
+                or row.title_en, status, once(("status", status), lambda: status_label(status)),
+                row.issued_on.isoformat(), row.valid_until.isoformat(), *named(*row[10:13]), *named(*row[13:16]),
+                *named(*row[16:19]), once(("forced", row.forced), lambda: yes_no(row.forced))]
+
     return table_response(columns("number", "username", "name", "tier", "tier_name", "status", "status_name",
                                   "issued_on", "valid_until", "outlet", "outlet_name", "province", "province_name",
-                                  "region", "region_name", "forced"), (line(c) for c in rows),
+                                  "region", "region_name", "forced"), (line(r) for r in streamed(rows, scalars=False)),
                           f"certificates-{today.isoformat()}", fmt, lazy=True)
 
 
@@ -231,19 +253,26 @@ def board():
 
 
 def _board_export(tiers, today, only: bool):
-    rows = svc.eligibility_board(tiers, today, only_eligible=only)
-
-    def cell(held, check):
+    """The whole board (every technician, not a page) from the kept figures, streamed: read a
+    batch of technicians at a time, their stale figures refreshed first
+    (``board.export_rows``)."""
+    def cell(held, eligible: bool, unmet: int):
         if held:
             return status_label(effective_status(held, today))
-        return word("eligible") if check.eligible else ngettext(
-            "%(num)d requirement unmet", "%(num)d requirements unmet", len(check.unmet))
+        return word("eligible") if eligible else ngettext(
+            "%(num)d requirement unmet", "%(num)d requirements unmet", unmet)
 
     lang = user_lang()
-    return table_response(columns("username", "name", "outlet", "outlet_name") + [t.title(lang) for t in tiers],
-                          ([u.username, u.name, *place(u.outlet)]
-                           + [cell(h, e) for _t, h, e in cells] for u, cells in rows),
-                          f"eligibility-{today.isoformat()}", request.args["format"])
+    header = columns("username", "name", "outlet", "outlet_name") + [t.title(lang) for t in tiers]
+    tier_ids = [t.id for t in tiers]
+
+    def rows():
+        # Once the view has returned: in an application context (and session) of its own.
+        shown = list(db.session.scalars(select(Tier).where(Tier.id.in_(tier_ids)).order_by(Tier.level)))
+        for user, cells in eligibility_board.export_rows(shown, today, only_eligible=only):
+            yield [user.username, user.name, *place(user.outlet)] + [cell(h, e, n) for _t, h, e, n in cells]
+
+    return table_response(header, rows(), f"eligibility-{today.isoformat()}", request.args["format"], lazy=True)
 
 
 @bp.route("/certificates/eligibility/<username>/<tier_code>", methods=["GET", "POST"])

@@ -411,3 +411,65 @@ def test_renewal_refusal_once_per_period():
     assert el.renewal_refusal("active", date(2027, 11, 20), late, TODAY, WINDOW).msgid.startswith("Too early")
     # The certificate's date changed since the renewal (e.g. renewed again by hand): not refused as renewed.
     assert el.renewal_refusal("active", date(2029, 11, 20), events, date(2029, 9, 1), WINDOW) is None
+
+
+# --- the day a decision may change by the date alone (the board's recheck day) ------------------
+
+
+def test_an_audit_leaves_the_window_on_the_first_day_it_is_out_of_it():
+    for day, months in [(date(2026, 3, 31), 1), (date(2025, 2, 28), 12), (date(2024, 2, 29), 12),
+                        (date(2026, 1, 31), 1), (date(2026, 11, 20), 12)]:
+        out = el.leaves_window(day, months)
+        assert el.audit_window({"months": months}, out)[0] > day
+        assert el.audit_window({"months": months}, date.fromordinal(out.toordinal() - 1))[0] <= day
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_no_decision_changes_by_the_date_alone_before_the_day_changes_on_gives(seed):
+    """Random certificates of the tier below, audits and quarterly courses, gathered as of each
+    day the way ``rules.gather`` does (audits of that day's window, that day's current quarterly
+    course): on every day from today until ``changes_on`` the decision is today's."""
+    import random
+
+    rng = random.Random(seed)
+    today = date.fromordinal(TODAY.toordinal() + rng.randrange(0, 400))
+
+    def near(spread: int) -> date:
+        return date.fromordinal(today.toordinal() + rng.randrange(-spread, spread))
+
+    spec = {"months_at_previous": rng.choice([1, 12]), "current_quarterly": True,
+            "audits": {"count": rng.choice([1, 2]), "average": 85, "months": rng.choice([1, 12])}}
+    certs = []
+    for n in range(rng.randrange(0, 3)):
+        issued = near(400)
+        certs.append(HeldCertificate(f"SC-{n}", issued, date.fromordinal(issued.toordinal() + rng.choice([30, 365])),
+                                     rng.choice(["active", "active", "suspended", "expired"]), "/c"))
+    certs.sort(key=lambda c: c.issued_on)
+    audits = [(near(400), rng.choice([80, 90, 95]), rng.random() < 0.1) for _n in range(rng.randrange(0, 4))]
+    audits = [(d, s, r) for d, s, r in audits if d <= today]  # a submitted audit's visit is never ahead
+    dues = sorted({near(120) for _n in range(rng.randrange(0, 3))}, reverse=True)
+    completed = {due: rng.choice([None, today]) for due in dues}
+
+    def gather(day: date) -> Facts:
+        since, until = el.audit_window(spec["audits"], day)
+        picked = el.pick_current_quarterly([(d, d) for d in dues], day)
+        return Facts(previous=PreviousTierFact("Certified", certs),
+                     audits=[AuditFact(d, s, r, "audit") for d, s, r in audits if since <= d <= until],
+                     quarterly=None if picked is None else QuarterlyFact("Q", "/q", picked, completed[picked]),
+                     quarterly_dues=dues)
+
+    def outcome(day: date):
+        return [(r.kind, r.met) for r in el.decide(spec, gather(day), day)]
+
+    change = el.changes_on(spec, gather(today), today)
+    assert change is None or change > today
+    last = change or date.fromordinal(today.toordinal() + 800)
+    first = outcome(today)
+    for n in range(today.toordinal(), last.toordinal()):
+        assert outcome(date.fromordinal(n)) == first, (date.fromordinal(n), change)
+
+
+def test_a_provider_of_audits_of_unknown_days_makes_the_decision_checked_daily():
+    spec = {"audits": {"count": 1, "average": 80}}
+    assert el.changes_on(spec, Facts(), TODAY) is None
+    assert el.changes_on(spec, Facts(audits_unforeseeable=True), TODAY) == date(2026, 11, 21)
