@@ -8,7 +8,7 @@ current) and is stale from that day only. Existing rows have no such day yet: th
 stale here (version raised), so they are decided again and get one.
 
 Revision ID: b7e3d91f5c28
-Revises: c2d8e4f6a913
+Revises: b7e2a4c9d815
 Created: 2026-12-06 07:45:00
 """
 from alembic import op
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = 'b7e3d91f5c28'
-down_revision = 'c2d8e4f6a913'
+down_revision = 'b7e2a4c9d815'
 branch_labels = None
 depends_on = None
 
