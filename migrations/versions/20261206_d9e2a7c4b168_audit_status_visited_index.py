@@ -1,0 +1,27 @@
+"""audits: an index on (status, visited_at) for the recent submitted reports
+
+Revision ID: d9e2a7c4b168
+Revises: c2d8e4f6a913
+Created: 2026-12-06 07:40:00
+
+The dashboard's audit figures (reports, average score, red lines over the last 90 days) are one
+aggregate over the submitted reports visited since a date: read along this index instead of
+every report. No data changes.
+"""
+from alembic import op
+
+
+revision = 'd9e2a7c4b168'
+down_revision = 'c2d8e4f6a913'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('audit', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_status_visited_at', ['status', 'visited_at'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('audit', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_status_visited_at')
