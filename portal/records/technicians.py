@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 from sqlalchemy import case, false, func, select
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm import aliased, joinedload, lazyload
 
 from ..auth.models import Outlet, Province, Region, User
 from ..auth.network import filter_outlets
@@ -73,7 +73,8 @@ def technician_list(filters: dict, tiers: list, today, sort: str = "username", d
     if sort == "name":  # as shown: the name, or the username for someone without one
         keys = [func.coalesce(func.nullif(User.name, ""), User.username)]
     elif sort == "outlet":  # as shown: the outlet's code; technicians without an outlet last
-        code = select(Outlet.code).where(Outlet.id == User.outlet_id).scalar_subquery()
+        shown = aliased(Outlet)  # not the Outlet a place filter joins
+        code = select(shown.code).where(shown.id == User.outlet_id).scalar_subquery()
         keys = [case((User.outlet_id.is_(None), 1), else_=0), code]
     elif sort.startswith("tier-"):  # holders first
         level = next(t.level for t in tiers if f"tier-{t.id}" == sort)
