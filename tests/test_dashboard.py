@@ -538,3 +538,41 @@ def test_the_technician_list_sorts_in_sql_across_every_page(app, many_outlets):
     assert [u for page in pages for u in page] == want and all(f"region={south}" in url for url in urls)
     header = client.get("/technicians/?sort=outlet").get_data(as_text=True)
     assert 'aria-sort="ascending"' in header and "sort=outlet&amp;desc=1" in header
+
+
+def test_the_overdue_list_reads_its_due_dates_in_the_page_query(app, network_data, make_user, courses, monkeypatch):
+    """Each overdue row's own due date (later for a late joiner) comes with the page's rows: the
+    same dates as the live rule, and a page costs the same number of statements whether it has
+    two rows or ten (no query per row for the due date or the outlet)."""
+    from sqlalchemy import event
+
+    from portal.learning import members
+    from portal.learning.models import Assignment, Course
+    from portal.learning.services import due_for
+    from portal.records import dashboard
+
+    today = date.today()
+    quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+    db.session.add(Assignment(course_id=quarterly.id, scope="all", due_date=today - timedelta(days=45)))
+    db.session.commit()
+    make_user("newer", "technician", outlet="BJ-01", start_date=today - timedelta(days=50))
+    with app.test_request_context():
+        rows = members.OverdueList(today, with_due=True)[0:100]
+        assert [(a.id, u.id) for a, u, _due in rows] == [(a.id, u.id) for a, u in members.OverdueList(today)]
+        assert all(due == due_for(a, u) for a, u, due in rows) and len(rows) >= 7
+    statements = []
+    counter = lambda *args: statements.append(1)  # noqa: E731
+    client = app.test_client()
+    login(client, "trainer")
+    sizes = {}
+    for per_page in (2, 10):
+        monkeypatch.setattr(dashboard, "OVERDUE_PAGE", per_page)
+        event.listen(db.engine, "before_cursor_execute", counter)
+        try:
+            statements.clear()
+            page = client.get("/dashboard/overdue").get_data(as_text=True)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", counter)
+        assert page.count("<tr data-overdue>") == min(per_page, len(rows))
+        sizes[per_page] = len(statements)
+    assert sizes[2] == sizes[10], sizes
