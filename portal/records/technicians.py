@@ -74,7 +74,10 @@ def technician_list(filters: dict, tiers: list, today, sort: str = "username", d
         keys = [func.coalesce(func.nullif(User.name, ""), User.username)]
     elif sort == "outlet":  # as shown: the outlet's code; technicians without an outlet last
         shown = aliased(Outlet)  # not the Outlet a place filter joins
-        code = select(shown.code).where(shown.id == User.outlet_id).scalar_subquery()
+        query = query.outerjoin(shown, shown.id == User.outlet_id)
+        code = shown.code
+        if db.session.get_bind().dialect.name == "postgresql":
+            code = code.collate("C")  # codes are ASCII: byte order, as SQLite's, and far cheaper to sort
         keys = [case((User.outlet_id.is_(None), 1), else_=0), code]
     elif sort.startswith("tier-"):  # holders first
         level = next(t.level for t in tiers if f"tier-{t.id}" == sort)
