@@ -4,6 +4,7 @@ it; the technician list and its exports."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from datetime import date, timedelta
@@ -17,6 +18,7 @@ from portal.auth.services import find_user
 from portal.extensions import db
 
 from .conftest import ROOT_DIR, login, pass_quiz
+from .paging import walk
 
 
 @pytest.fixture
@@ -332,3 +334,245 @@ def test_the_grouped_coverage_equals_the_place_by_place_one(app, network_data, l
                                r.expiring) for r in rows]
         with app.test_request_context():
             assert shown(coverage(level, today)) == shown(coverage_live(level, today))
+
+
+# --- network scale: kept/grouped figures equal the live ones, the by-outlet coverage a page at a
+# time, the technician list sorted across pages -------------------------------------------------
+
+
+def test_quiz_rates_and_audit_figures_equal_the_live_ones_after_random_changes(app, network_data, users, courses):
+    """quiz_rates (the results kept at grading, one grouped query) and audit_summary (one
+    aggregate) equal their live references (every attempt graded again / every report loaded)
+    after a random sequence of gradings, quiz (de)activations, audit drafts and submissions; and
+    the dashboard's quiz and audit figures are the lengths of the lists they link to."""
+    import random
+    from datetime import datetime, timezone
+
+    from portal.assessment import attempts as engine
+    from portal.assessment import services as quiz_svc
+    from portal.assessment.attempts import AttemptError
+    from portal.audits import services as audits
+    from portal.audits.loader import current_template, load_templates
+    from portal.records.dashboard import audit_summary, audit_summary_live, quiz_rates, quiz_rates_live
+
+    assert not load_templates(ROOT_DIR / "content" / "audits").problems
+    form = current_template("home-service-visit")
+    rng = random.Random(1306)
+    quizzes_ = [quiz_svc.quiz_by_slug(slug) for slug in ("onboarding-final", "2026-q3-r32-inverter-splits",
+                                                          "2026-q4-heat-pump-water-heaters")]
+    people = network_data
+    now = datetime.now(timezone.utc)
+    when = now - timedelta(days=300)
+    shown = lambda rates: [(q.id, took, passed) for q, took, passed in rates]  # noqa: E731
+    graded = 0
+    for step in range(40):
+        move = rng.random()
+        when += timedelta(days=rng.randint(1, 6))
+        if move < 0.55:
+            quiz = rng.choice(quizzes_)
+            try:
+                engine.take(rng.choice(people), quiz, min(when, now), right=rng.choice([None, 0, 3, 6, 9]),
+                            seed=rng.randrange(10**6))
+                graded += 1
+            except AttemptError:
+                pass  # out of attempts, or cooling down: nothing changes
+        elif move < 0.65:
+            quiz = rng.choice(quizzes_)
+            quiz.active = not quiz.active
+            db.session.commit()
+        else:
+            visited = now - timedelta(days=rng.randint(1, 120), hours=rng.randint(0, 23))
+            with app.test_request_context():
+                audit = audits.start(users["auditor"], rng.choice(people), form, visited, f"WO-{step}",
+                                     "air-conditioner", "广州", visited + timedelta(hours=1))
+                answers = audits.model_answers(form.spec)
+                red = rng.random() < 0.3
+                if red:
+                    answers["accepted-gift"] = "yes"
+                for item, value in answers.items():
+                    audits.save_answer(audit, item, value, "tea" if item == "accepted-gift" and red else None)
+                if rng.random() < 0.8:  # the rest stay drafts, which count nowhere
+                    audits.submit(audit, visited + timedelta(hours=1))
+        with app.test_request_context():
+            assert shown(quiz_rates()) == shown(quiz_rates_live()), step
+            assert audit_summary(date.today()) == audit_summary_live(date.today()), step
+    for quiz in quizzes_:
+        quiz.active = True
+    db.session.commit()
+    with app.test_request_context():
+        rates, summary = quiz_rates(), audit_summary(date.today())
+        assert shown(rates) == shown(quiz_rates_live()) and audit_summary_live(date.today()) == summary
+    assert graded > 10 and len(rates) >= 2 and any(0 < passed < took for _q, took, passed in rates)
+    assert summary["count"] > 3 and summary["red_lines"] > 0 and summary["average"] is not None
+
+    client = app.test_client()
+    login(client, "trainer")
+    body = client.get("/dashboard/").get_data(as_text=True)
+    quiz_figures = _figures(body, "quizzes")
+    assert sorted(n for n, _href in quiz_figures) == sorted(took for _q, took, _p in rates)
+    for number, href in quiz_figures:
+        assert _list_length(client, href) == number, href
+    part = body[body.index('data-section="audits"'):]
+    figures = re.findall(r'<a data-figure href="([^"]+)"><span class="stat">(\d+)</span>', part[:part.index("</section>")])
+    assert [int(n) for _h, n in figures] == [summary["count"], summary["red_lines"]]
+    app.config["PAGE_SIZE"] = 2  # the audit list a page at a time: the figure is its length, not a page's
+    for href, number in figures:
+        listed = client.get(href.replace("&amp;", "&")).get_data(as_text=True)
+        assert int(re.search(r"<span data-count>(\d+)</span>", listed).group(1)) == int(number)
+        pages, _urls = walk(client, html.unescape(href), re.compile(r'data-audit-row="(\d+)"'), 2)
+        shown_rows = [row for page in pages for row in page]
+        assert len(shown_rows) == len(set(shown_rows)) == int(number), href
+
+
+@pytest.fixture
+def many_outlets(app, network_data, make_user):
+    """Seven more outlets in two provinces, each with one or two technicians (one certified)."""
+    from portal.auth.models import Outlet, Province
+
+    north_bj = db.session.scalar(select(Province).where(Province.code == "BJ"))
+    south_gd = db.session.scalar(select(Province).where(Province.code == "GD"))
+    for n in range(7):
+        province = north_bj if n % 2 else south_gd
+        db.session.add(Outlet(code=f"{province.code}-X{n:02d}", name_zh=f"网点{n}", name_en=f"Outlet {n}",
+                              city="某市", province=province))
+    db.session.add(Outlet(code="GD-EMPTY", name_zh="空网点", name_en="Empty outlet", city="某市", province=south_gd))
+    db.session.commit()
+    with app.test_request_context():
+        first = certs.tier_by_code("certified")
+        for n in range(7):
+            code = f"{'BJ' if n % 2 else 'GD'}-X{n:02d}"
+            for k in range(1 + n % 2):
+                user = make_user(f"x{n}k{k}", "technician", outlet=code, name=f"x {n} {k}")
+                if k == 0 and n % 3 == 0:
+                    certs.issue(user, first, date.today() - timedelta(days=20), force=True, note="x")
+    return north_bj, south_gd
+
+
+COVERAGE_ROW = re.compile(r'<tr><th scope="row">([^<]+)</th>')
+
+
+def test_the_by_outlet_coverage_is_paged_in_sql_and_every_page_equals_the_live_figures(app, many_outlets):
+    """10 outlets with technicians (an outlet without any is no line) over pages of 3: walked by
+    "Next", the pages are the live by-outlet coverage in order, none twice; each figure on each
+    page is the length of the list it links to; a region's or province's outlets alone when
+    filtered."""
+    from portal.auth.models import Region
+    from portal.records.dashboard import coverage, coverage_live, coverage_outlets
+
+    north_bj, south_gd = many_outlets
+    app.config["PAGE_SIZE"] = 3
+    today = date.today()
+    with app.test_request_context():
+        live = coverage_live("outlet", today)
+        pages = [coverage_outlets(today, per_page=3)]
+        with app.test_request_context("/?page=2"):
+            pages.append(coverage_outlets(today, per_page=3))
+        as_tuples = lambda rows: [(r.name, r.filters, r.technicians, [(t.id, n, p) for t, n, p in r.tiers],  # noqa: E731
+                                   r.expiring) for r in rows]
+        assert as_tuples(coverage("outlet", today)) == as_tuples(live)
+        assert as_tuples(pages[0].items) == as_tuples(live[:3]) and as_tuples(pages[1].items) == as_tuples(live[3:6])
+        assert pages[0].total == len(live) == 10
+        for region_id, province_id in ((None, north_bj.id), (south_gd.region_id, None), (north_bj.region_id, south_gd.id)):
+            assert as_tuples(coverage("outlet", today, region_id, province_id)) == \
+                as_tuples(coverage_live("outlet", today, region_id, province_id))
+        assert as_tuples(coverage("province", today, north_bj.region_id)) == \
+            as_tuples(coverage_live("province", today, north_bj.region_id))
+        codes = [r.name.split()[0] for r in live]  # the outlet's code, then its name (in the reader's language)
+        bj_codes = [r.name.split()[0] for r in coverage_live("outlet", today, province_id=north_bj.id)]
+        north = db.session.get(Region, north_bj.region_id)
+    client = app.test_client()
+    login(client, "trainer")
+    rows, urls = walk(client, "/dashboard/?by=outlet", COVERAGE_ROW, 3)
+    assert [html.unescape(n).split()[0] for page in rows for n in page] == codes and len(urls) == 4
+    for url in urls:
+        for number, href in _figures(client.get(url).get_data(as_text=True), "coverage"):
+            assert _list_length(client, href) == number, href
+    rows, _urls = walk(client, f"/dashboard/?by=outlet&province={north_bj.id}", COVERAGE_ROW, 3)
+    assert [html.unescape(n).split()[0] for page in rows for n in page] == bj_codes and len(bj_codes) == 4
+    # the region view's names lead to its provinces, a province's to its outlets
+    by_region = client.get("/dashboard/?by=region").get_data(as_text=True)
+    assert f'/dashboard/?by=province&amp;region={north.id}' in by_region
+    by_province = client.get(f"/dashboard/?by=province&region={north.id}").get_data(as_text=True)
+    table = by_province.split('data-section="coverage"')[1].split("</table>")[0].split("</thead>")[1]
+    assert f'/dashboard/?by=outlet&amp;province={north_bj.id}' in table
+    assert COVERAGE_ROW.findall(table) == [] and "广东" not in table and "Guangdong" not in table
+
+
+TECH_ROW = re.compile(r'<tr><th scope="row"><a href="/technicians/([^"]+)">')
+
+
+def test_the_technician_list_sorts_in_sql_across_every_page(app, many_outlets):
+    """Sorting by a column orders the whole list (every page follows the one before), not the
+    rows of one page: by outlet, by name (reversed) and by a tier (holders first); the filters and
+    the sort survive the pager."""
+    from portal.auth.models import User
+    from portal.auth.services import active_technicians
+    from portal.records.dashboard import holders
+
+    app.config["PAGE_SIZE"] = 4
+    with app.test_request_context():
+        people = active_technicians()
+        first = certs.tier_by_code("certified")
+        held = holders(first.id, date.today(), {u.id for u in people})
+        outlet = {u.id: (u.outlet.code if u.outlet else "~") for u in people}
+        expected = {
+            "sort=outlet": [u.username for u in sorted(people, key=lambda u: (outlet[u.id], u.username))],
+            "sort=name&desc=1": [u.username for u in sorted(people, key=lambda u: (u.display_name, u.username),
+                                                            reverse=True)],
+            f"sort=tier-{first.id}": [u.username for u in sorted(people, key=lambda u: (u.id not in held, u.username))],
+        }
+        south = db.session.scalar(select(User).where(User.username == "south0")).outlet.province.region_id
+        in_south = [u.username for u in active_technicians(region_id=south)]
+    assert len(people) > 12 and 0 < len(held) < len(people)
+    client = app.test_client()
+    login(client, "trainer")
+    for query, usernames in expected.items():
+        pages, urls = walk(client, f"/technicians/?{query}", TECH_ROW, 4)
+        assert [u for page in pages for u in page] == usernames, query
+        assert len(urls) > 2 and all(query.split("&")[0] in url for url in urls[1:]), urls
+        assert usernames != sorted(usernames)  # not the default order by username
+    # a filter and a sort together, across pages
+    pages, urls = walk(client, f"/technicians/?region={south}&sort=outlet&desc=1", TECH_ROW, 4)
+    with app.test_request_context():
+        want = sorted(in_south, key=lambda name: (outlet[find_user(name).id], name), reverse=True)
+    assert [u for page in pages for u in page] == want and all(f"region={south}" in url for url in urls)
+    header = client.get("/technicians/?sort=outlet").get_data(as_text=True)
+    assert 'aria-sort="ascending"' in header and "sort=outlet&amp;desc=1" in header
+
+
+def test_the_overdue_list_reads_its_due_dates_in_the_page_query(app, network_data, make_user, courses, monkeypatch):
+    """Each overdue row's own due date (later for a late joiner) comes with the page's rows: the
+    same dates as the live rule, and a page costs the same number of statements whether it has
+    two rows or ten (no query per row for the due date or the outlet)."""
+    from sqlalchemy import event
+
+    from portal.learning import members
+    from portal.learning.models import Assignment, Course
+    from portal.learning.services import due_for
+    from portal.records import dashboard
+
+    today = date.today()
+    quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
+    db.session.add(Assignment(course_id=quarterly.id, scope="all", due_date=today - timedelta(days=45)))
+    db.session.commit()
+    make_user("newer", "technician", outlet="BJ-01", start_date=today - timedelta(days=50))
+    with app.test_request_context():
+        rows = members.OverdueList(today, with_due=True)[0:100]
+        assert [(a.id, u.id) for a, u, _due in rows] == [(a.id, u.id) for a, u in members.OverdueList(today)]
+        assert all(due == due_for(a, u) for a, u, due in rows) and len(rows) >= 7
+    statements = []
+    counter = lambda *args: statements.append(1)  # noqa: E731
+    client = app.test_client()
+    login(client, "trainer")
+    sizes = {}
+    for per_page in (2, 10):
+        monkeypatch.setattr(dashboard, "OVERDUE_PAGE", per_page)
+        event.listen(db.engine, "before_cursor_execute", counter)
+        try:
+            statements.clear()
+            page = client.get("/dashboard/overdue").get_data(as_text=True)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", counter)
+        assert page.count("<tr data-overdue>") == min(per_page, len(rows))
+        sizes[per_page] = len(statements)
+    assert sizes[2] == sizes[10], sizes

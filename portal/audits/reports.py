@@ -27,7 +27,7 @@ GROUPINGS = ("technician", "outlet", "province", "region")
 
 
 def submitted_audits() -> list[Audit]:
-    return list(db.session.scalars(select(Audit).where(Audit.status == "submitted").order_by(Audit.visited_at)))
+    return list(db.session.scalars(select(Audit).where(Audit.status == "submitted").order_by(Audit.visited_at, Audit.id)))
 
 
 def _group(audit: Audit, by: str) -> str:

@@ -609,7 +609,7 @@ class AuditResult:
 
 def audit_results(user: User, since: date, until: date) -> list[AuditResult]:
     rows = db.session.scalars(select(Audit).where(Audit.technician_id == user.id, Audit.status == "submitted")
-                              .order_by(Audit.visited_at))
+                              .order_by(Audit.visited_at, Audit.id))  # ties: in the order filed
     out = []
     for audit in rows:
         day = local_day(audit.visited_at)

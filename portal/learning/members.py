@@ -26,6 +26,7 @@ from datetime import date
 
 from flask_babel import get_locale
 from sqlalchemy import Float, and_, case, cast, func, literal, select
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..auth.models import Outlet, Province, Region, User
 from ..extensions import db
@@ -48,22 +49,30 @@ def overdue_count(today: date, assignment_id: int | None = None) -> int:
     return db.session.scalar(query) or 0
 
 
-def overdue_page(today: date, offset: int, limit: int, assignment_id: int | None = None) -> list[tuple[Assignment, User]]:
-    """Overdue (assignment, technician) pairs: by the assignment's due date, then username."""
-    query = (select(Assignment, User).join(T, T.c.assignment_id == Assignment.id).join(User, User.id == T.c.user_id)
+def overdue_page(today: date, offset: int, limit: int, assignment_id: int | None = None,
+                 with_due: bool = False) -> list[tuple]:
+    """Overdue (assignment, technician) pairs: by the assignment's due date, then username; with
+    ``with_due`` (assignment, technician, their own due date), the technicians' outlets loaded in
+    the same query (a page is one query, not one per row)."""
+    query = (select(Assignment, User, T.c.due_on).join(T, T.c.assignment_id == Assignment.id)
+             .join(User, User.id == T.c.user_id)
              .where(_overdue(today)).order_by(Assignment.due_date, Assignment.id, User.username, User.id)
              .offset(offset).limit(limit))
     if assignment_id is not None:
         query = query.where(T.c.assignment_id == assignment_id)
-    return [(a, u) for a, u in db.session.execute(query)]
+    if with_due:
+        query = query.options(joinedload(User.outlet), lazyload(User.role_rows))
+        return [(a, u, due) for a, u, due in db.session.execute(query)]
+    return [(a, u) for a, u, _due in db.session.execute(query)]
 
 
 class OverdueList:
     """The overdue pairs as a sequence read a page at a time: ``len`` is a COUNT, a slice is
     LIMIT/OFFSET of the same condition (so the figure is the list's length)."""
 
-    def __init__(self, today: date, assignment_id: int | None = None, users_only: bool = False):
-        self.today, self.assignment_id, self.users_only = today, assignment_id, users_only
+    def __init__(self, today: date, assignment_id: int | None = None, users_only: bool = False,
+                 with_due: bool = False):
+        self.today, self.assignment_id, self.users_only, self.with_due = today, assignment_id, users_only, with_due
         self._len: int | None = None
 
     def __len__(self) -> int:
@@ -78,8 +87,8 @@ class OverdueList:
         if not isinstance(index, slice):
             raise TypeError("OverdueList is read by slices")
         start, stop, _step = index.indices(len(self))
-        rows = overdue_page(self.today, start, max(0, stop - start), self.assignment_id)
-        return [u for _a, u in rows] if self.users_only else rows
+        rows = overdue_page(self.today, start, max(0, stop - start), self.assignment_id, self.with_due)
+        return [row[1] for row in rows] if self.users_only else rows
 
     def __iter__(self):
         return iter(self[0:len(self)])

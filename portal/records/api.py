@@ -49,7 +49,7 @@ def record(user: User, lang: str) -> Record:
     certs = list(db.session.scalars(select(Certificate).where(Certificate.user_id == user.id)
                                     .order_by(Certificate.issued_on.desc())))
     audits = list(db.session.scalars(select(Audit).where(Audit.technician_id == user.id, Audit.status == "submitted")
-                                     .order_by(Audit.visited_at.desc())))
+                                     .order_by(Audit.visited_at.desc(), Audit.id.desc())))
     consequences = list(db.session.scalars(select(AuditConsequence).join(Audit).where(
         Audit.technician_id == user.id).order_by(AuditConsequence.created_at.desc(), AuditConsequence.id.desc())))
     caused_by = {c.targeted_id: c.audit_id for c in consequences if c.targeted_id}

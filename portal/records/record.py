@@ -97,7 +97,7 @@ def full_record(user: User, today: date, lang: str, viewer_is_trainer: bool) -> 
     next_check = eligibility(user, next_tier, today) if next_tier else None
 
     audits = list(db.session.scalars(select(Audit).where(Audit.technician_id == user.id, Audit.status == "submitted")
-                                     .order_by(Audit.visited_at)))
+                                     .order_by(Audit.visited_at, Audit.id)))
     failed: dict[str, int] = {}
     for audit in audits:
         items = all_items(audit.template.spec)

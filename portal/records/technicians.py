@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
-from sqlalchemy import false, func, select
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy import case, false, func, select
+from sqlalchemy.orm import aliased, joinedload, lazyload
 
 from ..auth.models import Outlet, Province, Region, User
 from ..auth.network import filter_outlets
@@ -46,10 +46,23 @@ def record(username: str):
                            contribution_status=contribution_status)
 
 
-def technician_list(filters: dict, tiers: list, today):
+SORTS = ("name", "username", "outlet")  # and tier-<id>: the columns the list sorts by (in SQL)
+
+
+def sort_arg(tiers: list) -> tuple[str, bool]:
+    """The ``sort`` (a column: name, username, outlet or tier-<id>) and ``desc`` (1: reversed)
+    of the query string; by username when missing or unknown."""
+    key = request.args.get("sort", "")
+    if key not in SORTS and key not in {f"tier-{t.id}" for t in tiers}:
+        key = "username"
+    return key, request.args.get("desc") == "1"
+
+
+def technician_list(filters: dict, tiers: list, today, sort: str = "username", descending: bool = False):
     """The select behind the technician list (page and download alike): each active technician of
-    the place, with one yes/no column per tier (certified at it today), by username. The tier
-    filter and the columns are worked out by the database."""
+    the place, with one yes/no column per tier (certified at it today), in the order of ``sort``
+    (then by username, so every page follows on from the one before). The tier filter, the
+    columns and the order are worked out by the database, across all pages."""
     query = in_place(technicians_query(), filters["region"], filters["province"], filters["outlet"])
     top = top_valid_level(today)
     query = query.outerjoin(top, top.c.user_id == User.id)
@@ -57,10 +70,26 @@ def technician_list(filters: dict, tiers: list, today):
         tier = db.session.get(Tier, filters["tier"])
         query = query.where(top.c.level >= tier.level if tier is not None else false())
     held = [func.coalesce(top.c.level >= t.level, False).label(f"tier_{t.id}") for t in tiers]
+    if sort == "name":  # as shown: the name, or the username for someone without one
+        keys = [func.coalesce(func.nullif(User.name, ""), User.username)]
+    elif sort == "outlet":  # as shown: the outlet's code; technicians without an outlet last
+        shown = aliased(Outlet)  # not the Outlet a place filter joins
+        query = query.outerjoin(shown, shown.id == User.outlet_id)
+        code = shown.code
+        if db.session.get_bind().dialect.name == "postgresql":
+            code = code.collate("C")  # codes are ASCII: byte order, as SQLite's, and far cheaper to sort
+        keys = [case((User.outlet_id.is_(None), 1), else_=0), code]
+    elif sort.startswith("tier-"):  # holders first
+        level = next(t.level for t in tiers if f"tier-{t.id}" == sort)
+        keys = [case((top.c.level >= level, 0), else_=1)]
+    else:
+        keys = []
+    keys = [k.desc() if descending else k for k in keys]
+    last = User.username.desc() if descending else User.username
     return (query.add_columns(*held)
             .options(joinedload(User.outlet).joinedload(Outlet.province).joinedload(Province.region),
                      lazyload(User.role_rows))  # not shown: no extra query per batch for them
-            .order_by(User.username))
+            .order_by(*keys, last))
 
 
 @bp.route("/")
@@ -72,7 +101,8 @@ def index():
                "tier": int_arg("tier")}
     today = local_today()
     tiers = active_tiers()
-    query = technician_list(filters, tiers, today)
+    sort, descending = sort_arg(tiers)
+    query = technician_list(filters, tiers, today, sort, descending)
     lang = user_lang()
     if request.args.get("format") in ("csv", "xlsx"):
         header = columns("username", "name", "outlet", "outlet_name", "province", "province_name", "region",
@@ -86,7 +116,7 @@ def index():
     page = rows_page(query, count(query.with_only_columns(User.id)))
     page.items = [(u, dict(zip((t.id for t in tiers), marks))) for u, *marks in page.items]
     return render_template("technicians/index.html", page=page, tiers=tiers, filters=filters,
-                           lang=lang, status_label=status_label,
+                           sort=sort, descending=descending, lang=lang, status_label=status_label,
                            regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
                            provinces=db.session.scalars(select(Province).order_by(Province.code)).all(),
                            outlets=filter_outlets(filters["region"], filters["province"], filters["outlet"]))
