@@ -417,9 +417,10 @@ def test_the_counts_are_exact_when_few_figures_are_stale_and_say_how_many_wait_w
     monkeypatch.setattr(board, "REQUEST_BUDGET", 4)
     board.mark_everyone()  # e.g. a content load: 16 figures stale, more than the page may refresh
     db.session.commit()
-    page = client.get("/certificates/eligibility").get_data(as_text=True)
+    page = client.get("/certificates/eligibility?lang=en").get_data(as_text=True)
     assert awaiting(page) == 16 - 3 * 2  # the page's own three technicians × two tiers are refreshed
-    assert "figures await their refresh" in page
+    assert "10 figures await their refresh" in page
+    assert "10 个数字待更新" in client.get("/certificates/eligibility?lang=zh_CN").get_data(as_text=True)
     assert 'data-eligible-count="certified" data-n="1"' in page  # as last decided
     assert board.refresh_all(today) == 10
     assert awaiting(client.get("/certificates/eligibility").get_data(as_text=True)) == 0
