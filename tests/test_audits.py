@@ -964,3 +964,69 @@ def test_the_reports_page_groups_and_red_lines_and_downloads_have_every_page(tem
         (row.group, month, row.counts.get(month, 0)) for row in reference.rows for month in reference.months]
     red = xlsx_rows(client.get("/audits/reports?export=red-lines&format=xlsx&lang=en"))
     assert [r["technician"] for r in red] == ["audited2"]
+
+
+def test_the_reports_groups_pareto_and_red_lines_equal_the_live_figures_after_random_reports(template, users, app,
+                                                                                            ctx, make_user):
+    """Random reports about technicians in two outlets and in none, some left as drafts, some
+    amended: after each step the groups the page counts and lists (from the technicians with
+    submitted reports) and their figures, in every grouping, and the Pareto counted from
+    ``audit_failed_item`` alone equal those computed from every submitted report; the red-line
+    download is streamed and lists every incident, latest first."""
+    import random
+
+    from portal.paging import count
+
+    rng = random.Random(13)
+    techs = [make_user(f"rnd{n}", "technician", outlet=(None, "GD-GZ-01", "GD-FS-01")[n % 3], name=f"Rnd {n}")
+             for n in range(6)]
+    variants = [(PERFECT, None), ({**PERFECT, "on-time": "no"}, None),
+                ({**PERFECT, "forbidden": "yes"}, {"forbidden": "said 'this model always breaks'"}),
+                ({**PERFECT, "on-time": "no", "called": "none", "minutes-late": "30"}, None)]
+    zone = app.config["BABEL_DEFAULT_TIMEZONE"]
+
+    def check():
+        submitted = rep.submitted_audits()
+        starts = rep.month_starts(zone)
+        for by in rep.GROUPINGS:
+            keys = [row[0] for row in db.session.execute(rep.group_keys_query(by))]
+            live = rep.monthly(submitted, by)
+            assert count(rep.group_keys_query(by)) == len(keys) == len(live.rows)
+            kept = rep.monthly_table(by, keys, starts)
+            assert kept.months == live.months
+            assert sorted((r.group, r.counts, r.averages, r.overall) for r in kept.rows) == \
+                sorted((r.group, r.counts, r.averages, r.overall) for r in live.rows)
+            if by == "outlet" and any(a.technician.outlet is None for a in submitted):
+                assert kept.rows[-1].group == "—"  # no place last
+        assert rep.pareto_counts("en") == rep.pareto(submitted, "en")
+
+    for _step in range(16):
+        people = {**users, "technician": rng.choice(techs)}
+        chosen = rng.randrange(len(variants))
+        answers, comments = variants[chosen]
+        audit = draft(people, template, answers, visited_at=NOW - timedelta(days=rng.randrange(1, 80),
+                                                                             hours=rng.randrange(24)))
+        for item, text in (comments or {}).items():
+            audits.save_answer(audit, item, audit.responses.get(item), text)
+        if rng.random() < 0.2:
+            db.session.commit()
+            check()  # a draft counts nowhere
+            continue
+        audits.submit(audit, NOW)
+        if rng.random() < 0.4:
+            changes, comments = variants[rng.choice([n for n in range(len(variants)) if n != chosen])]
+            audits.amend(audit, users["trainer"], "the call log says otherwise", changes, comments,
+                         NOW + timedelta(hours=1))
+        check()
+    assert rep.pareto_counts("en")  # the steps did fail items
+    client = app.test_client()
+    login(client, "trainer")
+    response = client.get("/audits/reports?export=red-lines&lang=en")
+    assert response.is_streamed
+    red = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    live = sorted(rep.red_line_incidents(rep.submitted_audits(), "en"),
+                  key=lambda i: (i.audit.visited_at, i.audit.id), reverse=True)  # the latest visit first
+    assert live and [(int(r["audit"]), r["visited"], r["technician"], r["items"]) for r in red] == \
+        [(i.audit.id, i.visited.isoformat(), i.audit.technician.username, "; ".join(i.items)) for i in live]
+    xlsx = client.get("/audits/reports?export=red-lines&format=xlsx&lang=en")
+    assert xlsx.is_streamed and [str(r["audit"]) for r in xlsx_rows(xlsx)] == [r["audit"] for r in red]

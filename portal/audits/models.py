@@ -42,7 +42,9 @@ class Audit(db.Model):
     __tablename__ = "audit"
     __table_args__ = (UniqueConstraint("technician_id", "work_order", "visited_at"),
                       # the recent reports' figures (dashboard): read from the index alone
-                      Index("ix_audit_status_visited_at", "status", "visited_at", "red_line_failed", "score"))
+                      Index("ix_audit_status_visited_at", "status", "visited_at", "red_line_failed", "score"),
+                      # the trainer reports' groups: the technicians with submitted reports
+                      Index("ix_audit_status_technician_id", "status", "technician_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     template_id: Mapped[int] = mapped_column(ForeignKey("audit_template.id"), index=True)

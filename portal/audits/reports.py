@@ -58,6 +58,13 @@ class Table:
     rows: list[Row]
 
 
+def mean(total: float, n: int) -> float:
+    """An average score to one decimal. The total is first rounded well below the scores' own
+    precision, so sums added up in another order (by the database, month by month) give the
+    same figure, also where it falls on a half."""
+    return round(round(total, 6) / n, 1)
+
+
 def monthly(audits: list[Audit], by: str) -> Table:
     scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     months = set()
@@ -69,8 +76,8 @@ def monthly(audits: list[Audit], by: str) -> Table:
     for group, per_month in scores.items():
         all_scores = [s for values in per_month.values() for s in values]
         rows.append(Row(group, {m: len(v) for m, v in per_month.items()},
-                        {m: round(sum(v) / len(v), 1) for m, v in per_month.items()},
-                        round(sum(all_scores) / len(all_scores), 1)))
+                        {m: mean(sum(v), len(v)) for m, v in per_month.items()},
+                        mean(sum(all_scores), len(all_scores))))
     return Table(sorted(months), sorted(rows, key=lambda r: r.group))
 
 
@@ -172,7 +179,11 @@ def _groups(by: str):
 
 
 def _joined(query, by: str):
-    query = query.select_from(Audit).join(User, Audit.technician_id == User.id)
+    return _placed(query.select_from(Audit).join(User, Audit.technician_id == User.id), by)
+
+
+def _placed(query, by: str):
+    """The technician's outlet, province and region joined to a query over ``User``."""
     if by != "technician":
         query = query.outerjoin(Outlet, User.outlet_id == Outlet.id).outerjoin(Province, Outlet.province_id == Province.id)
     if by == "region":
@@ -181,10 +192,20 @@ def _joined(query, by: str):
 
 
 def group_keys_query(by: str):
-    """The groups that have submitted audits, in the order the table lists them (no place last)."""
+    """The groups that have submitted audits, in the order the table lists them (no place last).
+
+    Picked from the technicians who have submitted reports (read from the index on audit
+    (status, technician_id) alone), not from every report: tens of thousands of technicians
+    rather than hundreds of thousands of reports to join, sort and make distinct. By technician
+    each technician is a group of their own (no DISTINCT needed)."""
     key, order = _groups(by)
+    if by == "technician":
+        key = User.id
     last = case((key.is_(None), 1), else_=0).label("last")
-    query = _joined(select(key.label("key"), last, *order).where(Audit.status == "submitted"), by).distinct()
+    audited = select(Audit.technician_id).where(Audit.status == "submitted")
+    query = _placed(select(key.label("key"), last, *order).select_from(User).where(User.id.in_(audited)), by)
+    if by != "technician":
+        query = query.distinct()
     return query.order_by(last, *order)
 
 
@@ -228,11 +249,11 @@ def monthly_table(by: str, keys: list, starts) -> Table:
     for k, month, n, total in db.session.execute(monthly_cells(by, starts, keys)):
         row = rows[k]
         row.counts[month] = n
-        row.averages[month] = round(float(total) / n, 1)
+        row.averages[month] = mean(float(total), n)
         sums[k][0] += float(total)
         sums[k][1] += n
     for k, row in rows.items():
-        row.overall = round(sums[k][0] / sums[k][1], 1) if sums[k][1] else None
+        row.overall = mean(sums[k][0], sums[k][1]) if sums[k][1] else None
     return Table([label for _s, label in starts], [rows[k] for k in keys])
 
 
@@ -259,11 +280,12 @@ def monthly_export_rows(by: str, starts, keys):
 
 def pareto_counts(lang: str) -> list[ParetoLine]:
     """The most often failed items, counted by the database from ``audit_failed_item`` (a few
-    dozen items, whatever the number of reports)."""
+    dozen items, whatever the number of reports). Only submitted reports have rows there (they
+    are written when a report is scored, in the transaction that submits or amends it, and a
+    submitted report stays submitted), so the count needs no join to ``audit``: it reads the
+    index on ``item_id`` alone."""
     counts = db.session.execute(
-        select(AuditFailedItem.item_id, func.count())
-        .join(Audit, Audit.id == AuditFailedItem.audit_id).where(Audit.status == "submitted")
-        .group_by(AuditFailedItem.item_id)).all()
+        select(AuditFailedItem.item_id, func.count()).group_by(AuditFailedItem.item_id)).all()
     texts: dict[str, str] = {}
     used = select(Audit.template_id).where(Audit.status == "submitted").distinct()
     for template in db.session.scalars(select(AuditTemplate).where(AuditTemplate.id.in_(used))
@@ -278,11 +300,27 @@ def pareto_counts(lang: str) -> list[ParetoLine]:
     return out
 
 
-def red_lines_query():
-    """Submitted reports that failed a red line, latest visit first."""
-    return (submitted_query().where(Audit.red_line_failed.is_(True))
-            .options(joinedload(Audit.template), joinedload(Audit.technician).joinedload(User.outlet))
-            .order_by(Audit.visited_at.desc(), Audit.id.desc()))
+def red_lines_query(templates: bool = True):
+    """Submitted reports that failed a red line, latest visit first. With ``templates`` each
+    report's template comes in the same query (a page of them); a download streaming every
+    incident passes False and loads each template once (``held_templates``): joined, every row
+    would carry (and the driver parse) its own copy of the template's large spec, hundreds of
+    them per fetched batch."""
+    query = (submitted_query().where(Audit.red_line_failed.is_(True))
+             .options(joinedload(Audit.technician).joinedload(User.outlet))
+             .order_by(Audit.visited_at.desc(), Audit.id.desc()))
+    return query.options(joinedload(Audit.template)) if templates else query
+
+
+def held_templates(audits):
+    """The reports, each with its template loaded once per template and kept while they are read
+    (the session's identity map holds objects weakly: kept here, a template is loaded and parsed
+    once, and every later report's ``template`` is found there without a query)."""
+    held: dict[int, AuditTemplate] = {}
+    for audit in audits:
+        if audit.template_id not in held:
+            held[audit.template_id] = audit.template
+        yield audit
 
 
 def incident(audit: Audit, lang: str) -> Incident:

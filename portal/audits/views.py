@@ -513,7 +513,8 @@ def reports():
                               ([i.audit.id, i.visited.isoformat(), i.audit.technician.username,
                                 *place(i.audit.technician.outlet),
                                 "; ".join(i.items), i.audit.result, grade(i.audit)]
-                               for i in (rep.incident(a, lang) for a in streamed(rep.red_lines_query()))),
+                               for i in (rep.incident(a, lang)
+                                         for a in rep.held_templates(streamed(rep.red_lines_query(templates=False))))),
                               "audit-red-line-incidents", fmt, lazy=True)
     groups = rows_page(rep.group_keys_query(by), count(rep.group_keys_query(by)))
     table = rep.monthly_table(by, [row[0] for row in groups.items], starts)
