@@ -121,3 +121,17 @@ def test_the_migration_fills_the_kept_rows_from_the_log(backend, tmp_path, reque
             assert [tuple(r) for r in gaps.rows(days, None)] == [tuple(r) for r in gaps.live_rows(days, None)]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_gaps_rebuild_keeps_rows_written_without_the_app(app, runner, users):
+    """A bulk load writes the search log directly: ``flask search gaps-rebuild`` keeps its gaps."""
+    now = utcnow()
+    for n, (query, norm) in enumerate(QUERIES * 3):
+        db.session.add(SearchLog(query=query, norm=norm, lang="zh", results=n % 3, opened=n % 4 == 1,
+                                 created_at=now - timedelta(days=n * 2.5)))
+    db.session.commit()
+    assert gaps.figure() == 0 < gaps.live_figure()
+    result = runner.invoke(args=["search", "gaps-rebuild"])
+    assert result.exit_code == 0, result.output
+    assert gaps.figure() == gaps.live_figure()
+    assert [tuple(r) for r in gaps.rows(90, None)] == [tuple(r) for r in gaps.live_rows(90, None)]
