@@ -1126,6 +1126,7 @@ def _terminate(signum, frame):
 FILL_STEPS: list[tuple[str, ...]] = [
     ("learning-members", "rebuild"),  # the kept assignment members (learning_assignment_member)
     ("quizzes", "keep-responses"),  # kept responses and quiz report figures of attempts that have none
+    ("search", "gaps-rebuild"),  # kept search gaps per day (kb_search_gap_day) from the copied search log
     ("daily",),  # eligibility board rows decided, discrimination indexes, the expiry sweep
 ]
 

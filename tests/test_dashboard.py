@@ -245,11 +245,14 @@ def test_audit_figures_equal_the_lists_they_link_to(app, network_data, users, co
 
 
 def test_knowledge_base_figures_equal_the_lists_they_link_to(app, users, kb_data):
-    from portal.kb.models import SearchLog
+    from portal.kb import gaps
+    from portal.kb.search_service import mark_opened
 
     for norm, results, opened in (("e9 fault", 0, False), ("no heat", 3, False), ("e1", 4, True), ("e9 fault", 0, False)):
-        db.session.add(SearchLog(query=norm, norm=norm, lang="zh", results=results, opened=opened))
-    db.session.commit()
+        entry = gaps.log_search(norm, norm, "zh", results, users["technician"].id)
+        db.session.commit()
+        if opened:
+            mark_opened(entry.id, users["technician"])
     client = app.test_client()
     login(client, "trainer")
     html = client.get("/dashboard/").get_data(as_text=True)

@@ -10,7 +10,8 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from ..cliutil import needs_schema
-from . import indexing
+from ..extensions import db
+from . import gaps, indexing
 
 search_cli = AppGroup("search", help="The fault-case search index.")
 
@@ -44,3 +45,14 @@ def status_command():
                  cases=indexing.published_count()))
     click.echo(_("applied change: %(n)d", n=state.applied))
     click.echo(_("stale: %(reason)s", reason=indexing.is_stale() or _("no")))
+
+
+@search_cli.command("gaps-rebuild")
+@needs_schema
+def gaps_rebuild_command():
+    """Recompute the kept search gaps per day (kb_search_gap_day) from the search log: after
+    search-log rows were written without the app (a bulk load); the app keeps them otherwise."""
+    started = time.monotonic()
+    gaps.rebuild()
+    db.session.commit()
+    click.echo(_("search gaps kept from the search log in %(s).1f s", s=time.monotonic() - started))

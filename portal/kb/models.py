@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import User
@@ -223,3 +223,21 @@ class KbTerms(db.Model):
     variants: Mapped[dict] = mapped_column(JSON, default=dict)  # word meant → slips typed
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SearchGapDay(db.Model):
+    """Kept: the searches of one UTC day (the log's ``created_at`` date in UTC) for one normalised
+    query — how many, how many found nothing, how many found something nobody opened, the
+    greatest query text typed and the last time. Written with the search log row (an upsert, so
+    concurrent searches add up) and lowered when ``mark_opened`` flips a search to opened; the
+    search-gap figure and report group these rows instead of the log (kb/gaps.py)."""
+
+    __tablename__ = "kb_search_gap_day"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    norm: Mapped[str] = mapped_column(String(200), primary_key=True)
+    searches: Mapped[int] = mapped_column(default=0)
+    no_results: Mapped[int] = mapped_column(default=0)
+    unopened: Mapped[int] = mapped_column(default=0)
+    example: Mapped[str] = mapped_column(String(200))
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)

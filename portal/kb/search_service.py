@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..links import external_url
 from ..markup import highlight, snippet
-from . import indexing
+from . import gaps, indexing
 from .indexing import plain_text
 from .models import Case, SearchLog
 from .search import engine
@@ -63,9 +63,9 @@ def search_cases(text: str, *, lang: str, product: str | None = None, model: str
     if log and text.strip():
         # Logged before the cases are read: the commit would otherwise expire them, and
         # reading them again costs a query per result.
-        entry = SearchLog(query=text.strip()[:200], norm=normalise_query(text)[:200], lang=lang,
-                          results=outcome.total, user_id=user.id if user else None)
-        db.session.add(entry)
+        # The log row and its day's kept gap counts, in one transaction.
+        entry = gaps.log_search(text.strip()[:200], normalise_query(text)[:200], lang, outcome.total,
+                                user.id if user else None)
         db.session.commit()
         result.log_id = entry.id
     wanted_slugs = []
@@ -95,7 +95,7 @@ def mark_opened(log_id: int | None, user) -> None:
     entry = db.session.get(SearchLog, log_id)
     if entry is not None and not entry.opened and (entry.user_id is None or
                                                    (user is not None and entry.user_id == user.id)):
-        entry.opened = True
+        gaps.flip_opened(entry)  # and the kept count of its day's unopened searches
         db.session.commit()
 
 

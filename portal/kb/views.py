@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import difflib
-from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import case as sql_case
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..csvexport import columns, table_response
-from ..dbtypes import utcnow
 from ..extensions import db
 from ..i18n import user_lang
 from ..inputs import int_arg
@@ -20,8 +17,9 @@ from ..markup import case_sections, render_markdown
 from ..security import roles_required
 from . import contributions as contrib
 from . import feedback as case_feedback
+from . import gaps as search_gaps
 from .forms import ContributeForm, FeedbackForm, NoteForm, ReviewForm
-from .models import PRODUCTS, Case, CaseRevision, Contribution, Photo, SearchLog
+from .models import PRODUCTS, Case, CaseRevision, Contribution, Photo
 from .photos import photo_path, visible_photo
 from .search_service import mark_opened, search_cases
 from .services import TEACHING_LINKS, after_commit, old_address, set_status, trainer_edit
@@ -351,18 +349,8 @@ def change_status(slug: str):
 def gaps():
     days = int_arg("days", 90, 1, 36500)
 
-    since = utcnow() - timedelta(days=max(1, min(days, 365)))
-    no_results = func.sum(sql_case((SearchLog.results == 0, 1), else_=0))
-    unopened = func.sum(sql_case(((SearchLog.results > 0) & SearchLog.opened.is_(False), 1), else_=0))
-    rows = db.session.execute(
-        select(SearchLog.norm, func.count().label("searches"), no_results.label("no_results"),
-               unopened.label("unopened"), func.max(SearchLog.query).label("example"),
-               func.max(SearchLog.created_at).label("last"))
-        .where(SearchLog.created_at >= since)
-        .group_by(SearchLog.norm)
-        .having((no_results + unopened) > 0)
-        .order_by((no_results + unopened).desc(), func.count().desc())
-        .limit(200)).all()
+    # Kept per UTC day (kb/gaps.py): the window is the UTC days from the date of now − days.
+    rows = search_gaps.rows(max(1, min(days, 365)))
     if request.args.get("format") in ("csv", "xlsx"):
 
         return table_response(columns("query", "searches", "no_results", "not_opened", "example", "last"),
