@@ -1,7 +1,7 @@
 """kb: kept search gaps per UTC day and query (kb_search_gap_day)
 
 Revision ID: e1a4c7d92b35
-Revises: d9e2a7c4b168
+Revises: a6c3e9d1f274
 Created: 2026-12-06 08:40:00
 
 One row per (day, normalised query): searches, no results, results nobody opened, the greatest
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = 'e1a4c7d92b35'
-down_revision = 'd9e2a7c4b168'
+down_revision = 'a6c3e9d1f274'
 branch_labels = None
 depends_on = None
 
