@@ -242,6 +242,10 @@ def test_audit_figures_equal_the_lists_they_link_to(app, network_data, users, co
         listed = client.get(href.replace("&amp;", "&")).get_data(as_text=True)
         assert int(re.search(r"<span data-count>(\d+)</span>", listed).group(1)) == int(number)
         assert listed.count("data-audit-row=") == int(number)
+    # The count is labelled in the reader's language.
+    assert "<span data-count>2</span> audit reports ·" in client.get(figures[0][0].replace("&amp;", "&") + "&lang=en").get_data(as_text=True)
+    assert "<span data-count>2</span> 份暗访报告 ·" in client.get(figures[0][0].replace("&amp;", "&") + "&lang=zh_CN").get_data(
+        as_text=True)
 
 
 def test_knowledge_base_figures_equal_the_lists_they_link_to(app, users, kb_data):
