@@ -12,9 +12,10 @@ question banks and quizzes (``quizzes/``). The checks, each a ``kind`` of findin
                one of its cue words (the text's language; English ignoring case) occurs in it and it
                applies to the text's product (cases: ``product``; lessons, course.yaml, questions of a
                course's bank: the course's ``product``; otherwise any product). For each cued fact
-               only the quantity of its dimension NEAREST to a cue word is judged; it is a finding
-               when it matches neither that fact nor another fact cued in the same sentence (both
-               ends of a range must match). ``{{fact:KEY}}`` is always right (never read as a
+               only the quantity of its dimension NEAREST to a cue word, in the cue's clause (the
+               sentence cut at ， 、 ", "), is judged; it is a finding when it matches neither that
+               fact nor another fact cued in the same sentence (both ends of a range must match;
+               one finding per quantity). ``{{fact:KEY}}`` is always right (never read as a
                number). Wrong choices of a question, and the text of a true/false question whose
                answer is false, say wrong things on purpose and are not judged.
 ``statement``  a sentence naming a ``statements`` topic (cue word) in one of its ``wrong`` phrasings.
@@ -207,11 +208,32 @@ def cue_positions(sentence: str, words, lang: str) -> list[int]:
 REFERENCE_STRIP_RE = re.compile(r"\{\{[^}]*\}\}")
 
 
-def quantity_findings(sentence: str, lang: str, products, facts: Facts) -> list[tuple[Quantity, object]]:
-    """(quantity, fact) for each fact cued in ``sentence`` whose nearest quantity of its dimension
-    states neither it nor another fact cued there (the rule in the module docstring)."""
-    sentence = REFERENCE_STRIP_RE.sub(" ", sentence)
-    found = quantities(sentence)
+CLAUSE_RE = re.compile(r"，|、|,(?=\s)")
+
+
+def clause_spans(sentence: str) -> list[tuple[int, int]]:
+    """(start, end) of each clause: the sentence cut at commas (， 、 and ", ")."""
+    spans, start = [], 0
+    for match in CLAUSE_RE.finditer(sentence):
+        spans.append((start, match.start()))
+        start = match.end()
+    return spans + [(start, len(sentence))]
+
+
+def comparable(unit: str, fact_unit: str) -> bool:
+    """Same dimension; and K (a temperature difference) only against K."""
+    return dimension(unit) == dimension(fact_unit) and (unit == "K") == (fact_unit == "K")
+
+
+def quantity_findings(sentence: str, lang: str, products, facts: Facts,
+                      clauses: bool = True, judge_from: int = 0) -> list[tuple[Quantity, list]]:
+    """(quantity, [facts]) for each quantity that is the nearest of its dimension to the cue of a
+    fact cued in ``sentence`` (in the cue's clause, unless ``clauses`` is False) and states neither
+    that fact nor any other fact cued there (the rule in the module docstring). Only quantities
+    from offset ``judge_from`` on are judged (a question's key after its text)."""
+    head = REFERENCE_STRIP_RE.sub(" ", sentence[:judge_from])
+    sentence = head + REFERENCE_STRIP_RE.sub(" ", sentence[judge_from:])
+    found = [q for q in quantities(sentence) if q.start >= len(head)]
     if not found:
         return []
     cued = []
@@ -221,16 +243,22 @@ def quantity_findings(sentence: str, lang: str, products, facts: Facts) -> list[
         spots = cue_positions(sentence, fact.cue.get(lang, ()), lang)
         if spots:
             cued.append((fact, spots))
-    out = []
+    spans = clause_spans(sentence) if clauses else [(0, len(sentence))]
+
+    def clause(offset: int) -> int:
+        return next(i for i, (start, end) in enumerate(spans) if offset <= end)
+
+    judged: dict[Quantity, list] = {}
     for fact, spots in cued:
-        mine = [q for q in found if q.dimension == dimension(fact.unit)]
-        if not mine:
+        pairs = [(min(abs(q.start - s), abs(q.end - s)), q.start, q) for q in found for s in spots
+                 if comparable(q.unit, fact.unit) and clause(q.start) == clause(s)]
+        if not pairs:
             continue
-        nearest = min(mine, key=lambda q: (min(min(abs(q.start - s), abs(q.end - s)) for s in spots), q.start))
-        if any(_states(other, nearest) for other, _spots in cued if dimension(other.unit) == nearest.dimension):
+        nearest = min(pairs, key=lambda p: (p[0], p[1]))[2]
+        if any(_states(other, nearest) for other, _spots in cued if comparable(nearest.unit, other.unit)):
             continue
-        out.append((nearest, fact))
-    return out
+        judged.setdefault(nearest, []).append(fact)
+    return sorted(judged.items(), key=lambda item: item[0].start)
 
 
 def _states(fact, quantity: Quantity) -> bool:
@@ -483,8 +511,9 @@ def question_pieces(bank: dict) -> list[tuple[int, dict, list[Piece], list[tuple
         text = q.get("text") if isinstance(q.get("text"), dict) else {}
         for lang in ("zh", "en"):
             body = text.get(lang) if isinstance(text.get(lang), str) else ""
-            judged = not (kind == "truefalse" and q.get("answer") is False)
-            texts.append(Piece(path, line_of("questions", index, "text", lang), lang, body, products, judged))
+            # a true/false statement is judged as the key (when true) or not at all (when false)
+            texts.append(Piece(path, line_of("questions", index, "text", lang), lang, body, products,
+                               kind != "truefalse"))
             if kind == "truefalse" and q.get("answer") is True:
                 keys.append((Piece(path, line_of("questions", index, "text", lang), lang, body, products), "text"))
             explanation = q.get("explanation") if isinstance(q.get("explanation"), dict) else {}
@@ -495,9 +524,9 @@ def question_pieces(bank: dict) -> list[tuple[int, dict, list[Piece], list[tuple
                 if not isinstance(choice, dict) or not isinstance(choice.get(lang), str):
                     continue
                 where = line_of("questions", index, "choices", c_index)
-                right = bool(choice.get("correct"))
-                texts.append(Piece(path, where, lang, choice[lang], products, right))
-                if right:
+                # wrong choices are wrong on purpose; a right one is judged with its question as the key
+                texts.append(Piece(path, where, lang, choice[lang], products, False))
+                if choice.get("correct"):
                     keys.append((Piece(path, where, lang, _joined(body, choice[lang]), products), "choice"))
             for a_index, answer in enumerate(q.get("answers") or []):
                 where = line_of("questions", index, "answers", a_index)
@@ -521,9 +550,17 @@ def question_pieces(bank: dict) -> list[tuple[int, dict, list[Piece], list[tuple
     return out
 
 
+SENTENCE_END_RE = re.compile(r"[。！？；!?;\n|]+|\.(?!\d)")
+
+
 def _joined(first: str, second: str) -> str:
-    """A question and its key as one sentence (sentence ends removed)."""
-    return re.sub(r"[。！？；.!?;\n|]+", " ", f"{first} — {second}")
+    """A question and its key as one sentence (sentence ends removed, decimal points kept); the key
+    starts after the last " — "."""
+    return f"{SENTENCE_END_RE.sub(' ', first)} — {SENTENCE_END_RE.sub(' ', second)}"
+
+
+def key_offset(joined: str) -> int:
+    return joined.rfind(" — ") + 3 if " — " in joined else 0
 
 
 ASKED_UNIT_RE = re.compile(rf"(?<![0-9.])\s*[(（]?\s*(?:in\s+)?(?P<u>{UNIT_RE})\s*[)）]?")
@@ -566,9 +603,13 @@ def pieces(corpus: Corpus) -> list[Piece]:
 
 # --- the checks -------------------------------------------------------------------------------
 
-def _quantity_message(q: Quantity, fact, lang: str) -> str:
-    return _("“%(said)s” contradicts fact %(key)s (%(title)s: %(value)s); use {{fact:%(key)s}} or its value",
-             said=q.text.strip(), key=fact.key, title=fact.title[lang], value=_fact_value(fact, lang))
+def _quantity_message(q: Quantity, facts_cued: list, lang: str) -> str:
+    fact = facts_cued[0]
+    message = _("“%(said)s” contradicts fact %(key)s (%(title)s: %(value)s); use {{fact:%(key)s}} or its value",
+                said=q.text.strip(), key=fact.key, title=fact.title[lang], value=_fact_value(fact, lang))
+    for other in facts_cued[1:]:
+        message += _(" (or fact %(key)s: %(value)s)", key=other.key, value=_fact_value(other, lang))
+    return message
 
 
 def _fact_value(fact, lang: str) -> str:
@@ -586,8 +627,8 @@ def check_texts(corpus: Corpus, facts: Facts | None, add) -> None:
         if facts is None or not piece.judge:
             continue
         for sentence in sentences(piece.text):
-            for quantity, fact in quantity_findings(sentence, piece.lang, piece.products, facts):
-                add(piece.path, piece.line, "quantity", _quantity_message(quantity, fact, piece.lang))
+            for quantity, cued in quantity_findings(sentence, piece.lang, piece.products, facts):
+                add(piece.path, piece.line, "quantity", _quantity_message(quantity, cued, piece.lang))
             for statement in facts.statements.values():
                 if piece.products is not None and not set(statement.applies_to) & set(piece.products):
                     continue
@@ -604,8 +645,11 @@ def check_texts(corpus: Corpus, facts: Facts | None, add) -> None:
 def check_keys(corpus: Corpus, facts: Facts, add) -> None:
     for bank in corpus.banks:
         for _index, _q, _texts, keys in question_pieces(bank):
-            for piece, _field in keys:
-                for quantity, fact in quantity_findings(piece.text, piece.lang, piece.products, facts):
+            for piece, field_name in keys:
+                offset = 0 if field_name == "text" else key_offset(piece.text)
+                for quantity, cued in quantity_findings(piece.text, piece.lang, piece.products, facts,
+                                                        clauses=False, judge_from=offset):
+                    fact = cued[0]
                     add(piece.path, piece.line, "key",
                         _("the key states “%(said)s”, contradicting fact %(key)s (%(title)s: %(value)s)",
                           said=quantity.text.strip(), key=fact.key, title=fact.title[piece.lang],

@@ -89,9 +89,13 @@ def facts(tree):
 def test_only_the_number_nearest_the_cue_is_judged(facts):
     sentence = "Pressure-test with nitrogen at 4.0 MPa for 24 hours, then evacuate to 60 Pa."
     assert quantity_findings(sentence, "en", ("air-conditioner",), facts) == []
-    (quantity, fact), = quantity_findings("Leak test at 4.0 MPa, then evacuate to 80 Pa.", "en",
+    (quantity, cued), = quantity_findings("Leak test at 4.0 MPa, then evacuate to 80 Pa.", "en",
                                           ("air-conditioner",), facts)
-    assert (quantity.text, fact.key) == ("80 Pa", "ac-vacuum-target")
+    assert (quantity.text, [f.key for f in cued]) == ("80 Pa", ["ac-vacuum-target"])
+    # ... and only in the cue's clause: the nitrogen pressure is not the vacuum
+    assert quantity_findings("Pressure-test with nitrogen (about 4.0 MPa, hold 24 hours), evacuate and charge.",
+                             "en", ("air-conditioner",), facts) == []
+    assert quantity_findings("氮气保压 4.0 MPa，再抽真空，按重量加注。", "zh", ("air-conditioner",), facts) == []
 
 
 def test_a_fact_reference_is_always_right_and_other_products_are_left_alone(facts):
