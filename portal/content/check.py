@@ -190,7 +190,8 @@ def sentences(text: str) -> list[str]:
 
 
 def _fold(text: str, lang: str) -> str:
-    return text.lower() if lang == "en" else text
+    """English: any case, a hyphen as a space ("room-sensor" is "room sensor"); same length."""
+    return text.lower().replace("-", " ") if lang == "en" else text
 
 
 def cue_positions(sentence: str, words, lang: str) -> list[int]:
@@ -295,19 +296,27 @@ def _has_words(sentence: str, words, lang: str) -> bool:
     return any(_fold(w, lang) in folded for w in words)
 
 
-def code_sentence_findings(sentence: str, lang: str, facts: Facts) -> list[str]:
+def codes_for(facts: Facts, code: str, products) -> list:
+    """The meanings of ``code`` in the tables of these products (any product: None)."""
+    return [c for c in facts.codes_named(code)
+            if products is None or set(facts.tables[c.table].products) & set(products)]
+
+
+def code_sentence_findings(sentence: str, lang: str, facts: Facts, products=None) -> list[str]:
     """Messages for codes said with a maker's name but in another table's meaning."""
     out = []
     makers = {t.maker for t in facts.tables.values()}
     for code in dict.fromkeys(CODE_WORD_RE.findall(sentence)):
-        meanings = facts.codes_named(code)
+        meanings = codes_for(facts, code, products)
         if len({c.meaning["en"].lower() for c in meanings}) < 2:
             continue
-        for maker in sorted(makers_in(sentence, makers)):
+        named = makers_in(sentence, makers)
+        for maker in sorted(named):
             own = [c for c in meanings if facts.tables[c.table].maker == maker]
             if not own or any(_has_words(sentence, c.words[lang], lang) for c in own):
                 continue
-            other = next((c for c in meanings if facts.tables[c.table].maker != maker
+            # a meaning of a maker the sentence does not name (comparisons name each maker's own)
+            other = next((c for c in meanings if facts.tables[c.table].maker not in named
                           and _has_words(sentence, c.words[lang], lang)), None)
             if other is not None:
                 out.append(_("%(code)s with %(maker)s is said as “%(said)s” (%(table)s); in %(maker)s's "
@@ -638,7 +647,7 @@ def check_texts(corpus: Corpus, facts: Facts | None, add) -> None:
                         _("“%(phrase)s” contradicts statement %(key)s (%(title)s): %(source)s", phrase=phrase,
                           key=statement.key, title=statement.title[piece.lang], source=statement.source[piece.lang]))
             if not piece.path.endswith(tuple(f"-{lang}.md" for lang in ("zh", "en"))) or "/kb/" not in piece.path:
-                for message in code_sentence_findings(sentence, piece.lang, facts):
+                for message in code_sentence_findings(sentence, piece.lang, facts, piece.products):
                     add(piece.path, piece.line, "code", message)
 
 
@@ -665,16 +674,17 @@ def check_case_codes(corpus: Corpus, facts: Facts, add) -> None:
         codes = _codes(md.data.get("error_codes"))
         table = md.data.get("code_table")
         path = str(md.path)
+        products = (md.data["product"],) if md.data.get("product") in PRODUCTS else None
         if table is not None and table not in facts.tables:
             add(path, md.line_of("code_table"), "code", _("code_table %(table)s is not in facts.yaml", table=table))
             continue
         if table is None:
             for code in codes:
-                meanings = {c.meaning["en"].lower() for c in facts.codes_named(code)}
-                if len(meanings) > 1:
+                known = codes_for(facts, code, products)
+                if len({c.meaning["en"].lower() for c in known}) > 1:
                     add(path, md.line_of("error_codes"), "code",
                         _("%(code)s means different things in different tables (%(tables)s): say which with "
-                          "code_table", code=code, tables=", ".join(c.table for c in facts.codes_named(code))))
+                          "code_table", code=code, tables=", ".join(c.table for c in known)))
             continue
         for code in codes:
             known = facts.codes.get((table, code))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from portal.content.check import (check, number_difference, quantities, quantity_findings, sentences,
-                                  trace)
+from portal.content.check import (check, code_sentence_findings, number_difference, quantities, quantity_findings,
+                                  sentences, trace)
 from portal.content.facts import load_facts
 from tests.content_tree import build, line_of, plant
 
@@ -166,6 +166,19 @@ def test_a_lesson_giving_a_code_another_makers_meaning(tree):
     got = found(tree)
     assert (LESSON_EN, line_of(tree, LESSON_EN, "Midea E4"), "code") in got
     assert (LESSON_ZH, line_of(tree, LESSON_ZH, "美的 E4"), "code") in got
+
+
+def test_code_sentences_that_compare_tables_or_other_products_are_left_alone(facts):
+    assert code_sentence_findings("Gree E4 is discharge protection, Midea E4 an outdoor sensor fault.",
+                                  "en", facts) == []
+    assert code_sentence_findings("Midea E4 means discharge protection.", "en", facts, ("water-heater",)) == []
+    assert len(code_sentence_findings("Midea E4 means discharge protection.", "en", facts)) == 1
+
+
+def test_a_code_of_another_product_needs_no_code_table(tree):
+    plant(tree, PRV_EN, "models: [KF-RS-150/N1]", "error_codes: [E4]\nmodels: [KF-RS-150/N1]")
+    plant(tree, "content/kb/wh-prv-setting-zh.md", "models: [KF-RS-150/N1]", "error_codes: [E4]\nmodels: [KF-RS-150/N1]")
+    assert found(tree) == set()
 
 
 # 5. links
