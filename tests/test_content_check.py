@@ -33,7 +33,7 @@ def test_findings_print_file_line_message_relative_to_the_current_folder(runner,
     assert any(text.startswith(f"{LESSON_EN}:{line}: “500 microns” contradicts fact ac-vacuum-target")
                for text in lines), lines
     assert f"{LESSON_EN}:{line}: link case:gone points at nothing" in lines
-    assert lines[-1].startswith("3 findings in 1 files (")  # + the zh/en pair's numbers, in the en file
+    assert lines[-1].startswith("3 findings in 1 file (")  # + the zh/en pair's numbers, in the en file
     assert "quantities 1" in lines[-1] and "links 1" in lines[-1]
 
 

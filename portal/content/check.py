@@ -45,6 +45,7 @@ from pathlib import Path
 
 import yaml
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..products import PRODUCTS
 from .facts import UNITS, Facts, FactsError, convert, dimension, load_facts, references
@@ -638,17 +639,21 @@ def check_texts(corpus: Corpus, facts: Facts | None, add) -> None:
         for sentence in sentences(piece.text):
             for quantity, cued in quantity_findings(sentence, piece.lang, piece.products, facts):
                 add(piece.path, piece.line, "quantity", _quantity_message(quantity, cued, piece.lang))
-            for statement in facts.statements.values():
-                if piece.products is not None and not set(statement.applies_to) & set(piece.products):
-                    continue
-                phrase = statement.contradicted_by(sentence, piece.lang)
-                if phrase:
-                    add(piece.path, piece.line, "statement",
-                        _("“%(phrase)s” contradicts statement %(key)s (%(title)s): %(source)s", phrase=phrase,
-                          key=statement.key, title=statement.title[piece.lang], source=statement.source[piece.lang]))
+            check_statements(piece, sentence, facts, add, "statement")
             if not piece.path.endswith(tuple(f"-{lang}.md" for lang in ("zh", "en"))) or "/kb/" not in piece.path:
                 for message in code_sentence_findings(sentence, piece.lang, facts, piece.products):
                     add(piece.path, piece.line, "code", message)
+
+
+def check_statements(piece: Piece, sentence: str, facts: Facts, add, kind: str) -> None:
+    for statement in facts.statements.values():
+        if piece.products is not None and not set(statement.applies_to) & set(piece.products):
+            continue
+        phrase = statement.contradicted_by(sentence, piece.lang)
+        if phrase:
+            add(piece.path, piece.line, kind,
+                _("“%(phrase)s” contradicts statement %(key)s (%(title)s): %(source)s", phrase=phrase,
+                  key=statement.key, title=statement.title[piece.lang], source=statement.source[piece.lang]))
 
 
 def check_keys(corpus: Corpus, facts: Facts, add) -> None:
@@ -656,6 +661,7 @@ def check_keys(corpus: Corpus, facts: Facts, add) -> None:
         for _index, _q, _texts, keys in question_pieces(bank):
             for piece, field_name in keys:
                 offset = 0 if field_name == "text" else key_offset(piece.text)
+                check_statements(piece, piece.text, facts, add, "key")
                 for quantity, cued in quantity_findings(piece.text, piece.lang, piece.products, facts,
                                                         clauses=False, judge_from=offset):
                     fact = cued[0]
@@ -1055,5 +1061,7 @@ def summary(findings: list[Finding]) -> str:
         return _("No findings.")
     counts = Counter(f.kind for f in findings)
     parts = ", ".join(f"{kind_label(kind)} {counts[kind]}" for kind in (*KINDS, "file") if counts[kind])
-    return _("%(count)d findings in %(files)d files (%(parts)s)", count=len(findings),
-             files=len({f.path for f in findings}), parts=parts)
+    files = len({f.path for f in findings})
+    return _("%(findings)s in %(files)s (%(parts)s)",
+             findings=ngettext("%(num)d finding", "%(num)d findings", len(findings)),
+             files=ngettext("%(num)d file", "%(num)d files", files), parts=parts)

@@ -251,6 +251,13 @@ def test_a_wrong_choice_or_a_false_statement_may_say_a_wrong_value(tree):
     assert (BANK, line_of(tree, BANK, "evacuating to 500 microns"), "key") in found(tree)
 
 
+def test_a_correct_choice_in_a_statements_wrong_words(tree):
+    plant(tree, BANK, "- {zh: 60 Pa, en: 60 Pa, correct: true}",
+          "- {zh: 60 Pa, en: 60 Pa, correct: true}\n      - {zh: 排气传感器读数偏高, en: the discharge sensor reads high,"
+          " correct: true}")
+    assert (BANK, line_of(tree, BANK, "reads high"), "key") in found(tree)
+
+
 def test_a_numerical_answer_in_the_unit_its_question_asks(tree):
     plant(tree, BANK, "{value: 4, tolerance: 0", "{value: 8, tolerance: 0")
     assert (BANK, line_of(tree, BANK, "value: 8"), "key") in found(tree)
