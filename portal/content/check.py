@@ -485,7 +485,7 @@ def scan(root: Path, quizzes_dir: Path | None = None) -> Corpus:
             course_slug = category.split("/")[1] if category.startswith("courses/") and "/" in category else None
             products = corpus.courses.get(course_slug, {}).get("products") if course_slug else None
             corpus.banks.append({"path": path, "category": str(category), "line": yaml_line_finder(path),
-                                 "questions": [q for q in questions if isinstance(q, dict)] and questions,
+                                 "questions": questions,
                                  "products": products})
     return corpus
 
@@ -645,12 +645,14 @@ def check_texts(corpus: Corpus, facts: Facts | None, add) -> None:
                     add(piece.path, piece.line, "code", message)
 
 
-def check_statements(piece: Piece, sentence: str, facts: Facts, add, kind: str) -> None:
+def check_statements(piece: Piece, sentence: str, facts: Facts, add, kind: str, judge_from: int = 0) -> None:
+    """A statement's cue word and one of its wrong phrases in ``sentence`` (the phrase at or after
+    ``judge_from``: a question's key, not its text)."""
     for statement in facts.statements.values():
         if piece.products is not None and not set(statement.applies_to) & set(piece.products):
             continue
         phrase = statement.contradicted_by(sentence, piece.lang)
-        if phrase:
+        if phrase and _fold(phrase, piece.lang) in _fold(sentence[judge_from:], piece.lang):
             add(piece.path, piece.line, kind,
                 _("“%(phrase)s” contradicts statement %(key)s (%(title)s): %(source)s", phrase=phrase,
                   key=statement.key, title=statement.title[piece.lang], source=statement.source[piece.lang]))
@@ -661,7 +663,7 @@ def check_keys(corpus: Corpus, facts: Facts, add) -> None:
         for _index, _q, _texts, keys in question_pieces(bank):
             for piece, field_name in keys:
                 offset = 0 if field_name == "text" else key_offset(piece.text)
-                check_statements(piece, piece.text, facts, add, "key")
+                check_statements(piece, piece.text, facts, add, "key", offset)
                 for quantity, cued in quantity_findings(piece.text, piece.lang, piece.products, facts,
                                                         clauses=False, judge_from=offset):
                     fact = cued[0]
