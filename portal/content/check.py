@@ -839,15 +839,17 @@ def zh_numeral(n: int) -> list[str]:
 
 
 def said_in_words(number: str, text: str, lang: str) -> bool:
-    """Whether a small whole ``number`` is written out in ``text`` (二/两, "two", "second")."""
+    """Whether a small whole ``number`` is written out in ``text`` (二/两, "two", "second"; 1 also
+    as "per", "a", "each", 每: "per °C" is "每 1 °C")."""
     if not number.isdigit() or int(number) > 99:
         return False
     n = int(number)
     if lang == "zh":
-        return any(w in text for w in zh_numeral(n))
+        return any(w in text for w in zh_numeral(n) + (["每"] if n == 1 else []))
     words = ([EN_NUMBER_WORDS[n]] if n < len(EN_NUMBER_WORDS) else []) + \
         ([EN_ORDINALS[n]] if n < len(EN_ORDINALS) else []) + (["twice", "double"] if n == 2 else []) + \
-        (["half"] if n == 2 else []) + (["once"] if n == 1 else []) + (["a dozen"] if n == 12 else [])
+        (["half"] if n == 2 else []) + (["once", "per", "a", "an", "each"] if n == 1 else []) + \
+        (["a dozen"] if n == 12 else [])
     return any(re.search(rf"\b{w}\b", text, flags=re.IGNORECASE) for w in words)
 
 

@@ -234,6 +234,7 @@ def test_numbers_written_out_in_words_count_as_said():
     assert number_difference("第二天上门", "Arrive on day 2") == ""
     assert number_difference("检查 3 次", "Check three times") == ""
     assert number_difference("100 万元", "1,000,000 yuan") == ""
+    assert number_difference("温度每变化 1 °C，压力约变化 0.01 MPa", "0.01 MPa per °C") == ""
     assert number_difference("1. 抽真空 60 Pa", "1. Evacuate to 60 Pa") == ""
     assert "only in en: 70" in number_difference("60 Pa", "70 Pa")
 
