@@ -628,9 +628,11 @@ def _fact_value(fact, lang: str) -> str:
     return f"{number} {fact.unit}"
 
 
-def check_texts(corpus: Corpus, facts: Facts | None, add) -> None:
+def check_texts(corpus: Corpus, facts: Facts | None, add, broken: bool = False) -> None:
+    """References, quantities, statements and code sentences; with a broken facts file (already
+    reported) only what needs no facts."""
     for piece in pieces(corpus):
-        for kind, key, _offset in references(piece.text):
+        for kind, key, _offset in [] if broken else references(piece.text):
             if facts is None or key not in (facts.facts if kind == "fact" else facts.tables):
                 add(piece.path, piece.line, "reference",
                     _("{{%(kind)s:%(key)s}} names nothing in facts.yaml", kind=kind, key=key))
@@ -1034,17 +1036,18 @@ def check(path: Path, quizzes_dir: Path | None = None) -> list[Finding]:
     def add(where, line, kind, message):
         findings.add(Finding(str(where), int(line or 1), kind, message))
 
-    facts = None
+    facts, broken = None, False
     facts_file = root / "facts.yaml"
     if facts_file.exists():
         try:
             facts = load_facts(facts_file)
         except FactsError as exc:
+            broken = True
             for problem in exc.problems:
                 add(problem.path, problem.line, "facts", f"{problem.field}: {problem.message}")
     corpus = scan(root, quizzes_dir)
     findings.update(corpus.findings)
-    check_texts(corpus, facts, add)
+    check_texts(corpus, facts, add, broken)
     check_links(corpus, add)
     check_pairs(corpus, add)
     if facts is not None:
