@@ -808,15 +808,20 @@ LIST_NUMBER_RE = re.compile(r"^\s*\d+[.)、]\s")
 DIGITS_RE = re.compile(r"\d+(?:\.\d+)?")
 
 
+# names with digits in them, not numbers: R32, R410A, E4, T1, A2L, KFR-35GW/BP3DN1-R32
+IDENTIFIER_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+\d[A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*")
+
+
 def numbers(text: str) -> Counter:
-    """The Arabic numbers of ``text`` (list numbering, references and link targets left out;
-    ``1,000`` is 1000, ``100 万`` is 1000000)."""
+    """The Arabic numbers of ``text`` (list numbering, references, link targets and names such as
+    R32 or KFR-35GW left out; ``1,000`` is 1000, ``100 万`` is 1000000)."""
     found: Counter = Counter()
     for line in (text or "").splitlines() or [""]:
         line = LIST_NUMBER_RE.sub("", line)
         line = REFERENCE_STRIP_RE.sub(" ", line)
         line = re.sub(r"\]\([^)]*\)", "]", line)
         line = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", line)
+        line = IDENTIFIER_RE.sub(" ", line)
         for match in re.finditer(r"(\d+(?:\.\d+)?)\s*(万|亿)?", line):
             value = match.group(1)
             if match.group(2):

@@ -236,7 +236,9 @@ def test_numbers_written_out_in_words_count_as_said():
     assert number_difference("100 万元", "1,000,000 yuan") == ""
     assert number_difference("温度每变化 1 °C，压力约变化 0.01 MPa", "0.01 MPa per °C") == ""
     assert number_difference("1. 抽真空 60 Pa", "1. Evacuate to 60 Pa") == ""
+    assert number_difference("R32 机型（KFR-35GW/BP3DN1-R32）用 R32", "The KFR-35GW/BP3DN1-R32 uses it") == ""
     assert "only in en: 70" in number_difference("60 Pa", "70 Pa")
+    assert "only in zh: 60" in number_difference("抽到 60Pa", "evacuate")
 
 
 # 7. question keys
