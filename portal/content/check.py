@@ -809,7 +809,7 @@ DIGITS_RE = re.compile(r"\d+(?:\.\d+)?")
 
 
 # names with digits in them, not numbers: R32, R410A, E4, T1, A2L, KFR-35GW/BP3DN1-R32
-IDENTIFIER_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+\d[A-Za-z0-9]*(?:[-/][A-Za-z0-9]+)*")
+IDENTIFIER_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+\d[A-Za-z0-9]*(?:[-/][A-Z0-9]+(?![a-z]))*")
 
 
 def numbers(text: str) -> Counter:
@@ -860,12 +860,21 @@ def said_in_words(number: str, text: str, lang: str) -> bool:
     return any(re.search(rf"\b{w}\b", text, flags=re.IGNORECASE) for w in words)
 
 
+def names(text: str) -> set[str]:
+    """The names with digits in ``text`` (codes, models, refrigerants), upper-case."""
+    text = REFERENCE_STRIP_RE.sub(" ", re.sub(r"\]\([^)]*\)", "]", text or ""))
+    return {m.group(0).upper() for m in IDENTIFIER_RE.finditer(text)}
+
+
 def number_difference(zh_text: str, en_text: str) -> str:
-    """'' when both texts say the same Arabic numbers; a small whole number written out in words
+    """'' when both texts say the same Arabic numbers (as many times each) and the same names
+    with digits (E4, R32, KFR-35GW: each at least once); a small whole number written out in words
     on the other side (第二天 / "Day 2", "three" / 3) counts as said."""
     zh, en = numbers(zh_text), numbers(en_text)
     only_zh = sorted(n for n in (zh - en).elements() if not said_in_words(n, en_text, "en"))
     only_en = sorted(n for n in (en - zh).elements() if not said_in_words(n, zh_text, "zh"))
+    only_zh += sorted(n for n in names(zh_text) if n not in (en_text or "").upper())
+    only_en += sorted(n for n in names(en_text) if n not in (zh_text or "").upper())
     parts = []
     if only_zh:
         parts.append(_("only in zh: %(numbers)s", numbers=" ".join(only_zh)))

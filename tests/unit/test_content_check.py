@@ -239,6 +239,7 @@ def test_numbers_written_out_in_words_count_as_said():
     assert number_difference("R32 机型（KFR-35GW/BP3DN1-R32）用 R32", "The KFR-35GW/BP3DN1-R32 uses it") == ""
     assert "only in en: 70" in number_difference("60 Pa", "70 Pa")
     assert "only in zh: 60" in number_difference("抽到 60Pa", "evacuate")
+    assert number_difference("仍报故障", "E5 persists") == "only in en: E5"
 
 
 # 7. question keys
