@@ -23,7 +23,7 @@ IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.(png|jpe?g|webp|svg)$")
 CATEGORY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9-]*)*$")
 LANGS = ("zh", "en")
 QUESTION_FIELDS = {"id", "type", "difficulty", "tags", "text", "explanation", "image", "title",
-                   "choices", "penalty", "answer", "answers", "pairs", "items", "all_or_nothing"}
+                   "choices", "penalty", "answer", "answers", "pairs", "items", "all_or_nothing", "norms"}
 
 
 def category(path: str) -> QuestionCategory:

@@ -27,7 +27,7 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}$")
 QUARTER_RE = re.compile(r"^\d{4}-Q[1-4]$")
 LANGS = ("zh", "en")
 COURSE_FIELDS = {"title", "summary", "kind", "quarter", "product", "quiz", "days", "modules", "tasks"}
-LESSON_FIELDS = {"title", "lang", "minutes", "cases"}
+LESSON_FIELDS = {"title", "lang", "minutes", "cases", "norms"}
 LINK_RE = re.compile(r"\]\((lesson|case|quiz):([^)\s]+)\)")
 
 
