@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from portal.content.check import check
 from tests.content_tree import build, line_of, plant
 
 from .conftest import ROOT_DIR
@@ -62,3 +63,28 @@ def test_messages_follow_the_shells_language(runner, tmp_path, monkeypatch):
 def test_the_shipped_content_has_no_findings(runner):
     result = runner.invoke(args=["content", "check", str(ROOT_DIR / "content")])
     assert result.exit_code == 0, result.output[-3000:]
+
+
+@pytest.fixture
+def shipped(tmp_path):
+    """A copy of the shipped content and question banks, to plant the issue's conflicts back into."""
+    shutil.copytree(ROOT_DIR / "content", tmp_path / "content")
+    shutil.copytree(ROOT_DIR / "quizzes", tmp_path / "quizzes")
+    return tmp_path
+
+
+def test_the_issues_conflicts_planted_back_into_the_shipped_content_are_reported(app, shipped):
+    def kinds_at(name: str, needle: str) -> set[str]:
+        line = line_of(shipped, name, needle)
+        return {f.kind for f in check(shipped / "content") if f.path == str(shipped / name) and f.line == line}
+
+    lesson = "content/courses/2026-q3-r32-inverter-splits/lessons/leak-test-vacuum-and-charge.en.md"
+    plant(shipped, lesson, "Pump down to **{{fact:ac-vacuum-target}} or lower**", "Pump down to **500 microns or lower**")
+    heater = "content/kb/wh-electric-tank-leak-en.md"
+    plant(shipped, heater, "fit a pressure-reducing valve if the mains exceeds 0.5 MPa",
+          "fit a pressure-reducing valve if the mains exceeds 0.6 MPa")
+    midea = "content/kb/ac-code-midea-e4-indoor-sensor-en.md"
+    plant(shipped, midea, "code_table: midea-split\n", "")
+    assert "quantity" in kinds_at(lesson, "500 microns")
+    assert "quantity" in kinds_at(heater, "0.6 MPa")
+    assert "code" in kinds_at(midea, "error_codes:")

@@ -18,11 +18,13 @@ question banks and quizzes (``quizzes/``). The checks, each a ``kind`` of findin
                one finding per quantity). ``{{fact:KEY}}`` is always right (never read as a
                number). Wrong choices of a question, and the text of a true/false question whose
                answer is false, say wrong things on purpose and are not judged.
-``statement``  a sentence naming a ``statements`` topic (cue word) in one of its ``wrong`` phrasings.
+``statement``  a sentence naming a ``statements`` topic (cue word) in one of its ``wrong`` phrasings
+               (and none of its ``unless`` words).
 ``code``       a case's ``code_table`` unknown, its (table, code) not in the facts file, its title
-               without the words of that code's meaning, or no ``code_table`` for a code whose
-               meaning differs between tables; a lesson or question sentence naming a code and a
-               maker whose words are another table's meaning and none of that maker's.
+               naming the code without the words of its meaning, or no ``code_table`` for a code
+               whose meaning differs between the tables of its product; a lesson, course, audit or
+               question sentence naming a code and a maker (the name nearest the code) in the words
+               of an unnamed maker's meaning and none of that maker's.
 ``link``       case ``related``, lesson ``cases``, ``(case:KEY)`` / ``(lesson:[COURSE/]SLUG)`` /
                ``(quiz:SLUG)`` links, question tags ``lesson:`` / ``case:``, quiz section
                ``categories`` and ``tags``, course ``quiz`` and lesson lists, audit ``trains``.
@@ -279,17 +281,15 @@ MAKERS = {
 CODE_WORD_RE = re.compile(r"(?<![A-Za-z0-9])([A-Z]{1,3}\d{1,2}|ERR\d{1,2})(?![A-Za-z0-9])")
 
 
-def makers_in(sentence: str, known: set[str]) -> set[str]:
+def maker_mentions(sentence: str, known: set[str]) -> list[tuple[int, str]]:
+    """(offset, maker) of each maker name in ``sentence`` (Gree/格力, Midea/美的 …)."""
     folded = sentence.lower()
-    found = set()
+    found = []
     for maker in known:
         for name in MAKERS.get(maker, [maker.replace("-", " ")]):
-            if name.isascii():
-                if re.search(rf"(?<![a-z]){re.escape(name)}(?![a-z])", folded):
-                    found.add(maker)
-            elif name in sentence:
-                found.add(maker)
-    return found
+            pattern = rf"(?<![a-z]){re.escape(name)}(?![a-z])" if name.isascii() else re.escape(name)
+            found.extend((m.start(), maker) for m in re.finditer(pattern, folded))
+    return sorted(found)
 
 
 def _has_words(sentence: str, words, lang: str) -> bool:
@@ -304,26 +304,34 @@ def codes_for(facts: Facts, code: str, products) -> list:
 
 
 def code_sentence_findings(sentence: str, lang: str, facts: Facts, products=None) -> list[str]:
-    """Messages for codes said with a maker's name but in another table's meaning."""
+    """Messages for codes said with a maker's name (the one nearest the code) in the words of a
+    meaning from another maker's table and none of that maker's own."""
     out = []
-    makers = {t.maker for t in facts.tables.values()}
-    for code in dict.fromkeys(CODE_WORD_RE.findall(sentence)):
+    mentions = maker_mentions(sentence, {t.maker for t in facts.tables.values()})
+    if not mentions:
+        return out
+    named = {maker for _offset, maker in mentions}
+    seen = set()
+    for match in CODE_WORD_RE.finditer(sentence):
+        code = match.group(1)
+        maker = min(mentions, key=lambda m: abs(m[0] - match.start()))[1]
+        if (code, maker) in seen:
+            continue
+        seen.add((code, maker))
         meanings = codes_for(facts, code, products)
         if len({c.meaning["en"].lower() for c in meanings}) < 2:
             continue
-        named = makers_in(sentence, makers)
-        for maker in sorted(named):
-            own = [c for c in meanings if facts.tables[c.table].maker == maker]
-            if not own or any(_has_words(sentence, c.words[lang], lang) for c in own):
-                continue
-            # a meaning of a maker the sentence does not name (comparisons name each maker's own)
-            other = next((c for c in meanings if facts.tables[c.table].maker not in named
-                          and _has_words(sentence, c.words[lang], lang)), None)
-            if other is not None:
-                out.append(_("%(code)s with %(maker)s is said as “%(said)s” (%(table)s); in %(maker)s's "
-                             "table it means “%(meaning)s”",
-                             code=code, maker=maker, said=other.meaning[lang], table=other.table,
-                             meaning=" / ".join(c.meaning[lang] for c in own)))
+        own = [c for c in meanings if facts.tables[c.table].maker == maker]
+        if not own or any(_has_words(sentence, c.words[lang], lang) for c in own):
+            continue
+        # a meaning of a maker the sentence does not name (comparisons name each maker's own)
+        other = next((c for c in meanings if facts.tables[c.table].maker not in named
+                      and _has_words(sentence, c.words[lang], lang)), None)
+        if other is not None:
+            out.append(_("%(code)s with %(maker)s is said as “%(said)s” (%(table)s); in %(maker)s's "
+                         "table it means “%(meaning)s”",
+                         code=code, maker=maker, said=other.meaning[lang], table=other.table,
+                         meaning=" / ".join(c.meaning[lang] for c in own)))
     return out
 
 
@@ -701,7 +709,9 @@ def check_case_codes(corpus: Corpus, facts: Facts, add) -> None:
             if known is None:
                 add(path, md.line_of("error_codes"), "code",
                     _("%(code)s is not in code table %(table)s in facts.yaml", code=code, table=table))
-            elif not _has_words(str(md.data.get("title") or ""), known.words[lang], lang):
+            elif re.search(rf"(?<![A-Za-z0-9]){re.escape(code)}(?![A-Za-z0-9])", str(md.data.get("title") or ""),
+                           flags=re.IGNORECASE) and not _has_words(str(md.data.get("title") or ""),
+                                                                   known.words[lang], lang):
                 add(path, md.line_of("title"), "code",
                     _("the title does not say what %(code)s means in %(table)s (“%(meaning)s”: one of %(words)s)",
                       code=code, table=table, meaning=known.meaning[lang], words=", ".join(known.words[lang])))

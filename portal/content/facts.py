@@ -152,13 +152,17 @@ class Statement:
     wrong: dict  # lang → phrases that contradict the fact
     applies_to: tuple[str, ...]
     source: dict
+    unless: dict = field(default_factory=dict)  # lang → words that make such a sentence right
     line: int = 1
 
     def contradicted_by(self, sentence: str, lang: str) -> str | None:
-        """The wrong phrase ``sentence`` uses when it names this topic, else None."""
+        """The wrong phrase ``sentence`` uses when it names this topic (and none of the ``unless``
+        words), else None."""
         folded = sentence.lower() if lang == "en" else sentence
         fold = (lambda w: w.lower()) if lang == "en" else (lambda w: w)
         if not any(fold(word) in folded for word in self.cue.get(lang, ())):
+            return None
+        if any(fold(word) in folded for word in self.unless.get(lang, ())):
             return None
         return next((phrase for phrase in self.wrong.get(lang, ()) if fold(phrase) in folded), None)
 
@@ -412,7 +416,10 @@ def load_facts(path: Path) -> Facts:
             wrong=_words(item.get("wrong"), "statements.wrong", problems, line_of("statements", index, "wrong"),
                          where),
             applies_to=_products(item.get("applies_to"), "statements.applies_to", problems, line, where),
-            source=_texts(item.get("source"), "statements.source", problems, line, where), line=line)
+            source=_texts(item.get("source"), "statements.source", problems, line, where),
+            unless={} if item.get("unless") is None else _words(
+                item.get("unless"), "statements.unless", problems, line_of("statements", index, "unless"), where),
+            line=line)
         if key:
             result.statements[key] = statement
 

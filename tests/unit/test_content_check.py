@@ -169,6 +169,8 @@ def test_a_lesson_giving_a_code_another_makers_meaning(tree):
 
 
 def test_code_sentences_that_compare_tables_or_other_products_are_left_alone(facts):
+    assert code_sentence_findings("A code appears (Gree-style E6 / Midea-style E4), the discharge is hot.",
+                                  "en", facts) == []  # E4 goes with Midea, the name nearest it
     assert code_sentence_findings("Gree E4 is discharge protection, Midea E4 an outdoor sensor fault.",
                                   "en", facts) == []
     assert code_sentence_findings("Midea E4 means discharge protection.", "en", facts, ("water-heater",)) == []

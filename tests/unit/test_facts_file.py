@@ -122,6 +122,17 @@ def test_statements_load_and_know_their_wrong_phrasings(tmp_path):
     assert statement.contradicted_by("排气传感器没夹紧时读数偏高", "zh") == "偏高"
 
 
+def test_a_statement_sentence_with_an_unless_word_is_right(tmp_path):
+    text = GOOD + STATEMENTS.replace("    applies_to: [air-conditioner]\n",
+                                     "    unless: {zh: [漂移], en: [drifted]}\n    applies_to: [air-conditioner]\n")
+    statement = load_facts(write(tmp_path, text)).statements["loose-discharge-sensor-reads-low"]
+    assert statement.contradicted_by("A drifted discharge sensor reads high.", "en") is None
+    assert statement.contradicted_by("A loose discharge sensor reads high.", "en") == "reads high"
+    with pytest.raises(FactsError) as caught:
+        load_facts(write(tmp_path, text.replace("unless: {zh: [漂移], en: [drifted]}", "unless: [drifted]")))
+    assert "statements.unless" in [p.field for p in caught.value.problems]
+
+
 @pytest.mark.parametrize("old, new, field", [
     ("    wrong: {zh: [偏高], en: [reads high]}\n", "    wrong: {zh: [偏高]}\n", "statements.wrong"),
     ("    cue: {zh: [排气传感器], en: [discharge sensor]}\n", "    cue: {en: [discharge sensor]}\n", "statements.cue"),
