@@ -227,6 +227,9 @@ def test_the_shipped_home_service_form_loads_in_both_languages(app, courses):
     items = [i for s in template.spec["sections"] for i in s["items"]]
     assert len([i for i in sections["integrity"]["items"] if i["red_line"]]) == 4
     assert any(i["red_line"] for i in sections["communication"]["items"])  # the forbidden phrase
+    # the hotline, callback and complaint checks are the service centre's, never the technician's
+    assert sections["office-side"]["about"] == "office"
+    assert not any(i["weight"] or i["red_line"] for i in sections["office-side"]["items"])
     for item in items:
         assert item["text"]["zh"] and item["text"]["en"], item["id"]
     assert template.spec["rules"]["good_practice"]["story"] in {i["id"] for i in items if i["type"] == "text"}
@@ -244,6 +247,21 @@ def test_a_malformed_template_names_file_line_and_field(app, courses, tmp_path):
     assert (next(n for n, l in enumerate(lines, 1) if "type: stars" in l), "polite.type") in found
     assert (next(n for n, l in enumerate(lines, 1) if "no-such-lesson" in l), "manner.trains") in found
     assert db.session.scalar(select(func.count()).select_from(AuditTemplate)) == 0
+
+
+def test_an_office_section_carries_no_weight_no_red_line_and_trains_nobody(app, courses, tmp_path):
+    folder = tmp_path / "audits"
+    folder.mkdir()
+    text = TEMPLATE.replace("trains: module:onboarding/5", "about: office\n    trains: module:onboarding/5")
+    assert text != TEMPLATE
+    (folder / "bad.yaml").write_text(text, encoding="utf-8")
+    report = load_templates(folder)
+    fields = {p.field for p in report.problems}
+    assert "manner.trains" in fields and any(f.endswith(".weight") for f in fields), fields
+    assert db.session.scalar(select(func.count()).select_from(AuditTemplate)) == 0
+    (folder / "bad.yaml").write_text(TEMPLATE.replace("trains: module:onboarding/5", "about: outlet"),
+                                     encoding="utf-8")
+    assert "manner.about" in {p.field for p in load_templates(folder).problems}
 
 
 def test_editing_a_template_never_changes_a_filed_report(template, users, tmp_path):

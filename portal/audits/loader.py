@@ -25,6 +25,11 @@ ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 EVIDENCE = ("none", "comment", "photo")
 
 
+# Whose doing a section checks: the technician's (scored, failures on their record) or the
+# service centre's (hotline, registration, callback: recorded for the outlet, never the technician's).
+SECTION_ABOUT = ("technician", "office")
+
+
 def _both(value) -> dict | None:
     if isinstance(value, dict) and all(str(value.get(l) or "").strip() for l in ("zh", "en")):
         return {l: str(value[l]).strip() for l in ("zh", "en")}
@@ -152,6 +157,14 @@ def parse_template(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
         if trains is not None and (not isinstance(trains, str) or _resolve_trains(trains) is None):
             bad(at("sections", s_index, "trains"), f"{sid}.trains",
                 _("lesson:COURSE/LESSON or module:COURSE/N naming a lesson or module that exists."))
+        about = section.get("about", "technician")
+        if about not in SECTION_ABOUT:
+            bad(at("sections", s_index, "about"), f"{sid}.about",
+                _("technician (the default) or office (what the service centre did, never held against the technician)."))
+            about = "technician"
+        if about == "office" and trains is not None:
+            bad(at("sections", s_index, "trains"), f"{sid}.trains",
+                _("An office section assigns no lesson to the technician."))
         below = section.get("below")
         if below is not None and not (_number(below) and 0 < below <= 100):
             bad(at("sections", s_index, "below"), f"{sid}.below", _("A percentage, 1–100."))
@@ -236,8 +249,13 @@ def parse_template(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
                 bad(iwhere, f"{iid}", message)
             if clean["red_line"] and kind not in ("yesno", "rating") and not (kind == "choice" and any(o["red_line"] for o in options)):
                 bad(iwhere, f"{iid}.red_line", _("A red-line item is yes/no, a rating, or a choice with a red-line option."))
+            if about == "office" and (clean["weight"] or clean["red_line"]
+                                      or any(o["red_line"] for o in options) or "red_line_at" in clean):
+                bad(iwhere, f"{iid}.weight",
+                    _("An item of an office section carries no weight and no red line: it is not the technician's doing."))
             clean_items.append(clean)
         clean_sections.append({"id": sid, "title": s_title, "trains": trains, "below": below, "items": clean_items,
+                               "about": about,
                                "guidance": _both(section.get("guidance")) or {"zh": "", "en": ""}})
     if story_item is not None:
         kinds = {i["id"]: i["type"] for s in clean_sections for i in s["items"]}

@@ -146,3 +146,17 @@ def test_what_is_missing_is_said_as_message_ids():
     assert missing(SPEC, failed, {"gift": "tea"}, {"fixed"}) == {"polite": ANSWER_NEEDED}
     assert missing(SPEC, {**PERFECT, "on-time": "na"}, {}, set()) == {}  # not applicable is an answer
     assert missing_answers(SPEC, failed, {}, set())["polite"] == ANSWER_NEEDED  # untranslated outside an app
+
+
+def test_an_office_section_is_recorded_but_never_the_technicians_failure():
+    # the loader refuses weight in an office section; scoring leaves it out even so
+    office = {"id": "office", "about": "office", "title": {"zh": "客服", "en": "Office"}, "items": [
+        item("hotline-seconds", "number", weight=1, target={"min": 0, "max": 10}),
+        item("callback", weight=1),
+    ]}
+    answers = {**PERFECT, "hotline-seconds": 45, "callback": "no"}
+    scored = score_report({**SPEC, "sections": SPEC["sections"] + [office]}, answers)
+    assert scored.failed_items == [] and scored.score == 100 and scored.section_scores["office"] is None
+    mine = {**office, "about": "technician"}  # the same items as the technician's would fail
+    scored = score_report({**SPEC, "sections": SPEC["sections"] + [mine]}, answers)
+    assert scored.failed_items == ["hotline-seconds", "callback"] and scored.score < 100
