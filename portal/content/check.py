@@ -24,7 +24,8 @@ question banks and quizzes (``quizzes/``). The checks, each a ``kind`` of findin
                makers' codes: a code takes its meaning from the first listed table that has it)
                unknown, a code in none of them, a listed table no code takes its meaning from, its
                title naming the code without the words of its meaning, or no ``code_table`` for a
-               code whose meaning differs between the tables of its product; a lesson, course, audit or
+               code whose meaning differs between the tables of its product or that is in the
+               tables of some of its product's makers only (washer E2); a lesson, course, audit or
                question sentence naming a code and a maker (the name nearest the code) in the words
                of an unnamed maker's meaning and none of that maker's.
 ``link``       case ``related``, lesson ``cases``, ``(case:KEY)`` / ``(lesson:[COURSE/]SLUG)`` /
@@ -718,12 +719,19 @@ def check_case_codes(corpus: Corpus, facts: Facts, add) -> None:
             if unknown or not tables:
                 continue
         if tables is None:
+            makers = {t.maker for t in facts.tables.values() if products is None or set(t.products) & set(products)}
             for code in codes:
                 known = codes_for(facts, code, products)
                 if len({c.meaning["en"].lower() for c in known}) > 1:
                     add(path, md.line_of("error_codes"), "code",
                         _("%(code)s means different things in different tables (%(tables)s): say which with "
                           "code_table", code=code, tables=", ".join(c.table for c in known)))
+                elif known and makers - {facts.tables[c.table].maker for c in known}:
+                    # e.g. washer E2: a drain timeout on the Haier-style table only
+                    add(path, md.line_of("error_codes"), "code",
+                        _("%(code)s is in %(tables)s only, not in the tables of %(makers)s: say which with "
+                          "code_table", code=code, tables=", ".join(c.table for c in known),
+                          makers=", ".join(sorted(makers - {facts.tables[c.table].maker for c in known}))))
             continue
         used = set()
         title = str(md.data.get("title") or "")

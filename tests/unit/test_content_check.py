@@ -228,6 +228,18 @@ def test_a_pair_listing_its_tables_in_another_order(tree):
     assert (E4_EN, line_of(tree, E4_EN, "code_table:"), "pair") in found(tree)
 
 
+def test_a_code_in_one_makers_table_only_needs_code_table(tree):
+    # E9 is a Gree-style code only: on a Midea-style unit it is not that fault (as washer E2 is Haier's)
+    plant(tree, FACTS, "norms:\n", "  - {table: gree-split, code: E9, meaning: {zh: 防冻结, en: anti-freeze},\n"
+                                    "     words: {zh: [防冻], en: [freez]}}\nnorms:\n")
+    for name in (E4_EN, E4_ZH):
+        plant(tree, name, "error_codes: [E4]", "error_codes: [E9]")
+    assert found(tree) == set()  # with code_table: gree-split
+    plant(tree, E4_EN, "code_table: gree-split\n", "")
+    assert (E4_EN, line_of(tree, E4_EN, "error_codes:"), "code") in found(tree)
+    assert any("E9 is in gree-split only, not in the tables of midea" in m for m in messages(tree))
+
+
 # 5. links
 @pytest.mark.parametrize("name, old, new, needle", [
     (E4_EN, "related: [wh-prv-setting]", "related: [wh-prv]", "related:"),
