@@ -20,9 +20,12 @@ question banks and quizzes (``quizzes/``). The checks, each a ``kind`` of findin
                answer is false, say wrong things on purpose and are not judged.
 ``statement``  a sentence naming a ``statements`` topic (cue word) in one of its ``wrong`` phrasings
                (and none of its ``unless`` words).
-``code``       a case's ``code_table`` unknown, its (table, code) not in the facts file, its title
-               naming the code without the words of its meaning, or no ``code_table`` for a code
-               whose meaning differs between the tables of its product; a lesson, course, audit or
+``code``       a case's ``code_table`` (one table, or a list of tables for a case covering several
+               makers' codes: a code takes its meaning from the first listed table that has it)
+               unknown, a code in none of them, a listed table no code takes its meaning from, its
+               title naming the code without the words of its meaning, or no ``code_table`` for a
+               code whose meaning differs between the tables of its product or that is in the
+               tables of some of its product's makers only (washer E2); a lesson, course, audit or
                question sentence naming a code and a maker (the name nearest the code) in the words
                of an unnamed maker's meaning and none of that maker's.
 ``link``       case ``related``, lesson ``cases``, ``(case:KEY)`` / ``(lesson:[COURSE/]SLUG)`` /
@@ -687,34 +690,69 @@ def _codes(value) -> list[str]:
     return [str(c).upper() for c in value] if isinstance(value, list) else []
 
 
+def case_tables(value) -> list[str] | None:
+    """A case's ``code_table``: one table key, or a list of them (a case covering several makers'
+    codes); None without one."""
+    if value is None:
+        return None
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def case_code(facts: Facts, tables: list[str], code: str):
+    """The meaning of ``code`` in a case listing ``tables``: from the first listed table that has
+    it (None when none has)."""
+    return next((facts.codes[(table, code)] for table in tables if (table, code) in facts.codes), None)
+
+
 def check_case_codes(corpus: Corpus, facts: Facts, add) -> None:
     for _key, lang, md in corpus.case_files:
         codes = _codes(md.data.get("error_codes"))
-        table = md.data.get("code_table")
+        tables = case_tables(md.data.get("code_table"))
         path = str(md.path)
         products = (md.data["product"],) if md.data.get("product") in PRODUCTS else None
-        if table is not None and table not in facts.tables:
-            add(path, md.line_of("code_table"), "code", _("code_table %(table)s is not in facts.yaml", table=table))
-            continue
-        if table is None:
+        if tables is not None:
+            unknown = [table for table in tables if table not in facts.tables]
+            for table in unknown:
+                add(path, md.line_of("code_table"), "code", _("code_table %(table)s is not in facts.yaml", table=table))
+            if not tables:
+                add(path, md.line_of("code_table"), "code", _("code_table is an empty list"))
+            if unknown or not tables:
+                continue
+        if tables is None:
+            makers = {t.maker for t in facts.tables.values() if products is None or set(t.products) & set(products)}
             for code in codes:
                 known = codes_for(facts, code, products)
                 if len({c.meaning["en"].lower() for c in known}) > 1:
                     add(path, md.line_of("error_codes"), "code",
                         _("%(code)s means different things in different tables (%(tables)s): say which with "
                           "code_table", code=code, tables=", ".join(c.table for c in known)))
+                elif known and makers - {facts.tables[c.table].maker for c in known}:
+                    # e.g. washer E2: a drain timeout on the Haier-style table only
+                    add(path, md.line_of("error_codes"), "code",
+                        _("%(code)s is in %(tables)s only, not in the tables of %(makers)s: say which with "
+                          "code_table", code=code, tables=", ".join(c.table for c in known),
+                          makers=", ".join(sorted(makers - {facts.tables[c.table].maker for c in known}))))
             continue
+        used = set()
+        title = str(md.data.get("title") or "")
         for code in codes:
-            known = facts.codes.get((table, code))
+            known = case_code(facts, tables, code)
             if known is None:
                 add(path, md.line_of("error_codes"), "code",
-                    _("%(code)s is not in code table %(table)s in facts.yaml", code=code, table=table))
-            elif re.search(rf"(?<![A-Za-z0-9]){re.escape(code)}(?![A-Za-z0-9])", str(md.data.get("title") or ""),
-                           flags=re.IGNORECASE) and not _has_words(str(md.data.get("title") or ""),
-                                                                   known.words[lang], lang):
+                    _("%(code)s is not in code table %(table)s in facts.yaml", code=code, table=", ".join(tables)))
+                continue
+            used.add(known.table)
+            if re.search(rf"(?<![A-Za-z0-9]){re.escape(code)}(?![A-Za-z0-9])", title, flags=re.IGNORECASE) \
+                    and not _has_words(title, known.words[lang], lang):
                 add(path, md.line_of("title"), "code",
                     _("the title does not say what %(code)s means in %(table)s (“%(meaning)s”: one of %(words)s)",
-                      code=code, table=table, meaning=known.meaning[lang], words=", ".join(known.words[lang])))
+                      code=code, table=known.table, meaning=known.meaning[lang], words=", ".join(known.words[lang])))
+        if len(tables) > 1 and codes:
+            for table in tables:
+                if table not in used:
+                    add(path, md.line_of("code_table"), "code",
+                        _("code_table lists %(table)s, but no code of the case takes its meaning from it (a code "
+                          "takes its meaning from the first listed table that has it)", table=table))
 
 
 LINK_RE = re.compile(r"\]\((case|lesson|quiz):([^)\s]+)\)")
@@ -893,7 +931,9 @@ def number_difference(zh_text: str, en_text: str) -> str:
     return "; ".join(parts)
 
 
-def _normal(value):
+def _normal(value, ordered: bool = False):
+    if isinstance(value, list) and ordered:
+        return [str(v) for v in value]
     if isinstance(value, list):
         return sorted(str(v).upper() for v in value)
     return value
@@ -902,7 +942,8 @@ def _normal(value):
 def check_pair(zh: MdFile, en: MdFile, add) -> None:
     other = display_path(str(zh.path))
     for name in PAIR_FIELDS:
-        if _normal(zh.data.get(name)) != _normal(en.data.get(name)):
+        ordered = name == "code_table"  # its order says which table a shared code is read in
+        if _normal(zh.data.get(name), ordered) != _normal(en.data.get(name), ordered):
             add(str(en.path), en.line_of(name) if name in en.field_lines else 1, "pair",
                 _("%(field)s differs from %(other)s (%(zh)s ≠ %(en)s)", field=name, other=other,
                   zh=zh.data.get(name), en=en.data.get(name)))

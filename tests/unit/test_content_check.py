@@ -183,6 +183,63 @@ def test_a_code_of_another_product_needs_no_code_table(tree):
     assert found(tree) == set()
 
 
+MIDEA_E1 = """\
+  - {table: midea-split, code: E1, meaning: {zh: 室内外通讯故障, en: indoor-outdoor communication fault},
+     words: {zh: [通讯], en: [communicat]}}
+"""
+
+
+def several_tables(tree, tables: str, codes: str = "[E4, E1]") -> None:
+    """The E4 case (both languages) listing ``tables`` for ``codes``; Midea E1 in the facts."""
+    plant(tree, FACTS, "norms:\n", MIDEA_E1 + "norms:\n")
+    for name in (E4_EN, E4_ZH):
+        plant(tree, name, "code_table: gree-split", f"code_table: {tables}")
+        plant(tree, name, "error_codes: [E4]", f"error_codes: {codes}")
+
+
+def test_a_case_covering_several_makers_lists_their_tables(tree):
+    several_tables(tree, "[gree-split, midea-split]")  # E4 read in gree-split, E1 in midea-split
+    assert found(tree) == set()
+
+
+def test_a_code_in_none_of_the_listed_tables(tree):
+    several_tables(tree, "[gree-split, midea-split]", "[E4, E9]")
+    assert (E4_EN, line_of(tree, E4_EN, "error_codes:"), "code") in found(tree)
+    assert any("E9 is not in code table gree-split, midea-split" in m for m in messages(tree))
+
+
+def test_a_code_takes_its_meaning_from_the_first_listed_table_that_has_it(tree):
+    several_tables(tree, "[midea-split, gree-split]", "[E4]")  # E4 now read in midea-split
+    got = found(tree)
+    assert (E4_EN, line_of(tree, E4_EN, "title:"), "code") in got  # the title says discharge, Midea E4 is not
+    assert (E4_EN, line_of(tree, E4_EN, "code_table:"), "code") in got  # gree-split: no code reads in it
+    assert any("code_table lists gree-split, but no code" in m for m in messages(tree))
+
+
+def test_an_unknown_table_in_a_list(tree):
+    several_tables(tree, "[gree-split, midea-2030]")
+    assert (E4_EN, line_of(tree, E4_EN, "code_table:"), "code") in found(tree)
+    assert any("code_table midea-2030 is not in facts.yaml" in m for m in messages(tree))
+
+
+def test_a_pair_listing_its_tables_in_another_order(tree):
+    several_tables(tree, "[gree-split, midea-split]")
+    plant(tree, E4_ZH, "code_table: [gree-split, midea-split]", "code_table: [midea-split, gree-split]")
+    assert (E4_EN, line_of(tree, E4_EN, "code_table:"), "pair") in found(tree)
+
+
+def test_a_code_in_one_makers_table_only_needs_code_table(tree):
+    # E9 is a Gree-style code only: on a Midea-style unit it is not that fault (as washer E2 is Haier's)
+    plant(tree, FACTS, "norms:\n", "  - {table: gree-split, code: E9, meaning: {zh: 防冻结, en: anti-freeze},\n"
+                                    "     words: {zh: [防冻], en: [freez]}}\nnorms:\n")
+    for name in (E4_EN, E4_ZH):
+        plant(tree, name, "error_codes: [E4]", "error_codes: [E9]")
+    assert found(tree) == set()  # with code_table: gree-split
+    plant(tree, E4_EN, "code_table: gree-split\n", "")
+    assert (E4_EN, line_of(tree, E4_EN, "error_codes:"), "code") in found(tree)
+    assert any("E9 is in gree-split only, not in the tables of midea" in m for m in messages(tree))
+
+
 # 5. links
 @pytest.mark.parametrize("name, old, new, needle", [
     (E4_EN, "related: [wh-prv-setting]", "related: [wh-prv]", "related:"),
