@@ -58,6 +58,10 @@ def part_title(part: str) -> str:
     return {"lessons": _("lessons"), "questions": _("questions"), "audit_items": _("audit items")}[part]
 
 
+def missing_text(norm: "NormTrace") -> str:
+    return ", ".join(part_title(p) for p in norm.missing)
+
+
 @dataclass
 class NormTrace:
     key: str
@@ -134,8 +138,7 @@ def trace_command(missing: bool):
                 continue
             click.echo(f"\n{kind_title(kind)}")
             for norm in shown:
-                flag = "  " + _("MISSING: %(parts)s", parts=", ".join(part_title(p) for p in norm.missing)) \
-                    if norm.missing else ""
+                flag = "  " + _("MISSING: %(parts)s", parts=missing_text(norm)) if norm.missing else ""
                 click.echo(f"  {norm.key} — {norm.title[lang]}{flag}")
                 if missing:
                     continue
@@ -158,7 +161,7 @@ def trace_page():
     norms = [n for _kind, group in groups for n in group]
     return render_template("content/trace.html", groups=groups, problems=problems, lang=user_lang(),
                            total=len(norms), gaps=sum(1 for n in norms if n.missing),
-                           kind_title=kind_title, part_title=part_title, parts=PARTS)
+                           kind_title=kind_title, missing_text=missing_text)
 
 
 # --- review -----------------------------------------------------------------------------------
