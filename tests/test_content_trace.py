@@ -258,7 +258,7 @@ def test_trace_reads_the_database_in_file_order_and_marks_gaps(app, tmp_path, ru
         < out.index("Integrity red lines")
     assert "lessons: test-course/vacuum" in out and "questions: service/vacuum-target" in out
     assert "audit items: norm-visit/call/answered" in out
-    assert "MISSING: lessons, questions, audit items" in out
+    assert "MISSING: lessons, questions, and audit items" in out
     only = runner.invoke(args=["content", "trace", "--missing"]).output
     assert "time-arrive" in only and "red-no-extra-charge" in only and "time-answer-call" not in only
 

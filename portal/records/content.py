@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import click
+from babel.lists import format_list
 from flask import Blueprint, render_template
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import case, func, literal, or_, select, union_all
 
@@ -59,7 +61,8 @@ def part_title(part: str) -> str:
 
 
 def missing_text(norm: "NormTrace") -> str:
-    return ", ".join(part_title(p) for p in norm.missing)
+    """"lessons, questions, and audit items" / "课程、试题和暗访检查项"."""
+    return format_list([part_title(p) for p in norm.missing], locale=get_locale() or "en")
 
 
 @dataclass
