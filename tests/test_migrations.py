@@ -48,11 +48,13 @@ def test_downgrade_then_upgrade(backend, tmp_path, request):
         db.engine.dispose()
 
 
-def _add_later_columns():
-    """Columns the models gained after an older revision, added to its tables: a test that loads
-    content with today's models on an older schema (below) needs them, whatever came later."""
+def _add_later_columns() -> list[tuple[str, str]]:
+    """Columns the models gained after an older revision, added to its tables: a test that writes
+    rows with today's models on an older schema needs them, whatever came later. Returns the
+    (table, column) added, for :func:`_drop_columns` before upgrading further."""
     inspector = inspect(db.engine)
     tables = set(inspector.get_table_names())
+    added = []
     with db.engine.begin() as conn:
         for table in db.metadata.sorted_tables:
             if table.name not in tables:
@@ -65,6 +67,15 @@ def _add_later_columns():
                     if column.server_default is not None:
                         ddl += f" DEFAULT '{column.server_default.arg}'"
                     conn.execute(text(ddl))
+                    added.append((table.name, column.name))
+    return added
+
+
+def _drop_columns(added: list[tuple[str, str]]) -> None:
+    """Undo :func:`_add_later_columns` (commit the session first)."""
+    with db.engine.begin() as conn:
+        for table, column in added:
+            conn.execute(text(f'ALTER TABLE "{table}" DROP COLUMN "{column}"'))
 
 
 def test_the_kept_members_migration_fills_its_table(backend, tmp_path, request):

@@ -19,29 +19,29 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, no batch copy: on SQLite a batch migration recreates the table, and dropping
+# kb_case / learning_lesson / assessment_question with foreign keys enforced would delete the rows
+# that refer to them (revisions, feedback, progress, responses). SQLite has ADD and DROP COLUMN.
+COLUMNS = (
+    ('learning_lesson', sa.Column('norms', sa.JSON(), server_default='[]', nullable=False)),
+    ('learning_lesson', sa.Column('reviewed_by', sa.String(length=100), nullable=True)),
+    ('learning_lesson', sa.Column('reviewed_on', sa.Date(), nullable=True)),
+    ('assessment_question', sa.Column('norms', sa.JSON(), server_default='[]', nullable=False)),
+    ('kb_case', sa.Column('reviewed_by', sa.String(length=100), nullable=True)),
+    ('kb_case', sa.Column('reviewed_on', sa.Date(), nullable=True)),
+)
+INDEXES = (('ix_learning_lesson_reviewed_on', 'learning_lesson'), ('ix_kb_case_reviewed_on', 'kb_case'))
+
+
 def upgrade():
-    with op.batch_alter_table('learning_lesson') as batch:
-        batch.add_column(sa.Column('norms', sa.JSON(), server_default='[]', nullable=False))
-        batch.add_column(sa.Column('reviewed_by', sa.String(length=100), nullable=True))
-        batch.add_column(sa.Column('reviewed_on', sa.Date(), nullable=True))
-        batch.create_index(batch.f('ix_learning_lesson_reviewed_on'), ['reviewed_on'], unique=False)
-    with op.batch_alter_table('assessment_question') as batch:
-        batch.add_column(sa.Column('norms', sa.JSON(), server_default='[]', nullable=False))
-    with op.batch_alter_table('kb_case') as batch:
-        batch.add_column(sa.Column('reviewed_by', sa.String(length=100), nullable=True))
-        batch.add_column(sa.Column('reviewed_on', sa.Date(), nullable=True))
-        batch.create_index(batch.f('ix_kb_case_reviewed_on'), ['reviewed_on'], unique=False)
+    for table, column in COLUMNS:
+        op.add_column(table, column)
+    for name, table in INDEXES:
+        op.create_index(name, table, ['reviewed_on'], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table('kb_case') as batch:
-        batch.drop_index(batch.f('ix_kb_case_reviewed_on'))
-        batch.drop_column('reviewed_on')
-        batch.drop_column('reviewed_by')
-    with op.batch_alter_table('assessment_question') as batch:
-        batch.drop_column('norms')
-    with op.batch_alter_table('learning_lesson') as batch:
-        batch.drop_index(batch.f('ix_learning_lesson_reviewed_on'))
-        batch.drop_column('reviewed_on')
-        batch.drop_column('reviewed_by')
-        batch.drop_column('norms')
+    for name, table in INDEXES:
+        op.drop_index(name, table_name=table)
+    for table, column in reversed(COLUMNS):
+        op.execute(f'ALTER TABLE {table} DROP COLUMN {column.name}')
