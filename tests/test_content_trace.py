@@ -304,7 +304,7 @@ def test_trace_and_review_pages_are_for_trainers_and_admins(app, users, tmp_path
     zh = client.get("/content/trace?lang=zh_CN").get_data(as_text=True)
     assert "来电 10 秒内接听" in zh and "服务规范追踪" in zh
     home = client.get("/trainer?lang=en").get_data(as_text=True)
-    assert 'href="/content/trace"' in home and 'href="/content/review"' in home
+    assert 'href="/content/trace"' in home and 'href="/content/review"' in home  # and the figures' lists
 
 
 def test_review_list_oldest_first_paged_with_counts(app, users, monkeypatch):
@@ -325,6 +325,7 @@ def test_review_list_oldest_first_paged_with_counts(app, users, monkeypatch):
     login(client, "trainer")
     home = client.get("/trainer?lang=en").get_data(as_text=True)
     assert re.search(r'data-count="never">40<', home) and re.search(r'data-count="stale">50<', home)
+    assert 'href="/content/review?state=never"' in home and 'href="/content/review?state=stale"' in home
     pages, urls = walk(client, "/content/review?lang=en", re.compile(r'data-review="case:(case-\d+)-en"'), 25)
     shown = [slug for page in pages for slug in page]
     assert len(pages) == 4 and len(shown) == 90 == len(set(shown))
@@ -332,5 +333,10 @@ def test_review_list_oldest_first_paged_with_counts(app, users, monkeypatch):
     assert shown[40:] == [f"case-{n:03d}" for n in range(89, 39, -1)]  # then the oldest review
     first = client.get("/content/review?lang=en").get_data(as_text=True)
     assert 'data-count="case-never">40<' in first and 'data-count="case-stale">50<' in first
+    assert "<span data-count>90</span>" in first
+    never, _urls = walk(client, "/content/review?state=never", re.compile(r'data-review="case:(case-\d+)-en"'), 25)
+    assert [slug for page in never for slug in page] == shown[:40]
+    stale, urls = walk(client, "/content/review?state=stale", re.compile(r'data-review="case:(case-\d+)-en"'), 25)
+    assert [slug for page in stale for slug in page] == shown[40:] and "state=stale" in urls[-1]
     zh = client.get("/content/review?lang=zh_CN").get_data(as_text=True)
     assert "待审核内容" in zh and "从未审核" in zh

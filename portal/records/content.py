@@ -18,7 +18,7 @@ from datetime import date
 
 import click
 from babel.lists import format_list
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import case, func, literal, or_, select, union_all
@@ -177,14 +177,25 @@ def review_cutoff(today: date) -> date:
         return today.replace(year=today.year - 1, day=28)
 
 
-def _review_sources(cutoff: date):
+REVIEW_STATES = ("never", "stale")
+
+
+def _due(column, cutoff: date, state: str | None):
+    if state == "never":
+        return column.is_(None)
+    if state == "stale":
+        return column < cutoff
+    return or_(column.is_(None), column < cutoff)
+
+
+def _review_sources(cutoff: date, state: str | None = None):
     """(kind, id, reviewed_on) of every published case and active lesson that is due: never
-    reviewed, or reviewed before ``cutoff``."""
+    reviewed, or reviewed before ``cutoff`` (``state``: only one of the two)."""
     cases = select(literal("case").label("kind"), Case.id.label("id"), Case.reviewed_on.label("reviewed_on")) \
-        .where(Case.status == "published", or_(Case.reviewed_on.is_(None), Case.reviewed_on < cutoff))
+        .where(Case.status == "published", _due(Case.reviewed_on, cutoff, state))
     lessons = select(literal("lesson").label("kind"), Lesson.id.label("id"), Lesson.reviewed_on.label("reviewed_on")) \
         .join(Course, Lesson.course_id == Course.id) \
-        .where(Lesson.active, Course.active, or_(Lesson.reviewed_on.is_(None), Lesson.reviewed_on < cutoff))
+        .where(Lesson.active, Course.active, _due(Lesson.reviewed_on, cutoff, state))
     return union_all(cases, lessons).subquery()
 
 
@@ -207,11 +218,12 @@ def review_counts_by_kind(today: date) -> dict:
     return counts
 
 
-def review_page(today: date, per_page: int | None = None) -> Page:
-    """One page of due content, never reviewed first, then the oldest review; items are
-    (kind, row) with the case or lesson (three queries a page)."""
+def review_page(today: date, state: str | None = None, per_page: int | None = None) -> Page:
+    """One page of due content (``state``: only never reviewed / only stale), never reviewed
+    first, then the oldest review; items are (kind, row) with the case or (lesson, course slug)
+    (four queries a page)."""
     per_page = per_page or REVIEW_PAGE
-    due = _review_sources(review_cutoff(today))
+    due = _review_sources(review_cutoff(today), state)
     total = db.session.scalar(select(func.count()).select_from(due))
     number = page_number()
     order = (case((due.c.reviewed_on.is_(None), 0), else_=1), due.c.reviewed_on, due.c.kind, due.c.id)
@@ -233,5 +245,7 @@ def review_page(today: date, per_page: int | None = None) -> Page:
 @roles_required("trainer", "admin")
 def review():
     today = local_today()
-    return render_template("content/review.html", page=review_page(today), counts=review_counts_by_kind(today),
-                           cutoff=review_cutoff(today), lang=user_lang(), today=today)
+    state = request.args.get("state") if request.args.get("state") in REVIEW_STATES else None
+    return render_template("content/review.html", page=review_page(today, state), state=state,
+                           counts=review_counts_by_kind(today), cutoff=review_cutoff(today), lang=user_lang(),
+                           today=today)
