@@ -1,4 +1,4 @@
-"""``flask --app portal content load [PATH]``."""
+"""``flask --app portal content load [PATH]`` and ``flask --app portal content check [PATH]``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 
 from ..cliutil import fail, needs_schema
+from .check import check, summary
 from .facts import FactsError, facts_path, load_facts
 from .loader import Report, plan
 
@@ -70,4 +71,19 @@ def load_command(path: Path | None):
         click.echo(str(problem), err=True)
     click.echo(report.summary())
     if report.problems:
+        sys.exit(1)
+
+
+@content_cli.command("check")
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--quizzes", "quizzes_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The question banks and quizzes (default: quizzes/ beside the content root).")
+def check_command(path: Path | None, quizzes_dir: Path | None):
+    """Check content files against content/facts.yaml and each other (reads files, not the
+    database): prints FILE:LINE: message per finding; exit status 1 when there is any."""
+    findings = check(path or default_content_root(), quizzes_dir)
+    for finding in findings:
+        click.echo(finding.display())
+    click.echo(summary(findings))
+    if findings:
         sys.exit(1)

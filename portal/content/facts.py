@@ -1,9 +1,11 @@
 """The facts file (``content/facts.yaml``): each service value the content relies on, once.
 
-Four lists: ``facts`` (quantities: a value or range with its unit, the products it holds for, the
+Five lists: ``facts`` (quantities: a value or range with its unit, the products it holds for, the
 cue words that mark a sentence stating it), ``code_tables`` (a maker's error-code table and how
 to tell on the unit which one applies), ``codes`` (a code's meaning in one table) and ``norms``
-(the service norms of the domain brief, traced to lessons, questions and audit items).
+(the service norms of the domain brief, traced to lessons, questions and audit items) and
+``statements`` (a fact said in words: the phrasings that contradict it, e.g. a sensor off its
+pipe "reads high").
 
 Content refers to a fact as ``{{fact:KEY}}`` and to a code table as ``{{table:KEY}}``;
 :func:`render_facts` replaces them, at load time, in the language of the file or field.
@@ -140,12 +142,39 @@ class Norm:
 
 
 @dataclass
+class Statement:
+    """A fact said in words, not numbers: a sentence naming the topic (a ``cue`` word) in the
+    words of the contradiction (a ``wrong`` phrase) contradicts it, e.g. a sensor off its pipe
+    "reads high"."""
+    key: str
+    title: dict
+    cue: dict  # lang → words naming the topic
+    wrong: dict  # lang → phrases that contradict the fact
+    applies_to: tuple[str, ...]
+    source: dict
+    unless: dict = field(default_factory=dict)  # lang → words that make such a sentence right
+    line: int = 1
+
+    def contradicted_by(self, sentence: str, lang: str) -> str | None:
+        """The wrong phrase ``sentence`` uses when it names this topic (and none of the ``unless``
+        words), else None."""
+        folded = sentence.lower() if lang == "en" else sentence
+        fold = (lambda w: w.lower()) if lang == "en" else (lambda w: w)
+        if not any(fold(word) in folded for word in self.cue.get(lang, ())):
+            return None
+        if any(fold(word) in folded for word in self.unless.get(lang, ())):
+            return None
+        return next((phrase for phrase in self.wrong.get(lang, ()) if fold(phrase) in folded), None)
+
+
+@dataclass
 class Facts:
     path: str
     facts: dict = field(default_factory=dict)
     tables: dict = field(default_factory=dict)
     codes: dict = field(default_factory=dict)  # (table, CODE) → Code
     norms: dict = field(default_factory=dict)
+    statements: dict = field(default_factory=dict)
     digest: str = ""
 
     def codes_named(self, code: str) -> list[Code]:
@@ -261,9 +290,10 @@ def load_facts(path: Path) -> Facts:
     line_of = yaml_line_finder(path)
     problems: list[Problem] = []
     result = Facts(path=where, digest=digest)
-    unknown = set(data) - {"facts", "code_tables", "codes", "norms"}
+    unknown = set(data) - {"facts", "code_tables", "codes", "norms", "statements"}
     for name in sorted(unknown):
-        problems.append(Problem(where, line_of(name), name, _("unknown section (facts, code_tables, codes, norms)")))
+        problems.append(Problem(where, line_of(name), name,
+                                _("unknown section (facts, code_tables, codes, norms, statements)")))
     seen: dict[str, int] = {}
 
     def entries(section: str):
@@ -376,6 +406,22 @@ def load_facts(path: Path) -> Facts:
                     source=_texts(item.get("source"), "norms.source", problems, line, where), line=line)
         if key:
             result.norms[key] = norm
+
+    for index, item, line in entries("statements"):
+        key = claim_key(item, "statements", line)
+        statement = Statement(
+            key=key or "",
+            title=_texts(item.get("title"), "statements.title", problems, line, where),
+            cue=_words(item.get("cue"), "statements.cue", problems, line_of("statements", index, "cue"), where),
+            wrong=_words(item.get("wrong"), "statements.wrong", problems, line_of("statements", index, "wrong"),
+                         where),
+            applies_to=_products(item.get("applies_to"), "statements.applies_to", problems, line, where),
+            source=_texts(item.get("source"), "statements.source", problems, line, where),
+            unless={} if item.get("unless") is None else _words(
+                item.get("unless"), "statements.unless", problems, line_of("statements", index, "unless"), where),
+            line=line)
+        if key:
+            result.statements[key] = statement
 
     if problems:
         raise FactsError(problems)

@@ -99,3 +99,48 @@ def test_units_convert_within_a_dimension_only():
     assert convert(2, "h", "min") == 120
     with pytest.raises(ValueError):
         convert(1, "Pa", "min")
+
+
+STATEMENTS = """\
+statements:
+  - key: loose-discharge-sensor-reads-low
+    title: {zh: 没夹紧的排气传感器读数偏低, en: A discharge sensor off its pipe reads low}
+    cue: {zh: [排气传感器], en: [discharge sensor]}
+    wrong: {zh: [偏高], en: [reads high]}
+    applies_to: [air-conditioner]
+    source: {zh: 离开管子只感受到较冷的空气, en: Off the pipe it feels cooler air}
+"""
+
+
+def test_statements_load_and_know_their_wrong_phrasings(tmp_path):
+    facts = load_facts(write(tmp_path, GOOD + STATEMENTS))
+    statement = facts.statements["loose-discharge-sensor-reads-low"]
+    assert statement.applies_to == ("air-conditioner",)
+    assert statement.contradicted_by("A loose Discharge Sensor READS HIGH.", "en") == "reads high"
+    assert statement.contradicted_by("The discharge sensor reads low.", "en") is None
+    assert statement.contradicted_by("Reads high, but no topic named.", "en") is None
+    assert statement.contradicted_by("排气传感器没夹紧时读数偏高", "zh") == "偏高"
+
+
+def test_a_statement_sentence_with_an_unless_word_is_right(tmp_path):
+    text = GOOD + STATEMENTS.replace("    applies_to: [air-conditioner]\n",
+                                     "    unless: {zh: [漂移], en: [drifted]}\n    applies_to: [air-conditioner]\n")
+    statement = load_facts(write(tmp_path, text)).statements["loose-discharge-sensor-reads-low"]
+    assert statement.contradicted_by("A drifted discharge sensor reads high.", "en") is None
+    assert statement.contradicted_by("A loose discharge sensor reads high.", "en") == "reads high"
+    with pytest.raises(FactsError) as caught:
+        load_facts(write(tmp_path, text.replace("unless: {zh: [漂移], en: [drifted]}", "unless: [drifted]")))
+    assert "statements.unless" in [p.field for p in caught.value.problems]
+
+
+@pytest.mark.parametrize("old, new, field", [
+    ("    wrong: {zh: [偏高], en: [reads high]}\n", "    wrong: {zh: [偏高]}\n", "statements.wrong"),
+    ("    cue: {zh: [排气传感器], en: [discharge sensor]}\n", "    cue: {en: [discharge sensor]}\n", "statements.cue"),
+    ("  - key: loose-discharge-sensor-reads-low\n", "  - key: ac-vacuum-target\n", "statements.key"),
+    ("    applies_to: [air-conditioner]\n", "    applies_to: [boiler]\n", "statements.applies_to"),
+])
+def test_a_wrong_statement_is_reported(tmp_path, old, new, field):
+    text = GOOD + STATEMENTS.replace(old, new, 1)
+    with pytest.raises(FactsError) as caught:
+        load_facts(write(tmp_path, text))
+    assert field in [p.field for p in caught.value.problems]
