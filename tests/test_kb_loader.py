@@ -145,5 +145,6 @@ def test_a_single_file_path_loads(app, tmp_path):
     kb = tmp_path / "kb"
     kb.mkdir()
     shutil.copy(ROOT / "content/kb/ac-code-gree-e1-high-pressure-zh.md", kb)
+    shutil.copy(ROOT / "content/facts.yaml", tmp_path)  # its code_table and {{table:…}}
     report = load_content(kb / "ac-code-gree-e1-high-pressure-zh.md", echo=lambda _line: None)
     assert report.created == 1

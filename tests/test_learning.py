@@ -116,6 +116,7 @@ def course_copy(tmp_path):
     """A writable copy of the onboarding course."""
     root = tmp_path / "courses"
     shutil.copytree(ROOT / "content" / "courses" / "onboarding", root / "onboarding")
+    shutil.copy(ROOT / "content" / "facts.yaml", tmp_path)  # its norms and {{table:…}} references
     return root / "onboarding"
 
 
