@@ -75,6 +75,7 @@ from .learning.views import bp as learning_bp
 from .learning.views import teaching_links
 from .notifications.views import bp as notifications_bp
 from .records import api as _record_api  # noqa: F401  (adds /api/v1/technicians/…/record)
+from .records.content import bp as content_bp  # also adds `flask content trace`
 from .records.daily import daily_command
 from .records.dashboard import bp as dashboard_bp
 from .records.technicians import bp as technicians_bp
@@ -181,6 +182,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(technicians_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(content_bp)
     app.register_blueprint(api_bp)
     # API calls authenticate by bearer token or session; auth.api.api_user_from_bearer
     # applies CSRF to the session kind itself.

@@ -126,6 +126,8 @@ MATRIX = {
     "technicians.index": ("GET", "/technicians/", {"trainer", "admin"}),
     "dashboard.index": ("GET", "/dashboard/", {"trainer", "admin"}),
     "dashboard.overdue": ("GET", "/dashboard/overdue", {"trainer", "admin"}),
+    "content.trace_page": ("GET", "/content/trace", {"trainer", "admin"}),
+    "content.review": ("GET", "/content/review", {"trainer", "admin"}),
     "notifications.index": ("GET", "/notifications/", ANY),
     "notifications.open_note": ("GET", "/notifications/{note}", ANY, None, 302),  # each opens their own
     "notifications.read_all": ("POST", "/notifications/read", ANY),

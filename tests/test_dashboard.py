@@ -71,6 +71,8 @@ def _list_length(client, href: str) -> int:
         return page.count("<tr data-gap>")
     if href.startswith("/cases/review"):
         return page.count("<li data-pending>")
+    if href.startswith("/content/review"):
+        return int(re.search(r"<span data-count>(\d+)</span>", page).group(1))
     if href.startswith("/learning/courses"):
         return page.count('<li class="card">')
     if href.startswith("/learning/assignments/") and href.endswith("#overdue"):

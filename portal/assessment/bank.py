@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..content.files import FileProblem, parse_yaml_file, yaml_line_finder
 from ..content.loader import Report, register, upsert
+from ..content.rendering import FactsSource, norm_problem, render
 from ..dbtypes import utcnow
 from ..extensions import db
 from . import gift, moodlexml, qtypes
@@ -126,8 +127,35 @@ def question_data(spec: dict) -> tuple[dict, dict]:
     return data["zh"], data["en"]
 
 
-def parse_bank(path: Path, root: Path) -> tuple[str, list[dict], list[tuple[int, str, str]]]:
-    """(category, question rows, problems (line, field, message)) of one bank file."""
+def render_spec(spec, facts: FactsSource, line_at, keys: tuple = ()) -> tuple[object, list[tuple[int, str, str]]]:
+    """A question's fields with every zh/en text rendered ({{fact:KEY}}, {{table:KEY}}) in its
+    language; and (line, field, message) for each reference that cannot be resolved."""
+    problems: list[tuple[int, str, str]] = []
+    if isinstance(spec, dict):
+        out = {}
+        for key, value in spec.items():
+            if key in LANGS and isinstance(value, str):
+                out[key], unknown = render(value, key, facts, line_at(*keys, key))
+                label = ".".join(str(k) for k in keys if not isinstance(k, int)) or key
+                problems.extend((line, label, message) for line, message in unknown)
+            else:
+                out[key], more = render_spec(value, facts, line_at, (*keys, key))
+                problems.extend(more)
+        return out, problems
+    if isinstance(spec, list):
+        out = []
+        for index, value in enumerate(spec):
+            rendered, more = render_spec(value, facts, line_at, (*keys, index))
+            out.append(rendered)
+            problems.extend(more)
+        return out, problems
+    return spec, problems
+
+
+def parse_bank(path: Path, root: Path, facts: FactsSource | None = None) -> tuple[str, list[dict], list[tuple[int, str, str]]]:
+    """(category, question rows, problems (line, field, message)) of one bank file. Its texts
+    are rendered with the facts of the content root beside the quizzes folder (``root``)."""
+    facts = facts or FactsSource(root.parent / "content")
     try:
         data, lines, _digest = parse_yaml_file(path)
     except FileProblem as problem:
@@ -160,6 +188,14 @@ def parse_bank(path: Path, root: Path) -> tuple[str, list[dict], list[tuple[int,
             problems.append((line, f"{ident}.id", _("Used twice in this category.")))
             continue
         seen.add(ident)
+        problem = norm_problem(spec.get("norms"), facts)
+        if problem:
+            problems.append((at("questions", i, "norms"), f"{ident}.norms", problem))
+            continue
+        spec, unknown = render_spec(spec, facts, lambda *keys, _i=i: at("questions", _i, *keys))
+        if unknown:
+            problems.extend((ref_line, f"{ident}.{name}", message) for ref_line, name, message in unknown)
+            continue
         difficulty = spec.get("difficulty", 2)
         if difficulty not in (1, 2, 3):
             problems.append((at("questions", i, "difficulty"), f"{ident}.difficulty", _("1, 2 or 3.")))
@@ -186,7 +222,7 @@ def parse_bank(path: Path, root: Path) -> tuple[str, list[dict], list[tuple[int,
                      "text_zh": text["zh"], "text_en": text["en"], "explanation_zh": explanation["zh"],
                      "explanation_en": explanation["en"], "data_zh": data_zh, "data_en": data_en,
                      "image": spec.get("image"), "title": str(spec.get("title") or ""),
-                     "content_hash": digest})
+                     "norms": list(spec.get("norms") or []), "content_hash": digest})
     return path_name, rows, problems
 
 
@@ -223,10 +259,11 @@ def load_banks(where: Path) -> Report:
     root = next((p for p in [where, *where.parents] if p.name == "quizzes"),
                 where if where.is_dir() else where.parent)
     files = [where] if where.is_file() else sorted(where.rglob("*.yaml"))
+    facts = FactsSource(root.parent / "content")  # the content root beside quizzes/
     for path in files:
         if path.name.endswith(".quiz.yaml"):
             continue  # a quiz definition (load_quizzes), not a bank
-        category_path, rows, problems = parse_bank(path, root)
+        category_path, rows, problems = parse_bank(path, root, facts)
         if problems:
             for line, field_name, message in problems:
                 report.error(path, line, field_name, message)

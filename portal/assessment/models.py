@@ -32,6 +32,7 @@ class Question(db.Model):
     type: Mapped[str] = mapped_column(String(20))
     difficulty: Mapped[int] = mapped_column(default=2)
     tags: Mapped[list] = mapped_column(JSON, default=list)
+    norms: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")  # facts.yaml norm keys
     title: Mapped[str] = mapped_column(String(200), default="")
     format: Mapped[str] = mapped_column(String(12), default="markdown")
     text_zh: Mapped[str] = mapped_column(Text, default="")

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from ..content.files import FileProblem, parse_yaml_file, yaml_line_finder
 from ..content.loader import Report, register
+from ..content.rendering import FactsSource, content_root, norm_problem
 from ..extensions import db
 from ..learning.models import Course, CourseModule, Lesson
 from . import rtypes
@@ -60,7 +61,8 @@ def _resolve_trains(target: str):
     return None
 
 
-def parse_template(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
+def parse_template(path: Path, facts: FactsSource | None = None) -> tuple[dict, list[tuple[int, str, str]]]:
+    facts = facts or FactsSource(content_root(path, "audits"))
     try:
         data, _lines, _digest = parse_yaml_file(path)
     except FileProblem as problem:
@@ -243,6 +245,13 @@ def parse_template(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
                 bad(at("sections", s_index, "items", i_index, "target"), f"{iid}.target", _("min must not exceed max."))
             if kind == "choice":
                 clean["options"] = options
+            # The service norms (facts.yaml) the item checks; kept only when given, so templates
+            # without them keep their digest.
+            problem = norm_problem(item.get("norms"), facts)
+            if problem:
+                bad(at("sections", s_index, "items", i_index, "norms"), f"{iid}.norms", problem)
+            elif item.get("norms"):
+                clean["norms"] = list(dict.fromkeys(item["norms"]))
             if clean.get("pass_when") not in (None, "yes", "no"):
                 bad(at("sections", s_index, "items", i_index, "pass_when"), f"{iid}.pass_when", _("yes or no."))
             for message in rtypes.get(kind).check_spec(clean if kind != "choice" else {**clean, "options": item.get("options")}):
@@ -272,8 +281,9 @@ def parse_template(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
 def load_templates(where: Path) -> Report:
     report = Report()
     files = [where] if where.is_file() else sorted(where.glob("*.yaml"))
+    facts = FactsSource(content_root(where, "audits"))
     for path in files:
-        spec, problems = parse_template(path)
+        spec, problems = parse_template(path, facts)
         for line, field_name, message in problems:
             report.error(path, line, field_name, message)
         if problems:

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from ..cliutil import fail, needs_schema
 from .check import check, summary
+from .facts import FactsError, facts_path, load_facts
 from .loader import Report, plan
 
 content_cli = AppGroup("content", help="Load the repository's content files into the database.")
@@ -22,8 +23,32 @@ def default_content_root() -> Path:
     return here if here.is_dir() else Path(current_app.root_path).parent / "content"
 
 
+def facts_file_of(path: Path) -> Path | None:
+    """The facts.yaml that loading PATH checks first: PATH itself, or the one of a content root."""
+    path = Path(path)
+    if path.name == "facts.yaml":
+        return path
+    return facts_path(path) if path.is_dir() and facts_path(path).is_file() else None
+
+
+def check_facts(path: Path) -> Report:
+    """facts.yaml read and checked (nothing is stored: the loaders render from the file)."""
+    report = Report()
+    try:
+        load_facts(path)
+    except FactsError as exc:
+        report.problems.extend(exc.problems)
+    return report
+
+
 def load_content(path: Path, echo=click.echo) -> Report:
+    """Check facts.yaml (when PATH is a content root or the file), then run the loaders."""
     total = Report()
+    facts_file = facts_file_of(path)
+    if facts_file is not None:
+        report = check_facts(facts_file)
+        echo("facts: " + (_("%(n)d problem(s)", n=len(report.problems)) if report.problems else _("valid")))
+        total.add(report)
     for loader, where in plan(path):
         report = loader.load(where)
         echo(f"{loader.name}: {report.summary()}")
@@ -37,7 +62,7 @@ def load_content(path: Path, echo=click.echo) -> Report:
 def load_command(path: Path | None):
     """Load content files (default: content/); prints created / updated / unchanged."""
     path = path or default_content_root()
-    if not plan(path):
+    if not plan(path) and facts_file_of(path) is None:
         fail(_("Nothing under %(path)s that the portal knows how to load.", path=path))
     report = load_content(path)
     for warning in report.warnings:

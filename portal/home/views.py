@@ -26,6 +26,7 @@ from ..i18n import user_lang
 from ..kb.services import kb_summary
 from ..learning.services import next_steps, trainer_summary
 from ..notifications import Notification
+from ..records.content import review_counts
 from ..records.record import next_steps as urgent_steps
 from ..security import leave_session_cookie, public, roles_required, safe_next, signed_in
 from . import services
@@ -62,7 +63,8 @@ def home_trainer():
     return render_template("home/trainer.html", network=services.network_summary(),
                            technicians=technician_count(), overdue=learning["overdue"],
                            kb=kb_summary(), learning=learning,
-                           certificates=register_summary(today()), notifications=notes)
+                           certificates=register_summary(today()), notifications=notes,
+                           review=review_counts(today()))
 
 
 @bp.route("/auditor")

@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from ..content.files import FileProblem, parse_front_matter
 from ..content.loader import Report, register
+from ..content.rendering import REVIEW_FIELDS, FactsSource, content_root, digest_of, render, review_state
 from ..extensions import db
+from ..i18n import local_today
 from . import indexing
 from .models import CASE_FIELDS, Case, KbTerms
 from .services import case_problems, create_case, update_case
@@ -25,11 +27,19 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,118}$")
 SYNONYMS_FILE = "synonyms.yaml"
 
 
-def parse_case_file(path: Path) -> tuple[dict, str]:
-    """(fields with body, content hash), or FileProblem naming the line and field."""
+# Front matter a case file may have besides its fields: the review state (stored on the case, not
+# part of its revisions) and the code table its error codes are read in (used by the checker).
+EXTRA_FIELDS = (*REVIEW_FIELDS, "code_table")
+
+
+def parse_case_file(path: Path, facts: FactsSource | None = None) -> tuple[dict, str]:
+    """(fields with body, content hash), or FileProblem naming the line and field. The body and
+    title are rendered ({{fact:KEY}}, {{table:KEY}}) in the case's language; ``data["review"]``
+    is (reviewed_by, reviewed_on), both None when never reviewed."""
     parsed = parse_front_matter(path)
     data, line_of = parsed.data, parsed.line_of
-    unknown = [name for name in data if name not in CASE_FIELDS]
+    facts = facts or FactsSource(content_root(path, "kb"))
+    unknown = [name for name in data if name not in CASE_FIELDS and name not in EXTRA_FIELDS]
     if unknown:
         raise FileProblem(line_of(unknown[0]), unknown[0], _("Unknown field."))
     slug = path.stem
@@ -38,12 +48,34 @@ def parse_case_file(path: Path) -> tuple[dict, str]:
     lang = data.get("lang")
     if isinstance(lang, str) and re.search(r"-(zh|en)$", slug) and not slug.endswith("-" + lang):
         raise FileProblem(line_of("lang"), "lang", _("The file name says another language."))
+    by, on, problem = review_state(data, local_today())
+    if problem:
+        raise FileProblem(line_of(problem[0]), problem[0], problem[1])
+    table = data.pop("code_table", None)
+    if table is not None:
+        if facts.broken:
+            raise FileProblem(line_of("code_table"), "code_table", facts.broken)
+        if not isinstance(table, str) or facts.facts is None or table not in facts.facts.tables:
+            raise FileProblem(line_of("code_table"), "code_table", _("No code table %(key)s in facts.yaml.", key=table))
+    for name in REVIEW_FIELDS:
+        data.pop(name, None)
     data["body"] = parsed.body
     data.setdefault("key", slug)
+    lang = data.get("lang") if data.get("lang") in ("zh", "en") else "en"
+    originals, rendered = [], []
+    for name, first_line in (("title", line_of("title")), ("body", parsed.body_line)):
+        if isinstance(data.get(name), str):
+            text, unknown_refs = render(data[name], lang, facts, first_line)
+            if unknown_refs:
+                raise FileProblem(unknown_refs[0][0], name, unknown_refs[0][1])
+            originals.append(data[name])
+            rendered.append(text)
+            data[name] = text
     for name, message in case_problems(data):
         line = parsed.body_line if name == "body" else line_of(name)
         raise FileProblem(line, name, message)
-    return data, parsed.digest
+    data["review"] = (by, on)
+    return data, digest_of(parsed.digest, originals, rendered)
 
 
 def load_synonyms(path: Path, report: Report) -> bool:
@@ -116,9 +148,10 @@ def load_kb(where: Path) -> Report:
         terms_changed = load_synonyms(synonyms, report)
     parsed: dict[str, tuple[Path, dict, str]] = {}
     owners: dict[tuple[str, str], str] = {}
+    facts = FactsSource(content_root(where, "kb"))
     for path in files:
         try:
-            data, digest = parse_case_file(path)
+            data, digest = parse_case_file(path, facts)
         except FileProblem as problem:
             report.error(path, problem.line, problem.field, problem.message)
             continue
@@ -138,8 +171,9 @@ def load_kb(where: Path) -> Report:
             report.error(path, 1, "key", _("The case %(other)s already has this key in this language.",
                                            other=other))
             continue
+        review = data.pop("review")
         if case is None:
-            create_case(data, slug=slug, content_hash=digest, note=path.name)
+            case = create_case(data, slug=slug, content_hash=digest, note=path.name)
             report.created += 1
         elif case.content_hash == digest:
             report.unchanged += 1
@@ -147,6 +181,7 @@ def load_kb(where: Path) -> Report:
             report.updated += 1
         else:
             report.unchanged += 1
+        case.reviewed_by, case.reviewed_on = review
     db.session.commit()
     keys = set(db.session.scalars(select(Case.key)))
     for path, data, _digest in parsed.values():

@@ -44,6 +44,10 @@ class Case(db.Model):
     # content: loaded from content/kb/; field: first published from a field contribution.
     origin: Mapped[str] = mapped_column(String(12), default="content")
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    # Who last checked the technical content, and when (front matter reviewed_by / reviewed_on;
+    # both or neither). Indexed: the review list (records.content) asks for the oldest first.
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    reviewed_on: Mapped[date | None] = mapped_column(Date, index=True)
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,8 +17,10 @@ from sqlalchemy import select
 
 from ..content.files import FileProblem, parse_front_matter, parse_yaml_file, yaml_line_finder
 from ..content.loader import Report, register, upsert
+from ..content.rendering import REVIEW_FIELDS, FactsSource, content_root, digest_of, norm_problem, render, review_state
 from ..dbtypes import utcnow
 from ..extensions import db
+from ..i18n import local_today
 from ..kb.models import PRODUCTS
 from .models import COURSE_KINDS, Course, CourseModule, Holiday, Lesson, PracticalTask
 from .schedule import estimate_minutes
@@ -27,7 +29,7 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}$")
 QUARTER_RE = re.compile(r"^\d{4}-Q[1-4]$")
 LANGS = ("zh", "en")
 COURSE_FIELDS = {"title", "summary", "kind", "quarter", "product", "quiz", "days", "modules", "tasks"}
-LESSON_FIELDS = {"title", "lang", "minutes", "cases", "norms"}
+LESSON_FIELDS = {"title", "lang", "minutes", "cases", "norms", *REVIEW_FIELDS}
 LINK_RE = re.compile(r"\]\((lesson|case|quiz):([^)\s]+)\)")
 
 
@@ -50,8 +52,9 @@ def _bilingual(value, where: str, required: bool, problems, path, line) -> dict:
     return {l: value[l].strip() for l in LANGS}
 
 
-def parse_course(folder: Path) -> dict:
+def parse_course(folder: Path, facts: FactsSource | None = None) -> dict:
     """Everything of one course, validated; CourseProblems lists every problem found."""
+    facts = facts or FactsSource(content_root(folder, "courses"))
     problems: list[tuple[Path, int, str, str]] = []
     path = folder / "course.yaml"
     slug = folder.name
@@ -186,7 +189,7 @@ def parse_course(folder: Path) -> dict:
                                  _("Listed in course.yaml but the file is missing.")))
                 continue
             try:
-                lesson["texts"][lang] = parse_lesson(file, lang, lesson_slugs)
+                lesson["texts"][lang] = parse_lesson(file, lang, lesson_slugs, facts)
                 lesson["digests"].append(lesson["texts"][lang]["digest"])
             except FileProblem as problem:
                 problems.append((file, problem.line, problem.field, problem.message))
@@ -201,7 +204,9 @@ def parse_course(folder: Path) -> dict:
     return course
 
 
-def parse_lesson(path: Path, lang: str, course_lessons: list[str]) -> dict:
+def parse_lesson(path: Path, lang: str, course_lessons: list[str], facts: FactsSource | None = None) -> dict:
+    """One lesson file's fields, its body and title rendered ({{fact:KEY}}) in ``lang``."""
+    facts = facts or FactsSource(content_root(path, "courses"))
     parsed = parse_front_matter(path)
     data = parsed.data
     for name in data:
@@ -218,15 +223,38 @@ def parse_lesson(path: Path, lang: str, course_lessons: list[str]) -> dict:
     cases = data.get("cases") or []
     if not isinstance(cases, list) or not all(isinstance(c, str) for c in cases):
         raise FileProblem(parsed.line_of("cases"), "cases", _("A list of fault-case keys."))
+    problem = norm_problem(data.get("norms"), facts)
+    if problem:
+        raise FileProblem(parsed.line_of("norms"), "norms", problem)
+    reviewed_by, reviewed_on, problem = review_state(data, local_today())
+    if problem:
+        raise FileProblem(parsed.line_of(problem[0]), problem[0], problem[1])
     if not parsed.body:
         raise FileProblem(parsed.body_line, "body", _("The lesson has no text."))
+    rendered_title, unknown = render(title.strip(), lang, facts, parsed.line_of("title"))
+    if unknown:
+        raise FileProblem(unknown[0][0], "title", unknown[0][1])
+    body, unknown = render(parsed.body, lang, facts, parsed.body_line)
+    if unknown:
+        raise FileProblem(unknown[0][0], "body", unknown[0][1])
     for number, line in enumerate(parsed.body.splitlines(), start=parsed.body_line):
         for kind, target in LINK_RE.findall(line):
             if kind == "lesson" and "/" not in target and target not in course_lessons:
                 raise FileProblem(number, "body", _("Link to lesson %(slug)s, which this course does not "
                                                     "have.", slug=target))
-    return {"title": title.strip(), "body": parsed.body, "cases": cases, "digest": parsed.digest,
-            "minutes": minutes or estimate_minutes(parsed.body, lang)}
+    return {"title": rendered_title, "body": body, "cases": cases,
+            "digest": digest_of(parsed.digest, [title.strip(), parsed.body], [rendered_title, body]),
+            "minutes": minutes or estimate_minutes(body, lang), "norms": list(data.get("norms") or []),
+            "review": (reviewed_by, reviewed_on)}
+
+
+def lesson_review(texts: dict) -> tuple[str | None, date | None]:
+    """A lesson is reviewed when both language files say so; its date is the older of the two
+    (what a reader of either language sees was checked no later than that)."""
+    reviews = [texts[lang]["review"] for lang in LANGS]
+    if any(on is None for _by, on in reviews):
+        return None, None
+    return min(reviews, key=lambda review: review[1])
 
 
 def _course_digest(course: dict) -> str:
@@ -277,6 +305,8 @@ def store_course(course: dict, report: Report) -> None:
             lesson.body_zh, lesson.body_en = texts["zh"]["body"], texts["en"]["body"]
             lesson.minutes_zh, lesson.minutes_en = texts["zh"]["minutes"], texts["en"]["minutes"]
             lesson.cases = list(dict.fromkeys(texts["zh"]["cases"] + texts["en"]["cases"]))
+            lesson.norms = list(dict.fromkeys(texts["zh"]["norms"] + texts["en"]["norms"]))
+            lesson.reviewed_by, lesson.reviewed_on = lesson_review(texts)
             lesson.content_hash = "".join(course["lessons"][lesson_slug]["digests"])[:64]
         for position, task_slug in enumerate(spec["tasks"], start=1):
             spec_task = course["tasks"][task_slug]
@@ -299,9 +329,10 @@ def load_courses(where: Path) -> Report:
         where = where.parent.parent if where.parent.name == "lessons" else where.parent
     folders = [where] if (where / "course.yaml").exists() else sorted(
         p for p in where.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    facts = FactsSource(content_root(where, "courses"))
     for folder in folders:
         try:
-            course = parse_course(folder)
+            course = parse_course(folder, facts)
         except CourseProblems as failed:
             for path, line, field_name, message in failed.problems:
                 report.error(path, line, field_name, message)

@@ -87,7 +87,11 @@ class Lesson(Bilingual, db.Model):
     minutes_zh: Mapped[int] = mapped_column(default=1)
     minutes_en: Mapped[int] = mapped_column(default=1)
     cases: Mapped[list] = mapped_column(JSON, default=list)  # fault-case keys it teaches
+    norms: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")  # facts.yaml norm keys
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    # Who last checked the technical content (both language files), and when; see kb.models.Case.
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    reviewed_on: Mapped[date | None] = mapped_column(Date, index=True)
     # A lesson dropped from its course file is kept (learners' progress stays) but hidden.
     active: Mapped[bool] = mapped_column(default=True)
 
