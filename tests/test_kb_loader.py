@@ -148,3 +148,20 @@ def test_a_single_file_path_loads(app, tmp_path):
     shutil.copy(ROOT / "content/facts.yaml", tmp_path)  # its code_table and {{table:…}}
     report = load_content(kb / "ac-code-gree-e1-high-pressure-zh.md", echo=lambda _line: None)
     assert report.created == 1
+
+
+def test_code_table_is_one_key_or_a_list_of_keys_from_the_facts_file(app, tmp_path):
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    shutil.copy(ROOT / "content/facts.yaml", tmp_path)
+    one = GOOD.replace("error_codes: [E9]", "error_codes: [E4]\ncode_table: gree-split")
+    several = GOOD.replace("error_codes: [E9]", "error_codes: [E1, E7]\ncode_table: [midea-split, haier-split]") \
+        .replace("key: test-case", "key: test-several")
+    (kb / "test-case-en.md").write_text(one, encoding="utf-8")
+    (kb / "test-several-en.md").write_text(several, encoding="utf-8")
+    report = load_content(kb, echo=lambda _line: None)
+    assert report.problems == [] and report.created == 2
+    (kb / "test-several-en.md").write_text(several.replace("haier-split]", "haier-splitt]"), encoding="utf-8")
+    report = load_content(kb, echo=lambda _line: None)
+    assert [(p.line, p.field) for p in report.problems] == [(7, "code_table")]
+    assert "haier-splitt" in report.problems[0].message

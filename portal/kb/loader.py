@@ -55,8 +55,15 @@ def parse_case_file(path: Path, facts: FactsSource | None = None) -> tuple[dict,
     if table is not None:
         if facts.broken:
             raise FileProblem(line_of("code_table"), "code_table", facts.broken)
-        if not isinstance(table, str) or facts.facts is None or table not in facts.facts.tables:
-            raise FileProblem(line_of("code_table"), "code_table", _("No code table %(key)s in facts.yaml.", key=table))
+        # one table, or a list for a case that covers several makers' codes (content/README.md)
+        tables = [table] if isinstance(table, str) else table
+        if not isinstance(tables, list) or not tables:
+            raise FileProblem(line_of("code_table"), "code_table",
+                              _("A code table key, or a list of them, from facts.yaml."))
+        for key in tables:
+            if not isinstance(key, str) or facts.facts is None or key not in facts.facts.tables:
+                raise FileProblem(line_of("code_table"), "code_table",
+                                  _("No code table %(key)s in facts.yaml.", key=key))
     for name in REVIEW_FIELDS:
         data.pop(name, None)
     data["body"] = parsed.body
