@@ -36,6 +36,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import errors, templating
 from .assessment import bank as _question_banks  # noqa: F401  (registers its content loaders)
 from .assessment import models as _assessment_models  # noqa: F401  (tables for migrations)
+from .assessment import quizedit as quiz_editor
 from .assessment import services as assessment_services
 from .assessment.cli import quizzes_cli
 from .assessment.views import bp as assessment_bp
@@ -148,6 +149,7 @@ def _connect_modules() -> None:
     audit_services.CERTIFICATES.update(active=certificate_services.active_certificates,
                                        suspend=certificate_services.suspend, find=certificate_services.find,
                                        reinstate=certificate_services.reinstate)
+    quiz_editor.CERTIFICATION.update(exam_slugs=certificate_services.exam_quiz_slugs)
     learning_services.QUIZZES.update(find=assessment_services.quiz_by_slug, passed=assessment_services.passed_attempts)
     learning_keeper.USER_ROWS[_assessment_models.Attempt] = "user_id"  # a quiz pass completes a course
     learning_keeper.INERT[_assessment_models.Attempt] = _assessment_models.Attempt.completes_nothing  # no pass

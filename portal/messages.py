@@ -47,6 +47,17 @@ MESSAGES = {
     # learning
     "learning.targeted": _l("New lesson for you: %(title)s, due %(day)s"),
     "learning.behind": _l("%(name)s is behind schedule in %(cohort)s"),
+    # quizzes edited in the browser (assessment.quizedit)
+    "assessment.quiz-created": _l("%(name)s created the quiz %(quiz)s"),
+    "assessment.quiz-edited": _l("%(name)s changed %(fields)s of the quiz %(quiz)s"),
+    "assessment.quiz-field.title": _l("the title"),
+    "assessment.quiz-field.time_limit_minutes": _l("the time limit"),
+    "assessment.quiz-field.pass_mark": _l("the pass mark"),
+    "assessment.quiz-field.attempts": _l("the attempts allowed"),
+    "assessment.quiz-field.cooldown_hours": _l("the time between attempts"),
+    "assessment.quiz-field.review": _l("what the review shows"),
+    "assessment.quiz-field.shuffle": _l("shuffling"),
+    "assessment.quiz-field.sections": _l("the sections"),
     # knowledge base
     "kb.contribution-accepted": _l("Your contribution was accepted: %(title)s"),
     "kb.contribution-rejected": _l("Your contribution was not accepted: %(title)s"),

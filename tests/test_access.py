@@ -89,6 +89,10 @@ MATRIX = {
     "assessment.reports": ("GET", "/quizzes/reports", {"trainer", "admin"}),
     "assessment.report": ("GET", "/quizzes/onboarding-final/report", {"trainer", "admin"}),
     "assessment.import_questions": ("GET", "/quizzes/import", {"trainer", "admin"}),
+    "assessment.new_quiz": ("GET", "/quizzes/new", {"trainer", "admin"}),
+    # a quarterly quiz: a trainer may edit it (an exam a tier names: admins only, test_quiz_editor)
+    "assessment.edit_quiz": ("GET", "/quizzes/2026-q3-r32-inverter-splits/edit", {"trainer", "admin"}),
+    "assessment.export_quiz_file": ("GET", "/quizzes/2026-q3-r32-inverter-splits/export", {"trainer", "admin"}),
     "certification.verify": ("GET", "/verify/{cert}", "public"),
     "api.certificate_json": ("GET", "/api/v1/certificates/{cert}", "public"),
     "certification.mine": ("GET", "/certificates/mine", {"technician"}),

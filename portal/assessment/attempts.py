@@ -117,7 +117,9 @@ def start(user, quiz: Quiz, lang: str, now: datetime, seed: int | None = None) -
                       open_slot=_slot(user.id, quiz.id), started_at=now,
                       deadline=now + timedelta(minutes=float(limit)) if limit else None,
                       items=[{"question": q.id, "order": _option_order(q, lang, rng, shuffle)}
-                             for q in questions], answers={})
+                             for q in questions], answers={},
+                      settings={"pass_mark": quiz.setting("pass_mark", 60),
+                                "review": quiz.setting("review", "explanations")})
     db.session.add(attempt)
     try:
         db.session.commit()
@@ -240,7 +242,7 @@ def close(attempt: Attempt, now: datetime, timed_out: bool = False) -> Attempt:
     graded = grading.grade_attempt(
         [_answer(questions.get(item["question"]), item, (attempt.answers or {}).get(str(index)),
                  attempt.answer_lang(index), attempt.lang) for index, item in enumerate(attempt.items)],
-        float(attempt.quiz.setting("pass_mark", 60)))
+        float(attempt.setting("pass_mark", 60)))
     attempt.scores = graded.marks
     attempt.score = graded.percent
     attempt.passed = graded.passed

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -355,16 +356,12 @@ QUIZ_FIELDS = {"title", "time_limit_minutes", "pass_mark", "attempts", "cooldown
                "sections"}
 
 
-def parse_quiz(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
-    try:
-        data, lines, digest = parse_yaml_file(path)
-    except FileProblem as problem:
-        return {}, [(problem.line, problem.field, problem.message)]
-    at = yaml_line_finder(path)
-    problems = [(lines.get(k, 1), k, _("Unknown field.")) for k in data if k not in QUIZ_FIELDS]
-    slug = path.name[: -len(".quiz.yaml")]
-    if not IDENT_RE.match(slug):
-        problems.append((1, "file", _("The file name must be lower-case letters, digits and dashes.")))
+def check_quiz(data: dict, at=lambda *keys: 1) -> tuple[dict, list[tuple[int, str, str]]]:
+    """The one validation of a quiz definition, for a ``*.quiz.yaml`` file (parse_quiz) and the
+    browser form (quizedit) alike: ``data`` is the file's fields (title, time_limit_minutes,
+    pass_mark, attempts, cooldown_hours, review, shuffle, sections); ``at(*keys)`` the line of a
+    field. Returns ({title, settings, sections}, problems as (line, field, message))."""
+    problems = []
     try:
         title = _both(data.get("title"), "title")
     except ValueError as exc:
@@ -374,7 +371,8 @@ def parse_quiz(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
     for name, low, high in (("time_limit_minutes", 1, 600), ("pass_mark", 0, 100), ("attempts", 0, 100),
                             ("cooldown_hours", 0, 24 * 90)):
         value = data.get(name)
-        if value is not None and not (isinstance(value, (int, float)) and low <= value <= high):
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                      and low <= value <= high):
             problems.append((at(name), name, _("A number from %(low)d to %(high)d.", low=low, high=high)))
         elif value is not None:
             settings[name] = value
@@ -389,22 +387,107 @@ def parse_quiz(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
         sections = []
     clean = []
     for i, section in enumerate(sections):
-        line = at("sections", i)
-        if not isinstance(section, dict) or not isinstance(section.get("draw"), int) or section["draw"] < 1:
-            problems.append((line, f"sections[{i + 1}].draw", _("How many questions to draw (1 or more).")))
-            continue
-        spec = {"draw": section["draw"], "categories": list(section.get("categories") or []),
-                "tags": list(section.get("tags") or []),
-                "difficulty": {str(k): int(v) for k, v in (section.get("difficulty") or {}).items()}}
-        if sum(spec["difficulty"].values()) > spec["draw"]:
-            problems.append((line, f"sections[{i + 1}].difficulty", _("The mix asks for more than the draw.")))
+        spec, more = check_section(section, i, at)
+        problems.extend(more)
+        if spec is not None:
+            clean.append(spec)
+    return {"title": title, "settings": settings, "sections": clean}, problems
 
-        available = len(_pool(spec))
-        if available < spec["draw"]:
-            problems.append((line, f"sections[{i + 1}]", _("Draws %(draw)d questions but the bank has %(n)d.",
-                                                          draw=spec["draw"], n=available)))
-        clean.append(spec)
-    return {"slug": slug, "title": title, "settings": settings, "sections": clean, "digest": digest}, problems
+
+def _names(value) -> bool:
+    return value is None or (isinstance(value, list) and all(isinstance(v, str) and v for v in value))
+
+
+def check_section(section, i: int, at) -> tuple[dict | None, list[tuple[int, str, str]]]:
+    """One section: a draw of 1 or more, categories and tags as lists of names, a difficulty mix
+    of levels 1–3 that asks for no more than the draw, and a bank with enough questions."""
+    line, label = at("sections", i), f"sections[{i + 1}]"
+    if not isinstance(section, dict) or not isinstance(section.get("draw"), int) or section["draw"] < 1:
+        return None, [(line, f"{label}.draw", _("How many questions to draw (1 or more)."))]
+    problems = []
+    for name in ("categories", "tags"):
+        if not _names(section.get(name)):
+            problems.append((line, f"{label}.{name}", _("A list of names.")))
+    mix = section.get("difficulty") or {}
+    if not (isinstance(mix, dict) and all(str(k) in ("1", "2", "3") and isinstance(v, int) and v >= 0
+                                          for k, v in mix.items())):
+        problems.append((line, f"{label}.difficulty", _("How many of levels 1, 2 and 3 (whole numbers).")))
+        mix = {}
+    if problems:
+        return None, problems
+    spec = {"draw": section["draw"], "categories": list(section.get("categories") or []),
+            "tags": list(section.get("tags") or []), "difficulty": {str(k): int(v) for k, v in mix.items()}}
+    if sum(spec["difficulty"].values()) > spec["draw"]:
+        problems.append((line, f"{label}.difficulty", _("The mix asks for more than the draw.")))
+    available = len(_pool(spec))
+    if available < spec["draw"]:
+        problems.append((line, label, _("Draws %(draw)d questions but the bank has %(n)d.",
+                                       draw=spec["draw"], n=available)))
+    return spec, problems
+
+
+def parse_quiz(path: Path) -> tuple[dict, list[tuple[int, str, str]]]:
+    try:
+        data, lines, digest = parse_yaml_file(path)
+    except FileProblem as problem:
+        return {}, [(problem.line, problem.field, problem.message)]
+    at = yaml_line_finder(path)
+    problems = [(lines.get(k, 1), k, _("Unknown field.")) for k in data if k not in QUIZ_FIELDS]
+    slug = path.name[: -len(".quiz.yaml")]
+    if not IDENT_RE.match(slug):
+        problems.append((1, "file", _("The file name must be lower-case letters, digits and dashes.")))
+    spec, more = check_quiz(data, at)
+    return {"slug": slug, **spec, "digest": digest}, problems + more
+
+
+def quiz_file_data(quiz: Quiz) -> dict:
+    """A quiz as the fields of its ``*.quiz.yaml`` file (the export; loads back to the same quiz)."""
+    data = {"title": {"zh": quiz.title_zh, "en": quiz.title_en}}
+    for name in ("time_limit_minutes", "pass_mark", "attempts", "cooldown_hours", "review", "shuffle"):
+        if name in (quiz.settings or {}):
+            data[name] = quiz.settings[name]
+    data["sections"] = []
+    for section in quiz.sections or []:
+        out = {"draw": section["draw"]}
+        for name in ("categories", "tags"):
+            if section.get(name):
+                out[name] = list(section[name])
+        if section.get("difficulty"):
+            out["difficulty"] = {int(k): int(v) for k, v in sorted(section["difficulty"].items())}
+        data["sections"].append(out)
+    return data
+
+
+def export_quiz(quiz: Quiz) -> str:
+    """The text of ``<slug>.quiz.yaml`` for a quiz (made or edited in the browser)."""
+    head = f"# {quiz.slug}.quiz.yaml, exported from the portal {utcnow():%Y-%m-%d %H:%M} UTC (format: quizzes/README.md)\n"
+    return head + yaml.safe_dump(quiz_file_data(quiz), allow_unicode=True, sort_keys=False, width=100)
+
+
+def _same_as_browser(quiz: Quiz, spec: dict) -> bool:
+    return ({"zh": quiz.title_zh, "en": quiz.title_en}, quiz.settings, quiz.sections) == (
+        spec["title"], spec["settings"], spec["sections"])
+
+
+def _browser_conflict(quiz: Quiz, spec: dict, path: Path, report: Report) -> bool:
+    """Whether ``content load`` must leave this quiz alone: it was edited in the browser. A file
+    unchanged since it was last loaded is silent; a file that now says what the browser version
+    says (its export was committed) takes the quiz back; any other change is reported."""
+    if quiz is None or quiz.edited_in_browser_at is None:
+        return False
+    if quiz.content_hash == spec["digest"]:
+        report.unchanged += 1
+        return True
+    if _same_as_browser(quiz, spec):
+        quiz.content_hash, quiz.edited_in_browser_at, quiz.source = spec["digest"], None, "file"
+        db.session.commit()
+        report.unchanged += 1
+        return True
+    report.warnings.append(f"{path}:1: " + _(
+        "quiz %(slug)s was edited in the browser on %(when)s; the file's changes were not loaded and the "
+        "browser version is kept (export it from the quiz's edit page to update the file)",
+        slug=quiz.slug, when=quiz.edited_in_browser_at.strftime("%Y-%m-%d %H:%M UTC")))
+    return True
 
 
 @register("quiz definitions", "quizzes")
@@ -418,6 +501,9 @@ def load_quizzes(where: Path) -> Report:
         if problems:
             for line, field_name, message in problems:
                 report.error(path, line, field_name, message)
+            continue
+        existing = db.session.scalar(select(Quiz).where(Quiz.slug == spec["slug"]))
+        if _browser_conflict(existing, spec, path, report):
             continue
         quiz = upsert(Quiz, report, spec["digest"], slug=spec["slug"])
         if quiz is None:

@@ -1,11 +1,12 @@
-"""Forms for quizzes: start, submit, and the trainer's question import."""
+"""Forms for quizzes: start, submit, the trainer's question import and the quiz editor."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from ..inputs import PortalForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import (BooleanField, FieldList, Form, FormField, IntegerField, SelectField, SelectMultipleField,
+                     StringField, SubmitField, widgets)
 from wtforms.validators import Length, Optional
 
 
@@ -25,3 +26,42 @@ class ImportForm(PortalForm):
     new_category = StringField(_l("Or a new category"), validators=[Optional(), Length(max=200)],
                                description=_l("For example: courses/2027-q1-washers."))
     atomic = BooleanField(_l("All or nothing: import nothing if any item cannot be imported"))
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as tick boxes (usable without JavaScript)."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class SectionForm(Form):
+    """One section row of the quiz form (no CSRF of its own: the quiz form carries it). The
+    ranges and the bank's size are checked by bank.check_quiz, as for a file."""
+
+    draw = IntegerField(_l("Questions drawn"), validators=[Optional()])
+    categories = MultiCheckboxField(_l("From categories (none ticked: every category)"), validators=[Optional()])
+    tags = StringField(_l("With any of these tags (optional)"), validators=[Optional(), Length(max=1000)],
+                       description=_l("Separated by commas, e.g. lesson:onboarding/d03-seven-step-method."))
+    easy = IntegerField(_l("Easy (1)"), validators=[Optional()])
+    medium = IntegerField(_l("Medium (2)"), validators=[Optional()])
+    hard = IntegerField(_l("Hard (3)"), validators=[Optional()])
+    remove = BooleanField(_l("Remove this section"))
+
+
+class QuizForm(PortalForm):
+    slug = StringField(_l("Short name (in the address)"), validators=[Optional(), Length(max=80)],
+                       description=_l("Lower-case letters, digits and dashes, e.g. 2027-q1-washers. Cannot be changed later."))
+    title_zh = StringField(_l("Title in Chinese"), validators=[Optional(), Length(max=200)])
+    title_en = StringField(_l("Title in English"), validators=[Optional(), Length(max=200)])
+    time_limit_minutes = IntegerField(_l("Time limit (minutes; empty: none)"), validators=[Optional()])
+    pass_mark = IntegerField(_l("Pass mark (%)"), validators=[Optional()])
+    attempts = IntegerField(_l("Attempts allowed (0: any number)"), validators=[Optional()])
+    cooldown_hours = IntegerField(_l("Hours between attempts"), validators=[Optional()])
+    review = SelectField(_l("After submission, the review shows"),
+                         choices=[("score", _l("The score only")), ("answers", _l("The score and the right answers")),
+                                  ("explanations", _l("The score, the right answers and explanations"))])
+    shuffle = BooleanField(_l("Shuffle questions and options"), default=True)
+    sections = FieldList(FormField(SectionForm), min_entries=1, max_entries=20)
+    add_section = SubmitField(_l("Add a section"))
+    save = SubmitField(_l("Save"))

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..auth.models import User
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
+from ..messages import message_columns
 
 
 class QuestionCategory(db.Model):
@@ -71,8 +72,14 @@ class Quiz(db.Model):
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
     # [{"draw": N, "categories": [...], "tags": [...], "difficulty": {"1": n, …}}, …]
     sections: Mapped[list] = mapped_column(JSON, default=list)
+    # The hash of the *.quiz.yaml file as last loaded (a quiz made in the browser has none).
     content_hash: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(default=True)
+    source: Mapped[str] = mapped_column(String(10), default="file", server_default="file")  # file | browser
+    # Set by an edit in the browser: `content load` then keeps this version and reports a changed
+    # file as a conflict (bank.load_quizzes) until the file says the same as the browser version.
+    edited_in_browser_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    edited_by_id: Mapped[int | None] = mapped_column()  # a user id (no foreign key: see the migration)
 
     def setting(self, name: str, default=None):
         return (self.settings or {}).get(name, default)
@@ -103,6 +110,9 @@ class Attempt(db.Model):
     # answer is graded in that language (matching texts and ordering ids differ per language).
     # Missing (answers saved before this column existed): the attempt's ``lang``.
     answer_langs: Mapped[dict | None] = mapped_column(JSON, default=dict)
+    # The quiz's pass mark and review mode when the attempt started: a later edit of the quiz
+    # applies to new attempts only. None (attempts started before this was kept): the quiz's.
+    settings: Mapped[dict | None] = mapped_column(JSON)
     scores: Mapped[list] = mapped_column(JSON, default=list)  # per item, 0..1, after grading
     score: Mapped[float | None] = mapped_column()  # percent
     passed: Mapped[bool | None] = mapped_column()
@@ -115,9 +125,40 @@ class Attempt(db.Model):
         saved to it, or a failed one): no course is completed by it (the assignment keeper skips it)."""
         return not self.passed and not any(inspect(self).attrs.passed.history.deleted)
 
+    def setting(self, name: str, default=None):
+        """A setting as it stood when the attempt started (pass_mark, review), else the quiz's."""
+        kept = self.settings or {}
+        return kept[name] if name in kept else self.quiz.setting(name, default)
+
+    def review_mode(self) -> str:
+        """What its review shows: the mode when it started, or the quiz's now if that shows
+        less (a quiz made score-only later to protect its bank hides old attempts' keys too)."""
+        modes = [self.setting("review", "explanations"), self.quiz.setting("review", "explanations")]
+        return min(modes, key=lambda m: REVIEW_MODES.index(m) if m in REVIEW_MODES else 0)
+
     def answer_lang(self, index: int) -> str:
         """The language the answer to item ``index`` was given in."""
         return (self.answer_langs or {}).get(str(index)) or self.lang
+
+
+class QuizEvent(db.Model):
+    """Who created or changed a quiz in the browser, when, and what (``changes``: field →
+    [before, after]); ``text`` is a message id + values (portal/messages.py)."""
+    __tablename__ = "assessment_quiz_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("assessment_quiz.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(20))  # created | edited
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)
+    text: Mapped[str] = mapped_column(Text, default="")  # the English copy of:
+    msg_id: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    params: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+
+    actor: Mapped["User | None"] = relationship()
+
+    _message, shown_text = message_columns("text", "msg_id", "params")
 
 
 class ItemResponse(db.Model):

@@ -176,7 +176,7 @@ def review(attempt: Attempt, lang: str | None = None) -> list[Reviewed]:
     """The graded attempt for a reader of ``lang`` (the attempt's language by default): the
     questions, answers and explanations in that language; the right answer to a typed question
     is the one from the key the answer was graded against (the language it was typed in)."""
-    mode = attempt.quiz.setting("review", "explanations")
+    mode = attempt.review_mode()
     questions = {q.id: q for q in db.session.scalars(
         select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
     out = []
@@ -202,7 +202,7 @@ def may_see_questions(attempt: Attempt, viewer: User) -> bool:
     mode shows the questions, anyone who may open the result may. A score-only quiz shows them
     to a trainer going through someone else's attempt, never to the person who took it, whatever
     other roles that person holds (a trainer who is also a technician is still the candidate)."""
-    if attempt.quiz.setting("review", "explanations") != "score":
+    if attempt.review_mode() != "score":
         return True
     return viewer.id != attempt.user_id and viewer.has_role("trainer", "admin")
 

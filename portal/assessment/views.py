@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, send_file,
+                   url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -24,9 +25,10 @@ from ..paging import rows_page
 from ..learning.models import Cohort
 from ..security import roles_required
 from . import attempts as engine
+from . import quizedit
 from . import services as svc
-from .bank import CATEGORY_RE, run_import
-from .forms import ImportForm, StartForm, SubmitForm
+from .bank import CATEGORY_RE, export_quiz, run_import
+from .forms import ImportForm, QuizForm, StartForm, SubmitForm
 from .models import Attempt, QuestionCategory, Quiz
 
 # How each question type and item-analysis flag is named to a reader (pages and exports).
@@ -186,7 +188,7 @@ def result(attempt_id: int):
         if item.user_id != current_user.id:
             abort(404)
         return redirect(url_for("assessment.attempt", attempt_id=item.id))
-    mode = item.quiz.setting("review", "explanations")
+    mode = item.review_mode()
     lang = user_lang()
     lines = svc.review(item, lang) if svc.may_see_questions(item, current_user) else []
     return render_template("assessment/result.html", attempt=item, lines=lines, mode=mode, lang=lang,
@@ -219,7 +221,8 @@ def reports():
     lang = user_lang()
     quizzes = svc.active_quizzes()
     counts = svc.takers_by_quiz()
-    return render_template("assessment/reports.html", quizzes=quizzes, counts=counts, lang=lang)
+    return render_template("assessment/reports.html", quizzes=quizzes, counts=counts, lang=lang,
+                           editable=quizedit.editable(quizzes, _me()), may_create=quizedit.may_create(_me()))
 
 
 def _item_analysis(quiz, lang: str, filters: dict):
@@ -302,3 +305,126 @@ def import_questions():
                 flash(_("Nothing was imported: some items could not be, and you asked for all or nothing."),
                       "error")
     return render_template("assessment/import.html", form=form, outcome=outcome)
+
+
+# --- the quiz editor (trainers and admins; certification exams admins only) ---------------------
+
+
+def _editable_or_403(slug: str) -> Quiz:
+    item = _quiz_or_404(slug)
+    if not quizedit.may_edit(item, _me()):
+        abort(403)
+    return item
+
+
+def _category_choices() -> list[tuple[str, str]]:
+    return [(p, p) for p in db.session.scalars(select(QuestionCategory.path).order_by(QuestionCategory.path))]
+
+
+def _form_values(item: Quiz | None) -> dict:
+    """What the form shows first: the quiz as it is, or a new quiz's defaults."""
+    if item is None:
+        return {"pass_mark": 80, "attempts": 0, "cooldown_hours": 0, "review": "explanations", "shuffle": True,
+                "sections": [{}]}
+    values = {"title_zh": item.title_zh, "title_en": item.title_en, "review": item.setting("review", "explanations"),
+              "shuffle": bool(item.setting("shuffle", True)), "sections": []}
+    for name in ("time_limit_minutes", "pass_mark", "attempts", "cooldown_hours"):
+        values[name] = item.setting(name)
+    for section in item.sections or []:
+        mix = section.get("difficulty") or {}
+        values["sections"].append({"draw": section.get("draw"), "categories": section.get("categories") or [],
+                                   "tags": ", ".join(section.get("tags") or []), "easy": mix.get("1"),
+                                   "medium": mix.get("2"), "hard": mix.get("3")})
+    return values
+
+
+def _file_fields(form: QuizForm) -> dict:
+    """The form as the fields of a *.quiz.yaml file, for bank.check_quiz."""
+    data = {"title": {"zh": (form.title_zh.data or "").strip(), "en": (form.title_en.data or "").strip()},
+            "review": form.review.data, "shuffle": bool(form.shuffle.data), "sections": []}
+    for name in ("time_limit_minutes", "pass_mark", "attempts", "cooldown_hours"):
+        if getattr(form, name).data is not None:
+            data[name] = getattr(form, name).data
+    for entry in form.sections:
+        row = entry.form
+        mix = {level: field.data for level, field in (("1", row.easy), ("2", row.medium), ("3", row.hard))
+               if field.data is not None}
+        data["sections"].append({"draw": row.draw.data, "categories": list(row.categories.data or []),
+                                 "tags": [t.strip() for t in (row.tags.data or "").split(",") if t.strip()],
+                                 "difficulty": mix})
+    return data
+
+
+SECTION_FIELDS = {"draw": "draw", "categories": "categories", "tags": "tags", "difficulty": "easy"}
+
+
+def _show_problems(form: QuizForm, problems: list[tuple[str, str]]) -> list[str]:
+    """Each problem beside its field; those of no one field are returned for the top of the form."""
+    general = []
+    for name, message in problems:
+        head, _dot, tail = name.partition(".")
+        if name == "title":
+            form.title_zh.errors = list(form.title_zh.errors) + [message]
+        elif name in form._fields and name.startswith(("slug", "time_", "pass_", "attempts", "cooldown", "review")):
+            form[name].errors = list(form[name].errors) + [message]
+        elif head.startswith("sections[") and head.endswith("]"):
+            index = int(head[len("sections["):-1]) - 1
+            if 0 <= index < len(form.sections.entries):
+                row = form.sections.entries[index].form
+                target = row[SECTION_FIELDS.get(tail, "draw")]
+                target.errors = list(target.errors) + [message]
+            else:
+                general.append(message)
+        else:
+            general.append(message)
+    return general
+
+
+def _quiz_editor(item: Quiz | None):
+    form = QuizForm(data=_form_values(item))
+    general: list[str] = []
+    if request.method == "POST":
+        form.sections.entries = [e for e in form.sections.entries if not e.form.remove.data]
+        if form.add_section.data and len(form.sections.entries) < form.sections.max_entries:
+            form.sections.append_entry()
+    choices = _category_choices()
+    for entry in form.sections:
+        entry.form.categories.choices = choices
+    if request.method == "POST" and form.validate() and not form.add_section.data:
+        if not form.sections.entries:
+            general.append(_("A list of sections, each drawing questions."))
+        else:
+            saved, problems = quizedit.save(item, (form.slug.data or "").strip() if item is None else None,
+                                            _file_fields(form), _me(), now())
+            if saved is not None:
+                flash(_("The quiz is saved; it applies to attempts started from now on."), "success")
+                return redirect(url_for("assessment.edit_quiz", slug=saved.slug))
+            general += _show_problems(form, problems)
+    elif request.method == "POST" and form.csrf_token.errors:
+        abort(400)
+    return render_template("assessment/quiz_edit.html", form=form, quiz=item, general=general, lang=user_lang(),
+                           events=quizedit.events(item) if item is not None else [],
+                           certification=item is not None and quizedit.is_certification_exam(item))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def new_quiz():
+    if not quizedit.may_create(_me()):
+        abort(403)
+    return _quiz_editor(None)
+
+
+@bp.route("/<slug>/edit", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def edit_quiz(slug: str):
+    return _quiz_editor(_editable_or_403(slug))
+
+
+@bp.route("/<slug>/export")
+@roles_required(*TRAINERS)
+def export_quiz_file(slug: str):
+    """The quiz as its *.quiz.yaml file (loads back to the same quiz with `content load`)."""
+    item = _quiz_or_404(slug)
+    return Response(export_quiz(item), mimetype="application/x-yaml",
+                    headers={"Content-Disposition": f'attachment; filename="{item.slug}.quiz.yaml"'})

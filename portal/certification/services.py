@@ -77,6 +77,16 @@ def active_tiers() -> list[Tier]:
     return list(db.session.scalars(select(Tier).where(Tier.active).order_by(Tier.level)))
 
 
+def exam_quiz_slugs() -> set[str]:
+    """The quizzes that active tiers name (their pass marks decide who is certified)."""
+    slugs = set()
+    for requirements in db.session.scalars(select(Tier.requirements).where(Tier.active)):
+        quiz = (requirements or {}).get("quiz") if isinstance(requirements, dict) else None
+        if isinstance(quiz, dict) and isinstance(quiz.get("slug"), str):
+            slugs.add(quiz["slug"])
+    return slugs
+
+
 def _log(cert: Certificate, action: str, before: str | None, by: User | None, reason: Message | str = "", rule: str = "",
          forced: bool = False, evidence: list | None = None) -> CertificateEvent:
     event = CertificateEvent(certificate=cert, action=action, from_status=before, to_status=cert.status,
