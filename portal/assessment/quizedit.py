@@ -13,6 +13,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
 from ..extensions import db
@@ -96,6 +97,10 @@ def save(quiz: Quiz | None, slug: str | None, data: dict, actor: User, now: date
         db.session.add(quiz)
         before = {}
     else:
+        # Two editors at once: the second waits for the first's commit and logs its change
+        # against what the first saved (the row re-read under its lock).
+        quiz = db.session.scalar(select(Quiz).where(Quiz.id == quiz.id).with_for_update()
+                                 .execution_options(populate_existing=True))
         before = current(quiz)
     quiz.title_zh, quiz.title_en = spec["title"]["zh"], spec["title"]["en"]
     quiz.settings, quiz.sections = spec["settings"], spec["sections"]
@@ -105,7 +110,11 @@ def save(quiz: Quiz | None, slug: str | None, data: dict, actor: User, now: date
         db.session.rollback()
         return quiz, []
     quiz.edited_in_browser_at, quiz.edited_by_id = now, actor.id
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same name taken a moment ago by another request
+        db.session.rollback()
+        return None, [("slug", _("A quiz with this name exists already."))]
     title = both(quiz.title_zh, quiz.title_en)
     if created:
         text = msg("assessment.quiz-created", name=actor.name or actor.username, quiz=title)
