@@ -88,10 +88,13 @@ def enqueue_many(user_ids, key: str, text: Message | str, link: str = "") -> int
                    literal(utcnow(), UTCDateTime), literal(0), literal(""))
             .join(ids, ids.c.user_id == User.id)
             .where(User.active, User.email.is_not(None), User.email != "", ~already))
-    result = db.session.execute(insert(MailOutbox).from_select(
+    result = db.session.execute(insert(MailOutbox.__table__).from_select(
         ["user_id", "key", "address", "locale", "msg_id", "params", "text", "link", "created_at", "attempts",
          "error"], rows))
-    return result.rowcount or 0
+    if result.rowcount is not None and result.rowcount >= 0:
+        return result.rowcount
+    # psycopg 3 reports no row count here: count the key's rows (exact for a new key).
+    return db.session.scalar(select(func.count()).select_from(MailOutbox).where(MailOutbox.key == key[:120])) or 0
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -114,7 +117,7 @@ def claim_batch(size: int) -> str | None:
                                 .values(claim=token, claimed_at=now, attempts=MailOutbox.attempts + 1)
                                 .execution_options(synchronize_session=False))
     db.session.commit()
-    return token if result.rowcount else None
+    return token if result.rowcount != 0 else None  # -1: a driver that does not say
 
 
 def compose(row: MailOutbox) -> EmailMessage:
@@ -155,6 +158,8 @@ def send_pending(batch: int = 100) -> tuple[int, int]:
     sent = failed = 0
     while (token := claim_batch(batch)) is not None:
         rows = db.session.scalars(select(MailOutbox).where(MailOutbox.claim == token).order_by(MailOutbox.id)).all()
+        if not rows:
+            break
         smtp = None
         failed_before = failed
         try:

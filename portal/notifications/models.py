@@ -62,9 +62,13 @@ def notify_many(user_ids, kind: str, key: str, text: Message | str, link: str = 
     rows = select(ids.c.user_id, literal(key[:120], String), literal(kind, String), literal(plain, Text),
                   literal(msg_id, String), literal(params, JSON), literal(link[:300], String),
                   literal(utcnow(), UTCDateTime)).where(~already)
-    result = db.session.execute(insert(Notification).from_select(
+    result = db.session.execute(insert(Notification.__table__).from_select(
         ["user_id", "key", "kind", "text", "msg_id", "params", "link", "created_at"], rows))
-    return result.rowcount or 0
+    if result.rowcount is not None and result.rowcount >= 0:
+        return result.rowcount
+    # psycopg 3 reports no row count for this INSERT … SELECT: count the key's rows instead
+    # (exact for a new key, the way reminders use it).
+    return db.session.scalar(select(func.count()).select_from(Notification).where(Notification.key == key[:120])) or 0
 
 
 def retract(key: str) -> int:
