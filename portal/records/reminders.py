@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -68,7 +68,6 @@ class Target:
     link: str
     refusal: str | None = None
     back: str = ""  # the page the trainer came from
-    extra: dict = field(default_factory=dict)
 
 
 def _people(ids, sender: User):
