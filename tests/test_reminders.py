@@ -278,3 +278,14 @@ def test_two_workers_never_claim_the_same_message(app, people, smtp_server):
 def test_mail_send_without_smtp_says_so(runner, app):
     result = runner.invoke(args=["mail", "send"])
     assert result.exit_code == 1 and "PORTAL_MAIL_SERVER" in result.output
+
+
+def test_users_email_sets_and_clears_an_address(runner, people):
+    assert runner.invoke(args=["users", "email", "tech-a", "not-an-address"]).exit_code == 1
+    assert db.session.get(User, people["a"].id).email is None
+    assert runner.invoke(args=["users", "email", "tech-a", "a@example.cn"]).exit_code == 0
+    db.session.expire_all()
+    assert db.session.get(User, people["a"].id).email == "a@example.cn"
+    assert runner.invoke(args=["users", "email", "tech-a"]).exit_code == 0
+    db.session.expire_all()
+    assert db.session.get(User, people["a"].id).email is None
