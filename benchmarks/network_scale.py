@@ -1061,6 +1061,11 @@ def pages_to_measure(ids: dict) -> list[tuple[str, str, str]]:
         ("technicians list", "/technicians/", "trainer"),
         ("technicians list, one region", f"/technicians/?region={region}", "trainer"),
         ("search-gap report", "/cases/reports/gaps", "trainer"),
+        # reminder forms: the preview counts every person the reminder reaches (one COUNT)
+        ("reminder form: overdue of an assignment", f"/reminders/new/overdue?assignment={assignment}", "trainer"),
+        ("reminder form: every technician", "/reminders/new/technicians", "trainer"),
+        ("reminder form: one region", f"/reminders/new/technicians?region={region}", "trainer"),
+        ("reminders sent", "/reminders/", "trainer"),
         ("auditor home", "/auditor", "auditor"),
         ("auditor's audits", "/audits/", "auditor"),
     ]

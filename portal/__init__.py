@@ -74,11 +74,13 @@ from .learning import services as learning_services
 from .learning.cli import members_cli as learning_members_cli
 from .learning.views import bp as learning_bp
 from .learning.views import teaching_links
+from .notifications.mail import mail_cli
 from .notifications.views import bp as notifications_bp
 from .records import api as _record_api  # noqa: F401  (adds /api/v1/technicians/…/record)
 from .records.content import bp as content_bp  # also adds `flask content trace`
 from .records.daily import daily_command
 from .records.dashboard import bp as dashboard_bp
+from .records.reminders import bp as reminders_bp
 from .records.technicians import bp as technicians_bp
 from .security import PortalSessionInterface, enforce_access, refuse_nul_bytes, security_headers
 
@@ -182,6 +184,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(certification_bp)
     app.register_blueprint(audits_bp)
     app.register_blueprint(technicians_bp)
+    app.register_blueprint(reminders_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(content_bp)
@@ -211,3 +214,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(search_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(daily_command)
+    app.cli.add_command(mail_cli)

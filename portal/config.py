@@ -143,6 +143,19 @@ def build_config(instance_path: str) -> dict:
         # A missing or stale index of up to this many cases is rebuilt before the first
         # request is answered; a larger one in the background.
         "KB_INLINE_REBUILD_LIMIT": int(os.environ.get("PORTAL_KB_INLINE_REBUILD_LIMIT", "2000")),
+        # E-mail (reminders, contribution alerts): queued in the database only when MAIL_SERVER is
+        # set, and sent by `flask mail send` (never while a request is answered).
+        "MAIL_SERVER": os.environ.get("PORTAL_MAIL_SERVER", "").strip(),
+        "MAIL_PORT": _env_int("PORTAL_MAIL_PORT", 25),
+        "MAIL_USE_TLS": _env_bool("PORTAL_MAIL_USE_TLS"),  # STARTTLS after connecting
+        "MAIL_USE_SSL": _env_bool("PORTAL_MAIL_USE_SSL"),  # TLS from the start (port 465)
+        "MAIL_USERNAME": os.environ.get("PORTAL_MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("PORTAL_MAIL_PASSWORD", ""),
+        "MAIL_DEFAULT_SENDER": os.environ.get("PORTAL_MAIL_SENDER", "portal@localhost"),
+        "MAIL_TIMEOUT": _env_int("PORTAL_MAIL_TIMEOUT_SECONDS", 30),
+        # A claimed message not marked sent within this many seconds is sent again (a worker died).
+        "MAIL_CLAIM_SECONDS": _env_int("PORTAL_MAIL_CLAIM_SECONDS", 600),
+        "MAIL_MAX_ATTEMPTS": _env_int("PORTAL_MAIL_MAX_ATTEMPTS", 5),
     }
 
 

@@ -128,6 +128,9 @@ MATRIX = {
     # No JSON body: an auditor gets past the access rule to "400: invalid audit".
     "api.create_json": ("POST", "/api/v1/audits", {"auditor"}, None, 400),
     "technicians.index": ("GET", "/technicians/", {"trainer", "admin"}),
+    "reminders.index": ("GET", "/reminders/", {"trainer"}),
+    # The matrix's trainer runs the matrix cohort (a trainer who does not: test_reminders.py).
+    "reminders.new": ("GET", "/reminders/new/cohort?cohort={cohort}", {"trainer"}),
     "dashboard.index": ("GET", "/dashboard/", {"trainer", "admin"}),
     "dashboard.overdue": ("GET", "/dashboard/overdue", {"trainer", "admin"}),
     "content.trace_page": ("GET", "/content/trace", {"trainer", "admin"}),

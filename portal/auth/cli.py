@@ -45,6 +45,27 @@ def create_command(username, roles, password, name, outlet):
                      "or on the admin pages.", username=user.username), err=True)
 
 
+EMAIL_MAX = 254
+
+
+@users_cli.command("email")
+@click.argument("username")
+@click.argument("address", default="")
+@needs_schema
+def email_command(username, address):
+    """Set USERNAME's e-mail address (reminders and alerts are also e-mailed there when SMTP is
+    configured); no ADDRESS clears it."""
+    user = find_user(username)
+    if user is None:
+        fail(_("No user named %(username)s.", username=username))
+    address = address.strip()
+    if address and ("@" not in address.strip("@") or len(address) > EMAIL_MAX or any(c.isspace() for c in address)):
+        fail(_("Not an e-mail address: %(address)s", address=address))
+    user.email = address or None
+    db.session.commit()
+    click.echo(_("%(username)s: e-mail %(address)s", username=user.username, address=address or "-"))
+
+
 @users_cli.command("token")
 @click.argument("username")
 @click.option("--label", default="", help="What the token is for.")

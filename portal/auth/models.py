@@ -101,6 +101,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     locale: Mapped[str | None] = mapped_column(String(8))
+    # Where reminders and alerts are also e-mailed when the portal has an SMTP server (optional).
+    email: Mapped[str | None] = mapped_column(String(254))
     outlet_id: Mapped[int | None] = mapped_column(ForeignKey("outlet.id"), index=True)
     start_date: Mapped[date | None] = mapped_column()  # first working day
     must_change_password: Mapped[bool] = mapped_column(default=False)

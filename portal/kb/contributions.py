@@ -10,10 +10,12 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..auth.models import User, UserRole
+
 from ..dbtypes import utcnow
 from ..extensions import db
 from ..messages import msg
-from ..notifications import notify
+from ..notifications import enqueue_many, notify, notify_many
 from ..security import refuse_self
 from .models import Case, Contribution
 from .photos import PhotoError, clean_image, photo_path, save_photo
@@ -63,6 +65,7 @@ def submit_new(author, data: dict, note: str = "", photos: list[bytes] = ()) -> 
     _check(data, photos)
     contribution = Contribution(kind="new", author_id=author.id, data=data, note=note or "")
     db.session.add(contribution)
+    _tell_reviewers(contribution, author)
     _store(contribution, photos, author)
     return contribution
 
@@ -74,8 +77,28 @@ def submit_edit(author, case: Case, data: dict, note: str = "", photos: list[byt
     contribution = Contribution(kind="edit", case_id=case.id, base_version=case.version,
                                 author_id=author.id, data=data, note=note or "")
     db.session.add(contribution)
+    _tell_reviewers(contribution, author)
     _store(contribution, photos, author)
     return contribution
+
+
+def reviewers(author):
+    """Who reviews contributions (the review pages take the trainer role): every active trainer
+    but the author — nobody reviews their own. A select of user ids."""
+    return (select(User.id).join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == "trainer", User.active, User.id != author.id))
+
+
+def _tell_reviewers(contribution: Contribution, author) -> None:
+    """A bell notification (and an e-mail, when the portal sends e-mail) to each reviewer, in the
+    submitting transaction: rolled back with it if storing the photos fails."""
+    db.session.flush()  # the contribution's id
+    key = f"contribution:{contribution.id}:waiting"
+    text = msg("kb.contribution-waiting", title=str((contribution.data or {}).get("title") or ""),
+               name=author.display_name)
+    link = f"/cases/review/{contribution.id}"
+    notify_many(reviewers(author), "contribution-waiting", key, text, link)
+    enqueue_many(reviewers(author), key, text, link)
 
 
 def approve(contribution: Contribution, reviewer, data: dict | None = None) -> Case:

@@ -8,6 +8,8 @@ they call :func:`notify` / :func:`retract`; this package imports none of them.
 
 from __future__ import annotations
 
-from .models import Notification, notify, retract, unread_count
+from .mail import MailOutbox, enqueue_many
+from .models import Notification, Reminder, notify, notify_many, retract, unread_count
 
-__all__ = ["Notification", "notify", "retract", "unread_count"]
+__all__ = ["MailOutbox", "Notification", "Reminder", "enqueue_many", "notify", "notify_many", "retract",
+           "unread_count"]
