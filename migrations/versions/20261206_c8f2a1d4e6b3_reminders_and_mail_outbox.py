@@ -4,7 +4,7 @@ A trainer's reminder is logged in ``reminder`` (its form token unique: sent once
 ``mail_outbox`` (one per user and event) until ``flask mail send`` sends them.
 
 Revision ID: c8f2a1d4e6b3
-Revises: f3b8d1e6c045
+Revises: a7c2e9f4b1d8
 Created: 2026-12-06 11:10:00
 """
 from alembic import op
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = 'c8f2a1d4e6b3'
-down_revision = 'f3b8d1e6c045'
+down_revision = 'a7c2e9f4b1d8'
 branch_labels = None
 depends_on = None
 
