@@ -89,6 +89,12 @@ MATRIX = {
     "assessment.reports": ("GET", "/quizzes/reports", {"trainer", "admin"}),
     "assessment.report": ("GET", "/quizzes/onboarding-final/report", {"trainer", "admin"}),
     "assessment.import_questions": ("GET", "/quizzes/import", {"trainer", "admin"}),
+    "assessment.report_attempts": ("GET", "/quizzes/onboarding-final/report/attempts", {"trainer", "admin"}),
+    "assessment.overrides": ("GET", "/quizzes/onboarding-final/overrides", {"trainer", "admin"}),
+    "assessment.override": ("GET", "/quizzes/onboarding-final/overrides/{tech}", {"trainer", "admin"}),
+    "assessment.remove_override": ("POST", "/quizzes/onboarding-final/overrides/{tech}/remove", {"trainer", "admin"}),
+    "assessment.marking": ("GET", "/quizzes/onboarding-final/marking", {"trainer", "admin"}),
+    "assessment.mark": ("POST", "/quizzes/{closed_quiz}/marking/{closed}/1", {"trainer", "admin"}, {"mark": "1"}),
     "certification.verify": ("GET", "/verify/{cert}", "public"),
     "api.certificate_json": ("GET", "/api/v1/certificates/{cert}", "public"),
     "certification.mine": ("GET", "/certificates/mine", {"technician"}),
@@ -221,7 +227,7 @@ def token_row(app, users, kb_data, learning_data, quizzes):
     db.session.commit()
     return {"photo": kb_data["photo"].name, "case_photo": case_photo.name, "contribution": kb_data["contribution"].id,
             "cohort": learning_data["cohort"], "assignment": learning_data["assignment"],
-            "attempt": open_.id, "closed": closed.id, "cert": cert.number, "audit": done.id, "draft": draft.id,
+            "attempt": open_.id, "closed": closed.id, "closed_quiz": closed.quiz.slug, "tech": tech.id, "cert": cert.number, "audit": done.id, "draft": draft.id,
             "audit_photo": photo.name, "story": story.id, "notes": notes}
 
 
