@@ -44,7 +44,7 @@ def upgrade():
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('attempt_id', sa.Integer(), nullable=False),
         sa.Column('position', sa.Integer(), nullable=False),
-        sa.Column('mark', sa.Float(), nullable=False),
+        sa.Column('mark', sa.Double(), nullable=False),
         sa.Column('comment', sa.Text(), nullable=False),
         sa.Column('marked_by_id', sa.Integer(), nullable=True),
         sa.Column('marked_at', sa.DateTime(timezone=True), nullable=False),
