@@ -11,12 +11,13 @@ from datetime import date, timedelta
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from portal.assessment import attempts as engine
 from portal.assessment import corrections
 from portal.assessment import services as svc
-from portal.assessment.models import AssessmentEvent, Attempt, ManualMark, Question, QuizOverride
+from portal.assessment.models import (AssessmentEvent, Attempt, ItemChoice, ManualMark, OptionStat, Question,
+                                      QuizOverride)
 from portal.extensions import db
 from portal.learning.models import Cohort, CohortMember, CohortTrainer, Course
 
@@ -346,3 +347,21 @@ def test_item_analysis_breaks_a_matching_question_down_by_pair(app, bank, people
     assert [share for _t, share in matching.pairs] == [1.0, 1.0, 1.0]
     page = signed_in(app, "trainer").get("/quizzes/pages-analysis/report").get_data(as_text=True)
     assert "data-pairs" in page and "E1 → High-pressure protection" in page and "67%" in page
+
+
+def test_pairs_of_responses_kept_before_pairs_were_are_added_once(app, bank, people, runner):
+    quiz = bank["pages-analysis"]
+    take(signed_in(app, "tech"), "pages-analysis", PARTIAL)
+    take(signed_in(app, "tech2"), "pages-analysis", RIGHT)
+    # as kept before this change: no pair values, in the responses or the kept counts
+    db.session.execute(delete(ItemChoice).where(ItemChoice.value.like("pair:%")))
+    db.session.execute(delete(OptionStat).where(OptionStat.value.like("pair:%")))
+    db.session.commit()
+    matching = next(s for s in svc.item_analysis_kept(quiz, "en") if s.question.type == "matching")
+    assert [share for _t, share in matching.pairs] == [0.0, 0.0, 0.0]
+    result = runner.invoke(args=["quizzes", "keep-responses"])
+    assert "4 matching pairs kept" in result.output, result.output
+    assert "0 matching pairs kept" in runner.invoke(args=["quizzes", "keep-responses"]).output
+    for stats in (svc.item_analysis_kept(quiz, "en"), svc.item_analysis_sql(quiz, "en")):
+        matching = next(s for s in stats if s.question.type == "matching")
+        assert [share for _t, share in matching.pairs] == [1.0, 0.5, 0.5]

@@ -566,3 +566,32 @@ def backfill_responses(batch: int = 500) -> int:
             count_result(attempt)  # an attempt is in the kept results once its responses are kept
         db.session.commit()
         done += len(todo)
+
+
+def backfill_pairs(batch: int = 500) -> int:
+    """Keep the pairs matched right (``pair:<n>`` choices, and their kept counts) for matching
+    responses kept before pairs were: idempotent (a response that has one is skipped; one with
+    none right is read again and adds nothing). Returns how many pair values it added."""
+    added, after = 0, 0
+    has_pair = select(ItemChoice.id).where(ItemChoice.response_id == ItemResponse.id,
+                                           ItemChoice.value.like(f"{grading.PAIR_PREFIX}%")).exists()
+    while True:
+        rows = db.session.execute(
+            select(ItemResponse, Attempt, Question).join(Attempt, Attempt.id == ItemResponse.attempt_id)
+            .join(Question, Question.id == ItemResponse.question_id)
+            .where(Question.type == "matching", ItemResponse.blank.is_(False), ItemResponse.id > after, ~has_pair)
+            .order_by(ItemResponse.id).limit(batch)).all()
+        if not rows:
+            return added
+        for response, attempt, question in rows:
+            after = response.id
+            values = grading.pair_values(question.type, question.data(attempt.answer_lang(response.position)),
+                                         (attempt.answers or {}).get(str(response.position)))
+            if not values:
+                continue
+            db.session.add_all(ItemChoice(response_id=response.id, quiz_id=response.quiz_id, user_id=response.user_id,
+                                          question_id=question.id, value=value, attempt_number=response.attempt_number)
+                               for value in values)
+            count_responses(attempt, {}, Counter((question.id, value) for value in values))
+            added += len(values)
+        db.session.commit()
