@@ -365,3 +365,40 @@ def test_pairs_of_responses_kept_before_pairs_were_are_added_once(app, bank, peo
     for stats in (svc.item_analysis_kept(quiz, "en"), svc.item_analysis_sql(quiz, "en")):
         matching = next(s for s in stats if s.question.type == "matching")
         assert [share for _t, share in matching.pairs] == [1.0, 0.5, 0.5]
+
+
+def test_the_new_pages_read_a_constant_number_of_statements(app, bank, people, make_user):
+    """Three or twelve rows on a page: the same number of statements (no query per row)."""
+    from sqlalchemy import event
+
+    quiz = bank["pages-answers"]
+    trainer = signed_in(app, "trainer")
+
+    def statements(url):
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert trainer.get(url).status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    def grow(start, count):
+        for n in range(start, start + count):
+            user = make_user(f"many{n}", "technician", outlet="GD-GZ-01")
+            attempt = engine.start(user, quiz, "en", T0 + timedelta(minutes=n), seed=n)
+            engine.save_answer(attempt, index_of(attempt, "short"), f"wrong {n}", T0 + timedelta(minutes=n))
+            engine.submit(attempt, T0 + timedelta(minutes=n))
+            corrections.set_override(quiz, user, people["trainer"], 1, False, 0, None)
+
+    urls = ("/quizzes/pages-answers/report/attempts", "/quizzes/pages-answers/marking",
+            "/quizzes/pages-answers/overrides", "/quizzes/pages-answers/marking?state=marked")
+    grow(0, 3)
+    for unmatched in corrections.queue_page(quiz, people["trainer"]).items[:2]:
+        corrections.mark(unmatched.attempt, unmatched.response.position, 0.5, "ok", people["trainer"])
+    few = [statements(u) for u in urls]
+    grow(3, 9)
+    for unmatched in corrections.queue_page(quiz, people["trainer"]).items[:6]:
+        corrections.mark(unmatched.attempt, unmatched.response.position, 0.5, "ok", people["trainer"])
+    assert [statements(u) for u in urls] == few

@@ -16,7 +16,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import exists, literal, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..auth.models import User
 from ..dbtypes import utcnow
@@ -185,6 +185,7 @@ def queue_query(quiz: Quiz, viewer: User, state: str = "waiting", **filters):
             .join(Question, Question.id == ItemResponse.question_id)
             .outerjoin(ManualMark, (ManualMark.attempt_id == ItemResponse.attempt_id)
                        & (ManualMark.position == ItemResponse.position))
+            .options(joinedload(ManualMark.marked_by), lazyload(User.role_rows))
             .where(ItemResponse.quiz_id == quiz.id, Question.type == "short", ItemResponse.blank.is_(False),
                    in_scope(viewer, ItemResponse.user_id), *user_filter(ItemResponse.user_id, **filters)))
     if state == "marked":
