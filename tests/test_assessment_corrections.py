@@ -402,3 +402,40 @@ def test_the_new_pages_read_a_constant_number_of_statements(app, bank, people, m
     for unmatched in corrections.queue_page(quiz, people["trainer"]).items[:6]:
         corrections.mark(unmatched.attempt, unmatched.response.position, 0.5, "ok", people["trainer"])
     assert [statements(u) for u in urls] == few
+
+
+def test_a_manual_mark_marks_the_persons_eligibility_for_a_new_decision(app, bank, people, tmp_path):
+    """Certificates follow a changed pass the way they follow a grading: the attempt's change marks
+    the technician's kept eligibility rows stale in the same transaction (and no one else's)."""
+    from portal.certification import board
+    from portal.certification.loader import load_tiers
+    from portal.certification.models import EligibilityStatus
+
+    tiers = """
+validity_months: 12
+lapse_grace_days: 30
+tiers:
+  - code: answered
+    level: 1
+    title: {zh: 答题合格, en: Answered}
+    requires:
+      quiz: {slug: pages-answers, min_score: 90}
+"""
+    folder = tmp_path / "certification"
+    folder.mkdir()
+    (folder / "tiers.yaml").write_text(tiers, encoding="utf-8")
+    assert not load_tiers(folder).problems
+    attempt_id = take(signed_in(app, "tech"), "pages-answers", {**RIGHT, "short": "insulation tester"})
+    take(signed_in(app, "tech2"), "pages-answers", TYPED_WRONG)
+    board.refresh_all(date.today())
+    db.session.commit()
+    assert not db.session.scalar(select(func.count()).select_from(EligibilityStatus)
+                                 .where(EligibilityStatus.stale.is_(True)))
+    attempt = fresh(attempt_id)
+    corrections.mark(attempt, index_of(attempt, "short"), 1.0, "", people["trainer"])
+    stale = set(db.session.scalars(select(EligibilityStatus.user_id).where(EligibilityStatus.stale.is_(True))))
+    assert stale == {people["technician"].id}
+    board.refresh_all(date.today())
+    db.session.commit()
+    eligible = dict(db.session.execute(select(EligibilityStatus.user_id, EligibilityStatus.eligible)).all())
+    assert eligible[people["technician"].id] is True and eligible[people["other"].id] is False
