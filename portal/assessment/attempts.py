@@ -373,11 +373,16 @@ def count_result(attempt: Attempt) -> None:
 
 def _graded_marks(attempt: Attempt, questions: dict[int, Question]) -> list[float]:
     """The attempt's marks per item from its saved answers against the questions as they are now,
-    with the trainers' manual marks over the key's."""
+    with the trainers' manual marks over the key's. An item whose question has left the bank keeps
+    the mark it was graded with (there is no key to grade it against again)."""
     marks = grading.grade_attempt(
         [_answer(questions.get(item["question"]), item, (attempt.answers or {}).get(str(index)),
                  attempt.answer_lang(index), attempt.lang) for index, item in enumerate(attempt.items)],
         float(attempt.quiz.setting("pass_mark", 60))).marks
+    before = attempt.scores or []
+    for index, item in enumerate(attempt.items):
+        if item["question"] not in questions and index < len(before):
+            marks[index] = float(before[index])
     for position, mark in db.session.execute(select(ManualMark.position, ManualMark.mark)
                                              .where(ManualMark.attempt_id == attempt.id)):
         if 0 <= position < len(marks):
