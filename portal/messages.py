@@ -67,6 +67,15 @@ MESSAGES = {
     "remind.cohort": _l("Reminder from %(sender)s to the cohort %(cohort)s: please keep up with your programme."),
     "remind.technicians": _l("Reminder from %(sender)s: please check your training and certificates."),
     "remind.with-note": _l("%(reminder)s “%(note)s”"),
+    # quizzes: a trainer's corrections for one person
+    "quiz.override-set": _l("Own rules on %(quiz)s: %(attempts)d extra attempts, %(minutes)d extra minutes, "
+                            "cooldown %(cooldown)s, due %(due)s"),
+    "quiz.override-removed": _l("Own rules on %(quiz)s removed"),
+    "quiz.cooldown-lifted": _l("lifted"),
+    "quiz.cooldown-kept": _l("as the quiz sets it"),
+    "quiz.no-due": _l("none of their own"),
+    "quiz.marked": _l("Question %(n)d of attempt %(attempt)d on %(quiz)s marked %(mark)s (was %(was)s); "
+                      "attempt %(before)s%% → %(after)s%%. %(comment)s"),
 }
 
 

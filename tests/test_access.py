@@ -93,6 +93,12 @@ MATRIX = {
     # a quarterly quiz: a trainer may edit it (an exam a tier names: admins only, test_quiz_editor)
     "assessment.edit_quiz": ("GET", "/quizzes/2026-q3-r32-inverter-splits/edit", {"trainer", "admin"}),
     "assessment.export_quiz_file": ("GET", "/quizzes/2026-q3-r32-inverter-splits/export", {"trainer", "admin"}),
+    "assessment.report_attempts": ("GET", "/quizzes/onboarding-final/report/attempts", {"trainer", "admin"}),
+    "assessment.overrides": ("GET", "/quizzes/onboarding-final/overrides", {"trainer", "admin"}),
+    "assessment.override": ("GET", "/quizzes/onboarding-final/overrides/{tech}", {"trainer", "admin"}),
+    "assessment.remove_override": ("POST", "/quizzes/onboarding-final/overrides/{tech}/remove", {"trainer", "admin"}),
+    "assessment.marking": ("GET", "/quizzes/onboarding-final/marking", {"trainer", "admin"}),
+    "assessment.mark": ("POST", "/quizzes/{closed_quiz}/marking/{closed}/1", {"trainer", "admin"}, {"mark": "1"}),
     "certification.verify": ("GET", "/verify/{cert}", "public"),
     "api.certificate_json": ("GET", "/api/v1/certificates/{cert}", "public"),
     "certification.mine": ("GET", "/certificates/mine", {"technician"}),
@@ -228,7 +234,7 @@ def token_row(app, users, kb_data, learning_data, quizzes):
     db.session.commit()
     return {"photo": kb_data["photo"].name, "case_photo": case_photo.name, "contribution": kb_data["contribution"].id,
             "cohort": learning_data["cohort"], "assignment": learning_data["assignment"],
-            "attempt": open_.id, "closed": closed.id, "cert": cert.number, "audit": done.id, "draft": draft.id,
+            "attempt": open_.id, "closed": closed.id, "closed_quiz": closed.quiz.slug, "tech": tech.id, "cert": cert.number, "audit": done.id, "draft": draft.id,
             "audit_photo": photo.name, "story": story.id, "notes": notes}
 
 

@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from . import grading, qtypes
-from .models import (Attempt, ItemChoice, ItemResponse, OptionStat, Question, QuestionCategory, QuestionStat,
-                     Quiz, QuizResult)
+from .models import (Attempt, ItemChoice, ItemResponse, ManualMark, OptionStat, Question, QuestionCategory,
+                     QuestionStat, Quiz, QuizOverride, QuizResult)
 
 
 class AttemptError(ValueError):
@@ -86,6 +86,31 @@ def open_attempt(user, quiz: Quiz) -> Attempt | None:
     return db.session.scalar(select(Attempt).where(Attempt.open_slot == _slot(user.id, quiz.id)))
 
 
+def override_for(user_id: int, quiz_id: int) -> QuizOverride | None:
+    """The technician's own rules on the quiz, if a trainer set any."""
+    return db.session.scalar(select(QuizOverride).where(QuizOverride.user_id == user_id,
+                                                        QuizOverride.quiz_id == quiz_id))
+
+
+def allowed_attempts(quiz: Quiz, own: QuizOverride | None) -> int:
+    """Attempts allowed (0: any number): the quiz's, plus the override's extra ones."""
+    allowed = int(quiz.setting("attempts", 0) or 0)
+    return allowed + own.extra_attempts if (allowed and own is not None) else allowed
+
+
+def cooldown_hours(quiz: Quiz, own: QuizOverride | None) -> float:
+    """Hours between attempts: the quiz's, or none where the override lifts it."""
+    return 0.0 if own is not None and own.lift_cooldown else float(quiz.setting("cooldown_hours", 0) or 0)
+
+
+def time_limit(quiz: Quiz, own: QuizOverride | None) -> float | None:
+    """Minutes an attempt may last (None: no limit): the quiz's, plus the override's extra time."""
+    limit = quiz.setting("time_limit_minutes")
+    if not limit:
+        return None
+    return float(limit) + (own.extra_minutes if own is not None else 0)
+
+
 def start(user, quiz: Quiz, lang: str, now: datetime, seed: int | None = None) -> Attempt:
     """The user's open attempt (resumed), or a new one if the rules allow it."""
     current = open_attempt(user, quiz)
@@ -97,10 +122,11 @@ def start(user, quiz: Quiz, lang: str, now: datetime, seed: int | None = None) -
     closed = list(db.session.scalars(select(Attempt).where(Attempt.user_id == user.id, Attempt.quiz_id == quiz.id,
                                                            Attempt.open_slot.is_(None))
                                      .order_by(Attempt.number)))
-    allowed = int(quiz.setting("attempts", 0) or 0)
+    own = override_for(user.id, quiz.id)
+    allowed = allowed_attempts(quiz, own)
     if allowed and len(closed) >= allowed:
         raise AttemptError(ngettext("You have used your %(num)d attempt at this quiz.", "You have used all %(num)d attempts at this quiz.", allowed))
-    cooldown = float(quiz.setting("cooldown_hours", 0) or 0)
+    cooldown = cooldown_hours(quiz, own)
     if closed and cooldown:
         last = max(a.submitted_at or a.started_at for a in closed)
         if now < last + timedelta(hours=cooldown):
@@ -112,7 +138,7 @@ def start(user, quiz: Quiz, lang: str, now: datetime, seed: int | None = None) -
     if not questions:
         raise AttemptError(_("This quiz has no questions yet."))
     shuffle = bool(quiz.setting("shuffle", True))
-    limit = quiz.setting("time_limit_minutes")
+    limit = time_limit(quiz, own)
     attempt = Attempt(quiz_id=quiz.id, user_id=user.id, number=len(closed) + 1, lang=lang,
                       open_slot=_slot(user.id, quiz.id), started_at=now,
                       deadline=now + timedelta(minutes=float(limit)) if limit else None,
@@ -266,8 +292,9 @@ def record_responses(attempt: Attempt, questions: dict[int, Question]) -> None:
         question = questions.get(item["question"])
         if question is None:
             continue
-        blank, values = grading.choice_values(question.type, item.get("order"),
-                                              (attempt.answers or {}).get(str(index)))
+        given = (attempt.answers or {}).get(str(index))
+        blank, values = grading.choice_values(question.type, item.get("order"), given)
+        values += grading.pair_values(question.type, question.data(attempt.answer_lang(index)), given)
         score = scores[index] if index < len(scores) else 0.0
         response = ItemResponse(attempt_id=attempt.id, quiz_id=attempt.quiz_id, user_id=attempt.user_id,
                                 question_id=question.id, position=index, attempt_number=attempt.number,
@@ -341,6 +368,92 @@ def count_result(attempt: Attempt) -> None:
                            (insert.excluded.last > QuizResult.last, insert.excluded.last),
                            else_=QuizResult.last),
               "score_sum": QuizResult.score_sum + insert.excluded.score_sum}))
+
+
+# --- re-scoring a graded attempt (a manual mark; a regrade after a key is corrected) -------------
+
+
+def _graded_marks(attempt: Attempt, questions: dict[int, Question]) -> list[float]:
+    """The attempt's marks per item from its saved answers against the questions as they are now,
+    with the trainers' manual marks over the key's. An item whose question has left the bank keeps
+    the mark it was graded with (there is no key to grade it against again)."""
+    marks = grading.grade_attempt(
+        [_answer(questions.get(item["question"]), item, (attempt.answers or {}).get(str(index)),
+                 attempt.answer_lang(index), attempt.lang) for index, item in enumerate(attempt.items)],
+        float(attempt.setting("pass_mark", 60))).marks
+    before = attempt.scores or []
+    for index, item in enumerate(attempt.items):
+        if item["question"] not in questions and index < len(before):
+            marks[index] = float(before[index])
+    for position, mark in db.session.execute(select(ManualMark.position, ManualMark.mark)
+                                             .where(ManualMark.attempt_id == attempt.id)):
+        if 0 <= position < len(marks):
+            marks[position] = float(mark)
+    return marks
+
+
+def rescore(attempt: Attempt) -> tuple[float, float]:
+    """Grade a closed attempt again from its items — its saved answers against the questions as
+    they are now, the manual marks on it kept — and write the result and every figure kept from
+    it, in the caller's transaction (not committed), under the lock on the attempt's row:
+
+    * the attempt's marks, percent and passed (the eligibility board and the course completion
+      react to this change through their flush listeners, as they do to a grading);
+    * its kept responses' marks and attempt percent (``assessment_response``);
+    * the kept per-question sums (``assessment_question_stat.score_sum``, by the difference:
+      ``UPDATE … SET score_sum = score_sum + Δ``, rows in key order);
+    * the technician's kept result (``assessment_quiz_result``: sum of percents by the
+      difference; best and passed decided again from their graded attempts with the row locked —
+      a lower mark can lower them, which increments cannot).
+
+    What the responses chose (options, typed answers, matching pairs right) does not depend on the
+    key's marks and is left alone. An attempt whose responses are not kept yet (graded before
+    they were; ``flask quizzes keep-responses`` adds them) changes only itself. Returns
+    (percent before, percent after). Used by a manual mark; meant for a regrade too."""
+    attempt = _locked(attempt)
+    if attempt.status == "open":
+        raise AttemptError(_("This attempt is still open."))
+    questions = {q.id: q for q in db.session.scalars(
+        select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
+    marks = _graded_marks(attempt, questions)
+    before = float(attempt.score or 0.0)
+    percent, passed = grading.score_of(marks, float(attempt.setting("pass_mark", 60)))
+    attempt.scores, attempt.score, attempt.passed = marks, percent, passed
+    responses = list(db.session.scalars(select(ItemResponse).where(ItemResponse.attempt_id == attempt.id)
+                                        .order_by(ItemResponse.position)))
+    if not responses:
+        db.session.flush()
+        return before, percent
+    delta: dict[int, float] = {}
+    for response in responses:
+        if response.position >= 0:
+            new = marks[response.position] if response.position < len(marks) else 0.0
+            delta[response.question_id] = delta.get(response.question_id, 0.0) + new - response.score
+            response.score = new
+        response.attempt_score = percent
+    db.session.flush()
+    for qid, change in sorted(delta.items()):
+        if change:
+            db.session.execute(update(QuestionStat).where(QuestionStat.quiz_id == attempt.quiz_id,
+                                                          QuestionStat.question_id == qid)
+                               .values(score_sum=QuestionStat.score_sum + change))
+    _recount_result(attempt, percent - before)
+    return before, percent
+
+
+def _recount_result(attempt: Attempt, change: float) -> None:
+    """The technician's kept result on the quiz after one of their graded attempts changed score:
+    its row locked, best and passed decided from their graded attempts whose responses are kept
+    (the attempts the kept result counts), the sum of percents moved by ``change``."""
+    where = (QuizResult.quiz_id == attempt.quiz_id, QuizResult.user_id == attempt.user_id)
+    if db.session.scalar(select(QuizResult.quiz_id).where(*where).with_for_update()) is None:
+        return
+    counted = (Attempt.quiz_id == attempt.quiz_id, Attempt.user_id == attempt.user_id, Attempt.status != "open",
+               select(ItemResponse.id).where(ItemResponse.attempt_id == Attempt.id).exists())
+    best = db.session.scalar(select(func.max(Attempt.score)).where(*counted)) or 0.0
+    passed = db.session.scalar(select(Attempt.id).where(*counted, Attempt.passed.is_(True)).limit(1)) is not None
+    db.session.execute(update(QuizResult).where(*where).values(
+        best=float(best), passed=passed, score_sum=QuizResult.score_sum + change))
 
 
 def submit(attempt: Attempt, now: datetime) -> Attempt:
@@ -460,3 +573,32 @@ def backfill_responses(batch: int = 500) -> int:
             count_result(attempt)  # an attempt is in the kept results once its responses are kept
         db.session.commit()
         done += len(todo)
+
+
+def backfill_pairs(batch: int = 500) -> int:
+    """Keep the pairs matched right (``pair:<n>`` choices, and their kept counts) for matching
+    responses kept before pairs were: idempotent (a response that has one is skipped; one with
+    none right is read again and adds nothing). Returns how many pair values it added."""
+    added, after = 0, 0
+    has_pair = select(ItemChoice.id).where(ItemChoice.response_id == ItemResponse.id,
+                                           ItemChoice.value.like(f"{grading.PAIR_PREFIX}%")).exists()
+    while True:
+        rows = db.session.execute(
+            select(ItemResponse, Attempt, Question).join(Attempt, Attempt.id == ItemResponse.attempt_id)
+            .join(Question, Question.id == ItemResponse.question_id)
+            .where(Question.type == "matching", ItemResponse.blank.is_(False), ItemResponse.id > after, ~has_pair)
+            .order_by(ItemResponse.id).limit(batch)).all()
+        if not rows:
+            return added
+        for response, attempt, question in rows:
+            after = response.id
+            values = grading.pair_values(question.type, question.data(attempt.answer_lang(response.position)),
+                                         (attempt.answers or {}).get(str(response.position)))
+            if not values:
+                continue
+            db.session.add_all(ItemChoice(response_id=response.id, quiz_id=response.quiz_id, user_id=response.user_id,
+                                          question_id=question.id, value=value, attempt_number=response.attempt_number)
+                               for value in values)
+            count_responses(attempt, {}, Counter((question.id, value) for value in values))
+            added += len(values)
+        db.session.commit()

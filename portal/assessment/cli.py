@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 
 from ..cliutil import fail, needs_schema
-from .attempts import backfill_responses
+from .attempts import backfill_pairs, backfill_responses
 from .bank import CATEGORY_RE, export_gift, run_import
 
 quizzes_cli = AppGroup("quizzes", help="Import and export question banks.")
@@ -19,8 +19,10 @@ quizzes_cli = AppGroup("quizzes", help="Import and export question banks.")
 @quizzes_cli.command("keep-responses")
 @needs_schema
 def keep_responses_command():
-    """Keep the responses of attempts graded before responses were kept (idempotent)."""
+    """Keep the responses of attempts graded before responses were kept, and the matching pairs
+    of responses kept before pairs were (idempotent)."""
     click.echo(_("quizzes: responses kept for %(n)d graded attempts", n=backfill_responses()))
+    click.echo(_("quizzes: %(n)d matching pairs kept", n=backfill_pairs()))
 
 
 @quizzes_cli.command("import")

@@ -51,6 +51,29 @@ def choice_values(kind: str, order: list[int] | None, response) -> tuple[bool, l
     return False, ["answered"]
 
 
+PAIR_PREFIX = "pair:"  # a matching response's right pair, kept beside what it chose: "pair:<left index>"
+
+
+def pair_values(kind: str, data: dict, response) -> list[str]:
+    """The pairs a matching response got right against ``data`` (the question's key in the
+    language it was answered in), as ``pair:<left index>`` values: the item analysis counts
+    them per pair. Other types: none."""
+    if kind != "matching" or not isinstance(response, dict):
+        return []
+    right = []
+    for index, pair in enumerate(data.get("pairs") or []):
+        chosen = response.get(index, response.get(str(index)))
+        if chosen is not None and qtypes.fold(str(chosen)) == qtypes.fold(str(pair.get("right", ""))):
+            right.append(f"{PAIR_PREFIX}{index}")
+    return right
+
+
+def score_of(marks: list[float], pass_mark: float) -> tuple[float, bool]:
+    """(percent, passed) for an attempt's marks per question, as ``grade_attempt`` decides them."""
+    percent = round(100 * sum(marks) / len(marks), 2) if marks else 0.0
+    return percent, percent >= float(pass_mark)
+
+
 def fits(data: dict, order: list[int] | None) -> bool:
     """Whether an option order (drawn in the attempt's language) fits the question's data in
     another language (both languages normally have the same choices)."""
@@ -113,5 +136,5 @@ def grade_attempt(answers: list[Answer], pass_mark: float) -> Graded:
     when the percent reaches ``pass_mark``."""
     questions = [grade_answer(answer) for answer in answers]
     marks = [q.marks for q in questions]
-    percent = round(100 * sum(marks) / len(marks), 2) if marks else 0.0
-    return Graded(questions, sum(marks), len(marks), percent, percent >= float(pass_mark))
+    percent, passed = score_of(marks, pass_mark)
+    return Graded(questions, sum(marks), len(marks), percent, passed)

@@ -90,7 +90,9 @@ class Quiz(db.Model):
 
 class Attempt(db.Model):
     __tablename__ = "assessment_attempt"
-    __table_args__ = (UniqueConstraint("open_slot"),)
+    # (quiz, submitted_at): the report's list of every attempt, newest first, a page at a time
+    __table_args__ = (UniqueConstraint("open_slot"),
+                      Index("ix_assessment_attempt_quiz_submitted", "quiz_id", "submitted_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     quiz_id: Mapped[int] = mapped_column(ForeignKey("assessment_quiz.id"), index=True)
@@ -251,3 +253,66 @@ class QuizResult(db.Model):
     passed: Mapped[bool] = mapped_column(default=False)
     last: Mapped[datetime | None] = mapped_column(UTCDateTime)
     score_sum: Mapped[float] = mapped_column(default=0.0)
+
+
+# --- a trainer's corrections for one person: overrides, manual marks, and their log --------------
+
+
+class QuizOverride(db.Model):
+    """One technician's own rules on one quiz (Moodle's "user override"), set by a trainer:
+    attempts added to the quiz's limit, its cooldown lifted, minutes added to its time limit, a
+    due date of their own. ``attempts.start`` and ``services.standing`` honour it."""
+    __tablename__ = "assessment_override"
+    __table_args__ = (UniqueConstraint("quiz_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("assessment_quiz.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    extra_attempts: Mapped[int] = mapped_column(default=0)
+    lift_cooldown: Mapped[bool] = mapped_column(default=False)
+    extra_minutes: Mapped[int] = mapped_column(default=0)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped["User"] = relationship(foreign_keys=[user_id])
+
+
+class ManualMark(db.Model):
+    """A trainer's mark (0..1) on one item of a graded attempt (a typed answer no accepted
+    answer matched), with an optional comment: re-scoring the attempt (``attempts.rescore``)
+    keeps it over the key's mark."""
+    __tablename__ = "assessment_manual_mark"
+    __table_args__ = (UniqueConstraint("attempt_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("assessment_attempt.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column()
+    mark: Mapped[float] = mapped_column()
+    comment: Mapped[str] = mapped_column(Text, default="")
+    marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    marked_by: Mapped["User | None"] = relationship()
+
+
+class AssessmentEvent(db.Model):
+    """What a trainer changed about one person's quiz: an override set or removed, an item
+    marked. The sentence is stored as a message id and values (``portal.messages``)."""
+    __tablename__ = "assessment_event"
+    __table_args__ = (Index("ix_assessment_event_quiz_user", "quiz_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("assessment_quiz.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("assessment_attempt.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(20))  # override-set | override-removed | marked
+    text: Mapped[str] = mapped_column(Text, default="")  # the English copy of:
+    msg_id: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    params: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+
+    actor: Mapped["User | None"] = relationship(foreign_keys=[actor_id])
+
+    _message, shown_text = message_columns("text", "msg_id", "params")

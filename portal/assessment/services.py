@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import BigInteger, case, cast, func, select, update
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from ..auth.models import User
 from ..auth.services import in_place
@@ -18,8 +18,10 @@ from ..extensions import db
 from ..inputs import parse_int
 from ..learning.models import CohortMember
 from . import grading
-from .attempts import ShownQuestion, close, keep_answers, model_answer, shown
-from .models import Attempt, ItemChoice, ItemResponse, OptionStat, Question, QuestionStat, Quiz, QuizResult
+from .attempts import (ShownQuestion, allowed_attempts, close, cooldown_hours, keep_answers, model_answer,
+                       override_for, shown, time_limit)
+from .models import (Attempt, ItemChoice, ItemResponse, ManualMark, OptionStat, Question, QuestionStat, Quiz,
+                     QuizOverride, QuizResult)
 
 MAX_TEXT = 200  # longest typed answer kept
 
@@ -37,6 +39,17 @@ class Standing:
     passed: Attempt | None
     next_start: datetime | None  # cooldown ends
     can_start: bool
+    own: QuizOverride | None = None  # the technician's own rules on the quiz (a trainer's override)
+
+    @property
+    def due_at(self) -> datetime | None:
+        """The technician's own due date on the quiz (an override's), if any."""
+        return self.own.due_at if self.own is not None else None
+
+    @property
+    def time_limit(self) -> float | None:
+        """Minutes an attempt may last, extra time included (None: no limit)."""
+        return time_limit(self.quiz, self.own)
 
     @property
     def left(self) -> int | None:
@@ -59,15 +72,16 @@ def standing(user: User, quiz: Quiz, now: datetime) -> Standing:
     closed = [a for a in attempts if a.status != "open"]
     best = max(closed, key=lambda a: (a.score or 0, -a.number), default=None)
     passed = next((a for a in closed if a.passed), None)
-    allowed = int(quiz.setting("attempts", 0) or 0)
-    cooldown = float(quiz.setting("cooldown_hours", 0) or 0)
+    own = override_for(user.id, quiz.id)
+    allowed = allowed_attempts(quiz, own)
+    cooldown = cooldown_hours(quiz, own)
     next_start = None
     if closed and cooldown and (not allowed or len(closed) < allowed):
         last = max(a.submitted_at or a.started_at for a in closed)
         if now < last + timedelta(hours=cooldown):
             next_start = last + timedelta(hours=cooldown)
     can_start = current is not None or ((not allowed or len(closed) < allowed) and next_start is None)
-    return Standing(quiz, len(closed), allowed, current, best, passed, next_start, can_start)
+    return Standing(quiz, len(closed), allowed, current, best, passed, next_start, can_start, own)
 
 
 def active_quizzes() -> list[Quiz]:
@@ -150,6 +164,7 @@ class Reviewed:
     given: list[str]  # the answer as text lines
     correct: list[str]  # the right answer as text lines (shown in "answers" and "explanations")
     explanation: str
+    manual: ManualMark | None = None  # a trainer's mark on it (a typed answer), with their comment
 
 
 def _as_lines(kind: str, public: dict, response) -> list[str]:
@@ -172,11 +187,14 @@ def _as_lines(kind: str, public: dict, response) -> list[str]:
     return [str(response)]
 
 
-def review(attempt: Attempt, lang: str | None = None) -> list[Reviewed]:
+def review(attempt: Attempt, lang: str | None = None, key: bool = False) -> list[Reviewed]:
     """The graded attempt for a reader of ``lang`` (the attempt's language by default): the
     questions, answers and explanations in that language; the right answer to a typed question
-    is the one from the key the answer was graded against (the language it was typed in)."""
-    mode = attempt.review_mode()
+    is the one from the key the answer was graded against (the language it was typed in).
+    ``key``: the right answers and explanations whatever the quiz's review mode (a trainer going
+    through someone else's attempt; never the candidate); else the mode the attempt started under."""
+    mode = "explanations" if key else attempt.review_mode()
+    marks = manual_marks(attempt)
     questions = {q.id: q for q in db.session.scalars(
         select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
     out = []
@@ -193,7 +211,8 @@ def review(attempt: Attempt, lang: str | None = None) -> list[Reviewed]:
         scores = attempt.scores or []
         out.append(Reviewed(view.index, view.type, view.text, view.format, view.image,
                             scores[view.index] if view.index < len(scores) else 0.0,
-                            _as_lines(view.type, view.public, view.answer), correct, explanation))
+                            _as_lines(view.type, view.public, view.answer), correct, explanation,
+                            marks.get(view.index)))
     return out
 
 
@@ -270,6 +289,7 @@ class ItemStats:
     options: list[tuple[str, int]] = field(default_factory=list)  # (option, times chosen)
     blank: int = 0
     flags: list[str] = field(default_factory=list)
+    pairs: list[tuple[str, float]] = field(default_factory=list)  # matching: (pair, share answered right)
 
 
 GROUP_SHARE = 0.27  # the classic upper and lower 27 %
@@ -316,8 +336,9 @@ def item_analysis(attempts: list[Attempt], lang: str) -> list[ItemStats]:
                 continue
             score = scores[index] if index < len(scores) else 0.0
             seen.setdefault(qid, []).append((attempt.score or 0.0, score))
-            blank, values = grading.choice_values(question.type, item.get("order"),
-                                                  (attempt.answers or {}).get(str(index)))
+            given = (attempt.answers or {}).get(str(index))
+            blank, values = grading.choice_values(question.type, item.get("order"), given)
+            values += grading.pair_values(question.type, question.data(attempt.answer_lang(index)), given)
             counter = chosen.setdefault(qid, Counter())
             blanks[qid] += blank
             for value in values:
@@ -328,7 +349,7 @@ def item_analysis(attempts: list[Attempt], lang: str) -> list[ItemStats]:
         facility = round(sum(s for _t, s in pairs) / len(pairs), 3)
         disc = discrimination(pairs)
         out.append(ItemStats(question, len(pairs), facility, disc, _option_lines(question, chosen[qid], lang),
-                             blanks[qid], flags_for(facility, disc)))
+                             blanks[qid], flags_for(facility, disc), _pair_lines(question, chosen[qid], len(pairs), lang)))
     return sorted(out, key=lambda s: (not s.flags, s.facility if s.facility is not None else 1, s.question.id))
 
 
@@ -431,7 +452,7 @@ def item_analysis_sql(quiz: Quiz, lang: str, viewer: User | None = None, **filte
             disc = round(upper / sizes[qid] - lower / sizes[qid], 3)
         out.append(ItemStats(questions[qid], seen, facility, disc,
                              _option_lines(questions[qid], chosen.get(qid, Counter()), lang), int(blank),
-                             flags_for(facility, disc)))
+                             flags_for(facility, disc), _pair_lines(questions[qid], chosen.get(qid, Counter()), seen, lang)))
     return sorted(out, key=lambda s: (not s.flags, s.facility if s.facility is not None else 1, s.question.id))
 
 
@@ -490,7 +511,8 @@ def item_analysis_kept(quiz: Quiz, lang: str, viewer: User | None = None) -> lis
         disc = stat.discrimination
         out.append(ItemStats(question, stat.seen, facility, disc,
                              _option_lines(question, chosen.get(question.id, Counter()), lang), stat.blank,
-                             flags_for(facility, disc)))
+                             flags_for(facility, disc),
+                             _pair_lines(question, chosen.get(question.id, Counter()), stat.seen, lang)))
     return sorted(out, key=lambda s: (not s.flags, s.facility if s.facility is not None else 1, s.question.id))
 
 
@@ -542,3 +564,39 @@ def _option_lines(question: Question, counter: Counter, lang: str) -> list[tuple
     if question.type in ("short", "numerical"):
         return counter.most_common(5)
     return [(_("Answered"), counter.get("answered", 0))]
+
+
+def _pair_lines(question: Question, counter: Counter, seen: int, lang: str) -> list[tuple[str, float]]:
+    """A matching question broken down by pair: each pair (left → right, in ``lang``) and the
+    share of the responses (blank ones included) that matched it right, from the ``pair:<n>``
+    values kept with the responses (``grading.pair_values``)."""
+    if question.type != "matching" or not seen:
+        return []
+    return [(f"{pair['left']} → {pair['right']}", round(counter.get(f"{grading.PAIR_PREFIX}{n}", 0) / seen, 3))
+            for n, pair in enumerate(question.data(lang).get("pairs") or [])]
+
+
+# --- every graded attempt of a quiz, for the trainer's report ------------------------------------
+
+
+def attempts_query(quiz: Quiz, cohort_id=None, region_id=None, outlet_id=None):
+    """The quiz's graded attempts (the report's filters applied), newest first, with their
+    technicians: (attempt, user) rows, read a page at a time along (quiz, submitted_at)."""
+    return (select(Attempt, User).join(User, User.id == Attempt.user_id)
+            .where(Attempt.quiz_id == quiz.id, Attempt.status != "open",
+                   *user_filter(Attempt.user_id, cohort_id, region_id, outlet_id))
+            .options(load_only(Attempt.id, Attempt.quiz_id, Attempt.user_id, Attempt.number, Attempt.status,
+                               Attempt.submitted_at, Attempt.score, Attempt.passed),
+                     joinedload(User.outlet), lazyload(User.role_rows))
+            .order_by(Attempt.submitted_at.desc(), Attempt.id.desc()))
+
+
+def attempts_count(quiz: Quiz, cohort_id=None, region_id=None, outlet_id=None) -> int:
+    return db.session.scalar(select(func.count()).select_from(Attempt).where(
+        Attempt.quiz_id == quiz.id, Attempt.status != "open",
+        *user_filter(Attempt.user_id, cohort_id, region_id, outlet_id))) or 0
+
+
+def manual_marks(attempt: Attempt) -> dict[int, ManualMark]:
+    """position → the trainer's mark on that item of the attempt."""
+    return {m.position: m for m in db.session.scalars(select(ManualMark).where(ManualMark.attempt_id == attempt.id))}

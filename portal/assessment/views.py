@@ -3,10 +3,12 @@ trainer reports with item analysis, and the trainer's GIFT / Moodle XML upload."
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, time, timezone
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
-from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, send_file,
+from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request,
+                   send_file,
                    url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,10 +18,11 @@ from sqlalchemy import select
 
 from ..auth.models import Region, User
 from ..auth.network import filter_outlets
+from ..auth.services import find_user
 from ..content.cli import default_content_root
 from ..csvexport import columns, place, streamed, table_response, yes_no
 from ..extensions import db
-from ..i18n import user_lang
+from ..i18n import local_date, user_lang
 from ..inputs import int_arg, parse_int
 from ..paging import rows_page
 from ..learning.models import Cohort
@@ -28,7 +31,8 @@ from . import attempts as engine
 from . import quizedit
 from . import services as svc
 from .bank import CATEGORY_RE, export_quiz, run_import
-from .forms import ImportForm, QuizForm, StartForm, SubmitForm
+from . import corrections
+from .forms import ImportForm, MarkForm, OverrideForm, QuizForm, StartForm, SubmitForm
 from .models import Attempt, QuestionCategory, Quiz
 
 # How each question type and item-analysis flag is named to a reader (pages and exports).
@@ -190,8 +194,12 @@ def result(attempt_id: int):
         return redirect(url_for("assessment.attempt", attempt_id=item.id))
     mode = item.review_mode()
     lang = user_lang()
-    lines = svc.review(item, lang) if svc.may_see_questions(item, current_user) else []
+    # a trainer going through someone else's attempt sees the key too; the candidate never more
+    # than the quiz's review mode (also a trainer who took it)
+    as_trainer = trainer and item.user_id != current_user.id
+    lines = svc.review(item, lang, key=as_trainer) if svc.may_see_questions(item, current_user) else []
     return render_template("assessment/result.html", attempt=item, lines=lines, mode=mode, lang=lang,
+                           as_trainer=as_trainer,
                            standing=svc.standing(item.user, item.quiz, now()) if item.user_id == current_user.id else None)
 
 
@@ -428,3 +436,134 @@ def export_quiz_file(slug: str):
     item = _quiz_or_404(slug)
     return Response(export_quiz(item), mimetype="application/x-yaml",
                     headers={"Content-Disposition": f'attachment; filename="{item.slug}.quiz.yaml"'})
+# --- a trainer's corrections for one person: overrides, manual marks; every attempt -----------------
+
+
+def _filter_choices(filters: dict) -> dict:
+    """What the report's filter form lists."""
+    return {"cohorts": db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc())).all(),
+            "regions": db.session.scalars(select(Region).order_by(Region.code)).all(),
+            "outlets": filter_outlets(filters["region_id"], None, filters["outlet_id"])}
+
+
+@bp.route("/<slug>/report/attempts")
+@roles_required(*TRAINERS)
+def report_attempts(slug: str):
+    """Every graded attempt at the quiz, newest first, a page at a time, filtered as the report,
+    each linked to its review."""
+    item = _quiz_or_404(slug)
+    filters = _filters()
+    page = rows_page(svc.attempts_query(item, **filters), svc.attempts_count(item, **filters))
+    return render_template("assessment/report_attempts.html", quiz=item, page=page, filters=filters,
+                           lang=user_lang(), **_filter_choices(filters))
+
+
+def _technician_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None or not user.has_role("technician"):
+        abort(404)
+    return user
+
+
+@bp.route("/<slug>/overrides")
+@roles_required(*TRAINERS)
+def overrides(slug: str):
+    """The quiz's overrides, a page at a time; a username opens the form for that person."""
+    item = _quiz_or_404(slug)
+    username = (request.args.get("username") or "").strip()
+    if username:
+        user = find_user(username)
+        if user is not None and user.has_role("technician"):
+            return redirect(url_for("assessment.override", slug=slug, user_id=user.id))
+        flash(_("No technician has the username %(name)s.", name=username[:100]), "error")
+    filters = _filters()
+    return render_template("assessment/overrides.html", quiz=item, page=corrections.overrides_page(item, **filters),
+                           filters=filters, username=username[:100], lang=user_lang(), **_filter_choices(filters))
+
+
+def _local_end_of_day(day) -> datetime:
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return datetime.combine(day, time(23, 59), zone).astimezone(timezone.utc)
+
+
+@bp.route("/<slug>/overrides/<int:user_id>", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def override(slug: str, user_id: int):
+    """One technician's own rules on the quiz: set, change (the form) or remove."""
+    item = _quiz_or_404(slug)
+    person = _technician_or_404(user_id)
+    own = engine.override_for(person.id, item.id)
+    form = OverrideForm(obj=own) if request.method == "GET" and own is not None else OverrideForm()
+    if request.method == "GET" and own is not None and own.due_at is not None:
+        form.due_on.data = local_date(own.due_at)
+    refusal = corrections.refusal(_me(), person)
+    if form.validate_on_submit():
+        if refusal:
+            abort(403)
+        try:
+            corrections.set_override(item, person, _me(), form.extra_attempts.data, form.lift_cooldown.data,
+                                     form.extra_minutes.data,
+                                     _local_end_of_day(form.due_on.data) if form.due_on.data else None)
+        except corrections.CorrectionError as problem:
+            flash(str(problem), "error")
+        else:
+            flash(_("Saved: %(name)s's own rules on this quiz.", name=person.display_name), "success")
+            return redirect(url_for("assessment.override", slug=slug, user_id=user_id))
+    return render_template("assessment/override.html", quiz=item, person=person, own=own, form=form,
+                           refusal=refusal, remove_form=StartForm(),
+                           standing=svc.standing(person, item, now()) if not refusal else None,
+                           events=corrections.events(item, person.id), lang=user_lang())
+
+
+@bp.route("/<slug>/overrides/<int:user_id>/remove", methods=["POST"])
+@roles_required(*TRAINERS)
+def remove_override(slug: str, user_id: int):
+    item = _quiz_or_404(slug)
+    person = _technician_or_404(user_id)
+    if not StartForm().validate_on_submit():
+        abort(400)
+    if corrections.refusal(_me(), person):
+        abort(403)
+    if corrections.remove_override(item, person, _me()):
+        flash(_("Removed: %(name)s follows the quiz's own rules again.", name=person.display_name), "success")
+    return redirect(url_for("assessment.override", slug=slug, user_id=user_id))
+
+
+@bp.route("/<slug>/marking")
+@roles_required(*TRAINERS)
+def marking(slug: str):
+    """Typed answers no accepted answer matched, waiting for a trainer's mark (or marked), a page
+    at a time, filtered as the report; the viewer's own attempts are not in it."""
+    item = _quiz_or_404(slug)
+    filters = _filters()
+    state = request.args.get("state") if request.args.get("state") in corrections.QUEUE_STATES else "waiting"
+    page = corrections.queue_page(item, _me(), state, **filters)
+    return render_template("assessment/marking.html", quiz=item, page=page, state=state, filters=filters,
+                           form=MarkForm(formdata=None), lang=user_lang(), **_filter_choices(filters))
+
+
+@bp.route("/<slug>/marking/<int:attempt_id>/<int:number>", methods=["POST"])
+@roles_required(*TRAINERS)
+def mark(slug: str, attempt_id: int, number: int):
+    """Mark the attempt's question ``number`` (1 = the first) by hand."""
+    position = number - 1
+    item = _quiz_or_404(slug)
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None or attempt.quiz_id != item.id:
+        abort(404)
+    form = MarkForm()
+    back = request.form.get("next") or ""
+    target = back if back.startswith(f"/quizzes/{slug}/marking") else url_for("assessment.marking", slug=slug)
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        flash(" ".join(str(e) for f in (form.mark, form.comment) for e in f.errors), "error")
+        return redirect(target)
+    try:
+        before, after = corrections.mark(attempt, position, float(form.mark.data), form.comment.data or "", _me())
+    except corrections.CorrectionError as problem:
+        flash(str(problem), "error")
+        return redirect(target)
+    flash(_("Marked. %(name)s's attempt %(n)d: %(before)s%% → %(after)s%%.", name=attempt.user.display_name,
+            n=attempt.number, before=f"{before:g}", after=f"{after:g}"), "success")
+    return redirect(target)
