@@ -222,19 +222,30 @@ def parse_bank(path: Path, root: Path, facts: FactsSource | None = None) -> tupl
                      "text_zh": text["zh"], "text_en": text["en"], "explanation_zh": explanation["zh"],
                      "explanation_en": explanation["en"], "data_zh": data_zh, "data_en": data_en,
                      "image": spec.get("image"), "title": str(spec.get("title") or ""),
-                     "norms": list(spec.get("norms") or []), "content_hash": digest})
+                     "norms": list(spec.get("norms") or []), "content_hash": digest, "line": line})
     return path_name, rows, problems
 
 
-def store(category_path: str, rows: list[dict], source: str, report: Report) -> list[Question]:
-    """Create or update questions by (category, ident); unchanged ones are left alone."""
+def store(category_path: str, rows: list[dict], source: str, report: Report, path=None) -> list[Question]:
+    """Create or update questions by (category, ident); unchanged ones are left alone. A question
+    edited in the browser is never overwritten: a file that would change it is reported as a
+    conflict (``FILE:LINE: ident: …`` among the warnings) and the browser's version stays."""
     cat = category(category_path)
     existing = {q.ident: q for q in db.session.scalars(select(Question).where(Question.category_id == cat.id))}
     stored = []
     for row in rows:
+        row = dict(row)
+        line = row.pop("line", 1)
         question = existing.get(row["ident"])
         if question is not None and question.content_hash == row["content_hash"] and question.active:
             report.unchanged += 1
+            stored.append(question)
+            continue
+        if question is not None and question.edited_in_browser_at is not None:
+            report.unchanged += 1
+            report.warnings.append(f"{path or category_path}:{line}: {row['ident']}: " + _(
+                "edited in the browser on %(day)s; the file's change is not loaded (export the question "
+                "to the file, or edit it in the browser).", day=question.edited_in_browser_at.date().isoformat()))
             stored.append(question)
             continue
         if question is None:
@@ -268,7 +279,7 @@ def load_banks(where: Path) -> Report:
             for line, field_name, message in problems:
                 report.error(path, line, field_name, message)
             continue
-        store(category_path, rows, "content", report)
+        store(category_path, rows, "content", report, path)
         db.session.commit()
     return report
 

@@ -18,7 +18,7 @@ from ..extensions import db
 from ..inputs import parse_int
 from ..learning.models import CohortMember
 from . import grading
-from .attempts import ShownQuestion, close, keep_answers, model_answer, shown
+from .attempts import ShownQuestion, close, drawn, keep_answers, model_answer, shown
 from .models import Attempt, ItemChoice, ItemResponse, OptionStat, Question, QuestionStat, Quiz, QuizResult
 
 MAX_TEXT = 200  # longest typed answer kept
@@ -177,8 +177,7 @@ def review(attempt: Attempt, lang: str | None = None) -> list[Reviewed]:
     questions, answers and explanations in that language; the right answer to a typed question
     is the one from the key the answer was graded against (the language it was typed in)."""
     mode = attempt.quiz.setting("review", "explanations")
-    questions = {q.id: q for q in db.session.scalars(
-        select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
+    questions = drawn(attempt.items)  # the versions it drew and was graded on
     out = []
     for item, view in zip(attempt.items, shown(attempt, lang)):
         question = questions[item["question"]]
