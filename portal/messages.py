@@ -47,6 +47,11 @@ MESSAGES = {
     # learning
     "learning.targeted": _l("New lesson for you: %(title)s, due %(day)s"),
     "learning.behind": _l("%(name)s is behind schedule in %(cohort)s"),
+    # question bank
+    "bank.question-created": _l("Question %(question)s created in the browser (version %(version)d)"),
+    "bank.question-edited": _l("Question %(question)s edited in the browser: version %(version)d"),
+    "bank.regraded": _l("Attempt #%(attempt)d regraded on version %(version)d of %(question)s: "
+                        "%(old)s%% → %(new)s%% (%(old_passed)s → %(new_passed)s)"),
     # knowledge base
     "kb.contribution-accepted": _l("Your contribution was accepted: %(title)s"),
     "kb.contribution-rejected": _l("Your contribution was not accepted: %(title)s"),

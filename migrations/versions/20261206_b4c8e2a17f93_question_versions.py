@@ -7,7 +7,8 @@ Created: 2026-12-06 11:00:00
 assessment_question_version: one immutable row per state of a question (written by the flush
 listener in assessment.models on every change). assessment_question gains ``version`` (its current
 version number) and ``edited_in_browser_at`` (content load keeps such a question and reports a
-file that would change it). Backfill: every question gets version 1 made from today's question,
+file that would change it). assessment_bank_log: browser edits and regrades (message id + values).
+Backfill: every question gets version 1 made from today's question,
 and every attempt's items name that version (``"version": id``), in batches.
 """
 from alembic import op
@@ -53,6 +54,24 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_assessment_question_version')),
         sa.UniqueConstraint('question_id', 'number', name=op.f('uq_assessment_question_version_question_id')),
     )
+    op.create_table(
+        'assessment_bank_log',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('actor_id', sa.Integer(), nullable=True),
+        sa.Column('question_id', sa.Integer(), nullable=True),
+        sa.Column('attempt_id', sa.Integer(), nullable=True),
+        sa.Column('msg_id', sa.String(length=60), nullable=False),
+        sa.Column('params', sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(['actor_id'], ['user.id'], name=op.f('fk_assessment_bank_log_actor_id_user'),
+                                ondelete='SET NULL'),
+        sa.ForeignKeyConstraint(['question_id'], ['assessment_question.id'],
+                                name=op.f('fk_assessment_bank_log_question_id_assessment_question'), ondelete='SET NULL'),
+        sa.ForeignKeyConstraint(['attempt_id'], ['assessment_attempt.id'],
+                                name=op.f('fk_assessment_bank_log_attempt_id_assessment_attempt'), ondelete='SET NULL'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_assessment_bank_log')),
+    )
+    op.create_index(op.f('ix_assessment_bank_log_question_id'), 'assessment_bank_log', ['question_id'], unique=False)
     op.add_column('assessment_question', sa.Column('version', sa.Integer(), server_default='1', nullable=False))
     op.add_column('assessment_question', sa.Column('edited_in_browser_at', sa.DateTime(timezone=True), nullable=True))
 
@@ -83,4 +102,6 @@ def upgrade():
 def downgrade():
     op.execute('ALTER TABLE assessment_question DROP COLUMN edited_in_browser_at')
     op.execute('ALTER TABLE assessment_question DROP COLUMN version')
+    op.drop_index(op.f('ix_assessment_bank_log_question_id'), table_name='assessment_bank_log')
+    op.drop_table('assessment_bank_log')
     op.drop_table('assessment_question_version')

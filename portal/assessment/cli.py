@@ -11,6 +11,9 @@ from flask_babel import gettext as _
 
 from ..cliutil import fail, needs_schema
 from .attempts import backfill_responses
+from ..extensions import db
+from .editing import regrade_question
+from .models import Question
 from .bank import CATEGORY_RE, export_gift, export_yaml, run_import
 
 quizzes_cli = AppGroup("quizzes", help="Import and export question banks.")
@@ -21,6 +24,20 @@ quizzes_cli = AppGroup("quizzes", help="Import and export question banks.")
 def keep_responses_command():
     """Keep the responses of attempts graded before responses were kept (idempotent)."""
     click.echo(_("quizzes: responses kept for %(n)d graded attempts", n=backfill_responses()))
+
+
+@quizzes_cli.command("regrade")
+@click.argument("question_id", type=int)
+@click.option("--batch", default=200, show_default=True, help="Attempts per transaction.")
+@needs_schema
+def regrade_command(question_id: int, batch: int):
+    """Grade every graded attempt that drew a question again, on its current version (after its
+    key was corrected): scores, kept figures, results and certificates follow; each change logged."""
+    question = db.session.get(Question, question_id)
+    if question is None:
+        fail(_("No question %(id)d.", id=question_id))
+    outcome = regrade_question(question, batch=batch)
+    click.echo(_("regraded %(n)d attempts, %(changed)d changed", n=outcome.attempts, changed=len(outcome.changed)))
 
 
 @quizzes_cli.command("import")

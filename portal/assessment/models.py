@@ -307,3 +307,19 @@ class QuizResult(db.Model):
     passed: Mapped[bool] = mapped_column(default=False)
     last: Mapped[datetime | None] = mapped_column(UTCDateTime)
     score_sum: Mapped[float] = mapped_column(default=0.0)
+
+
+class BankLog(db.Model):
+    """What a trainer changed in the bank and what it did: a question created or edited in the
+    browser, an attempt regraded. Stored as a message id and values (portal.messages), shown in
+    the reader's language."""
+    __tablename__ = "assessment_bank_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("assessment_question.id", ondelete="SET NULL"),
+                                                    index=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("assessment_attempt.id", ondelete="SET NULL"))
+    msg_id: Mapped[str] = mapped_column(String(60))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
