@@ -139,6 +139,9 @@ def test_bad_input_is_refused_with_the_types_reason_and_keeps_what_was_typed(app
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "data-problem" in html and "Typed but not saved" in html
+    response = _post(client, f"/assessment/bank/{single.id}/edit", _form(single, **{"choice-2-fraction": "half"}))
+    assert response.status_code == 422 and "choice 2 fraction must be a number" in response.get_data(as_text=True)
+    assert 'value="half"' in response.get_data(as_text=True)
     response = _post(client, f"/assessment/bank/{single.id}/edit", _form(single, text_zh=""))
     assert response.status_code == 422 and "zh and en" in response.get_data(as_text=True)
     db.session.expire_all()

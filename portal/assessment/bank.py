@@ -45,6 +45,13 @@ def _both(value, where: str) -> dict:
     raise ValueError(_("%(where)s needs zh and en texts.", where=where))
 
 
+def _num(value, where: str) -> float:
+    number = qtypes.parse_number(value)
+    if number is None:
+        raise ValueError(_("%(where)s must be a number.", where=where))
+    return number
+
+
 def question_data(spec: dict) -> tuple[dict, dict]:
     """The type's data in each language from a bilingual YAML question; ValueError says why not."""
     kind = spec.get("type")
@@ -64,7 +71,7 @@ def question_data(spec: dict) -> tuple[dict, dict]:
                 raise ValueError(_("choice %(n)d must be {zh, en, correct}.", n=n))
             texts = _both(choice, f"choice {n}")
             if "fraction" in choice:
-                fraction = float(choice["fraction"])
+                fraction = _num(choice["fraction"], f"choice {n} fraction")
             elif choice.get("correct"):
                 fraction = 1.0 if kind == "single" else share
             else:
@@ -77,7 +84,7 @@ def question_data(spec: dict) -> tuple[dict, dict]:
             if len(right) < 2:
                 raise ValueError(_("A multiple-choice question needs at least two correct choices."))
             for l in LANGS:
-                data[l]["penalty"] = float(spec.get("penalty", 0) or 0)
+                data[l]["penalty"] = _num(spec.get("penalty", 0) or 0, "penalty")
     elif kind == "truefalse":
         if not isinstance(spec.get("answer"), bool):
             raise ValueError(_("answer must be true or false."))
@@ -89,7 +96,7 @@ def question_data(spec: dict) -> tuple[dict, dict]:
             texts = _both(answer, f"answer {n}") if isinstance(answer, dict) else None
             if texts is None:
                 raise ValueError(_("answer %(n)d must be {zh, en}.", n=n))
-            pairs.append((texts, float(answer.get("fraction", 1))))
+            pairs.append((texts, _num(answer.get("fraction", 1), f"answer {n} fraction")))
         # A learner may answer in either language: both languages' answers are accepted, the
         # question's own language first (review shows the first best one as the right answer).
         for l in LANGS:
@@ -104,8 +111,9 @@ def question_data(spec: dict) -> tuple[dict, dict]:
         for n, answer in enumerate(spec.get("answers") or [], start=1):
             if not isinstance(answer, dict) or qtypes.parse_number(answer.get("value")) is None:
                 raise ValueError(_("answer %(n)d needs a numeric value.", n=n))
-            answers.append({"value": float(answer["value"]), "tolerance": float(answer.get("tolerance", 0)),
-                            "fraction": float(answer.get("fraction", 1))})
+            answers.append({"value": float(answer["value"]),
+                            "tolerance": _num(answer.get("tolerance", 0), f"answer {n} tolerance"),
+                            "fraction": _num(answer.get("fraction", 1), f"answer {n} fraction")})
         for l in LANGS:
             data[l]["answers"] = answers
     elif kind == "matching":
