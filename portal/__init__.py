@@ -40,6 +40,7 @@ from .assessment import quizedit as quiz_editor
 from .assessment import services as assessment_services
 from .assessment.cli import quizzes_cli
 from .assessment.views import bp as assessment_bp
+from .assessment.bankviews import bp as bank_bp
 from .audits import loader as _audit_forms  # noqa: F401  (registers its content loader)
 from .audits import services as audit_services
 from .audits.views import bp as audits_bp
@@ -181,6 +182,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(kb_bp)
     app.register_blueprint(learning_bp)
     app.register_blueprint(assessment_bp)
+    app.register_blueprint(bank_bp)
     app.register_blueprint(certification_bp)
     app.register_blueprint(audits_bp)
     app.register_blueprint(technicians_bp)

@@ -58,6 +58,11 @@ MESSAGES = {
     "assessment.quiz-field.review": _l("what the review shows"),
     "assessment.quiz-field.shuffle": _l("shuffling"),
     "assessment.quiz-field.sections": _l("the sections"),
+    # question bank
+    "bank.question-created": _l("Question %(question)s created in the browser (version %(version)d)"),
+    "bank.question-edited": _l("Question %(question)s edited in the browser: version %(version)d"),
+    "bank.regraded": _l("Attempt #%(attempt)d regraded on version %(version)d of %(question)s: "
+                        "%(old)s%% → %(new)s%% (%(old_passed)s → %(new_passed)s)"),
     # knowledge base
     "kb.contribution-accepted": _l("Your contribution was accepted: %(title)s"),
     "kb.contribution-rejected": _l("Your contribution was not accepted: %(title)s"),

@@ -450,7 +450,8 @@ def _statements(app, request):
     return reply, sent
 
 
-QUESTION_TABLE = re.compile(r"\bassessment_question\b(?!_)")
+# the bank: questions, and the versions attempts draw (an item is read as the version it names)
+QUESTION_TABLE = re.compile(r"\bassessment_question(_version)?\b(?!_)")
 
 
 def test_a_save_reads_only_its_question_and_writes_only_the_attempts_row(app, bank, people):
@@ -462,7 +463,7 @@ def test_a_save_reads_only_its_question_and_writes_only_the_attempts_row(app, ba
     attempt_id = start(client, "pages-explanations")
     _html, page = open_attempt(client, attempt_id)
     csrf_of(page, client, attempt_id)
-    ids = [item["question"] for item in fresh(attempt_id).items]
+    ids = [item["version"] for item in fresh(attempt_id).items]
     db.session.rollback()
     for n, kind in enumerate(TYPES, start=1):
         index = page.by_type()[kind]["index"]
@@ -478,7 +479,8 @@ def test_a_save_reads_only_its_question_and_writes_only_the_attempts_row(app, ba
         # Nothing else is read or written: an open attempt's answers complete no course and
         # decide no certificate, so neither kept figure is touched by a save.
         tables = {t for s, _v in sent for t in re.findall(r'(?:FROM|JOIN|UPDATE|INTO) "?(\w+)', s)}
-        assert tables <= {"user", "user_role", "user_session", "assessment_attempt", "assessment_question"}, tables
+        assert tables <= {"user", "user_role", "user_session", "assessment_attempt", "assessment_question",
+                          "assessment_question_version"}, tables
     attempt = fresh(attempt_id)
     whole_page = engine.shown(attempt, "en")  # every question, as the page and a submit read them
     assert attempt.answers == {str(q.index): svc.response_from_form(

@@ -155,3 +155,43 @@ def test_the_kept_members_migration_fills_its_table(backend, tmp_path, request):
         assert rows[(second, early.id)][1] is not None
         assert rows[(first, late.id)] == (today + timedelta(days=34), None)  # joins after: 14 days from then
         db.engine.dispose()
+
+
+def test_the_question_versions_migration_backfills_version_one_and_the_attempts(backend, tmp_path, request):
+    """Questions and attempts made before versions were kept: each question gets version 1 made
+    from today's question, and each attempt's items name it."""
+    import json
+
+    app = _fresh_app(backend, tmp_path, request)
+    with app.app_context():
+        upgrade(revision="f3b8d1e6c045")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO assessment_category (id, path) VALUES (1, 'old/bank')"))
+            conn.execute(text(
+                "INSERT INTO assessment_question (id, category_id, ident, type, difficulty, tags, norms, title, format,"
+                " text_zh, text_en, explanation_zh, explanation_en, data_zh, data_en, source, active, created_at,"
+                " updated_at) VALUES (1, 1, 'q', 'truefalse', 2, '[]', '[]', '', 'markdown', '对吗', 'Right?', '', '',"
+                " '{\"answer\": true}', '{\"answer\": true}', 'content', true, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            # the user, quiz and attempt tables are as the models have them at that revision
+            from portal.assessment.models import Attempt, Quiz
+            from portal.auth.models import User
+
+            conn.execute(User.__table__.insert().values(id=1, username="old", name="Old", password_hash="x"))
+            conn.execute(Quiz.__table__.insert().values(id=1, slug="old", title_zh="旧", title_en="Old",
+                                                        settings={}, sections=[]))
+            conn.execute(Attempt.__table__.insert().values(
+                id=1, quiz_id=1, user_id=1, status="submitted", answers={"0": True}, scores=[1.0], score=100.0,
+                passed=True, items=[{"question": 1, "order": None}, {"question": 99, "order": None}]))
+        upgrade()
+        with db.engine.begin() as conn:
+            rows = conn.execute(text("SELECT question_id, number, type, text_en, data_en FROM "
+                                     "assessment_question_version")).all()
+            assert [(r[0], r[1], r[2], r[3]) for r in rows] == [(1, 1, "truefalse", "Right?")]
+            data = rows[0][4]
+            assert (json.loads(data) if isinstance(data, str) else data) == {"answer": True}
+            assert conn.execute(text("SELECT version FROM assessment_question")).scalar() == 1
+            version_id = conn.execute(text("SELECT id FROM assessment_question_version")).scalar()
+            items = conn.execute(text("SELECT items FROM assessment_attempt")).scalar()
+            items = json.loads(items) if isinstance(items, str) else items
+            assert items == [{"question": 1, "order": None, "version": version_id},
+                             {"question": 99, "order": None}]  # a question deleted since: nothing to name

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from . import grading, qtypes
 from .models import (Attempt, ItemChoice, ItemResponse, ManualMark, OptionStat, Question, QuestionCategory,
-                     QuestionStat, Quiz, QuizOverride, QuizResult)
+                     QuestionStat, QuestionVersion, Quiz, QuizOverride, QuizResult, has_versions)
 
 
 class AttemptError(ValueError):
@@ -139,11 +139,12 @@ def start(user, quiz: Quiz, lang: str, now: datetime, seed: int | None = None) -
         raise AttemptError(_("This quiz has no questions yet."))
     shuffle = bool(quiz.setting("shuffle", True))
     limit = time_limit(quiz, own)
+    versions = current_versions([q.id for q in questions])
     attempt = Attempt(quiz_id=quiz.id, user_id=user.id, number=len(closed) + 1, lang=lang,
                       open_slot=_slot(user.id, quiz.id), started_at=now,
                       deadline=now + timedelta(minutes=float(limit)) if limit else None,
-                      items=[{"question": q.id, "order": _option_order(q, lang, rng, shuffle)}
-                             for q in questions], answers={},
+                      items=[{"question": q.id, "version": versions.get(q.id),
+                              "order": _option_order(q, lang, rng, shuffle)} for q in questions], answers={},
                       settings={"pass_mark": quiz.setting("pass_mark", 60),
                                 "review": quiz.setting("review", "explanations")})
     db.session.add(attempt)
@@ -156,6 +157,29 @@ def start(user, quiz: Quiz, lang: str, now: datetime, seed: int | None = None) -
             raise
         return existing
     return attempt
+
+
+def current_versions(question_ids: list[int]) -> dict[int, int]:
+    """question id → the id of its current version (what a new attempt draws)."""
+    if not question_ids or not has_versions(db.session.connection()):  # (a database at an older revision)
+        return {}
+    return dict(db.session.execute(
+        select(QuestionVersion.question_id, QuestionVersion.id)
+        .join(Question, (Question.id == QuestionVersion.question_id) & (Question.version == QuestionVersion.number))
+        .where(Question.id.in_(question_ids))).all())
+
+
+def drawn(items: list[dict]) -> dict[int, QuestionVersion | Question]:
+    """question id → what the items drew: the version an item names (immutable: what it was
+    shown, graded and reviewed on), or the question itself for an item drawn before versions
+    were kept. A question deleted since is absent. Two queries whatever the number of items."""
+    ids = [i["version"] for i in items if i.get("version")]
+    versions = {v.question_id: v for v in db.session.scalars(
+        select(QuestionVersion).where(QuestionVersion.id.in_(ids)))} if ids else {}
+    rest = [i["question"] for i in items if i["question"] not in versions]
+    if rest:
+        versions.update({q.id: q for q in db.session.scalars(select(Question).where(Question.id.in_(rest)))})
+    return versions
 
 
 def _locked(attempt: Attempt) -> Attempt:
@@ -263,8 +287,7 @@ def close(attempt: Attempt, now: datetime, timed_out: bool = False) -> Attempt:
     if attempt.status != "open":
         db.session.commit()  # nothing changed: releases the lock
         return attempt
-    questions = {q.id: q for q in db.session.scalars(
-        select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
+    questions = drawn(attempt.items)
     graded = grading.grade_attempt(
         [_answer(questions.get(item["question"]), item, (attempt.answers or {}).get(str(index)),
                  attempt.answer_lang(index), attempt.lang) for index, item in enumerate(attempt.items)],
@@ -296,18 +319,19 @@ def record_responses(attempt: Attempt, questions: dict[int, Question]) -> None:
         blank, values = grading.choice_values(question.type, item.get("order"), given)
         values += grading.pair_values(question.type, question.data(attempt.answer_lang(index)), given)
         score = scores[index] if index < len(scores) else 0.0
+        qid = item["question"]
         response = ItemResponse(attempt_id=attempt.id, quiz_id=attempt.quiz_id, user_id=attempt.user_id,
-                                question_id=question.id, position=index, attempt_number=attempt.number,
+                                question_id=qid, position=index, attempt_number=attempt.number,
                                 attempt_score=attempt.score or 0.0, blank=blank, score=score)
         db.session.add(response)
         db.session.add_all(ItemChoice(response=response, quiz_id=attempt.quiz_id, user_id=attempt.user_id,
-                                      question_id=question.id, value=value, attempt_number=attempt.number)
+                                      question_id=qid, value=value, attempt_number=attempt.number)
                            for value in values)
-        figures = seen.setdefault(question.id, [0, 0.0, 0])
+        figures = seen.setdefault(qid, [0, 0.0, 0])
         figures[0] += 1
         figures[1] += score
         figures[2] += int(blank)
-        chosen.update((question.id, value) for value in values)
+        chosen.update((qid, value) for value in values)
     if not seen:
         # nothing to record (every question deleted): a row with no question keeps the attempt from
         # being picked again by backfill_responses
@@ -373,9 +397,9 @@ def count_result(attempt: Attempt) -> None:
 # --- re-scoring a graded attempt (a manual mark; a regrade after a key is corrected) -------------
 
 
-def _graded_marks(attempt: Attempt, questions: dict[int, Question]) -> list[float]:
-    """The attempt's marks per item from its saved answers against the questions as they are now,
-    with the trainers' manual marks over the key's. An item whose question has left the bank keeps
+def graded_marks(attempt: Attempt, questions: dict) -> list[float]:
+    """The attempt's marks per item from its saved answers against ``questions`` (what its items
+    drew: :func:`drawn`), with the trainers' manual marks over the key's. An item whose question has left the bank keeps
     the mark it was graded with (there is no key to grade it against again)."""
     marks = grading.grade_attempt(
         [_answer(questions.get(item["question"]), item, (attempt.answers or {}).get(str(index)),
@@ -413,9 +437,8 @@ def rescore(attempt: Attempt) -> tuple[float, float]:
     attempt = _locked(attempt)
     if attempt.status == "open":
         raise AttemptError(_("This attempt is still open."))
-    questions = {q.id: q for q in db.session.scalars(
-        select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
-    marks = _graded_marks(attempt, questions)
+    questions = drawn(attempt.items)  # the versions it drew: a mark never moves it to a new key
+    marks = graded_marks(attempt, questions)
     before = float(attempt.score or 0.0)
     percent, passed = grading.score_of(marks, float(attempt.setting("pass_mark", 60)))
     attempt.scores, attempt.score, attempt.passed = marks, percent, passed
@@ -481,8 +504,7 @@ def shown(attempt: Attempt, lang: str | None = None) -> list[ShownQuestion]:
     """The attempt's questions as a page in ``lang`` (the reader's interface language; the
     attempt's own by default) shows them before submission: never the key. Saved answers given
     in the other language are shown as the same answer in this one."""
-    questions = {q.id: q for q in db.session.scalars(
-        select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
+    questions = drawn(attempt.items)
     return [_shown(attempt, index, item, questions[item["question"]], lang)
             for index, item in enumerate(attempt.items)]
 
@@ -491,7 +513,7 @@ def shown_one(attempt: Attempt, index: int, lang: str | None = None) -> ShownQue
     """One question of the attempt as ``shown`` gives it (reading that question only): what an
     answer to it is read against when it is saved."""
     item = attempt.items[index]
-    question = db.session.get(Question, item["question"])
+    question = drawn([item]).get(item["question"])
     if question is None:  # deleted from the bank since the draw: nothing to answer
         raise AttemptError(_("There is no such question in this attempt."))
     return _shown(attempt, index, item, question, lang)
@@ -542,8 +564,7 @@ def take(user, quiz: Quiz, now: datetime, right: int | None = None, lang: str = 
     """Start an attempt, answer the first ``right`` questions fully right (all when None), leave
     the rest blank, and submit: for demo data and for tests that need a graded attempt."""
     attempt = start(user, quiz, lang, now, seed=seed)
-    questions = {q.id: q for q in db.session.scalars(
-        select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
+    questions = drawn(attempt.items)
     answers = {}
     for index, item in enumerate(attempt.items):
         if right is None or index < right:
@@ -566,10 +587,8 @@ def backfill_responses(batch: int = 500) -> int:
             .order_by(Attempt.id).limit(batch)))
         if not todo:
             return done
-        ids = {i["question"] for a in todo for i in a.items}
-        questions = {q.id: q for q in db.session.scalars(select(Question).where(Question.id.in_(ids)))}
         for attempt in todo:
-            record_responses(attempt, questions)
+            record_responses(attempt, drawn(attempt.items))
             count_result(attempt)  # an attempt is in the kept results once its responses are kept
         db.session.commit()
         done += len(todo)

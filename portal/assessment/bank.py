@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -44,6 +45,13 @@ def _both(value, where: str) -> dict:
     raise ValueError(_("%(where)s needs zh and en texts.", where=where))
 
 
+def _num(value, where: str) -> float:
+    number = qtypes.parse_number(value)
+    if number is None:
+        raise ValueError(_("%(where)s must be a number.", where=where))
+    return number
+
+
 def question_data(spec: dict) -> tuple[dict, dict]:
     """The type's data in each language from a bilingual YAML question; ValueError says why not."""
     kind = spec.get("type")
@@ -63,7 +71,7 @@ def question_data(spec: dict) -> tuple[dict, dict]:
                 raise ValueError(_("choice %(n)d must be {zh, en, correct}.", n=n))
             texts = _both(choice, f"choice {n}")
             if "fraction" in choice:
-                fraction = float(choice["fraction"])
+                fraction = _num(choice["fraction"], f"choice {n} fraction")
             elif choice.get("correct"):
                 fraction = 1.0 if kind == "single" else share
             else:
@@ -76,7 +84,7 @@ def question_data(spec: dict) -> tuple[dict, dict]:
             if len(right) < 2:
                 raise ValueError(_("A multiple-choice question needs at least two correct choices."))
             for l in LANGS:
-                data[l]["penalty"] = float(spec.get("penalty", 0) or 0)
+                data[l]["penalty"] = _num(spec.get("penalty", 0) or 0, "penalty")
     elif kind == "truefalse":
         if not isinstance(spec.get("answer"), bool):
             raise ValueError(_("answer must be true or false."))
@@ -88,7 +96,7 @@ def question_data(spec: dict) -> tuple[dict, dict]:
             texts = _both(answer, f"answer {n}") if isinstance(answer, dict) else None
             if texts is None:
                 raise ValueError(_("answer %(n)d must be {zh, en}.", n=n))
-            pairs.append((texts, float(answer.get("fraction", 1))))
+            pairs.append((texts, _num(answer.get("fraction", 1), f"answer {n} fraction")))
         # A learner may answer in either language: both languages' answers are accepted, the
         # question's own language first (review shows the first best one as the right answer).
         for l in LANGS:
@@ -103,8 +111,9 @@ def question_data(spec: dict) -> tuple[dict, dict]:
         for n, answer in enumerate(spec.get("answers") or [], start=1):
             if not isinstance(answer, dict) or qtypes.parse_number(answer.get("value")) is None:
                 raise ValueError(_("answer %(n)d needs a numeric value.", n=n))
-            answers.append({"value": float(answer["value"]), "tolerance": float(answer.get("tolerance", 0)),
-                            "fraction": float(answer.get("fraction", 1))})
+            answers.append({"value": float(answer["value"]),
+                            "tolerance": _num(answer.get("tolerance", 0), f"answer {n} tolerance"),
+                            "fraction": _num(answer.get("fraction", 1), f"answer {n} fraction")})
         for l in LANGS:
             data[l]["answers"] = answers
     elif kind == "matching":
@@ -126,6 +135,138 @@ def question_data(spec: dict) -> tuple[dict, dict]:
         if problems:
             raise ValueError(problems[0])
     return data["zh"], data["en"]
+
+
+def spec_row(spec: dict, images: Path) -> tuple[dict | None, tuple[str, str] | None]:
+    """A question as the files write it (``spec``: id, type, difficulty, tags, text, …) → the
+    question's row, or the (field, message) of its first problem. The one validation of a
+    question: the file loader and the browser editor both call it (the type's own rules come
+    from the type registry, ``qtypes``, through :func:`question_data`)."""
+    ident = spec.get("id")
+    unknown = [k for k in spec if k not in QUESTION_FIELDS]
+    if unknown:
+        return None, (unknown[0], _("Unknown field."))
+    if not (isinstance(ident, str) and IDENT_RE.match(ident)):
+        return None, ("id", _("An id of lower-case letters, digits and dashes."))
+    difficulty = spec.get("difficulty", 2)
+    if difficulty not in (1, 2, 3):
+        return None, ("difficulty", _("1, 2 or 3."))
+    tags = spec.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        return None, ("tags", _("A list of tags."))
+    image = spec.get("image")
+    if image is not None and not (isinstance(image, str) and IMAGE_RE.match(image) and (images / image).is_file()):
+        return None, ("image", _("A picture file in quizzes/images/ (.png, .jpg, .webp or .svg)."))
+    try:
+        text = _both(spec.get("text"), "text")
+        explanation = _both(spec["explanation"], "explanation") if spec.get("explanation") else {"zh": "", "en": ""}
+        data_zh, data_en = question_data(spec)
+    except (ValueError, TypeError) as exc:
+        return None, ("", str(exc))
+    digest = hashlib.sha256(repr(sorted(spec.items(), key=lambda kv: kv[0])).encode()).hexdigest()
+    return {"ident": ident, "type": spec["type"], "difficulty": difficulty, "tags": tags,
+            "text_zh": text["zh"], "text_en": text["en"], "explanation_zh": explanation["zh"],
+            "explanation_en": explanation["en"], "data_zh": data_zh, "data_en": data_en,
+            "image": image, "title": str(spec.get("title") or ""),
+            "norms": list(spec.get("norms") or []), "content_hash": digest}, None
+
+
+def _own_answers(mine: list[dict], other: list[dict]) -> list[dict]:
+    """A short-answer key's answers in its own language: ``question_data`` lists them first,
+    then the other language's (those not already there)."""
+    first_other = qtypes.fold(other[0]["text"]) if other else None
+    own = []
+    for answer in mine:
+        if qtypes.fold(answer["text"]) == first_other:
+            break
+        own.append(answer)
+    return own
+
+
+def question_spec(q) -> dict:
+    """A question (or one of its versions) as the files write it: what :func:`spec_row` reads
+    back to the same question. The YAML export and the browser editor's form start from it."""
+    spec: dict = {"id": q.ident, "type": q.type, "difficulty": q.difficulty}
+    if q.tags:
+        spec["tags"] = list(q.tags)
+    if getattr(q, "norms", None):
+        spec["norms"] = list(q.norms)
+    if q.title:
+        spec["title"] = q.title
+    spec["text"] = {"zh": q.text_zh, "en": q.text_en}
+    if q.explanation_zh or q.explanation_en:
+        spec["explanation"] = {"zh": q.explanation_zh or q.explanation_en, "en": q.explanation_en or q.explanation_zh}
+    if q.image:
+        spec["image"] = q.image
+    zh, en = q.data_zh or q.data_en, q.data_en or q.data_zh
+    if q.type in ("single", "multiple"):
+        right = [c for c in en["choices"] if c.get("fraction", 0) > 0] if q.type == "multiple" else []
+        share = 1 / len(right) if right else 0
+        choices = []
+        for c_zh, c_en in zip(zh["choices"], en["choices"]):
+            fraction = c_en.get("fraction", 0)
+            choice = {"zh": c_zh["text"], "en": c_en["text"]}
+            if q.type == "single":
+                if fraction >= 1:
+                    choice["correct"] = True
+                elif fraction:
+                    choice["fraction"] = fraction
+            else:
+                if fraction > 0:
+                    choice["correct"] = True
+                if fraction and abs(fraction - share) > 1e-9:
+                    choice["fraction"] = fraction
+            choices.append(choice)
+        spec["choices"] = choices
+        if q.type == "multiple" and en.get("penalty"):
+            spec["penalty"] = en["penalty"]
+    elif q.type == "truefalse":
+        spec["answer"] = bool(en["answer"])
+    elif q.type == "short":
+        own_zh, own_en = _own_answers(zh["answers"], en["answers"]), _own_answers(en["answers"], zh["answers"])
+        if zh is not en and len(own_zh) == len(own_en) and own_zh:
+            pairs = zip(own_zh, own_en)
+        elif len(zh["answers"]) == len(en["answers"]) and all(
+                a.get("fraction", 1) == b.get("fraction", 1) for a, b in zip(zh["answers"], en["answers"])):
+            pairs = zip(zh["answers"], en["answers"])  # the same lists, each in its language's order
+        else:  # keys that do not pair up: each text in both
+            pairs = ((a, a) for a in en["answers"])
+        spec["answers"] = [{"zh": a["text"], "en": b["text"], **({"fraction": b["fraction"]}
+                                                                   if b.get("fraction", 1) != 1 else {})}
+                           for a, b in pairs]
+    elif q.type == "numerical":
+        spec["answers"] = [{"value": a["value"], **({"tolerance": a["tolerance"]} if a.get("tolerance") else {}),
+                            **({"fraction": a["fraction"]} if a.get("fraction", 1) != 1 else {})}
+                           for a in en["answers"]]
+    elif q.type == "matching":
+        spec["pairs"] = [{"left": {"zh": a["left"], "en": b["left"]}, "right": {"zh": a["right"], "en": b["right"]}}
+                         for a, b in zip(zh["pairs"], en["pairs"])]
+    elif q.type == "ordering":
+        spec["items"] = [{"zh": a, "en": b} for a, b in zip(zh["items"], en["items"])]
+        if en.get("all_or_nothing"):
+            spec["all_or_nothing"] = True
+    return spec
+
+
+def export_yaml(category_path: str | None = None) -> dict[str, str]:
+    """The bank (one category, or every category when None) in the files' format: file name
+    (``<category path>/bank.yaml``) → YAML text, each file loading back to the same questions
+    (``content load``). LookupError for an unknown category."""
+    query = select(QuestionCategory).order_by(QuestionCategory.path)
+    if category_path is not None:
+        query = query.where(QuestionCategory.path == category_path)
+    categories = list(db.session.scalars(query))
+    if category_path is not None and not categories:
+        raise LookupError(category_path)
+    out = {}
+    for cat in categories:
+        questions = db.session.scalars(select(Question).where(Question.category_id == cat.id, Question.active)
+                                       .order_by(Question.id)).all()
+        if questions:
+            out[f"{cat.path}/bank.yaml"] = yaml.safe_dump(
+                {"category": cat.path, "questions": [question_spec(q) for q in questions]},
+                allow_unicode=True, sort_keys=False, width=1000)
+    return out
 
 
 def render_spec(spec, facts: FactsSource, line_at, keys: tuple = ()) -> tuple[object, list[tuple[int, str, str]]]:
@@ -197,45 +338,35 @@ def parse_bank(path: Path, root: Path, facts: FactsSource | None = None) -> tupl
         if unknown:
             problems.extend((ref_line, f"{ident}.{name}", message) for ref_line, name, message in unknown)
             continue
-        difficulty = spec.get("difficulty", 2)
-        if difficulty not in (1, 2, 3):
-            problems.append((at("questions", i, "difficulty"), f"{ident}.difficulty", _("1, 2 or 3.")))
+        row, problem = spec_row(spec, root / "images")
+        if problem:
+            key, message = problem
+            problems.append((at("questions", i, key) if key else line, f"{ident}.{key}" if key else ident, message))
             continue
-        tags = spec.get("tags") or []
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            problems.append((at("questions", i, "tags"), f"{ident}.tags", _("A list of tags.")))
-            continue
-        image = spec.get("image")
-        if image is not None and not (isinstance(image, str) and IMAGE_RE.match(image)
-                                      and (root / "images" / image).is_file()):
-            problems.append((at("questions", i, "image"), f"{ident}.image",
-                             _("A picture file in quizzes/images/ (.png, .jpg, .webp or .svg).")))
-            continue
-        try:
-            text = _both(spec.get("text"), "text")
-            explanation = _both(spec["explanation"], "explanation") if spec.get("explanation") else {"zh": "", "en": ""}
-            data_zh, data_en = question_data(spec)
-        except (ValueError, TypeError) as exc:
-            problems.append((line, f"{ident}", str(exc)))
-            continue
-        digest = hashlib.sha256(repr(sorted(spec.items(), key=lambda kv: kv[0])).encode()).hexdigest()
-        rows.append({"ident": ident, "type": spec["type"], "difficulty": difficulty, "tags": tags,
-                     "text_zh": text["zh"], "text_en": text["en"], "explanation_zh": explanation["zh"],
-                     "explanation_en": explanation["en"], "data_zh": data_zh, "data_en": data_en,
-                     "image": spec.get("image"), "title": str(spec.get("title") or ""),
-                     "norms": list(spec.get("norms") or []), "content_hash": digest})
+        rows.append({**row, "line": line})
     return path_name, rows, problems
 
 
-def store(category_path: str, rows: list[dict], source: str, report: Report) -> list[Question]:
-    """Create or update questions by (category, ident); unchanged ones are left alone."""
+def store(category_path: str, rows: list[dict], source: str, report: Report, path=None) -> list[Question]:
+    """Create or update questions by (category, ident); unchanged ones are left alone. A question
+    edited in the browser is never overwritten: a file that would change it is reported as a
+    conflict (``FILE:LINE: ident: …`` among the warnings) and the browser's version stays."""
     cat = category(category_path)
     existing = {q.ident: q for q in db.session.scalars(select(Question).where(Question.category_id == cat.id))}
     stored = []
     for row in rows:
+        row = dict(row)
+        line = row.pop("line", 1)
         question = existing.get(row["ident"])
         if question is not None and question.content_hash == row["content_hash"] and question.active:
             report.unchanged += 1
+            stored.append(question)
+            continue
+        if question is not None and question.edited_in_browser_at is not None:
+            report.unchanged += 1
+            report.warnings.append(f"{path or category_path}:{line}: {row['ident']}: " + _(
+                "edited in the browser on %(day)s; the file's change is not loaded (export the question "
+                "to the file, or edit it in the browser).", day=question.edited_in_browser_at.date().isoformat()))
             stored.append(question)
             continue
         if question is None:
@@ -269,7 +400,7 @@ def load_banks(where: Path) -> Report:
             for line, field_name, message in problems:
                 report.error(path, line, field_name, message)
             continue
-        store(category_path, rows, "content", report)
+        store(category_path, rows, "content", report, path)
         db.session.commit()
     return report
 

@@ -10,8 +10,11 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 
 from ..cliutil import fail, needs_schema
+from ..extensions import db
 from .attempts import backfill_pairs, backfill_responses
-from .bank import CATEGORY_RE, export_gift, run_import
+from .bank import CATEGORY_RE, export_gift, export_yaml, run_import
+from .editing import regrade_question
+from .models import Question
 
 quizzes_cli = AppGroup("quizzes", help="Import and export question banks.")
 
@@ -23,6 +26,20 @@ def keep_responses_command():
     of responses kept before pairs were (idempotent)."""
     click.echo(_("quizzes: responses kept for %(n)d graded attempts", n=backfill_responses()))
     click.echo(_("quizzes: %(n)d matching pairs kept", n=backfill_pairs()))
+
+
+@quizzes_cli.command("regrade")
+@click.argument("question_id", type=int)
+@click.option("--batch", default=200, show_default=True, help="Attempts per transaction.")
+@needs_schema
+def regrade_command(question_id: int, batch: int):
+    """Grade every graded attempt that drew a question again, on its current version (after its
+    key was corrected): scores, kept figures, results and certificates follow; each change logged."""
+    question = db.session.get(Question, question_id)
+    if question is None:
+        fail(_("No question %(id)d.", id=question_id))
+    outcome = regrade_question(question, batch=batch)
+    click.echo(_("regraded %(n)d attempts, %(changed)d changed", n=outcome.attempts, changed=len(outcome.changed)))
 
 
 @quizzes_cli.command("import")
@@ -48,13 +65,28 @@ def import_command(file: Path, fmt: str, category: str, atomic: bool):
 
 
 @quizzes_cli.command("export")
-@click.option("--category", required=True)
-@click.option("--format", "fmt", type=click.Choice(["gift"]), default="gift")
+@click.option("--category", default=None, help="A category path; with --format yaml, every category when left out.")
+@click.option("--format", "fmt", type=click.Choice(["gift", "yaml"]), default="gift")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="en")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--output", type=click.Path(path_type=Path), default=None,
+              help="A file (gift), a folder (yaml: one <category>/bank.yaml each), or standard output.")
 @needs_schema
-def export_command(category: str, fmt: str, lang: str, output: Path | None):
-    """Write a category's questions as GIFT (to --output, or standard output)."""
+def export_command(category: str | None, fmt: str, lang: str, output: Path | None):
+    """Write questions as GIFT (one category) or in the files' YAML format (content load reads it back)."""
+    if fmt == "yaml":
+        try:
+            files = export_yaml(category)
+        except LookupError:
+            fail(_("No category %(name)s.", name=category))
+        for name, text in files.items():
+            if output:
+                (output / name).parent.mkdir(parents=True, exist_ok=True)
+                (output / name).write_text(text, encoding="utf-8")
+            else:
+                click.echo(f"# {name}\n{text}", nl=False)
+        return
+    if not category:
+        fail(_("GIFT exports one category: give --category."))
     try:
         text, left_out = export_gift(category, lang)
     except LookupError:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, inspect
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..auth.models import User
 from ..dbtypes import UTCDateTime, utcnow
@@ -48,6 +48,13 @@ class Question(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the number of its current version (QuestionVersion.number); every change of a versioned
+    # field makes a new version (``_new_versions``, at flush)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # set when a trainer saved it in the browser: `content load` then keeps it and reports a
+    # file that would change it (bank.store)
+    edited_in_browser_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    editor_id = None  # not stored: who is saving it in the browser (its version names them)
 
     category: Mapped[QuestionCategory] = relationship()
 
@@ -56,6 +63,96 @@ class Question(db.Model):
 
     def data(self, lang: str) -> dict:
         return (self.data_zh if lang == "zh" else self.data_en) or self.data_en or self.data_zh
+
+    def explanation(self, lang: str) -> str:
+        return (self.explanation_zh if lang == "zh" else self.explanation_en) or self.explanation_en or \
+            self.explanation_zh
+
+
+# What a version keeps: everything a technician sees and grading reads.
+VERSIONED = ("type", "difficulty", "tags", "title", "format", "text_zh", "text_en", "explanation_zh",
+             "explanation_en", "data_zh", "data_en", "image")
+
+
+class QuestionVersion(db.Model):
+    """One immutable state of a question (never updated after it is written). An attempt's items
+    name the version they drew (``{"question": id, "version": version id, …}``): it is shown,
+    reviewed and graded on that version, whatever the question has become since."""
+
+    __tablename__ = "assessment_question_version"
+    __table_args__ = (UniqueConstraint("question_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("assessment_question.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column()
+    source: Mapped[str] = mapped_column(String(20), default="content")  # content | gift | moodle-xml | browser
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    type: Mapped[str] = mapped_column(String(20))
+    difficulty: Mapped[int] = mapped_column(default=2)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    format: Mapped[str] = mapped_column(String(12), default="markdown")
+    text_zh: Mapped[str] = mapped_column(Text, default="")
+    text_en: Mapped[str] = mapped_column(Text, default="")
+    explanation_zh: Mapped[str] = mapped_column(Text, default="")
+    explanation_en: Mapped[str] = mapped_column(Text, default="")
+    data_zh: Mapped[dict] = mapped_column(JSON, default=dict)
+    data_en: Mapped[dict] = mapped_column(JSON, default=dict)
+    image: Mapped[str | None] = mapped_column(String(200))
+
+    text = Question.text
+    data = Question.data
+    explanation = Question.explanation
+
+    @classmethod
+    def of(cls, question: Question, number: int) -> "QuestionVersion":
+        return cls(question_id=question.id, number=number, source=question.source or "content",
+                   created_by_id=question.editor_id,
+                   **{name: getattr(question, name) for name in VERSIONED})
+
+
+def _changed(question: Question) -> bool:
+    state = inspect(question)
+    return any(state.attrs[name].history.has_changes() for name in VERSIONED)
+
+
+@event.listens_for(Session, "before_flush")
+def _new_versions(session, _context, _instances) -> None:
+    """Every question written with a changed versioned field gets its next version number;
+    the version rows themselves are written after the flush (``_write_versions``), when a new
+    question has its id. One path for every writer: the loader, imports, the browser editor."""
+    pending = session.info.setdefault("question_versions", [])
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, Question):
+            continue
+        if obj in session.new:
+            obj.version = obj.version or 1
+            pending.append(obj)
+        elif _changed(obj):
+            obj.version = (inspect(obj).attrs.version.history.deleted or [obj.version])[0] + 1
+            pending.append(obj)
+
+
+_SCHEMA_SEEN: set[str] = set()
+
+
+def has_versions(connection) -> bool:
+    """Whether the database has the versions table (not one migrated to an older revision)."""
+    key = connection.engine.url.render_as_string(hide_password=True)
+    if key not in _SCHEMA_SEEN and inspect(connection).has_table(QuestionVersion.__tablename__):
+        _SCHEMA_SEEN.add(key)
+    return key in _SCHEMA_SEEN
+
+
+@event.listens_for(Session, "after_flush")
+def _write_versions(session, _context) -> None:
+    pending = session.info.pop("question_versions", [])
+    if pending and has_versions(session.connection()):
+        session.connection().execute(QuestionVersion.__table__.insert(), [
+            {c.name: getattr(v, c.key) for c in QuestionVersion.__table__.columns if c.key != "id"}
+            | {"created_at": utcnow()}
+            for v in (QuestionVersion.of(q, q.version) for q in pending)])
 
 
 REVIEW_MODES = ("score", "answers", "explanations")
@@ -316,3 +413,19 @@ class AssessmentEvent(db.Model):
     actor: Mapped["User | None"] = relationship(foreign_keys=[actor_id])
 
     _message, shown_text = message_columns("text", "msg_id", "params")
+
+
+class BankLog(db.Model):
+    """What a trainer changed in the bank and what it did: a question created or edited in the
+    browser, an attempt regraded. Stored as a message id and values (portal.messages), shown in
+    the reader's language."""
+    __tablename__ = "assessment_bank_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("assessment_question.id", ondelete="SET NULL"),
+                                                    index=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("assessment_attempt.id", ondelete="SET NULL"))
+    msg_id: Mapped[str] = mapped_column(String(60))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)

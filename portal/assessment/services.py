@@ -18,7 +18,7 @@ from ..extensions import db
 from ..inputs import parse_int
 from ..learning.models import CohortMember
 from . import grading
-from .attempts import (ShownQuestion, allowed_attempts, close, cooldown_hours, keep_answers, model_answer,
+from .attempts import (ShownQuestion, allowed_attempts, close, cooldown_hours, drawn, keep_answers, model_answer,
                        override_for, shown, time_limit)
 from .models import (Attempt, ItemChoice, ItemResponse, ManualMark, OptionStat, Question, QuestionStat, Quiz,
                      QuizOverride, QuizResult)
@@ -195,8 +195,7 @@ def review(attempt: Attempt, lang: str | None = None, key: bool = False) -> list
     through someone else's attempt; never the candidate); else the mode the attempt started under."""
     mode = "explanations" if key else attempt.review_mode()
     marks = manual_marks(attempt)
-    questions = {q.id: q for q in db.session.scalars(
-        select(Question).where(Question.id.in_([i["question"] for i in attempt.items])))}
+    questions = drawn(attempt.items)  # the versions it drew and was graded on
     out = []
     for item, view in zip(attempt.items, shown(attempt, lang)):
         question = questions[item["question"]]
