@@ -164,7 +164,7 @@ def test_the_question_versions_migration_backfills_version_one_and_the_attempts(
 
     app = _fresh_app(backend, tmp_path, request)
     with app.app_context():
-        upgrade(revision="f3b8d1e6c045")
+        upgrade(revision="a7c3e9d1b024")  # the revision before versions
         with db.engine.begin() as conn:
             conn.execute(text("INSERT INTO assessment_category (id, path) VALUES (1, 'old/bank')"))
             conn.execute(text(
