@@ -45,3 +45,13 @@ class TargetedForm(PortalForm):
                            description=_l("The technician sees this with the assignment."),
                            render_kw={"rows": 3})
     due_date = DateField(_l("Due date"), validators=[DataRequired()])
+
+
+class CohortSettingsForm(PortalForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    start_date = DateField(_l("Start date"), validators=[DataRequired()],
+                           description=_l("Moving it moves every day of the schedule; progress already made is kept."))
+
+
+class CohortTrainerForm(PortalForm):
+    trainer = SelectField(_l("Add a trainer"))
