@@ -671,15 +671,15 @@ def _prefix(column, prefix: str):
 
 def name_search(q: str | None):
     """The condition "username or name starts with ``q``", ignoring case, or None for an empty
-    search. Usernames are stored lower-case; a name is matched as typed lower-case, Capitalised
-    and UPPER-CASE ("wang" finds "Wang Wei" and "wang wei"), so each is a range on the plain
+    search. Usernames are stored lower-case; a name is matched as typed, lower-case, Capitalised,
+    Title Case and UPPER-CASE ("wang w" finds "Wang Wei" and "wang wei"), so each is a range on the plain
     column's index (lower(name) would need an expression index). Chinese names start with the
     family name, so 王 finds 王伟; a given name alone is not searched (a contains match cannot
     use an index: at 30,000 technicians it would read every row)."""
     q = (q or "").strip()[:SEARCH_MAX]
     if not q:
         return None
-    forms = dict.fromkeys((q.lower(), q[:1].upper() + q[1:].lower(), q.upper(), q))
+    forms = dict.fromkeys((q.lower(), q.capitalize(), q.title(), q.upper(), q))
     return or_(_prefix(User.username, q.lower()), *(_prefix(User.name, form) for form in forms))
 
 

@@ -312,14 +312,14 @@ def cohort_settings(cohort_id: int):
                   if "cohort.start-moved" in changed else _("Saved.") if changed else _("Nothing changed."), "success")
             return redirect(url_for("learning.cohort_settings", cohort_id=item.id))
     return render_template("learning/cohort_settings.html", cohort=item, form=form, trainer_form=trainer_form,
-                           archive_form=PlainForm(prefix="a"), events=manage.events(item))
+                           archive_form=PlainForm(), events=manage.events(item))
 
 
 @bp.route("/cohorts/<int:cohort_id>/archive", methods=["POST"])
 @roles_required(*TRAINERS)
 def cohort_archive(cohort_id: int):
     item = _managed_or_403(cohort_id)
-    if not PlainForm(prefix="a").validate_on_submit():
+    if not PlainForm().validate_on_submit():
         abort(400)
     archived = request.form.get("archived") == "1"
     manage.set_archived(item, archived, _me())
