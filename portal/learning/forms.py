@@ -17,7 +17,9 @@ class CohortForm(PortalForm):
     start_date = DateField(_l("Start date"), validators=[DataRequired()],
                            description=_l("The first day; weekends and holidays are skipped."))
     trainers = MultiCheckboxField(_l("Trainers"), validators=[DataRequired(message=_l("Choose at least one trainer."))])
-    members = MultiCheckboxField(_l("Members"), validators=[DataRequired(message=_l("Choose at least one member."))])
+    # Not a list of every technician: the page offers no choices; members are added afterwards with
+    # the member picker (learning.cohort_pick). Ids posted here (a conflict being confirmed) are kept.
+    members = MultiCheckboxField(_l("Members"), validators=[Optional()])
     move = BooleanField(_l("Move them: take these technicians out of their current cohort"))
 
 

@@ -275,14 +275,13 @@ def _detail(text: str) -> str:
 
 def create_cohort(name: str, course: Course, start_date: date, trainers: list[User],
                   members: list[User], created_by: User | None, move: bool = False) -> Cohort:
-    """A technician is in one cohort at a time. Members already in one are refused unless
+    """A cohort may start empty (members are then added with learning.cohorts). A technician is
+    in one cohort at a time. Members already in one are refused unless
     ``move`` says the trainer confirmed moving them: they leave their old cohort (its matrix
     and reminders no longer count them) and the move is logged on their account."""
 
     if not name.strip():
         raise LearningError(_("Give the cohort a name."))
-    if not members:
-        raise LearningError(_("Add at least one member."))
     if not trainers:
         raise LearningError(_("Add at least one trainer."))
     if any(not m.has_role("technician") for m in members):

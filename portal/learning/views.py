@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ..auth.models import Province, Region, User, UserRole
 from ..auth.network import filter_outlets
-from ..auth.services import technician_filter
+from ..auth.services import technician_filter, technicians_query
 from ..content.cli import default_content_root
 from ..csvexport import column, columns, streamed, table_response, word, yes_no
 from ..errors import render_error
@@ -218,7 +218,11 @@ def new_cohort():
     programmes = svc.onboarding_courses()
     form.course.choices = [(str(c.id), c.text("title", lang)) for c in programmes]
     form.trainers.choices = [(str(u.id), f"{u.display_name} ({u.username})") for u in _users_with_role("trainer")]
-    form.members.choices = [(str(u.id), f"{u.display_name} ({u.username})") for u in _users_with_role("technician")]
+    # Only the ids posted (a move being confirmed): never a list of every technician.
+    posted = [int(v) for v in request.form.getlist("members")[:manage.MAX_TICKED] if v.isascii() and v.isdigit()
+              and len(v) < 12]
+    form.members.choices = [(str(u.id), f"{u.display_name} ({u.username})") for u in db.session.scalars(
+        technicians_query().where(User.id.in_(posted)).order_by(User.username))] if posted else []
     if request.method == "GET" and _me().has_role("trainer"):
         form.trainers.data = [str(_me().id)]
     conflicts = []
@@ -237,6 +241,8 @@ def new_cohort():
         else:
             flash(_("Cohort created: the programme is scheduled over working days from %(day)s.",
                     day=format_date(form.start_date.data)), "success")
+            if not members:
+                return redirect(url_for("learning.cohort_pick", cohort_id=cohort.id))
             return redirect(url_for("learning.cohort", cohort_id=cohort.id))
     return render_template("learning/cohort_form.html", form=form, programmes=programmes, conflicts=conflicts)
 
