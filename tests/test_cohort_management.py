@@ -88,7 +88,7 @@ def test_add_everyone_matching_a_filter_exactly_once(setup, client):
     login(client, "trainer")
     url = f"/learning/cohorts/{cohort.id}/members/add?outlet={setup['wangwei'].outlet_id}&started_from=2026-05-01"
     page = client.get(url + "&lang=en").get_data(as_text=True)
-    assert "Add everyone matching this filter (5)" in page  # wangwei, wangfang, liuyang, zhao.min, coach
+    assert "Add all 5 matching" in page  # wangwei, wangfang, liuyang, zhao.min, coach
     token = get_csrf(client, url)
     response = client.post(url, data={"csrf_token": token, "all": "1"})
     assert response.status_code == 302

@@ -50,8 +50,8 @@ class TargetedForm(PortalForm):
 
 
 class CohortSettingsForm(PortalForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
-    start_date = DateField(_l("Start date"), validators=[DataRequired()],
+    name = StringField(_l("Cohort name"), validators=[DataRequired(), Length(max=120)])
+    start_date = DateField(_l("First day of the programme"), validators=[DataRequired()],
                            description=_l("Moving it moves every day of the schedule; progress already made is kept."))
 
 
