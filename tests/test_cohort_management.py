@@ -210,3 +210,11 @@ def test_an_admin_manages_any_cohort(setup, client):
     assert client.get(f"/learning/cohorts/{setup['cohort'].id}/members/add").status_code == 200
     assert manage.may_manage(setup["admin"], setup["cohort"])
     assert not manage.may_manage(setup["other"], setup["cohort"])
+
+
+def test_hostile_searches_answer_without_error(setup, client):
+    login(client, "trainer")
+    for q in ("\x00", "a\x00b", "\U0010ffff", "\ud7ff", "'; --", "%_", "x" * 500):
+        assert client.get("/technicians/", query_string={"q": q}).status_code == 200
+        assert client.get(f"/learning/cohorts/{setup['cohort'].id}/members/add",
+                          query_string={"q": q, "started_from": "2026-13-40"}).status_code == 200

@@ -663,7 +663,12 @@ def _prefix(column, prefix: str):
     with its last character bumped): a B-tree range scan on PostgreSQL (the "C"-collation indexes
     of migration a7c3e9f14b20) and SQLite alike, unlike LIKE / ILIKE, which need special
     operator classes or pragmas to use an index."""
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    last = ord(prefix[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:  # surrogates are not characters: the next one is U+E000
+        last = 0xE000
+    upper = prefix[:-1] + chr(last) if last <= 0x10FFFF else None
+    if upper is None:  # ends with the last code point: nothing sorts between
+        return column == prefix
     if db.session.get_bind().dialect.name == "postgresql":
         column = column.collate("C")
     return (column >= prefix) & (column < upper)
@@ -676,7 +681,8 @@ def name_search(q: str | None):
     column's index (lower(name) would need an expression index). Chinese names start with the
     family name, so 王 finds 王伟; a given name alone is not searched (a contains match cannot
     use an index: at 30,000 technicians it would read every row)."""
-    q = (q or "").strip()[:SEARCH_MAX]
+    # Printable characters only (PostgreSQL refuses NUL in text; controls never occur in names).
+    q = "".join(ch for ch in (q or "") if ch.isprintable()).strip()[:SEARCH_MAX]
     if not q:
         return None
     forms = dict.fromkeys((q.lower(), q.capitalize(), q.title(), q.upper(), q))
