@@ -137,16 +137,24 @@ def candidates(cohort: Cohort, found: TechnicianFilter):
             .order_by(User.username))
 
 
+def _size(cohort: Cohort) -> int:
+    return db.session.scalar(select(func.count()).select_from(CohortMember).where(
+        CohortMember.cohort_id == cohort.id)) or 0
+
+
 def _insert_from(cohort: Cohort, query) -> int:
     """INSERT INTO learning_cohort_member SELECT … — the database copies the ids, nothing is
-    loaded here. Two trainers adding the same person at once: one wins, the other is told."""
+    loaded here; returns how many were added (the cohort's size before and after, in the same
+    transaction: the driver's row count of an INSERT … SELECT is not reliable on every backend).
+    Two trainers adding the same person at once: one wins, the other is told."""
     ids = query.with_only_columns(literal(cohort.id), User.id)
+    before = _size(cohort)
     try:
-        result = db.session.execute(insert(CohortMember).from_select(["cohort_id", "user_id"], ids))
+        db.session.execute(insert(CohortMember.__table__).from_select(["cohort_id", "user_id"], ids))
     except IntegrityError:
         db.session.rollback()
         raise LearningError(_("One of these technicians was just put in another cohort: check and try again."))
-    return result.rowcount or 0
+    return _size(cohort) - before
 
 
 def add_ticked(cohort: Cohort, user_ids: list[int], actor: User) -> tuple[int, int]:
