@@ -1050,6 +1050,14 @@ def pages_to_measure(ids: dict) -> list[tuple[str, str, str]]:
         ("assignments list", "/learning/assignments", "trainer"),
         ("cohort matrix", f"/learning/cohorts/{cohort}", "trainer"),
         ("cohorts list", "/learning/cohorts", "trainer"),
+        ("archived cohorts list", "/learning/cohorts?archived=1", "trainer"),
+        ("cohort members", f"/learning/cohorts/{cohort}/members", "trainer"),
+        ("cohort settings and log", f"/learning/cohorts/{cohort}/settings", "trainer"),
+        ("cohort member picker", f"/learning/cohorts/{cohort}/members/add", "trainer"),
+        ("cohort member picker, one region", f"/learning/cohorts/{cohort}/members/add?region={region}", "trainer"),
+        ("cohort member picker, username search", f"/learning/cohorts/{cohort}/members/add?q=ns0123", "trainer"),
+        ("cohort member picker, started since", f"/learning/cohorts/{cohort}/members/add?started_from="
+                                                f"{(TODAY - dt.timedelta(days=60)).isoformat()}", "trainer"),
         ("quiz report: onboarding final", f"/quizzes/{onboarding}/report", "trainer"),
         ("quiz report: quarterly quiz", f"/quizzes/{quarterly}/report", "trainer"),
         ("quiz reports list", "/quizzes/reports", "trainer"),
@@ -1071,6 +1079,8 @@ def pages_to_measure(ids: dict) -> list[tuple[str, str, str]]:
         ("audit reports by outlet", "/audits/reports?by=outlet", "trainer"),
         ("technicians list", "/technicians/", "trainer"),
         ("technicians list, one region", f"/technicians/?region={region}", "trainer"),
+        ("technicians list, username search", "/technicians/?q=ns01", "trainer"),
+        ("technicians list, name search", "/technicians/?q=技师0001", "trainer"),
         ("search-gap report", "/cases/reports/gaps", "trainer"),
         # reminder forms: the preview counts every person the reminder reaches (one COUNT)
         ("reminder form: overdue of an assignment", f"/reminders/new/overdue?assignment={assignment}", "trainer"),

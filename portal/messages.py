@@ -63,6 +63,14 @@ MESSAGES = {
     "bank.question-edited": _l("Question %(question)s edited in the browser: version %(version)d"),
     "bank.regraded": _l("Attempt #%(attempt)d regraded on version %(version)d of %(question)s: "
                         "%(old)s%% → %(new)s%% (%(old_passed)s → %(new_passed)s)"),
+    "cohort.renamed": _l("Renamed from %(old)s to %(new)s"),
+    "cohort.start-moved": _l("Start date moved from %(old)s to %(new)s: the schedule follows"),
+    "cohort.members-added": _l("Members added (%(count)s): %(names)s"),
+    "cohort.members-added-filter": _l("Everyone matching a filter added (%(count)s): %(filter)s"),
+    "cohort.members-removed": _l("Members removed (%(count)s): %(names)s"),
+    "cohort.trainer-added": _l("Trainer added: %(name)s"),
+    "cohort.archived": _l("Archived"),
+    "cohort.restored": _l("Restored from the archive"),
     # knowledge base
     "kb.contribution-accepted": _l("Your contribution was accepted: %(title)s"),
     "kb.contribution-rejected": _l("Your contribution was not accepted: %(title)s"),

@@ -74,6 +74,11 @@ MATRIX = {
     "learning.cohorts": ("GET", "/learning/cohorts", {"trainer", "admin"}),
     "learning.new_cohort": ("GET", "/learning/cohorts/new", {"trainer", "admin"}),
     "learning.cohort": ("GET", "/learning/cohorts/{cohort}", {"trainer", "admin"}),
+    # The cohort's own trainers and administrators (another trainer: 403, test_cohort_management).
+    "learning.cohort_settings": ("GET", "/learning/cohorts/{cohort}/settings", {"trainer", "admin"}),
+    "learning.cohort_members": ("GET", "/learning/cohorts/{cohort}/members", {"trainer", "admin"}),
+    "learning.cohort_pick": ("GET", "/learning/cohorts/{cohort}/members/add?q=te", {"trainer", "admin"}),
+    "learning.cohort_archive": ("POST", "/learning/cohorts/{cohort}/archive", {"trainer", "admin"}, {"archived": "0"}),
     "learning.signoff": ("GET", "/learning/signoff/tech/onboarding/seven-step-drill", {"trainer"}),
     "learning.assignments": ("GET", "/learning/assignments", {"trainer", "admin"}),
     "learning.assignment": ("GET", "/learning/assignments/{assignment}", {"trainer", "admin"}),

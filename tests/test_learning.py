@@ -256,10 +256,16 @@ def test_a_trainer_creates_a_cohort_through_the_form(app, client, courses, users
     login(client, "trainer")
     token = get_csrf(client, "/learning/cohorts/new")
     onboarding = db.session.scalar(select(Course).where(Course.slug == "onboarding"))
+    form = client.get("/learning/cohorts/new").get_data(as_text=True)
+    assert f'value="{users["technician"].id}"' not in form.split('name="trainers"')[-1]  # no list of technicians
     bad = client.post("/learning/cohorts/new", data={
-        "csrf_token": token, "name": "Guangzhou Nov", "course": str(onboarding.id), "start_date": "2026-11-02",
+        "csrf_token": token, "name": "Guangzhou Nov", "course": str(onboarding.id), "start_date": "",
         "trainers": [str(users["trainer"].id)]})
     assert bad.status_code == 200 and "Guangzhou Nov" in bad.get_data(as_text=True)  # kept what was typed
+    empty = client.post("/learning/cohorts/new", data={
+        "csrf_token": token, "name": "Empty start", "course": str(onboarding.id), "start_date": "2026-11-02",
+        "trainers": [str(users["trainer"].id)]})
+    assert empty.status_code == 302 and empty.headers["Location"].endswith("/members/add")  # on to the picker
     ok = client.post("/learning/cohorts/new", data={
         "csrf_token": token, "name": "Guangzhou Nov", "course": str(onboarding.id), "start_date": "2026-11-02",
         "trainers": [str(users["trainer"].id)], "members": [str(users["technician"].id)]})

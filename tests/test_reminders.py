@@ -289,3 +289,19 @@ def test_users_email_sets_and_clears_an_address(runner, people):
     assert runner.invoke(args=["users", "email", "tech-a"]).exit_code == 0
     db.session.expire_all()
     assert db.session.get(User, people["a"].id).email is None
+
+
+def test_a_name_search_on_the_technician_list_is_the_reminders_target_too(client, people, network):
+    """The list's shared filter (name or username, start dates) narrows the reminder exactly as it
+    narrows the list: searching "tech-" in one outlet reaches tech-a and tech-b, not tech."""
+    login(client, "trainer")
+    outlet = network["outlets"][0]
+    listing = client.get(f"/technicians/?q=tech-&outlet={outlet.id}").get_data(as_text=True)
+    assert f'href="/reminders/new/technicians?q=tech-&amp;outlet={outlet.id}"' in listing
+    url = f"/reminders/new/technicians?q=tech-&outlet={outlet.id}"
+    html, data = _form(client, url)
+    assert 'data-people="2"' in html
+    assert client.post(url, data=data).status_code == 303
+    assert ids_notified() == ["tech-a", "tech-b"]
+    sent = db.session.scalar(select(Reminder).order_by(Reminder.id.desc()))
+    assert sent.reached == 2 and sent.target == {"q": "tech-", "outlet": outlet.id}

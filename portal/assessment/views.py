@@ -274,7 +274,8 @@ def report(slug: str):
         kept=not any(filters.values()),
         discrimination_at=None if any(filters.values()) else svc.discrimination_refreshed(item),
         own_left_out=svc.own_left_out(item, _me(), **filters), filters=filters, lang=lang,
-        cohorts=db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc())).all(),
+        cohorts=db.session.scalars(select(Cohort).where(  # active ones, and the one chosen even if archived
+            Cohort.archived_at.is_(None) | (Cohort.id == filters["cohort_id"])).order_by(Cohort.start_date.desc())).all(),
         regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
         outlets=filter_outlets(filters["region_id"], None, filters["outlet_id"]))
 

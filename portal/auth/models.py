@@ -93,6 +93,9 @@ class UserRole(db.Model):
 
 class User(UserMixin, db.Model):
     __tablename__ = "user"
+    # For the name/username search (services.name_search: prefix ranges in byte order). On
+    # PostgreSQL the migration builds both in the "C" collation, which the search compares in.
+    __table_args__ = (Index("ix_user_username_c", "username"), Index("ix_user_name_c", "name"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stored lower-case: sign-in is case-insensitive on the username.

@@ -11,18 +11,18 @@ import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..dbtypes import utcnow
 from ..extensions import db
-from ..inputs import check_text
+from ..inputs import check_text, int_arg
 from .models import ROLES, AccountEvent, ApiToken, LoginAttempt, Outlet, Province, User, UserRole, UserSession
 from .passwords import DEMO_PASSWORD, contains_identity, is_common
 
@@ -653,6 +653,92 @@ def in_place(query, region_id: int | None = None, province_id: int | None = None
         if region_id:
             query = query.where(Province.region_id == region_id)
     return query
+
+
+SEARCH_MAX = 64
+
+
+def _prefix(column, prefix: str):
+    """``column`` starts with ``prefix``, as a range in byte order (``>= p AND < p'`` where p' is p
+    with its last character bumped): a B-tree range scan on PostgreSQL (the "C"-collation indexes
+    of migration a7c3e9f14b20) and SQLite alike, unlike LIKE / ILIKE, which need special
+    operator classes or pragmas to use an index."""
+    last = ord(prefix[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:  # surrogates are not characters: the next one is U+E000
+        last = 0xE000
+    upper = prefix[:-1] + chr(last) if last <= 0x10FFFF else None
+    if upper is None:  # ends with the last code point: nothing sorts between
+        return column == prefix
+    if db.session.get_bind().dialect.name == "postgresql":
+        column = column.collate("C")
+    return (column >= prefix) & (column < upper)
+
+
+def name_search(q: str | None):
+    """The condition "username or name starts with ``q``", ignoring case, or None for an empty
+    search. Usernames are stored lower-case; a name is matched as typed, lower-case, Capitalised,
+    Title Case and UPPER-CASE ("wang w" finds "Wang Wei" and "wang wei"), so each is a range on the plain
+    column's index (lower(name) would need an expression index). Chinese names start with the
+    family name, so 王 finds 王伟; a given name alone is not searched (a contains match cannot
+    use an index: at 30,000 technicians it would read every row)."""
+    # Printable characters only (PostgreSQL refuses NUL in text; controls never occur in names).
+    q = "".join(ch for ch in (q or "") if ch.isprintable()).strip()[:SEARCH_MAX]
+    if not q:
+        return None
+    forms = dict.fromkeys((q.lower(), q.capitalize(), q.title(), q.upper(), q))
+    return or_(_prefix(User.username, q.lower()), *(_prefix(User.name, form) for form in forms))
+
+
+@dataclass
+class TechnicianFilter:
+    """The filters the trainers' lists of technicians share (/technicians/, a cohort's member
+    picker): name or username, region, province, outlet, start date from/to (``User.start_date``,
+    the first working day; people without one do not match a start-date filter)."""
+
+    q: str = ""
+    region: int | None = None
+    province: int | None = None
+    outlet: int | None = None
+    started_from: date | None = None
+    started_to: date | None = None
+
+    def apply(self, query):
+        """Narrow a select from (or joining) User to the people matching, in SQL."""
+        query = in_place(query, self.region, self.province, self.outlet)
+        found = name_search(self.q)
+        if found is not None:
+            query = query.where(found)
+        if self.started_from:
+            query = query.where(User.start_date >= self.started_from)
+        if self.started_to:
+            query = query.where(User.start_date <= self.started_to)
+        return query
+
+    def args(self) -> dict:
+        """As query-string arguments (for links and pagers), empty ones left out."""
+        values = {"q": self.q, "region": self.region, "province": self.province, "outlet": self.outlet,
+                  "started_from": self.started_from.isoformat() if self.started_from else None,
+                  "started_to": self.started_to.isoformat() if self.started_to else None}
+        return {k: v for k, v in values.items() if v}
+
+    def __bool__(self) -> bool:
+        return bool(self.args())
+
+
+def _date_arg(args, name: str) -> date | None:
+    try:
+        return date.fromisoformat((args.get(name) or "").strip()[:10])
+    except ValueError:
+        return None
+
+
+def technician_filter(args) -> TechnicianFilter:
+    """The filter given in a query string or form (``q``, ``region``, ``province``, ``outlet``,
+    ``started_from``, ``started_to``); what is missing or malformed is left out."""
+    return TechnicianFilter(q=(args.get("q") or "").strip()[:SEARCH_MAX],
+                            region=int_arg("region", source=args), province=int_arg("province", source=args),
+                            outlet=int_arg("outlet", source=args),
+                            started_from=_date_arg(args, "started_from"), started_to=_date_arg(args, "started_to"))
 
 
 def technicians_query():

@@ -17,7 +17,9 @@ class CohortForm(PortalForm):
     start_date = DateField(_l("Start date"), validators=[DataRequired()],
                            description=_l("The first day; weekends and holidays are skipped."))
     trainers = MultiCheckboxField(_l("Trainers"), validators=[DataRequired(message=_l("Choose at least one trainer."))])
-    members = MultiCheckboxField(_l("Members"), validators=[DataRequired(message=_l("Choose at least one member."))])
+    # Not a list of every technician: the page offers no choices; members are added afterwards with
+    # the member picker (learning.cohort_pick). Ids posted here (a conflict being confirmed) are kept.
+    members = MultiCheckboxField(_l("Members"), validators=[Optional()])
     move = BooleanField(_l("Move them: take these technicians out of their current cohort"))
 
 
@@ -45,3 +47,13 @@ class TargetedForm(PortalForm):
                            description=_l("The technician sees this with the assignment."),
                            render_kw={"rows": 3})
     due_date = DateField(_l("Due date"), validators=[DataRequired()])
+
+
+class CohortSettingsForm(PortalForm):
+    name = StringField(_l("Cohort name"), validators=[DataRequired(), Length(max=120)])
+    start_date = DateField(_l("First day of the programme"), validators=[DataRequired()],
+                           description=_l("Moving it moves every day of the schedule; progress already made is kept."))
+
+
+class CohortTrainerForm(PortalForm):
+    trainer = SelectField(_l("Add a trainer"))

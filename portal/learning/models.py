@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..auth.models import Region, User
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
-from ..messages import message_columns
+from ..messages import message_columns, render
 
 COURSE_KINDS = ("onboarding", "quarterly", "remedial", "elective")
 
@@ -159,6 +159,8 @@ class Cohort(db.Model):
     start_date: Mapped[date] = mapped_column(Date)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Archived: out of the active lists (cohorts, quiz report filter), still readable; restoring clears it.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     course: Mapped[Course] = relationship()
     trainers: Mapped[list[User]] = relationship(secondary="learning_cohort_trainer", order_by=User.username)
@@ -182,6 +184,27 @@ class CohortMember(db.Model):
     cohort_id: Mapped[int] = mapped_column(ForeignKey("learning_cohort.id", ondelete="CASCADE"),
                                            primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+
+
+class CohortEvent(db.Model):
+    """What a trainer changed in a cohort (see learning.cohorts), as a message id + values rendered
+    in the reader's language (portal/messages.py)."""
+
+    __tablename__ = "learning_cohort_event"
+    __table_args__ = (Index("ix_learning_cohort_event_cohort", "cohort_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("learning_cohort.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    msg_id: Mapped[str] = mapped_column(String(60))
+    params: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship()
+
+    @property
+    def shown(self) -> str:
+        return render(self.msg_id, self.params)
 
 
 class SignOff(db.Model):

@@ -275,14 +275,13 @@ def _detail(text: str) -> str:
 
 def create_cohort(name: str, course: Course, start_date: date, trainers: list[User],
                   members: list[User], created_by: User | None, move: bool = False) -> Cohort:
-    """A technician is in one cohort at a time. Members already in one are refused unless
+    """A cohort may start empty (members are then added with learning.cohorts). A technician is
+    in one cohort at a time. Members already in one are refused unless
     ``move`` says the trainer confirmed moving them: they leave their old cohort (its matrix
     and reminders no longer count them) and the move is logged on their account."""
 
     if not name.strip():
         raise LearningError(_("Give the cohort a name."))
-    if not members:
-        raise LearningError(_("Add at least one member."))
     if not trainers:
         raise LearningError(_("Add at least one trainer."))
     if any(not m.has_role("technician") for m in members):
@@ -896,7 +895,8 @@ def next_steps(user: User, today: date, lang: str) -> NextSteps:
 def trainer_summary(today: date) -> dict:
     """For the trainer's home: the latest cohorts with how many members are behind, the number
     of overdue course assignments (technician × course), and how many courses there are."""
-    rows = db.session.scalars(select(Cohort).order_by(Cohort.start_date.desc(), Cohort.id.desc()).limit(5)).all()
+    rows = db.session.scalars(select(Cohort).where(Cohort.archived_at.is_(None))
+                              .order_by(Cohort.start_date.desc(), Cohort.id.desc()).limit(5)).all()
     overdue = members.overdue_count(today)
     figures = cohort_figures(rows, today)
     return {"cohorts": [(c, figures[c.id][1]) for c in rows], "members": {i: n for i, (n, _b) in figures.items()},
@@ -905,9 +905,10 @@ def trainer_summary(today: date) -> dict:
 
 
 def notify_behind(today: date) -> int:
-    """Tell each cohort's trainers, once per member, when a member falls behind schedule."""
+    """Tell each active cohort's trainers, once per member, when a member falls behind schedule
+    (archived cohorts are done with: nobody is chased there)."""
     told = 0
-    for cohort in db.session.scalars(select(Cohort)):
+    for cohort in db.session.scalars(select(Cohort).where(Cohort.archived_at.is_(None))):
         for row in cohort_matrix(cohort, today):
             if not row.behind:
                 continue

@@ -7,24 +7,29 @@ from pathlib import Path
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..auth.models import Region, User, UserRole
+from ..auth.models import Province, Region, User, UserRole
+from ..auth.network import filter_outlets
+from ..auth.services import technician_filter, technicians_query
 from ..content.cli import default_content_root
 from ..csvexport import column, columns, streamed, table_response, word, yes_no
 from ..errors import render_error
 from ..extensions import db
 from ..i18n import local_today as today
 from ..i18n import user_lang
-from ..inputs import ListPage, check_text, int_arg
+from ..inputs import ListPage, PlainForm, check_text, int_arg
 from ..kb.models import PRODUCTS, Case
 from ..paging import count, rows_page
 from ..security import is_self, roles_required
 from ..templating import product_label
 from . import members
 from . import services as svc
-from .forms import AssignmentForm, CohortForm, DoneForm, SignOffForm, TargetedForm
+from . import cohorts as manage
+from .forms import (AssignmentForm, CohortForm, CohortSettingsForm, CohortTrainerForm, DoneForm, SignOffForm,
+                    TargetedForm)
 from .models import Assignment, Cohort, Course, CourseModule, Lesson, PracticalTask
 from .render import render_lesson
 from .schedule import current_day
@@ -193,12 +198,16 @@ def _users_with_role(role: str) -> list[User]:
 @bp.route("/cohorts")
 @roles_required(*TRAINERS)
 def cohorts():
-    """The cohorts, newest first, a page at a time; members and who is behind for that page only."""
-    query = select(Cohort).order_by(Cohort.start_date.desc(), Cohort.id.desc())
+    """The cohorts, newest first, a page at a time; members and who is behind for that page only.
+    Archived cohorts only with ``?archived=1``."""
+    archived = request.args.get("archived") == "1"
+    query = (select(Cohort).where(Cohort.archived_at.is_not(None) if archived else Cohort.archived_at.is_(None))
+             .order_by(Cohort.start_date.desc(), Cohort.id.desc()))
     page = rows_page(query, count(query))
     page.items = [c for (c,) in page.items]
     figures = svc.cohort_figures(page.items, today())
-    return render_template("learning/cohorts.html", cohorts=page.items, page=page, figures=figures, lang=user_lang())
+    return render_template("learning/cohorts.html", cohorts=page.items, page=page, figures=figures, lang=user_lang(),
+                           archived=archived)
 
 
 @bp.route("/cohorts/new", methods=["GET", "POST"])
@@ -209,7 +218,11 @@ def new_cohort():
     programmes = svc.onboarding_courses()
     form.course.choices = [(str(c.id), c.text("title", lang)) for c in programmes]
     form.trainers.choices = [(str(u.id), f"{u.display_name} ({u.username})") for u in _users_with_role("trainer")]
-    form.members.choices = [(str(u.id), f"{u.display_name} ({u.username})") for u in _users_with_role("technician")]
+    # Only the ids posted (a move being confirmed): never a list of every technician.
+    posted = [int(v) for v in request.form.getlist("members")[:manage.MAX_TICKED] if v.isascii() and v.isdigit()
+              and len(v) < 12]
+    form.members.choices = [(str(u.id), f"{u.display_name} ({u.username})") for u in db.session.scalars(
+        technicians_query().where(User.id.in_(posted)).order_by(User.username))] if posted else []
     if request.method == "GET" and _me().has_role("trainer"):
         form.trainers.data = [str(_me().id)]
     conflicts = []
@@ -228,6 +241,8 @@ def new_cohort():
         else:
             flash(_("Cohort created: the programme is scheduled over working days from %(day)s.",
                     day=format_date(form.start_date.data)), "success")
+            if not members:
+                return redirect(url_for("learning.cohort_pick", cohort_id=cohort.id))
             return redirect(url_for("learning.cohort", cohort_id=cohort.id))
     return render_template("learning/cohort_form.html", form=form, programmes=programmes, conflicts=conflicts)
 
@@ -248,7 +263,125 @@ def cohort(cohort_id: int):
              + [f"{d.lessons_done}/{d.lessons_total} {word(d.status)}" for d in row.days] for row in rows),
             f"cohort-{item.id}", request.args["format"])
     return render_template("learning/cohort.html", cohort=item, days=svc.cohort_days(item), rows=rows, today=now,
-                           lang=user_lang(), tasks=item.course.tasks(), task_states=svc.cohort_task_states(item))
+                           lang=user_lang(), tasks=item.course.tasks(), task_states=svc.cohort_task_states(item),
+                           may_manage=manage.may_manage(_me(), item))
+
+
+# --- managing a cohort: its own trainers and administrators ----------------------------------------
+
+
+def _managed_or_403(cohort_id: int) -> Cohort:
+    item = db.session.get(Cohort, cohort_id) or abort(404)
+    if not manage.may_manage(_me(), item):
+        abort(403)
+    return item
+
+
+def _ticked() -> list[int]:
+    return [int(v) for v in request.form.getlist("user")[:manage.MAX_TICKED] if v.isascii() and v.isdigit()
+            and len(v) < 12]
+
+
+def _place_lists(found) -> dict:
+    return {"regions": db.session.scalars(select(Region).order_by(Region.code)).all(),
+            "provinces": db.session.scalars(select(Province).order_by(Province.code)).all(),
+            "outlets": filter_outlets(found.region, found.province, found.outlet)}
+
+
+@bp.route("/cohorts/<int:cohort_id>/settings", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def cohort_settings(cohort_id: int):
+    """Rename, move the start date, add a trainer, archive or restore; the cohort's log."""
+    item = _managed_or_403(cohort_id)
+    adding_trainer = request.form.get("action") == "trainer"
+    form = CohortSettingsForm(formdata=None, obj=item) if request.method == "GET" or adding_trainer \
+        else CohortSettingsForm()
+    trainer_form = CohortTrainerForm(prefix="t")
+    have = {t.id for t in item.trainers}
+    trainer_form.trainer.choices = [(str(u.id), f"{u.display_name} ({u.username})")
+                                    for u in _users_with_role("trainer") if u.id not in have]
+    if adding_trainer and trainer_form.validate_on_submit():
+        try:
+            manage.add_trainer(item, db.session.get(User, int(trainer_form.trainer.data)), _me())
+        except svc.LearningError as problem:
+            trainer_form.trainer.errors.append(str(problem))
+        else:
+            flash(_("Trainer added."), "success")
+            return redirect(url_for("learning.cohort_settings", cohort_id=item.id))
+    elif not adding_trainer and form.validate_on_submit():
+        try:
+            changed = manage.update_settings(item, form.name.data, form.start_date.data, _me())
+        except svc.LearningError as problem:
+            form.name.errors.append(str(problem))
+        else:
+            flash(_("Saved: the schedule now runs over working days from %(day)s.", day=format_date(item.start_date))
+                  if "cohort.start-moved" in changed else _("Saved.") if changed else _("Nothing changed."), "success")
+            return redirect(url_for("learning.cohort_settings", cohort_id=item.id))
+    return render_template("learning/cohort_settings.html", cohort=item, form=form, trainer_form=trainer_form,
+                           archive_form=PlainForm(), events=manage.events(item))
+
+
+@bp.route("/cohorts/<int:cohort_id>/archive", methods=["POST"])
+@roles_required(*TRAINERS)
+def cohort_archive(cohort_id: int):
+    item = _managed_or_403(cohort_id)
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    archived = request.form.get("archived") == "1"
+    manage.set_archived(item, archived, _me())
+    flash(_("Archived: the cohort left the active lists and can be restored here.") if archived
+          else _("Restored: the cohort is in the active lists again."), "success")
+    return redirect(url_for("learning.cohort_settings", cohort_id=item.id))
+
+
+@bp.route("/cohorts/<int:cohort_id>/members", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def cohort_members(cohort_id: int):
+    """The members, found and filtered like the technician list, a page at a time; tick and remove."""
+    item = _managed_or_403(cohort_id)
+    found = technician_filter(request.args)
+    form = PlainForm()
+    if form.validate_on_submit():
+        try:
+            removed = manage.remove(item, _ticked(), _me())
+        except svc.LearningError as problem:
+            flash(str(problem), "error")
+        else:
+            flash(ngettext("%(num)d member removed.", "%(num)d members removed.", removed), "success")
+        return redirect(url_for("learning.cohort_members", cohort_id=item.id, **found.args()))
+    query = manage.members_query(item, found)
+    page = rows_page(query, count(query.with_only_columns(User.id)))
+    page.items = [u for (u,) in page.items]
+    return render_template("learning/cohort_members.html", cohort=item, page=page, found=found, form=form,
+                           **_place_lists(found))
+
+
+@bp.route("/cohorts/<int:cohort_id>/members/add", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def cohort_pick(cohort_id: int):
+    """The member picker: technicians found by name or username, place and start date, a page at
+    a time; add the ticked ones, or everyone the filter matches (one INSERT … SELECT)."""
+    item = _managed_or_403(cohort_id)
+    found = technician_filter(request.args)
+    form = PlainForm()
+    if form.validate_on_submit():
+        try:
+            if request.form.get("all") == "1":
+                added, skipped = manage.add_matching(item, found, _me())
+            else:
+                added, skipped = manage.add_ticked(item, _ticked(), _me())
+        except svc.LearningError as problem:
+            flash(str(problem), "error")
+        else:
+            flash(ngettext("%(num)d member added.", "%(num)d members added.", added)
+                  + (" " + ngettext("%(num)d skipped: already in a cohort (or not one who can be added).",
+                                    "%(num)d skipped: already in a cohort (or not ones who can be added).", skipped)
+                     if skipped else ""), "success" if added else "warning")
+        return redirect(url_for("learning.cohort_pick", cohort_id=item.id, **found.args()))
+    query = manage.candidates(item, found)
+    page = rows_page(query, count(query.with_only_columns(User.id)))
+    return render_template("learning/cohort_pick.html", cohort=item, page=page, found=found, form=form,
+                           me=_me(), trainer_ids={t.id for t in item.trainers}, **_place_lists(found))
 
 
 @bp.route("/signoff/<username>/<slug>/<task>", methods=["GET", "POST"])

@@ -29,7 +29,7 @@ from wtforms import HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..auth.models import Outlet, Province, Region, User
-from ..auth.services import in_place, technicians_query
+from ..auth.services import technician_filter, technicians_query
 from ..certification.models import Tier
 from ..certification.rules import local_today
 from ..certification.services import top_valid_level
@@ -99,28 +99,33 @@ def _cohort(sender: User, args) -> Target:
                   url_for("learning.home"), refusal, back=url_for("learning.cohort", cohort_id=item.id))
 
 
-def technician_filters(args) -> dict:
-    """The technician list's filters (region, province, outlet, tier), as /technicians/ reads them."""
-    return {key: int_arg(key, source=args) for key in ("region", "province", "outlet", "tier")}
-
-
 def _technicians(sender: User, args) -> Target:
-    filters = technician_filters(args)
-    query = in_place(technicians_query(), filters["region"], filters["province"], filters["outlet"])
+    """Whoever the technician list shows for the same query string: its shared filter (name or
+    username, region, province, outlet, start dates) and the tier held."""
+    found = technician_filter(args)
+    tier_id = int_arg("tier", source=args)
+    query = found.apply(technicians_query())
     parts_zh, parts_en = [], []
-    for model, key in ((Region, "region"), (Province, "province"), (Outlet, "outlet")):
-        if filters[key]:
-            place = db.session.get(model, filters[key])
+    if found.q:
+        parts_zh.append(f"“{found.q}”")
+        parts_en.append(f"“{found.q}”")
+    for model, value in ((Region, found.region), (Province, found.province), (Outlet, found.outlet)):
+        if value:
+            place = db.session.get(model, value)
             parts_zh.append(place.name_zh if place else "?")
             parts_en.append((place.name_en or place.name_zh) if place else "?")
-    if filters["tier"]:
-        tier = db.session.get(Tier, filters["tier"])
+    if found.started_from or found.started_to:
+        span = f"{found.started_from or ''}–{found.started_to or ''}"
+        parts_zh.append(f"入职 {span}")
+        parts_en.append(f"started {span}")
+    if tier_id:
+        tier = db.session.get(Tier, tier_id)
         top = top_valid_level(local_today())
         query = query.join(top, top.c.user_id == User.id).where(
             top.c.level >= tier.level if tier is not None else false())
         parts_zh.append(tier.title("zh") if tier else "?")
         parts_en.append(tier.title("en") if tier else "?")
-    ref = {k: v for k, v in filters.items() if v}
+    ref = {**found.args(), **({"tier": tier_id} if tier_id else {})}
     label = both("、".join(parts_zh) or "全部技师", ", ".join(parts_en) or "All technicians")
     return Target("technicians", ref, label, _people(query.with_only_columns(User.id), sender),
                   msg("remind.technicians", sender=sender.display_name), url_for("core.home"),

@@ -9,7 +9,7 @@ from sqlalchemy.orm import aliased, joinedload, lazyload
 
 from ..auth.models import Outlet, Province, Region, User
 from ..auth.network import filter_outlets
-from ..auth.services import in_place, technicians_query
+from ..auth.services import TechnicianFilter, technician_filter, technicians_query
 from ..certification.rules import local_today, status_label
 from ..certification.models import Tier
 from ..certification.services import active_tiers, top_valid_level
@@ -58,16 +58,18 @@ def sort_arg(tiers: list) -> tuple[str, bool]:
     return key, request.args.get("desc") == "1"
 
 
-def technician_list(filters: dict, tiers: list, today, sort: str = "username", descending: bool = False):
-    """The select behind the technician list (page and download alike): each active technician of
-    the place, with one yes/no column per tier (certified at it today), in the order of ``sort``
+def technician_list(found: TechnicianFilter, tier_id: int | None, tiers: list, today, sort: str = "username",
+                    descending: bool = False):
+    """The select behind the technician list (page and download alike): each active technician
+    matching ``found`` (name or username, place, start date: the filter the cohort member picker
+    shares), with one yes/no column per tier (certified at it today), in the order of ``sort``
     (then by username, so every page follows on from the one before). The tier filter, the
     columns and the order are worked out by the database, across all pages."""
-    query = in_place(technicians_query(), filters["region"], filters["province"], filters["outlet"])
+    query = found.apply(technicians_query())
     top = top_valid_level(today)
     query = query.outerjoin(top, top.c.user_id == User.id)
-    if filters["tier"]:
-        tier = db.session.get(Tier, filters["tier"])
+    if tier_id:
+        tier = db.session.get(Tier, tier_id)
         query = query.where(top.c.level >= tier.level if tier is not None else false())
     held = [func.coalesce(top.c.level >= t.level, False).label(f"tier_{t.id}") for t in tiers]
     if sort == "name":  # as shown: the name, or the username for someone without one
@@ -95,14 +97,16 @@ def technician_list(filters: dict, tiers: list, today, sort: str = "username", d
 @bp.route("/")
 @roles_required("trainer", "admin")
 def index():
-    """The technicians, filtered by place and by the tier they hold (the list behind the
-    dashboard's coverage figures), a page at a time; the download has every page."""
-    filters = {"region": int_arg("region"), "province": int_arg("province"), "outlet": int_arg("outlet"),
-               "tier": int_arg("tier")}
+    """The technicians, found by name or username and filtered by place, start date and the tier
+    they hold (the list behind the dashboard's coverage figures), a page at a time; the download
+    has every page."""
+    found = technician_filter(request.args)
+    tier = int_arg("tier")
+    filters = {"region": found.region, "province": found.province, "outlet": found.outlet, "tier": tier}
     today = local_today()
     tiers = active_tiers()
     sort, descending = sort_arg(tiers)
-    query = technician_list(filters, tiers, today, sort, descending)
+    query = technician_list(found, tier, tiers, today, sort, descending)
     lang = user_lang()
     if request.args.get("format") in ("csv", "xlsx"):
         header = columns("username", "name", "outlet", "outlet_name", "province", "province_name", "region",
@@ -116,7 +120,7 @@ def index():
     page = rows_page(query, count(query.with_only_columns(User.id)))
     page.items = [(u, dict(zip((t.id for t in tiers), marks))) for u, *marks in page.items]
     return render_template("technicians/index.html", page=page, tiers=tiers, filters=filters,
-                           sort=sort, descending=descending, lang=lang, status_label=status_label,
+                           sort=sort, descending=descending, lang=lang, status_label=status_label, found=found,
                            regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
                            provinces=db.session.scalars(select(Province).order_by(Province.code)).all(),
                            outlets=filter_outlets(filters["region"], filters["province"], filters["outlet"]))
