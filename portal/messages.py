@@ -47,6 +47,9 @@ MESSAGES = {
     # learning
     "learning.targeted": _l("New lesson for you: %(title)s, due %(day)s"),
     "learning.behind": _l("%(name)s is behind schedule in %(cohort)s"),
+    "learning.due-changed": _l("Due date changed from %(old)s to %(new)s"),
+    "learning.withdrawn": _l("Assignment withdrawn"),
+    "learning.extended": _l("Due date for %(name)s extended from %(old)s to %(new)s"),
     # knowledge base
     "kb.contribution-accepted": _l("Your contribution was accepted: %(title)s"),
     "kb.contribution-rejected": _l("Your contribution was not accepted: %(title)s"),

@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 from ..auth.models import Outlet, Province, User, UserRole
 from ..extensions import db
 from . import services as svc
-from .models import Assignment, AssignmentMember, Course, CourseModule, Lesson, LessonProgress
+from .models import Assignment, AssignmentExtension, AssignmentMember, Course, CourseModule, Lesson, LessonProgress
 
 T = AssignmentMember.__table__
 
 # Rows of other modules that belong to one technician and may complete a course for them
 # (model class → attribute naming the technician); create_app adds assessment's attempts.
-USER_ROWS: dict[type, str] = {LessonProgress: "user_id", User: "id", UserRole: "user_id"}
+USER_ROWS: dict[type, str] = {LessonProgress: "user_id", User: "id", UserRole: "user_id",
+                              AssignmentExtension: "user_id"}  # one person's own due date
 # Of those kinds, rows that complete nothing while the test holds, whether made, changed or
 # deleted (create_app adds assessment's: an attempt still open, whose saved answers change at
 # every answer an exam-taker gives, or a failed one, has no pass to complete a course with).
@@ -69,7 +70,9 @@ def sync_assignment(connection, assignment: Assignment) -> None:
     """Rebuild one assignment's rows from its targets (made, or its course changed)."""
     users = svc.assignment_targets(assignment)
     done = _completed([u.id for u in users], assignment.course)
-    _apply(connection, assignment.id, {u.id: (svc.due_for(assignment, u), done.get(u.id)) for u in users}, None)
+    extended = svc.extensions_of(assignment.id)
+    _apply(connection, assignment.id, {u.id: (svc.due_for(assignment, u, extended), done.get(u.id)) for u in users},
+           None)
 
 
 def sync_users(connection, user_ids: Iterable[int]) -> None:
@@ -85,8 +88,11 @@ def sync_users(connection, user_ids: Iterable[int]) -> None:
     for assignment in assignments:
         reached = [u for u in users if svc.reaches(assignment, u)]
         done = _completed([u.id for u in reached], assignment.course)
+        extended = {}
+        for part in _chunks([u.id for u in reached]):
+            extended.update(svc.extensions_of(assignment.id, part))
         _apply(connection, assignment.id,
-               {u.id: (svc.due_for(assignment, u), done.get(u.id)) for u in reached}, ids)
+               {u.id: (svc.due_for(assignment, u, extended), done.get(u.id)) for u in reached}, ids)
 
 
 def rebuild_all() -> int:
