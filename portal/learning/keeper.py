@@ -70,7 +70,7 @@ def sync_assignment(connection, assignment: Assignment) -> None:
     """Rebuild one assignment's rows from its targets (made, or its course changed)."""
     users = svc.assignment_targets(assignment)
     done = _completed([u.id for u in users], assignment.course)
-    extended = svc.extensions_of(assignment.id)
+    extended = _extensions(connection, assignment.id)
     _apply(connection, assignment.id, {u.id: (svc.due_for(assignment, u, extended), done.get(u.id)) for u in users},
            None)
 
@@ -90,7 +90,7 @@ def sync_users(connection, user_ids: Iterable[int]) -> None:
         done = _completed([u.id for u in reached], assignment.course)
         extended = {}
         for part in _chunks([u.id for u in reached]):
-            extended.update(svc.extensions_of(assignment.id, part))
+            extended.update(_extensions(connection, assignment.id, part))
         _apply(connection, assignment.id,
                {u.id: (svc.due_for(assignment, u, extended), done.get(u.id)) for u in reached}, ids)
 
@@ -109,11 +109,18 @@ def rebuild_all() -> int:
 _SCHEMA_SEEN: set[str] = set()
 
 
-def _has_table(connection) -> bool:
-    key = connection.engine.url.render_as_string(hide_password=True)
-    if key not in _SCHEMA_SEEN and inspect(connection).has_table(T.name):
+def _has_table(connection, name: str = T.name) -> bool:
+    key = f"{connection.engine.url.render_as_string(hide_password=True)} {name}"
+    if key not in _SCHEMA_SEEN and inspect(connection).has_table(name):
         _SCHEMA_SEEN.add(key)
     return key in _SCHEMA_SEEN
+
+
+def _extensions(connection, assignment_id: int, user_ids=None) -> dict:
+    """People's own due dates (none on a schema older than the table: a rebuild between migrations)."""
+    if not _has_table(connection, AssignmentExtension.__tablename__):
+        return {}
+    return svc.extensions_of(assignment_id, user_ids)
 
 
 # For a changed (not new or deleted) row of these kinds, only these attributes matter (a sign-in
