@@ -153,7 +153,8 @@ def _connect_modules() -> None:
                                        suspend=certificate_services.suspend, find=certificate_services.find,
                                        reinstate=certificate_services.reinstate)
     quiz_editor.CERTIFICATION.update(exam_slugs=certificate_services.exam_quiz_slugs)
-    learning_services.QUIZZES.update(find=assessment_services.quiz_by_slug, passed=assessment_services.passed_attempts)
+    learning_services.QUIZZES.update(find=assessment_services.quiz_by_slug, passed=assessment_services.passed_attempts,
+                                     results=assessment_services.quiz_results)
     learning_keeper.USER_ROWS[_assessment_models.Attempt] = "user_id"  # a quiz pass completes a course
     learning_keeper.INERT[_assessment_models.Attempt] = _assessment_models.Attempt.completes_nothing  # no pass
     learning_keeper.connect()  # keeps learning_assignment_member

@@ -71,6 +71,9 @@ MESSAGES = {
     "cohort.trainer-added": _l("Trainer added: %(name)s"),
     "cohort.archived": _l("Archived"),
     "cohort.restored": _l("Restored from the archive"),
+    "learning.due-changed": _l("Due date changed from %(old)s to %(new)s"),
+    "learning.withdrawn": _l("Assignment withdrawn"),
+    "learning.extended": _l("Due date for %(name)s extended from %(old)s to %(new)s"),
     # knowledge base
     "kb.contribution-accepted": _l("Your contribution was accepted: %(title)s"),
     "kb.contribution-rejected": _l("Your contribution was not accepted: %(title)s"),

@@ -105,6 +105,18 @@ def passed_attempts(user_ids: list[int], slug: str) -> dict[int, Attempt]:
     return found
 
 
+def quiz_results(user_ids: list[int], slug: str) -> dict[int, tuple[int, float, bool]]:
+    """Each user's kept result at the quiz (assessment_quiz_result): user id → (graded
+    attempts, best percent, passed); users without a graded attempt are absent. One query."""
+    if not user_ids:
+        return {}
+    rows = db.session.execute(select(QuizResult.user_id, QuizResult.attempts, QuizResult.best, QuizResult.passed)
+                              .join(Quiz, Quiz.id == QuizResult.quiz_id)
+                              .where(Quiz.slug == slug, QuizResult.user_id.in_(list(user_ids)),
+                                     QuizResult.attempts > 0))
+    return {uid: (n, best, passed) for uid, n, best, passed in rows}
+
+
 # --- answers from a form ----------------------------------------------------------------------
 
 

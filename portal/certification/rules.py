@@ -188,7 +188,7 @@ def _contribution_facts(user: User) -> list[pure.ContributionFact]:
 
 def _quarterly_candidates(user: User) -> list[tuple[date, tuple[Assignment, Course]]]:
     rows = db.session.execute(select(Assignment, Course).join(Course, Assignment.course_id == Course.id).where(
-        Course.kind == "quarterly", Course.active).order_by(Assignment.due_date.desc(), Assignment.id.desc())).all()
+        Course.kind == "quarterly", Course.active, Assignment.withdrawn_at.is_(None)).order_by(Assignment.due_date.desc(), Assignment.id.desc())).all()
     # A late joiner's own due date (learning.services.due_for) decides what is past, not the common one.
     return [(due_for(a, user), (a, c)) for a, c in rows if reaches(a, user)]
 
@@ -324,7 +324,7 @@ def standings(users: list[User], tier: Tier, today: date) -> dict[int, Standing]
             per[uid]["contributions"] = [pure.ContributionFact("")] * accepted.get(uid, 0)
     if "current_quarterly" in kinds:
         rows = db.session.execute(select(Assignment, Course).join(Course, Assignment.course_id == Course.id).where(
-            Course.kind == "quarterly", Course.active).order_by(Assignment.due_date.desc(), Assignment.id.desc())).all()
+            Course.kind == "quarterly", Course.active, Assignment.withdrawn_at.is_(None)).order_by(Assignment.due_date.desc(), Assignment.id.desc())).all()
         chosen: dict[int, tuple] = {}
         for user in users:
             candidates = [(due_for(a, user), (a, c)) for a, c in rows if reaches(a, user)]

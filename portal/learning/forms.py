@@ -57,3 +57,22 @@ class CohortSettingsForm(PortalForm):
 
 class CohortTrainerForm(PortalForm):
     trainer = SelectField(_l("Add a trainer"))
+
+
+class DueDateForm(PortalForm):
+    due_date = DateField(_l("New due date"), validators=[DataRequired()],
+                         description=_l("Everyone's due date moves; late joiners and extensions follow."))
+    reason = TextAreaField(_l("Reason (optional)"), validators=[Optional(), Length(max=2000)],
+                           render_kw={"rows": 2})
+
+
+class WithdrawForm(PortalForm):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(message=_l("Give the reason.")), Length(max=2000)],
+                           description=_l("Kept in the assignment's log. A withdrawn assignment is final."),
+                           render_kw={"rows": 3})
+
+
+class ExtendForm(PortalForm):
+    due_date = DateField(_l("Their own due date"), validators=[DataRequired()])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(message=_l("Give the reason.")), Length(max=2000)],
+                           render_kw={"rows": 3})

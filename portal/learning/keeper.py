@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 from ..auth.models import Outlet, Province, User, UserRole
 from ..extensions import db
 from . import services as svc
-from .models import Assignment, AssignmentMember, Course, CourseModule, Lesson, LessonProgress
+from .models import Assignment, AssignmentExtension, AssignmentMember, Course, CourseModule, Lesson, LessonProgress
 
 T = AssignmentMember.__table__
 
 # Rows of other modules that belong to one technician and may complete a course for them
 # (model class → attribute naming the technician); create_app adds assessment's attempts.
-USER_ROWS: dict[type, str] = {LessonProgress: "user_id", User: "id", UserRole: "user_id"}
+USER_ROWS: dict[type, str] = {LessonProgress: "user_id", User: "id", UserRole: "user_id",
+                              AssignmentExtension: "user_id"}  # one person's own due date
 # Of those kinds, rows that complete nothing while the test holds, whether made, changed or
 # deleted (create_app adds assessment's: an attempt still open, whose saved answers change at
 # every answer an exam-taker gives, or a failed one, has no pass to complete a course with).
@@ -69,7 +70,9 @@ def sync_assignment(connection, assignment: Assignment) -> None:
     """Rebuild one assignment's rows from its targets (made, or its course changed)."""
     users = svc.assignment_targets(assignment)
     done = _completed([u.id for u in users], assignment.course)
-    _apply(connection, assignment.id, {u.id: (svc.due_for(assignment, u), done.get(u.id)) for u in users}, None)
+    extended = _extensions(connection, assignment.id)
+    _apply(connection, assignment.id, {u.id: (svc.due_for(assignment, u, extended), done.get(u.id)) for u in users},
+           None)
 
 
 def sync_users(connection, user_ids: Iterable[int]) -> None:
@@ -85,8 +88,11 @@ def sync_users(connection, user_ids: Iterable[int]) -> None:
     for assignment in assignments:
         reached = [u for u in users if svc.reaches(assignment, u)]
         done = _completed([u.id for u in reached], assignment.course)
+        extended = {}
+        for part in _chunks([u.id for u in reached]):
+            extended.update(_extensions(connection, assignment.id, part))
         _apply(connection, assignment.id,
-               {u.id: (svc.due_for(assignment, u), done.get(u.id)) for u in reached}, ids)
+               {u.id: (svc.due_for(assignment, u, extended), done.get(u.id)) for u in reached}, ids)
 
 
 def rebuild_all() -> int:
@@ -103,11 +109,18 @@ def rebuild_all() -> int:
 _SCHEMA_SEEN: set[str] = set()
 
 
-def _has_table(connection) -> bool:
-    key = connection.engine.url.render_as_string(hide_password=True)
-    if key not in _SCHEMA_SEEN and inspect(connection).has_table(T.name):
+def _has_table(connection, name: str = T.name) -> bool:
+    key = f"{connection.engine.url.render_as_string(hide_password=True)} {name}"
+    if key not in _SCHEMA_SEEN and inspect(connection).has_table(name):
         _SCHEMA_SEEN.add(key)
     return key in _SCHEMA_SEEN
+
+
+def _extensions(connection, assignment_id: int, user_ids=None) -> dict:
+    """People's own due dates (none on a schema older than the table: a rebuild between migrations)."""
+    if not _has_table(connection, AssignmentExtension.__tablename__):
+        return {}
+    return svc.extensions_of(assignment_id, user_ids)
 
 
 # For a changed (not new or deleted) row of these kinds, only these attributes matter (a sign-in

@@ -29,8 +29,9 @@ from sqlalchemy import Float, and_, case, cast, func, literal, select
 from sqlalchemy.orm import joinedload, lazyload
 
 from ..auth.models import Outlet, Province, Region, User
+from ..auth.services import in_place
 from ..extensions import db
-from .models import Assignment, AssignmentMember
+from .models import Assignment, AssignmentMember, CourseModule, Lesson, LessonProgress
 
 T = AssignmentMember.__table__
 
@@ -39,7 +40,33 @@ T = AssignmentMember.__table__
 
 
 def _overdue(today: date):
-    return and_(T.c.completed_at.is_(None), T.c.due_on < today)
+    """Not complete, past their own due date, and the assignment not withdrawn."""
+    return and_(T.c.completed_at.is_(None), T.c.due_on < today,
+                T.c.assignment_id.in_(select(Assignment.id).where(Assignment.withdrawn_at.is_(None))))
+
+
+def overdue_people_query(assignment: Assignment, today: date, region_id: int | None = None,
+                         province_id: int | None = None, outlet_id: int | None = None):
+    """An assignment's overdue people, most days overdue first (then username), filtered by place:
+    (user, their due date, lessons of the course done) — the lessons done counted by a
+    correlated subquery over learning_progress, so a page is one query whatever its size."""
+    lessons = (select(Lesson.id).join(CourseModule, CourseModule.id == Lesson.module_id)
+               .where(CourseModule.course_id == assignment.course_id, Lesson.active))
+    done = (select(func.count()).select_from(LessonProgress)
+            .where(LessonProgress.user_id == User.id, LessonProgress.completed_at.is_not(None),
+                   LessonProgress.lesson_id.in_(lessons)).correlate(User).scalar_subquery())
+    query = (select(User, T.c.due_on, done).select_from(T).join(User, User.id == T.c.user_id)
+             .where(T.c.assignment_id == assignment.id, _overdue(today)))
+    query = in_place(query, region_id, province_id, outlet_id)
+    return query.options(joinedload(User.outlet), lazyload(User.role_rows)).order_by(
+        T.c.due_on, User.username, User.id)
+
+
+def lessons_total(course_id: int) -> int:
+    """The course's lessons a learner completes (``Course.lessons``: active, in a module)."""
+    return db.session.scalar(select(func.count()).select_from(Lesson).join(
+        CourseModule, CourseModule.id == Lesson.module_id).where(
+        CourseModule.course_id == course_id, Lesson.active)) or 0
 
 
 def overdue_count(today: date, assignment_id: int | None = None) -> int:
@@ -109,14 +136,14 @@ def counts(assignment_id: int, today: date) -> tuple[int, int, int]:
     """(assigned, complete, overdue) of one assignment."""
     row = db.session.execute(select(
         func.count(), func.count(T.c.completed_at),
-        func.coalesce(func.sum(((T.c.completed_at.is_(None)) & (T.c.due_on < today)).cast(db.Integer)), 0))
+        func.coalesce(func.sum(_late(today)), 0))
         .where(T.c.assignment_id == assignment_id)).one()
     return row[0], row[1], int(row[2])
 
 
 def by_outlet(assignment_id: int, today: date) -> list[tuple[int | None, int, int, int]]:
     """(outlet id or None, assigned, complete, overdue) per outlet, one grouped query."""
-    late = ((T.c.completed_at.is_(None)) & (T.c.due_on < today)).cast(db.Integer)
+    late = _late(today)
     query = (select(User.outlet_id, func.count(), func.count(T.c.completed_at), func.coalesce(func.sum(late), 0))
              .select_from(T).join(User, User.id == T.c.user_id).where(T.c.assignment_id == assignment_id)
              .group_by(User.outlet_id))
@@ -124,7 +151,7 @@ def by_outlet(assignment_id: int, today: date) -> list[tuple[int | None, int, in
 
 
 def _late(today: date):
-    return ((T.c.completed_at.is_(None)) & (T.c.due_on < today)).cast(db.Integer)
+    return case((_overdue(today), 1), else_=0)
 
 
 def shown_name(model):

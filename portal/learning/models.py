@@ -243,8 +243,63 @@ class Assignment(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # Withdrawn: kept and shown to trainers as withdrawn, off every technician's to-do and
+    # overdue list; final (never edited or revived: a new assignment is made instead).
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    withdraw_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+
     course: Mapped[Course] = relationship()
     region: Mapped[Region | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    withdrawn_by: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by_id])
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+
+class AssignmentExtension(db.Model):
+    """One person's own due date for a course assignment (later than the one they had), with the
+    reason. The person's due date is the later of this and the assignment's rule (``due_for``)."""
+
+    __tablename__ = "learning_assignment_extension"
+
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("learning_assignment.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+ASSIGNMENT_ACTIONS = ("due_changed", "withdrawn", "extended")
+
+
+class AssignmentEvent(db.Model):
+    """The log of changes to a course assignment: who, when, what (a message id + values) and
+    the reason (what the trainer typed). Never edited."""
+
+    __tablename__ = "learning_assignment_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("learning_assignment.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(20))  # ASSIGNMENT_ACTIONS
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))  # the person, if one
+    what: Mapped[str] = mapped_column(Text, default="")  # the English copy of:
+    what_msg_id: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    what_params: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    reason: Mapped[str] = mapped_column(Text, default="")  # plain text, or the English copy of:
+    reason_msg_id: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    reason_params: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+
+    _what, shown_what = message_columns("what", "what_msg_id", "what_params")
+    _reason, shown_reason = message_columns("reason", "reason_msg_id", "reason_params")
 
 
 class TargetedAssignment(db.Model):

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import format_date as format_day
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, select
@@ -27,6 +28,8 @@ from ..notifications import notify
 from . import members
 from .models import (
     Assignment,
+    AssignmentEvent,
+    AssignmentExtension,
     Cohort,
     CohortMember,
     CohortTrainer,
@@ -588,7 +591,8 @@ def overlapping_assignment(assignment: Assignment) -> Assignment | None:
     """An assignment of the same course with the same target, or reaching any of the same
     technicians: one person is never given (and counted for) one course twice."""
     others = list(db.session.scalars(select(Assignment).where(
-        Assignment.course_id == assignment.course_id, Assignment.id != (assignment.id or 0))
+        Assignment.course_id == assignment.course_id, Assignment.id != (assignment.id or 0),
+        Assignment.withdrawn_at.is_(None))
         .order_by(Assignment.id)))
     if not others:
         return None
@@ -608,10 +612,28 @@ def joined_on(user: User) -> date | None:
     return joined_day(user.start_date, _local_day(user.created_at) if user.created_at else None)
 
 
-def due_for(assignment: Assignment, user: User) -> date:
-    """The assignment's due date for this person (later for someone who joined after it was made)."""
+def extensions_of(assignment_id: int, user_ids=None) -> dict[int, date]:
+    """user id → their own due date (an extension) for the assignment; ``user_ids`` None: all."""
+    query = select(AssignmentExtension.user_id, AssignmentExtension.due_on).where(
+        AssignmentExtension.assignment_id == assignment_id)
+    if user_ids is not None:
+        ids = list(user_ids)
+        if not ids:
+            return {}
+        query = query.where(AssignmentExtension.user_id.in_(ids))
+    return dict(db.session.execute(query).all())
+
+
+def due_for(assignment: Assignment, user: User, extensions: dict[int, date] | None = None) -> date:
+    """The assignment's due date for this person: later for someone who joined after it was made,
+    and the later of that and their own extension, if they have one (``extensions``: the
+    assignment's, from ``extensions_of``, when many people are asked about; None: looked up)."""
     assigned_on = _local_day(assignment.created_at) if assignment.created_at else None
-    return personal_due(assignment.due_date, assigned_on, joined_on(user))
+    due = personal_due(assignment.due_date, assigned_on, joined_on(user))
+    if extensions is None:
+        extensions = extensions_of(assignment.id, [user.id]) if assignment.id is not None else {}
+    extended = extensions.get(user.id)
+    return max(due, extended) if extended is not None else due
 
 
 def course_completed_at(user_ids: list[int], course: Course) -> dict[int, datetime]:
@@ -728,7 +750,9 @@ def assignment_report_live(assignment: Assignment, today: date) -> AssignmentRep
     """The reference: every target walked in Python (tests compare the kept report with it)."""
     users = assignment_targets(assignment)
     done = course_complete_for([u.id for u in users], assignment.course)
-    late = {u.id: is_overdue(due_for(assignment, u), today, done[u.id]) for u in users}
+    extended = extensions_of(assignment.id)
+    late = {u.id: not assignment.withdrawn and is_overdue(due_for(assignment, u, extended), today, done[u.id])
+            for u in users}
     areas = {"region": {}, "province": {}, "outlet": {}}
     for user in users:
         outlet = user.outlet
@@ -762,7 +786,8 @@ class MyAssignment:
 def assignments_for(user: User, today: date) -> list[MyAssignment]:
     """The course assignments that reach this technician, soonest due first."""
     found = []
-    for assignment in db.session.scalars(select(Assignment).order_by(Assignment.due_date)):
+    for assignment in db.session.scalars(select(Assignment).where(Assignment.withdrawn_at.is_(None))
+                                         .order_by(Assignment.due_date)):
         if not reaches(assignment, user):
             continue
         progress = course_progress(user, assignment.course)
@@ -919,3 +944,143 @@ def notify_behind(today: date) -> int:
                           f"/learning/cohorts/{cohort.id}") is not None:
                     told += 1
     return told
+
+
+# --- correcting a course assignment -----------------------------------------------------------
+
+
+def manage_refusal(actor: User, assignment: Assignment) -> str | None:
+    """Who may change an assignment (its due date, withdraw it, extend it for someone): the
+    trainer who made it, or an administrator. None if ``actor`` may."""
+    if actor.has_role("admin"):
+        return None
+    if actor.has_role("trainer") and assignment.created_by_id is not None and assignment.created_by_id == actor.id:
+        return None
+    return _("Only the trainer who made this assignment (%(name)s) or an administrator changes it.",
+             name=assignment.created_by.display_name if assignment.created_by else "-")
+
+
+def _locked(assignment: Assignment) -> Assignment:
+    """The assignment re-read with its row locked (two trainers' changes one after the other)."""
+    db.session.execute(select(Assignment.id).where(Assignment.id == assignment.id).with_for_update())
+    db.session.refresh(assignment)
+    if assignment.withdrawn:
+        raise LearningError(_("This assignment was withdrawn: it is not changed any more. Assign the course again "
+                              "to make a new one."))
+    return assignment
+
+
+def _reason(text: str, required: bool) -> str:
+    text = (text or "").strip()
+    if required and not text:
+        raise LearningError(_("Give the reason."))
+    if len(text) > 2000:
+        raise LearningError(_("The reason is too long (at most 2,000 characters)."))
+    return text
+
+
+def _log(assignment: Assignment, action: str, actor: User, what, reason: str, user: User | None = None) -> None:
+    db.session.add(AssignmentEvent(assignment_id=assignment.id, action=action, actor_id=actor.id,
+                                   user_id=user.id if user else None, what=what, reason=reason))
+
+
+def change_due_date(assignment: Assignment, due_date: date, actor: User, today: date, reason: str = "") -> None:
+    """Move the common due date (a late joiner's own date and extensions follow: see due_for);
+    logged. Refused: a day before today, the same date, a withdrawn assignment."""
+    refusal = manage_refusal(actor, assignment)
+    if refusal:
+        raise LearningError(refusal)
+    reason = _reason(reason, required=False)
+    if due_date < today:
+        raise LearningError(_("The due date %(day)s has passed: choose today or a later day.",
+                              day=due_date.isoformat()))
+    try:
+        _locked(assignment)
+        if due_date == assignment.due_date:
+            raise LearningError(_("That is already the due date."))
+        old = assignment.due_date
+        assignment.due_date = due_date
+        _log(assignment, "due_changed", actor, msg("learning.due-changed", old=old, new=due_date), reason)
+        db.session.commit()
+    except LearningError:
+        db.session.rollback()
+        raise
+
+
+def withdraw_assignment(assignment: Assignment, reason: str, actor: User) -> None:
+    """Withdraw (the reason required; logged): off every technician's to-do and overdue list, kept
+    for trainers as withdrawn; final."""
+    refusal = manage_refusal(actor, assignment)
+    if refusal:
+        raise LearningError(refusal)
+    reason = _reason(reason, required=True)
+    try:
+        _locked(assignment)
+        assignment.withdrawn_at, assignment.withdrawn_by_id, assignment.withdraw_reason = utcnow(), actor.id, reason
+        _log(assignment, "withdrawn", actor, msg("learning.withdrawn"), reason)
+        db.session.commit()
+    except LearningError:
+        db.session.rollback()
+        raise
+
+
+def extend_for(assignment: Assignment, person: User, due_date: date, reason: str, actor: User, today: date) -> None:
+    """Give one person a later due date of their own (the reason required; logged). Refused:
+    oneself, someone the assignment does not reach, a date not later than theirs now or past."""
+    refusal = manage_refusal(actor, assignment)
+    if refusal:
+        raise LearningError(refusal)
+    if actor.id == person.id:
+        raise LearningError(_("Nobody decides about themselves: another person must take this decision."))
+    reason = _reason(reason, required=True)
+    if not reaches(assignment, person):
+        raise LearningError(_("This assignment does not reach %(name)s.", name=person.display_name))
+    try:
+        _locked(assignment)
+        row = db.session.scalar(select(AssignmentExtension).where(
+            AssignmentExtension.assignment_id == assignment.id, AssignmentExtension.user_id == person.id)
+            .with_for_update())
+        current = due_for(assignment, person)
+        if due_date <= current or due_date < today:
+            raise LearningError(_("Choose a day after %(day)s, the due date %(name)s has now.",
+                                  day=format_day(current), name=person.display_name))
+        if row is None:
+            db.session.add(AssignmentExtension(assignment_id=assignment.id, user_id=person.id, due_on=due_date,
+                                               granted_by_id=actor.id))
+        else:
+            row.due_on, row.granted_by_id, row.created_at = due_date, actor.id, utcnow()
+        _log(assignment, "extended", actor, msg("learning.extended", name=person.display_name, old=current,
+                                                new=due_date), reason, user=person)
+        db.session.commit()
+    except (LearningError, IntegrityError) as problem:
+        db.session.rollback()
+        if isinstance(problem, IntegrityError):
+            raise LearningError(_("Someone changed this at the same moment: check and try again.")) from None
+        raise
+
+
+@dataclass
+class OverdueFigures:
+    """One line of an assignment's overdue list: lessons done of the course's, the course quiz
+    (graded attempts, best percent, passed; None: not attempted), days past their own due date."""
+    user: User
+    due: date
+    lessons_done: int
+    quiz: tuple | None
+    days: int
+
+
+def overdue_figures_live(assignment: Assignment, user: User, today: date) -> OverdueFigures:
+    """The reference for one person's line (lessons and days), walked from their progress rows
+    (tests compare; the quiz figure is the kept assessment_quiz_result, checked there against
+    the attempts)."""
+    progress = course_progress(user, assignment.course)
+    due = due_for(assignment, user)
+    return OverdueFigures(user=user, due=due, lessons_done=progress.done, quiz=None, days=(today - due).days)
+
+
+def assignment_log(assignment_id: int, limit: int = 200) -> list[AssignmentEvent]:
+    """The assignment's logged changes, newest first."""
+    return list(db.session.scalars(select(AssignmentEvent).where(AssignmentEvent.assignment_id == assignment_id)
+                                   .options(selectinload(AssignmentEvent.actor), selectinload(AssignmentEvent.user))
+                                   .order_by(AssignmentEvent.id.desc()).limit(limit)))

@@ -28,8 +28,8 @@ from ..templating import product_label
 from . import members
 from . import services as svc
 from . import cohorts as manage
-from .forms import (AssignmentForm, CohortForm, CohortSettingsForm, CohortTrainerForm, DoneForm, SignOffForm,
-                    TargetedForm)
+from .forms import (AssignmentForm, CohortForm, CohortSettingsForm, CohortTrainerForm, DoneForm, DueDateForm,
+                    ExtendForm, SignOffForm, TargetedForm, WithdrawForm)
 from .models import Assignment, Cohort, Course, CourseModule, Lesson, PracticalTask
 from .render import render_lesson
 from .schedule import current_day
@@ -473,7 +473,7 @@ def assignment(assignment_id: int):
         # Every technician it reaches, read from the kept rows in batches while the file is sent.
         yes, no = yes_no(True), yes_no(False)
         rows = ([username, name, code or "", (outlet if code is not None else ""),
-                 yes if done is not None else no, yes if done is None and due < now else no]
+                 yes if done is not None else no, yes if done is None and due < now and not item.withdrawn else no]
                 for username, name, code, outlet, due, done in streamed(members.export_query(item.id), scalars=False))
         return table_response(columns("username", "name", "outlet", "outlet_name", "complete", "overdue"), rows,
                               f"assignment-{item.id}-{item.course.slug}", request.args["format"], lazy=True)
@@ -481,7 +481,116 @@ def assignment(assignment_id: int):
     overdue = ListPage(report.overdue, int_arg("page", 1, 1, 1_000_000), REPORT_PAGE)
     outlets = ListPage(report.outlets, int_arg("outlets", 1, 1, 1_000_000), REPORT_PAGE)
     return render_template("learning/assignment.html", assignment=item, report=report, today=now,
-                           overdue=overdue, outlets=outlets, lang=user_lang())
+                           overdue=overdue, outlets=outlets, lang=user_lang(), log=svc.assignment_log(item.id),
+                           may_manage=svc.manage_refusal(_me(), item) is None)
+
+
+def _managed_or_refused(assignment_id: int):
+    """The assignment, and None; or None and the response refusing (403: not theirs to change;
+    back to its page: withdrawn, which is final)."""
+    item = db.session.get(Assignment, assignment_id) or abort(404)
+    refusal = svc.manage_refusal(_me(), item)
+    if refusal:
+        return None, render_error(403, refusal)
+    if item.withdrawn:
+        flash(_("This assignment was withdrawn: it is not changed any more. Assign the course again to make "
+                "a new one."), "warning")
+        return None, redirect(url_for("learning.assignment", assignment_id=item.id))
+    return item, None
+
+
+@bp.route("/assignments/<int:assignment_id>/due", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def assignment_due(assignment_id: int):
+    item, refused = _managed_or_refused(assignment_id)
+    if refused is not None:
+        return refused
+    form = DueDateForm()
+    if request.method == "GET":
+        form.due_date.data = item.due_date
+    if form.validate_on_submit():
+        try:
+            svc.change_due_date(item, form.due_date.data, _me(), today(), form.reason.data or "")
+        except svc.LearningError as problem:
+            form.due_date.errors.append(str(problem))
+        else:
+            flash(_("Due date changed to %(day)s.", day=format_date(form.due_date.data)), "success")
+            return redirect(url_for("learning.assignment", assignment_id=item.id))
+    return render_template("learning/assignment_change.html", assignment=item, form=form, action="due",
+                           lang=user_lang())
+
+
+@bp.route("/assignments/<int:assignment_id>/withdraw", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def assignment_withdraw(assignment_id: int):
+    item, refused = _managed_or_refused(assignment_id)
+    if refused is not None:
+        return refused
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        try:
+            svc.withdraw_assignment(item, form.reason.data, _me())
+        except svc.LearningError as problem:
+            form.reason.errors.append(str(problem))
+        else:
+            flash(_("Assignment withdrawn: it is off every technician's list."), "success")
+            return redirect(url_for("learning.assignment", assignment_id=item.id))
+    return render_template("learning/assignment_change.html", assignment=item, form=form, action="withdraw",
+                           lang=user_lang())
+
+
+@bp.route("/assignments/<int:assignment_id>/extend/<username>", methods=["GET", "POST"])
+@roles_required(*TRAINERS)
+def assignment_extend(assignment_id: int, username: str):
+    item, refused = _managed_or_refused(assignment_id)
+    if refused is not None:
+        return refused
+    person = db.session.scalar(select(User).where(User.username == username.lower()))
+    if person is None or not person.has_role("technician"):
+        abort(404)
+    if is_self(_me(), person):
+        return render_error(403, _("Nobody decides about themselves: another person must take this decision."))
+    form = ExtendForm()
+    current = svc.due_for(item, person)
+    unreached = None
+    if not svc.reaches(item, person):  # e.g. deactivated, or moved out of the region: nothing to extend
+        unreached = _("This assignment does not reach %(name)s.", name=person.display_name)
+    elif form.validate_on_submit():
+        try:
+            svc.extend_for(item, person, form.due_date.data, form.reason.data, _me(), today())
+        except svc.LearningError as problem:
+            form.due_date.errors.append(str(problem))
+        else:
+            flash(_("%(name)s's due date is now %(day)s.", name=person.display_name,
+                    day=format_date(form.due_date.data)), "success")
+            return redirect(url_for("learning.assignment_overdue", assignment_id=item.id))
+    return render_template("learning/assignment_change.html", assignment=item, form=form, action="extend",
+                           person=person, current=current, unreached=unreached, lang=user_lang())
+
+
+@bp.route("/assignments/<int:assignment_id>/overdue")
+@roles_required(*TRAINERS)
+def assignment_overdue(assignment_id: int):
+    """The assignment's overdue people, a page at a time, filtered by place: each with lessons done
+    of the course's, the course quiz (best score or not attempted) and days overdue — a count,
+    one query for the page's rows with their lessons done, and one for their quiz results."""
+    item = db.session.get(Assignment, assignment_id) or abort(404)
+    now = today()
+    filters = {"region": int_arg("region"), "province": int_arg("province"), "outlet": int_arg("outlet")}
+    query = members.overdue_people_query(item, now, filters["region"], filters["province"], filters["outlet"])
+    page = rows_page(query, count(query.with_only_columns(User.id)))
+    quiz = item.course.quiz
+    results = svc.QUIZZES["results"]([u.id for u, _due, _done in page.items], quiz) if quiz else {}
+    page.items = [svc.OverdueFigures(user=u, due=due, lessons_done=done, quiz=results.get(u.id),
+                                     days=(now - due).days) for u, due, done in page.items]
+    return render_template("learning/assignment_overdue.html", assignment=item, page=page, filters=filters,
+                           total=members.lessons_total(item.course_id), has_quiz=bool(quiz), today=now,
+                           lang=user_lang(), may_manage=svc.manage_refusal(_me(), item) is None,
+                           regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
+                           provinces=db.session.scalars(select(Province).where(*(
+                               [Province.region_id == filters["region"]] if filters["region"] else []))
+                               .order_by(Province.code)).all(),
+                           outlets=filter_outlets(filters["region"], filters["province"], filters["outlet"]))
 
 
 @bp.route("/targeted", methods=["GET", "POST"])

@@ -63,7 +63,8 @@ def overdue_rows_live(today: date) -> list[tuple[object, User]]:
     rows = []
     # Only an assignment whose common due date has passed can be overdue for anyone (a personal
     # due date is never earlier): the same rows, without reporting on the others.
-    for assignment in db.session.scalars(select(Assignment).where(Assignment.due_date < today)
+    for assignment in db.session.scalars(select(Assignment).where(Assignment.due_date < today,
+                                                                  Assignment.withdrawn_at.is_(None))
                                          .order_by(Assignment.due_date, Assignment.id)):
         rows.extend((assignment, user) for user in assignment_report_live(assignment, today).overdue)
     return rows
@@ -199,7 +200,8 @@ def quarterly(today: date) -> list[tuple[object, int, int, int]]:
     """(assignment, assigned, complete, overdue) for each quarterly course assignment."""
     out = []
     for assignment in db.session.scalars(select(Assignment).join(Course, Assignment.course_id == Course.id)
-                                         .where(Course.kind == "quarterly").order_by(Assignment.due_date.desc())):
+                                         .where(Course.kind == "quarterly", Assignment.withdrawn_at.is_(None))
+                                         .order_by(Assignment.due_date.desc())):
         out.append((assignment, *members.counts(assignment.id, today)))
     return out
 
