@@ -39,8 +39,9 @@ USERNAMES = {"admin", "trainer", "trainer2", "auditor", "auditor2", "tech", "new
              "zhoujie", "wuhao", "zhengyu", "hemei"}
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 # Words that are the same in a Chinese interface: units, formats, brands, the language switch.
-SAME_IN_CHINESE = {"min", "kg", "mm", "cm", "km", "kw", "kpa", "mpa", "hz", "csv", "excel", "xlsx", "pdf", "png", "jpeg",
-                   "webp", "gif", "english", "wifi", "app", "ok", "vs", "no"}
+# (Pa and the Gree-style display code Lc appear in content since issue 14's facts: "多少 Pa", "HC、Lc、PH".)
+SAME_IN_CHINESE = {"min", "kg", "mm", "cm", "km", "kw", "pa", "kpa", "mpa", "lc", "hz", "csv", "excel", "xlsx", "pdf",
+                   "png", "jpeg", "webp", "gif", "english", "wifi", "app", "ok", "vs", "no"}
 
 
 def _visible_interface_text(page) -> list[str]:
