@@ -195,3 +195,45 @@ def test_the_question_versions_migration_backfills_version_one_and_the_attempts(
             items = json.loads(items) if isinstance(items, str) else items
             assert items == [{"question": 1, "order": None, "version": version_id},
                              {"question": 99, "order": None}]  # a question deleted since: nothing to name
+
+
+def _insert_as_reflected(conn, table: str, **values) -> None:
+    """One row into ``table`` as the database has it now (an older revision): every NOT NULL
+    column without a server default gets a plain value of its type."""
+    from sqlalchemy import Boolean, Date, DateTime, Integer, MetaData, Numeric, Table
+    from datetime import date, datetime, timezone
+
+    reflected = Table(table, MetaData(), autoload_with=conn)
+    for column in reflected.columns:
+        if column.name in values or column.nullable or column.server_default is not None or column.primary_key:
+            continue
+        kind = column.type
+        values[column.name] = (False if isinstance(kind, Boolean) else 0 if isinstance(kind, (Integer, Numeric))
+                               else datetime.now(timezone.utc) if isinstance(kind, DateTime)
+                               else date.today() if isinstance(kind, Date) else "")
+    conn.execute(reflected.insert().values(**values))
+
+
+def test_the_issue_21_migrations_keep_every_row_that_hangs_off_users_and_assignments(backend, tmp_path, request):
+    """Upgrading to the head and back never copies "user" or learning_assignment (on SQLite, with
+    foreign keys on, dropping the copied table would cascade-delete what hangs off it)."""
+    app = _fresh_app(backend, tmp_path, request)
+    with app.app_context():
+        upgrade(revision="a7c2e9f4b1d8")  # before the reminders' user.email and the assignment changes
+        with db.engine.begin() as conn:
+            _insert_as_reflected(conn, "user", id=1, username="kept", name="Kept", password_hash="x")
+            _insert_as_reflected(conn, "notification", user_id=1, key="k", kind="audit-acknowledge", text="x")
+            _insert_as_reflected(conn, "learning_course", id=1, slug="c", kind="quarterly", title_zh="c", title_en="c")
+            _insert_as_reflected(conn, "learning_assignment", id=1, course_id=1, scope="all")
+            _insert_as_reflected(conn, "learning_assignment_member", assignment_id=1, user_id=1)
+
+        def rows():
+            with db.engine.connect() as conn:
+                return [conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                        for t in ("notification", "learning_assignment_member")]
+
+        upgrade()
+        assert rows() == [1, 1]
+        db.session.remove()
+        downgrade(revision="a7c2e9f4b1d8")
+        assert rows() == [1, 1]

@@ -16,12 +16,12 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('learning_assignment', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('withdrawn_by_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('withdraw_reason', sa.Text(), server_default='', nullable=False))
-        batch_op.create_foreign_key(batch_op.f('fk_learning_assignment_withdrawn_by_id_user'), 'user',
-                                    ['withdrawn_by_id'], ['id'], ondelete='SET NULL')
+    # Plain ADD COLUMN, never a batch copy: on SQLite (foreign keys on) dropping the copied
+    # learning_assignment would cascade-delete its members, extensions and events. So
+    # withdrawn_by_id is a plain user id, without a foreign key (SQLite cannot add one in place).
+    op.add_column('learning_assignment', sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('learning_assignment', sa.Column('withdrawn_by_id', sa.Integer(), nullable=True))
+    op.add_column('learning_assignment', sa.Column('withdraw_reason', sa.Text(), server_default='', nullable=False))
     op.create_table(
         'learning_assignment_extension',
         sa.Column('assignment_id', sa.Integer(), nullable=False),
@@ -71,8 +71,6 @@ def downgrade():
     op.drop_table('learning_assignment_event')
     op.drop_index(op.f('ix_learning_assignment_extension_user_id'), table_name='learning_assignment_extension')
     op.drop_table('learning_assignment_extension')
-    with op.batch_alter_table('learning_assignment', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_learning_assignment_withdrawn_by_id_user'), type_='foreignkey')
-        batch_op.drop_column('withdraw_reason')
-        batch_op.drop_column('withdrawn_by_id')
-        batch_op.drop_column('withdrawn_at')
+    op.drop_column('learning_assignment', 'withdraw_reason')
+    op.drop_column('learning_assignment', 'withdrawn_by_id')
+    op.drop_column('learning_assignment', 'withdrawn_at')

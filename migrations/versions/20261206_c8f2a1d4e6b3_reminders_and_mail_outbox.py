@@ -19,8 +19,9 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('user') as batch:
-        batch.add_column(sa.Column('email', sa.String(length=254), nullable=True))
+    # Plain ADD/DROP COLUMN, never a batch copy: on SQLite a copy of "user" (foreign keys on)
+    # would delete every row that cascades from it — notifications, attempts, records.
+    op.add_column('user', sa.Column('email', sa.String(length=254), nullable=True))
     op.create_table(
         'reminder',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -73,5 +74,4 @@ def downgrade():
     with op.batch_alter_table('reminder') as batch:
         batch.drop_index('ix_reminder_sender_id')
     op.drop_table('reminder')
-    with op.batch_alter_table('user') as batch:
-        batch.drop_column('email')
+    op.drop_column('user', 'email')

@@ -246,13 +246,16 @@ class Assignment(db.Model):
     # Withdrawn: kept and shown to trainers as withdrawn, off every technician's to-do and
     # overdue list; final (never edited or revived: a new assignment is made instead).
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # a user id, no foreign key: adding one to this existing table would copy it on SQLite (see
+    # the migration 4b8e2c7d1a90); users are deactivated, not deleted
+    withdrawn_by_id: Mapped[int | None] = mapped_column()
     withdraw_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     course: Mapped[Course] = relationship()
     region: Mapped[Region | None] = relationship()
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
-    withdrawn_by: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by_id])
+    withdrawn_by: Mapped[User | None] = relationship(primaryjoin="foreign(Assignment.withdrawn_by_id) == User.id",
+                                                     viewonly=True)
 
     @property
     def withdrawn(self) -> bool:
