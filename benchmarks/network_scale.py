@@ -1084,7 +1084,7 @@ def pages_to_measure(ids: dict) -> list[tuple[str, str, str]]:
         ("technicians list", "/technicians/", "trainer"),
         ("technicians list, one region", f"/technicians/?region={region}", "trainer"),
         ("technicians list, username search", "/technicians/?q=ns01", "trainer"),
-        ("technicians list, name search", "/technicians/?q=技师0001", "trainer"),
+        ("technicians list, name search", "/technicians/?q=" + urllib.parse.quote("技师0001"), "trainer"),
         ("search-gap report", "/cases/reports/gaps", "trainer"),
         # reminder forms: the preview counts every person the reminder reaches (one COUNT)
         ("reminder form: overdue of an assignment", f"/reminders/new/overdue?assignment={assignment}", "trainer"),
