@@ -15,6 +15,12 @@ from .conftest import ROOT_DIR
 LESSON_EN = "content/courses/c1/lessons/basics.en.md"
 
 
+@pytest.fixture(params=["sqlite"])
+def backend(request):
+    """The content check reads files, never the database: one backend is enough (CI time)."""
+    return request.param
+
+
 def test_a_clean_tree_exits_0(runner, tmp_path):
     root = build(tmp_path)
     result = runner.invoke(args=["content", "check", str(root)])
