@@ -19,7 +19,7 @@ from portal.certification.models import Certificate
 from portal.certification.rules import effective_status, local_today
 from portal.extensions import db
 
-from .conftest import ROOT_DIR
+from .conftest import BACKENDS, ROOT_DIR, copy_demo_instance, make_app
 
 WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
          "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18}
@@ -29,11 +29,26 @@ def number(word: str) -> int:
     return int(word) if word.isdigit() else WORDS[word.lower()]
 
 
-@pytest.fixture
-def demo(app):
-    result = app.test_cli_runner().invoke(args=["demo"])
-    assert result.exit_code == 0, result.output
-    return app
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo(request, tmp_path_factory):
+    """The demo, built once per database for these read-only checks: on SQLite a copy of the run's
+    demo instance (``flask db upgrade`` + ``flask demo``), on PostgreSQL ``flask demo`` into a new
+    database."""
+    folder = tmp_path_factory.mktemp("demo")
+    if request.param == "sqlite":
+        instance = copy_demo_instance(request.getfixturevalue("demo_instance"), folder / "instance")
+        uri = "sqlite:///" + str(instance / "portal.sqlite3")
+    else:
+        uri = request.getfixturevalue("postgres").new_database()
+    application = make_app(folder, uri)
+    with application.app_context():
+        if request.param == "postgresql":
+            db.create_all()
+            result = application.test_cli_runner().invoke(args=["demo"])
+            assert result.exit_code == 0, result.output
+        yield application
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_no_demo_audit_note_contradicts_its_answer(demo):

@@ -2,7 +2,7 @@
 path arguments, in the common query parameters and in posted forms and JSON, as every role,
 answers below 500.
 
-Runs on the demo data (``flask demo``), built once for this module, on SQLite.
+Runs on the demo data (``flask demo``), on a copy of the run's demo instance (SQLite).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 
-from .conftest import csrf_from, make_app
+from .conftest import copy_demo_instance, csrf_from, make_app
 
 DEMO_PASSWORD = "portal-demo"
 ROLES = (None, "tech", "trainer", "auditor", "admin")  # None: not signed in
@@ -57,18 +57,16 @@ HOSTILE_JSON = [deep(5000), '{"a":' * 5000 + "1" + "}" * 5000, "[]", "null", "1"
 
 
 @pytest.fixture(scope="module")
-def demo_app(tmp_path_factory):
+def demo_app(tmp_path_factory, demo_instance):
     folder = tmp_path_factory.mktemp("fuzz")
+    database = copy_demo_instance(demo_instance, folder / "instance") / "portal.sqlite3"
     # Generous rate limits: the walk must reach every handler, not stop at a 429 (the limits
     # themselves are tested in test_api_limits and test_certification).
     generous = "1000000 per minute"
-    application = make_app(folder, "sqlite:///" + str(folder / "fuzz.sqlite3"), PORTAL_API_RATE=generous,
+    application = make_app(folder, "sqlite:///" + str(database), PORTAL_API_RATE=generous,
                            PORTAL_API_ADDRESS_RATE=generous, PORTAL_API_AUTH_FAILURE_RATE=generous,
                            PORTAL_VERIFY_RATE=generous)
     with application.app_context():
-        db.create_all()
-        result = application.test_cli_runner().invoke(args=["demo"])
-        assert result.exit_code == 0, result.output
         yield application
         db.session.remove()
         db.engine.dispose()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import csrf_from
+from .conftest import copy_demo_instance, csrf_from
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -57,16 +57,16 @@ class Browser:
 
 
 @pytest.fixture
-def gunicorn(tmp_path):
+def gunicorn(tmp_path, demo_instance):
+    """gunicorn (3 workers) on a copy of the demo instance (``flask db upgrade`` and ``flask demo``
+    ran in it once for the whole test run)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY")}
-    env.update({"PORTAL_INSTANCE_PATH": str(tmp_path / "instance"), "LANG": "C.UTF-8"})
+    env.update({"PORTAL_INSTANCE_PATH": str(copy_demo_instance(demo_instance, tmp_path / "instance")),
+                "LANG": "C.UTF-8"})
     port = _free_port()
     # As documented for production: the public address and host names are required.
     env.update({"PORTAL_ENV": "production", "PORTAL_BASE_URL": f"http://127.0.0.1:{port}",
                 "PORTAL_TRUSTED_HOSTS": "127.0.0.1"})
-    for args in (["db", "upgrade"], ["demo"]):
-        subprocess.run([str(BIN / "flask"), "--app", "portal", *args], cwd=ROOT, env=env,
-                       check=True, capture_output=True, timeout=120)
     with serve(env, port) as base:
         yield base
 

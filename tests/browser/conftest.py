@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from portal.extensions import db
-
-from ..conftest import make_app
+from ..conftest import copy_demo_instance, make_app
 
 CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -25,34 +23,12 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """The portal served over HTTP on a free loopback port, as `make serve` sets it up."""
-    from flask_migrate import upgrade
-
-    from portal.demo.cli import load_demo
-
+def live_server(tmp_path_factory, demo_instance):
+    """The portal served over HTTP on a free loopback port, as `make serve` sets it up: a copy of
+    the run's demo instance (``flask db upgrade`` and ``flask demo`` ran in it)."""
     base = tmp_path_factory.mktemp("live")
-    app = make_app(base, "sqlite:///" + str(base / "live.sqlite3"))
-    with app.app_context():
-        from portal.content.cli import default_content_root, load_content
-
-        upgrade()
-        load_demo()
-        load_content(default_content_root(), echo=lambda _line: None)
-        from portal.demo.cli import load_learning_demo
-        from portal.i18n import local_today as today
-
-        load_learning_demo(today())
-        from portal.demo.cli import load_assessment_demo
-
-        load_assessment_demo(today())
-        from portal.demo.cli import load_audit_demo
-
-        load_audit_demo(today())
-        from portal.demo.cli import load_network_demo
-
-        load_network_demo(today())
-        db.session.remove()
+    instance = copy_demo_instance(demo_instance, base / "instance")
+    app = make_app(base, "sqlite:///" + str(instance / "portal.sqlite3"))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
