@@ -76,3 +76,16 @@ def test_secret_key_is_generated_once_per_instance(tmp_path, monkeypatch):
     assert oct((tmp_path / "secret_key").stat().st_mode)[-3:] == "600"
     monkeypatch.setenv("SECRET_KEY", "env-wins")
     assert load_secret_key(str(tmp_path)) == "env-wins"
+
+
+def test_postgres_sessions_run_without_jit(postgres, tmp_path):
+    """JIT compiling costs ~1 s on big tables for queries that run in milliseconds: the portal's
+    PostgreSQL sessions turn it off (portal/__init__.py)."""
+    from sqlalchemy import text
+
+    from portal.extensions import db
+
+    application = make_app(tmp_path, postgres.new_database())
+    with application.app_context():
+        assert db.session.execute(text("SHOW jit")).scalar() == "off"
+        db.engine.dispose()

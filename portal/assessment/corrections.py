@@ -175,29 +175,43 @@ QUEUE_STATES = ("waiting", "marked")
 
 
 def queue_query(quiz: Quiz, viewer: User, state: str = "waiting", **filters):
-    """Typed (short-answer) responses of the quiz's graded attempts that no accepted answer
-    matched (marked 0 by the key) and no trainer has marked yet (``waiting``, oldest first), or
-    those a trainer has marked (``marked``, latest first); the viewer's own attempts and those of
-    people outside their scope are not in it. Filtered by the report's filters, in SQL."""
-    base = (select(ItemResponse, Attempt, User, Question, ManualMark)
-            .join(Attempt, Attempt.id == ItemResponse.attempt_id)
-            .join(User, User.id == ItemResponse.user_id)
+    """The ids of the typed (short-answer) responses of the quiz's graded attempts that no accepted
+    answer matched (marked 0 by the key) and no trainer has marked yet (``waiting``, oldest first),
+    or of those a trainer has marked (``marked``, latest first); the viewer's own attempts and
+    those of people outside their scope are not in it. Filtered by the report's filters, in SQL.
+
+    Only ids and columns the partial index ``ix_assessment_response_unmatched`` carries are read,
+    so the waiting queue and its count are an index-only scan however many attempts the quiz has;
+    ``queue_page`` loads the rows of the page shown."""
+    base = (select(ItemResponse.id)
             .join(Question, Question.id == ItemResponse.question_id)
             .outerjoin(ManualMark, (ManualMark.attempt_id == ItemResponse.attempt_id)
                        & (ManualMark.position == ItemResponse.position))
-            .options(joinedload(ManualMark.marked_by), lazyload(User.role_rows))
             .where(ItemResponse.quiz_id == quiz.id, Question.type == "short", ItemResponse.blank.is_(False),
                    in_scope(viewer, ItemResponse.user_id), *user_filter(ItemResponse.user_id, **filters)))
     if state == "marked":
-        return base.where(ManualMark.id.is_not(None)).order_by(ManualMark.marked_at.desc(), ManualMark.id.desc())
-    return (base.where(ManualMark.id.is_(None), ItemResponse.score == 0)
-            .order_by(Attempt.submitted_at, ItemResponse.attempt_id, ItemResponse.position))
+        return (base.add_columns(ManualMark.marked_at, ManualMark.id.label("mark_id"))
+                .where(ManualMark.id.is_not(None)).order_by(ManualMark.marked_at.desc(), ManualMark.id.desc()))
+    # Oldest first by the response rows' ids: they are written when the attempt is graded, so
+    # their order is the order of submission.
+    return base.where(ManualMark.id.is_(None), ItemResponse.score == 0).order_by(ItemResponse.id)
 
 
 def queue_page(quiz: Quiz, viewer: User, state: str = "waiting", **filters) -> Page:
     query = queue_query(quiz, viewer, state, **filters)
     page = rows_page(query, count(query))
-    page.items = [Unmatched(*row) for row in page.items]
+    ids = [row[0] for row in page.items]
+    rows = db.session.execute(
+        select(ItemResponse, Attempt, User, Question, ManualMark)
+        .join(Attempt, Attempt.id == ItemResponse.attempt_id)
+        .join(User, User.id == ItemResponse.user_id)
+        .join(Question, Question.id == ItemResponse.question_id)
+        .outerjoin(ManualMark, (ManualMark.attempt_id == ItemResponse.attempt_id)
+                   & (ManualMark.position == ItemResponse.position))
+        .options(joinedload(ManualMark.marked_by), lazyload(User.role_rows))
+        .where(ItemResponse.id.in_(ids))).all() if ids else []
+    by_id = {row[0].id: row for row in rows}
+    page.items = [Unmatched(*by_id[i]) for i in ids if i in by_id]
     return page
 
 

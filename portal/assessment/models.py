@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..auth.models import User
@@ -269,7 +270,13 @@ class ItemResponse(db.Model):
     __table_args__ = (UniqueConstraint("attempt_id", "position"),
                       Index("ix_assessment_response_quiz_question", "quiz_id", "question_id"),
                       # a report filtered by region, outlet or cohort reads its technicians' responses
-                      Index("ix_assessment_response_quiz_user", "quiz_id", "user_id"))
+                      Index("ix_assessment_response_quiz_user", "quiz_id", "user_id"),
+                      # the marking queue (assessment/corrections.py): answers the key marked 0,
+                      # in submission order, with what the queue filters on, read without the table
+                      Index("ix_assessment_response_unmatched", "quiz_id", "question_id", "id",
+                            postgresql_include=["user_id", "attempt_id", "position"],
+                            postgresql_where=sql_text("score = 0 AND blank IS false"),
+                            sqlite_where=sql_text("score = 0 AND blank IS 0")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("assessment_attempt.id", ondelete="CASCADE"))
