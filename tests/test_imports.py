@@ -274,3 +274,7 @@ def test_users_import_and_content_load_refuse_files_of_the_wrong_kind(app, runne
     assert _count(Case) == 0
     result = runner.invoke(args=["content", "load", str(kb.parent)])
     assert result.exit_code == 0 and _count(Case) == 1  # once the wrong files are gone
+    audits = tmp_path / "elsewhere" / "audits"  # a folder the portal knows, with the wrong files in it
+    audits.mkdir(parents=True)
+    (audits / "form.png").write_bytes(PNG)
+    _one_error_line(runner.invoke(args=["content", "load", str(audits)]), str(audits), "no .md or .yaml file")

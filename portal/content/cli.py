@@ -48,7 +48,7 @@ CONTENT_SUFFIXES = (".md", ".yaml", ".yml")
 def unreadable_files(path: Path) -> list[tuple[Path, str]]:
     """(file, reason) for each content file that loading PATH would read and that is no text file
     (binary, an image, not UTF-8): ``content load`` refuses those before anything is stored. A
-    single file of another kind (not .md or .yaml) is refused too."""
+    single file of another kind (not .md or .yaml), or a folder without one, is refused too."""
     if path.is_file() and path.suffix.lower() not in CONTENT_SUFFIXES:
         return [(path, _("not a content file: the portal loads .md and .yaml files"))]
     files = set()
@@ -58,6 +58,8 @@ def unreadable_files(path: Path) -> list[tuple[Path, str]]:
     for _loader, where in plan(path):
         candidates = [where] if where.is_file() else where.rglob("*")
         files.update(f for f in candidates if f.suffix.lower() in CONTENT_SUFFIXES and f.is_file())
+    if not files:
+        return [(path, _("no .md or .yaml file in it: nothing to load"))]
     found = []
     for file in sorted(files):
         try:
