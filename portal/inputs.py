@@ -112,6 +112,51 @@ class PortalJSONProvider(DefaultJSONProvider):
         return super().loads(s, **kwargs)
 
 
+# --- uploaded and imported files ---------------------------------------------------------------
+
+
+class NotText(ValueError):
+    """A file that cannot be read as UTF-8 text; ``str()`` is the reason, worded to follow the
+    file's name ("FILE: reason")."""
+
+
+def _binary_kinds() -> tuple[tuple[bytes, str], ...]:
+    return ((b"\x89PNG", _("a PNG image")), (b"\xff\xd8\xff", _("a JPEG image")), (b"GIF8", _("a GIF image")),
+            (b"%PDF", _("a PDF document")),
+            (b"PK\x03\x04", _("a ZIP archive (an Excel .xlsx or Word .docx file is one)")),
+            (b"\xd0\xcf\x11\xe0", _("an old Office file (.xls or .doc)")), (b"\x1f\x8b", _("a gzip archive")))
+
+
+def file_text(raw: bytes, allow_empty: bool = False, allow_nul: bool = False) -> str:
+    """The text of an uploaded or imported file (UTF-8, a byte-order mark dropped), or NotText
+    saying what it is instead: empty, an image or archive, UTF-16, binary (NUL bytes, unless the
+    caller reports those itself: ``allow_nul``), or another encoding (GBK/GB18030 Chinese is
+    named as such, with the first line that is not UTF-8)."""
+    for magic, kind in _binary_kinds():
+        if raw.startswith(magic):
+            raise NotText(_("it is %(kind)s, not a text file", kind=kind))
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise NotText(_("it is UTF-16 text; save it as UTF-8"))
+    if b"\x00" in raw and not allow_nul:
+        raise NotText(_("it holds binary data (NUL bytes), not text"))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        bad_line = raw[raw.rfind(b"\n", 0, exc.start) + 1:].split(b"\n", 1)[0]  # the first bad byte's
+        try:
+            chinese = bool(re.search("[\u4e00-\u9fff]", bad_line.decode("gb18030")))
+        except UnicodeDecodeError:
+            chinese = False
+        if chinese:
+            raise NotText(_("it is not UTF-8: line %(line)d reads as GBK/GB18030 Chinese; save the file as "
+                            "UTF-8", line=line)) from None
+        raise NotText(_("it is not UTF-8 text (line %(line)d)", line=line)) from None
+    if not allow_empty and not text.strip():
+        raise NotText(_("the file is empty"))
+    return text
+
+
 # --- text ---------------------------------------------------------------------------------------
 
 # Zero-width (non-)joiners are needed to write some scripts (and emoji sequences) correctly;

@@ -239,6 +239,6 @@ def test_moodle_xml_refuses_doctypes_and_reports_bad_xml():
     from portal.assessment import moodlexml
 
     evil = '<?xml version="1.0"?><!DOCTYPE quiz [<!ENTITY x "y">]><quiz>&x;</quiz>'
-    assert moodlexml.parse(evil).errors[0][1].startswith("a DOCTYPE")
+    assert moodlexml.parse(evil).fatal.startswith("a DOCTYPE")  # the whole file refused, with one reason
     broken = moodlexml.parse("<quiz>\n<question type='truefalse'>\n</quiz>")
-    assert broken.errors and broken.errors[0][0] == 3 and not broken.questions
+    assert "line 3" in broken.fatal and not broken.questions

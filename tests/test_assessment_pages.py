@@ -1127,7 +1127,7 @@ def test_a_file_that_is_not_utf8_is_refused(app, people):
     """A GBK or Latin-1 file gives an error on the file field, and nothing is imported."""
     trainer = signed_in(app, "trainer")
     html = upload(trainer, "::Gas::哪种制冷剂? {=R32 ~R22}\n".encode("gbk"))
-    assert "The file is not UTF-8 text." in html
+    assert "Nothing was imported: questions.gift: it is not UTF-8: line 1 reads as GBK/GB18030 Chinese" in html
     assert "data-import-outcome" not in html and "Imported" not in html
     assert db.session.scalar(select(func.count()).select_from(Question)) == 0
 

@@ -108,10 +108,10 @@ def test_review_edge_cases(network):
     # Dates must be written YYYY-MM-DD.
     result = import_technicians("username,name,outlet,start_date\nx.three,丙,GD-GZ-01,20260302\n".encode())
     assert result.errors[0][0] == 2
-    # A bad byte is reported on its own line.
+    # A bad byte refuses the whole file, naming the line it is on.
     data = "username,name,outlet\nx.four,丁,GD-GZ-01\n".encode() + "x.five,戊,GD-GZ-01\n".encode("gbk")
     result = import_technicians(data)
-    assert result.errors[0][0] == 3
+    assert result.file_problem and "line 3 reads as GBK" in result.errors[0][1]
     assert _usernames() == set()
 
 

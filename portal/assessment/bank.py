@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..content.files import FileProblem, parse_yaml_file, yaml_line_finder
 from ..content.loader import Report, register, upsert
@@ -409,18 +410,51 @@ def load_banks(where: Path) -> Report:
 
 
 def _gift_ident(q: gift.Parsed) -> str:
+    """An imported question's identity in its category: its name and a digest of its type and
+    text. The same file imported again finds its questions by it (updated when their answers
+    or feedback changed, never doubled)."""
     base = re.sub(r"[^a-z0-9]+", "-", q.title.lower()).strip("-")[:60] if q.title else ""
     digest = hashlib.sha256(f"{q.type}\n{q.text}".encode()).hexdigest()[:10]
     return f"{base}-{digest}" if base else f"gift-{digest}"
 
 
+def _import_hash(q: gift.Parsed) -> str:
+    return hashlib.sha256(repr((q.type, q.text, q.title, q.format, q.feedback, q.data)).encode()).hexdigest()
+
+
+def identify(questions: list[gift.Parsed]) -> tuple[list[tuple[gift.Parsed, str, str]], list[tuple[int, int]]]:
+    """(question, ident, content hash) for each question of a file to store, and (line, line of
+    the first) for each one that repeats an earlier question of the file exactly (name, type,
+    text, format, answers, feedback): it is the same question, stored once. Questions that share
+    a name, type and text but differ in answers or feedback (the same stem with ``{T}`` and
+    ``{F}``, or with other feedback) are different questions: the second is ``<ident>-2``, the
+    third ``<ident>-3``, … in file order, so the same file imported again finds each again."""
+    keep, same = [], []
+    seen: dict[tuple[str, str], int] = {}  # (ident, content hash) → its first line
+    used: dict[str, int] = {}  # base ident → how many questions took it so far
+    for q in questions:
+        base, digest = _gift_ident(q), _import_hash(q)
+        if (base, digest) in seen:
+            same.append((q.line, seen[(base, digest)]))
+            continue
+        seen[(base, digest)] = q.line
+        used[base] = used.get(base, 0) + 1
+        keep.append((q, base if used[base] == 1 else f"{base}-{used[base]}", digest))
+    return keep, same
+
+
 @dataclass
 class ImportOutcome:
-    """What an import did, as the command and the upload page report it."""
+    """What an import did, as the command and the upload page report it. ``failure`` is set when
+    nothing was imported because the file as a whole is not of the format (or could not be
+    saved): one reason, no per-item lines."""
 
     skipped: list[tuple[int, str]]  # (line, reason), in line order
     counts: dict[str, int]  # imported questions per type
     stored: bool
+    same: list[tuple[int, int]] = field(default_factory=list)  # (line, line of the same question)
+    failure: str = ""
+    warnings: list[str] = field(default_factory=list)  # e.g. a question kept as edited in the browser
 
     @property
     def imported(self) -> int:
@@ -429,41 +463,47 @@ class ImportOutcome:
     @property
     def summary(self) -> str:
         detail = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.counts.items()))
-        return f"imported {self.imported} questions ({detail}), skipped {len(self.skipped)}"
+        same = f", {len(self.same)} the same as another" if self.same else ""
+        return f"imported {self.imported} questions ({detail}), skipped {len(self.skipped)}{same}"
 
 
-def run_import(source: str, fmt: str, category_path: str, atomic: bool = False) -> ImportOutcome:
-    """Import GIFT (``fmt="gift"``) or Moodle XML (``"moodle-xml"``) text into a category."""
-    run = import_gift if fmt == "gift" else import_moodle_xml
-    result, _report, stored = run(source, category_path, atomic=atomic)
-    return ImportOutcome(sorted(result.skipped + result.errors), result.counts() if stored else {}, stored)
-
-
-def import_gift(source: str, category_path: str, atomic: bool = False) -> tuple[gift.Result, Report, bool]:
-    return import_parsed(gift.parse(source), category_path, "gift", atomic)
-
-
-def import_moodle_xml(source: str, category_path: str, atomic: bool = False) -> tuple[gift.Result, Report, bool]:
-    return import_parsed(moodlexml.parse(source), category_path, "moodle-xml", atomic)
+def run_import(source: str, fmt: str, category_path: str, atomic: bool = False, name: str = "") -> ImportOutcome:
+    """Import GIFT (``fmt="gift"``) or Moodle XML (``"moodle-xml"``) text into a category; ``name``
+    (the file's) starts the warnings' FILE:LINE."""
+    result = gift.parse(source) if fmt == "gift" else moodlexml.parse(source)
+    if result.fatal:
+        return ImportOutcome([], {}, False, failure=result.fatal)
+    try:
+        result, report, stored, same = import_parsed(result, category_path, fmt, atomic, name)
+    except IntegrityError:
+        db.session.rollback()
+        return ImportOutcome([], {}, False, failure=_(
+            "another import into %(category)s was saving the same questions at the same time; nothing "
+            "was imported: run it again", category=category_path))
+    counts = {}
+    if stored:
+        for q in result.questions:
+            counts[q.type] = counts.get(q.type, 0) + 1
+    return ImportOutcome(sorted(result.skipped + result.errors), counts, stored, same, warnings=report.warnings)
 
 
 def import_parsed(result: gift.Result, category_path: str, source_name: str,
-                  atomic: bool = False) -> tuple[gift.Result, Report, bool]:
-    """(parse result, store report, whether anything was stored). Every question keeps the file's
-    own language in both language slots (an exchange file is written in one language)."""
+                  atomic: bool = False, name: str = "") -> tuple[gift.Result, Report, bool, list[tuple[int, int]]]:
+    """(parse result without the repeated questions, store report, whether anything was stored,
+    the repeated questions as (line, line of the first)). Every question keeps the file's own
+    language in both language slots (an exchange file is written in one language)."""
     report = Report()
-    if atomic and (result.skipped or result.errors):
-        return result, report, False
-    rows = []
-    for q in result.questions:
-        digest = hashlib.sha256(repr((q.type, q.text, q.title, q.format, q.feedback, q.data)).encode()).hexdigest()
-        rows.append({"ident": _gift_ident(q), "type": q.type, "difficulty": 2, "tags": [],
-                     "title": q.title[:200], "format": q.format, "text_zh": q.text, "text_en": q.text,
-                     "explanation_zh": q.feedback, "explanation_en": q.feedback, "data_zh": q.data,
-                     "data_en": q.data, "content_hash": digest})
-    store(category_path, rows, source_name, report)
+    keep, same = identify(result.questions)
+    result.questions = [q for q, _ident, _digest in keep]
+    if (atomic and (result.skipped or result.errors)) or not keep:
+        return result, report, False, same
+    rows = [{"ident": ident, "line": q.line, "type": q.type, "difficulty": 2, "tags": [], "title": q.title[:200],
+             "format": q.format, "text_zh": q.text, "text_en": q.text, "explanation_zh": q.feedback,
+             "explanation_en": q.feedback, "data_zh": q.data, "data_en": q.data, "content_hash": digest}
+            for q, ident, digest in keep]
+    store(category_path, rows, source_name, report, path=name or None)
     db.session.commit()
-    return result, report, True
+    return result, report, True, same
 
 
 def export_gift(category_path: str, lang: str = "en") -> tuple[str, int]:

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from ..cliutil import fail, needs_schema
 from ..extensions import db
+from ..inputs import NotText, file_text
 from .attempts import backfill_pairs, backfill_responses
 from .bank import CATEGORY_RE, export_gift, export_yaml, run_import
 from .editing import regrade_question
@@ -49,18 +50,29 @@ def regrade_command(question_id: int, batch: int):
 @click.option("--atomic", is_flag=True, help="Import nothing if any item is skipped.")
 @needs_schema
 def import_command(file: Path, fmt: str, category: str, atomic: bool):
-    """Import questions from a GIFT or Moodle XML file into a category."""
-    if not CATEGORY_RE.match(category):
+    """Import questions from a GIFT or Moodle XML file into a category. Exit status 0 when at
+    least one question was imported (skipped items are listed by line); 1 when nothing was: a
+    file that is not of the format (one line: the file and why), every item skipped, or
+    --atomic with any item skipped."""
+    if not CATEGORY_RE.match(category) or len(category) > 200:
         fail(_("The category must be a path like onboarding/final (lower-case letters, digits, dashes)."))
     try:
-        source = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        fail(_("%(file)s is not UTF-8 text.", file=file))
-    outcome = run_import(source, fmt, category, atomic=atomic)
+        source = file_text(file.read_bytes())
+    except NotText as exc:
+        fail(f"{file}: {exc}")
+    except OSError as exc:
+        fail(f"{file}: {exc.strerror or exc}")
+    outcome = run_import(source, fmt, category, atomic=atomic, name=str(file))
+    if outcome.failure:
+        fail(f"{file}: {outcome.failure}")
     for line, reason in outcome.skipped:
         click.echo(f"skipped line {line}: {reason}")
+    for line, first in outcome.same:
+        click.echo(_("line %(line)d: the same question as line %(first)d (imported once)", line=line, first=first))
+    for warning in outcome.warnings:
+        click.echo(_("warning: %(text)s", text=warning), err=True)
     click.echo(outcome.summary)
-    if atomic and not outcome.stored:
+    if not outcome.stored:
         sys.exit(1)
 
 

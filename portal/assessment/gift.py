@@ -6,8 +6,12 @@ formats, multi-line questions, escapes ``\\~ \\= \\# \\{ \\} \\:``, answer feedb
 general feedback ``####``, weights ``~%50%``, single and multiple choice, true/false
 (``{T}`` ``{TRUE}`` ``{F}`` ``{FALSE}``), short answer ``{=a =b}``, numerical ``{#5:0.5}``,
 ``{#4..6}`` and several numerical answers, matching ``=a -> b``, and missing-word questions
-(text after the answer block). Items of a type the portal does not have (essay, description)
-are skipped and reported with their line.
+(text after the answer block); true/false feedback ``{T#if wrong#if right}``, ``\\n`` for a
+new line, a ``[format]`` before an answer's text. Items of a type the portal does not have
+(essay, description) are skipped and reported with their line; a malformed item is reported
+with its line and the rest of the file is still read. A file in which no item reads as a GIFT
+question at all (empty, another kind of file) gets one reason for the whole file
+(``Result.fatal``).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from . import qtypes
 
 # Escaped specials become private-use characters while parsing, and come back after.
 ESCAPES = {"\\~": "\ue000", "\\=": "\ue001", "\\#": "\ue002", "\\{": "\ue003", "\\}": "\ue004",
-           "\\:": "\ue005"}
+           "\\:": "\ue005", "\\n": "\ue006"}
 UNESCAPE = {v: k[1] for k, v in ESCAPES.items()}
+UNESCAPE["\ue006"] = "\n"  # \n is a new line inside an item (a blank line would end it)
 FORMATS = ("markdown", "html", "plain", "moodle")
 BLANK = "_____"
 
@@ -44,19 +49,41 @@ class Result:
     questions: list[Parsed] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, problem): malformed
+    items: int = 0  # items seen (questions, skipped, malformed)
+    unsupported: int = 0  # of the skipped: questions of a type the portal does not have
+    fatal: str = ""  # why nothing in the file reads as the format at all (one reason, no lines)
 
     def take(self, line: int, outcome: "Parsed | tuple[str, str]") -> None:
-        """File one parsed item: a valid question, a skipped item or a malformed one."""
+        """File one parsed item: a valid question, a skipped item or a malformed one. ("skip", …)
+        is a question of a type the portal does not have; ("text", …) an item that is no
+        question (a GIFT description); ("error", …) a malformed one."""
+        self.items += 1
         if isinstance(outcome, Parsed):
             problems = qtypes.get(outcome.type).validate(outcome.data)
             if problems:
                 self.errors.append((line, f"{outcome.type}: {problems[0]}"))
             else:
                 self.questions.append(outcome)
-        elif outcome[0] == "skip":
+        elif outcome[0] in ("skip", "text"):
             self.skipped.append((line, outcome[1]))
+            self.unsupported += outcome[0] == "skip"
         else:
             self.errors.append((line, outcome[1]))
+
+    def nothing_read(self, what: str, empty: str) -> None:
+        """Set ``fatal`` when no item of the file is a question in the format (none parsed, none
+        of an unsupported type): ``what`` names what the items lacked, ``empty`` says the file
+        holds no item; the first malformed item's line and problem go with it."""
+        if self.fatal or self.questions or self.unsupported:
+            return
+        if not self.items:
+            self.fatal = empty
+        elif self.errors:
+            line, problem = min(self.errors)
+            self.fatal = _("%(what)s (first problem, line %(line)d: %(problem)s)", what=what, line=line,
+                           problem=problem)
+        else:
+            self.fatal = what
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -121,6 +148,20 @@ def _split_feedback(text: str) -> tuple[str, str]:
 
 
 WEIGHT_RE = re.compile(r"^%(-?\d+(?:\.\d+)?)%")
+FORMAT_RE = re.compile(r"^\s*\[(%s)\]" % "|".join(FORMATS), re.I)
+
+
+def _percent(digits: str) -> float:
+    number = qtypes.parse_number(digits)
+    if number is None:  # hundreds of digits: infinite, which no database stores in JSON
+        raise ValueError(_("not a number: %(text)s", text=repr(digits[:40])))
+    return number / 100
+
+
+def _drop_format(text: str) -> str:
+    """An answer's or a feedback's own ``[html]``… marker: GIFT allows one; the text keeps the
+    question's format."""
+    return FORMAT_RE.sub("", text, count=1)
 
 
 def _answers(inside: str) -> list[tuple[str, float | None, str, str]]:
@@ -137,10 +178,10 @@ def _answers(inside: str) -> list[tuple[str, float | None, str, str]]:
         weight = None
         match = WEIGHT_RE.match(rest)
         if match:
-            weight = float(match.group(1)) / 100
+            weight = _percent(match.group(1))
             rest = rest[match.end():].strip()
         text, feedback = _split_feedback(rest)
-        out.append((marker, weight, _clean(text), _clean(feedback)))
+        out.append((marker, weight, _clean(_drop_format(text)), _clean(_drop_format(feedback))))
     return out
 
 
@@ -157,7 +198,7 @@ def _numerical(spec: str) -> dict:
             piece = piece[1:].strip()
             match = WEIGHT_RE.match(piece)
             if match:
-                fraction = float(match.group(1)) / 100
+                fraction = _percent(match.group(1))
                 piece = piece[match.end():].strip()
         value_text, feedback = _split_feedback(piece)
         value_text = value_text.strip()
@@ -195,11 +236,16 @@ def _question(line: int, text: str, category: str) -> Parsed | tuple[str, str]:
     except ValueError as exc:
         return ("error", str(exc))
     if parts is None:
-        return ("skip", _("no answer block: a description item, which the portal does not have"))
+        return ("text", _("no answer block: a description item, which the portal does not have"))
     before, inside, after = parts
+    if "{" in after or "}" in after:
+        return ("error", _("a second answer block: a GIFT question has one (cloze questions with several "
+                           "blanks are not supported)"))
     stem = _clean(before)
     if _clean(after):
         stem = f"{stem} {BLANK} {_clean(after)}".strip()  # a missing-word question
+    if not stem:
+        return ("error", _("the question has no text before or after its answer block"))
     inside, _sep, general = inside.partition("####")
     general = _clean(general)
     body = inside.strip()
@@ -210,8 +256,17 @@ def _question(line: int, text: str, category: str) -> Parsed | tuple[str, str]:
             return Parsed(line, "numerical", stem, _numerical(body[1:]), title, fmt, category, general)
         tf = re.match(r"^(TRUE|FALSE|T|F)\b\s*(.*)$", body, re.S)
         if tf and not re.search(r"(^|\s)[=~]", body):
-            return Parsed(line, "truefalse", stem, {"answer": tf.group(1).startswith("T")}, title, fmt,
-                          category, general)
+            data = {"answer": tf.group(1).startswith("T")}
+            rest = tf.group(2).strip()
+            if rest and not rest.startswith("#"):
+                return ("error", _("unexpected text after %(answer)s: %(text)s", answer=tf.group(1),
+                                   text=repr(_restore(rest)[:40])))
+            if rest:  # {TRUE#shown to a wrong answer#shown to a right one}
+                wrong, _sep, right = rest[1:].partition("#")
+                for key, note in (("feedback_wrong", wrong), ("feedback_right", right)):
+                    if _clean(note):
+                        data[key] = _clean(_drop_format(note))
+            return Parsed(line, "truefalse", stem, data, title, fmt, category, general)
         answers = _answers(body)
         if not answers:
             return ("error", _("the answer block is empty"))
@@ -249,6 +304,8 @@ def parse(source: str) -> Result:
             category = text[len("$CATEGORY:"):].strip()
             continue
         result.take(line, _question(line, text, category))
+    result.nothing_read(_("nothing in it reads as GIFT: no item is a question with an answer block in { }"),
+                        _("it holds no questions (only blank lines, comments or categories)"))
     return result
 
 
@@ -256,7 +313,7 @@ def parse(source: str) -> Result:
 
 
 def escape(text: str) -> str:
-    return re.sub(r"([~=#{}:])", r"\\\1", str(text)).replace("\n", "\n")
+    return re.sub(r"([~=#{}:])", r"\\\1", str(text)).replace("\n", "\\n")
 
 
 def _weight(fraction: float) -> str:
@@ -275,6 +332,8 @@ def write_question(q: Parsed) -> str:
     data = q.data
     if q.type == "truefalse":
         inside = "TRUE" if data["answer"] else "FALSE"
+        if data.get("feedback_wrong") or data.get("feedback_right"):
+            inside += f"#{escape(data.get('feedback_wrong', ''))}#{escape(data.get('feedback_right', ''))}"
     elif q.type == "short":
         inside = " ".join(f"={'' if a.get('fraction', 1) == 1 else _weight(a['fraction'])}"
                           f"{escape(a['text'])}{_feedback(a.get('feedback', ''))}" for a in data["answers"])

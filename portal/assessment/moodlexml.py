@@ -3,7 +3,8 @@
 Supported: multichoice (single and multiple answers, fractions, penalty), truefalse,
 shortanswer, numerical (with tolerance, several answers), matching; category entries.
 Other types (essay, description, cloze, calculated, …) are skipped with their line.
-A DOCTYPE is refused (no entities from outside the file).
+A file that is not well-formed XML, not a ``<quiz>``, has a DOCTYPE (no entities from outside
+the file) or holds no question gets one reason for the whole file (``Result.fatal``).
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ def _text(node, path: str = "text") -> str:
 
 
 def _fraction(answer) -> float:
-    try:
-        return float(answer.get("fraction", "0")) / 100
-    except ValueError:
-        raise ValueError(_("fraction %(value)s is not a number", value=repr(answer.get("fraction")))) from None
+    number = qtypes.parse_number(answer.get("fraction", "0"))
+    if number is None:  # (also nan and inf, which no database stores in JSON)
+        raise ValueError(_("fraction %(value)s is not a number", value=repr(answer.get("fraction"))))
+    return number / 100
 
 
 def _question(node) -> gift.Parsed | tuple[str, str]:
@@ -58,7 +59,12 @@ def _question(node) -> gift.Parsed | tuple[str, str]:
         value = _text(right).lower()
         if value not in ("true", "false"):
             return ("error", _("a true/false answer must be 'true' or 'false', not %(value)s", value=repr(value)))
-        return gift.Parsed(0, "truefalse", text, {"answer": value == "true"}, title, fmt, "", feedback)
+        data = {"answer": value == "true"}
+        wrong = next((a for a in answers if a is not right), None)
+        for key, answer in (("feedback_wrong", wrong), ("feedback_right", right)):
+            if _text(answer.find("feedback") if answer is not None else None):
+                data[key] = _text(answer.find("feedback"))
+        return gift.Parsed(0, "truefalse", text, data, title, fmt, "", feedback)
     if kind == "shortanswer":
         return gift.Parsed(0, "short", text, {"answers": [
             {"text": _text(a), "fraction": _fraction(a), "feedback": _text(a.find("feedback"))}
@@ -86,15 +92,16 @@ def _question(node) -> gift.Parsed | tuple[str, str]:
 def parse(source: str) -> gift.Result:
     result = gift.Result()
     if re.search(r"<!DOCTYPE", source, re.I):
-        result.errors.append((1, _("a DOCTYPE is not allowed in a question file")))
+        result.fatal = _("a DOCTYPE is not allowed in a question file")
         return result
     try:
         root = ET.fromstring(source)
-    except ET.ParseError as exc:
-        result.errors.append((exc.position[0] if exc.position else 1, _("not well-formed XML: %(problem)s", problem=str(exc))))
+    except (ET.ParseError, ValueError) as exc:
+        result.fatal = _("it is not well-formed XML: %(problem)s", problem=str(exc))
         return result
     if root.tag != "quiz":
-        result.errors.append((1, _("the root element must be <quiz>")))
+        result.fatal = _("it is XML but not a Moodle question file: its root element is <%(tag)s>, not <quiz>",
+                         tag=str(root.tag)[:40])
         return result
     # ElementTree keeps no line numbers: the n-th <question> element is the n-th tag in the text.
     lines = [source.count("\n", 0, m.start()) + 1 for m in re.finditer(r"<question\b", source)]
@@ -111,4 +118,6 @@ def parse(source: str) -> gift.Result:
         if isinstance(outcome, gift.Parsed):
             outcome.line, outcome.category = line, category
         result.take(line, outcome)
+    result.nothing_read(_("nothing in it reads as a Moodle XML question"),
+                        _("it holds no <question> elements"))
     return result

@@ -23,7 +23,7 @@ from ..content.cli import default_content_root
 from ..csvexport import columns, place, streamed, table_response, yes_no
 from ..extensions import db
 from ..i18n import local_date, user_lang
-from ..inputs import int_arg, parse_int
+from ..inputs import NotText, file_text, int_arg, parse_int
 from ..paging import rows_page
 from ..learning.models import Cohort
 from ..security import roles_required
@@ -293,26 +293,33 @@ def import_questions():
         raw = upload.read(MAX_UPLOAD + 1)
         category = (form.new_category.data or form.category.data or "").strip()
         problem, text = None, ""
+        name = (upload.filename or "")[:120] or _("the file")
         if len(raw) > MAX_UPLOAD:
             problem = _("The file is larger than %(n)d MB.", n=MAX_UPLOAD // (1024 * 1024))
         else:
             try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                problem = _("The file is not UTF-8 text.")
+                text = file_text(raw)
+            except NotText as exc:
+                problem = _("Nothing was imported: %(file)s: %(reason)s", file=name, reason=str(exc))
         if not CATEGORY_RE.match(category):
             form.new_category.errors = list(form.new_category.errors) + [
                 _("Choose a category, or name a new one like onboarding/final (lower-case letters, digits, dashes).")]
         elif problem:
             form.file.errors = list(form.file.errors) + [problem]
         else:
-            outcome = run_import(text, form.format.data, category, atomic=form.atomic.data)
-            if outcome.imported:
+            outcome = run_import(text, form.format.data, category, atomic=form.atomic.data, name=name)
+            if outcome.failure:
+                form.file.errors = list(form.file.errors) + [_(
+                    "Nothing was imported: %(file)s: %(reason)s", file=name, reason=outcome.failure)]
+                outcome = None
+            elif outcome.imported:
                 flash(ngettext("Imported %(num)d question into %(category)s.", "Imported %(num)d questions into %(category)s.", outcome.imported, category=category),
                       "success")
             elif form.atomic.data and outcome.skipped:
                 flash(_("Nothing was imported: some items could not be, and you asked for all or nothing."),
                       "error")
+            else:
+                flash(_("Nothing was imported: no item of the file could be."), "error")
     return render_template("assessment/import.html", form=form, outcome=outcome)
 
 

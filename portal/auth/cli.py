@@ -113,9 +113,12 @@ def deactivate_command(username):
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @needs_schema
 def import_command(path):
-    """Import technicians from a UTF-8 CSV file (all rows or none)."""
+    """Import technicians from a UTF-8 CSV file (all rows or none; exit status 1 and nothing
+    imported on any problem: a file that is no such CSV gets one line, the file and why)."""
     with open(path, "rb") as fh:
         result = import_technicians(fh.read())
+    if result.file_problem:
+        fail(f"{path}: {result.file_problem}")
     if not result.ok:
         for line, reason in result.errors:
             click.echo(f"{path}:{line}: {reason}", err=True)

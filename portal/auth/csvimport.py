@@ -14,7 +14,9 @@ locale/语言      no          zh_CN or en
 =============  ==========  ==================================================
 
 A file with any invalid row imports nothing; every bad row is reported with the
-line number where the row starts, and every reason. Imported users must change
+line number where the row starts, and every reason. A file that is no technicians CSV at
+all (empty, an image or spreadsheet, not UTF-8, a header naming none of the columns) gets
+one reason for the whole file (``ImportResult.file_problem``). Imported users must change
 their password at first sign-in. Passwords are taken exactly as written.
 """
 
@@ -30,6 +32,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
+from ..inputs import NotText, file_text
 from .models import Outlet, User
 from .services import (
     create_user,
@@ -63,37 +66,35 @@ class ImportResult:
     """(username, name, generated password or None) for each user created."""
     errors: list[tuple[int, str]] = field(default_factory=list)
     """(line number, reason) for each problem; non-empty means nothing was imported."""
+    file_problem: str = ""
+    """Why the file as a whole is not a technicians CSV (also the one entry of ``errors``, line 0)."""
+
+    def refuse(self, reason: str) -> "ImportResult":
+        self.file_problem = reason
+        self.errors.append((0, reason))
+        return self
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
 
-def _decode(data: bytes) -> tuple[str | None, tuple[int, str] | None]:
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return None, (line, _(
-            "Line %(line)d is not valid UTF-8. Save the file as \"CSV UTF-8\" and try again.",
-            line=line,
-        ))
-
-
 def import_technicians(data: bytes, actor: User | None = None) -> ImportResult:
     """Validate every row; create all technicians, or none if any row is bad."""
     result = ImportResult()
-    text, problem = _decode(data)
-    if problem:
-        result.errors.append(problem)
-        return result
+    try:
+        text = file_text(data, allow_nul=True)  # a NUL in a cell is reported with its row
+    except NotText as exc:
+        return result.refuse(str(exc))
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
-    except StopIteration:
-        result.errors.append((1, _("The file is empty; it needs a header row.")))
-        return result
+    except (StopIteration, csv.Error):
+        header = []
     columns = [COLUMN_ALIASES.get(h.strip().lower(), COLUMN_ALIASES.get(h.strip())) for h in header]
+    if not any(columns):
+        return result.refuse(_("not a technicians CSV: its first line names none of the columns username, name, "
+                               "outlet (用户名, 姓名, 网点)"))
     unknown = [h for h, c in zip(header, columns) if c is None and h.strip()]
     missing = [c for c in REQUIRED if c not in columns]
     repeated = sorted({c for c in columns if c and columns.count(c) > 1})
