@@ -5,8 +5,8 @@ an import that points up this order, on a sibling domain's views, on a cycle bet
 between domain packages, and on an import inside a function that is not marked lazy):
 
 * infrastructure — configuration, extensions, database types, languages and time zone, system
-  messages, security, inputs, links, Markdown, exports, paging, API limits, error pages, template
-  filters, the content-loader registry. Imported by all; imports no domain.
+  messages, security, inputs, links, Markdown, exports, paging, rate and API limits, error pages,
+  template filters, the content-loader registry. Imported by all; imports no domain.
 * auth — users, roles, the network of regions/provinces/outlets, sign-in, tokens, the API
   blueprint that the areas above add their endpoints to.
 * notifications — the bell: raised by the domains above, imports none of them.
@@ -33,7 +33,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import errors, templating
+from . import errors, ratelimits, templating
 from .assessment import bank as _question_banks  # noqa: F401  (registers its content loaders)
 from .assessment import models as _assessment_models  # noqa: F401  (tables for migrations)
 from .assessment import quizedit as quiz_editor
@@ -59,7 +59,7 @@ from .certification.views import bp as certification_bp
 from .config import build_config, production_problem
 from .content.cli import content_cli
 from .demo.cli import demo_command
-from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .extensions import babel, csrf, db, login_manager, migrate
 from .home.views import bp as core_bp
 from .i18n import PortalDomain, select_locale_parsed, select_timezone
 from .inputs import IdConverter, PortalJSONProvider
@@ -91,7 +91,7 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("infrastructure", ("apilimits", "cliutil", "config", "content", "csvexport", "dbtypes", "errors",
                         "extensions", "i18n", "inputs", "links", "markup", "messages", "paging", "products",
-                        "security", "templating")),
+                        "ratelimits", "security", "templating")),
     ("auth", ("auth",)),
     ("notifications", ("notifications",)),
     ("domains", ("kb", "learning", "assessment", "audits")),
@@ -184,7 +184,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale_parsed, timezone_selector=select_timezone)
     babel.domain_instance = PortalDomain()  # replaces Flask-Babel's default Domain
-    limiter.init_app(app)
+    ratelimits.init_app(app)  # the limiter, and a warning if its counts are not shared
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     app.session_interface = PortalSessionInterface()

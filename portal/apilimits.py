@@ -3,7 +3,10 @@ authentication per client address.
 
 The counters live in the same store as the /verify limit (Flask-Limiter's storage,
 ``PORTAL_RATELIMIT_STORAGE``): with the default ``memory://`` each worker process counts for
-itself, so with several workers or hosts use a shared store such as Redis.
+itself, so with several workers or hosts use a shared store such as Redis (see ratelimits).
+When that store does not answer, this worker counts in its own memory (and logs it) and tries
+the store again after ``RETRY_SECONDS``, as Flask-Limiter's in-memory fallback does for /verify:
+an outage of the store loosens the limits, it never fails the API.
 
 The figures are ``limits`` strings ("120 per minute; 3000 per hour") read from the
 configuration on every request, so an instance (or a test) can change them.
@@ -18,6 +21,9 @@ import time
 from flask import current_app
 from flask_limiter.util import get_remote_address
 from limits import parse_many
+from limits.errors import StorageError
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter, RateLimiter
 
 from .extensions import limiter
 
@@ -27,6 +33,16 @@ PER_CALLER = "PORTAL_API_RATE"
 FAILED_AUTH = "PORTAL_API_AUTH_FAILURE_RATE"
 
 
+RETRY_SECONDS = 30  # after the shared store failed, count in memory this long before trying it again
+
+
+class _Fallback:
+    """This process's own counts, used while the shared store does not answer."""
+
+    until = 0.0  # time.monotonic() before which the store is not tried again
+    strategy: RateLimiter | None = None
+
+
 def _spend(setting: str, *key: str) -> int | None:
     """Count one request against every limit of ``setting`` for ``key``.
 
@@ -34,7 +50,19 @@ def _spend(setting: str, *key: str) -> int | None:
     exhausted window resets (at least 1)."""
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return None
-    strategy = limiter.limiter
+    if time.monotonic() >= _Fallback.until:
+        try:
+            return _spend_in(limiter.limiter, setting, key)
+        except StorageError as exc:
+            current_app.logger.warning("rate-limit store does not answer (%s): this worker counts "
+                                       "the API's limits in memory for %d s", exc, RETRY_SECONDS)
+            _Fallback.until = time.monotonic() + RETRY_SECONDS
+    if _Fallback.strategy is None:
+        _Fallback.strategy = FixedWindowRateLimiter(MemoryStorage())
+    return _spend_in(_Fallback.strategy, setting, key)
+
+
+def _spend_in(strategy: RateLimiter, setting: str, key: tuple[str, ...]) -> int | None:
     for item in parse_many(current_app.config[setting]):
         if not strategy.hit(item, "api", setting, *key):
             reset = strategy.get_window_stats(item, "api", setting, *key).reset_time

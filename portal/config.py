@@ -73,11 +73,24 @@ def load_secret_key(instance_path: str) -> str:
     return key
 
 
+def ratelimit_storage_options(uri: str, key_prefix: str) -> dict:
+    """Options for the rate-limit store at ``uri`` (the ``limits`` package's storage).
+
+    Redis: keys start with ``key_prefix`` (several portals may share one server), a server
+    that does not answer is given up after a second instead of holding the request, and its
+    errors arrive as ``limits.errors.StorageError`` (see apilimits). Other stores: none."""
+    if not uri.startswith("redis"):
+        return {}
+    return {"key_prefix": key_prefix, "wrap_exceptions": True,
+            "socket_connect_timeout": 1, "socket_timeout": 1}
+
+
 def build_config(instance_path: str) -> dict:
     """The configuration mapping for one app instance."""
     database_url = os.environ.get("DATABASE_URL") or (
         "sqlite:///" + str(Path(instance_path) / "portal.sqlite3")
     )
+    ratelimit_storage = os.environ.get("PORTAL_RATELIMIT_STORAGE", "").strip() or "memory://"
     return {
         "SECRET_KEY": load_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
@@ -97,8 +110,12 @@ def build_config(instance_path: str) -> dict:
         "WTF_CSRF_SSL_STRICT": True,
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
         # Public certificate lookups (/verify, /api/v1/certificates): per client address.
-        # Several workers or hosts need a shared store, e.g. redis://localhost:6379/0.
-        "RATELIMIT_STORAGE_URI": os.environ.get("PORTAL_RATELIMIT_STORAGE", "memory://"),
+        # Several workers or hosts need a shared store, e.g. redis://localhost:6379/0 (see
+        # ratelimits.py; a store that stops answering is replaced by each worker's memory).
+        "RATELIMIT_STORAGE_URI": ratelimit_storage,
+        "RATELIMIT_STORAGE_OPTIONS": ratelimit_storage_options(
+            ratelimit_storage, os.environ.get("PORTAL_RATELIMIT_KEY_PREFIX", "portal")),
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": not ratelimit_storage.startswith("memory://"),
         "PORTAL_VERIFY_RATE": os.environ.get("PORTAL_VERIFY_RATE", "20 per minute; 200 per hour"),
         # The JSON API (/api/v1/): per token (or signed-in user), per client address, and
         # failed authentication (missing or bad credentials) per client address.
