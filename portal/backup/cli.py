@@ -6,9 +6,9 @@ along without its row, which is harmless).
 
 The instance's generated secret key is not backed up: a backup is meant to travel off the host,
 and the key with the database would let its holder sign session cookies the live portal accepts.
-Nothing stored is encrypted with it; a restored portal gets a new key (or SECRET_KEY from the
-environment, which production sets anyway), so users sign in again and devices are new to the
-sign-in throttle.
+Nothing stored is encrypted with it: a restored instance without SECRET_KEY in its environment
+generates a new key, users sign in again and devices are new to the sign-in throttle (production
+sets SECRET_KEY on every host, so there nothing changes).
 
 Restore wants an empty instance: a database without tables and no uploads. There is no
 ``--force``: restoring over live data is done by pointing the portal at a new database (and, for
@@ -108,6 +108,9 @@ def backup_command(directory: Path):
     (new, or empty). Safe while the portal serves."""
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         fail(_("%(dir)s exists and is not an empty folder: back up into a new or empty one.", dir=directory))
+    instance = Path(current_app.instance_path)
+    if directory.resolve().is_relative_to((instance / archive.UPLOADS).resolve()):
+        fail(_("%(dir)s is inside the uploads it would copy: back up somewhere else.", dir=directory))
     revision = current_revision()
     if revision is None:
         fail(_("The database has no schema revision (no alembic_version table): run "
@@ -115,8 +118,8 @@ def backup_command(directory: Path):
     created = not directory.exists()
     started = time.monotonic()
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        manifest, uploads = _write(directory, Path(current_app.instance_path), revision)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)  # a new folder: for its owner only
+        manifest, uploads = _write(directory, instance, revision)
     except (BackupError, OSError) as exc:
         _clean_up(directory, created)
         fail(str(exc))
