@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import sqlite3
+import subprocess
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -165,6 +166,19 @@ def test_backup_and_restore_bring_back_the_same_portal(app, backend, stamped, kb
     else:
         uri = request.getfixturevalue("postgres").new_database()
     restored = make_app(tmp_path / "restored", uri, SECRET_KEY="another-secret")
+    if backend == "postgresql":  # a dump cut short: pg_restore fails half-way, and nothing stays
+        cut = tmp_path / "backups" / "cut"
+        shutil.copytree(folder, cut)
+        dump = cut / "database.pgdump"
+        dump.write_bytes(dump.read_bytes()[:-20])  # the end of the last table's data
+        assert subprocess.run(["pg_restore", "--list", str(dump)], capture_output=True).returncode == 0  # TOC whole
+        cut_manifest = {**manifest, "files": {**manifest["files"], "database.pgdump": {
+            "bytes": dump.stat().st_size, "sha256": archive.sha256_of(dump)}}}
+        (cut / "manifest.json").write_text(json.dumps(cut_manifest))
+        assert "pg_restore failed" in one_line_error(invoke(restored, "restore", str(cut)))
+        with restored.app_context():
+            assert inspect(db.engine).get_table_names() == []
+        assert not archive.has_files(Path(restored.instance_path) / "uploads")
     result = invoke(restored, "restore", str(folder))
     assert result.exit_code == 0, result.output
     assert "search index rebuilt: 4 cases" in result.output  # the sample cases and the contributed one
