@@ -15,7 +15,8 @@ between domain packages, and on an import inside a function that is not marked l
   use each other's models and services (never views) without a cycle between packages.
 * certification — tiers, eligibility, certificates; reads the domains below.
 * records — the technician record, dashboards, the technician list, ``flask daily``.
-* app — this factory, the role home pages (home/) and ``flask demo`` (demo/).
+* app — this factory, the role home pages (home/), ``flask demo`` (demo/) and ``flask backup`` /
+  ``flask restore`` (backup/: the whole instance, and the search index rebuilt after a restore).
 
 Where a lower layer must reach a higher one (an amended audit reinstates a certificate it
 suspended; a case page lists the lessons that teach it; certification reads audit results), the
@@ -51,6 +52,7 @@ from .auth.api import bp as api_bp
 from .auth.cli import users_cli
 from .auth.views import bp as auth_bp
 from .auth.views import load_user
+from .backup.cli import backup_command, restore_command
 from .certification import board as eligibility_board
 from .certification import loader as _tiers  # noqa: F401  (registers its content loader)
 from .certification import services as certificate_services
@@ -97,7 +99,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("domains", ("kb", "learning", "assessment", "audits")),
     ("certification", ("certification",)),
     ("records", ("records",)),
-    ("app", ("__init__", "home", "demo")),
+    ("app", ("__init__", "home", "demo", "backup")),
 )
 
 
@@ -233,3 +235,5 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(daily_command)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
