@@ -87,7 +87,18 @@ from .records.reminders import bp as reminders_bp
 from .records.technicians import bp as technicians_bp
 from .security import PortalSessionInterface, enforce_access, refuse_nul_bytes, security_headers
 
-MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+
+def _migrations_dir(package: Path) -> str:
+    """The repository's migrations/ in a checkout (an editable install included: `flask db
+    migrate` writes new revisions there); else the copy the wheel carries as portal/migrations/
+    (setup.py copies it in at build time)."""
+    checkout = package.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "migrations" / "env.py").is_file():
+        return str(checkout / "migrations")
+    return str(package / "migrations")
+
+
+MIGRATIONS_DIR = _migrations_dir(Path(__file__).resolve().parent)
 
 # The layer order (bottom first) as module names under portal/; see the docstring above.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (

@@ -95,6 +95,11 @@ def build_config(instance_path: str) -> dict:
         "SECRET_KEY": load_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # The content root (a checkout's content/, its quizzes/ beside it): `content load`, `demo`,
+        # lesson and question pictures, the trace page. Unset: content/ in the working directory,
+        # else the one beside the package (a checkout); an installed wheel carries no content.
+        "PORTAL_CONTENT_DIR": os.path.abspath(os.environ["PORTAL_CONTENT_DIR"].strip())
+        if os.environ.get("PORTAL_CONTENT_DIR", "").strip() else None,
         # Sessions: HttpOnly always; SameSite=Lax; Secure is decided per request
         # (see security.PortalSessionInterface) or forced with PORTAL_HTTPS=1.
         "SESSION_COOKIE_HTTPONLY": True,

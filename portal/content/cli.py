@@ -20,6 +20,9 @@ content_cli = AppGroup("content", help="Load the repository's content files into
 
 
 def default_content_root() -> Path:
+    """PORTAL_CONTENT_DIR when set; else content/ in the working directory; else the checkout's."""
+    if configured := current_app.config.get("PORTAL_CONTENT_DIR"):
+        return Path(configured)
     here = Path.cwd() / "content"
     return here if here.is_dir() else Path(current_app.root_path).parent / "content"
 

@@ -25,8 +25,9 @@ from ..auth.passwords import DEMO_PASSWORD as PUBLISHED_DEMO_PASSWORD
 from ..auth.services import create_user, find_user
 from ..certification import services as certs
 from ..certification.models import Certificate
-from ..cliutil import cli_request, needs_schema
+from ..cliutil import cli_request, fail, needs_schema
 from ..content.cli import default_content_root, load_content
+from ..content.loader import plan
 from ..extensions import db
 from ..kb import contributions
 from ..learning import services as learning
@@ -83,9 +84,12 @@ def load_demo() -> dict[str, int]:
 @needs_schema
 def demo_command():
     """Load the demo network, demo users (password: portal-demo) and all shipped content."""
+    root = default_content_root()
+    if not plan(root):  # an installed package carries no content: refuse before creating anything
+        fail(_("Nothing under %(path)s that the portal knows how to load.", path=root))
     created = load_demo()
     click.echo("demo: " + ", ".join(f"{n} {what} created" for what, n in created.items()))
-    report = load_content(default_content_root())
+    report = load_content(root)
 
     load_learning_demo(today())
     load_assessment_demo(today())
