@@ -91,7 +91,7 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("infrastructure", ("apilimits", "cliutil", "config", "content", "csvexport", "dbtypes", "errors",
                         "extensions", "i18n", "inputs", "links", "markup", "messages", "paging", "products",
-                        "security", "templating")),
+                        "retention", "security", "templating")),
     ("auth", ("auth",)),
     ("notifications", ("notifications",)),
     ("domains", ("kb", "learning", "assessment", "audits")),
