@@ -104,7 +104,7 @@ MIGRATIONS_DIR = _migrations_dir(Path(__file__).resolve().parent)
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("infrastructure", ("apilimits", "cliutil", "config", "content", "csvexport", "dbtypes", "errors",
                         "extensions", "i18n", "inputs", "links", "markup", "messages", "paging", "products",
-                        "ratelimits", "security", "templating")),
+                        "ratelimits", "retention", "security", "templating")),
     ("auth", ("auth",)),
     ("notifications", ("notifications",)),
     ("domains", ("kb", "learning", "assessment", "audits")),

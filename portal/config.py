@@ -26,6 +26,14 @@ def _env_int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _env_positive(name: str, default: int) -> int:
+    """A whole number of at least 1 (a retention period in days, a batch size)."""
+    value = _env_int(name, default)
+    if value < 1:
+        raise RuntimeError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 def _env_bool(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name)
     if raw is None:
@@ -55,22 +63,35 @@ def load_secret_key(instance_path: str) -> str:
     from_env = os.environ.get("SECRET_KEY")
     if from_env:
         return from_env
-    path = Path(instance_path) / "secret_key"
+    return _instance_token(Path(instance_path) / "secret_key", 32, "a new secret key")
+
+
+def load_host_id(instance_path: str) -> str:
+    """This host's id (``<instance>/host_id``, generated once): the search index in this instance
+    folder reports its place in the shared change log under it (kb/indexing.py)."""
+    return _instance_token(Path(instance_path) / "host_id", 12, "a new host id")
+
+
+def _instance_token(path: Path, nbytes: int, what: str) -> str:
+    """A random token kept in ``path``, generated once. It is written to a temporary file and
+    linked into place, which fails if the file exists: several workers starting together agree
+    on one token, and none can read a half-written file."""
     if not path.exists():
-        tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
+            fh.write(secrets.token_hex(nbytes))
         try:
             os.link(tmp, path)
         except FileExistsError:
-            pass  # another process won the race; use its key
+            pass  # another process won the race; use its token
         finally:
             tmp.unlink()
-    key = path.read_text().strip()
-    if not key:
-        raise RuntimeError(f"{path} is empty; delete it to generate a new secret key")
-    return key
+    token = path.read_text().strip()
+    if not token:
+        raise RuntimeError(f"{path} is empty; delete it to generate {what}")
+    return token
 
 
 def ratelimit_storage_options(uri: str, key_prefix: str) -> dict:
@@ -165,6 +186,20 @@ def build_config(instance_path: str) -> dict:
         # A missing or stale index of up to this many cases is rebuilt before the first
         # request is answered; a larger one in the background.
         "KB_INLINE_REBUILD_LIMIT": int(os.environ.get("PORTAL_KB_INLINE_REBUILD_LIMIT", "2000")),
+        # How often (at most) a host writes its index's place in the change log (kb_index_host).
+        "KB_HOST_REPORT_SECONDS": 60.0,
+        # Retention (`flask daily`): how long what grows without bound is kept.
+        # Raw search-log rows (the gap report reads the kept daily counts, never these).
+        "SEARCH_LOG_DAYS": _env_positive("PORTAL_SEARCH_LOG_DAYS", 90),
+        # Photos of a rejected contribution, counted from the rejection.
+        "REJECTED_PHOTO_DAYS": _env_positive("PORTAL_REJECTED_PHOTO_DAYS", 30),
+        # An audit draft nobody changed (answers, header, photos) for this long is abandoned.
+        "AUDIT_DRAFT_DAYS": _env_positive("PORTAL_AUDIT_DRAFT_DAYS", 30),
+        # A host whose index has not reported its place in the change log for this long stops
+        # holding the log back (it rebuilds its index when it returns, if the log moved past it).
+        "KB_HOST_DAYS": _env_positive("PORTAL_KB_HOST_DAYS", 7),
+        # Rows deleted per transaction by the retention steps.
+        "RETENTION_BATCH": _env_positive("PORTAL_RETENTION_BATCH", 2000),
         # E-mail (reminders, contribution alerts): queued in the database only when MAIL_SERVER is
         # set, and sent by `flask mail send` (never while a request is answered).
         "MAIL_SERVER": os.environ.get("PORTAL_MAIL_SERVER", "").strip(),

@@ -142,7 +142,7 @@ def test_falling_behind_notifies_the_cohorts_trainers_once(app, users, courses, 
     learning.create_cohort("Behind cohort", onboarding, date.today() - timedelta(days=10), [trainer], [tech], trainer)
     first = runner.invoke(args=["daily"])
     assert first.exit_code == 0, first.output
-    assert "1" in first.output.splitlines()[-1]
+    assert "trainers told about 1 member falling behind" in first.output.splitlines()
     second = runner.invoke(args=["daily"])
     assert second.exit_code == 0
     assert len(notes(trainer, "behind")) == 1 and notes(trainer, "behind")[0].link.startswith("/learning/cohorts/")

@@ -248,6 +248,7 @@ def add_photo(audit: Audit, item_id: str, data: bytes) -> AuditPhoto:
     photo = AuditPhoto(audit=audit, item_id=item_id, name=name, mime=mime, width=width, height=height,
                        size=len(clean))
     db.session.add(photo)
+    audit.updated_at = utcnow()  # a draft being worked on is not abandoned (audits/retention.py)
     if item["type"] == "photo":
         responses = dict(audit.responses or {})
         responses[item_id] = sum(1 for p in audit.photos if p.item_id == item_id)

@@ -8,10 +8,12 @@ import click
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from sqlalchemy import select
 
 from ..cliutil import needs_schema
 from ..extensions import db
 from . import gaps, indexing
+from .models import IndexHost
 
 search_cli = AppGroup("search", help="The fault-case search index.")
 
@@ -45,13 +47,17 @@ def status_command():
                  cases=indexing.published_count()))
     click.echo(_("applied change: %(n)d", n=state.applied))
     click.echo(_("stale: %(reason)s", reason=indexing.is_stale() or _("no")))
+    for host in db.session.scalars(select(IndexHost).order_by(IndexHost.applied, IndexHost.name)):
+        click.echo(_("host %(name)s: applied change %(n)d, last seen %(seen)s UTC", name=host.name,
+                     n=host.applied, seen=host.seen_at.strftime("%Y-%m-%d %H:%M")))
 
 
 @search_cli.command("gaps-rebuild")
 @needs_schema
 def gaps_rebuild_command():
     """Recompute the kept search gaps per day (kb_search_gap_day) from the search log: after
-    search-log rows were written without the app (a bulk load); the app keeps them otherwise."""
+    search-log rows were written without the app (a bulk load); the app keeps them otherwise.
+    Days before the log's oldest row (pruned by `flask daily`) keep their counts."""
     started = time.monotonic()
     gaps.rebuild()
     db.session.commit()

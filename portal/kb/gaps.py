@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import bindparam, case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..dbtypes import utcnow
+from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
 from .models import SearchGapDay, SearchLog
 
@@ -143,8 +143,9 @@ def live_rows(days: int, limit: int | None = REPORT_LIMIT) -> list:
 # --- fill: the kept rows from the log (the migration; ``rebuild``) -------------------------------
 
 
-def fill_sql(dialect: str) -> str:
-    """INSERT…SELECT of every day's rows from the search log (the kept table must be empty)."""
+def fill_sql(dialect: str, since: bool = False) -> str:
+    """INSERT…SELECT of every day's rows from the search log (the kept table must be empty), or,
+    with ``since``, of the days from the bound parameter ``:since`` (a UTC midnight) on."""
     day = "(created_at AT TIME ZONE 'UTC')::date" if dialect == "postgresql" else "date(created_at)"
     return f"""
 INSERT INTO kb_search_gap_day (day, norm, searches, no_results, unopened, example, last_at)
@@ -153,10 +154,20 @@ SELECT {day}, norm, count(*),
        sum(CASE WHEN results > 0 AND NOT opened THEN 1 ELSE 0 END),
        max(query), max(created_at)
 FROM kb_search_log
+{"WHERE created_at >= :since" if since else ""}
 GROUP BY {day}, norm"""
 
 
 def rebuild() -> None:
-    """Recompute every kept row from the log (the caller commits)."""
-    db.session.execute(SearchGapDay.__table__.delete())
-    db.session.execute(text(fill_sql(db.session.get_bind().dialect.name)))
+    """Recompute the kept rows of the days the search log holds, from the UTC day of its oldest
+    row on (the caller commits). The days before, whose raw rows ``flask daily`` removed after
+    ``SEARCH_LOG_DAYS`` (whole days: kb/retention.py), keep their counts."""
+    oldest = db.session.scalar(select(func.min(SearchLog.created_at)))
+    if oldest is None:
+        return
+    since = datetime.combine(day_of(oldest), time(0), timezone.utc)
+    db.session.execute(delete(SearchGapDay).where(SearchGapDay.day >= since.date())
+                       .execution_options(synchronize_session=False))
+    fill = text(fill_sql(db.session.get_bind().dialect.name, since=True)).bindparams(
+        bindparam("since", since, type_=UTCDateTime()))
+    db.session.execute(fill)

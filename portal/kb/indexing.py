@@ -6,22 +6,33 @@ not seen yet (right after its own commits, and before answering a search at most
 every ``KB_SYNC_SECONDS``), so a change made on one host reaches every other
 host's results within seconds. A missing or stale index (other schema, other
 segmenter dictionary, or a database the index does not match) is rebuilt.
+
+Each host reports where its index is in the log (``kb_index_host``: the id kept in its instance
+folder, the last change applied, when it said so), at most every ``KB_HOST_REPORT_SECONDS`` and
+after every full build. ``flask daily`` deletes the rows every host reporting within
+``KB_HOST_DAYS`` has applied (kb/retention.py), keeping the row the slowest of them stands at. A
+host whose place is below the oldest row left but one (``applied < oldest − 1``: it was not
+counted, and rows it never applied are gone) rebuilds its index instead of applying a gap.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import socket
 import threading
 import time
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
+from ..config import load_host_id
+from ..dbtypes import utcnow
 from ..extensions import db
-from .models import Case, IndexChange, KbTerms
+from .models import Case, IndexChange, IndexHost, KbTerms
 from .search.analysis import Synonyms, add_words, bigrams, case_side, model_index_terms, normalise, normalise_code
 from .search.index import SCHEMA_VERSION, IndexManager, IndexState, parallel_procs
 
@@ -112,6 +123,59 @@ def _latest_change() -> int:
     return db.session.scalar(select(func.max(IndexChange.id))) or 0
 
 
+def _log_bounds() -> tuple[int, int]:
+    """(oldest, latest) change-log ids; (0, 0) when the log is empty."""
+    oldest, latest = db.session.execute(select(func.min(IndexChange.id), func.max(IndexChange.id))).one()
+    return oldest or 0, latest or 0
+
+
+def _behind(applied: int, oldest: int) -> bool:
+    """Rows after ``applied`` were pruned: applying what is left would leave a gap."""
+    return applied < oldest - 1
+
+
+# --- this host's place in the log ---------------------------------------------------------------
+
+
+def this_host() -> tuple[str, str]:
+    """(the host id kept in the instance folder, a name for people: machine and folder)."""
+    hosts = current_app.extensions.setdefault("kb_host", {})
+    if current_app.instance_path not in hosts:
+        hosts[current_app.instance_path] = (load_host_id(current_app.instance_path),
+                                            f"{socket.gethostname()}:{current_app.instance_path}"[:300])
+    return hosts[current_app.instance_path]
+
+
+def report_position(force: bool = False) -> bool:
+    """Write this host's place in the change log (the index's last applied change) and the time
+    to ``kb_index_host``, at most every ``KB_HOST_REPORT_SECONDS`` unless ``force``. On a
+    connection of its own, so the caller's transaction is never committed by it; a failure is
+    logged and the next report tries again. True if written."""
+    mgr = manager()
+    reports = current_app.extensions.setdefault("kb_host_report", {})
+    now = time.monotonic()
+    last = reports.get(mgr.root)
+    if not force and last is not None and now - last < current_app.config["KB_HOST_REPORT_SECONDS"]:
+        return False
+    if mgr.current_folder() is None:
+        return False
+    reports[mgr.root] = now
+    host, name = this_host()
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(IndexHost).values(host=host, name=name, applied=mgr.state().applied,
+                                              seen_at=utcnow())
+    upsert = insert.on_conflict_do_update(index_elements=["host"], set_={
+        "name": insert.excluded.name, "applied": insert.excluded.applied, "seen_at": insert.excluded.seen_at})
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(upsert)
+    except SQLAlchemyError as exc:  # e.g. the table is not there yet: searching goes on
+        current_app.logger.warning("search index: could not report this host's place in the change log: %s",
+                                   str(exc).splitlines()[0])
+        return False
+    return True
+
+
 def _published_documents():
     query = select(Case).where(Case.status == "published").order_by(Case.key, Case.lang)
     versions: list[Case] = []
@@ -136,6 +200,7 @@ def rebuild(progress=None, wait: bool = True) -> int | None:
         count = mgr.build(_published_documents(), IndexState(SCHEMA_VERSION, terms.hash, applied),
                           progress=progress, procs=procs)
     current_app.extensions.setdefault("kb_sync", {})[mgr.root] = 0.0
+    report_position(force=True)
     return count
 
 
@@ -155,9 +220,12 @@ def is_stale() -> str | None:
         return "schema"
     if state.dictionary != current_terms().hash:
         return "dictionary"
-    if state.applied > _latest_change():
+    oldest, latest = _log_bounds()
+    if state.applied > latest:
         return "database"  # the index is ahead of this database: another database
-    if state.applied == _latest_change() and mgr.doc_count() != published_count():
+    if _behind(state.applied, oldest):
+        return "behind"  # the log was pruned past this index (the host was away)
+    if state.applied == latest and mgr.doc_count() != published_count():
         return "count"
     return None
 
@@ -187,8 +255,16 @@ def sync(force: bool = False) -> int:
     state = mgr.state()
     if mgr.current_folder() is None:
         return 0
-    latest = _latest_change()
+    oldest, latest = _log_bounds()
     if latest <= state.applied:
+        report_position()
+        return 0
+    if _behind(state.applied, oldest):  # rows it never applied were pruned: a gap
+        try:
+            rebuild_soon("behind")
+        except Exception:  # searching goes on from the old index; the next check tries again
+            db.session.rollback()
+            current_app.logger.exception("search index rebuild (behind the change log) failed")
         return 0
     keys = set(db.session.scalars(
         select(IndexChange.key).where(IndexChange.id > state.applied, IndexChange.id <= latest)))
@@ -202,6 +278,7 @@ def sync(force: bool = False) -> int:
     if not mgr.apply(upserts, deletes, latest, terms.hash):
         last_checks[mgr.root] = 0.0  # another process is writing; try again next time
         return 0
+    report_position()
     return len(keys)
 
 
@@ -219,10 +296,9 @@ def check_once_per_process() -> None:
     try:
         reason = is_stale()
         if reason is None:
+            report_position(force=True)
             return
-        if published_count() <= current_app.config["KB_INLINE_REBUILD_LIMIT"]:
-            rebuild(wait=False)
-            return
+        rebuild_soon(reason)
     except (OperationalError, ProgrammingError):  # no tables yet, or no database: not our job
         db.session.rollback()
         state["checked"] = False  # try again once the database answers
@@ -231,6 +307,19 @@ def check_once_per_process() -> None:
         db.session.rollback()
         current_app.logger.exception("search index check at start-up failed")
         return
+
+
+def rebuild_soon(reason: str) -> None:
+    """Rebuild now when the index is small (``KB_INLINE_REBUILD_LIMIT``), else in a background
+    thread, one at a time per process; searches answer from the old index meanwhile."""
+    if published_count() <= current_app.config["KB_INLINE_REBUILD_LIMIT"]:
+        rebuild(wait=False)  # None when another process is building: its index is swapped in
+        return
+    pending = current_app.extensions.setdefault("kb_rebuilding", set())
+    root = manager().root
+    if root in pending:
+        return
+    pending.add(root)
     app = current_app._get_current_object()
 
     def build_in_background():
@@ -240,6 +329,8 @@ def check_once_per_process() -> None:
                 rebuild(wait=True)
             except Exception:
                 current_app.logger.exception("background search index rebuild failed")
+            finally:
+                pending.discard(root)
 
     threading.Thread(target=build_in_background, name="kb-reindex", daemon=True).start()
 

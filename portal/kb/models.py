@@ -216,6 +216,19 @@ class IndexChange(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class IndexHost(db.Model):
+    """Where one host's search index is in the change log: the last change it applied, and when
+    it last said so (kb/indexing.py). ``flask daily`` prunes the log up to the slowest host seen
+    in the last ``KB_HOST_DAYS`` days. ``host`` is the id kept in the host's instance folder."""
+
+    __tablename__ = "kb_index_host"
+
+    host: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), default="")  # machine name and instance folder
+    applied: Mapped[int] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"), default=0)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class KbTerms(db.Model):
     """The synonym groups, keyboard slips and segmenter dictionary from content/kb/synonyms.yaml."""
 

@@ -4,16 +4,19 @@ drives (certification's expiry sweep, learning's behind-schedule notices)."""
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from ..assessment.services import refresh_discrimination
+from ..audits.retention import prune_drafts
 from ..certification.board import refresh_all
 from ..certification.services import sweep
 from ..cliutil import cli_request, needs_schema
 from ..extensions import db
 from ..i18n import local_today
+from ..kb.retention import prune_change_log, prune_rejected_photos, prune_search_log
 from ..learning.services import notify_behind
 
 
@@ -22,7 +25,9 @@ from ..learning.services import notify_behind
 @needs_schema
 def daily_command():
     """The daily run (cron): certificate expiry, lapse and expiry warnings; cohort members
-    falling behind; the eligibility board's stale figures decided again; quizzes' discrimination indexes decided again. Safe to run more than once a day: each notification is raised once."""
+    falling behind; the eligibility board's stale figures decided again; quizzes' discrimination indexes decided again;
+    then retention: the search index change log, old search-log rows, photos of rejected contributions and abandoned
+    audit drafts. Safe to run more than once a day: each notification is raised once."""
     with cli_request():
         today = local_today()
         report = sweep(today)
@@ -36,3 +41,28 @@ def daily_command():
         click.echo(ngettext("item analysis: %(num)d discrimination index decided", "item analysis: %(num)d discrimination indexes decided",
                             decided))
         click.echo(ngettext("trainers told about %(num)d member falling behind", "trainers told about %(num)d members falling behind", behind))
+        retention()
+
+
+def retention() -> None:
+    """Each step deletes in batches, commits on its own and says what it removed."""
+    config = current_app.config
+    log = prune_change_log()
+    click.echo(ngettext("search index change log: %(num)d row every host has applied removed",
+                        "search index change log: %(num)d rows every host has applied removed", log.removed))
+    if log.forgotten:
+        click.echo(ngettext("search index: %(num)d host not seen for %(days)d days no longer holds the log back",
+                            "search index: %(num)d hosts not seen for %(days)d days no longer hold the log back",
+                            log.forgotten, days=config["KB_HOST_DAYS"]))
+    searches = prune_search_log()
+    click.echo(ngettext("search log: %(num)d search older than %(days)d days removed (the daily gap counts stay)",
+                        "search log: %(num)d searches older than %(days)d days removed (the daily gap counts stay)",
+                        searches, days=config["SEARCH_LOG_DAYS"]))
+    photos, files = prune_rejected_photos()
+    click.echo(ngettext("contributions rejected over %(days)d days ago: %(num)d photo removed (files deleted: %(files)d)",
+                        "contributions rejected over %(days)d days ago: %(num)d photos removed (files deleted: %(files)d)",
+                        photos, days=config["REJECTED_PHOTO_DAYS"], files=files))
+    drafts, files = prune_drafts()
+    click.echo(ngettext("audit drafts untouched for %(days)d days: %(num)d draft removed (photo files deleted: %(files)d)",
+                        "audit drafts untouched for %(days)d days: %(num)d drafts removed (photo files deleted: %(files)d)",
+                        drafts, days=config["AUDIT_DRAFT_DAYS"], files=files))
