@@ -30,7 +30,8 @@ PASSWORD = "correct-horse-42"
 
 # Settings the environment could leak into tests; each test decides its own.
 for _name in ("DATABASE_URL", "PORTAL_INSTANCE_PATH", "SECRET_KEY", "PORTAL_HTTPS",
-              "PORTAL_PROXY_HOPS", "PORTAL_DEFAULT_LOCALE", "PORTAL_TIMEZONE"):
+              "PORTAL_PROXY_HOPS", "PORTAL_DEFAULT_LOCALE", "PORTAL_TIMEZONE", "PORTAL_CONTENT_DIR",
+              "PORTAL_RATELIMIT_STORAGE"):
     os.environ.pop(_name, None)
 
 
