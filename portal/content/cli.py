@@ -113,7 +113,7 @@ def load_command(path: Path | None):
     click.echo(report.summary())
     if report.problems:
         sys.exit(1)
-    if not (report.created or report.updated or report.unchanged):
+    if not (report.created or report.updated or report.unchanged or report.warnings):  # kept, with a warning: read
         fail(_("%(path)s: nothing in it was loaded: no file there is one the portal reads (kb/*.md, "
                "courses/*/course.yaml, quizzes/**/*.yaml, audits/*.yaml, …)", path=path))
 
