@@ -89,7 +89,7 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 # The layer order (bottom first) as module names under portal/; see the docstring above.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("infrastructure", ("apilimits", "cliutil", "config", "content", "csvexport", "dbtypes", "errors",
+    ("infrastructure", ("apidoc", "apilimits", "cliutil", "config", "content", "csvexport", "dbtypes", "errors",
                         "extensions", "i18n", "inputs", "links", "markup", "messages", "paging", "products",
                         "security", "templating")),
     ("auth", ("auth",)),
