@@ -297,3 +297,12 @@ def test_a_client_written_from_the_document_files_a_clean_and_a_red_line_audit(l
     status, again = client.call("fileAudit", {**header, "work_order": "WO-RED-1", "responses": responses,
                                               "comments": comments})
     assert status == 200 and again == red
+    # Another auditor sending that visit: a conflict, in the document's shape; the record shows
+    # what the red line did (the technician's certificate suspended).
+    other = DocumentClient(live.base, live.everyone)
+    status, conflict = other.call("fileAudit", {**header, "work_order": "WO-RED-1", "responses": responses,
+                                                "comments": comments})
+    assert status == 409 and conflict["id"] == red["id"]
+    status, record = other.call("getTechnicianRecord", username=live.technician)
+    assert status == 200 and [c["status"] for c in record["certificates"]] == ["suspended"]
+    assert {a["id"]: a["result"] for a in record["audits"]} == {clean["id"]: clean["result"], red["id"]: "fail"}
