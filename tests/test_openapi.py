@@ -44,8 +44,12 @@ def backend():
 def test_the_document_describes_every_api_route_with_its_access_rule(app):
     from portal.security import PUBLIC, access_rule
 
+    # The OpenAPI 3.1 meta-schema, as schemathesis carries it (it checks documents with it on loading).
+    from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
+
     doc = app.test_client().get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.1") and doc["servers"] == [{"url": "/api/v1"}]
+    assert [str(e) for e in OPENAPI_31_VALIDATOR.iter_errors(doc)] == []
     routes = {(rule.rule.removeprefix("/api/v1").replace("<", "{").replace(">", "}").replace("int:", ""),
                method.lower(), rule.endpoint)
               for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
