@@ -102,7 +102,7 @@ MIGRATIONS_DIR = _migrations_dir(Path(__file__).resolve().parent)
 
 # The layer order (bottom first) as module names under portal/; see the docstring above.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("infrastructure", ("apilimits", "cliutil", "config", "content", "csvexport", "dbtypes", "errors",
+    ("infrastructure", ("apidoc", "apilimits", "cliutil", "config", "content", "csvexport", "dbtypes", "errors",
                         "extensions", "i18n", "inputs", "links", "markup", "messages", "paging", "products",
                         "ratelimits", "retention", "security", "templating")),
     ("auth", ("auth",)),

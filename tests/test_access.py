@@ -117,6 +117,7 @@ MATRIX = {
     "bank.export": ("GET", "/assessment/bank/export?category=onboarding/final", {"trainer", "admin"}),
     "certification.verify": ("GET", "/verify/{cert}", "public"),
     "api.certificate_json": ("GET", "/api/v1/certificates/{cert}", "public"),
+    "api.openapi": ("GET", "/api/v1/openapi.json", "public"),
     "certification.mine": ("GET", "/certificates/mine", {"technician"}),
     "certification.certificate": ("GET", "/certificates/{cert}", {"technician", "trainer", "admin"}),
     "certification.badge": ("GET", "/certificates/{cert}/badge", {"technician", "trainer", "admin"}),

@@ -511,9 +511,27 @@ def test_api_template(template, users, app):
     body = client.get("/api/v1/audit-templates/test-visit", headers=_token(users["auditor"])).get_json()
     assert body["slug"] == "test-visit" and body["version"] == 1
     items = {i["id"]: i for s in body["sections"] for i in s["items"]}
-    assert items["gift"] == {"id": "gift", "type": "yesno", "weight": 2, "red_line": True, "options": ["yes", "no"],
-                             "text": {"zh": "收了礼品？", "en": "Accepted a gift?"}, "evidence": "comment"}
+    gift = items["gift"]
+    assert {k: gift[k] for k in ("id", "type", "weight", "red_line", "options", "text", "evidence")} == {
+        "id": "gift", "type": "yesno", "weight": 2, "red_line": True, "options": ["yes", "no"],
+        "text": {"zh": "收了礼品？", "en": "Accepted a gift?"}, "evidence": "comment"}  # the fields clients had
+    # What the page knows and the JSON once did not: "no" passes it, it cannot be n/a, it must be answered.
+    assert (gift["pass_when"], gift["na"], gift["required"], gift["scored"], gift["about"]) == ("no", False, True,
+                                                                                             True, "technician")
+    assert gift["answer"] == {"enum": ["yes", "no"]}
     assert items["called"]["options"] == ["before", "late", "none"] and items["polite"]["options"][:5] == [1, 2, 3, 4, 5]
+    assert [(c["id"], c["score"], c["red_line"]) for c in items["called"]["choices"]] == [
+        ("before", 1, False), ("late", 0.5, False), ("none", 0, False)]
+    assert (items["polite"]["red_line_at"], items["polite"]["na"]) == (None, True)
+    assert (items["minutes-late"]["target"], items["minutes-late"]["min"], items["minutes-late"]["max"]) == (
+        {"min": 0, "max": 0}, 0, 2000)
+    assert items["fixed"]["evidence"] == "photo" and not items["pictures"]["scored"]
+    sections = {s["id"]: s for s in body["sections"]}
+    assert sections["arrival"]["lesson"]["url"].endswith("/learning/courses/onboarding/lessons/"
+                                                         "d02-arrival-and-repair-times")
+    assert (sections["arrival"]["below"], sections["manner"]["below"], sections["outcome"]["below"]) == (70, 80, None)
+    assert sections["manner"]["lesson"]["kind"] == "module" and sections["arrival"]["weight"] == 6
+    assert body["grades"][0] == {"code": "excellent", "min": 90, "title": {"zh": "优秀", "en": "Excellent"}}
     assert client.get("/api/v1/audit-templates/nope", headers=_token(users["auditor"])).status_code == 404
     assert client.get("/api/v1/audit-templates/test-visit", headers=_token(users["technician"])).status_code == 403
 

@@ -190,6 +190,17 @@ def test_audit_json_api_refuses_bidi_text(client, users, audit_draft):
     assert db.session.scalar(select(func.count(Audit.id))) == before
 
 
+def test_audit_json_api_takes_names_with_a_nul_byte_as_unknown(client, users):
+    """PostgreSQL refuses a NUL byte in a query: the API must not ask it (a 400, never a 500)."""
+    from portal.auth.services import issue_token
+
+    bearer = {"Authorization": f"Bearer {issue_token(users['auditor'])}"}
+    response = client.post("/api/v1/audits", json={"technician": "tech\x00", "template": "home-service-visit\x00"},
+                           headers=bearer)
+    assert response.status_code == 400
+    assert {"technician", "template"} <= set(response.get_json()["fields"])
+
+
 def test_csv_import_refuses_a_bidi_name(app, users):
     from portal.auth.csvimport import import_technicians
     from portal.auth.models import User

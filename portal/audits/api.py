@@ -1,5 +1,10 @@
-"""Filing a whole audit in one JSON request (mobile clients, integrations): validated field by
-field, stored and submitted in one transaction, or nothing stored."""
+"""The audit API: the form a client fills (``GET /api/v1/audit-templates/SLUG``) and filing a whole
+audit in one JSON request (``POST /api/v1/audits``, mobile clients, integrations): validated field
+by field, stored and submitted in one transaction, or nothing stored.
+
+The request's JSON Schema (``AUDIT_PAYLOAD``) is the one the OpenAPI document shows and the one
+:func:`file_audit` reads its field names and types from; each item's answer schema comes from its
+response type (``rtypes``), which also cleans the answer."""
 
 from __future__ import annotations
 
@@ -12,10 +17,191 @@ from sqlalchemy.exc import IntegrityError
 from ..auth.models import User
 from ..extensions import db
 from ..inputs import check_text
+from ..learning.models import Lesson
+from ..links import external_url
+from ..products import PRODUCTS
 from . import rtypes
 from . import services as svc
-from .loader import all_items, current_template
-from .models import Audit
+from .loader import _resolve_trains, all_items, current_template
+from .models import Audit, AuditTemplate
+
+BOTH = {"type": "object", "required": ["zh", "en"],
+        "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}}
+
+# POST /api/v1/audits: the document shows this schema; file_audit reads its fields from it.
+AUDIT_PAYLOAD = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["technician", "template", "visited_at", "work_order", "product", "city", "responses"],
+    "properties": {
+        "technician": {"type": "string", "description": "the username of an active technician (not the caller)"},
+        "template": {"type": "string", "description": "the audit form's slug; its current version is used"},
+        "visited_at": {"type": "string", "format": "date-time",
+                       "description": "ISO-8601 with its offset, within the last year, not in the future"},
+        "work_order": {"type": "string", "description": "1–60 characters; with technician and visited_at it "
+                                                        "identifies the visit"},
+        "product": {"enum": list(PRODUCTS)},
+        "city": {"type": "string", "description": "1–60 characters"},
+        "responses": {"type": "object", "additionalProperties": {"type": ["string", "number", "null"]},
+                      "description": "item id → answer, each as the item's `answer` schema in the template "
+                                     "says; every `required` item needs one"},
+        "comments": {"type": "object", "additionalProperties": {"type": "string"},
+                     "description": "item id → what the auditor saw; required for a failed item whose "
+                                    "`evidence` is comment"},
+    },
+}
+TEXT_FIELDS = tuple(name for name, schema in AUDIT_PAYLOAD["properties"].items()
+                    if schema.get("type") == "string" or "enum" in schema)
+
+AUDIT_SUMMARY = {
+    "type": "object",
+    "required": ["id", "score", "result", "red_line_failed", "section_scores"],
+    "properties": {
+        "id": {"type": "integer"},
+        "score": {"type": ["number", "null"], "description": "percent; null when nothing scored was answered"},
+        "result": {"type": "string", "description": "a grade code of the template; fail on any red line"},
+        "red_line_failed": {"type": "boolean"},
+        "section_scores": {"type": "object", "additionalProperties": {"type": ["number", "null"]}},
+    },
+}
+DUPLICATE = {
+    "type": "object", "required": ["error", "status", "id"],
+    "properties": {"error": {"type": "string"}, "status": {"const": 409},
+                   "id": {"type": "integer", "description": "the report of this visit"}},
+}
+
+ITEM = {
+    "type": "object",
+    "required": ["id", "type", "weight", "red_line", "text", "evidence", "options", "guidance", "na", "required",
+                 "scored", "about", "answer"],
+    "properties": {
+        "id": {"type": "string"},
+        "type": {"enum": list(rtypes.TYPES)},
+        "weight": {"type": "number", "minimum": 0, "maximum": 100},
+        "red_line": {"type": "boolean", "description": "breaking it fails the whole report"},
+        "text": BOTH, "guidance": BOTH,
+        "evidence": {"enum": ["none", "comment", "photo"],
+                     "description": "what a failed item needs: a comment in `comments`, or a photo (on the portal)"},
+        "options": {"type": ["array", "null"], "items": {"type": ["string", "integer"]},
+                    "description": "the answers to choose from (yesno, rating, choice), `na` last when allowed"},
+        "na": {"type": "boolean", "description": "whether `na` (not applicable) is an answer"},
+        "required": {"type": "boolean", "description": "must be answered (or `na` where allowed) to file"},
+        "scored": {"type": "boolean", "description": "whether its answer moves the score"},
+        "about": {"enum": ["technician", "office"], "description": "office: the service centre's doing, never "
+                                                                  "scored nor held against the technician"},
+        "answer": {"type": "object", "description": "JSON Schema of the answer this item accepts"},
+        "norms": {"type": "array", "items": {"type": "string"}},
+        "pass_when": {"enum": ["yes", "no"], "description": "yesno: the passing answer (scores 1, the other 0; "
+                                                            "the other breaks a red line)"},
+        "red_line_at": {"type": ["integer", "null"], "description": "rating: a red-line item fails at or below "
+                                                                    "this; null when not a red-line item"},
+        "min": {"type": "number"}, "max": {"type": "number"},
+        "target": {"type": ["object", "null"], "properties": {"min": {"type": "number"}, "max": {"type": "number"}},
+                   "description": "number: scores 1 within [min, max], else 0; null: recorded, not scored"},
+        "choices": {"type": "array", "items": {
+            "type": "object", "required": ["id", "label", "score", "red_line"],
+            "properties": {"id": {"type": "string"}, "label": BOTH, "score": {"type": "number"},
+                           "red_line": {"type": "boolean"}}}},
+    },
+}
+LESSON = {
+    "type": "object", "required": ["kind", "course", "slug", "title", "url"],
+    "properties": {"kind": {"enum": ["lesson", "module"]}, "course": {"type": "string"},
+                   "slug": {"type": ["string", "null"]}, "title": BOTH, "url": {"type": "string"}},
+}
+SECTION = {
+    "type": "object",
+    "required": ["id", "title", "items", "guidance", "about", "weight", "below", "trains", "lesson"],
+    "properties": {
+        "id": {"type": "string"}, "title": BOTH, "guidance": BOTH,
+        "about": {"enum": ["technician", "office"]},
+        "weight": {"type": "number", "description": "the weights of its items that count"},
+        "below": {"type": ["number", "null"], "description": "a section scoring under this percent assigns its "
+                                                            "lesson (weak-section rule); null: never"},
+        "trains": {"type": ["string", "null"], "description": "lesson:COURSE/LESSON or module:COURSE/N"},
+        "lesson": {"oneOf": [LESSON, {"type": "null"}], "description": "what `trains` names, or null"},
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/AuditItem"}},
+    },
+}
+TEMPLATE = {
+    "type": "object",
+    "required": ["slug", "version", "title", "summary", "grades", "rules", "sections"],
+    "properties": {
+        "slug": {"type": "string"}, "version": {"type": "integer"}, "title": BOTH, "summary": BOTH,
+        "grades": {"type": "array", "description": "highest first: the first band whose min the score reaches",
+                   "items": {"type": "object", "required": ["code", "min", "title"],
+                             "properties": {"code": {"type": "string"}, "min": {"type": "number"},
+                                            "title": BOTH}}},
+        "rules": {"type": "object", "description": "red_line {suspend_certificate, notify_trainers}, "
+                                                   "weak_section {below, due_days}, good_practice {grades, story}"},
+        "sections": {"type": "array", "items": {"$ref": "#/components/schemas/AuditSection"}},
+    },
+}
+SCHEMAS = {"AuditPayload": AUDIT_PAYLOAD, "AuditSummary": AUDIT_SUMMARY, "AuditDuplicate": DUPLICATE,
+           "AuditItem": ITEM, "AuditSection": SECTION, "AuditTemplate": TEMPLATE}
+
+SCORING = """How the portal scores a report, per item: yesno scores 1 when the answer is `pass_when`, else 0;
+a rating n scores (n − 1) / 4; a choice scores its option's `score`; a number scores 1 inside `target`
+(inclusive), else 0. The score is the weighted mean (`weight`) of the answered items that are `scored`
+(`na` leaves the denominator; `about: office` sections never count), as a percent; the result is the
+first of `grades` whose `min` it reaches, or `fail` when any red line is broken: a red-line yesno answered
+other than `pass_when`, a red-line rating at or below `red_line_at`, a choice option with `red_line`.
+An item fails when it breaks a red line or, weighted, scores under 0.5; a failed item whose `evidence` is
+`comment` needs a comment. A section scoring under its `below` assigns its `lesson` to the technician."""
+
+
+def _lesson(trains: str | None) -> dict | None:
+    row = _resolve_trains(trains) if trains else None
+    if row is None:
+        return None
+    if isinstance(row, Lesson):
+        return {"kind": "lesson", "course": row.course.slug, "slug": row.slug,
+                "title": {"zh": row.title_zh, "en": row.title_en},
+                "url": external_url("learning.lesson", slug=row.course.slug, lesson=row.slug)}
+    return {"kind": "module", "course": row.course.slug, "slug": row.slug,
+            "title": {"zh": row.title_zh, "en": row.title_en},
+            "url": external_url("learning.course", slug=row.course.slug)}
+
+
+def _item(item: dict, about: str) -> dict:
+    kind = rtypes.get(item["type"])
+    data = {"id": item["id"], "type": item["type"], "weight": item["weight"], "red_line": item["red_line"],
+            "text": item["text"], "evidence": item["evidence"], "options": kind.options(item),
+            "guidance": item["guidance"], "na": kind.allows_na(item),
+            "required": bool(item["weight"] or item["red_line"]),
+            "scored": bool(kind.scored and item["weight"] and about != "office"
+                           and (item["type"] != "number" or item.get("target") is not None)),
+            "about": about, "answer": kind.answer_schema(item), "norms": item.get("norms", [])}
+    if item["type"] == "yesno":
+        data["pass_when"] = item.get("pass_when", "yes")
+    elif item["type"] == "rating":
+        data["red_line_at"] = int(item.get("red_line_at", 2)) if item["red_line"] else None
+    elif item["type"] == "number":
+        low, high = rtypes.get("number").bounds(item)
+        data.update({"min": low, "max": high, "target": item.get("target")})
+    elif item["type"] == "choice":
+        data["choices"] = [{"id": o["id"], "label": o["label"], "score": o.get("score", 0),
+                            "red_line": bool(o.get("red_line"))} for o in item["options"]]
+    return data
+
+
+def template_data(template: AuditTemplate) -> dict:
+    """The form as a client needs it to fill and score it the way the portal's page does."""
+    spec = template.spec
+    weak = (spec.get("rules") or {}).get("weak_section")
+    sections = []
+    for s in spec["sections"]:
+        about = s.get("about", "technician")
+        items = [_item(i, about) for i in s["items"]]
+        below = (s.get("below") or weak["below"]) if weak and s.get("trains") else None
+        sections.append({"id": s["id"], "title": s["title"], "guidance": s.get("guidance") or {"zh": "", "en": ""},
+                         "about": about, "weight": sum(i["weight"] for i in items if i["scored"]),
+                         "below": below, "trains": s.get("trains"), "lesson": _lesson(s.get("trains")),
+                         "items": items})
+    return {"slug": template.slug, "version": template.version, "title": spec["title"],
+            "summary": spec.get("summary") or {"zh": "", "en": ""},
+            "grades": [{"code": g["code"], "min": g["min"], "title": g["title"]} for g in spec["grades"]],
+            "rules": spec.get("rules") or {}, "sections": sections}
 
 
 class BadPayload(ValueError):
@@ -40,19 +226,20 @@ def file_audit(auditor: User, payload, now: datetime) -> tuple[Audit, bool]:
     if not isinstance(payload, dict):
         raise BadPayload({"body": _("Send a JSON object.")})
     fields: dict[str, str] = {}
-    known = {"technician", "template", "visited_at", "work_order", "product", "city", "responses", "comments"}
     for name in payload:
-        if name not in known:
+        if name not in AUDIT_PAYLOAD["properties"]:
             fields[name] = _("Unknown field.")
-    for name in ("technician", "template", "visited_at", "work_order", "product", "city"):
+    for name in TEXT_FIELDS:
         if payload.get(name) is not None and not isinstance(payload[name], str):
             fields[name] = _("A text value.")
-    template = current_template(payload.get("template")) if isinstance(payload.get("template"), str) else None
+    slug = payload.get("template")
+    # A NUL byte is never in a name, and PostgreSQL refuses it in a query.
+    template = current_template(slug) if isinstance(slug, str) and "\x00" not in slug else None
     if template is None:
         fields["template"] = _("No such audit form.")
     username = payload.get("technician")
     technician = db.session.scalar(select(User).where(User.username == username.strip().lower())) \
-        if isinstance(username, str) else None
+        if isinstance(username, str) and "\x00" not in username else None
     visited = _when(payload.get("visited_at"))
     if payload.get("visited_at") is not None and visited is None:
         fields["visited_at"] = _("An ISO-8601 date and time with its offset, e.g. 2026-11-20T14:30:00+08:00.")

@@ -51,6 +51,18 @@ class ResponseType:
     def options(self, item: dict) -> list | None:
         return None
 
+    def allows_na(self, item: dict) -> bool:
+        """Whether "na" (not applicable) is an answer to this item."""
+        return False
+
+    def answer_schema(self, item: dict) -> dict:
+        """The JSON Schema of an answer this type accepts for ``item`` (the API's audit template
+        gives it per item; :meth:`clean` is what enforces it)."""
+        return {}
+
+    def _with_na(self, item: dict, schema: dict) -> dict:
+        return {"anyOf": [schema, {"const": NA}]} if self.allows_na(item) else schema
+
 
 def _na(item: dict, value) -> bool:
     return value == NA and item.get("na", True)
@@ -81,7 +93,13 @@ class YesNo(ResponseType):
         return bool(item.get("red_line")) and value not in (None, NA) and value != item.get("pass_when", "yes")
 
     def options(self, item):
-        return ["yes", "no"] + ([NA] if item.get("na", True) else [])
+        return ["yes", "no"] + ([NA] if self.allows_na(item) else [])
+
+    def allows_na(self, item):
+        return bool(item.get("na", True))
+
+    def answer_schema(self, item):
+        return {"enum": self.options(item)}
 
 
 @register
@@ -110,7 +128,13 @@ class Rating(ResponseType):
         return bool(item.get("red_line")) and isinstance(value, int) and value <= int(item.get("red_line_at", 2))
 
     def options(self, item):
-        return [1, 2, 3, 4, 5] + ([NA] if item.get("na", True) else [])
+        return [1, 2, 3, 4, 5] + ([NA] if self.allows_na(item) else [])
+
+    def allows_na(self, item):
+        return bool(item.get("na", True))
+
+    def answer_schema(self, item):
+        return {"enum": self.options(item) + ["1", "2", "3", "4", "5"]}
 
 
 @register
@@ -152,7 +176,13 @@ class Choice(ResponseType):
         return option is not None and bool(option.get("red_line"))
 
     def options(self, item):
-        return [o["id"] for o in item["options"]] + ([NA] if item.get("na", False) else [])
+        return [o["id"] for o in item["options"]] + ([NA] if self.allows_na(item) else [])
+
+    def allows_na(self, item):
+        return bool(item.get("na", False))
+
+    def answer_schema(self, item):
+        return {"enum": self.options(item)}
 
 
 PLAIN_NUMBER_RE = re.compile(r"^[+-]?\d+(\.\d+)?$")
@@ -165,7 +195,10 @@ def parse_number(value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(_("A number."))
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float (JSON allows 400 digits)
+            raise ValueError(_("A number.")) from None
     else:
         text = value.strip().replace("，", ",").replace(" ", "")
         if GROUPED_NUMBER_RE.match(text):
@@ -213,13 +246,23 @@ class Number(ResponseType):
     def clean(self, item, value):
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
-        if value == NA and item.get("na", True):
+        if value == NA and self.allows_na(item):
             return NA
         number = parse_number(value)
         low, high = self.bounds(item)
         if not low <= number <= high:
             raise ValueError(_("A number from %(low)s to %(high)s.", low=_shown(low), high=_shown(high)))
         return int(number) if number.is_integer() else number
+
+    def allows_na(self, item):
+        return bool(item.get("na", True))
+
+    def answer_schema(self, item):
+        low, high = self.bounds(item)
+        return self._with_na(item, {"anyOf": [
+            {"type": "number", "minimum": low, "maximum": high},
+            {"type": "string", "pattern": r"^\s*[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?\s*$",
+             "description": "1500 or 1,500; decimals with a point"}]})
 
     def score(self, item, value):
         target = item.get("target")
@@ -250,6 +293,9 @@ class Time(ResponseType):
             raise ValueError(_("A time like 14:30."))
         return f"{int(match.group(1)):02d}:{match.group(2)}"
 
+    def answer_schema(self, item):
+        return {"type": "string", "pattern": TIME_RE.pattern, "description": "HH:MM, 24-hour clock"}
+
 
 @register
 class Text(ResponseType):
@@ -257,6 +303,7 @@ class Text(ResponseType):
 
     name = "text"
     scored = False
+    MAX_LENGTH = 4000
 
     def check_spec(self, item):
         return [_("A text item is recorded, not scored: weight 0.")] if item.get("weight", 0) else []
@@ -267,9 +314,12 @@ class Text(ResponseType):
         if not isinstance(value, str):
             raise ValueError(_("A text value."))
         text = value.strip()
-        if len(text) > 4000:
+        if len(text) > self.MAX_LENGTH:
             raise ValueError(_("At most 4000 characters."))
         return text or None
+
+    def answer_schema(self, item):
+        return {"type": "string", "maxLength": self.MAX_LENGTH}
 
 
 @register
@@ -289,3 +339,6 @@ class Photo(ResponseType):
             return max(0, int(value)) or None
         except (TypeError, ValueError):
             raise ValueError(_("Attach photos with the photo button.")) from None
+
+    def answer_schema(self, item):
+        return {"not": {}, "description": "photos are attached on the portal's audit page, not through the API"}

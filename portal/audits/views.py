@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .. import apidoc
 from ..auth.api import bp as api_bp
 from ..auth.models import User
 from ..auth.services import active_technicians
@@ -31,7 +32,6 @@ from ..security import json_error, roles_required
 from ..templating import product_label
 from . import api as audit_api
 from . import reports as rep
-from . import rtypes
 from . import services as svc
 from .forms import AmendForm, AuditHeaderForm, PlainForm
 from .loader import all_items, current_template
@@ -542,28 +542,41 @@ def record_page(username: str):
 
 @api_bp.route("/audit-templates/<slug>")
 @roles_required("auditor", "trainer")
+@apidoc.operation(
+    "getAuditTemplate", "An audit form: everything a client needs to fill and score it", tags=("audits",),
+    description=audit_api.SCORING, schemas=audit_api.SCHEMAS, path={"slug": "the form's slug"},
+    responses={"200": apidoc.json_body("The current version of the form.", apidoc.ref("AuditTemplate")),
+               "404": apidoc.error("No such audit form.")})
 def template_json(slug: str):
     template = current_template(slug)
     if template is None:
         return json_error(404, _("No such audit form."))
-    spec = template.spec
-    return jsonify({"slug": template.slug, "version": template.version, "title": spec["title"],
-                    "grades": [{"code": g["code"], "min": g["min"]} for g in spec["grades"]],
-                    "sections": [{"id": s["id"], "title": s["title"], "items": [
-                        {"id": i["id"], "type": i["type"], "weight": i["weight"], "red_line": i["red_line"],
-                         "text": i["text"], "evidence": i["evidence"],
-                         "options": rtypes.get(i["type"]).options(i)}
-                        for i in s["items"]]} for s in spec["sections"]]})
+    return jsonify(audit_api.template_data(template))
 
 
 @api_bp.route("/audits", methods=["POST"])
 @roles_required("auditor")
+@apidoc.operation(
+    "fileAudit", "File a whole audit report in one request", tags=("audits",), schemas=audit_api.SCHEMAS,
+    description="Validated field by field, then stored and submitted in one transaction (consequences "
+                "applied), or nothing is stored. Sending the same visit (technician, work order, time) again "
+                "returns the first report (200) when it is the caller's; another auditor's is a 409.",
+    body=apidoc.ref("AuditPayload"),
+    responses={"201": apidoc.json_body("Filed and submitted.", apidoc.ref("AuditSummary")),
+               "200": apidoc.json_body("This visit was already filed by the caller: that report, unchanged.",
+                                       apidoc.ref("AuditSummary")),
+               "400": apidoc.json_body("The report was refused; `fields` names each problem (field names, "
+                                       "`responses.ITEM`, `comments.ITEM`, or `body` when the body is not a "
+                                       "JSON object). Nothing was stored.",
+                                       {"anyOf": [apidoc.ref("FieldErrors"), apidoc.ref("Error")]}),
+               "409": apidoc.json_body("This visit is already reported by another auditor (or is a draft).",
+                                       apidoc.ref("AuditDuplicate"))})
 def create_json():
     payload = request.get_json(silent=True)
     try:
         audit, created = audit_api.file_audit(_me(), payload, now())
     except audit_api.BadPayload as bad:
-        return jsonify(error=_("Invalid audit."), fields=bad.fields), 400
+        return jsonify(error=_("Invalid audit."), fields=bad.fields, status=400), 400
     except svc.DuplicateVisit as repeat:
-        return jsonify(error=str(repeat), id=repeat.existing.id), 409
+        return jsonify(error=str(repeat), status=409, id=repeat.existing.id), 409
     return jsonify(audit_api.summary(audit)), (201 if created else 200)

@@ -11,9 +11,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import apilimits
+from .. import apidoc, apilimits
 from ..extensions import csrf, db
-from ..security import PUBLIC, access_rule, api_too_many, is_api_request, json_error, roles_required, signed_in
+from ..security import (PUBLIC, access_rule, api_too_many, is_api_request, json_error, public, roles_required,
+                        signed_in)
 from .models import ROLES, User, UserRole
 from .services import user_for_token
 
@@ -67,6 +68,22 @@ def api_user_from_bearer():
     return None
 
 
+USER = {
+    "type": "object",
+    "required": ["username", "name", "roles", "active", "outlet", "province", "region", "locale"],
+    "properties": {
+        "username": {"type": "string"},
+        "name": {"type": "string"},
+        "roles": {"type": "array", "items": {"enum": list(ROLES)}},
+        "active": {"type": "boolean"},
+        "outlet": {"type": ["string", "null"], "description": "outlet code; null for staff outside the network"},
+        "province": {"type": ["string", "null"]},
+        "region": {"type": ["string", "null"]},
+        "locale": {"type": ["string", "null"], "description": "the language the user chose, if any"},
+    },
+}
+
+
 def user_json(user: User) -> dict:
     outlet = user.outlet
     return {
@@ -83,12 +100,21 @@ def user_json(user: User) -> dict:
 
 @bp.route("/me")
 @signed_in
+@apidoc.operation("getMe", "The caller", tags=("users",), schemas={"User": USER},
+                  responses={"200": apidoc.json_body("The user the token or session belongs to.", apidoc.ref("User"))})
 def me():
     return jsonify(user_json(current_user))
 
 
 @bp.route("/users")
 @roles_required("admin")
+@apidoc.operation(
+    "listUsers", "Every user, or those holding one role", tags=("users",), schemas={"User": USER},
+    parameters=[apidoc.query("role", {"enum": list(ROLES)}, "only users holding this role")],
+    responses={"200": apidoc.json_body("Users by username.", {
+        "type": "object", "required": ["users"],
+        "properties": {"users": {"type": "array", "items": apidoc.ref("User")}}}),
+        "400": apidoc.error("An unknown role.")})
 def users():
     query = select(User).order_by(User.username)
     role = request.args.get("role")
@@ -97,3 +123,19 @@ def users():
             return json_error(400, _("role must be one of %(roles)s", roles=", ".join(ROLES)))
         query = query.where(User.id.in_(select(UserRole.user_id).where(UserRole.role == role)))
     return jsonify({"users": [user_json(u) for u in db.session.scalars(query)]})
+
+
+API_DESCRIPTION = """JSON for mobile clients and integrations. Authenticate with `Authorization: Bearer TOKEN`
+(or the browser's session cookie, which must send `X-CSRFToken` on requests that change something).
+Errors are `{"error", "status"}`; a refused audit adds `"fields"` naming each problem.
+Over a rate limit: 429 with `Retry-After`."""
+
+
+@bp.route("/openapi.json")
+@public
+@apidoc.operation("getOpenApi", "This document", tags=("meta",),
+                  responses={"200": apidoc.json_body("The OpenAPI 3.1 document of /api/v1.", {"type": "object"})})
+def openapi():
+    """Public: the contract holds no data, and a client reads it before it has a token."""
+    return jsonify(apidoc.build(current_app, bp.name, title="Service Portal API", version="1",
+                                description=API_DESCRIPTION))

@@ -14,6 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from .. import apidoc
 from ..auth.api import bp as api_bp
 from ..auth.models import Outlet, Province, Region, User
 from ..auth.network import filter_outlets
@@ -23,7 +24,7 @@ from ..inputs import int_arg
 from ..i18n import user_lang
 from ..links import external_url
 from ..paging import count, page_number, page_size
-from ..security import is_self, public, roles_required
+from ..security import is_self, json_error, public, roles_required
 from . import board as eligibility_board
 from . import services as svc
 from .forms import ActionForm, GrantForm
@@ -90,13 +91,33 @@ def verify(number: str):
                            status_label=status_label)
 
 
+PUBLIC_CERTIFICATE = {
+    "type": "object",
+    "required": ["number", "name", "tier", "status", "valid_until"],
+    "properties": {
+        "number": {"type": "string"}, "name": {"type": "string", "description": "the holder's name"},
+        "tier": {"type": "object", "required": ["code", "zh", "en"],
+                 "properties": {"code": {"type": "string"}, "zh": {"type": "string"}, "en": {"type": "string"}}},
+        "status": {"type": "string", "description": "active, expired, suspended, lapsed or revoked (as of today)"},
+        "valid_until": {"type": "string", "format": "date"},
+    },
+}
+
+
 @api_bp.route("/certificates/<number>")
 @public
 @lookup_limit
+@apidoc.operation(
+    "verifyCertificate", "Check a certificate by its number (public)", tags=("certificates",),
+    description="What the printed certificate's QR code leads to, as JSON. Shares the `/verify` page's rate "
+                "limit per client address (`PORTAL_VERIFY_RATE`).",
+    schemas={"PublicCertificate": PUBLIC_CERTIFICATE}, path={"number": "the certificate number"},
+    responses={"200": apidoc.json_body("The certificate as anyone may see it.", apidoc.ref("PublicCertificate")),
+               "404": apidoc.error("No certificate has that number.")})
 def certificate_json(number: str):
     cert = svc.find(number)
     if cert is None:
-        return jsonify(error="not found"), 404
+        return json_error(404, _("No certificate has that number."))
     return jsonify(public_view(cert))
 
 

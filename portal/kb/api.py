@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from .. import apidoc
 from ..auth.api import bp
 from ..extensions import db
 from ..i18n import user_lang
@@ -19,7 +20,50 @@ from .services import PRODUCT_RE, old_address
 from .views import READERS
 
 
-def _int_arg(name: str, default: int, low: int, high: int):
+# The query parameters as the document states them; the checks below read their bounds from here.
+LIMIT = {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}
+PAGE = {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1}
+Q = {"type": "string", "maxLength": 200}
+PRODUCT = {"type": "string", "pattern": PRODUCT_RE.pattern}
+LANG = {"enum": list(LANGS)}
+
+STRINGS = {"type": "array", "items": {"type": "string"}}
+CASE_RESULT = {
+    "type": "object",
+    "required": ["slug", "title", "lang", "product", "error_codes", "url", "snippet"],
+    "properties": {"slug": {"type": "string"}, "title": {"type": "string"}, "lang": LANG,
+                   "product": {"type": "string"}, "error_codes": STRINGS,
+                   "url": {"type": "string", "description": "the case page"},
+                   "snippet": {"type": "string", "description": "HTML-escaped text, `<mark>` around matches"}},
+}
+CASE_PAGE = {
+    "type": "object",
+    "required": ["total", "page", "limit", "results", "suggestions"],
+    "properties": {"total": {"type": "integer", "minimum": 0}, "page": {"type": "integer"},
+                   "limit": {"type": "integer"}, "results": {"type": "array", "items": apidoc.ref("CaseResult")},
+                   "suggestions": {**STRINGS, "description": "other ways to ask, when few cases matched"}},
+}
+CASE_FIELDS = ("slug", "key", "lang", "title", "product", "error_codes", "models", "components", "symptoms",
+               "series", "difficulty", "time_minutes", "related", "body", "version")
+CASE = {
+    "type": "object",
+    "required": [*CASE_FIELDS, "url", "updated_at", "translations", "photos", "contributors"],
+    "properties": {
+        "slug": {"type": "string"}, "key": {"type": "string", "description": "shared by a case's translations"},
+        "lang": LANG, "title": {"type": "string"}, "product": {"type": "string"}, "error_codes": STRINGS,
+        "models": STRINGS, "components": STRINGS, "symptoms": STRINGS, "series": {"type": "string"},
+        "difficulty": {"type": ["integer", "null"]}, "time_minutes": {"type": ["integer", "null"]},
+        "related": STRINGS, "body": {"type": "string", "description": "Markdown"},
+        "version": {"type": "integer"}, "url": {"type": "string"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "translations": {**STRINGS, "description": "slugs of the same case in other languages"},
+        "photos": {**STRINGS, "description": "photo addresses"}, "contributors": STRINGS,
+    },
+}
+
+
+def _int_arg(name: str, schema: dict):
+    default, low, high = schema["default"], schema["minimum"], schema["maximum"]
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default, None
@@ -34,16 +78,28 @@ def _int_arg(name: str, default: int, low: int, high: int):
 
 @bp.route("/cases")
 @roles_required(*READERS)
+@apidoc.operation(
+    "searchCases", "Search the fault cases", tags=("cases",),
+    description="Give `q` or `product` (or both). Empty `product`, `lang`, `limit` or `page` count as not given.",
+    schemas={"CaseResult": CASE_RESULT, "CasePage": CASE_PAGE},
+    parameters=[apidoc.query("q", Q, "what to search for: words, an error code, a model"),
+                apidoc.query("product", PRODUCT, "only this product line, e.g. air-conditioner"),
+                apidoc.query("lang", LANG, "only cases in this language (else the reader's, falling back)"),
+                apidoc.query("limit", LIMIT, "results per page"), apidoc.query("page", PAGE, "page number")],
+    responses={"200": apidoc.json_body("A page of ranked cases.", apidoc.ref("CasePage")),
+               "400": apidoc.error("A parameter out of range or malformed (named in `error`), or neither q nor "
+                                   "product given."),
+               "503": apidoc.error("The search index is being rebuilt; try again in a few minutes.")})
 def cases():
     q = request.args.get("q", "")
     product = request.args.get("product") or None
     lang = request.args.get("lang") or None
-    limit, problem = _int_arg("limit", 10, 1, 100)
-    page, problem2 = _int_arg("page", 1, 1, 1000)
+    limit, problem = _int_arg("limit", LIMIT)
+    page, problem2 = _int_arg("page", PAGE)
     problem = problem or problem2
-    if problem is None and len(q) > 200:
+    if problem is None and len(q) > Q["maxLength"]:
         problem = _("q must be at most 200 characters.")
-    if problem is None and product is not None and not PRODUCT_RE.match(product):
+    if problem is None and product is not None and not PRODUCT_RE.fullmatch(product):
         problem = _("product is not a product name such as air-conditioner.")
     if problem is None and lang is not None and lang not in LANGS:
         problem = _("lang must be zh or en.")
@@ -62,6 +118,13 @@ def cases():
 
 @bp.route("/cases/<slug>")
 @roles_required(*READERS)
+@apidoc.operation(
+    "getCase", "One published case, whole", tags=("cases",), schemas={"Case": CASE},
+    path={"slug": "the case's slug (as in its `url`)"},
+    responses={"200": apidoc.json_body("The case.", apidoc.ref("Case")),
+               "301": {"description": "The case was re-keyed: its new address is in `Location`.",
+                       "headers": {"Location": {"schema": {"type": "string"}}}},
+               "404": apidoc.error("No published case has that slug.")})
 def case_detail(slug: str):
     case = db.session.scalar(select(Case).where(Case.slug == slug, Case.status == "published"))
     if case is None:
@@ -73,9 +136,7 @@ def case_detail(slug: str):
         select(Case.slug).where(Case.key == case.key, Case.id != case.id,
                                 Case.status == "published")).all()
     photos = db.session.scalars(select(Photo).where(Photo.case_id == case.id)).all()
-    data = {name: getattr(case, name) for name in (
-        "slug", "key", "lang", "title", "product", "error_codes", "models", "components",
-        "symptoms", "series", "difficulty", "time_minutes", "related", "body", "version")}
+    data = {name: getattr(case, name) for name in CASE_FIELDS}
     data.update({
         "url": external_url("kb.case", slug=case.slug),
         "updated_at": case.updated_at.isoformat(),

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from .. import apidoc
 from ..audits.models import Audit, AuditConsequence, GoodPracticeStory
 from ..auth.api import bp as api_bp
 from ..auth.models import User
@@ -91,8 +92,48 @@ def record_data(user: User, lang: str, hide_auditor: bool = True) -> dict:
     }
 
 
+DATE = {"type": "string", "format": "date"}
+MOMENT = {"type": "string", "format": "date-time"}
+RECORD = {
+    "type": "object",
+    "required": ["username", "name", "outlet", "certificates", "assignments", "audits", "consequences"],
+    "properties": {
+        "username": {"type": "string"}, "name": {"type": "string"}, "outlet": {"type": ["string", "null"]},
+        "certificates": {"type": "array", "items": {
+            "type": "object", "required": ["number", "tier", "status", "valid_until"],
+            "properties": {"number": {"type": "string"}, "tier": {"type": "string"},
+                           "status": {"type": "string", "description": "active, expired, suspended, lapsed or revoked"},
+                           "valid_until": DATE}}},
+        "assignments": {"type": "array", "items": {
+            "type": "object", "required": ["kind", "title", "reason", "due", "status", "source", "audit"],
+            "properties": {"kind": {"enum": ["lesson", "module", "course"]}, "title": {"type": "string"},
+                           "reason": {"type": "string"}, "due": DATE,
+                           "status": {"enum": ["complete", "overdue", "open"]},
+                           "source": {"type": "string", "description": "trainer, audit or assignment"},
+                           "audit": {"type": ["integer", "null"], "description": "the audit that caused it"}}}},
+        "audits": {"type": "array", "items": {
+            "type": "object", "required": ["id", "date", "score", "result", "red_line_failed"],
+            "properties": {"id": {"type": "integer"}, "date": MOMENT, "score": {"type": ["number", "null"]},
+                           "result": {"type": ["string", "null"], "description": "a grade code; fail on a red line"},
+                           "red_line_failed": {"type": "boolean"},
+                           "auditor": {"type": "string", "description": "the auditor's username (trainers only)"}}}},
+        "consequences": {"type": "array", "items": {
+            "type": "object", "required": ["kind", "audit", "detail", "at", "undone"],
+            "properties": {"kind": {"type": "string", "description": "suspend, assign, good_practice or notify"},
+                           "audit": {"type": "integer"}, "detail": {"type": "string"}, "at": MOMENT,
+                           "undone": {"type": ["string", "null"], "description": "how it was undone, if it was"}}}},
+    },
+}
+
+
 @api_bp.route("/technicians/<username>/record")
 @roles_required("technician", "trainer", "admin")
+@apidoc.operation(
+    "getTechnicianRecord", "A technician's record: certificates, assignments, audits and what they led to",
+    tags=("records",), description="A technician sees only their own record; trainers and admins anyone's.",
+    schemas={"TechnicianRecord": RECORD}, path={"username": "the technician's username"},
+    responses={"200": apidoc.json_body("The record.", apidoc.ref("TechnicianRecord")),
+               "404": apidoc.error("No such technician, or not one the caller may see.")})
 def record_json(username: str):
     user = db.session.scalar(select(User).where(User.username == username.lower()))
     if user is None or not user.has_role("technician") or not (
