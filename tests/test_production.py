@@ -66,7 +66,8 @@ def gunicorn(tmp_path, demo_instance):
     port = _free_port()
     # As documented for production: the public address and host names are required.
     env.update({"PORTAL_ENV": "production", "PORTAL_BASE_URL": f"http://127.0.0.1:{port}",
-                "PORTAL_TRUSTED_HOSTS": "127.0.0.1"})
+                "PORTAL_TRUSTED_HOSTS": "127.0.0.1",
+                "GUNICORN_CMD_ARGS": f"--capture-output --error-logfile {tmp_path / 'gunicorn.log'}"})
     with serve(env, port) as base:
         yield base
 
@@ -112,3 +113,17 @@ def test_throttle_is_shared_by_all_workers(gunicorn):
         # A new connection each time, so the attempts spread over the workers.
         assert Browser(gunicorn).login("trainer", "wrong-password") == 401
     assert Browser(gunicorn).login("trainer", "portal-demo") == 401  # must wait: refused unchecked
+
+
+def test_several_workers_without_a_shared_store_warn_that_limits_are_per_worker(gunicorn, tmp_path):
+    """The documented start (3 workers here) with the default memory:// store: each worker logs
+    that it counts the rate limits for itself (with Redis configured it does not: see
+    tests/test_shared_limits.py)."""
+    path, deadline = tmp_path / "gunicorn.log", time.monotonic() + 30
+    while True:  # the first worker answered /healthz; the others may still be starting
+        log = path.read_text(encoding="utf-8")
+        if log.count("rate limits are counted per worker") >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert log.count("rate limits are counted per worker") == 3, log[-3000:]
+    assert "gunicorn runs 3 workers" in log

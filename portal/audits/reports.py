@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..auth.models import Outlet, Province, Region, User
@@ -278,6 +278,17 @@ def monthly_export_rows(by: str, starts, keys):
         yield from flush()
 
 
+_ITEM_TEXTS: dict[tuple[int, str, str], dict[str, str]] = {}  # (version id, content hash, lang) → texts
+
+
+def _item_texts(template_id: int, content_hash: str, lang: str) -> dict[str, str]:
+    key = (template_id, content_hash, lang)
+    if key not in _ITEM_TEXTS:
+        spec = db.session.scalar(select(AuditTemplate.spec).where(AuditTemplate.id == template_id))
+        _ITEM_TEXTS[key] = {item_id: item["text"][lang] for item_id, item in all_items(spec).items()}
+    return _ITEM_TEXTS[key]
+
+
 def pareto_counts(lang: str) -> list[ParetoLine]:
     """The most often failed items, counted by the database from ``audit_failed_item`` (a few
     dozen items, whatever the number of reports). Only submitted reports have rows there (they
@@ -287,11 +298,13 @@ def pareto_counts(lang: str) -> list[ParetoLine]:
     counts = db.session.execute(
         select(AuditFailedItem.item_id, func.count()).group_by(AuditFailedItem.item_id)).all()
     texts: dict[str, str] = {}
-    used = select(Audit.template_id).where(Audit.status == "submitted").distinct()
-    for template in db.session.scalars(select(AuditTemplate).where(AuditTemplate.id.in_(used))
-                                       .order_by(AuditTemplate.id)):
-        for item_id, item in all_items(template.spec).items():
-            texts[item_id] = item["text"][lang]  # the newest version's words
+    # The template versions some submitted report uses (an EXISTS per version on the index of
+    # audit.template_id, not a DISTINCT over every report); their item texts are read from the
+    # spec once per version's content (``_ITEM_TEXTS``), not on every request.
+    used = exists().where(Audit.template_id == AuditTemplate.id, Audit.status == "submitted")
+    for template_id, content_hash in db.session.execute(
+            select(AuditTemplate.id, AuditTemplate.content_hash).where(used).order_by(AuditTemplate.id)):
+        texts.update(_item_texts(template_id, content_hash, lang))  # the newest version's words win
     total = sum(n for _i, n in counts)
     out, running = [], 0
     for item_id, count in sorted(counts, key=lambda kv: (-kv[1], kv[0])):

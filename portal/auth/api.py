@@ -137,5 +137,8 @@ Over a rate limit: 429 with `Retry-After`."""
                   responses={"200": apidoc.json_body("The OpenAPI 3.1 document of /api/v1.", {"type": "object"})})
 def openapi():
     """Public: the contract holds no data, and a client reads it before it has a token."""
-    return jsonify(apidoc.build(current_app, bp.name, title="Service Portal API", version="1",
-                                description=API_DESCRIPTION))
+    document = current_app.extensions.get("openapi")  # the routes do not change: built once
+    if document is None:
+        document = current_app.extensions["openapi"] = apidoc.build(
+            current_app, bp.name, title="Service Portal API", version="1", description=API_DESCRIPTION)
+    return jsonify(document)
