@@ -14,7 +14,9 @@ from portal.dbtypes import UTCDateTime
 
 config = context.config
 if config.config_file_name:
-    fileConfig(config.config_file_name)
+    # Keep the loggers that exist: a migration run inside the portal's process (`flask restore`
+    # upgrading an older backup, the tests) must not silence the app's own logger ("portal").
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 log = logging.getLogger("alembic.env")
 
 migrate_ext = current_app.extensions["migrate"]

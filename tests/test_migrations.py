@@ -237,3 +237,16 @@ def test_the_issue_21_migrations_keep_every_row_that_hangs_off_users_and_assignm
         db.session.remove()
         downgrade(revision="a7c2e9f4b1d8")
         assert rows() == [1, 1]
+
+
+def test_a_migration_run_in_the_portals_process_keeps_its_logger(tmp_path):
+    """Alembic's env.py configures logging from alembic.ini; with the default it disabled every
+    logger that existed, the portal's own among them, so whatever ran a migration in-process
+    (`flask restore` upgrading an older backup, a test) went silent afterwards — the per-worker
+    rate-limit warning disappeared from the log of a later test in the same process."""
+    application = make_app(tmp_path, "sqlite:///" + str(tmp_path / "logged.sqlite3"))
+    application.logger.info("the portal's logger exists before the migration")
+    with application.app_context():
+        upgrade()
+        db.engine.dispose()
+    assert not application.logger.disabled
