@@ -439,3 +439,31 @@ tiers:
     db.session.commit()
     eligible = dict(db.session.execute(select(EligibilityStatus.user_id, EligibilityStatus.eligible)).all())
     assert eligible[people["technician"].id] is True and eligible[people["other"].id] is False
+
+
+QUEUE_ROW = re.compile(r'class="card marking-item" data-response="(\d+)-\d+"')
+
+
+def test_the_marking_queue_lists_each_waiting_answer_once_oldest_first_a_page_at_a_time(app, bank, people,
+                                                                                        make_user):
+    """The queue reads ids from the partial index of answers the key marked 0 (in submission order)
+    and loads the page's rows: every waiting answer once, oldest first, the count equal to the
+    rows; a marked one leaves it for the "marked" list, newest mark first."""
+    app.config["PAGE_SIZE"] = 2
+    submitted = []
+    for n in range(5):
+        make_user(f"queued{n}", "technician", outlet="GD-GZ-01").locale = "en"
+        db.session.commit()
+        submitted.append(take(signed_in(app, f"queued{n}"), "pages-answers", TYPED_WRONG))
+    take(signed_in(app, "tech2"), "pages-answers", RIGHT)  # matched: never in the queue
+    trainer = signed_in(app, "trainer")
+    pages, _urls = walk(trainer, "/quizzes/pages-answers/marking", QUEUE_ROW, 2)
+    assert [int(i) for p in pages for i in p] == submitted and len(pages) == 3
+    assert "5 answers" in trainer.get("/quizzes/pages-answers/marking").get_data(as_text=True)
+
+    for attempt_id in (submitted[3], submitted[1]):
+        corrections.mark(fresh(attempt_id), index_of(fresh(attempt_id), "short"), 0.5, "", people["trainer"])
+    pages, _urls = walk(trainer, "/quizzes/pages-answers/marking", QUEUE_ROW, 2)
+    assert [int(i) for p in pages for i in p] == [submitted[0], submitted[2], submitted[4]]
+    marked = QUEUE_ROW.findall(trainer.get("/quizzes/pages-answers/marking?state=marked").get_data(as_text=True))
+    assert [int(i) for i in marked] == [submitted[1], submitted[3]]
