@@ -551,6 +551,7 @@ def test_a_targeted_lesson_done_in_onboarding_must_be_done_again(app, client, co
 
 
 def test_an_assignment_due_in_the_past_is_refused_and_nothing_saved(app, client, courses, users):
+    from portal.i18n import local_today
     from portal.learning.models import Assignment
 
     quarterly = db.session.scalar(select(Course).where(Course.kind == "quarterly").order_by(Course.slug))
@@ -558,14 +559,15 @@ def test_an_assignment_due_in_the_past_is_refused_and_nothing_saved(app, client,
         learning.create_assignment(quarterly, "all", date(2026, 12, 1), users["trainer"], today=date(2026, 12, 2))
     login(client, "trainer")
     token = get_csrf(client, "/learning/assignments")
-    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    today = local_today()  # the portal's day (Asia/Shanghai), not the machine's: they differ after 16:00 UTC
+    yesterday = (today - timedelta(days=1)).isoformat()
     page = client.post("/learning/assignments?lang=en", data={
         "csrf_token": token, "course": str(quarterly.id), "scope": "all", "due_date": yesterday})
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "has passed" in html and yesterday in html  # kept what was typed
     assert db.session.scalar(select(func.count()).select_from(Assignment)) == 0
     ok = client.post("/learning/assignments", data={
-        "csrf_token": token, "course": str(quarterly.id), "scope": "all", "due_date": date.today().isoformat()})
+        "csrf_token": token, "course": str(quarterly.id), "scope": "all", "due_date": today.isoformat()})
     assert ok.status_code == 302
 
 
