@@ -6,7 +6,8 @@ in a constant number of queries per page, in both languages."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event, func, select
@@ -21,7 +22,9 @@ from portal.learning.models import Assignment, AssignmentEvent, AssignmentExtens
 
 from .conftest import csrf_from, login
 
-TODAY = date.today()
+# The portal's day (its default time zone, Asia/Shanghai), which its pages count overdue days by;
+# after 16:00 UTC the machine's date is a day behind it.
+TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
 ROW = re.compile(r'<tr data-overdue="([^"]+)">(.*?)</tr>', re.S)
 
 
