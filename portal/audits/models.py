@@ -3,7 +3,7 @@ good-practice stories."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -172,3 +172,106 @@ class AuditFailedItem(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     audit_id: Mapped[int] = mapped_column(ForeignKey("audit.id", ondelete="CASCADE"))
     item_id: Mapped[str] = mapped_column(String(80), index=True)
+
+
+# --- the audit programme: who is visited when (issue 16) -------------------------------------
+
+
+class AuditProgramme(db.Model):
+    """A sampling programme for one audit form: the rules of each period's draw. ``spec`` is the
+    normalised, validated programme (audits/programme.py; format in content/README.md), from a
+    file in content/audits/programmes/ (``source`` "file") or the trainers' form ("form")."""
+
+    __tablename__ = "audit_programme"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    template_slug: Mapped[str] = mapped_column(String(80), index=True)  # the audit form visited with
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(8), default="file")  # file | form
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    def title(self, lang: str) -> str:
+        return (self.title_zh if lang == "zh" else self.title_en) or self.title_en
+
+
+class AuditDraw(db.Model):
+    """One period's draw of one programme, made once: the seed and the rules it was drawn under
+    are kept so that anyone can draw again and get the same technicians (audits/draw.py)."""
+
+    __tablename__ = "audit_draw"
+    __table_args__ = (UniqueConstraint("programme_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("audit_programme.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(7), index=True)  # 2027-01 (monthly) or 2027-Q1
+    seed: Mapped[str] = mapped_column(String(64))  # hex, from secrets at draw time
+    spec: Mapped[dict] = mapped_column(JSON)  # the programme's spec as drawn under
+    drawn_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    drawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))  # None: flask daily
+    due_on: Mapped[date] = mapped_column()
+    eligible: Mapped[int] = mapped_column(default=0)  # technicians that could be drawn
+    excluded: Mapped[dict] = mapped_column(JSON, default=dict)  # reason → count (blackouts, max reached)
+    drawn: Mapped[int] = mapped_column(default=0)
+    unassigned: Mapped[int] = mapped_column(default=0)  # visits no auditor could take
+
+    programme: Mapped[AuditProgramme] = relationship()
+
+
+class AuditVisit(db.Model):
+    """One planned mystery visit: a drawn technician, the auditor who is to make it and by when.
+    The technician is never told. ``audit_id`` is the report that made it done."""
+
+    __tablename__ = "audit_visit"
+    __table_args__ = (UniqueConstraint("draw_id", "technician_id"),
+                      # an auditor's list: open visits by due date
+                      Index("ix_audit_visit_auditor_status_due", "auditor_id", "status", "due_on"),
+                      Index("ix_audit_visit_period_status", "period", "status"),
+                      Index("ix_audit_visit_technician_period", "technician_id", "period"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draw_id: Mapped[int] = mapped_column(ForeignKey("audit_draw.id", ondelete="CASCADE"))
+    programme_id: Mapped[int] = mapped_column(ForeignKey("audit_programme.id", ondelete="CASCADE"), index=True)
+    period: Mapped[str] = mapped_column(String(7))
+    technician_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    outlet_id: Mapped[int | None] = mapped_column(ForeignKey("outlet.id"), index=True)  # the technician's, at the draw
+    auditor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))  # None: nobody could
+    due_on: Mapped[date] = mapped_column()
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | done | cancelled
+    reasons: Mapped[list] = mapped_column(JSON, default=list)  # why drawn: ["min", "red_line", ...]
+    audit_id: Mapped[int | None] = mapped_column(ForeignKey("audit.id", ondelete="SET NULL"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    draw: Mapped[AuditDraw] = relationship()
+    technician: Mapped["User"] = relationship(foreign_keys=[technician_id])
+    auditor: Mapped["User | None"] = relationship(foreign_keys=[auditor_id])
+    audit: Mapped["Audit | None"] = relationship()
+    handbacks: Mapped[list["AuditVisitHandback"]] = relationship(
+        back_populates="visit", order_by="AuditVisitHandback.id", cascade="all, delete-orphan")
+
+
+class AuditVisitHandback(db.Model):
+    """An auditor gave a visit back (known to the technician, ill, too far): the reason, and
+    who it went to next. An auditor who handed a visit back is never given it again."""
+
+    __tablename__ = "audit_visit_handback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("audit_visit.id", ondelete="CASCADE"), index=True)
+    auditor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reassigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    visit: Mapped[AuditVisit] = relationship(back_populates="handbacks")
+    auditor: Mapped["User | None"] = relationship(foreign_keys=[auditor_id])
+    reassigned_to: Mapped["User | None"] = relationship(foreign_keys=[reassigned_to_id])
+
