@@ -46,6 +46,7 @@ def upgrade():
     sa.Column('period', sa.String(length=7), nullable=False),
     sa.Column('seed', sa.String(length=64), nullable=False),
     sa.Column('spec', sa.JSON(), nullable=False),
+    sa.Column('candidates', sa.JSON(), nullable=False),
     sa.Column('drawn_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('drawn_by_id', sa.Integer(), nullable=True),
     sa.Column('due_on', sa.Date(), nullable=False),

@@ -213,6 +213,9 @@ class AuditDraw(db.Model):
     period: Mapped[str] = mapped_column(String(7), index=True)  # 2027-01 (monthly) or 2027-Q1
     seed: Mapped[str] = mapped_column(String(64))  # hex, from secrets at draw time
     spec: Mapped[dict] = mapped_column(JSON)  # the programme's spec as drawn under
+    # The draw's inputs as they were: each group with its quota and its candidates (id, weight,
+    # forced), so the picks can be drawn again from the seed long after the data has moved on.
+    candidates: Mapped[dict] = mapped_column(JSON, default=dict)
     drawn_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     drawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))  # None: flask daily
     due_on: Mapped[date] = mapped_column()
