@@ -105,14 +105,14 @@ def _rule(data, where: tuple, field: str, problems: list) -> dict | None:
     """{rate} or {count}: exactly one; a rate 0 < r <= 1, a count a whole number >= 0."""
     has_rate, has_count = data.get("rate") is not None, data.get("count") is not None
     if has_rate == has_count:
-        problems.append((where, field, _("Give exactly one of rate (a share, e.g. 10% or 0.1) or count "
+        problems.append((where, field, _("Give exactly one of rate (a share: 0.1 or 10%) or count "
                                          "(how many technicians).")))
         return None
     if has_rate:
         rate = share(data["rate"])
         if rate is None or not 0 < rate <= 1:
             problems.append((where + ("rate",), f"{field}.rate",
-                             _("A share above 0 and at most 1 (100%): e.g. 10% or 0.1.")))
+                             _("A share above 0 and at most 1 (100%): e.g. 0.1 or 10%.")))
             return None
         return {"rate": rate, "count": None}
     if not _int(data["count"]) or data["count"] < 0:
@@ -194,7 +194,7 @@ def validate_spec(data: dict, default_slug: str | None = None) -> tuple[dict, li
     for index, item in enumerate(overrides):
         where, name = ("overrides", index), f"overrides[{index + 1}]"
         if not isinstance(item, dict):
-            bad(where, name, _("{region|province|outlet: CODE, rate: 15% or count: 4}."))
+            bad(where, name, _("{region|province|outlet: CODE, rate: 15%, or count: 4}."))
             continue
         _unknown(item, (*SCOPES, "rate", "count"), where, name + ".", problems)
         scopes = [s for s in SCOPES if s in item]
@@ -273,7 +273,7 @@ def validate_spec(data: dict, default_slug: str | None = None) -> tuple[dict, li
             elif key == "below":
                 value = share(value)
                 if value is None or not 0 < value <= 1:
-                    bad(where + (key,), f"{name}.{key}", _("A share above 0 and at most 1: e.g. 70% or 0.7."))
+                    bad(where + (key,), f"{name}.{key}", _("A share above 0 and at most 1: e.g. 0.7 or 70%."))
                     continue
             elif not _int(value) or value <= 0:
                 bad(where + (key,), f"{name}.{key}", _("A whole number above 0."))
@@ -334,7 +334,8 @@ def parse_programme(path: Path) -> tuple[dict, bool, list[tuple[int, str, str]]]
         return {}, True, [(problem.line, problem.field, problem.message)]
     at = yaml_line_finder(path)
     spec, problems = validate_spec(data, default_slug=path.stem)
-    return spec, data.get("active", True) is True, [(at(*keys), field, message) for keys, field, message in problems]
+    found = [(at(*keys), field, message) for keys, field, message in problems]
+    return spec, data.get("active", True) is True, sorted(found, key=lambda p: p[0])
 
 
 def file_fields(spec: dict, active: bool = True) -> dict:

@@ -50,7 +50,7 @@ class ProgrammeForm(PortalForm):
     title_en = StringField(_l("Title in English"), validators=[Optional(), Length(max=200)])
     period = SelectField(_l("Draw every"), choices=[("monthly", _l("month")), ("quarterly", _l("quarter"))])
     rate = StringField(_l("Default rate per region"), validators=[Optional(), Length(max=20)],
-                       description=_l("A share of the eligible technicians, e.g. 10% or 0.1; or leave it empty "
+                       description=_l("A share of the eligible technicians, e.g. 0.1 or 10%; or leave it empty "
                                       "and give a count."))
     count = IntegerField(_l("Or a default count per region"), validators=[Optional()])
     overrides = TextAreaField(_l("Other rates for some places"), validators=[Optional(), Length(max=20000)],
@@ -66,7 +66,7 @@ class ProgrammeForm(PortalForm):
     red_line_days = IntegerField(_l("… in the last (days)"), validators=[Optional()])
     low_ftf_weight = FloatField(_l("Weight for low “did this fix it?” feedback"), validators=[Optional()])
     low_ftf_below = StringField(_l("… when the share of “yes” is below"), validators=[Optional(), Length(max=20)],
-                                description=_l("e.g. 70% or 0.7"))
+                                description=_l("e.g. 0.7 or 70%"))
     low_ftf_min_answers = IntegerField(_l("… out of at least (answers)"), validators=[Optional()])
     low_ftf_days = IntegerField(_l("… in the last (days)"), validators=[Optional()])
     new_certificate_weight = FloatField(_l("Weight after a new certificate"), validators=[Optional()])
