@@ -56,7 +56,7 @@ class ProgrammeForm(PortalForm):
     overrides = TextAreaField(_l("Other rates for some places"), validators=[Optional(), Length(max=20000)],
                               render_kw={"rows": 4, "spellcheck": "false"},
                               description=_l("One a line: region, province or outlet, its code, then a rate "
-                                             "(15% or 0.15) or a count (a whole number), e.g. “region EAST "
+                                             "(0.15 or 15%) or a count (a whole number), e.g. “region EAST "
                                              "15%” or “outlet GD-GZ-01 2”. The most specific applies: outlet, "
                                              "then province, then region."))
     per_year_min = IntegerField(_l("At least … visits per technician a year"), validators=[Optional()])
