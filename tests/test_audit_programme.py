@@ -370,3 +370,14 @@ def test_who_may_read_and_edit_programmes(client, app, loaded, make_user):
     data.pop("csrf_token")
     assert client.post("/audits/programmes/home-service-visit/edit", data=data).status_code == 400
     assert programme("home-service-visit").spec["sampling"]["rate"] == 0.1
+
+
+def test_the_documented_example_is_a_valid_programme(app, users, form_row):
+    from portal.auth.models import Region
+    db.session.add(Region(code="EAST", name_zh="华东大区", name_en="East Region"))
+    db.session.commit()
+    text = (ROOT_DIR / "content" / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Audit programmes (`audits/programmes/`)"):]
+    example = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
+    spec, problems = validate_spec(example)
+    assert problems == [] and len(spec["overrides"]) == 3 and spec["due"] == {"working_days": 10}
