@@ -233,6 +233,13 @@ def test_a_programme_made_in_the_form_reads_back_and_its_file_loads_to_the_same(
                                      {"scope": "outlet", "code": "GD-GZ-01", "rate": None, "count": 2}]
     assert row.spec["weights"]["red_line"] == {"weight": 3.0, "days": 180}  # the form's defaults
     assert row.spec["due"] == {"working_days": 10}
+    # the same name again: refused beside the name, nothing overwritten
+    again = client.post("/audits/programmes/new", data={**data, "csrf_token": csrf_from(
+        client.get("/audits/programmes/new").get_data(as_text=True)), "count": "9"})
+    assert again.status_code == 200 and "A programme with this name exists already." in again.get_data(as_text=True)
+    assert programme("quarterly-visits").spec["sampling"]["count"] == 3
+    # the trainers' audit list links to the programmes
+    assert 'href="/audits/programmes/"' in client.get("/audits/").get_data(as_text=True)
     # the rules in words, in English and in Chinese
     page = client.get("/audits/programmes/quarterly-visits").get_data(as_text=True)
     assert "3 technicians per region each quarter" in page
@@ -381,3 +388,13 @@ def test_the_documented_example_is_a_valid_programme(app, users, form_row):
     example = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S).group(1))
     spec, problems = validate_spec(example)
     assert problems == [] and len(spec["overrides"]) == 3 and spec["due"] == {"working_days": 10}
+
+
+def test_a_file_can_switch_a_programme_off(app, users, form_row, tmp_path):
+    folder = tmp_path / "programmes"
+    write(folder, "visits", GOOD)
+    assert load_programmes(folder).created == 1 and programme("visits").active
+    write(folder, "visits", {**GOOD, "active": False})
+    report = load_programmes(folder)
+    assert report.updated == 1 and programme("visits").active is False
+    assert programme("visits").content_hash == digest(programme("visits").spec, False)

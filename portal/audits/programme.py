@@ -29,6 +29,7 @@ import yaml
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import Outlet, Province, Region, User
 from ..content.files import FileProblem, parse_yaml_file, yaml_line_finder
@@ -449,7 +450,7 @@ def save_from_form(slug: str | None, spec: dict, active: bool, seen_hash: str, a
     row.source, row.updated_by_id, row.updated_at = "form", actor.id, now
     try:
         db.session.commit()
-    except Exception:
+    except IntegrityError:  # a programme of this name was made meanwhile
         db.session.rollback()
         raise Conflict(None) from None
     return row
