@@ -145,6 +145,11 @@ MATRIX = {
     "audits.reports": ("GET", "/audits/reports", {"trainer"}),
     "audits.undo": ("POST", "/audits/{audit}/consequences/999999/reinstate", {"trainer"}),
     "audits.record_page": ("GET", "/audits/records/tech", {"technician", "trainer", "admin"}, None, 301),
+    "audit_programmes.index": ("GET", "/audits/programmes/", {"trainer", "admin"}),
+    "audit_programmes.new": ("GET", "/audits/programmes/new", {"trainer", "admin"}),
+    "audit_programmes.detail": ("GET", "/audits/programmes/home-service-visit", {"trainer", "admin"}),
+    # a trainer who is also a technician reads but may not edit (test_audit_programme)
+    "audit_programmes.edit": ("GET", "/audits/programmes/home-service-visit/edit", {"trainer", "admin"}),
     "technicians.record": ("GET", "/technicians/tech", {"technician", "trainer", "admin"}),
     "api.record_json": ("GET", "/api/v1/technicians/tech/record", {"technician", "trainer", "admin"}),
     "api.template_json": ("GET", "/api/v1/audit-templates/home-service-visit", {"auditor", "trainer"}),
@@ -223,6 +228,8 @@ def token_row(app, users, kb_data, learning_data, quizzes):
     from .conftest import png_bytes
 
     assert not load_templates(ROOT_DIR / "content" / "audits").problems
+    from portal.audits.programme import load_programmes
+    assert not load_programmes(ROOT_DIR / "content" / "audits" / "programmes").problems
     form = current_template("home-service-visit")
     visited = now - timedelta(days=1)
     done = audit_svc.start(users["auditor"], tech, form, visited, "WO-M1", "air-conditioner", "广州", now)
