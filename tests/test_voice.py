@@ -327,3 +327,26 @@ def test_the_menu_links_each_role_to_its_page(app, users, x_user):
     assert 'href="/voice/inbox"' in trainer_page and 'href="/voice/"' not in trainer_page
     zh = _client(app, X_USERNAME).get("/voice/new?lang=zh_CN").get_data(as_text=True)
     assert "意见与投诉" in zh
+
+
+def test_the_inbox_counts_groups_and_pages(app, users, network):
+    gz, fs = network["outlets"]
+    rows = [{"id": f"m{n:02d}" + "x" * 19, "kind": "complaint" if n % 2 else "suggestion",
+             "theme": "pay" if n < 5 else "tools", "text": f"bulk {n}", "named": False,
+             "outlet_id": fs.id if n < 3 else None, "province_id": network["province"].id,
+             "sent_on": date(2026, 11, 1 + n), "status": "closed" if n == 6 else "new"} for n in range(7)]
+    db.session.execute(VoiceMessage.__table__.insert(), rows)
+    db.session.commit()
+    app.config["PAGE_SIZE"] = 2
+    trainer = _client(app, "trainer")
+    page = trainer.get("/voice/inbox").get_data(as_text=True)
+    assert page.count("data-message=") == 2 and "Page 1 of 4" in page
+    assert re.search(r'data-theme-count="pay">5<', page) and re.search(r'data-theme-count="tools">2<', page)
+    assert "?outlet=GD-FS-01" in page and "province=GD&amp;outlet=-" in page
+    assert trainer.get("/voice/inbox?page=4").get_data(as_text=True).count("data-message=") == 1
+    closed = trainer.get("/voice/inbox?status=closed&theme=tools").get_data(as_text=True)
+    assert closed.count("data-message=") == 1 and "bulk 6" in closed
+    fs_only = trainer.get("/voice/inbox?outlet=GD-FS-01&kind=complaint").get_data(as_text=True)
+    assert fs_only.count("data-message=") == 1 and "bulk 1" in fs_only
+    export = trainer.get("/voice/inbox/export.csv?theme=pay").get_data(as_text=True)
+    assert len(list(csv.reader(io.StringIO(export)))) == 6  # header + 5: the export is not paged

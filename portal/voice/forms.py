@@ -32,7 +32,7 @@ class VoiceForm(PortalForm):
 
 
 class AnswerForm(PortalForm):
-    text = TextAreaField(_l("Answer"), render_kw={"rows": 5, "maxlength": MAX_TEXT},
+    text = TextAreaField(_l("Reply to the sender"), render_kw={"rows": 5, "maxlength": MAX_TEXT},
                          validators=[DataRequired(message=_l("Write the answer.")),
                                      Length(max=MAX_TEXT, message=_l("At most %(max)d characters."))])
 

@@ -138,15 +138,15 @@ def export():
     one has nothing to put there."""
     filters = _filters()
     query = svc.ordered(svc.filtered(filters, svc.local_day(now())))
-    header = columns("message", "sent_on", "kind", "theme", "theme_sent", "status", "named", "username", "name",
-                     "province", "province_name", "outlet", "outlet_name", "text", "answers")
+    header = columns("message", "sent_on", "kind", "theme", "theme_sent", "status", "status_name", "named",
+                     "username", "name", "province", "province_name", "outlet", "outlet_name", "text", "answers")
 
     def rows():
         labels = _labels()
         for m in streamed(query):
             sender = m.sender if m.named else None
             yield [m.id, m.sent_on.isoformat(), str(labels["kinds"][m.kind]), str(labels["themes"][m.shown_theme]),
-                   str(labels["themes"][m.theme]), str(labels["statuses"][m.status]), yes_no(m.named),
+                   str(labels["themes"][m.theme]), m.status, str(labels["statuses"][m.status]), yes_no(m.named),
                    sender.username if sender else "", sender.name if sender else "",
                    *place(m.province), *place(m.outlet), m.text, len(m.answers)]
 
