@@ -147,6 +147,19 @@ def test_an_anonymous_message_cannot_be_traced_to_its_sender(app, users, x_user,
         rows = list(csv.reader(io.StringIO(export)))
         assert len(rows) == 2 and rows[1][0] == public_id and TEXT in rows[1]
 
+    # Every other page a trainer or administrator can open without arguments, X's record and
+    # account: a page that shows the message never names X, and X's pages never show the message.
+    plain = sorted(r.rule for r in app.url_map.iter_rules() if "GET" in r.methods and not r.arguments
+                   and not r.rule.startswith(("/api/", "/static")) and r.endpoint != "auth.logout")
+    assert len(plain) > 40
+    for who, client in (("trainer", trainer), ("admin", admin)):
+        for url in plain + [f"/technicians/{X_USERNAME}", f"/admin/users/{X_USERNAME}"]:
+            body = client.get(url).get_data(as_text=True)
+            if "marker-7f3a" in body or public_id in body:
+                assert not any(mark in body for mark in X_MARKS), (who, url)
+            if X_USERNAME in url:
+                assert "marker-7f3a" not in body and public_id not in body, (who, url)
+
     # The API: no response names the message, and none says more about X than before.
     api_after = _walk_api({"trainer": trainer, "admin": admin}, api_urls)
     for key, body in api_after.items():
