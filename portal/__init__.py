@@ -87,6 +87,8 @@ from .records.dashboard import bp as dashboard_bp
 from .records.reminders import bp as reminders_bp
 from .records.technicians import bp as technicians_bp
 from .security import PortalSessionInterface, enforce_access, refuse_nul_bytes, security_headers
+from .voice import models as _voice_models  # noqa: F401  (tables for migrations)
+from .voice.views import bp as voice_bp
 
 
 def _migrations_dir(package: Path) -> str:
@@ -108,7 +110,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                         "ratelimits", "retention", "security", "templating")),
     ("auth", ("auth",)),
     ("notifications", ("notifications",)),
-    ("domains", ("kb", "learning", "assessment", "audits")),
+    ("domains", ("kb", "learning", "assessment", "audits", "voice")),
     ("certification", ("certification",)),
     ("records", ("records",)),
     ("app", ("__init__", "home", "demo", "backup")),
@@ -216,6 +218,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(certification_bp)
     app.register_blueprint(audits_bp)
     app.register_blueprint(audit_programmes_bp)
+    app.register_blueprint(voice_bp)
     app.register_blueprint(technicians_bp)
     app.register_blueprint(reminders_bp)
     app.register_blueprint(notifications_bp)

@@ -150,6 +150,15 @@ MATRIX = {
     "audit_programmes.detail": ("GET", "/audits/programmes/home-service-visit", {"trainer", "admin"}),
     # a trainer who is also a technician reads but may not edit (test_audit_programme)
     "audit_programmes.edit": ("GET", "/audits/programmes/home-service-visit/edit", {"trainer", "admin"}),
+    # Technicians' voice: {voice} is tech's named message (a technician sees only their own named ones).
+    "voice.mine": ("GET", "/voice/", {"technician"}),
+    "voice.new": ("GET", "/voice/new", {"technician"}),
+    "voice.receipt": ("GET", "/voice/receipt", {"technician"}),
+    "voice.inbox": ("GET", "/voice/inbox", {"trainer", "admin"}),
+    "voice.export": ("GET", "/voice/inbox/export.csv", {"trainer", "admin"}),
+    "voice.message": ("GET", "/voice/{voice}", {"technician", "trainer", "admin"}),
+    "voice.answer": ("POST", "/voice/{voice}/answer", {"trainer", "admin"}, {"text": "matrix"}),
+    "voice.update": ("POST", "/voice/{voice}/update", {"trainer", "admin"}, {"status": "read", "theme_tag": ""}),
     "technicians.record": ("GET", "/technicians/tech", {"technician", "trainer", "admin"}),
     "api.record_json": ("GET", "/api/v1/technicians/tech/record", {"technician", "trainer", "admin"}),
     "api.template_json": ("GET", "/api/v1/audit-templates/home-service-visit", {"auditor", "trainer"}),
@@ -247,6 +256,12 @@ def token_row(app, users, kb_data, learning_data, quizzes):
 
     notes = {role: notify(user.id, "matrix", "matrix", "matrix", "/").id for role, user in users.items()}
     db.session.commit()
+    from portal.voice.models import VoiceMessage
+
+    voice = VoiceMessage(kind="suggestion", theme="other", text="matrix", named=True, sender_id=tech.id,
+                         sent_on=date(2026, 12, 1), status="new")
+    db.session.add(voice)
+    db.session.commit()
 
     issue_token(users["technician"], "matrix")
     db.session.add(Region(code="EMPTY", name_zh="空", name_en="Empty"))
@@ -259,7 +274,8 @@ def token_row(app, users, kb_data, learning_data, quizzes):
     return {"photo": kb_data["photo"].name, "case_photo": case_photo.name, "contribution": kb_data["contribution"].id,
             "cohort": learning_data["cohort"], "assignment": learning_data["assignment"],
             "attempt": open_.id, "closed": closed.id, "closed_quiz": closed.quiz.slug, "tech": tech.id, "cert": cert.number, "audit": done.id, "draft": draft.id,
-            "audit_photo": photo.name, "story": story.id, "notes": notes}
+            "audit_photo": photo.name, "story": story.id, "notes": notes,
+            "voice": voice.id}
 
 
 @pytest.mark.parametrize("identity", ("anonymous",) + ROLES)
