@@ -144,6 +144,8 @@ MATRIX = {
     "audits.decide": ("POST", "/audits/good-practice/{story}", {"trainer"}, {"decision": "approve"}),
     "audits.reports": ("GET", "/audits/reports", {"trainer"}),
     "audits.undo": ("POST", "/audits/{audit}/consequences/999999/reinstate", {"trainer"}),
+    "audit_draws.show": ("GET", "/audits/programmes/matrix-draw/draws/2027-01", {"trainer", "admin"}),
+    "audit_draws.draw_now": ("POST", "/audits/programmes/matrix-draw/draw", {"trainer", "admin"}),
     "audits.record_page": ("GET", "/audits/records/tech", {"technician", "trainer", "admin"}, None, 301),
     "technicians.record": ("GET", "/technicians/tech", {"technician", "trainer", "admin"}),
     "api.record_json": ("GET", "/api/v1/technicians/tech/record", {"technician", "trainer", "admin"}),
@@ -243,6 +245,14 @@ def token_row(app, users, kb_data, learning_data, quizzes):
 
     issue_token(users["technician"], "matrix")
     db.session.add(Region(code="EMPTY", name_zh="空", name_en="Empty"))
+    from portal.audits.models import AuditProgramme
+
+    db.session.add(AuditProgramme(  # the draw page (audit_draws): a programme not drawn yet
+        slug="matrix-draw", template_slug="home-service-visit", title_zh="抽查", title_en="Draw", content_hash="m",
+        spec={"period": "monthly", "sampling": {"rate": 0.5, "count": None}, "overrides": [],
+              "per_year": {"min": 0, "max": None}, "weights": {}, "blackout": {"onboarding_working_days": 0,
+                                                                               "suspended": True},
+              "due": {"working_days": None}}))
     db.session.commit()
     from portal.kb.photos import save_photo
 

@@ -17,6 +17,7 @@ from portal.audits import draw as drawing
 from portal.audits.models import (Audit, AuditDraw, AuditProgramme, AuditTemplate, AuditVisit)
 from portal.auth.models import Outlet, Province, Region, User, UserRole
 from portal.extensions import db
+from portal.i18n import local_today
 from portal.learning.models import Holiday
 
 from .conftest import BACKENDS, make_app
@@ -355,3 +356,30 @@ def test_cli_draws_prints_and_verifies(app, small):
     bad = runner.invoke(args=["audits", "draw", "--period", "2027-Q2"])
     assert bad.exit_code == 1 and "monthly" in bad.output
     assert runner.invoke(args=["audits", "draw", "--programme", "nope"]).exit_code != 0
+
+
+def test_draw_page_for_trainers_only(app, small, make_user):
+    from .conftest import get_csrf, login
+
+    make_user("trainer", "trainer")
+    prog = programme("page-prog", sampling={"rate": 0.5, "count": None})
+    period = drawing.period_of(local_today(), "monthly")
+    client = app.test_client()
+    login(client, "trainer")
+    page = client.get(f"/audits/programmes/page-prog/draws/{period}").get_data(as_text=True)
+    assert 'data-draw="none"' in page and "Draw this period now" in page
+    token = get_csrf(client, f"/audits/programmes/page-prog/draws/{period}")
+    response = client.post("/audits/programmes/page-prog/draw", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/draws/{period}")
+    row = drawing.existing_draw(prog, period)
+    assert row.drawn == 10 and row.drawn_by_id is not None
+    client.post("/audits/programmes/page-prog/draw", data={"csrf_token": token})  # once a period
+    assert db.session.scalar(select(func.count()).select_from(AuditVisit)) == 10
+    page = client.get(f"/audits/programmes/page-prog/draws/{period}").get_data(as_text=True)
+    assert page.count("data-visit>") == 10 and f"{row.seed}" in page and 'data-verified=""' in page
+    assert 'data-verified="yes"' in client.get(f"/audits/programmes/page-prog/draws/{period}?verify=1").get_data(as_text=True)
+    assert client.get("/audits/programmes/nope/draws/2027-01").status_code == 404
+    assert client.get("/audits/programmes/page-prog/draws/2027-13").status_code == 404
+    tech = app.test_client()
+    login(tech, small["techs"][0].username)
+    assert tech.get(f"/audits/programmes/page-prog/draws/{period}").status_code == 403
