@@ -337,10 +337,13 @@ def test_daily_draws_once_on_the_first_working_day(app, small, monkeypatch):
         monkeypatch.setattr(daily, "local_today", lambda: day)
         result = runner.invoke(args=["daily"])
         assert result.exit_code == 0, result.output
+        outputs.append(result.output)
         return db.session.scalar(select(func.count()).select_from(AuditDraw))
 
+    outputs = []
     assert run(date(2027, 3, 1)) == 0
     assert run(date(2027, 3, 2)) == 1
+    assert "audit programme daily-prog, 2027-03 drawn: 2 visits" in outputs[-1]
     assert run(date(2027, 3, 3)) == 1  # once a period
     assert run(date(2027, 4, 5)) == 2  # April: 1st missed, the next run draws it
 
@@ -383,3 +386,23 @@ def test_draw_page_for_trainers_only(app, small, make_user):
     tech = app.test_client()
     login(tech, small["techs"][0].username)
     assert tech.get(f"/audits/programmes/page-prog/draws/{period}").status_code == 403
+
+
+def test_two_draws_at_once_make_one(app, small, monkeypatch):
+    """The second of two draws started together finds no draw, then meets the first one's row at
+    the unique (programme, period): it writes nothing and returns the first."""
+    prog = programme("race")
+    first = drawing.draw(prog, "2027-06", today=date(2027, 6, 1))
+    visits = db.session.scalar(select(func.count()).select_from(AuditVisit))
+    real = drawing.existing_draw
+    calls = []
+
+    def late(programme_, period):  # the check ran before the other draw committed
+        calls.append(period)
+        return None if len(calls) == 1 else real(programme_, period)
+
+    monkeypatch.setattr(drawing, "existing_draw", late)
+    assert drawing.draw(prog, "2027-06", today=date(2027, 6, 1)).id == first.id
+    assert len(calls) == 2
+    assert db.session.scalar(select(func.count()).select_from(AuditVisit)) == visits
+    assert db.session.scalar(select(func.count()).select_from(AuditDraw)) == 1

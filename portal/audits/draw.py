@@ -374,7 +374,10 @@ def draw(programme: AuditProgramme, period: str, *, seed: str | None = None, by:
         db.session.flush()  # the unique (programme, period) decides between two draws at once
     except IntegrityError:
         db.session.rollback()
-        return existing_draw(programme, period)
+        found = existing_draw(programme, period)
+        if found is None:
+            raise
+        return found
     pool = load_pool(random.Random(f"{seed}:auditors"))
     # Those with an auditor at their own outlet (or who audit themselves) first, while every
     # auditor is still free to take them; the rest then level the loads out.
@@ -425,6 +428,14 @@ def due_draws(today: date, cal: Calendar | None = None) -> list[tuple[AuditProgr
     return due
 
 
-def draw_due(today: date) -> list[AuditDraw]:
+def draw_due(today: date) -> list[tuple[AuditProgramme, str, AuditDraw | None, str]]:
+    """Draw what :func:`due_draws` lists: (programme, period, the draw or None, the error's text).
+    One programme's bad spec does not stop the others."""
     cal = learning.calendar()
-    return [draw(programme, period, today=today, cal=cal) for programme, period in due_draws(today, cal)]
+    done = []
+    for programme, period in due_draws(today, cal):
+        try:
+            done.append((programme, period, draw(programme, period, today=today, cal=cal), ""))
+        except DrawError as error:
+            done.append((programme, period, None, str(error)))
+    return done

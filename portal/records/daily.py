@@ -43,10 +43,12 @@ def daily_command():
         click.echo(ngettext("item analysis: %(num)d discrimination index decided", "item analysis: %(num)d discrimination indexes decided",
                             decided))
         click.echo(ngettext("trainers told about %(num)d member falling behind", "trainers told about %(num)d members falling behind", behind))
-        for made in draw_due(today):
+        for programme, period, made, error in draw_due(today):
+            if made is None:
+                click.echo(f"{programme.slug} {period}: {error}", err=True)
+                continue
             click.echo(_("audit programme %(programme)s, %(period)s drawn: %(drawn)d visits, %(unassigned)d unassigned",
-                         programme=made.programme.slug, period=made.period, drawn=made.drawn,
-                         unassigned=made.unassigned))
+                         programme=programme.slug, period=period, drawn=made.drawn, unassigned=made.unassigned))
         retention()
 
 
