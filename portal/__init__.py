@@ -43,6 +43,7 @@ from .assessment.cli import quizzes_cli
 from .assessment.views import bp as assessment_bp
 from .assessment.bankviews import bp as bank_bp
 from .audits import loader as _audit_forms  # noqa: F401  (registers its content loader)
+from .audits.programme_views import bp as audit_programmes_bp  # (programme.py registers its content loader)
 from .audits import services as audit_services
 from .audits.cli import audits_cli
 from .audits.draw_views import bp as audit_draws_bp
@@ -218,6 +219,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(bank_bp)
     app.register_blueprint(certification_bp)
     app.register_blueprint(audits_bp)
+    app.register_blueprint(audit_programmes_bp)
     app.register_blueprint(audit_draws_bp)
     app.register_blueprint(technicians_bp)
     app.register_blueprint(reminders_bp)

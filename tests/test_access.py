@@ -144,9 +144,14 @@ MATRIX = {
     "audits.decide": ("POST", "/audits/good-practice/{story}", {"trainer"}, {"decision": "approve"}),
     "audits.reports": ("GET", "/audits/reports", {"trainer"}),
     "audits.undo": ("POST", "/audits/{audit}/consequences/999999/reinstate", {"trainer"}),
-    "audit_draws.show": ("GET", "/audits/programmes/matrix-draw/draws/2027-01", {"trainer", "admin"}),
-    "audit_draws.draw_now": ("POST", "/audits/programmes/matrix-draw/draw", {"trainer", "admin"}),
+    "audit_draws.show": ("GET", "/audits/programmes/home-service-visit/draws/2027-01", {"trainer", "admin"}),
+    "audit_draws.draw_now": ("POST", "/audits/programmes/home-service-visit/draw", {"trainer", "admin"}),
     "audits.record_page": ("GET", "/audits/records/tech", {"technician", "trainer", "admin"}, None, 301),
+    "audit_programmes.index": ("GET", "/audits/programmes/", {"trainer", "admin"}),
+    "audit_programmes.new": ("GET", "/audits/programmes/new", {"trainer", "admin"}),
+    "audit_programmes.detail": ("GET", "/audits/programmes/home-service-visit", {"trainer", "admin"}),
+    # a trainer who is also a technician reads but may not edit (test_audit_programme)
+    "audit_programmes.edit": ("GET", "/audits/programmes/home-service-visit/edit", {"trainer", "admin"}),
     "technicians.record": ("GET", "/technicians/tech", {"technician", "trainer", "admin"}),
     "api.record_json": ("GET", "/api/v1/technicians/tech/record", {"technician", "trainer", "admin"}),
     "api.template_json": ("GET", "/api/v1/audit-templates/home-service-visit", {"auditor", "trainer"}),
@@ -225,6 +230,8 @@ def token_row(app, users, kb_data, learning_data, quizzes):
     from .conftest import png_bytes
 
     assert not load_templates(ROOT_DIR / "content" / "audits").problems
+    from portal.audits.programme import load_programmes
+    assert not load_programmes(ROOT_DIR / "content" / "audits" / "programmes").problems
     form = current_template("home-service-visit")
     visited = now - timedelta(days=1)
     done = audit_svc.start(users["auditor"], tech, form, visited, "WO-M1", "air-conditioner", "广州", now)
@@ -245,14 +252,6 @@ def token_row(app, users, kb_data, learning_data, quizzes):
 
     issue_token(users["technician"], "matrix")
     db.session.add(Region(code="EMPTY", name_zh="空", name_en="Empty"))
-    from portal.audits.models import AuditProgramme
-
-    db.session.add(AuditProgramme(  # the draw page (audit_draws): a programme not drawn yet
-        slug="matrix-draw", template_slug="home-service-visit", title_zh="抽查", title_en="Draw", content_hash="m",
-        spec={"period": "monthly", "sampling": {"rate": 0.5, "count": None}, "overrides": [],
-              "per_year": {"min": 0, "max": None}, "weights": {}, "blackout": {"onboarding_working_days": 0,
-                                                                               "suspended": True},
-              "due": {"working_days": None}}))
     db.session.commit()
     from portal.kb.photos import save_photo
 

@@ -29,7 +29,7 @@ OLD_START = date(2020, 1, 6)
 def spec(**changes) -> dict:
     base = {"slug": "visits", "form": "home-service-visit", "title": {"zh": "抽查", "en": "Visits"},
             "period": "monthly", "sampling": {"rate": 0.10, "count": None}, "overrides": [],
-            "per_year": {"min": 0, "max": None},
+            "per_year": {"min": 0, "max": 12},
             "weights": {"red_line": {"weight": 3.0, "days": 180},
                         "low_ftf": {"weight": 2.0, "below": 0.7, "min_answers": 5, "days": 90},
                         "new_certificate": {"weight": 1.5, "days": 60}},
@@ -381,6 +381,8 @@ def test_draw_page_for_trainers_only(app, small, make_user):
     page = client.get(f"/audits/programmes/page-prog/draws/{period}").get_data(as_text=True)
     assert page.count("data-visit>") == 10 and f"{row.seed}" in page and 'data-verified=""' in page
     assert 'data-verified="yes"' in client.get(f"/audits/programmes/page-prog/draws/{period}?verify=1").get_data(as_text=True)
+    programme_page = client.get("/audits/programmes/page-prog").get_data(as_text=True)
+    assert f'href="/audits/programmes/page-prog/draws/{period}"' in programme_page and "data-current-draw" in programme_page
     assert client.get("/audits/programmes/nope/draws/2027-01").status_code == 404
     assert client.get("/audits/programmes/page-prog/draws/2027-13").status_code == 404
     tech = app.test_client()
