@@ -45,6 +45,8 @@ from .assessment.bankviews import bp as bank_bp
 from .audits import loader as _audit_forms  # noqa: F401  (registers its content loader)
 from .audits.programme_views import bp as audit_programmes_bp  # (programme.py registers its content loader)
 from .audits import services as audit_services
+from .audits.cli import audits_cli
+from .audits.draw_views import bp as audit_draws_bp
 from .audits.views import bp as audits_bp
 from .auth import models as _auth_models  # noqa: F401
 from .auth.admin_views import bp as admin_bp
@@ -182,7 +184,9 @@ def _connect_modules() -> None:
     """Fill the registries through which lower layers reach higher ones (layers point down)."""
     audit_services.CERTIFICATES.update(active=certificate_services.active_certificates,
                                        suspend=certificate_services.suspend, find=certificate_services.find,
-                                       reinstate=certificate_services.reinstate)
+                                       reinstate=certificate_services.reinstate,
+                                       suspended_users=certificate_services.suspended_users,
+                                       issued_since=certificate_services.issued_since)
     quiz_editor.CERTIFICATION.update(exam_slugs=certificate_services.exam_quiz_slugs)
     learning_services.QUIZZES.update(find=assessment_services.quiz_by_slug, passed=assessment_services.passed_attempts,
                                      results=assessment_services.quiz_results)
@@ -219,6 +223,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audits_bp)
     app.register_blueprint(audit_programmes_bp)
     app.register_blueprint(voice_bp)
+    app.register_blueprint(audit_draws_bp)
     app.register_blueprint(technicians_bp)
     app.register_blueprint(reminders_bp)
     app.register_blueprint(notifications_bp)
@@ -246,6 +251,7 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(quizzes_cli)
     app.cli.add_command(learning_members_cli)
     app.cli.add_command(certs_cli)
+    app.cli.add_command(audits_cli)
     app.cli.add_command(content_cli)
     app.cli.add_command(search_cli)
     app.cli.add_command(demo_command)

@@ -144,6 +144,8 @@ MATRIX = {
     "audits.decide": ("POST", "/audits/good-practice/{story}", {"trainer"}, {"decision": "approve"}),
     "audits.reports": ("GET", "/audits/reports", {"trainer"}),
     "audits.undo": ("POST", "/audits/{audit}/consequences/999999/reinstate", {"trainer"}),
+    "audit_draws.show": ("GET", "/audits/programmes/home-service-visit/draws/2027-01", {"trainer", "admin"}),
+    "audit_draws.draw_now": ("POST", "/audits/programmes/home-service-visit/draw", {"trainer", "admin"}),
     "audits.record_page": ("GET", "/audits/records/tech", {"technician", "trainer", "admin"}, None, 301),
     "audit_programmes.index": ("GET", "/audits/programmes/", {"trainer", "admin"}),
     "audit_programmes.new": ("GET", "/audits/programmes/new", {"trainer", "admin"}),

@@ -14,17 +14,19 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import defer
 from wtforms import (BooleanField, FloatField, HiddenField, IntegerField, SelectField, StringField, SubmitField,
                      TextAreaField)
 from wtforms.validators import Length, Optional
 
 from ..auth.models import User
 from ..extensions import db
-from ..i18n import user_lang
+from ..i18n import local_today, user_lang
 from ..inputs import PortalForm
 from ..paging import count, rows_page
 from ..security import roles_required
 from . import programme as prog
+from .draw import period_of
 from .models import AuditDraw, AuditProgramme, AuditTemplate
 
 bp = Blueprint("audit_programmes", __name__, url_prefix="/audits/programmes")
@@ -268,7 +270,9 @@ def edit(slug: str):
 @roles_required(*EDITORS)
 def detail(slug: str):
     row = _programme_or_404(slug)
-    draws_query = select(AuditDraw).where(AuditDraw.programme_id == row.id).order_by(AuditDraw.period.desc())
+    # Not the draws' inputs (every candidate, ~1 MB a draw at 30,000 technicians) nor their specs.
+    draws_query = (select(AuditDraw).options(defer(AuditDraw.candidates), defer(AuditDraw.spec))
+                   .where(AuditDraw.programme_id == row.id).order_by(AuditDraw.period.desc()))
     draws = rows_page(draws_query, count(draws_query))
     draws.items = [r[0] for r in draws.items]
     template = db.session.scalar(select(AuditTemplate).where(AuditTemplate.slug == row.template_slug,
@@ -276,4 +280,5 @@ def detail(slug: str):
     by = db.session.get(User, row.updated_by_id) if row.updated_by_id else None
     return render_template("audits/programme.html", programme=row, rules=prog.describe(row.spec, prog.place_names(row.spec)),
                            draws=draws, template=template, by=by, lang=user_lang(), may_edit=may_edit(_me()),
-                           file_text=prog.file_text(row))
+                           file_text=prog.file_text(row),
+                           current_period=period_of(local_today(), row.spec.get("period", "monthly")))
