@@ -218,6 +218,35 @@ def test_a_year_of_draws_keeps_each_technician_within_min_and_max(fresh):
                                  .where(AuditVisit.technician_id == AuditVisit.auditor_id))
 
 
+def test_the_yearly_minimum_is_in_proportion_to_the_part_of_the_year_covered():
+    assert [drawing.year_minimum(2, "2027-05", first) for first in (1, 6, 7, 8, 12, 13)] == [2, 1, 1, 0, 0, 0]
+    assert [drawing.year_minimum(2, "2027-Q2", first) for first in (1, 2, 3, 4)] == [2, 1, 1, 0]
+
+
+def test_a_programme_started_late_in_the_year_does_not_force_everyone(fresh):
+    """First drawn in November: the minimum of 2 a year becomes 0 (floor 2 × 2/12), so December's
+    draw is the sample, not the whole network; the next year the whole minimum applies again."""
+    prog = programme("late", per_year={"min": 2, "max": 6}, sampling={"rate": 0.10, "count": None})
+    for period in ("2027-11", "2027-12"):
+        row = drawing.draw(prog, period, today=first_day(period))
+        assert row.drawn <= round(0.10 * (TECHS + 1)) + REGIONS, (period, row.drawn)
+    january = drawing.draw(prog, "2028-01", today=first_day("2028-01"))
+    assert january.drawn <= round(0.10 * (TECHS + 1)) + REGIONS  # 12 periods left: nobody must go yet
+    november_2028 = drawing.plan(prog, prog.spec, "2028-11", first_day("2028-11"), drawing.learning.calendar())
+    forced = {c[0] for g in november_2028.groups for c in g["candidates"] if c[2]}
+    assert forced  # a year covered from January: those with no visit yet must go now
+    newcomer = min(forced)  # joined in October 2028: free of the blackout in October, 3 periods → 0
+    db.session.get(User, newcomer).start_date = date(2028, 10, 9)
+    db.session.commit()
+    try:
+        again = drawing.plan(prog, prog.spec, "2028-11", first_day("2028-11"), drawing.learning.calendar())
+        assert newcomer not in {c[0] for g in again.groups for c in g["candidates"] if c[2]}
+        assert {c[0] for g in again.groups for c in g["candidates"] if c[2]} == forced - {newcomer}
+    finally:
+        db.session.get(User, newcomer).start_date = OLD_START
+        db.session.commit()
+
+
 # --- exclusions, weights, due dates, daily: a small network -----------------------------------
 
 

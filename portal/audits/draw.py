@@ -8,8 +8,12 @@ The steps, each set-based (one query per kind of fact, whatever the network's si
    calendar), and those who already have ``per_year.max`` visits this calendar year (this
    programme's planned visits not cancelled, by their period's year, and submitted reports with the
    programme's form that no visit made, by the visit's local year);
-3. forced: those who must be drawn now to still reach ``per_year.min`` by the year's end (one
-   visit per period at most, so: still needed ≥ periods left including this one);
+3. forced: those who must be drawn now to still reach their minimum by the year's end (one visit
+   per period at most, so: still needed ≥ periods left including this one). The minimum is
+   ``per_year.min`` for a whole year and in proportion (rounded down) for the part of a year a
+   technician can be visited under the programme: from its first draw of the year, or from the
+   period the technician's onboarding blackout ends — a programme started in December, or a
+   technician who joined in November, does not force everyone into the last draws of the year;
 4. weights (multiplied): a red-line failure in the last N days, a low first-time-fix share in the
    kb's "did this fix it?" answers, a certificate issued in the last N days;
 5. groups: each technician's sampling rule is the most specific override (outlet > province >
@@ -93,6 +97,31 @@ def period_bounds(period: str) -> tuple[date, date]:
     end_month = first_month + months
     end = (date(year + 1, 1, 1) if end_month > 12 else date(year, end_month, 1)) - timedelta(days=1)
     return start, end
+
+
+def period_index(period: str) -> int:
+    """1-based position of the period in its year (month or quarter number)."""
+    match = PERIOD_RE.match(period)
+    return int(match.group(2) or match.group(3))
+
+
+def periods_in_year(period: str) -> int:
+    return 12 if PERIOD_RE.match(period).group(2) else 4
+
+
+def year_minimum(minimum: int, period: str, first_index: int) -> int:
+    """``minimum`` for the periods from ``first_index`` to the year's end, in proportion, rounded
+    down (2 a year: 2 from January, 1 from July, 0 from August on)."""
+    whole = periods_in_year(period)
+    covered = whole - max(1, first_index) + 1
+    return (minimum * covered) // whole
+
+
+def first_period_this_year(programme: AuditProgramme, period: str) -> int:
+    """The position of the programme's first draw in the period's year (this one if none yet)."""
+    earliest = db.session.scalar(select(func.min(AuditDraw.period)).where(
+        AuditDraw.programme_id == programme.id, AuditDraw.period.like(f"{period[:4]}-%")))
+    return period_index(min(earliest, period) if earliest else period)
 
 
 def periods_left(period: str) -> int:
@@ -281,6 +310,21 @@ def plan(programme: AuditProgramme, spec: dict, period: str, today: date, cal: C
     done = visits_this_year(programme, int(period[:4]))
     top, bottom = per_year.get("max"), per_year.get("min") or 0
     left = periods_left(period)
+    started = first_period_this_year(programme, period)
+    onboarding_days = int(blackout.get("onboarding_working_days") or 0)
+    kind, year = period_kind(period), int(period[:4])
+
+    free_from: dict[date, date] = {}  # start date → first working day after the blackout
+
+    def minimum(tech: Tech) -> int:
+        first = started
+        if tech.start_date is not None and tech.start_date.year >= year:
+            if tech.start_date not in free_from:
+                free_from[tech.start_date] = (cal.working_days(tech.start_date, onboarding_days + 1)[-1]
+                                              if onboarding_days else tech.start_date)
+            free = free_from[tech.start_date]
+            first = max(first, period_index(period_of(free, kind)) if free.year == year else periods_in_year(period) + 1)
+        return year_minimum(bottom, period, first)
 
     weights = spec.get("weights") or {}
 
@@ -312,7 +356,8 @@ def plan(programme: AuditProgramme, spec: dict, period: str, today: date, cal: C
         if top is not None and done[tech.id] >= top:
             excluded["max_reached"] += 1
             continue
-        forced = bool(bottom) and bottom - done[tech.id] >= left
+        need = minimum(tech) if bottom else 0
+        forced = need > 0 and need - done[tech.id] >= left
         weight, why = 1.0, ["forced_min"] if forced else []
         for name, factor, ids in factors:
             if tech.id in ids:
