@@ -1,0 +1,503 @@
+"""Audit coverage for the trainers: per region, province, outlet or technician of a scope, how
+many planned visits of a period are done, open, overdue or without an auditor, how many reports
+were filed without a plan, and how much of the network was audited in the last twelve months.
+
+Every figure is a grouped COUNT over the scope's children (a region page aggregates its
+provinces), and every figure has a list (``list_query``) whose rows are exactly the ones counted:
+the same conditions build both. "Audited in the last 12 months" and "never audited" need each
+technician's latest submitted report; that fact is kept in ``audit_last_visit`` (one row per
+technician with a submitted report), refreshed by the mapper events below whenever a report is
+submitted, changes technician / visit time / status, or is deleted. ``rebuild_last_visits`` makes
+it again from the reports (after bulk copies); ``live_last_visits`` is the reference the tests
+compare it with.
+
+Time: the portal's day (``local_day``, Asia/Shanghai) decides what is overdue and where the
+twelve months start; a period (2027-01 or 2027-Q1) runs from its first local midnight to the next
+period's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import and_, case, delete, event, exists, func, insert, inspect, literal, or_, select
+from sqlalchemy.orm import Mapped, aliased, mapped_column
+
+from ..auth.models import Outlet, Province, Region, User, UserRole
+from ..dbtypes import UTCDateTime, utcnow
+from ..extensions import db
+from .models import Audit, AuditVisit, AuditVisitHandback
+from .services import local_day
+
+
+class AuditLastVisit(db.Model):
+    """A technician's latest submitted report (its visit time): kept, never typed in."""
+
+    __tablename__ = "audit_last_visit"
+
+    technician_id: Mapped[int] = mapped_column(db.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    visited_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- the kept "last audited" fact ---------------------------------------------------------------
+
+LAST = AuditLastVisit.__table__
+AUDIT = Audit.__table__
+
+
+def _refresh(connection, technician_ids) -> None:
+    ids = sorted({i for i in technician_ids if i is not None})
+    if not ids:
+        return
+    connection.execute(delete(LAST).where(LAST.c.technician_id.in_(ids)))
+    connection.execute(insert(LAST).from_select(
+        ["technician_id", "visited_at"],
+        select(AUDIT.c.technician_id, func.max(AUDIT.c.visited_at))
+        .where(AUDIT.c.status == "submitted", AUDIT.c.technician_id.in_(ids)).group_by(AUDIT.c.technician_id)))
+
+
+def _after_insert(_mapper, connection, audit) -> None:
+    if audit.status == "submitted":
+        _refresh(connection, [audit.technician_id])
+
+
+def _after_update(_mapper, connection, audit) -> None:
+    state = inspect(audit)
+    moved = [state.attrs[name].history for name in ("status", "technician_id", "visited_at")]
+    if not any(h.has_changes() for h in moved):
+        return
+    status = state.attrs.status.history
+    if audit.status != "submitted" and "submitted" not in (status.deleted or ()):
+        return  # a draft changing: nothing submitted before or after
+    _refresh(connection, [audit.technician_id, *(state.attrs.technician_id.history.deleted or ())])
+
+
+def _after_delete(_mapper, connection, audit) -> None:
+    _refresh(connection, [audit.technician_id])
+
+
+for _name, _listener in (("after_insert", _after_insert), ("after_update", _after_update),
+                         ("after_delete", _after_delete)):
+    if not event.contains(Audit, _name, _listener):
+        event.listen(Audit, _name, _listener)
+
+
+def rebuild_last_visits() -> int:
+    """Make ``audit_last_visit`` again from the submitted reports (after rows were copied in
+    behind the portal's back); returns the rows written. The caller commits."""
+    db.session.execute(delete(LAST))
+    db.session.execute(insert(LAST).from_select(
+        ["technician_id", "visited_at"],
+        select(AUDIT.c.technician_id, func.max(AUDIT.c.visited_at))
+        .where(AUDIT.c.status == "submitted").group_by(AUDIT.c.technician_id)))
+    return db.session.scalar(select(func.count()).select_from(LAST)) or 0
+
+
+def live_last_visits() -> dict[int, datetime]:
+    """The reference: each technician's latest submitted report, read from the reports."""
+    return dict(db.session.execute(select(Audit.technician_id, func.max(Audit.visited_at))
+                                   .where(Audit.status == "submitted").group_by(Audit.technician_id)).all())
+
+
+def kept_last_visits() -> dict[int, datetime]:
+    return dict(db.session.execute(select(AuditLastVisit.technician_id, AuditLastVisit.visited_at)).all())
+
+
+# --- periods and days ---------------------------------------------------------------------------
+
+PERIOD_RE = re.compile(r"^(\d{4})-(?:(0[1-9]|1[0-2])|Q([1-4]))$")
+BUCKETS = 6  # the distribution's last bucket: 6 or more visits
+
+
+def today() -> date:
+    """The portal's day (never the machine's date)."""
+    return local_day(utcnow())
+
+
+def current_period(day: date) -> str:
+    return f"{day.year}-{day.month:02d}"
+
+
+def valid_period(text: str | None) -> bool:
+    return bool(text and PERIOD_RE.match(text))
+
+
+def period_days(period: str) -> tuple[date, date]:
+    """First day and the day after the last of a month (2027-01) or quarter (2027-Q1)."""
+    year, month, quarter = PERIOD_RE.match(period).groups()
+    year = int(year)
+    first = int(month) if month else 3 * (int(quarter) - 1) + 1
+    months = 1 if month else 3
+    end_month = first + months
+    end = date(year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1)
+    return date(year, first, 1), end
+
+
+def local_midnight(day: date) -> datetime:
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(timezone.utc)
+
+
+def twelve_months_from(day: date) -> datetime:
+    """Where "audited in the last 12 months" starts: local midnight 365 days before the day."""
+    return local_midnight(day - timedelta(days=365))
+
+
+# --- scope --------------------------------------------------------------------------------------
+
+CHILD = {"network": "region", "region": "province", "province": "outlet", "outlet": "technician"}
+
+
+@dataclass
+class Scope:
+    """Where the page looks: the network, a region, a province, an outlet, or the technicians
+    with no outlet (``no_outlet``); ``technician`` narrows a list to one technician."""
+    region: Region | None = None
+    province: Province | None = None
+    outlet: Outlet | None = None
+    no_outlet: bool = False
+    technician: User | None = None
+
+    @property
+    def level(self) -> str:
+        if self.outlet is not None or self.no_outlet:
+            return "outlet"
+        if self.province is not None:
+            return "province"
+        return "region" if self.region is not None else "network"
+
+    @property
+    def child(self) -> str:
+        return CHILD[self.level]
+
+    def params(self) -> dict:
+        """The query-string of this scope (the most specific code says it all)."""
+        out = {}
+        if self.no_outlet:
+            out["outlet"] = "none"
+        elif self.outlet is not None:
+            out["outlet"] = self.outlet.code
+        elif self.province is not None:
+            out["province"] = self.province.code
+        elif self.region is not None:
+            out["region"] = self.region.code
+        if self.technician is not None:
+            out["technician"] = self.technician.id
+        return out
+
+    def crumbs(self) -> list[tuple[str, dict]]:
+        """(name, params) from the network down to this scope."""
+        out = []
+        if self.region is not None:
+            out.append((self.region.name, {"region": self.region.code}))
+        if self.province is not None:
+            out.append((self.province.name, {"province": self.province.code}))
+        if self.outlet is not None:
+            out.append((self.outlet.name, {"outlet": self.outlet.code}))
+        return out
+
+
+def scope_from(args) -> Scope | None:
+    """The scope of the query string (region= / province= / outlet= codes, outlet=none,
+    technician=id); None when a code names nothing. The most specific code wins and its parents
+    follow from it."""
+    scope = Scope()
+    outlet, province, region = (args.get(k, "").strip() for k in ("outlet", "province", "region"))
+    if outlet == "none":
+        scope.no_outlet = True
+    elif outlet:
+        scope.outlet = db.session.scalar(select(Outlet).where(Outlet.code == outlet))
+        if scope.outlet is None:
+            return None
+        scope.province = scope.outlet.province
+        scope.region = scope.province.region
+    elif province:
+        scope.province = db.session.scalar(select(Province).where(Province.code == province))
+        if scope.province is None:
+            return None
+        scope.region = scope.province.region
+    elif region:
+        scope.region = db.session.scalar(select(Region).where(Region.code == region))
+        if scope.region is None:
+            return None
+    technician = args.get("technician", "").strip()
+    if technician:
+        if not technician.isdigit() or len(technician) > 18:
+            return None
+        scope.technician = db.session.get(User, int(technician))
+        if scope.technician is None:
+            return None
+    return scope
+
+
+def _place_where(scope: Scope, outlet_col, person_col) -> list:
+    """Conditions keeping the rows of the scope: ``outlet_col`` the row's outlet, ``person_col``
+    the technician (Outlet and Province joined on ``outlet_col`` when the scope needs them)."""
+    where = []
+    if scope.no_outlet:
+        where.append(outlet_col.is_(None))
+    elif scope.outlet is not None:
+        where.append(outlet_col == scope.outlet.id)
+    elif scope.province is not None:
+        where.append(Outlet.province_id == scope.province.id)
+    elif scope.region is not None:
+        where.append(Province.region_id == scope.region.id)
+    if scope.technician is not None:
+        where.append(person_col == scope.technician.id)
+    return where
+
+
+def _joined(query, outlet_col, scope: Scope, always: bool = False):
+    """Join Outlet / Province on the row's outlet when the scope or the grouping needs them
+    (``always``: a list shows the outlet)."""
+    if always or scope.level in ("network", "region", "province"):
+        return (query.outerjoin(Outlet, Outlet.id == outlet_col)
+                .outerjoin(Province, Province.id == Outlet.province_id))
+    return query
+
+
+def _key(scope: Scope, outlet_col, person_col):
+    """The child unit a row belongs to."""
+    return {"region": Province.region_id, "province": Outlet.province_id, "outlet": outlet_col,
+            "technician": person_col}[scope.child]
+
+
+# --- what each figure counts --------------------------------------------------------------------
+
+VISIT_FIGURES = ("planned", "done", "open", "overdue", "unassigned")
+TECHNICIAN_FIGURES = ("technicians", "audited12", "never")
+FIGURES = VISIT_FIGURES + ("unplanned",) + TECHNICIAN_FIGURES
+WHATS = FIGURES + ("visits", "handedback")
+
+
+def visit_condition(what: str, day: date):
+    V = AuditVisit
+    return {"planned": V.status != "cancelled", "done": V.status == "done", "open": V.status == "open",
+            "overdue": and_(V.status == "open", V.due_on < day),
+            "unassigned": and_(V.status != "cancelled", V.auditor_id.is_(None))}[what]
+
+
+def _unlinked():
+    return ~exists().where(AuditVisit.audit_id == Audit.id)
+
+
+def _technicians_base():
+    return (select(User.id).join(UserRole, and_(UserRole.user_id == User.id, UserRole.role == "technician"))
+            .where(User.active))
+
+
+def technician_condition(what: str, day: date):
+    cutoff = twelve_months_from(day)
+    return {"technicians": literal(True), "audited12": AuditLastVisit.visited_at >= cutoff,
+            "never": AuditLastVisit.technician_id.is_(None)}[what]
+
+
+@dataclass
+class Row:
+    key: int | None
+    code: str
+    name: str
+    params: dict  # the scope of this row, for its links
+    figures: dict = field(default_factory=dict)
+
+    @property
+    def share12(self) -> int:
+        n = self.figures.get("technicians", 0)
+        return round(100 * self.figures.get("audited12", 0) / n) if n else 0
+
+
+@dataclass
+class Coverage:
+    scope: Scope
+    period: str
+    day: date
+    rows: list[Row]
+    total: Row
+    distribution: list[tuple[str, int, int]]  # (label, n for the link, technicians)
+    auditors: list[dict]
+
+
+def _sum(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def visit_figures(scope: Scope, period: str, day: date) -> dict:
+    V = AuditVisit
+    key = _key(scope, V.outlet_id, V.technician_id).label("k")
+    query = _joined(select(key, *(_sum(visit_condition(w, day)).label(w) for w in VISIT_FIGURES))
+                    .select_from(V), V.outlet_id, scope)
+    query = query.where(V.period == period, *_place_where(scope, V.outlet_id, V.technician_id)).group_by(key)
+    return {row.k: {w: int(getattr(row, w)) for w in VISIT_FIGURES} for row in db.session.execute(query)}
+
+
+def unplanned_query(scope: Scope, period: str, always: bool = False):
+    """The submitted reports visited in the period that made no planned visit done (the
+    technician's current outlet places them)."""
+    start, end = period_days(period)
+    query = _joined(select(Audit.id).select_from(Audit).join(User, User.id == Audit.technician_id),
+                    User.outlet_id, scope, always)
+    return query.where(Audit.status == "submitted", Audit.visited_at >= local_midnight(start),
+                       Audit.visited_at < local_midnight(end), _unlinked(),
+                       *_place_where(scope, User.outlet_id, User.id))
+
+
+def unplanned_figures(scope: Scope, period: str) -> dict:
+    key = _key(scope, User.outlet_id, User.id).label("k")
+    query = unplanned_query(scope, period).with_only_columns(key, func.count().label("n")).group_by(key)
+    return {row.k: int(row.n) for row in db.session.execute(query)}
+
+
+def scope_technicians(scope: Scope, always: bool = False):
+    """Active technicians of the scope, with their kept last visit joined."""
+    query = _joined(_technicians_base().outerjoin(AuditLastVisit, AuditLastVisit.technician_id == User.id),
+                    User.outlet_id, scope, always)
+    return query.where(*_place_where(scope, User.outlet_id, User.id))
+
+
+def technician_figures(scope: Scope, day: date) -> dict:
+    key = _key(scope, User.outlet_id, User.id).label("k")
+    query = scope_technicians(scope).with_only_columns(
+        key, *(_sum(technician_condition(w, day)).label(w) for w in TECHNICIAN_FIGURES)).group_by(key)
+    return {row.k: {w: int(getattr(row, w)) for w in TECHNICIAN_FIGURES} for row in db.session.execute(query)}
+
+
+def year_counts(year: int):
+    """Per technician, visits this calendar year: planned visits not cancelled (by period) plus
+    submitted reports visited that year that made no planned visit done. A subquery (tid, n)."""
+    V = AuditVisit
+    visits = (select(V.technician_id.label("tid"), func.count().label("n"))
+              .where(V.period >= f"{year}-", V.period < f"{year + 1}-", V.status != "cancelled")
+              .group_by(V.technician_id))
+    reports = (select(Audit.technician_id.label("tid"), func.count().label("n"))
+               .where(Audit.status == "submitted", Audit.visited_at >= local_midnight(date(year, 1, 1)),
+                      Audit.visited_at < local_midnight(date(year + 1, 1, 1)), _unlinked())
+               .group_by(Audit.technician_id))
+    both = visits.union_all(reports).subquery()
+    return select(both.c.tid, func.sum(both.c.n).label("n")).group_by(both.c.tid).subquery()
+
+
+def visits_of_year_query(scope: Scope, year: int, always: bool = False):
+    """Active technicians of the scope with their visit count this year (0 when none)."""
+    counts = year_counts(year)
+    n = func.coalesce(counts.c.n, 0)
+    query = scope_technicians(scope, always).outerjoin(counts, counts.c.tid == User.id)
+    return query, n
+
+
+def distribution(scope: Scope, year: int) -> list[tuple[str, int, int]]:
+    query, n = visits_of_year_query(scope, year)
+    bucket = case((n >= BUCKETS, BUCKETS), else_=n).label("b")
+    inner = query.with_only_columns(bucket).subquery()
+    got = {int(b): int(c) for b, c in db.session.execute(
+        select(inner.c.b, func.count()).group_by(inner.c.b))}
+    return [(f"{i}+" if i == BUCKETS else str(i), i, got.get(i, 0)) for i in range(BUCKETS + 1)]
+
+
+def auditor_workload(scope: Scope, period: str, day: date) -> list[dict]:
+    """Per auditor holding visits of the scope in the period: open, overdue, done, and the visits
+    of the scope and period they handed back."""
+    V = AuditVisit
+    query = _joined(select(V.auditor_id, _sum(visit_condition("open", day)), _sum(visit_condition("overdue", day)),
+                           _sum(visit_condition("done", day))).select_from(V), V.outlet_id, scope)
+    query = query.where(V.period == period, V.auditor_id.is_not(None),
+                        *_place_where(scope, V.outlet_id, V.technician_id)).group_by(V.auditor_id)
+    table = {a: {"open": int(o), "overdue": int(od), "done": int(d), "handedback": 0}
+             for a, o, od, d in db.session.execute(query)}
+    H = AuditVisitHandback
+    handed = _joined(select(H.auditor_id, func.count()).select_from(H).join(V, V.id == H.visit_id),
+                     V.outlet_id, scope)
+    handed = handed.where(V.period == period, H.auditor_id.is_not(None),
+                          *_place_where(scope, V.outlet_id, V.technician_id)).group_by(H.auditor_id)
+    for auditor_id, n in db.session.execute(handed):
+        table.setdefault(auditor_id, {"open": 0, "overdue": 0, "done": 0, "handedback": 0})["handedback"] = int(n)
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(list(table) or [-1])))}
+    out = [{"auditor": people[a], **figures} for a, figures in table.items() if a in people]
+    return sorted(out, key=lambda r: (-r["open"], r["auditor"].display_name))
+
+
+def _children(scope: Scope, keys: set) -> list[Row]:
+    """The scope's child units (all of them, plus any a figure names), by code."""
+    child = scope.child
+    if child == "region":
+        units = db.session.scalars(select(Region).order_by(Region.code)).all()
+        rows = [Row(u.id, u.code, u.name, {"region": u.code}) for u in units]
+    elif child == "province":
+        units = db.session.scalars(select(Province).where(or_(Province.region_id == scope.region.id,
+                                                              Province.id.in_(keys or {-1})))
+                                   .order_by(Province.code)).all()
+        rows = [Row(u.id, u.code, u.name, {"province": u.code}) for u in units]
+    elif child == "outlet":
+        units = db.session.scalars(select(Outlet).where(or_(Outlet.province_id == scope.province.id,
+                                                            Outlet.id.in_(keys or {-1})))
+                                   .order_by(Outlet.code)).all()
+        rows = [Row(u.id, u.code, u.name, {"outlet": u.code}) for u in units]
+    else:
+        people = db.session.scalars(select(User).where(User.id.in_(keys or {-1})).order_by(User.username)).all()
+        base = {"outlet": "none"} if scope.no_outlet else {"outlet": scope.outlet.code}
+        rows = [Row(u.id, u.username, u.display_name, {**base, "technician": u.id}) for u in people]
+    if child == "region" and None in keys:
+        rows.append(Row(None, "", "", {"outlet": "none"}))  # technicians with no outlet
+    return rows
+
+
+def coverage(scope: Scope, period: str, day: date | None = None, with_extras: bool = True) -> Coverage:
+    day = day or today()
+    visits = visit_figures(scope, period, day)
+    unplanned = unplanned_figures(scope, period)
+    people = technician_figures(scope, day)
+    rows = _children(scope, set(visits) | set(unplanned) | set(people))
+    total = Row(None, "", "", scope.params(), {f: 0 for f in FIGURES})
+    for row in rows:
+        row.figures = {**{w: 0 for w in FIGURES}, **visits.get(row.key, {}), "unplanned": unplanned.get(row.key, 0),
+                       **people.get(row.key, {})}
+        for f in FIGURES:
+            total.figures[f] += row.figures[f]
+    year = period_days(period)[0].year
+    return Coverage(scope, period, day, rows, total,
+                    distribution(scope, year) if with_extras else [],
+                    auditor_workload(scope, period, day) if with_extras else [])
+
+
+# --- the lists behind the figures ---------------------------------------------------------------
+
+
+def visit_list(scope: Scope, period: str, day: date, what: str, auditor_id: int | None = None):
+    """A select of (visit, technician, outlet, auditor) rows, oldest due first."""
+    V = AuditVisit
+    Tech, Aud = aliased(User), aliased(User)
+    query = _joined(select(V, Tech, Outlet, Aud).select_from(V), V.outlet_id, scope, always=True)
+    query = (query.join(Tech, Tech.id == V.technician_id).outerjoin(Aud, Aud.id == V.auditor_id)
+             .where(V.period == period, *_place_where(scope, V.outlet_id, V.technician_id)))
+    if what == "handedback":
+        H = AuditVisitHandback
+        query = query.join(H, H.visit_id == V.id).where(H.auditor_id == auditor_id)
+    else:
+        query = query.where(visit_condition(what, day))
+        if auditor_id is not None:
+            query = query.where(V.auditor_id == auditor_id)
+    return query.order_by(V.due_on, V.id)
+
+
+def unplanned_list(scope: Scope, period: str):
+    Aud = aliased(User)
+    base = unplanned_query(scope, period, always=True)
+    query = base.with_only_columns(Audit, User, Outlet, Aud).join(Aud, Aud.id == Audit.auditor_id)
+    return query.order_by(Audit.visited_at, Audit.id)
+
+
+def technician_list(scope: Scope, day: date, what: str):
+    query = scope_technicians(scope, always=True).with_only_columns(User, Outlet, AuditLastVisit.visited_at)
+    if what != "technicians":
+        query = query.where(technician_condition(what, day))
+    return query.order_by(User.username, User.id)
+
+
+def year_list(scope: Scope, year: int, n: int):
+    query, count = visits_of_year_query(scope, year, always=True)
+    query = query.with_only_columns(User, Outlet, AuditLastVisit.visited_at, count.label("n"))
+    query = query.where(count >= BUCKETS if n >= BUCKETS else count == n)
+    return query.order_by(User.username, User.id)
