@@ -80,6 +80,16 @@ def _after_delete(_mapper, connection, audit) -> None:
     _refresh(connection, [audit.technician_id])
 
 
+def _keep_old(_target, value, _old, _initiator):
+    return value
+
+
+# A report moved to another technician (or taken back to draft) refreshes the one it left too:
+# the old value is loaded when it is set, so the flush's history knows it.
+for _attribute in (Audit.technician_id, Audit.status):
+    if not event.contains(_attribute, "set", _keep_old):
+        event.listen(_attribute, "set", _keep_old, active_history=True, retval=True)
+
 for _name, _listener in (("after_insert", _after_insert), ("after_update", _after_update),
                          ("after_delete", _after_delete)):
     if not event.contains(Audit, _name, _listener):

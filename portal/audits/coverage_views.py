@@ -34,7 +34,7 @@ def _inputs():
 
 
 def figure_titles() -> dict:
-    return {"planned": _("Planned"), "done": _("Done"), "open": _("Open"), "overdue": _("Overdue"),
+    return {"planned": _("Planned"), "done": _("Done"), "open": _("Still open"), "overdue": _("Overdue"),
             "unassigned": _("No auditor"), "unplanned": _("Unplanned reports"), "technicians": _("Technicians"),
             "audited12": _("Audited in 12 months"), "never": _("Never audited"), "handedback": _("Handed back"),
             "visits": _("Visits this year")}
@@ -82,7 +82,7 @@ def listing():
                            args={k: v for k, v in request.args.items() if k != "page"})
 
 
-EXPORT_COLUMNS = ("code", "name", "planned", "done", "open", "overdue", "no auditor", "unplanned reports",
+EXPORT_COLUMNS = ("code", "unit", "planned", "done", "open", "overdue", "no auditor", "unplanned reports",
                   "technicians", "audited in 12 months", "audited in 12 months %", "never audited")
 
 
