@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select, update
 
 from portal.audits import coverage as cov
 from portal.audits.models import Audit, AuditDraw, AuditProgramme, AuditTemplate, AuditVisit, AuditVisitHandback
@@ -126,7 +126,7 @@ def built(app, users):
     db.session.execute(insert(Audit), audits)
     db.session.execute(insert(AuditVisit), visits)
     db.session.execute(insert(AuditVisitHandback), handbacks)
-    cov.rebuild_last_visits()
+    cov.rebuild_kept()
     db.session.commit()
     techs = {u.id: (u.outlet_id, u.active) for u in db.session.scalars(
         select(User).join(UserRole, UserRole.user_id == User.id).where(UserRole.role == "technician"))}
@@ -305,8 +305,9 @@ def test_overdue_is_counted_from_the_portals_day_not_the_machines(app, built, mo
     assert data.total.figures["overdue"] == 2  # due 31 January: overdue on the portal's 1 February
 
 
-def test_the_kept_last_audit_equals_the_reports_through_submit_move_and_delete(app, built):
+def test_the_kept_facts_equal_the_raw_rows_through_every_change(app, built):
     assert cov.kept_last_visits() == cov.live_last_visits()
+    assert cov.kept_visit_years() == cov.live_visit_years()
     never = sorted(t for t in built["techs"] if t not in cov.live_last_visits())[:2]
     template_id = db.session.scalar(select(AuditTemplate.id))
     when = datetime.now(timezone.utc) - timedelta(days=2)
@@ -325,10 +326,41 @@ def test_the_kept_last_audit_equals_the_reports_through_submit_move_and_delete(a
     db.session.delete(audit)
     db.session.commit()
     assert cov.kept_last_visits() == cov.live_last_visits() and never[1] not in cov.kept_last_visits()
-    # rebuilt from the reports after a bulk copy: the same rows
-    db.session.execute(insert(cov.AuditLastVisit), [{"technician_id": never[0], "visited_at": when}])
-    assert cov.rebuild_last_visits() == len(cov.live_last_visits())
+    assert cov.kept_visit_years() == cov.live_visit_years()
+    # visits: planned in bulk, cancelled, linked to a report, cancelled in bulk, deleted
+    programme_id = db.session.scalar(select(AuditProgramme.id))
+    draw = AuditDraw(programme_id=programme_id, period="2027-02", seed="ff", spec={}, due_on=date(2027, 2, 26))
+    db.session.add(draw)
+    db.session.flush()
+    db.session.execute(insert(AuditVisit), [
+        {"draw_id": draw.id, "programme_id": programme_id, "period": "2027-02", "technician_id": t,
+         "outlet_id": None, "auditor_id": None, "due_on": date(2027, 2, 26), "status": "open", "reasons": [],
+         "audit_id": None} for t in never])
+    db.session.commit()
+    assert cov.kept_visit_years() == cov.live_visit_years()
+    assert cov.kept_visit_years()[(never[0], 2027)] == 1
+    unplanned = db.session.scalar(select(Audit).where(Audit.status == "submitted", Audit.technician_id.not_in(
+        select(AuditVisit.technician_id).where(AuditVisit.audit_id.is_not(None)))).order_by(Audit.id))
+    visit = AuditVisit(draw_id=draw.id, programme_id=programme_id, period="2027-02",
+                       technician_id=unplanned.technician_id, due_on=date(2027, 2, 26), status="open")
+    db.session.add(visit)
+    db.session.commit()
+    assert cov.kept_visit_years() == cov.live_visit_years()
+    visit.status, visit.audit_id = "done", unplanned.id  # the report is no longer unplanned
+    db.session.commit()
+    assert cov.kept_visit_years() == cov.live_visit_years()
+    db.session.execute(update(AuditVisit).where(AuditVisit.technician_id == never[1]).values(status="cancelled"))
+    db.session.commit()
+    assert cov.kept_visit_years() == cov.live_visit_years() and (never[1], 2027) not in cov.kept_visit_years()
+    db.session.delete(visit)
+    db.session.commit()
+    assert cov.kept_visit_years() == cov.live_visit_years()
+    # rebuilt from the raw rows after a copy behind the portal's back: the same rows
+    db.session.execute(insert(cov.AuditLastVisit.__table__), [{"technician_id": never[0], "visited_at": when}])
+    db.session.execute(delete(cov.AuditVisitYear.__table__))
+    assert cov.rebuild_kept() == len(cov.live_last_visits())
     assert cov.kept_last_visits() == cov.live_last_visits()
+    assert cov.kept_visit_years() == cov.live_visit_years()
 
 
 def test_only_trainers_and_admins_see_coverage(app, users):

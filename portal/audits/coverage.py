@@ -5,11 +5,13 @@ were filed without a plan, and how much of the network was audited in the last t
 Every figure is a grouped COUNT over the scope's children (a region page aggregates its
 provinces), and every figure has a list (``list_query``) whose rows are exactly the ones counted:
 the same conditions build both. "Audited in the last 12 months" and "never audited" need each
-technician's latest submitted report; that fact is kept in ``audit_last_visit`` (one row per
-technician with a submitted report), refreshed by the mapper events below whenever a report is
-submitted, changes technician / visit time / status, or is deleted. ``rebuild_last_visits`` makes
-it again from the reports (after bulk copies); ``live_last_visits`` is the reference the tests
-compare it with.
+technician's latest submitted report, the distribution of visits per technician their count in a
+year: both are kept per technician (``audit_last_visit``, ``audit_visit_year``) and recounted for
+the technicians a change touches — a report submitted, moved, taken back or deleted, a visit
+planned, cancelled, moved, linked to a report or deleted — by the mapper events below, and by
+``_bulk`` for ORM insert / update / delete statements that bypass the flush. ``rebuild_kept``
+makes them again from the raw rows (after copies behind the portal's back); ``live_*`` are the
+references the tests compare them with.
 
 Time: the portal's day (``local_day``, Asia/Shanghai) decides what is overdue and where the
 twelve months start; a period (2027-01 or 2027-Q1) runs from its first local midnight to the next
@@ -25,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import and_, case, delete, event, exists, func, insert, inspect, literal, or_, select
-from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from ..auth.models import Outlet, Province, Region, User, UserRole
 from ..dbtypes import UTCDateTime, utcnow
@@ -43,68 +45,177 @@ class AuditLastVisit(db.Model):
     visited_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-# --- the kept "last audited" fact ---------------------------------------------------------------
+# --- the kept facts -----------------------------------------------------------------------------
+
+
+class AuditVisitYear(db.Model):
+    """A technician's visits in a calendar year: planned visits not cancelled (the year of their
+    period) plus submitted reports that made no planned visit done (the local year of the visit).
+    Kept, never typed in; a technician with none that year has no row."""
+
+    __tablename__ = "audit_visit_year"
+
+    technician_id: Mapped[int] = mapped_column(db.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    visits: Mapped[int] = mapped_column()
+
 
 LAST = AuditLastVisit.__table__
+YEARS = AuditVisitYear.__table__
 AUDIT = Audit.__table__
+VISIT = AuditVisit.__table__
+CHUNK = 500
+
+
+def _year_rows(connection, ids: list[int]) -> list[dict]:
+    """The kept per-year counts of these technicians, recounted from the visits and reports."""
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    counts: dict[tuple[int, int], int] = {}
+    for tid, period in connection.execute(select(VISIT.c.technician_id, VISIT.c.period).where(
+            VISIT.c.technician_id.in_(ids), VISIT.c.status != "cancelled")):
+        key = (tid, int(period[:4]))
+        counts[key] = counts.get(key, 0) + 1
+    linked = exists().where(VISIT.c.audit_id == AUDIT.c.id)
+    for tid, visited_at in connection.execute(select(AUDIT.c.technician_id, AUDIT.c.visited_at).where(
+            AUDIT.c.technician_id.in_(ids), AUDIT.c.status == "submitted", ~linked)):
+        key = (tid, visited_at.astimezone(zone).year)
+        counts[key] = counts.get(key, 0) + 1
+    return [{"technician_id": t, "year": y, "visits": n} for (t, y), n in sorted(counts.items())]
 
 
 def _refresh(connection, technician_ids) -> None:
-    ids = sorted({i for i in technician_ids if i is not None})
+    """Recount both kept facts of these technicians (in the caller's transaction)."""
+    everyone = sorted({i for i in technician_ids if i is not None})
+    for at in range(0, len(everyone), CHUNK):
+        ids = everyone[at:at + CHUNK]
+        connection.execute(delete(LAST).where(LAST.c.technician_id.in_(ids)))
+        connection.execute(insert(LAST).from_select(
+            ["technician_id", "visited_at"],
+            select(AUDIT.c.technician_id, func.max(AUDIT.c.visited_at))
+            .where(AUDIT.c.status == "submitted", AUDIT.c.technician_id.in_(ids)).group_by(AUDIT.c.technician_id)))
+        connection.execute(delete(YEARS).where(YEARS.c.technician_id.in_(ids)))
+        rows = _year_rows(connection, ids)
+        if rows:
+            connection.execute(insert(YEARS), rows)
+
+
+def _old(state, name) -> list:
+    return list(state.attrs[name].history.deleted or ())
+
+
+def _technicians_of_audits(connection, audit_ids) -> list[int]:
+    ids = [i for i in audit_ids if i is not None]
     if not ids:
-        return
-    connection.execute(delete(LAST).where(LAST.c.technician_id.in_(ids)))
-    connection.execute(insert(LAST).from_select(
-        ["technician_id", "visited_at"],
-        select(AUDIT.c.technician_id, func.max(AUDIT.c.visited_at))
-        .where(AUDIT.c.status == "submitted", AUDIT.c.technician_id.in_(ids)).group_by(AUDIT.c.technician_id)))
+        return []
+    return list(connection.execute(select(AUDIT.c.technician_id).where(AUDIT.c.id.in_(ids))).scalars())
 
 
-def _after_insert(_mapper, connection, audit) -> None:
-    if audit.status == "submitted":
-        _refresh(connection, [audit.technician_id])
+def _deleted(_mapper, connection, row) -> None:
+    if isinstance(row, Audit):
+        _refresh(connection, [row.technician_id])
+    else:  # the report it linked counts as unplanned again
+        _refresh(connection, [row.technician_id, *_technicians_of_audits(connection, [row.audit_id])])
 
 
-def _after_update(_mapper, connection, audit) -> None:
+def _audit_changed(_mapper, connection, audit) -> None:
     state = inspect(audit)
-    moved = [state.attrs[name].history for name in ("status", "technician_id", "visited_at")]
-    if not any(h.has_changes() for h in moved):
+    if state.attrs.status.history.has_changes() or state.attrs.technician_id.history.has_changes() \
+            or state.attrs.visited_at.history.has_changes():
+        if audit.status == "submitted" or "submitted" in _old(state, "status"):
+            _refresh(connection, [audit.technician_id, *_old(state, "technician_id")])
+
+
+def _visit_changed(_mapper, connection, visit) -> None:
+    state = inspect(visit)
+    if not any(state.attrs[n].history.has_changes()
+                               for n in ("status", "period", "technician_id", "audit_id")):
         return
-    status = state.attrs.status.history
-    if audit.status != "submitted" and "submitted" not in (status.deleted or ()):
-        return  # a draft changing: nothing submitted before or after
-    _refresh(connection, [audit.technician_id, *(state.attrs.technician_id.history.deleted or ())])
+    audits = [visit.audit_id, *_old(state, "audit_id")]
+    _refresh(connection, [visit.technician_id, *_old(state, "technician_id"),
+                          *_technicians_of_audits(connection, audits)])
 
 
-def _after_delete(_mapper, connection, audit) -> None:
-    _refresh(connection, [audit.technician_id])
+def _inserted(_mapper, connection, row) -> None:
+    if isinstance(row, Audit):
+        if row.status == "submitted":
+            _refresh(connection, [row.technician_id])
+    else:
+        _refresh(connection, [row.technician_id, *_technicians_of_audits(connection, [row.audit_id])])
+
+
+def _bulk(state) -> object | None:
+    """ORM statements that bypass the flush (``session.execute(insert(AuditVisit), rows)``, an
+    ``update(Audit).where(...)``): the technicians they touch are recounted after them — those
+    named in the rows inserted, those the WHERE of an update or delete selects (before it runs)."""
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return None
+    mapper = state.bind_mapper
+    if mapper is None or mapper.class_ not in (Audit, AuditVisit):
+        return None
+    model = mapper.class_
+    ids: set = set()
+    audit_ids: set = set()
+    if state.is_insert:
+        params = state.parameters
+        for row in (params if isinstance(params, list) else [params] if params else []):
+            ids.add(row.get("technician_id"))
+            audit_ids.add(row.get("audit_id"))
+    else:
+        where = state.statement.whereclause
+        picked = select(model.technician_id) if where is None else select(model.technician_id).where(where)
+        ids.update(state.session.execute(picked).scalars())
+        values = getattr(state.statement, "_values", None) or {}
+        for column, value in values.items():
+            if getattr(column, "key", column) == "technician_id" and hasattr(value, "value"):
+                ids.add(value.value)
+    result = state.invoke_statement()
+    connection = state.session.connection()
+    _refresh(connection, [*ids, *_technicians_of_audits(connection, audit_ids)])
+    return result
 
 
 def _keep_old(_target, value, _old, _initiator):
     return value
 
 
-# A report moved to another technician (or taken back to draft) refreshes the one it left too:
-# the old value is loaded when it is set, so the flush's history knows it.
-for _attribute in (Audit.technician_id, Audit.status):
+# A report or visit moved to another technician (or a report taken back to draft, a visit linked
+# to another report) refreshes the one it left too: the old value is loaded when it is set, so the
+# flush's history knows it.
+for _attribute in (Audit.technician_id, Audit.status, AuditVisit.technician_id, AuditVisit.audit_id):
     if not event.contains(_attribute, "set", _keep_old):
         event.listen(_attribute, "set", _keep_old, active_history=True, retval=True)
 
-for _name, _listener in (("after_insert", _after_insert), ("after_update", _after_update),
-                         ("after_delete", _after_delete)):
-    if not event.contains(Audit, _name, _listener):
-        event.listen(Audit, _name, _listener)
+for _model in (Audit, AuditVisit):
+    for _name, _listener in (("after_insert", _inserted),
+                             ("after_update", _audit_changed if _model is Audit else _visit_changed),
+                             ("after_delete", _deleted)):
+        if not event.contains(_model, _name, _listener):
+            event.listen(_model, _name, _listener)
+if not event.contains(Session, "do_orm_execute", _bulk):
+    event.listen(Session, "do_orm_execute", _bulk)
 
 
-def rebuild_last_visits() -> int:
-    """Make ``audit_last_visit`` again from the submitted reports (after rows were copied in
-    behind the portal's back); returns the rows written. The caller commits."""
+def rebuild_kept() -> int:
+    """Make both kept tables again from the reports and visits (after rows were copied in behind
+    the portal's back); returns the technicians with a last audit. The caller commits."""
     db.session.execute(delete(LAST))
     db.session.execute(insert(LAST).from_select(
         ["technician_id", "visited_at"],
         select(AUDIT.c.technician_id, func.max(AUDIT.c.visited_at))
         .where(AUDIT.c.status == "submitted").group_by(AUDIT.c.technician_id)))
+    db.session.execute(delete(YEARS))
+    connection = db.session.connection()
+    people = sorted(set(connection.execute(select(VISIT.c.technician_id).distinct()).scalars())
+                    | set(connection.execute(select(AUDIT.c.technician_id).where(AUDIT.c.status == "submitted")
+                                             .distinct()).scalars()))
+    for at in range(0, len(people), CHUNK):
+        rows = _year_rows(connection, people[at:at + CHUNK])
+        if rows:
+            connection.execute(insert(YEARS), rows)
     return db.session.scalar(select(func.count()).select_from(LAST)) or 0
+
+
+rebuild_last_visits = rebuild_kept  # the name the first version had
 
 
 def live_last_visits() -> dict[int, datetime]:
@@ -115,6 +226,28 @@ def live_last_visits() -> dict[int, datetime]:
 
 def kept_last_visits() -> dict[int, datetime]:
     return dict(db.session.execute(select(AuditLastVisit.technician_id, AuditLastVisit.visited_at)).all())
+
+
+def live_visit_years() -> dict[tuple[int, int], int]:
+    """The reference: visits per (technician, year) recounted in Python from every visit and report."""
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    linked = set(db.session.scalars(select(AuditVisit.audit_id).where(AuditVisit.audit_id.is_not(None))))
+    counts: dict[tuple[int, int], int] = {}
+    for tid, period, status in db.session.execute(select(AuditVisit.technician_id, AuditVisit.period,
+                                                         AuditVisit.status)):
+        if status != "cancelled":
+            counts[(tid, int(period[:4]))] = counts.get((tid, int(period[:4])), 0) + 1
+    for aid, tid, visited_at, status in db.session.execute(select(Audit.id, Audit.technician_id, Audit.visited_at,
+                                                                  Audit.status)):
+        if status == "submitted" and aid not in linked:
+            key = (tid, visited_at.astimezone(zone).year)
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def kept_visit_years() -> dict[tuple[int, int], int]:
+    return {(t, y): n for t, y, n in db.session.execute(
+        select(AuditVisitYear.technician_id, AuditVisitYear.year, AuditVisitYear.visits))}
 
 
 # --- periods and days ---------------------------------------------------------------------------
@@ -375,26 +508,11 @@ def technician_figures(scope: Scope, day: date) -> dict:
     return {row.k: {w: int(getattr(row, w)) for w in TECHNICIAN_FIGURES} for row in db.session.execute(query)}
 
 
-def year_counts(year: int):
-    """Per technician, visits this calendar year: planned visits not cancelled (by period) plus
-    submitted reports visited that year that made no planned visit done. A subquery (tid, n)."""
-    V = AuditVisit
-    visits = (select(V.technician_id.label("tid"), func.count().label("n"))
-              .where(V.period >= f"{year}-", V.period < f"{year + 1}-", V.status != "cancelled")
-              .group_by(V.technician_id))
-    reports = (select(Audit.technician_id.label("tid"), func.count().label("n"))
-               .where(Audit.status == "submitted", Audit.visited_at >= local_midnight(date(year, 1, 1)),
-                      Audit.visited_at < local_midnight(date(year + 1, 1, 1)), _unlinked())
-               .group_by(Audit.technician_id))
-    both = visits.union_all(reports).subquery()
-    return select(both.c.tid, func.sum(both.c.n).label("n")).group_by(both.c.tid).subquery()
-
-
 def visits_of_year_query(scope: Scope, year: int, always: bool = False):
-    """Active technicians of the scope with their visit count this year (0 when none)."""
-    counts = year_counts(year)
-    n = func.coalesce(counts.c.n, 0)
-    query = scope_technicians(scope, always).outerjoin(counts, counts.c.tid == User.id)
+    """Active technicians of the scope with their kept visit count this year (0 when none)."""
+    n = func.coalesce(AuditVisitYear.visits, 0)
+    query = scope_technicians(scope, always).outerjoin(
+        AuditVisitYear, and_(AuditVisitYear.technician_id == User.id, AuditVisitYear.year == year))
     return query, n
 
 
