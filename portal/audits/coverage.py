@@ -501,11 +501,17 @@ def scope_technicians(scope: Scope, always: bool = False):
     return query.where(*_place_where(scope, User.outlet_id, User.id))
 
 
-def technician_figures(scope: Scope, day: date) -> dict:
+def technician_figures(scope: Scope, day: date, year: int) -> dict:
+    """Per child: technicians, audited in 12 months, never audited, and how many had 0, 1, …, 6+
+    visits in ``year`` ("b0".."b6"), in one pass over the scope's technicians."""
     key = _key(scope, User.outlet_id, User.id).label("k")
-    query = scope_technicians(scope).with_only_columns(
-        key, *(_sum(technician_condition(w, day)).label(w) for w in TECHNICIAN_FIGURES)).group_by(key)
-    return {row.k: {w: int(getattr(row, w)) for w in TECHNICIAN_FIGURES} for row in db.session.execute(query)}
+    query, n = visits_of_year_query(scope, year)
+    bucket = case((n >= BUCKETS, BUCKETS), else_=n)
+    query = query.with_only_columns(
+        key, *(_sum(technician_condition(w, day)).label(w) for w in TECHNICIAN_FIGURES),
+        *(_sum(bucket == i).label(f"b{i}") for i in range(BUCKETS + 1))).group_by(key)
+    names = [*TECHNICIAN_FIGURES, *(f"b{i}" for i in range(BUCKETS + 1))]
+    return {row.k: {w: int(getattr(row, w)) for w in names} for row in db.session.execute(query)}
 
 
 def visits_of_year_query(scope: Scope, year: int, always: bool = False):
@@ -514,15 +520,6 @@ def visits_of_year_query(scope: Scope, year: int, always: bool = False):
     query = scope_technicians(scope, always).outerjoin(
         AuditVisitYear, and_(AuditVisitYear.technician_id == User.id, AuditVisitYear.year == year))
     return query, n
-
-
-def distribution(scope: Scope, year: int) -> list[tuple[str, int, int]]:
-    query, n = visits_of_year_query(scope, year)
-    bucket = case((n >= BUCKETS, BUCKETS), else_=n).label("b")
-    inner = query.with_only_columns(bucket).subquery()
-    got = {int(b): int(c) for b, c in db.session.execute(
-        select(inner.c.b, func.count()).group_by(inner.c.b))}
-    return [(f"{i}+" if i == BUCKETS else str(i), i, got.get(i, 0)) for i in range(BUCKETS + 1)]
 
 
 def auditor_workload(scope: Scope, period: str, day: date) -> list[dict]:
@@ -576,7 +573,8 @@ def coverage(scope: Scope, period: str, day: date | None = None, with_extras: bo
     day = day or today()
     visits = visit_figures(scope, period, day)
     unplanned = unplanned_figures(scope, period)
-    people = technician_figures(scope, day)
+    year = period_days(period)[0].year
+    people = technician_figures(scope, day, year)
     rows = _children(scope, set(visits) | set(unplanned) | set(people))
     total = Row(None, "", "", scope.params(), {f: 0 for f in FIGURES})
     for row in rows:
@@ -584,9 +582,9 @@ def coverage(scope: Scope, period: str, day: date | None = None, with_extras: bo
                        **people.get(row.key, {})}
         for f in FIGURES:
             total.figures[f] += row.figures[f]
-    year = period_days(period)[0].year
-    return Coverage(scope, period, day, rows, total,
-                    distribution(scope, year) if with_extras else [],
+    buckets = [sum(p.get(f"b{i}", 0) for p in people.values()) for i in range(BUCKETS + 1)]
+    distribution = [(f"{i}+" if i == BUCKETS else str(i), i, buckets[i]) for i in range(BUCKETS + 1)]
+    return Coverage(scope, period, day, rows, total, distribution if with_extras else [],
                     auditor_workload(scope, period, day) if with_extras else [])
 
 

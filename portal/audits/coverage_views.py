@@ -3,7 +3,9 @@ and the table as CSV (audits/coverage.py computes them)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..csvexport import columns, csv_response
@@ -52,7 +54,8 @@ def index():
         abort(404)  # a technician is a list, not a scope of the table
     data = cov.coverage(scope, period, day)
     return render_template("audits/coverage.html", data=data, scope=scope, period=period, day=day,
-                           figures=cov.FIGURES, titles=figure_titles(), levels=level_titles(), lang=user_lang())
+                           figures=cov.FIGURES, titles=figure_titles(), levels=level_titles(), lang=user_lang(),
+                           list_url=url_for("audit_coverage.listing"), query=lambda **params: urlencode(params))
 
 
 @bp.get("/list")
