@@ -352,6 +352,12 @@ def test_the_kept_facts_equal_the_raw_rows_through_every_change(app, built):
     db.session.execute(update(AuditVisit).where(AuditVisit.technician_id == never[1]).values(status="cancelled"))
     db.session.commit()
     assert cov.kept_visit_years() == cov.live_visit_years() and (never[1], 2027) not in cov.kept_visit_years()
+    first = db.session.scalar(select(AuditVisit.id).where(AuditVisit.technician_id == never[0],
+                                                          AuditVisit.period == "2027-02"))
+    db.session.execute(update(AuditVisit).where(AuditVisit.id == first).values(auditor_id=built["auditors"][0]))
+    db.session.execute(update(AuditVisit), [{"id": first, "status": "cancelled"}])  # by primary key
+    db.session.commit()
+    assert cov.kept_visit_years() == cov.live_visit_years() and (never[0], 2027) not in cov.kept_visit_years()
     db.session.delete(visit)
     db.session.commit()
     assert cov.kept_visit_years() == cov.live_visit_years()

@@ -143,6 +143,9 @@ def _inserted(_mapper, connection, row) -> None:
         _refresh(connection, [row.technician_id, *_technicians_of_audits(connection, [row.audit_id])])
 
 
+RELEVANT = {"status", "period", "technician_id", "audit_id", "visited_at"}
+
+
 def _bulk(state) -> object | None:
     """ORM statements that bypass the flush (``session.execute(insert(AuditVisit), rows)``, an
     ``update(Audit).where(...)``): the technicians they touch are recounted after them — those
@@ -161,10 +164,18 @@ def _bulk(state) -> object | None:
             ids.add(row.get("technician_id"))
             audit_ids.add(row.get("audit_id"))
     else:
-        where = state.statement.whereclause
-        picked = select(model.technician_id) if where is None else select(model.technician_id).where(where)
-        ids.update(state.session.execute(picked).scalars())
         values = getattr(state.statement, "_values", None) or {}
+        names = {getattr(column, "key", column) for column in values}
+        if state.is_update and names and not names & RELEVANT:
+            return None  # e.g. a visit given to another auditor: nothing counted changes
+        params = state.parameters if isinstance(state.parameters, list) else []
+        where = state.statement.whereclause
+        if params and all("id" in row for row in params):  # bulk update by primary key
+            picked = select(model.technician_id).where(model.id.in_([row["id"] for row in params]))
+            ids.update(row.get("technician_id") for row in params)
+        else:
+            picked = select(model.technician_id) if where is None else select(model.technician_id).where(where)
+        ids.update(state.session.execute(picked).scalars())
         for column, value in values.items():
             if getattr(column, "key", column) == "technician_id" and hasattr(value, "value"):
                 ids.add(value.value)
