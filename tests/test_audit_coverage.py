@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 
 from portal.audits import coverage as cov
 from portal.audits.models import Audit, AuditDraw, AuditProgramme, AuditTemplate, AuditVisit, AuditVisitHandback
@@ -126,6 +126,10 @@ def built(app, users):
     db.session.execute(insert(Audit), audits)
     db.session.execute(insert(AuditVisit), visits)
     db.session.execute(insert(AuditVisitHandback), handbacks)
+    if db.engine.dialect.name == "postgresql":  # ids were given: the sequences follow them
+        for table in ("user", "audit", "audit_visit"):
+            db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+                                    f"(SELECT max(id) FROM \"{table}\"))"))
     cov.rebuild_kept()
     db.session.commit()
     techs = {u.id: (u.outlet_id, u.active) for u in db.session.scalars(
