@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import delete, func, insert, select
 
+from portal.audits import coverage
 from portal.audits import draw as drawing
 from portal.audits.models import (Audit, AuditDraw, AuditProgramme, AuditTemplate, AuditVisit)
 from portal.auth.models import Outlet, Province, Region, User, UserRole
@@ -212,6 +213,8 @@ def test_a_year_of_draws_keeps_each_technician_within_min_and_max(fresh):
     assert maxed.get("max_reached", 0) > 0
     december = db.session.scalars(select(AuditVisit.reasons).where(AuditVisit.period == "2027-12")).all()
     assert sum("forced_min" in reasons for reasons in december) > 0
+    # the coverage page's kept visits per technician and year follow the draws' bulk inserts
+    assert coverage.kept_visit_years() == coverage.live_visit_years() != {}
     both = db.session.scalars(select(AuditVisit.auditor_id).where(AuditVisit.technician_id == people["both"])).all()
     assert len(both) == 2 and all(a == people["network"] for a in both)  # no outlet: the other network auditor
     assert not db.session.scalar(select(func.count()).select_from(AuditVisit)
