@@ -45,6 +45,7 @@ from .assessment.bankviews import bp as bank_bp
 from .audits import loader as _audit_forms  # noqa: F401  (registers its content loader)
 from .audits import services as audit_services
 from .audits.views import bp as audits_bp
+from .audits.visit_views import bp as audit_visits_bp
 from .auth import models as _auth_models  # noqa: F401
 from .auth.admin_views import bp as admin_bp
 from .auth.api import api_user_from_bearer
@@ -214,6 +215,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(bank_bp)
     app.register_blueprint(certification_bp)
     app.register_blueprint(audits_bp)
+    app.register_blueprint(audit_visits_bp)
     app.register_blueprint(technicians_bp)
     app.register_blueprint(reminders_bp)
     app.register_blueprint(notifications_bp)
