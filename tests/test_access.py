@@ -145,6 +145,12 @@ MATRIX = {
     "audits.reports": ("GET", "/audits/reports", {"trainer"}),
     "audits.undo": ("POST", "/audits/{audit}/consequences/999999/reinstate", {"trainer"}),
     "audits.record_page": ("GET", "/audits/records/tech", {"technician", "trainer", "admin"}, None, 301),
+    "audit_visits.index": ("GET", "/audits/visits/", {"auditor", "trainer", "admin"}),
+    "audit_visits.detail": ("GET", "/audits/visits/{visit}", {"auditor", "trainer", "admin"}),
+    # No reason / no auditor: past the access rule to the form's "400: say why" / "choose".
+    "audit_visits.hand_back": ("POST", "/audits/visits/{visit}/hand-back", {"auditor"}, {"reason": ""}, 400),
+    "audit_visits.assign": ("POST", "/audits/visits/{visit}/assign", {"trainer"}, {"auditor": ""}, 400),
+    "api.audit_visits_json": ("GET", "/api/v1/audit-visits?auditor=me", {"auditor", "trainer", "admin"}),
     "technicians.record": ("GET", "/technicians/tech", {"technician", "trainer", "admin"}),
     "api.record_json": ("GET", "/api/v1/technicians/tech/record", {"technician", "trainer", "admin"}),
     "api.template_json": ("GET", "/api/v1/audit-templates/home-service-visit", {"auditor", "trainer"}),
@@ -236,6 +242,18 @@ def token_row(app, users, kb_data, learning_data, quizzes):
         audit_svc.save_answer(draft, item, value)
     story = GoodPracticeStory(audit_id=done.id, technician_id=tech.id, story="matrix", status="proposed")
     db.session.add(story)
+    from portal.audits.models import AuditDraw, AuditProgramme, AuditVisit
+
+    programme = AuditProgramme(slug="matrix", template_slug="home-service-visit", title_zh="矩阵", title_en="Matrix",
+                               spec={}, content_hash="m")
+    db.session.add(programme)
+    db.session.flush()
+    draw = AuditDraw(programme_id=programme.id, period="2026-12", seed="00", spec={}, due_on=date(2026, 12, 31))
+    db.session.add(draw)
+    db.session.flush()
+    visit = AuditVisit(draw_id=draw.id, programme_id=programme.id, period="2026-12", technician_id=tech.id,
+                       outlet_id=tech.outlet_id, auditor_id=users["auditor"].id, due_on=date(2026, 12, 31))
+    db.session.add(visit)
     from portal.notifications import notify
 
     notes = {role: notify(user.id, "matrix", "matrix", "matrix", "/").id for role, user in users.items()}
@@ -252,7 +270,7 @@ def token_row(app, users, kb_data, learning_data, quizzes):
     return {"photo": kb_data["photo"].name, "case_photo": case_photo.name, "contribution": kb_data["contribution"].id,
             "cohort": learning_data["cohort"], "assignment": learning_data["assignment"],
             "attempt": open_.id, "closed": closed.id, "closed_quiz": closed.quiz.slug, "tech": tech.id, "cert": cert.number, "audit": done.id, "draft": draft.id,
-            "audit_photo": photo.name, "story": story.id, "notes": notes}
+            "audit_photo": photo.name, "story": story.id, "notes": notes, "visit": visit.id}
 
 
 @pytest.mark.parametrize("identity", ("anonymous",) + ROLES)

@@ -377,7 +377,7 @@ def test_api_lists_my_visits_paged_with_their_fields(app, crew):
     assert [v["id"] for v in client.get("/api/v1/audit-visits?status=done").get_json()["results"]] == [done.id]
     paged = client.get("/api/v1/audit-visits?status=all&limit=2&page=2").get_json()
     assert paged["total"] == 3 and len(paged["results"]) == 1
-    for bad in ("status=late", "limit=0", "page=x", "auditor=bob"):
+    for bad in ("status=late", "status=", "limit=0", "page=x", "auditor=bob", "auditor="):
         assert client.get("/api/v1/audit-visits?" + bad).status_code == 400, bad
 
 

@@ -367,7 +367,7 @@ VISIT_LIST = {
 
 def _bounded(name: str, schema: dict) -> tuple[int | None, str | None]:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return schema["default"], None
     value = parse_int(raw, schema["minimum"], schema["maximum"])
     if value is None:
@@ -405,14 +405,14 @@ def visit_data(row: visits.Row) -> dict:
                                    "or a role that holds no visits.")})
 def audit_visits_json():
     me = current_user._get_current_object()
-    who = request.args.get("auditor") or "me"
-    status = request.args.get("status") or "open"
+    who = request.args.get("auditor", "me")
+    status = request.args.get("status", "open")
     limit, problem = _bounded("limit", VISIT_LIMIT)
     page, problem2 = _bounded("page", VISIT_PAGE_NO)
     problem = problem or problem2
     if problem is None and status not in VISIT_STATUS["enum"]:
         problem = _("status must be open, done or all.")
-    auditor_id = me.id if who == "me" else parse_int(who, 1)
+    auditor_id = me.id if who == "me" else parse_int(who, 1, 9_999_999_999)
     if problem is None and auditor_id is None:
         problem = _("auditor must be me or a user id.")
     if problem:
