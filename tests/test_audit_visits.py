@@ -52,6 +52,8 @@ def crew(app, make_user, network, courses):
         "far": make_user("far", "auditor", outlet="BJ-01", name="Far Away"),
         "trainer": make_user("trainer", "trainer", name="李敏"),
     }
+    for key in ("aud1", "aud2", "own", "far", "trainer"):
+        people[key].locale = "en"  # their pages read in English here; the technician's stay in Chinese
     programme = AuditProgramme(slug="hsv-monthly", template_slug=FORM, title_zh="斑马计划", title_en=TITLE_EN,
                                spec={}, content_hash="x" * 64)
     db.session.add(programme)
@@ -124,6 +126,25 @@ def test_home_lists_overdue_due_and_done_first_on_the_page(app, crew):
     assert f'/audits/new?visit={late.id}' in section and f'/audits/new?visit={due.id}' in section
     assert f'/audits/new?visit={done.id}' not in section
     assert "陈强" in section and "广州" in section and TITLE_EN in section
+
+
+def test_overdue_counts_from_the_portals_day_not_the_machines(app, crew, monkeypatch):
+    """17:00 UTC on 6 December is already 7 December in Shanghai: a visit due on the 6th is late."""
+    from portal.audits import visit_services, visit_views
+
+    evening = datetime(2026, 12, 6, 17, 0, tzinfo=timezone.utc)
+    monkeypatch.setattr(visit_services, "now_utc", lambda: evening)
+    monkeypatch.setattr(visit_views, "now", lambda: evening)
+    late = plan(crew, "tech", "aud1", date(2026, 12, 6))
+    due = plan(crew, "tech", "aud1", date(2026, 12, 7), draw=other_draw(crew, "2027-01"))
+    client = signed_in(app, "aud1")
+    home = client.get("/auditor").get_data(as_text=True)
+    assert re.search(rf'data-visit="{late.id}" data-overdue', home)
+    assert not re.search(rf'data-visit="{due.id}" data-overdue', home)
+    overdue = client.get("/audits/visits/?tab=overdue").get_data(as_text=True)
+    assert re.findall(r'data-visit="(\d+)"', overdue) == [str(late.id)]
+    body = client.get("/api/v1/audit-visits").get_json()
+    assert [(v["id"], v["overdue"]) for v in body["results"]] == [(late.id, True), (due.id, False)]
 
 
 def test_auditor_tabs_are_paged_and_hold_only_their_own(app, crew):
@@ -244,6 +265,8 @@ def test_a_trainer_assigns_under_the_same_rules(app, crew, make_user):
 
 def test_nobody_assigns_or_sees_a_visit_planned_for_themselves(app, crew, make_user):
     both = make_user("both", "trainer", "technician", "auditor", outlet="GD-FS-01", name="Trainer Tech")
+    both.locale = "en"
+    db.session.commit()
     visit = plan(crew, both, None, portal_today())
     client = signed_in(app, "both")
     assert client.get(f"/audits/visits/{visit.id}").status_code == 404
@@ -344,7 +367,7 @@ def test_the_technician_sees_nothing_of_a_visit_planned_for_them(app, crew):
         assert answer.status_code == 200, path
         text = answer.get_data(as_text=True)
         for trace in (TITLE_EN, "斑马计划", "/audits/visits", "data-visit", "Auditor One", "Auditor Two",
-                      "planned visit", "hsv-monthly"):
+                      "planned visit", "计划暗访", "hsv-monthly"):
             assert trace.lower() not in text.lower(), (path, trace)
     assert client.get("/audits/visits/").status_code == 403
     assert client.get(url).status_code == 403
