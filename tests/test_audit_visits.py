@@ -7,6 +7,7 @@ technician never learning of a visit planned for them."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -350,6 +351,39 @@ def test_two_reports_racing_for_one_visit_link_it_once(app, crew, monkeypatch):
     assert db.session.get(Audit, second.id).status == "submitted"
     assert db.session.scalar(select(func.count()).select_from(AuditVisit).where(
         AuditVisit.audit_id.in_([first.id, second.id]))) == 1
+
+
+def test_two_threads_submitting_for_one_visit_link_it_once(app, crew, backend):
+    """Two real transactions at once (PostgreSQL; SQLite runs one writer at a time, and the
+    interleaving itself is the test above): one report links, the other is kept unplanned."""
+    if backend != "postgresql":
+        pytest.skip("needs concurrent writers (TEST_DATABASE_URL)")
+    visit = plan(crew, "tech", "aud1", portal_today())
+    ids = [draft(crew["aud1"], crew["tech"], f"WO-T{n}").id for n in range(2)]
+    db.session.commit()
+    start, errors = threading.Barrier(2), []
+
+    def submit(audit_id: int) -> None:
+        with app.app_context(), app.test_request_context():
+            try:
+                report = db.session.get(Audit, audit_id)
+                start.wait(timeout=10)
+                audits.submit(report, _now())
+            except Exception as problem:  # reported below, not lost in the thread
+                errors.append(problem)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    db.session.expire_all()
+    assert db.session.get(AuditVisit, visit.id).audit_id in ids
+    assert {db.session.get(Audit, n).status for n in ids} == {"submitted"}
+    assert db.session.scalar(select(func.count()).select_from(AuditVisit).where(AuditVisit.audit_id.in_(ids))) == 1
 
 
 # --- the technician is never told ----------------------------------------------------------------
