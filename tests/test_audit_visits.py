@@ -281,6 +281,11 @@ def test_nobody_assigns_or_sees_a_visit_planned_for_themselves(app, crew, make_u
     page = other.get(f"/audits/visits/{visit.id}").get_data(as_text=True)
     assert f'<option value="{both.id}"' not in page  # never the technician themself
     assert _post(other, f"/audits/visits/{visit.id}/assign", page, auditor=both.id).status_code == 400
+    held = plan(crew, "tech", None, portal_today(), draw=other_draw(crew, "2027-01"))
+    held.auditor_id = both.id
+    db.session.commit()
+    mine = client.get("/audits/visits/?tab=open").get_data(as_text=True)  # a trainer who audits: own tabs
+    assert re.findall(r'data-visit="(\d+)"', mine) == [str(held.id)] and 'data-tab="overdue"' in mine
 
 
 # --- filing ---------------------------------------------------------------------------------------

@@ -213,7 +213,7 @@ def assignable(visit: AuditVisit) -> list[User]:
         UserRole.role == "auditor", User.active.is_(True), User.id.not_in(refused))
     if visit.outlet_id is not None:
         query = query.where((User.outlet_id.is_(None)) | (User.outlet_id != visit.outlet_id))
-    people = list(db.session.scalars(query.options(joinedload(User.outlet))).unique())
+    people = list(db.session.scalars(query.options(joinedload(User.outlet).joinedload(Outlet.province))).unique())
     region = assigning.region_of(visit.outlet_id)
 
     def near(user: User) -> tuple:

@@ -53,8 +53,8 @@ def _manager(user: User) -> bool:
 @roles_required("auditor", "trainer", "admin")
 def index():
     me, day = _me(), vs.today(now())
-    if _manager(me):
-        return _managed(me, day)
+    if _manager(me) and not (me.has_role("auditor") and "tab" in request.args):
+        return _managed(me, day)  # a trainer who also audits gets their own tabs with ?tab=
     tab = request.args.get("tab", "open")
     if tab not in vs.STATES:
         tab = "open"
@@ -84,7 +84,7 @@ def _managed(me: User, day):
     auditor = db.session.get(User, auditor_id) if auditor_id else None
     filters = {"period": period, "status": status, "region": region_id or "", "auditor": auditor_id or ""}
     return render_template("audits/visits/index.html", page=page, manager=True, filters=filters, regions=regions,
-                           auditor=auditor, lang=user_lang(), day=day)
+                           auditor=auditor, lang=user_lang(), day=day, also_auditor=me.has_role("auditor"))
 
 
 def _visit_or_404(visit_id: int):
