@@ -43,7 +43,10 @@ from .assessment.cli import quizzes_cli
 from .assessment.views import bp as assessment_bp
 from .assessment.bankviews import bp as bank_bp
 from .audits import loader as _audit_forms  # noqa: F401  (registers its content loader)
+from .audits.programme_views import bp as audit_programmes_bp  # (programme.py registers its content loader)
 from .audits import services as audit_services
+from .audits.cli import audits_cli
+from .audits.draw_views import bp as audit_draws_bp
 from .audits.views import bp as audits_bp
 from .audits.visit_views import bp as audit_visits_bp
 from .auth import models as _auth_models  # noqa: F401
@@ -87,6 +90,8 @@ from .records.dashboard import bp as dashboard_bp
 from .records.reminders import bp as reminders_bp
 from .records.technicians import bp as technicians_bp
 from .security import PortalSessionInterface, enforce_access, refuse_nul_bytes, security_headers
+from .voice import models as _voice_models  # noqa: F401  (tables for migrations)
+from .voice.views import bp as voice_bp
 
 
 def _migrations_dir(package: Path) -> str:
@@ -108,7 +113,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                         "ratelimits", "retention", "security", "templating")),
     ("auth", ("auth",)),
     ("notifications", ("notifications",)),
-    ("domains", ("kb", "learning", "assessment", "audits")),
+    ("domains", ("kb", "learning", "assessment", "audits", "voice")),
     ("certification", ("certification",)),
     ("records", ("records",)),
     ("app", ("__init__", "home", "demo", "backup")),
@@ -180,7 +185,9 @@ def _connect_modules() -> None:
     """Fill the registries through which lower layers reach higher ones (layers point down)."""
     audit_services.CERTIFICATES.update(active=certificate_services.active_certificates,
                                        suspend=certificate_services.suspend, find=certificate_services.find,
-                                       reinstate=certificate_services.reinstate)
+                                       reinstate=certificate_services.reinstate,
+                                       suspended_users=certificate_services.suspended_users,
+                                       issued_since=certificate_services.issued_since)
     quiz_editor.CERTIFICATION.update(exam_slugs=certificate_services.exam_quiz_slugs)
     learning_services.QUIZZES.update(find=assessment_services.quiz_by_slug, passed=assessment_services.passed_attempts,
                                      results=assessment_services.quiz_results)
@@ -215,6 +222,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(bank_bp)
     app.register_blueprint(certification_bp)
     app.register_blueprint(audits_bp)
+    app.register_blueprint(audit_programmes_bp)
+    app.register_blueprint(voice_bp)
+    app.register_blueprint(audit_draws_bp)
     app.register_blueprint(audit_visits_bp)
     app.register_blueprint(technicians_bp)
     app.register_blueprint(reminders_bp)
@@ -243,6 +253,7 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(quizzes_cli)
     app.cli.add_command(learning_members_cli)
     app.cli.add_command(certs_cli)
+    app.cli.add_command(audits_cli)
     app.cli.add_command(content_cli)
     app.cli.add_command(search_cli)
     app.cli.add_command(demo_command)

@@ -70,6 +70,13 @@ def _spend_in(strategy: RateLimiter, setting: str, key: tuple[str, ...]) -> int 
     return None
 
 
+def spend(setting: str, *key: str) -> int | None:
+    """Count one action against the limits of ``setting`` (a configuration key holding a
+    ``limits`` string) for ``key``, in the same store: None while within them, else seconds
+    to wait. For limits outside the API (technicians' voice: sends per user)."""
+    return _spend(setting, *key)
+
+
 def address_wait() -> int | None:
     """Every API request from one client address (whoever it authenticates as)."""
     return _spend(PER_ADDRESS, get_remote_address())

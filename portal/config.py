@@ -149,6 +149,8 @@ def build_config(instance_path: str) -> dict:
         "PORTAL_API_ADDRESS_RATE": os.environ.get("PORTAL_API_ADDRESS_RATE", "300 per minute"),
         "PORTAL_API_AUTH_FAILURE_RATE": os.environ.get("PORTAL_API_AUTH_FAILURE_RATE",
                                                        "20 per minute"),
+        # Technicians' voice: messages one user may send (counted under a keyed digest of the user).
+        "PORTAL_VOICE_RATE": os.environ.get("PORTAL_VOICE_RATE", "5 per hour; 20 per day"),
         # Public address and host names: see production_problem() below.
         "PORTAL_ENV": os.environ.get("PORTAL_ENV", "development").strip().lower(),
         "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", "").strip(),

@@ -81,6 +81,8 @@ MESSAGES = {
     "kb.contribution-accepted": _l("Your contribution was accepted: %(title)s"),
     "kb.contribution-rejected": _l("Your contribution was not accepted: %(title)s"),
     "kb.contribution-waiting": _l("A contribution waits for review: %(title)s (from %(name)s)"),
+    # technicians' voice (only a named message's sender is ever told)
+    "voice.answered": _l("%(name)s answered your message of %(day)s"),
     # reminders a trainer sends (the trainer's own words, if any, are a plain value: shown as typed)
     "remind.overdue": _l("Reminder from %(sender)s: the course %(course)s is overdue. Please complete it."),
     "remind.cohort": _l("Reminder from %(sender)s to the cohort %(cohort)s: please keep up with your programme."),

@@ -144,6 +144,8 @@ MATRIX = {
     "audits.decide": ("POST", "/audits/good-practice/{story}", {"trainer"}, {"decision": "approve"}),
     "audits.reports": ("GET", "/audits/reports", {"trainer"}),
     "audits.undo": ("POST", "/audits/{audit}/consequences/999999/reinstate", {"trainer"}),
+    "audit_draws.show": ("GET", "/audits/programmes/home-service-visit/draws/2027-01", {"trainer", "admin"}),
+    "audit_draws.draw_now": ("POST", "/audits/programmes/home-service-visit/draw", {"trainer", "admin"}),
     "audits.record_page": ("GET", "/audits/records/tech", {"technician", "trainer", "admin"}, None, 301),
     "audit_visits.index": ("GET", "/audits/visits/", {"auditor", "trainer", "admin"}),
     "audit_visits.detail": ("GET", "/audits/visits/{visit}", {"auditor", "trainer", "admin"}),
@@ -151,6 +153,20 @@ MATRIX = {
     "audit_visits.hand_back": ("POST", "/audits/visits/{visit}/hand-back", {"auditor"}, {"reason": ""}, 400),
     "audit_visits.assign": ("POST", "/audits/visits/{visit}/assign", {"trainer"}, {"auditor": ""}, 400),
     "api.audit_visits_json": ("GET", "/api/v1/audit-visits?auditor=me", {"auditor", "trainer", "admin"}),
+    "audit_programmes.index": ("GET", "/audits/programmes/", {"trainer", "admin"}),
+    "audit_programmes.new": ("GET", "/audits/programmes/new", {"trainer", "admin"}),
+    "audit_programmes.detail": ("GET", "/audits/programmes/home-service-visit", {"trainer", "admin"}),
+    # a trainer who is also a technician reads but may not edit (test_audit_programme)
+    "audit_programmes.edit": ("GET", "/audits/programmes/home-service-visit/edit", {"trainer", "admin"}),
+    # Technicians' voice: {voice} is tech's named message (a technician sees only their own named ones).
+    "voice.mine": ("GET", "/voice/", {"technician"}),
+    "voice.new": ("GET", "/voice/new", {"technician"}),
+    "voice.receipt": ("GET", "/voice/receipt", {"technician"}),
+    "voice.inbox": ("GET", "/voice/inbox", {"trainer", "admin"}),
+    "voice.export": ("GET", "/voice/inbox/export.csv", {"trainer", "admin"}),
+    "voice.message": ("GET", "/voice/{voice}", {"technician", "trainer", "admin"}),
+    "voice.answer": ("POST", "/voice/{voice}/answer", {"trainer", "admin"}, {"text": "matrix"}),
+    "voice.update": ("POST", "/voice/{voice}/update", {"trainer", "admin"}, {"status": "read", "theme_tag": ""}),
     "technicians.record": ("GET", "/technicians/tech", {"technician", "trainer", "admin"}),
     "api.record_json": ("GET", "/api/v1/technicians/tech/record", {"technician", "trainer", "admin"}),
     "api.template_json": ("GET", "/api/v1/audit-templates/home-service-visit", {"auditor", "trainer"}),
@@ -229,6 +245,8 @@ def token_row(app, users, kb_data, learning_data, quizzes):
     from .conftest import png_bytes
 
     assert not load_templates(ROOT_DIR / "content" / "audits").problems
+    from portal.audits.programme import load_programmes
+    assert not load_programmes(ROOT_DIR / "content" / "audits" / "programmes").problems
     form = current_template("home-service-visit")
     visited = now - timedelta(days=1)
     done = audit_svc.start(users["auditor"], tech, form, visited, "WO-M1", "air-conditioner", "广州", now)
@@ -244,19 +262,23 @@ def token_row(app, users, kb_data, learning_data, quizzes):
     db.session.add(story)
     from portal.audits.models import AuditDraw, AuditProgramme, AuditVisit
 
-    programme = AuditProgramme(slug="matrix", template_slug="home-service-visit", title_zh="矩阵", title_en="Matrix",
-                               spec={}, content_hash="m")
-    db.session.add(programme)
-    db.session.flush()
-    draw = AuditDraw(programme_id=programme.id, period="2026-12", seed="00", spec={}, due_on=date(2026, 12, 31))
+    programme = db.session.scalar(select(AuditProgramme).where(AuditProgramme.template_slug == "home-service-visit"))
+    # A past period's visit (the draw rows above draw this period and show 2027-01 for themselves).
+    draw = AuditDraw(programme_id=programme.id, period="2026-01", seed="00", spec=programme.spec, due_on=date(2026, 1, 30))
     db.session.add(draw)
     db.session.flush()
-    visit = AuditVisit(draw_id=draw.id, programme_id=programme.id, period="2026-12", technician_id=tech.id,
-                       outlet_id=tech.outlet_id, auditor_id=users["auditor"].id, due_on=date(2026, 12, 31))
+    visit = AuditVisit(draw_id=draw.id, programme_id=programme.id, period="2026-01", technician_id=tech.id,
+                       outlet_id=tech.outlet_id, auditor_id=users["auditor"].id, due_on=date(2026, 1, 30))
     db.session.add(visit)
     from portal.notifications import notify
 
     notes = {role: notify(user.id, "matrix", "matrix", "matrix", "/").id for role, user in users.items()}
+    db.session.commit()
+    from portal.voice.models import VoiceMessage
+
+    voice = VoiceMessage(kind="suggestion", theme="other", text="matrix", named=True, sender_id=tech.id,
+                         sent_on=date(2026, 12, 1), status="new")
+    db.session.add(voice)
     db.session.commit()
 
     issue_token(users["technician"], "matrix")
@@ -270,7 +292,8 @@ def token_row(app, users, kb_data, learning_data, quizzes):
     return {"photo": kb_data["photo"].name, "case_photo": case_photo.name, "contribution": kb_data["contribution"].id,
             "cohort": learning_data["cohort"], "assignment": learning_data["assignment"],
             "attempt": open_.id, "closed": closed.id, "closed_quiz": closed.quiz.slug, "tech": tech.id, "cert": cert.number, "audit": done.id, "draft": draft.id,
-            "audit_photo": photo.name, "story": story.id, "notes": notes, "visit": visit.id}
+            "audit_photo": photo.name, "story": story.id, "notes": notes,
+            "voice": voice.id, "visit": visit.id}
 
 
 @pytest.mark.parametrize("identity", ("anonymous",) + ROLES)

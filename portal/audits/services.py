@@ -357,7 +357,8 @@ def local_day(moment: datetime) -> date:
 # Certification sits above audits, so it hands audits the functions they need at start-up
 # (portal.create_app fills this): "active" (user id → their active certificates), "suspend"
 # (certificate, reason, rule=, commit=False), "find" (number → certificate or None) and
-# "reinstate" (certificate, reason, today, by).
+# "reinstate" (certificate, reason, today, by); for the programme's draw (draw.py) "suspended_users"
+# () → ids holding a suspended certificate and "issued_since" (day) → ids with one issued since.
 CERTIFICATES: dict[str, Callable] = {}
 
 

@@ -69,6 +69,16 @@ def active_certificates(user_id: int) -> list[Certificate]:
                                    .order_by(Certificate.id)))
 
 
+def suspended_users() -> set[int]:
+    """Ids of the users holding a suspended certificate (the audit draw leaves them out)."""
+    return set(db.session.scalars(select(Certificate.user_id).where(Certificate.status == "suspended").distinct()))
+
+
+def issued_since(day: date) -> set[int]:
+    """Ids of the users with a certificate issued on or after ``day`` (weighted in the audit draw)."""
+    return set(db.session.scalars(select(Certificate.user_id).where(Certificate.issued_on >= day).distinct()))
+
+
 def tier_by_code(code: str) -> Tier | None:
     return db.session.scalar(select(Tier).where(Tier.code == code, Tier.active))
 

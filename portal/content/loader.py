@@ -77,8 +77,9 @@ def upsert(model, report: "Report", digest: str, **key):
 
 # The order loaders run in: what others refer to loads first (lessons link fault cases, quiz
 # definitions name banks and lessons, tiers name courses and quizzes, audit templates name
-# lessons). The README's "Content" section lists the same order.
-ORDER = ("kb", "courses", "calendar", "quizzes", "quiz definitions", "certification", "audits")
+# lessons, audit programmes name audit templates). The README's "Content" section lists the same order.
+ORDER = ("kb", "courses", "calendar", "quizzes", "quiz definitions", "certification", "audits",
+         "audit programmes")
 
 
 @dataclass
@@ -104,8 +105,26 @@ def register(name: str, folder: str):
     return decorate
 
 
+def _inside(path: Path, folder: str) -> bool:
+    """Whether PATH is a loader's folder (one name, or nested: "audits/programmes") or a file or
+    folder up to three levels inside it."""
+    parts = Path(folder).parts
+    names = [path.name] + [p.name for p in path.parents]
+    return any(tuple(reversed(names[i:i + len(parts)])) == parts for i in range(4))
+
+
+def _nested_below(path: Path, folder: str) -> Path | None:
+    """A nested loader folder ("audits/programmes") under PATH when PATH is its parent folder."""
+    parts = Path(folder).parts
+    for k in range(1, len(parts)):
+        if path.parts[-k:] == parts[:k] and (path / Path(*parts[k:])).is_dir():
+            return path / Path(*parts[k:])
+    return None
+
+
 def plan(path: Path) -> list[tuple[Loader, Path]]:
-    """Which loaders apply to PATH: a content root, one loader's folder, or one file in it."""
+    """Which loaders apply to PATH: a content root, one loader's folder, or one file in it. A file
+    or folder inside a nested loader's folder (audits/programmes/) is that loader's alone."""
     path = path.resolve()
     work = []
     for loader in LOADERS:
@@ -115,6 +134,10 @@ def plan(path: Path) -> list[tuple[Loader, Path]]:
             work.append((loader, path / loader.folder))
         elif beside is not None and beside.is_dir():
             work.append((loader, beside))
-        elif path.name == loader.folder or loader.folder in [p.name for p in path.parents][:3]:
+        elif _inside(path, loader.folder):
             work.append((loader, path))
-    return work
+        elif (nested := _nested_below(path, loader.folder)) is not None:
+            work.append((loader, nested))
+    inner = [loader.folder for loader, where in work if where == path and "/" in loader.folder]
+    return [(loader, where) for loader, where in work
+            if not (where == path and any(f != loader.folder and f.startswith(loader.folder + "/") for f in inner))]

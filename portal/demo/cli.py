@@ -19,7 +19,8 @@ from ..assessment.models import Attempt
 from ..assessment.services import quiz_by_slug
 from ..audits import services as audits
 from ..audits.loader import current_template
-from ..audits.models import Audit, GoodPracticeStory
+from ..audits import draw as drawing
+from ..audits.models import Audit, AuditDraw, AuditProgramme, GoodPracticeStory
 from ..auth.models import Outlet, Province, Region
 from ..auth.passwords import DEMO_PASSWORD as PUBLISHED_DEMO_PASSWORD
 from ..auth.services import create_user, find_user
@@ -95,6 +96,7 @@ def demo_command():
     load_assessment_demo(today())
     load_audit_demo(today())
     load_network_demo(today())
+    load_programme_demo(today())
     for problem in report.problems:
         click.echo(str(problem), err=True)
     click.echo(_("demo users: admin, trainer, auditor, tech, newtech (and 38 more technicians); password: %(pw)s",
@@ -407,3 +409,34 @@ def load_network_demo(today: date) -> int:
             if k == 0:
                 contributions.reject(contribution, trainer, "请补充型号和测量数据")
     return 1
+
+
+DEMO_PROGRAMME = {
+    "slug": "home-service-visit-monthly", "form": "home-service-visit",
+    "title": {"zh": "上门服务暗访（每月）", "en": "Home service visits (monthly)"},
+    "period": "monthly", "sampling": {"rate": 0.2, "count": None}, "overrides": [],
+    "per_year": {"min": 1, "max": 4},
+    "weights": {"red_line": {"weight": 3.0, "days": 180},
+                "low_ftf": {"weight": 2.0, "below": 0.7, "min_answers": 5, "days": 90},
+                "new_certificate": {"weight": 1.5, "days": 60}},
+    "blackout": {"onboarding_working_days": 10, "suspended": True},
+    "due": {"working_days": None},
+}
+
+
+def load_programme_demo(today: date) -> int:
+    """The audit programme (the one content/ loaded, else the demo's own) and this month's draw,
+    so the demo auditors have planned visits. Once: nothing when a draw exists already."""
+    if db.session.scalar(select(AuditDraw.id).limit(1)) is not None:
+        return 0
+    programme = db.session.scalar(select(AuditProgramme).where(AuditProgramme.active.is_(True))
+                                  .order_by(AuditProgramme.slug).limit(1))
+    if programme is None:
+        spec = DEMO_PROGRAMME
+        programme = AuditProgramme(slug=spec["slug"], template_slug=spec["form"], title_zh=spec["title"]["zh"],
+                                   title_en=spec["title"]["en"], spec=spec, content_hash="demo", source="form")
+        db.session.add(programme)
+        db.session.commit()
+    period = drawing.period_of(today, programme.spec.get("period", "monthly"))
+    return drawing.draw(programme, period, today=today).drawn
+

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from ..assessment.services import refresh_discrimination
+from ..audits.draw import draw_due
 from ..audits.retention import prune_drafts
 from ..certification.board import refresh_all
 from ..certification.services import sweep
@@ -25,7 +26,8 @@ from ..learning.services import notify_behind
 @needs_schema
 def daily_command():
     """The daily run (cron): certificate expiry, lapse and expiry warnings; cohort members
-    falling behind; the eligibility board's stale figures decided again; quizzes' discrimination indexes decided again;
+    falling behind; the audit programmes' draw on the first working day of a period (or the first
+    run after it, once per period); the eligibility board's stale figures decided again; quizzes' discrimination indexes decided again;
     then retention: the search index change log, old search-log rows, photos of rejected contributions and abandoned
     audit drafts. Safe to run more than once a day: each notification is raised once."""
     with cli_request():
@@ -41,6 +43,12 @@ def daily_command():
         click.echo(ngettext("item analysis: %(num)d discrimination index decided", "item analysis: %(num)d discrimination indexes decided",
                             decided))
         click.echo(ngettext("trainers told about %(num)d member falling behind", "trainers told about %(num)d members falling behind", behind))
+        for programme, period, made, error in draw_due(today):
+            if made is None:
+                click.echo(f"{programme.slug} {period}: {error}", err=True)
+                continue
+            click.echo(_("audit programme %(programme)s, %(period)s drawn: %(drawn)d visits, %(unassigned)d unassigned",
+                         programme=programme.slug, period=period, drawn=made.drawn, unassigned=made.unassigned))
         retention()
 
 
