@@ -49,6 +49,7 @@ from .audits.cli import audits_cli
 from .audits.draw_views import bp as audit_draws_bp
 from .audits.views import bp as audits_bp
 from .audits.coverage_views import bp as audit_coverage_bp
+from .audits.visit_views import bp as audit_visits_bp
 from .auth import models as _auth_models  # noqa: F401
 from .auth.admin_views import bp as admin_bp
 from .auth.api import api_user_from_bearer
@@ -226,6 +227,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(voice_bp)
     app.register_blueprint(audit_draws_bp)
     app.register_blueprint(audit_coverage_bp)
+    app.register_blueprint(audit_visits_bp)
     app.register_blueprint(technicians_bp)
     app.register_blueprint(reminders_bp)
     app.register_blueprint(notifications_bp)

@@ -44,6 +44,9 @@ MESSAGES = {
     "audit.red-line": _l("Audit report #%(n)d, red-line failure: %(items)s"),
     "audit.red-line-of": _l("%(name)s: audit report #%(n)d, red-line failure: %(items)s"),
     "audit.weak-section": _l("Audit report #%(n)d: %(section)s scored %(score)s%% (below %(threshold)s%%)"),
+    "audit.visit-assigned": _l("A planned visit is yours: %(name)s, %(outlet)s, due %(day)s"),
+    "audit.visit-unassigned": _l("Nobody can take the planned visit to %(name)s, %(outlet)s (due %(day)s): "
+                                 "assign it"),
     # learning
     "learning.targeted": _l("New lesson for you: %(title)s, due %(day)s"),
     "learning.behind": _l("%(name)s is behind schedule in %(cohort)s"),

@@ -150,6 +150,12 @@ MATRIX = {
     "audit_draws.show": ("GET", "/audits/programmes/home-service-visit/draws/2027-01", {"trainer", "admin"}),
     "audit_draws.draw_now": ("POST", "/audits/programmes/home-service-visit/draw", {"trainer", "admin"}),
     "audits.record_page": ("GET", "/audits/records/tech", {"technician", "trainer", "admin"}, None, 301),
+    "audit_visits.index": ("GET", "/audits/visits/", {"auditor", "trainer", "admin"}),
+    "audit_visits.detail": ("GET", "/audits/visits/{visit}", {"auditor", "trainer", "admin"}),
+    # No reason / no auditor: past the access rule to the form's "400: say why" / "choose".
+    "audit_visits.hand_back": ("POST", "/audits/visits/{visit}/hand-back", {"auditor"}, {"reason": ""}, 400),
+    "audit_visits.assign": ("POST", "/audits/visits/{visit}/assign", {"trainer"}, {"auditor": ""}, 400),
+    "api.audit_visits_json": ("GET", "/api/v1/audit-visits?auditor=me", {"auditor", "trainer", "admin"}),
     "audit_programmes.index": ("GET", "/audits/programmes/", {"trainer", "admin"}),
     "audit_programmes.new": ("GET", "/audits/programmes/new", {"trainer", "admin"}),
     "audit_programmes.detail": ("GET", "/audits/programmes/home-service-visit", {"trainer", "admin"}),
@@ -257,6 +263,16 @@ def token_row(app, users, kb_data, learning_data, quizzes):
         audit_svc.save_answer(draft, item, value)
     story = GoodPracticeStory(audit_id=done.id, technician_id=tech.id, story="matrix", status="proposed")
     db.session.add(story)
+    from portal.audits.models import AuditDraw, AuditProgramme, AuditVisit
+
+    programme = db.session.scalar(select(AuditProgramme).where(AuditProgramme.template_slug == "home-service-visit"))
+    # A past period's visit (the draw rows above draw this period and show 2027-01 for themselves).
+    draw = AuditDraw(programme_id=programme.id, period="2026-01", seed="00", spec=programme.spec, due_on=date(2026, 1, 30))
+    db.session.add(draw)
+    db.session.flush()
+    visit = AuditVisit(draw_id=draw.id, programme_id=programme.id, period="2026-01", technician_id=tech.id,
+                       outlet_id=tech.outlet_id, auditor_id=users["auditor"].id, due_on=date(2026, 1, 30))
+    db.session.add(visit)
     from portal.notifications import notify
 
     notes = {role: notify(user.id, "matrix", "matrix", "matrix", "/").id for role, user in users.items()}
@@ -280,7 +296,7 @@ def token_row(app, users, kb_data, learning_data, quizzes):
             "cohort": learning_data["cohort"], "assignment": learning_data["assignment"],
             "attempt": open_.id, "closed": closed.id, "closed_quiz": closed.quiz.slug, "tech": tech.id, "cert": cert.number, "audit": done.id, "draft": draft.id,
             "audit_photo": photo.name, "story": story.id, "notes": notes,
-            "voice": voice.id}
+            "voice": voice.id, "visit": visit.id}
 
 
 @pytest.mark.parametrize("identity", ("anonymous",) + ROLES)

@@ -10,20 +10,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import jsonify, request
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from .. import apidoc
+from ..auth.api import bp as api_bp
 from ..auth.models import User
 from ..extensions import db
-from ..inputs import check_text
+from ..inputs import check_text, parse_int
 from ..learning.models import Lesson
 from ..links import external_url
+from ..paging import count
 from ..products import PRODUCTS
+from ..security import json_error, roles_required
 from . import rtypes
 from . import services as svc
+from . import visit_services as visits
 from .loader import _resolve_trains, all_items, current_template
-from .models import Audit, AuditTemplate
+from .models import Audit, AuditTemplate, AuditVisit
 
 BOTH = {"type": "object", "required": ["zh", "en"],
         "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}}
@@ -321,3 +328,107 @@ def _repeat(auditor: User, existing: Audit) -> tuple[Audit, bool]:
 def summary(audit: Audit) -> dict:
     return {"id": audit.id, "score": audit.score, "result": audit.result, "red_line_failed": audit.red_line_failed,
             "section_scores": audit.section_scores}
+
+
+# --- GET /api/v1/audit-visits: an auditors' app's list of planned visits ------------------------
+
+VISIT_LIMIT = {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+VISIT_PAGE_NO = {"type": "integer", "minimum": 1, "maximum": 100000, "default": 1}
+VISIT_STATUS = {"enum": ["open", "done", "all"], "default": "open"}
+VISIT_AUDITOR = {"type": "string", "pattern": "^(me|[1-9][0-9]{0,9})$", "default": "me"}
+VISIT = {
+    "type": "object",
+    "required": ["id", "period", "due_on", "overdue", "status", "technician", "outlet", "form", "links"],
+    "properties": {
+        "id": {"type": "integer"},
+        "period": {"type": "string", "description": "2027-01 (a month) or 2027-Q1 (a quarter)"},
+        "due_on": {"type": "string", "format": "date"},
+        "overdue": {"type": "boolean", "description": "open and due before the portal's day (PORTAL_TIMEZONE)"},
+        "status": {"enum": ["open", "done", "cancelled"]},
+        "technician": {"type": "object", "required": ["id", "name"],
+                       "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+        "outlet": {"oneOf": [{"type": "object", "required": ["code", "name", "city"],
+                              "properties": {"code": {"type": "string"}, "name": BOTH, "city": {"type": "string"}}},
+                             {"type": "null"}], "description": "the technician's outlet when drawn"},
+        "form": {"type": "string", "description": "the audit form's slug (`GET /api/v1/audit-templates/SLUG`)"},
+        "audit": {"type": ["integer", "null"], "description": "the report that made it done"},
+        "links": {"type": "object", "required": ["start", "page"],
+                  "properties": {"start": {"type": "string", "description": "the portal's new-report page, "
+                                                                            "pre-filled for this visit"},
+                                 "page": {"type": "string", "description": "the visit's page"}}},
+    },
+}
+VISIT_LIST = {
+    "type": "object", "required": ["total", "page", "limit", "results"],
+    "properties": {"total": {"type": "integer", "minimum": 0}, "page": {"type": "integer"},
+                   "limit": {"type": "integer"}, "results": {"type": "array", "items": apidoc.ref("AuditVisit")}},
+}
+
+
+def _bounded(name: str, schema: dict) -> tuple[int | None, str | None]:
+    raw = request.args.get(name)
+    if raw is None:
+        return schema["default"], None
+    value = parse_int(raw, schema["minimum"], schema["maximum"])
+    if value is None:
+        return None, _("%(name)s must be a whole number from %(low)d to %(high)d.", name=name,
+                       low=schema["minimum"], high=schema["maximum"])
+    return value, None
+
+
+def visit_data(row: visits.Row) -> dict:
+    visit = row.visit
+    return {"id": visit.id, "period": visit.period, "due_on": visit.due_on.isoformat(), "overdue": row.overdue,
+            "status": visit.status, "technician": {"id": visit.technician_id, "name": visit.technician.display_name},
+            "outlet": {"code": row.outlet.code, "name": {"zh": row.outlet.name_zh, "en": row.outlet.name_en},
+                       "city": row.outlet.city} if row.outlet else None,
+            "form": row.programme.template_slug if row.programme else None, "audit": visit.audit_id,
+            "links": {"start": external_url("audits.new", visit=visit.id),
+                      "page": external_url("audit_visits.detail", visit_id=visit.id)}}
+
+
+@api_bp.route("/audit-visits")
+@roles_required("auditor", "trainer", "admin")
+@apidoc.operation(
+    "listAuditVisits", "Planned mystery visits of an auditor", tags=("audits",),
+    schemas={"AuditVisit": VISIT, "AuditVisitList": VISIT_LIST},
+    description="`auditor=me` (the default): the caller's own visits. Another auditor's id: trainers and "
+                "admins only. Open visits are listed by due date (overdue first), done ones newest first. "
+                "A visit planned for the caller as a technician is never listed.",
+    parameters=[apidoc.query("auditor", VISIT_AUDITOR, "`me`, or an auditor's user id (trainers, admins)"),
+                apidoc.query("status", VISIT_STATUS, "open (default), done, or all"),
+                apidoc.query("limit", VISIT_LIMIT, "results per page"),
+                apidoc.query("page", VISIT_PAGE_NO, "page number")],
+    responses={"200": apidoc.json_body("A page of visits.", apidoc.ref("AuditVisitList")),
+               "400": apidoc.error("A parameter out of range or malformed (named in `error`)."),
+               "403": apidoc.error("Another auditor's visits asked by someone who is not a trainer or admin, "
+                                   "or a role that holds no visits.")})
+def audit_visits_json():
+    me = current_user._get_current_object()
+    who = request.args.get("auditor", "me")
+    status = request.args.get("status", "open")
+    limit, problem = _bounded("limit", VISIT_LIMIT)
+    page, problem2 = _bounded("page", VISIT_PAGE_NO)
+    problem = problem or problem2
+    if problem is None and status not in VISIT_STATUS["enum"]:
+        problem = _("status must be open, done or all.")
+    auditor_id = me.id if who == "me" else parse_int(who, 1, 9_999_999_999)
+    if problem is None and auditor_id is None:
+        problem = _("auditor must be me or a user id.")
+    if problem:
+        return json_error(400, problem)
+    if auditor_id != me.id and not me.has_role("trainer", "admin"):
+        return json_error(403, _("Only trainers and admins see another auditor's visits."))
+    query = visits.visible(me).where(AuditVisit.auditor_id == auditor_id)
+    if status == "open":
+        query = query.where(AuditVisit.status == "open").order_by(AuditVisit.due_on,
+                                                                         AuditVisit.id)
+    elif status == "done":
+        query = visits.in_state(query, "done", None)
+    else:
+        query = query.order_by(AuditVisit.due_on.desc(), AuditVisit.id.desc())
+    total = count(query)
+    found = list(db.session.scalars(query.limit(limit).offset((page - 1) * limit)))
+    day = visits.today(visits.now_utc())
+    return jsonify({"total": total, "page": page, "limit": limit,
+                    "results": [visit_data(row) for row in visits.rows(found, day)]})

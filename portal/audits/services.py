@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User, UserRole
@@ -29,8 +29,8 @@ from ..security import refuse_self
 from . import rtypes
 from .consequences import called_for, consequences
 from .loader import _resolve_trains, all_items
-from .models import (Audit, AuditAmendment, AuditConsequence, AuditFailedItem, AuditPhoto, AuditTemplate,
-                     GoodPracticeStory)
+from .models import (Audit, AuditAmendment, AuditConsequence, AuditFailedItem, AuditPhoto, AuditProgramme,
+                     AuditTemplate, AuditVisit, GoodPracticeStory)
 from .scoring import Scored, missing, red_line_items, score_report
 
 MAX_PHOTOS_PER_AUDIT = 20
@@ -294,6 +294,7 @@ def submit(audit: Audit, now: datetime) -> Audit:
         audit.status, audit.submitted_at, audit.updated_at = "submitted", now, now
         db.session.flush()
         apply_consequences(audit, now)
+        link_visit(audit, now)
         notify(audit.technician_id, "audit-acknowledge", f"audit-acknowledge:{audit.id}",
                msg("audit.acknowledge", n=audit.id),
                f"/audits/{audit.id}")
@@ -302,6 +303,41 @@ def submit(audit: Audit, now: datetime) -> Audit:
         db.session.rollback()
         raise
     return audit
+
+
+def visit_candidates(audit: Audit) -> list[int]:
+    """The open visits a report could make, due first: held by its auditor, for its technician,
+    on its form (the programme's template)."""
+    slug = db.session.scalar(select(AuditTemplate.slug).where(AuditTemplate.id == audit.template_id))
+    return list(db.session.scalars(
+        select(AuditVisit.id).join(AuditProgramme, AuditProgramme.id == AuditVisit.programme_id)
+        .where(AuditVisit.auditor_id == audit.auditor_id, AuditVisit.technician_id == audit.technician_id,
+               AuditVisit.status == "open", AuditVisit.audit_id.is_(None), AuditProgramme.template_slug == slug)
+        .order_by(AuditVisit.due_on, AuditVisit.id)))
+
+
+def claim_visit(visit_id: int, audit_id: int, now: datetime) -> bool:
+    """Mark one visit done by this report, only if it is still open with no report: a
+    conditional UPDATE, so of two reports submitted at the same moment the database lets one
+    through (the other's UPDATE finds the row no longer open). No commit."""
+    done = db.session.execute(
+        update(AuditVisit).where(AuditVisit.id == visit_id, AuditVisit.status == "open",
+                                 AuditVisit.audit_id.is_(None))
+        .values(status="done", audit_id=audit_id, done_at=now).execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        return False
+    db.session.get(AuditVisit, visit_id, populate_existing=True)  # the session's copy reads "done"
+    return True
+
+
+def link_visit(audit: Audit, now: datetime) -> int | None:
+    """Link a report being submitted to the planned visit it makes (see :func:`visit_candidates`),
+    in the caller's transaction. Returns the visit's id, or None: the report is unplanned
+    ("unassigned") and counted as such; a report beaten to its visit by another stays unplanned."""
+    for visit_id in visit_candidates(audit):
+        if claim_visit(visit_id, audit.id, now):
+            return visit_id
+    return None
 
 
 def _existing(audit: Audit, kind: str, key: str = "") -> AuditConsequence | None:

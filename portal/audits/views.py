@@ -33,6 +33,7 @@ from ..templating import product_label
 from . import api as audit_api
 from . import reports as rep
 from . import services as svc
+from . import visit_services
 from .forms import AmendForm, AuditHeaderForm, PlainForm
 from .loader import all_items, current_template
 from .models import Audit, AuditPhoto, AuditTemplate, GoodPracticeStory
@@ -124,6 +125,7 @@ def new():
     _header_choices(form, _technicians())
     form.template.choices = [(t.slug, t.title(lang)) for t in _templates()]
     duplicate = None
+    planned = _prefill_from_visit(form)
     if form.validate_on_submit():
         technician, visited = _posted_header(form)
         template = current_template(form.template.data)
@@ -138,7 +140,28 @@ def new():
             duplicate = repeat.existing
         else:
             return redirect(url_for("audits.edit", audit_id=audit.id))
-    return render_template("audits/new.html", form=form, duplicate=duplicate), (200 if duplicate is None else 409)
+    return render_template("audits/new.html", form=form, duplicate=duplicate, planned=planned), \
+        (200 if duplicate is None else 409)
+
+
+def _prefill_from_visit(form):
+    """``?visit=ID`` (the auditor's own open visit): the technician, the programme's form and the
+    outlet's city filled in on the first showing. The report is linked to the visit when it is
+    submitted (services.link_visit), by its auditor, technician and form."""
+    visit_id = int_arg("visit", None, 1, 2**31)
+    visit = visit_services.open_visit_for(_me(), visit_id) if visit_id else None
+    if visit is None:
+        return None
+    if request.method == "GET":
+        if any(value == visit.technician.username for value, _label in form.technician.choices):
+            form.technician.data = visit.technician.username
+        programme = visit_services.programme_of(visit)
+        if programme is not None and any(value == programme.template_slug for value, _label in form.template.choices):
+            form.template.data = programme.template_slug
+        row = visit_services.rows([visit], visit.due_on)[0]
+        if row.outlet is not None and row.outlet.city:
+            form.city.data = row.outlet.city
+    return visit
 
 
 def _field_errors(form, problems: dict[str, str]) -> None:

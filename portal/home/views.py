@@ -16,6 +16,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select, text
 
+from ..audits import visit_services as visits
 from ..audits.models import Audit
 from ..auth.services import technician_count
 from ..certification.rules import what_lifts_it
@@ -74,7 +75,10 @@ def home_auditor():
     drafts = db.session.scalars(mine.where(Audit.status == "draft").order_by(Audit.updated_at.desc())).all()
     recent = db.session.scalars(mine.where(Audit.status == "submitted").order_by(Audit.submitted_at.desc())
                                 .limit(5)).all()
-    return render_template("home/auditor.html", network=services.network_summary(), drafts=drafts, recent=recent)
+    day = visits.today(visits.now_utc())  # the portal's day: a visit due today is not overdue yet
+    planned = visits.home(current_user, day)
+    return render_template("home/auditor.html", network=services.network_summary(), drafts=drafts, recent=recent,
+                           planned=planned, rows=lambda found: visits.rows(found, day), lang=user_lang())
 
 
 @bp.route("/admin")
