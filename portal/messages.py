@@ -45,6 +45,8 @@ MESSAGES = {
     "audit.red-line-of": _l("%(name)s: audit report #%(n)d, red-line failure: %(items)s"),
     "audit.weak-section": _l("Audit report #%(n)d: %(section)s scored %(score)s%% (below %(threshold)s%%)"),
     "audit.visit-assigned": _l("A planned visit is yours: %(name)s, %(outlet)s, due %(day)s"),
+    "audit.draw-assigned": _l("%(period)s draw: %(n)d planned visits for you, due %(day)s"),
+    "audit.draw-unassigned": _l("%(period)s draw of %(programme)s: %(n)d planned visits have no auditor: assign them"),
     "audit.visit-unassigned": _l("Nobody can take the planned visit to %(name)s, %(outlet)s (due %(day)s): "
                                  "assign it"),
     # learning

@@ -20,6 +20,7 @@ from portal.auth.models import Outlet, Province, Region, User, UserRole
 from portal.extensions import db
 from portal.i18n import local_today
 from portal.learning.models import Holiday
+from portal.notifications.models import Notification
 
 from .conftest import BACKENDS, make_app
 
@@ -49,7 +50,7 @@ def programme(slug: str, **changes) -> AuditProgramme:
 
 
 def wipe() -> None:
-    for model in (AuditVisit, AuditDraw, AuditProgramme):
+    for model in (Notification, AuditVisit, AuditDraw, AuditProgramme):
         db.session.execute(delete(model))
     db.session.commit()
 
@@ -175,6 +176,12 @@ def test_one_draw_on_the_network(fresh):
     for region in range(REGIONS):  # balanced: loads of a region's auditors differ by at most one
         mine = [loads[a] for a in people["auditors"][region * 5:region * 5 + 5]]
         assert max(mine) - min(mine) <= 1, mine
+    # each auditor hears once how many visits are theirs; no technician drawn hears anything
+    told = db.session.execute(select(Notification.user_id, Notification.params)
+                              .where(Notification.key.like(f"audit-draw:{row.id}:%"))).all()
+    assert {uid: params["n"] for uid, params in told} == dict(loads)
+    assert not db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id.in_([v[0] for v in visits])))
 
     # reproducible: the kept inputs and seed give the same technicians
     assert drawing.verify(row)
@@ -440,3 +447,20 @@ def test_two_draws_at_once_make_one(app, small, monkeypatch):
     assert len(calls) == 2
     assert db.session.scalar(select(func.count()).select_from(AuditVisit)) == visits
     assert db.session.scalar(select(func.count()).select_from(AuditDraw)) == 1
+
+
+def test_visits_nobody_can_take_are_told_to_the_trainers(app, small, make_user):
+    """With no active auditor every visit is unassigned: the trainers hear it once, with the count
+    and a link to those visits; a trainer who is also a technician drawn in it does not."""
+    small["auditor"].active = False
+    trainer = make_user("str", "trainer")
+    drawn_trainer = make_user("strtech", "trainer", outlet="GD-GZ-01", start_date=date(2025, 1, 6))
+    db.session.add(UserRole(user_id=drawn_trainer.id, role="technician"))
+    db.session.commit()
+    prog = programme("nobody", sampling={"rate": 1.0, "count": None})
+    row = drawing.draw(prog, "2027-02", today=date(2027, 2, 1))
+    assert row.drawn == row.unassigned == 21
+    told = db.session.execute(select(Notification.user_id, Notification.params, Notification.link)
+                              .where(Notification.key == f"audit-draw-unassigned:{row.id}")).all()
+    assert [(uid, params["n"]) for uid, params, _link in told] == [(trainer.id, 21)]
+    assert told[0][2] == "/audits/visits/?period=2027-02&status=unassigned"

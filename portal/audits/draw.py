@@ -52,6 +52,8 @@ from ..extensions import db
 from ..kb.models import CaseFeedbackAnswer
 from ..learning import services as learning
 from ..learning.schedule import Calendar
+from ..messages import both, msg
+from ..notifications import notify, notify_many
 from .assigning import load_pool
 from .models import Audit, AuditDraw, AuditProgramme, AuditTemplate, AuditVisit
 # Certification is above audits: the draw reads it through the registry create_app fills
@@ -442,6 +444,7 @@ def draw(programme: AuditProgramme, period: str, *, seed: str | None = None, by:
         for start in range(0, len(visits), 5000):
             db.session.execute(insert(AuditVisit), visits[start:start + 5000])
         row.unassigned = unassigned
+        _tell(programme, row, visits)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -450,6 +453,22 @@ def draw(programme: AuditProgramme, period: str, *, seed: str | None = None, by:
             raise
         return found
     return row
+
+
+def _tell(programme: AuditProgramme, row: AuditDraw, visits: list[dict]) -> None:
+    """Each auditor hears how many visits the draw gave them (one bell each); the trainers hear of
+    visits nobody could take. The technicians drawn are never told."""
+    per_auditor = Counter(v["auditor_id"] for v in visits if v["auditor_id"] is not None)
+    for auditor_id, count in sorted(per_auditor.items()):
+        notify(auditor_id, "audit-visit", f"audit-draw:{row.id}:{auditor_id}",
+               msg("audit.draw-assigned", period=row.period, n=count, day=row.due_on), "/audits/visits/")
+    if row.unassigned:
+        drawn = select(AuditVisit.technician_id).where(AuditVisit.draw_id == row.id)
+        trainers = select(User.id).join(UserRole, UserRole.user_id == User.id).where(
+            UserRole.role == "trainer", User.active.is_(True), User.id.not_in(drawn))
+        notify_many(trainers, "audit-visit", f"audit-draw-unassigned:{row.id}",
+                    msg("audit.draw-unassigned", period=row.period, programme=both(programme.title_zh, programme.title_en),
+                        n=row.unassigned), f"/audits/visits/?period={row.period}&status=unassigned")
 
 
 def verify(row: AuditDraw) -> bool:
