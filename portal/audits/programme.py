@@ -436,10 +436,16 @@ def save_from_form(slug: str | None, spec: dict, active: bool, seen_hash: str, a
         row = AuditProgramme(slug=spec["slug"], created_at=now)
         db.session.add(row)
     else:
-        # locked for the comparison and the write: two trainers saving at once are taken in turn
-        row = db.session.scalars(select(AuditProgramme).where(AuditProgramme.slug == slug).with_for_update()
+        # Claim the row for this transaction first, on the version the form showed: an UPDATE that
+        # matches only that version takes the row lock (PostgreSQL) or the write lock (SQLite,
+        # where FOR UPDATE does nothing and a plain read would let two saves both pass the check),
+        # so two trainers saving at once are taken in turn and the second finds a new version.
+        table = AuditProgramme.__table__
+        claimed = db.session.execute(table.update().where(table.c.slug == slug, table.c.content_hash == seen_hash)
+                                     .values(content_hash=table.c.content_hash)).rowcount
+        row = db.session.scalars(select(AuditProgramme).where(AuditProgramme.slug == slug)
                                  .execution_options(populate_existing=True)).one()
-        if row.content_hash != seen_hash:
+        if not claimed or row.content_hash != seen_hash:
             db.session.rollback()
             raise Conflict(db.session.scalar(select(AuditProgramme).where(AuditProgramme.slug == slug)))
         spec = {**spec, "slug": row.slug}

@@ -158,9 +158,16 @@ def _tell_trainers(visit: AuditVisit) -> None:
 
 
 def _locked_open(visit_id: int) -> AuditVisit:
+    """The visit, locked for this transaction while it is open: an UPDATE that matches only an
+    open visit takes the row lock (PostgreSQL) or the write lock (SQLite, where FOR UPDATE does
+    nothing), so a double hand-back, a hand-back and an assignment, or a report linking it at the
+    same moment are taken in turn and each sees what the one before it did."""
+    table = AuditVisit.__table__
+    claimed = db.session.execute(table.update().where(table.c.id == visit_id, table.c.status == "open")
+                                 .values(status=table.c.status)).rowcount
     visit = db.session.scalar(select(AuditVisit).where(AuditVisit.id == visit_id)
-                                .with_for_update().execution_options(populate_existing=True))
-    if visit is None or visit.status != "open":
+                                .execution_options(populate_existing=True))
+    if not claimed or visit is None or visit.status != "open":
         db.session.rollback()
         raise VisitError(_("This visit is no longer open."))
     return visit
