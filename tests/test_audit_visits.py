@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from portal.audits import coverage
 from portal.audits import services as audits
+from portal.audits import visit_services as vs
 from portal.audits.loader import current_template, load_templates
 from portal.audits.models import Audit, AuditDraw, AuditProgramme, AuditVisit, AuditVisitHandback
 from portal.auth.models import Outlet, Province, Region
@@ -22,6 +24,7 @@ from portal.extensions import db
 from portal.notifications import Notification
 
 from .conftest import ROOT_DIR, csrf_from, login, png_bytes
+from .test_audit_draw import spec as full_spec
 
 FORM = "home-service-visit"
 TITLE_EN = "Zebra programme"  # shows where the programme is named; never on a technician's page
@@ -449,3 +452,99 @@ def test_api_another_auditors_visits_are_for_trainers_only(app, crew):
     body = signed_in(app, "trainer").get(other).get_json()
     assert [v["id"] for v in body["results"]] == [visit.id]
     assert signed_in(app, "trainer").get("/api/v1/audit-visits").get_json()["total"] == 0
+
+
+# --- review findings: dates, moves, self-decisions ---------------------------------------------
+
+
+def test_a_report_of_a_visit_made_before_its_period_began_makes_no_planned_visit(app, crew):
+    visit = plan(crew, "tech", "aud1", portal_today(), draw=other_draw(crew, "2099-01"))
+    report = draft(crew["aud1"], crew["tech"], "WO-OLD")  # visited today, long before 2099
+    with app.test_request_context():
+        audits.submit(report, _now())
+    db.session.expire_all()
+    assert db.session.get(AuditVisit, visit.id).status == "open"
+    assert db.session.get(Audit, report.id).status == "submitted"  # kept, as an unplanned report
+
+
+def test_a_technician_who_moved_is_never_given_an_auditor_of_their_new_outlet(app, crew):
+    """Drawn at Guangzhou, moved to Foshan since: the Foshan auditors are now their colleagues
+    (and the Guangzhou one still is one), so when the holder hands it back nobody of the region
+    may take it."""
+    visit = plan(crew, "tech", "far", portal_today())
+    crew["tech"].outlet_id = crew["aud1"].outlet_id
+    db.session.commit()
+    with app.test_request_context():
+        row = vs.hand_back(visit, crew["far"], "moved away", _now())
+        assert row.reassigned_to_id is None
+        assert [u.username for u in vs.assignable(db.session.get(AuditVisit, visit.id), crew["trainer"])] == []
+    assert db.session.get(AuditVisit, visit.id).auditor_id is None
+
+
+def test_a_trainer_who_also_audits_never_gives_a_visit_to_themselves(app, crew):
+    trainer = crew["trainer"]
+    trainer.outlet_id = crew["far"].outlet_id
+    db.session.add(audits.UserRole(user_id=trainer.id, role="auditor"))
+    db.session.commit()
+    visit = plan(crew, "tech", "aud1", portal_today())
+    client = signed_in(app, "trainer")
+    url = f"/audits/visits/{visit.id}"
+    page = client.get(url).get_data(as_text=True)
+    assert f'value="{trainer.id}"' not in page and f'value="{crew["far"].id}"' in page
+    refused = _post(client, url + "/assign", page, auditor=str(trainer.id))
+    assert refused.status_code == 400
+    assert db.session.get(AuditVisit, visit.id).auditor_id == crew["aud1"].id
+
+
+def test_a_trainer_who_is_also_a_technician_never_finds_their_own_visit(app, crew):
+    trainer = crew["trainer"]
+    trainer.outlet_id = crew["tech"].outlet_id
+    db.session.add(audits.UserRole(user_id=trainer.id, role="technician"))
+    db.session.commit()
+    mine = plan(crew, trainer, "aud1", portal_today())
+    theirs = plan(crew, "tech", "aud2", portal_today())
+    draw = crew["draw"]
+    draw.spec = crew["programme"].spec = full_spec(slug="hsv-monthly")  # the draw page shows its rules
+    db.session.commit()
+    client = signed_in(app, "trainer")
+    page = client.get(f"/audits/programmes/hsv-monthly/draws/{draw.period}").get_data(as_text=True)
+    table = page.split("data-visits", 1)[1].split("</table>", 1)[0]
+    assert crew["tech"].display_name in table and trainer.display_name not in table
+    for what in ("planned", "open"):
+        listed = client.get(f"/audits/coverage/list?what={what}&period={draw.period}").get_data(as_text=True)
+        assert f'data-visit="{theirs.id}"' in listed and f'data-visit="{mine.id}"' not in listed, what
+    year = client.get(f"/audits/coverage/list?what=visits&n=1&period={draw.period}").get_data(as_text=True)
+    assert f'data-technician="{crew["tech"].id}"' in year and f'data-technician="{trainer.id}"' not in year
+    assert client.get(f"/audits/visits/{mine.id}").status_code == 404 and theirs.id
+    assert client.post("/audits/programmes/hsv-monthly/draw",
+                       data={"csrf_token": csrf_from(page)}).status_code == 403
+
+
+def test_two_reports_on_one_technician_submitted_at_once_are_both_kept_and_counted(app, crew):
+    """Each submit recounts the technician's kept coverage facts; two at once used to collide on
+    PostgreSQL (the second insert hit the first's key and its report stayed a draft)."""
+    ids = [draft(crew["aud1"], crew["tech"], f"WO-K{n}").id for n in range(2)]
+    db.session.commit()
+    start, errors = threading.Barrier(2), []
+
+    def submit(audit_id: int) -> None:
+        with app.app_context(), app.test_request_context():
+            try:
+                report = db.session.get(Audit, audit_id)
+                start.wait(timeout=10)
+                audits.submit(report, _now())
+            except Exception as problem:  # reported below, not lost in the thread
+                errors.append(problem)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    db.session.expire_all()
+    assert {db.session.get(Audit, n).status for n in ids} == {"submitted"}
+    assert coverage.kept_last_visits() == coverage.live_last_visits()
+    assert coverage.kept_visit_years() == coverage.live_visit_years()

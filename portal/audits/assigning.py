@@ -32,12 +32,13 @@ class AuditorPool:
     load: dict[int, int] = field(default_factory=dict)
 
     def pick(self, technician_id: int, outlet_id: int | None, region_id: int | None,
-             exclude: frozenset[int] | set[int] = frozenset()) -> int | None:
-        """The auditor for one visit (their load counted), or None when nobody may go."""
+             exclude: frozenset[int] | set[int] = frozenset(), also_outlet: int | None = None) -> int | None:
+        """The auditor for one visit (their load counted), or None when nobody may go. Never one
+        from ``outlet_id`` (nor ``also_outlet``: the technician's outlet now, when they moved)."""
+        outlets = {o for o in (outlet_id, also_outlet) if o is not None}
         for key in ((region_id, NETWORK) if region_id is not None else (NETWORK,)):
             allowed = [c for c in self.by_region.get(key, ())
-                       if c.id != technician_id and c.id not in exclude
-                       and (outlet_id is None or c.outlet_id != outlet_id)]
+                       if c.id != technician_id and c.id not in exclude and c.outlet_id not in outlets]
             if allowed:
                 chosen = min(allowed, key=lambda c: (self.load.get(c.id, 0), c.order))
                 self.load[chosen.id] = self.load.get(chosen.id, 0) + 1
@@ -73,7 +74,11 @@ def load_pool(rng: random.Random | None = None) -> AuditorPool:
 
 def reassign(visit: AuditVisit, exclude: set[int]) -> int | None:
     """Give ``visit`` to the next auditor (not one in ``exclude``: those who handed it back, and
-    whoever holds it now); sets ``visit.auditor_id`` and returns it (None: nobody can). No commit."""
-    chosen = load_pool().pick(visit.technician_id, visit.outlet_id, region_of(visit.outlet_id), exclude)
+    whoever holds it now); sets ``visit.auditor_id`` and returns it (None: nobody can). The
+    technician's outlet now counts as well as the one at the draw (they may have moved): the
+    region is the current one's. No commit."""
+    now_at = db.session.scalar(select(User.outlet_id).where(User.id == visit.technician_id))
+    where = now_at if now_at is not None else visit.outlet_id
+    chosen = load_pool().pick(visit.technician_id, visit.outlet_id, region_of(where), exclude, also_outlet=now_at)
     visit.auditor_id = chosen
     return chosen

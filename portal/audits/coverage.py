@@ -64,6 +64,7 @@ LAST = AuditLastVisit.__table__
 YEARS = AuditVisitYear.__table__
 AUDIT = Audit.__table__
 VISIT = AuditVisit.__table__
+USERS = User.__table__
 CHUNK = 500
 
 
@@ -88,6 +89,12 @@ def _refresh(connection, technician_ids) -> None:
     everyone = sorted({i for i in technician_ids if i is not None})
     for at in range(0, len(everyone), CHUNK):
         ids = everyone[at:at + CHUNK]
+        # Two transactions recounting one technician at once (two reports submitted together, a
+        # report during a draw) are taken in turn: each locks the technicians' user rows first,
+        # in id order (PostgreSQL; SQLite has one writer at a time). Without it the second's
+        # delete misses the row the first inserts and its insert fails on the key.
+        connection.execute(select(USERS.c.id).where(USERS.c.id.in_(ids)).order_by(USERS.c.id)
+                           .with_for_update(key_share=True))
         connection.execute(delete(LAST).where(LAST.c.technician_id.in_(ids)))
         connection.execute(insert(LAST).from_select(
             ["technician_id", "visited_at"],
@@ -617,6 +624,11 @@ def visit_list(scope: Scope, period: str, day: date, what: str, auditor_id: int 
         if auditor_id is not None:
             query = query.where(V.auditor_id == auditor_id)
     return query.order_by(V.due_on, V.id)
+
+
+def not_about(kind: str, viewer_id: int):
+    """The condition leaving the viewer's own rows out of a list of visits or of visit counts."""
+    return AuditVisit.technician_id != viewer_id if kind == "visits" else User.id != viewer_id
 
 
 def unplanned_list(scope: Scope, period: str):

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from ..csvexport import columns, csv_response
 from ..i18n import user_lang
@@ -79,6 +80,9 @@ def listing():
         query = cov.technician_list(scope, day, what)
     else:
         query = cov.year_list(scope, year, n)
+    if kind in ("visits", "year"):
+        # a trainer who is also a technician never finds their own planned visits in a list
+        query = query.where(cov.not_about(kind, current_user.id))
     page = rows_page(query, count(query))
     return render_template("audits/coverage_list.html", page=page, kind=kind, what=what, n=n, year=year,
                            auditor_id=auditor_id, scope=scope, period=period, day=day, titles=figure_titles(),

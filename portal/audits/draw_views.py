@@ -31,13 +31,14 @@ def _programme_or_404(slug: str) -> AuditProgramme:
     return programme
 
 
-def visits_query(draw_id: int):
+def visits_query(draw_id: int, viewer_id: int):
+    """A page of the draw's visits, never the viewer's own (a trainer who is also a technician)."""
     technician, auditor = aliased(User), aliased(User)
     return (select(AuditVisit, technician, Outlet, auditor)
             .join(technician, AuditVisit.technician_id == technician.id)
             .outerjoin(Outlet, AuditVisit.outlet_id == Outlet.id)
             .outerjoin(auditor, AuditVisit.auditor_id == auditor.id)
-            .where(AuditVisit.draw_id == draw_id).order_by(AuditVisit.id))
+            .where(AuditVisit.draw_id == draw_id, AuditVisit.technician_id != viewer_id).order_by(AuditVisit.id))
 
 
 @bp.route("/<slug>/draws/<period>")
@@ -53,7 +54,7 @@ def show(slug: str, period: str):
     current = drawing.period_of(local_today(), (programme.spec or {}).get("period", "monthly"))
     visits = verified = None
     if row is not None:
-        query = visits_query(row.id)
+        query = visits_query(row.id, current_user.id)
         visits = rows_page(query, count(query))
         if request.args.get("verify") == "1":
             verified = drawing.verify(row)
@@ -69,6 +70,8 @@ def draw_now(slug: str):
     programme = _programme_or_404(slug)
     if not PlainForm().validate_on_submit():
         abort(400)
+    if current_user.has_role("technician"):
+        abort(403)  # the draw samples technicians: nobody draws the lot they are in
     today = local_today()
     period = drawing.period_of(today, (programme.spec or {}).get("period", "monthly"))
     if not programme.active:

@@ -305,15 +305,24 @@ def submit(audit: Audit, now: datetime) -> Audit:
     return audit
 
 
+def period_start(period: str) -> date:
+    """The first day of a visit's period (``2027-01`` or ``2027-Q1``)."""
+    year, part = period.split("-")
+    return date(int(year), (int(part[1:]) - 1) * 3 + 1 if part.startswith("Q") else int(part), 1)
+
+
 def visit_candidates(audit: Audit) -> list[int]:
     """The open visits a report could make, due first: held by its auditor, for its technician,
-    on its form (the programme's template)."""
+    on its form (the programme's template), and planned for a period that had begun on the day
+    of the visit (a report of an older visit is no planned visit's)."""
     slug = db.session.scalar(select(AuditTemplate.slug).where(AuditTemplate.id == audit.template_id))
-    return list(db.session.scalars(
-        select(AuditVisit.id).join(AuditProgramme, AuditProgramme.id == AuditVisit.programme_id)
+    rows = db.session.execute(
+        select(AuditVisit.id, AuditVisit.period).join(AuditProgramme, AuditProgramme.id == AuditVisit.programme_id)
         .where(AuditVisit.auditor_id == audit.auditor_id, AuditVisit.technician_id == audit.technician_id,
                AuditVisit.status == "open", AuditVisit.audit_id.is_(None), AuditProgramme.template_slug == slug)
-        .order_by(AuditVisit.due_on, AuditVisit.id)))
+        .order_by(AuditVisit.due_on, AuditVisit.id)).all()
+    visited = local_day(audit.visited_at)
+    return [visit_id for visit_id, period in rows if period_start(period) <= visited]
 
 
 def claim_visit(visit_id: int, audit_id: int, now: datetime) -> bool:

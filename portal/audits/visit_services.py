@@ -209,17 +209,20 @@ def hand_back(visit: AuditVisit, auditor: User, reason: str, now: datetime) -> A
     return row
 
 
-def assignable(visit: AuditVisit) -> list[User]:
-    """Auditors a trainer may give this visit to: active, not from the technician's outlet, not
-    the technician, not one who handed it back, not the one holding it now. Those of the
-    visit's region first, then the rest (by name)."""
+def assignable(visit: AuditVisit, by: User | None = None) -> list[User]:
+    """Auditors a trainer (``by``, never given it themselves) may give this visit to: active, not
+    from the technician's outlet (at the draw or now), not the technician, not one who handed it
+    back, not the one holding it now. Those of the visit's region first, then the rest (by name)."""
     refused = handed_back_by(visit) | {visit.technician_id}
     if visit.auditor_id is not None:
         refused.add(visit.auditor_id)
+    if by is not None:
+        refused.add(by.id)
     query = select(User).join(UserRole, UserRole.user_id == User.id).where(
         UserRole.role == "auditor", User.active.is_(True), User.id.not_in(refused))
-    if visit.outlet_id is not None:
-        query = query.where((User.outlet_id.is_(None)) | (User.outlet_id != visit.outlet_id))
+    outlets = {o for o in (visit.outlet_id, visit.technician.outlet_id) if o is not None}
+    if outlets:
+        query = query.where((User.outlet_id.is_(None)) | (User.outlet_id.not_in(outlets)))
     people = list(db.session.scalars(query.options(joinedload(User.outlet).joinedload(Outlet.province))).unique())
     region = assigning.region_of(visit.outlet_id)
 
@@ -238,7 +241,7 @@ def assign(visit: AuditVisit, trainer: User, auditor: User | None, now: datetime
     if auditor is None:
         raise VisitError(_("Choose the auditor."), "auditor")
     visit = _locked_open(visit.id)
-    if auditor.id not in {u.id for u in assignable(visit)}:
+    if auditor.id not in {u.id for u in assignable(visit, trainer)}:
         db.session.rollback()
         raise VisitError(_("%(name)s cannot make this visit: an active auditor, not from the technician's outlet, "
                            "not the technician, and not one who handed it back or holds it.",

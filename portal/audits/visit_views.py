@@ -104,7 +104,7 @@ def _render_detail(visit, hand_back_form=None, assign_form=None, status: int = 2
     if may_assign:
         assign_form.auditor.choices = [("", _("Choose…"))] + [
             (str(u.id), f"{u.display_name} · {u.outlet.name if u.outlet else _('network-wide')}")
-            for u in vs.assignable(visit)]
+            for u in vs.assignable(visit, _me())]
     return render_template("audits/visits/detail.html", row=row, visit=visit, lang=user_lang(), day=day,
                            holder=holder, manager=_manager(me),
                            hand_back_form=(hand_back_form or HandBackForm()) if holder else None,
