@@ -548,3 +548,27 @@ def test_two_reports_on_one_technician_submitted_at_once_are_both_kept_and_count
     assert {db.session.get(Audit, n).status for n in ids} == {"submitted"}
     assert coverage.kept_last_visits() == coverage.live_last_visits()
     assert coverage.kept_visit_years() == coverage.live_visit_years()
+
+
+def test_daily_cancels_visits_of_technicians_gone_and_moves_those_of_auditors_gone(app, crew):
+    """A technician deactivated after the draw is not visited (cancelled: out of the coverage
+    figures); an auditor deactivated holds nothing (the next auditor gets it and is told; with
+    nobody left the trainers are told)."""
+    leaver = plan(crew, "tech", "aud1", portal_today())
+    other_tech = crew["own"]  # an auditor at Guangzhou who is also drawn as a technician below
+    db.session.add(audits.UserRole(user_id=other_tech.id, role="technician"))
+    db.session.commit()
+    orphan = plan(crew, other_tech, "far", portal_today())
+    crew["tech"].active = False
+    crew["far"].active = False
+    db.session.commit()
+    tidied = vs.tidy_open(_now())
+    db.session.expire_all()
+    assert (tidied.cancelled, tidied.reassigned, tidied.unassigned) == (1, 1, 0)
+    assert db.session.get(AuditVisit, leaver.id).status == "cancelled"
+    moved = db.session.get(AuditVisit, orphan.id)
+    assert moved.status == "open" and moved.auditor_id in (crew["aud1"].id, crew["aud2"].id)
+    assert any(n.link == f"/audits/visits/{orphan.id}" for n in notes_of(db.session.get(type(crew["aud1"]), moved.auditor_id)))
+    assert coverage.kept_visit_years() == coverage.live_visit_years()  # the cancelled one no longer counts
+    again = vs.tidy_open(_now())
+    assert (again.cancelled, again.reassigned, again.unassigned) == (0, 0, 0)

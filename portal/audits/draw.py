@@ -502,4 +502,8 @@ def draw_due(today: date) -> list[tuple[AuditProgramme, str, AuditDraw | None, s
             done.append((programme, period, draw(programme, period, today=today, cal=cal), ""))
         except DrawError as error:
             done.append((programme, period, None, str(error)))
+        except Exception as error:  # a spec the code cannot read: say so, draw the others
+            db.session.rollback()
+            current_app.logger.exception("audit draw of %s, %s failed", programme.slug, period)
+            done.append((programme, period, None, f"{type(error).__name__}: {error}"))
     return done

@@ -11,6 +11,7 @@ import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -246,7 +247,7 @@ def _rule_short(spec: dict) -> str:
     rule = spec["sampling"]
     text = prog.percent(rule["rate"]) if rule["rate"] is not None else _("%(num)d per region", num=rule["count"])
     if spec["overrides"]:
-        text += " · " + _("%(num)d other rule(s)", num=len(spec["overrides"]))
+        text += " · " + ngettext("%(num)d other rule", "%(num)d other rules", len(spec["overrides"]))
     return text
 
 

@@ -24,7 +24,7 @@ from ..paging import count
 from ..security import refuse_self
 from . import assigning
 from .models import AuditProgramme, AuditVisit, AuditVisitHandback
-from .services import local_day
+from .services import CERTIFICATES, local_day
 
 STATES = ("open", "overdue", "done")  # an auditor's tabs
 STATUSES = ("open", "overdue", "done", "cancelled", "unassigned")  # a trainer's filter
@@ -284,3 +284,57 @@ def rows(visits: list[AuditVisit], day: date) -> list[Row]:
     programmes = {p.id: p for p in db.session.scalars(select(AuditProgramme).where(
         AuditProgramme.id.in_(programme_ids)))} if programme_ids else {}
     return [Row(v, outlets.get(v.outlet_id), programmes.get(v.programme_id), is_overdue(v, day)) for v in visits]
+
+
+@dataclass
+class Tidied:
+    cancelled: int = 0
+    reassigned: int = 0
+    unassigned: int = 0
+
+
+def tidy_open(now: datetime) -> Tidied:
+    """``flask daily``: open visits whose people changed since the draw. A technician no longer
+    active (or no longer a technician, or suspended where the programme keeps the suspended out)
+    is not visited: the visit is cancelled. An auditor no longer active or no longer an auditor
+    holds nothing: the visit goes to the next auditor (told through the bell), or, with nobody
+    left, stays unassigned and the trainers are told. One transaction per visit changed."""
+    done = Tidied()
+    is_technician = select(UserRole.user_id).where(UserRole.role == "technician")
+    is_auditor = select(UserRole.user_id).where(UserRole.role == "auditor")
+    suspended = set(CERTIFICATES["suspended_users"]()) if "suspended_users" in CERTIFICATES else set()
+    leaving = select(AuditVisit.id, AuditVisit.programme_id, AuditVisit.technician_id).join(
+        User, User.id == AuditVisit.technician_id).where(AuditVisit.status == "open")
+    gone = set(db.session.scalars(leaving.with_only_columns(AuditVisit.id).where(
+        (User.active.is_(False)) | (User.id.not_in(is_technician)))))
+    if suspended:
+        keeps_out = {p.id for p in db.session.scalars(select(AuditProgramme))
+                     if ((p.spec or {}).get("blackout") or {}).get("suspended")}
+        gone |= {vid for vid, pid, tid in db.session.execute(leaving.where(AuditVisit.technician_id.in_(suspended)))
+                 if pid in keeps_out}
+    for visit_id in sorted(gone):
+        try:
+            visit = _locked_open(visit_id)
+        except VisitError:
+            continue
+        visit.status = "cancelled"
+        db.session.commit()
+        done.cancelled += 1
+    orphaned = db.session.scalars(select(AuditVisit.id).join(User, User.id == AuditVisit.auditor_id).where(
+        AuditVisit.status == "open", (User.active.is_(False)) | (User.id.not_in(is_auditor)))).all()
+    for visit_id in orphaned:
+        try:
+            visit = _locked_open(visit_id)
+        except VisitError:
+            continue
+        chosen = assigning.reassign(visit, handed_back_by(visit) | {visit.auditor_id})
+        visit.assigned_at = now if chosen else None
+        db.session.flush()
+        if chosen is not None:
+            _tell_auditor(visit, chosen)
+            done.reassigned += 1
+        else:
+            _tell_trainers(visit)
+            done.unassigned += 1
+        db.session.commit()
+    return done

@@ -12,9 +12,11 @@ from flask_babel import ngettext
 from ..assessment.services import refresh_discrimination
 from ..audits.draw import draw_due
 from ..audits.retention import prune_drafts
+from ..audits.visit_services import tidy_open
 from ..certification.board import refresh_all
 from ..certification.services import sweep
 from ..cliutil import cli_request, needs_schema
+from ..dbtypes import utcnow
 from ..extensions import db
 from ..i18n import local_today
 from ..kb.retention import prune_change_log, prune_rejected_photos, prune_search_log
@@ -43,6 +45,10 @@ def daily_command():
         click.echo(ngettext("item analysis: %(num)d discrimination index decided", "item analysis: %(num)d discrimination indexes decided",
                             decided))
         click.echo(ngettext("trainers told about %(num)d member falling behind", "trainers told about %(num)d members falling behind", behind))
+        tidied = tidy_open(utcnow())
+        click.echo(_("planned audit visits: %(cancelled)d cancelled (technician gone or suspended), %(reassigned)d "
+                     "given to another auditor, %(unassigned)d left without one (auditor gone)",
+                     cancelled=tidied.cancelled, reassigned=tidied.reassigned, unassigned=tidied.unassigned))
         for programme, period, made, error in draw_due(today):
             if made is None:
                 click.echo(f"{programme.slug} {period}: {error}", err=True)
