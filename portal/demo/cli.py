@@ -20,7 +20,8 @@ from ..assessment.services import quiz_by_slug
 from ..audits import services as audits
 from ..audits.loader import current_template
 from ..audits import draw as drawing
-from ..audits.models import Audit, AuditDraw, AuditProgramme, GoodPracticeStory
+from ..audits import visit_services
+from ..audits.models import Audit, AuditDraw, AuditProgramme, AuditVisit, GoodPracticeStory
 from ..auth.models import Outlet, Province, Region
 from ..auth.passwords import DEMO_PASSWORD as PUBLISHED_DEMO_PASSWORD
 from ..auth.services import create_user, find_user
@@ -34,6 +35,8 @@ from ..kb import contributions
 from ..learning import services as learning
 from ..learning.models import Assignment, Cohort, Course, LessonProgress, PracticalTask, SignOff, TargetedAssignment
 from ..learning.views import today
+from ..voice import services as voice
+from ..voice.models import VoiceMessage
 
 DEMO_FILE = Path(__file__).with_name("network.yaml")
 # Deliberately weak and published in README: the demo's users (and only they) get it, through
@@ -97,6 +100,7 @@ def demo_command():
     load_audit_demo(today())
     load_network_demo(today())
     load_programme_demo(today())
+    load_voice_demo(today())
     for problem in report.problems:
         click.echo(str(problem), err=True)
     click.echo(_("demo users: admin, trainer, auditor, tech, newtech (and 38 more technicians); password: %(pw)s",
@@ -424,11 +428,7 @@ DEMO_PROGRAMME = {
 }
 
 
-def load_programme_demo(today: date) -> int:
-    """The audit programme (the one content/ loaded, else the demo's own) and this month's draw,
-    so the demo auditors have planned visits. Once: nothing when a draw exists already."""
-    if db.session.scalar(select(AuditDraw.id).limit(1)) is not None:
-        return 0
+def _programme() -> AuditProgramme:
     programme = db.session.scalar(select(AuditProgramme).where(AuditProgramme.active.is_(True))
                                   .order_by(AuditProgramme.slug).limit(1))
     if programme is None:
@@ -437,6 +437,139 @@ def load_programme_demo(today: date) -> int:
                                    title_en=spec["title"]["en"], spec=spec, content_hash="demo", source="form")
         db.session.add(programme)
         db.session.commit()
-    period = drawing.period_of(today, programme.spec.get("period", "monthly"))
-    return drawing.draw(programme, period, today=today).drawn
+    return programme
 
+
+def _periods_back(today: date, kind: str, n: int) -> list[str]:
+    """The period of ``today`` and the ``n`` before it, oldest first."""
+    periods, day = [], today
+    for _k in range(n + 1):
+        period = drawing.period_of(day, kind)
+        periods.append(period)
+        day = drawing.period_bounds(period)[0] - timedelta(days=1)
+    return periods[::-1]
+
+
+# What an auditor types when handing a visit back (one language, as a person writes it).
+HANDBACK_REASONS = ("客户把上门时间改到了月底，那几天我在外地做培训，赶不过去。",
+                    "这位师傅是我以前的同事，他认得我，暗访会露馅。")
+
+
+def load_programme_demo(today: date) -> int:
+    """The audit programme (the one content/ loaded, else the demo's own) and three periods of
+    draws, each with a fixed seed and drawn on the period's first working day (this one: today):
+    two periods ago every visit done; last period one visit left overdue, one handed back twice
+    (so nobody holds it), the rest done, by reports filed and submitted through the audit
+    services (which link them to the visits); this period open, at least one with ``auditor``.
+    Only what a period lacks: a period already drawn is left as it is."""
+    programme = _programme()
+    kind = (programme.spec or {}).get("period", "monthly")
+    older, previous, current = _periods_back(today, kind, 2)
+    cal = learning.calendar()
+    made = 0
+    for period, story in ((older, "all-done"), (previous, "mixed"), (current, "open")):
+        if drawing.existing_draw(programme, period) is not None:
+            continue
+        day = today if period == current else drawing.first_working_day(period, cal)
+        row = drawing.draw(programme, period, seed=f"de{period.replace('-', '').replace('Q', '0')}", today=day, cal=cal)
+        made += row.drawn
+        if period != current:  # drawn back then (9:00 local), as `flask daily` would have: not today
+            row.drawn_at = drawing.local_midnight(day) + timedelta(hours=9)
+            db.session.commit()
+        with cli_request():
+            _play_visits(programme, row, story, today)
+    return made
+
+
+def _visit_moment(row: AuditDraw, k: int, today: date) -> datetime:
+    """A moment (10:00 local) in the draw's period, ``k`` steps on, before its due date and today."""
+    start, _end = drawing.period_bounds(row.period)
+    day = min(start + timedelta(days=4 + 3 * k), row.due_on, today - timedelta(days=1))
+    return datetime.combine(day, time(2, 0), tzinfo=timezone.utc)
+
+
+def _file_report(visit: AuditVisit, auditor, form, visited: datetime, k: int) -> Audit:
+    """The report of a planned visit, filed and submitted as an auditor does (submit links it)."""
+    technician = visit.technician
+    audit = audits.start(auditor, technician, form, visited, f"WO-{visit.period}-{visit.id:04d}", "air-conditioner",
+                         (technician.outlet.city if technician.outlet else "") or "广州", visited + timedelta(hours=1))
+    answers = audits.model_answers(form.spec)
+    changes = ({"business-card": "no"}, {}, {"shoe-covers": "no"})[k % 3]
+    for item, value in {**answers, **changes}.items():
+        audits.save_answer(audit, item, value, "见现场记录" if item in changes else None)
+    return audits.submit(audit, visited + timedelta(hours=3))
+
+
+def _play_visits(programme: AuditProgramme, row: AuditDraw, story: str, today: date) -> None:
+    auditor, auditor2, trainer = find_user("auditor"), find_user("auditor2"), find_user("trainer")
+    form = current_template(programme.template_slug)
+    if auditor is None or auditor2 is None or trainer is None or form is None:
+        return
+    visits = list(db.session.scalars(select(AuditVisit).where(AuditVisit.draw_id == row.id)
+                                      .order_by(AuditVisit.id)))
+    held = lambda who: [v for v in visits if v.auditor_id == who.id and v.status == "open"]  # noqa: E731
+    people = {auditor.id: auditor, auditor2.id: auditor2}
+    if story == "open":
+        if not held(auditor) and held(auditor2):  # a trainer gives one to the demo auditor
+            visit_services.assign(held(auditor2)[0], trainer, auditor, datetime.now(timezone.utc))
+        return
+    k = 0
+    if story == "mixed":
+        if not held(auditor) and held(auditor2):
+            visit_services.assign(held(auditor2)[0], trainer, auditor, _visit_moment(row, 0, today))
+        overdue = held(auditor)[0] if held(auditor) else None  # left open: past its due date now
+        rest = [v for v in visits if v is not overdue and v.status == "open" and v.auditor_id in people]
+        if len(rest) >= 2:  # the second one is handed back, by each auditor in turn: nobody is left
+            back = rest[1]
+            for n, reason in enumerate(HANDBACK_REASONS):
+                holder = people.get(back.auditor_id)
+                if holder is None:
+                    break
+                visit_services.hand_back(back, holder, reason, _visit_moment(row, 1 + n, today))
+                back = db.session.get(AuditVisit, back.id)
+        visits = [v for v in visits if v is not overdue]
+    for visit in visits:
+        if visit.status == "open" and visit.auditor_id in people:
+            _file_report(visit, people[visit.auditor_id], form, _visit_moment(row, k, today), k)
+            k += 1
+
+
+# Technicians' voice, as they would type it: (sender, named, kind, theme, text, days ago, a trainer's answer).
+DEMO_VOICE = (
+    ("tech", True, "suggestion", "scheduling",
+     "派单系统经常把番禺和花都的单子排在同一个上午，两边开车要一个多小时，后面的客户等得很不耐烦。"
+     "能不能按片区派单？", 12,
+     "谢谢你提出来。下周起广州先在番禺、花都试行按片区派单，试一个月后再听大家的意见。"),
+    ("wuhao", False, "complaint", "parts",
+     "R32 外机的四通阀已经缺货快一个月了，每次都要客户等一周以上，差评最后都算在我们师傅头上。", 9, None),
+    ("zhengyu", True, "suggestion", "training",
+     "Could the heat-pump water heater course have a hands-on afternoon? Watching the videos on my phone "
+     "is not the same as opening a real unit in front of a customer.", 6, None),
+    ("hemei", False, "complaint", "management",
+     "Our team leader keeps the easy jobs near the office for his favourites and the rest of us get the far "
+     "ones at the end of the day. Nobody dares to say it at the morning meeting. Please make the rule public.",
+     4, None),
+    ("zhoujie", False, "suggestion", "training",
+     "新人入职培训能不能加一两天跟老师傅上门？光看视频和做题，真到了客户家里还是手忙脚乱。", 2, None),
+)
+
+
+def load_voice_demo(today: date) -> int:
+    """Technicians' suggestions and complaints, some named (one answered by a trainer, so its
+    sender has the answer in the bell), some anonymous (no sender kept), sent through the voice
+    service. Once: nothing when a message exists already."""
+    trainer = find_user("trainer")
+    if trainer is None or db.session.scalar(select(VoiceMessage.id).limit(1)) is not None:
+        return 0
+    made = 0
+    with cli_request():
+        for username, named, kind, theme, text, days_ago, reply in DEMO_VOICE:
+            sender = find_user(username)
+            if sender is None:
+                continue
+            sent = datetime.combine(today - timedelta(days=days_ago), time(3, 0), tzinfo=timezone.utc)
+            message, _receipt = voice.send(sender, kind, theme, text, named, sent)
+            if reply:
+                voice.answer(message, trainer, reply, sent + timedelta(days=2), f"/voice/{message.id}")
+            made += 1
+    return made
