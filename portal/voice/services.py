@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
@@ -89,7 +90,7 @@ def send(user: User, kind: str, theme: str, text: str, named: bool, now: datetim
     """Store a message (and commit). Returns it and, for an anonymous one, the receipt code
     (shown once; only its hash is kept)."""
     if kind not in KINDS or theme not in THEMES or not (text or "").strip():
-        raise VoiceError("kind, theme and text are required")
+        raise VoiceError(_("kind, theme and text are required"))
     outlet = user.outlet
     message = VoiceMessage(kind=kind, theme=theme, text=text.strip(), named=bool(named), sent_on=local_day(now),
                            status="new", province_id=outlet.province_id if outlet else None)
