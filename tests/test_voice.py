@@ -9,10 +9,10 @@ import io
 import json
 import logging
 import re
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
-from sqlalchemy import DateTime, func, select
+from sqlalchemy import DateTime, event, func, select
 
 from portal.auth.models import Outlet, User
 from portal.auth.services import hash_password
@@ -363,3 +363,46 @@ def test_the_inbox_counts_groups_and_pages(app, users, network):
     assert fs_only.count("data-message=") == 1 and "bulk 1" in fs_only
     export = trainer.get("/voice/inbox/export.csv?theme=pay").get_data(as_text=True)
     assert len(list(csv.reader(io.StringIO(export)))) == 6  # header + 5: the export is not paged
+
+
+def _statements(client, url) -> tuple[int, str]:
+    seen = []
+    note = lambda *args: seen.append(1)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        body = client.get(url).get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    return len(seen), body
+
+
+def test_answers_are_counted_in_the_query_not_per_message(app, users, x_user):
+    """My messages and the export count each message's answers in their one query: the number
+    of statements does not grow with the rows."""
+    trainer = db.session.get(User, users["trainer"].id)
+    rows = [{"id": f"a{n:02d}" + "y" * 19, "kind": "complaint" if n < 3 else "suggestion", "theme": "parts",
+             "text": f"mine {n}", "named": True, "sender_id": X_ID, "outlet_id": x_user.outlet_id,
+             "sent_on": date(2026, 11, 1 + n), "status": "read"} for n in range(9)]
+    db.session.execute(VoiceMessage.__table__.insert(), rows)
+    db.session.execute(VoiceAnswer.__table__.insert(),
+                       [{"message_id": row["id"], "author_id": trainer.id, "text": f"answer {k}",
+                         "at": datetime(2026, 11, 20, tzinfo=timezone.utc)}
+                        for n, row in enumerate(rows) for k in range(n % 3)])
+    db.session.commit()
+    x, admin = _client(app, X_USERNAME), _client(app, "admin")
+    x.get("/voice/"), admin.get("/voice/inbox/export.csv")  # warm caches (session, catalogue)
+    sizes = {}
+    for per_page in (2, 9):
+        app.config["PAGE_SIZE"] = per_page
+        sizes[per_page], page = _statements(x, "/voice/")
+        assert page.count("data-message=") == per_page
+    assert sizes[2] == sizes[9], sizes
+    assert page.count("Read the answers (2)") == 3 and page.count("Read the answers (1)") == 3
+    assert page.count(">Open<") == 3
+
+    sizes = {}
+    for kind in ("complaint", ""):  # 3 rows, 9 rows
+        sizes[kind], export = _statements(admin, f"/voice/inbox/export.csv?kind={kind}")
+    assert sizes["complaint"] == sizes[""], sizes
+    table = list(csv.DictReader(io.StringIO(export.lstrip("\ufeff"))))
+    assert {r["message"]: int(r["answers"]) for r in table} == {row["id"]: n % 3 for n, row in enumerate(rows)}

@@ -146,6 +146,15 @@ def filtered(filters: dict, today: date):
     return query
 
 
+def with_answer_counts(query):
+    """``query`` (a select of VoiceMessage) with each message's number of answers beside it, counted
+    by the database in the same statement (a subquery on the answers' message index): rows of
+    (message, n), nothing loaded per message."""
+    answers = (select(func.count(VoiceAnswer.id)).where(VoiceAnswer.message_id == VoiceMessage.id)
+               .correlate(VoiceMessage).scalar_subquery())
+    return query.add_columns(answers.label("answers"))
+
+
 def ordered(query):
     """Newest day first; within a day by the random id, so the order of sending is not shown."""
     return query.order_by(VoiceMessage.sent_on.desc(), VoiceMessage.id)
