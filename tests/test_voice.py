@@ -9,12 +9,12 @@ import io
 import json
 import logging
 import re
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
-from sqlalchemy import DateTime, func, select
+from sqlalchemy import DateTime, event, func, select
 
-from portal.auth.models import Outlet, User
+from portal.auth.models import Outlet, Province, User
 from portal.auth.services import hash_password
 from portal.extensions import db, limiter
 from portal.notifications import Notification
@@ -126,7 +126,8 @@ def test_an_anonymous_message_cannot_be_traced_to_its_sender(app, users, x_user,
                 assert not any(bit in c for bit in message_bits for c in cells), (table, row)
     # A day, never a time: the message table has no timestamp at all.
     assert not [c.name for c in VoiceMessage.__table__.columns if isinstance(c.type, DateTime)]
-    assert message.outlet_id is None and message.province_id == db.session.get(User, X_ID).outlet.province_id  # small outlet
+    # X's outlet has 2 technicians and is the only small one of the province and region: no place.
+    assert (message.outlet_id, message.province_id, message.region_id) == (None, None, None)
     # No log line and no rate-limit key names the sender.
     assert not any(mark in logged for mark in X_MARKS)
     assert not [k for k in getattr(limiter.storage, "storage", {}) if str(X_ID) in str(k) or X_USERNAME in str(k)]
@@ -134,7 +135,7 @@ def test_an_anonymous_message_cannot_be_traced_to_its_sender(app, users, x_user,
 
     # Every trainer page and the export, as a trainer and as an administrator.
     pages = ["/voice/inbox", "/voice/inbox?theme=management", "/voice/inbox?kind=complaint&period=30",
-             "/voice/inbox?province=GD", "/voice/inbox?province=GD&outlet=-", f"/voice/{public_id}",
+             "/voice/inbox?region=-", "/voice/inbox?province=-&outlet=-", f"/voice/{public_id}",
              "/voice/inbox/export.csv", "/voice/inbox/export.csv?theme=management"]
     for who, client in (("trainer", trainer), ("admin", admin)):
         for url in pages:
@@ -179,29 +180,93 @@ def test_an_anonymous_message_cannot_be_traced_to_its_sender(app, users, x_user,
     assert "marker-7f3a" in read
 
 
-def test_a_small_outlet_shows_only_the_province_a_large_one_its_outlet(app, users, x_user, make_user, network):
-    fs = network["outlets"][1]
-    for n in range(5):
-        make_user(f"fs{n}", "technician", outlet=fs.code)
+def _outlet(code, province):
+    outlet = Outlet(code=code, name_zh=f"{code}网点", name_en=f"Outlet {code}", city="", province=province)
+    db.session.add(outlet)
+    db.session.commit()
+    return outlet
+
+
+def _placed(text):
+    row = db.session.scalar(select(VoiceMessage).where(VoiceMessage.text == text))
+    return row.outlet_id, row.province_id, row.region_id
+
+
+def test_each_level_is_shown_only_when_it_stands_for_5_technicians(app, users, x_user, make_user, network):
+    """Outlet if it has 5 active technicians; else the province if its small outlets together
+    have 5; else the region if its small outlets in provinces not shown have 5; else nothing."""
+    region, gd = network["region"], network["province"]
+    gz, fs = network["outlets"]  # GZ: "tech" and X (2); FS: nobody yet
+    gx = Province(code="GX", name_zh="广西", name_en="Guangxi", region=region)
+    db.session.add(gx)
+    db.session.commit()
+    nn = _outlet("GX-NN-01", gx)
+    for n in range(2):
+        make_user(f"nn{n}", "technician", outlet=nn.code)
+    make_user("nngone", "technician", outlet=nn.code).active = False  # a deactivated one is nobody
+    db.session.commit()
+
+    # None: the region's small outlets hold 4 active technicians (GZ 2, NN 2).
     x = _client(app, X_USERNAME)
     page = x.get("/voice/new").get_data(as_text=True)
-    assert "data-small-outlet" in page and "only your province is shown" in page
-    assert _send(x).status_code == 302
+    assert 'data-small-outlet="none"' in page and "no place is shown" in page
+    assert _send(x, text="level none marker-none").status_code == 302
+    assert _placed("level none marker-none") == (None, None, None)
 
+    # Region: a third NN technician makes 5 in the region's small outlets, none of its provinces 5.
+    make_user("nn2", "technician", outlet=nn.code)
+    page = x.get("/voice/new").get_data(as_text=True)
+    assert 'data-small-outlet="region"' in page and "only your region is shown" in page
+    assert _send(x, text="level region marker-region").status_code == 302
+    assert _placed("level region marker-region") == (None, None, region.id)
+
+    # Province: a second small GD outlet with 3 makes GD's small outlets 5; GX (3) is then alone
+    # among the region's small outlets in provinces not shown: its technicians show no place.
+    sz = _outlet("GD-SZ-01", gd)
+    for n in range(3):
+        make_user(f"sz{n}", "technician", outlet=sz.code)
+    page = x.get("/voice/new").get_data(as_text=True)
+    assert 'data-small-outlet="province"' in page and "only your province is shown" in page
+    assert _send(x, text="level province marker-province").status_code == 302
+    assert _placed("level province marker-province") == (None, gd.id, region.id)
+    nn0 = _client(app, "nn0")
+    assert 'data-small-outlet="none"' in nn0.get("/voice/new").get_data(as_text=True)
+    assert _send(nn0, text="gx alone marker-gx").status_code == 302
+    assert _placed("gx alone marker-gx") == (None, None, None)
+
+    # Outlet: 5 at FS. A large outlet's technicians do not count for the province's small ones.
+    for n in range(5):
+        make_user(f"fs{n}", "technician", outlet=fs.code)
     big = _client(app, "fs0")
     assert "data-small-outlet" not in big.get("/voice/new").get_data(as_text=True)
     assert _send(big, text="large outlet marker-big").status_code == 302
-    rows = {m.text: m for m in db.session.scalars(select(VoiceMessage))}
-    assert rows[TEXT].outlet_id is None and rows[TEXT].province_id == network["province"].id
-    assert rows["large outlet marker-big"].outlet_id == fs.id
+    assert _placed("large outlet marker-big") == (fs.id, gd.id, region.id)
+    # A named message keeps its sender's outlet whatever its size.
+    assert _send(nn0, identity="named", text="named marker-named").status_code == 302
+    assert _placed("named marker-named") == (nn.id, gx.id, region.id)
+
     trainer = _client(app, "trainer")
     inbox = trainer.get("/voice/inbox").get_data(as_text=True)
-    assert "(outlet not shown)" in inbox and fs.code in inbox and network["outlets"][0].code not in inbox
+    for label in ("(outlet not shown)", "(province not shown)", "(no place shown)"):
+        assert label in inbox, label
+    assert fs.code in inbox and gz.code not in inbox and sz.code not in inbox
     # Group counts link to the lists they count.
-    small_list = trainer.get("/voice/inbox?province=GD&outlet=-").get_data(as_text=True)
-    assert "marker-7f3a" in small_list and "marker-big" not in small_list
-    big_list = trainer.get(f"/voice/inbox?outlet={fs.code}").get_data(as_text=True)
-    assert "marker-big" in big_list and "marker-7f3a" not in big_list
+    lists = {"/voice/inbox?province=GD&outlet=-": {"marker-province"},
+             "/voice/inbox?region=SOUTH&province=-": {"marker-region"},
+             "/voice/inbox?region=-": {"marker-none", "marker-gx"},
+             "/voice/inbox?province=-": {"marker-region", "marker-none", "marker-gx"},
+             f"/voice/inbox?outlet={fs.code}": {"marker-big"}}
+    markers = {"marker-none", "marker-region", "marker-province", "marker-gx", "marker-big", "marker-named"}
+    for url, expected in lists.items():
+        assert 'href="' + url.replace("&", "&amp;") + '"' in inbox or url == "/voice/inbox?province=-", url
+        body = trainer.get(url).get_data(as_text=True)
+        assert {m for m in markers if m in body} == expected, url
+    region_only = db.session.scalar(select(VoiceMessage).where(VoiceMessage.text.contains("marker-region")))
+    detail = trainer.get(f"/voice/{region_only.id}").get_data(as_text=True)
+    assert "South Region" in detail and "(province not shown)" in detail and "Guangdong" not in detail
+    export = trainer.get("/voice/inbox/export.csv?region=SOUTH&province=-").get_data(as_text=True).lstrip("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(export)))
+    assert [(r["region"], r["province"], r["outlet"]) for r in rows] == [("SOUTH", "", "")]
 
 
 def test_a_named_message_is_answered_and_its_sender_told(app, users, x_user):
@@ -363,3 +428,46 @@ def test_the_inbox_counts_groups_and_pages(app, users, network):
     assert fs_only.count("data-message=") == 1 and "bulk 1" in fs_only
     export = trainer.get("/voice/inbox/export.csv?theme=pay").get_data(as_text=True)
     assert len(list(csv.reader(io.StringIO(export)))) == 6  # header + 5: the export is not paged
+
+
+def _statements(client, url) -> tuple[int, str]:
+    seen = []
+    note = lambda *args: seen.append(1)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        body = client.get(url).get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    return len(seen), body
+
+
+def test_answers_are_counted_in_the_query_not_per_message(app, users, x_user):
+    """My messages and the export count each message's answers in their one query: the number
+    of statements does not grow with the rows."""
+    trainer = db.session.get(User, users["trainer"].id)
+    rows = [{"id": f"a{n:02d}" + "y" * 19, "kind": "complaint" if n < 3 else "suggestion", "theme": "parts",
+             "text": f"mine {n}", "named": True, "sender_id": X_ID, "outlet_id": x_user.outlet_id,
+             "sent_on": date(2026, 11, 1 + n), "status": "read"} for n in range(9)]
+    db.session.execute(VoiceMessage.__table__.insert(), rows)
+    db.session.execute(VoiceAnswer.__table__.insert(),
+                       [{"message_id": row["id"], "author_id": trainer.id, "text": f"answer {k}",
+                         "at": datetime(2026, 11, 20, tzinfo=timezone.utc)}
+                        for n, row in enumerate(rows) for k in range(n % 3)])
+    db.session.commit()
+    x, admin = _client(app, X_USERNAME), _client(app, "admin")
+    x.get("/voice/"), admin.get("/voice/inbox/export.csv")  # warm caches (session, catalogue)
+    sizes = {}
+    for per_page in (2, 9):
+        app.config["PAGE_SIZE"] = per_page
+        sizes[per_page], page = _statements(x, "/voice/")
+        assert page.count("data-message=") == per_page
+    assert sizes[2] == sizes[9], sizes
+    assert page.count("Read the answers (2)") == 3 and page.count("Read the answers (1)") == 3
+    assert page.count(">Open<") == 3
+
+    sizes = {}
+    for kind in ("complaint", ""):  # 3 rows, 9 rows
+        sizes[kind], export = _statements(admin, f"/voice/inbox/export.csv?kind={kind}")
+    assert sizes["complaint"] == sizes[""], sizes
+    table = list(csv.DictReader(io.StringIO(export.lstrip("\ufeff"))))
+    assert {r["message"]: int(r["answers"]) for r in table} == {row["id"]: n % 3 for n, row in enumerate(rows)}

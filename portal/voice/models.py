@@ -1,10 +1,11 @@
 """A technician's suggestion or complaint, and the trainers' answers to it.
 
 What an anonymous message keeps, and what it does not: no sender (id, username, name), no
-address, session or browser, the day it was sent (not the time), and the sender's outlet only
-when that outlet has at least ``MIN_OUTLET_TECHNICIANS`` active technicians (else only its
-province). Its key is a random public id (``new_public_id``), used in every URL: nothing in
-it follows the order of sending that could be matched to sign-ins. A one-time receipt code
+address, session or browser, the day it was sent (not the time), and of the sender's place only
+the narrowest level that stands for at least ``MIN_OUTLET_TECHNICIANS`` active technicians: the
+outlet, else the province, else the region, else none (services.anonymous_place). Its key is
+a random public id (``new_public_id``), used in every URL: nothing in it follows the order of
+sending that could be matched to sign-ins. A one-time receipt code
 given to the sender is kept as its SHA-256 hash only, so the sender can read the answers later.
 """
 
@@ -16,7 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..auth.models import Outlet, Province, User
+from ..auth.models import Outlet, Province, Region, User
 from ..dbtypes import UTCDateTime, utcnow
 from ..extensions import db
 
@@ -49,6 +50,7 @@ class VoiceMessage(db.Model):
     sender_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     outlet_id: Mapped[int | None] = mapped_column(ForeignKey("outlet.id", ondelete="SET NULL"), index=True)
     province_id: Mapped[int | None] = mapped_column(ForeignKey("province.id", ondelete="SET NULL"), index=True)
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id", ondelete="SET NULL"), index=True)
     sent_on: Mapped[date] = mapped_column()  # the portal's day, never the time
     status: Mapped[str] = mapped_column(String(8), default="new")
     receipt_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -56,6 +58,7 @@ class VoiceMessage(db.Model):
     sender: Mapped[User | None] = relationship(foreign_keys=[sender_id], lazy="joined")
     outlet: Mapped[Outlet | None] = relationship(lazy="joined")
     province: Mapped[Province | None] = relationship(lazy="joined")
+    region: Mapped[Region | None] = relationship(lazy="joined")
     answers: Mapped[list["VoiceAnswer"]] = relationship(back_populates="message", order_by="VoiceAnswer.at",
                                                        cascade="all, delete-orphan")
 

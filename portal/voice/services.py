@@ -15,12 +15,13 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from .. import apilimits
-from ..auth.models import Outlet, Province, User
-from ..auth.services import technician_count
+from ..auth.models import Outlet, Province, Region, User
+from ..auth.services import technicians_query
 from ..extensions import db
 from ..messages import msg
 from ..notifications import notify
@@ -61,10 +62,40 @@ def local_day(moment: datetime) -> date:
 # --- sending ------------------------------------------------------------------------------------
 
 
-def outlet_is_small(user: User) -> bool:
-    """Whether an anonymous message from ``user`` shows only the province: their outlet has
-    fewer than MIN_OUTLET_TECHNICIANS active technicians (or they have no outlet)."""
-    return user.outlet_id is None or technician_count(outlet_id=user.outlet_id) < MIN_OUTLET_TECHNICIANS
+PLACE_LEVELS = ("outlet", "province", "region", "none")
+
+
+def anonymous_place(user: User) -> tuple[str, int | None, int | None, int | None]:
+    """Where an anonymous message from ``user`` is placed: (level, outlet id, province id, region id),
+    the ids below the level left None. The same threshold (MIN_OUTLET_TECHNICIANS active
+    technicians) holds at each level, so that no shown place narrows the sender to fewer people:
+
+    * ``outlet``: their outlet has at least the threshold;
+    * ``province``: else, if the province's small outlets (those under the threshold) together
+      have at least the threshold (a province-level message comes from one of them);
+    * ``region``: else, if the region's small outlets in provinces not shown together have it;
+    * ``none``: else (or without an outlet), no place at all.
+
+    One grouped count of the active technicians per outlet of the user's region."""
+    outlet = user.outlet
+    if outlet is None:
+        return "none", None, None, None
+    province_id, region_id = outlet.province_id, outlet.province.region_id
+    per_outlet = technicians_query().join(Outlet, Outlet.id == User.outlet_id) \
+        .join(Province, Province.id == Outlet.province_id).where(Province.region_id == region_id) \
+        .with_only_columns(Outlet.id, Outlet.province_id, func.count(func.distinct(User.id))) \
+        .group_by(Outlet.id, Outlet.province_id)
+    small_by_province: dict[int, int] = {}
+    for outlet_id, outlet_province, n in db.session.execute(per_outlet):
+        if outlet_id == outlet.id and n >= MIN_OUTLET_TECHNICIANS:
+            return "outlet", outlet.id, province_id, region_id
+        if n < MIN_OUTLET_TECHNICIANS:
+            small_by_province[outlet_province] = small_by_province.get(outlet_province, 0) + n
+    if small_by_province.get(province_id, 0) >= MIN_OUTLET_TECHNICIANS:
+        return "province", None, province_id, region_id
+    if sum(n for n in small_by_province.values() if n < MIN_OUTLET_TECHNICIANS) >= MIN_OUTLET_TECHNICIANS:
+        return "region", None, None, region_id
+    return "none", None, None, None
 
 
 def send_wait(user: User) -> int | None:
@@ -89,16 +120,18 @@ def send(user: User, kind: str, theme: str, text: str, named: bool, now: datetim
     """Store a message (and commit). Returns it and, for an anonymous one, the receipt code
     (shown once; only its hash is kept)."""
     if kind not in KINDS or theme not in THEMES or not (text or "").strip():
-        raise VoiceError("kind, theme and text are required")
-    outlet = user.outlet
+        raise VoiceError(_("kind, theme and text are required"))
     message = VoiceMessage(kind=kind, theme=theme, text=text.strip(), named=bool(named), sent_on=local_day(now),
-                           status="new", province_id=outlet.province_id if outlet else None)
+                           status="new")
     receipt = None
     if named:
+        outlet = user.outlet
         message.sender_id = user.id
         message.outlet_id = user.outlet_id
+        message.province_id = outlet.province_id if outlet else None
+        message.region_id = outlet.province.region_id if outlet else None
     else:
-        message.outlet_id = None if outlet_is_small(user) else user.outlet_id
+        _level, message.outlet_id, message.province_id, message.region_id = anonymous_place(user)
         receipt = new_receipt()
         message.receipt_hash = receipt_digest(receipt)
     db.session.add(message)
@@ -124,8 +157,8 @@ SHOWN_THEME = func.coalesce(VoiceMessage.theme_tag, VoiceMessage.theme)
 
 
 def filtered(filters: dict, today: date):
-    """The messages matching ``filters`` (kind, theme, status, period, province, outlet codes;
-    ``outlet="-"``: those whose outlet is not shown), as a select of VoiceMessage."""
+    """The messages matching ``filters`` (kind, theme, status, period, region, province, outlet
+    codes; ``"-"`` for a place: those where that level is not shown), as a select of VoiceMessage."""
     query = select(VoiceMessage)
     if filters.get("kind") in KINDS:
         query = query.where(VoiceMessage.kind == filters["kind"])
@@ -135,14 +168,23 @@ def filtered(filters: dict, today: date):
         query = query.where(VoiceMessage.status == filters["status"])
     if filters.get("period") in PERIODS:
         query = query.where(VoiceMessage.sent_on > today - timedelta(days=int(filters["period"])))
-    if filters.get("province"):
-        query = query.where(VoiceMessage.province_id.in_(
-            select(Province.id).where(Province.code == filters["province"])))
-    if filters.get("outlet") == "-":
-        query = query.where(VoiceMessage.outlet_id.is_(None))
-    elif filters.get("outlet"):
-        query = query.where(VoiceMessage.outlet_id.in_(select(Outlet.id).where(Outlet.code == filters["outlet"])))
+    for key, column, model in (("region", VoiceMessage.region_id, Region),
+                               ("province", VoiceMessage.province_id, Province),
+                               ("outlet", VoiceMessage.outlet_id, Outlet)):
+        if filters.get(key) == "-":
+            query = query.where(column.is_(None))
+        elif filters.get(key):
+            query = query.where(column.in_(select(model.id).where(model.code == filters[key])))
     return query
+
+
+def with_answer_counts(query):
+    """``query`` (a select of VoiceMessage) with each message's number of answers beside it, counted
+    by the database in the same statement (a subquery on the answers' message index): rows of
+    (message, n), nothing loaded per message."""
+    answers = (select(func.count(VoiceAnswer.id)).where(VoiceAnswer.message_id == VoiceMessage.id)
+               .correlate(VoiceMessage).scalar_subquery())
+    return query.add_columns(answers.label("answers"))
 
 
 def ordered(query):
@@ -157,14 +199,16 @@ def theme_counts(query) -> dict[str, int]:
 
 
 def place_counts(query):
-    """(province, outlet or None, count) per province and shown outlet, a select to page."""
+    """(region, province, outlet, count) per shown place (any of them None where that level is not
+    shown), a select to page."""
     sub = query.subquery()
-    return (select(Province, Outlet, func.count().label("n"))
+    return (select(Region, Province, Outlet, func.count().label("n"))
             .select_from(sub)
+            .outerjoin(Region, Region.id == sub.c.region_id)
             .outerjoin(Province, Province.id == sub.c.province_id)
             .outerjoin(Outlet, Outlet.id == sub.c.outlet_id)
-            .group_by(Province.id, Outlet.id)
-            .order_by(func.count().desc(), Province.id, Outlet.id))
+            .group_by(Region.id, Province.id, Outlet.id)
+            .order_by(func.count().desc(), Region.id, Province.id, Outlet.id))
 
 
 def province_counts(query):

@@ -27,7 +27,7 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 
 TRAINERS = ("trainer", "admin")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{16,32}")
-FILTERS = ("kind", "theme", "status", "period", "province", "outlet")
+FILTERS = ("kind", "theme", "status", "period", "region", "province", "outlet")
 
 
 def now() -> datetime:
@@ -56,8 +56,7 @@ def _labels() -> dict:
 @roles_required("technician")
 def mine():
     query = svc.mine(_me())
-    page = rows_page(query, count(query))
-    page.items = [row[0] for row in page.items]
+    page = rows_page(svc.with_answer_counts(query), count(query))  # rows of (message, answers)
     return render_template("voice/mine.html", page=page, **_labels())
 
 
@@ -66,13 +65,13 @@ def mine():
 def new():
     me = _me()
     form = VoiceForm()
-    small = svc.outlet_is_small(me)
+    shown = svc.anonymous_place(me)[0]  # what an anonymous message would show of the sender's place
     if form.validate_on_submit():
         wait = svc.send_wait(me)
         if wait is not None:
             flash(_("You have sent several messages in a short time: please wait %(minutes)d minutes and send "
                     "it again. Your text is still here.", minutes=max(1, -(-wait // 60))), "error")
-            return render_template("voice/new.html", form=form, small=small, me=me), 429
+            return render_template("voice/new.html", form=form, shown=shown, me=me), 429
         _message, receipt = svc.send(me, form.kind.data, form.theme.data, form.text.data,
                                      form.identity.data == "named", now())
         if receipt:
@@ -83,7 +82,7 @@ def new():
         return redirect(url_for("voice.mine"))
     if form.errors:
         flash(_("The message was not sent: please correct the marked fields. Your text is kept."), "error")
-    return render_template("voice/new.html", form=form, small=small, me=me), 400 if form.errors else 200
+    return render_template("voice/new.html", form=form, shown=shown, me=me), 400 if form.errors else 200
 
 
 @bp.route("/receipt", methods=["GET", "POST"])
@@ -120,7 +119,7 @@ def inbox():
     page = rows_page(svc.ordered(query), count(query))
     page.items = [row[0] for row in page.items]
     themes = svc.theme_counts(svc.filtered({**filters, "theme": ""}, today))
-    by_place = svc.filtered({**filters, "province": "", "outlet": ""}, today)
+    by_place = svc.filtered({**filters, "region": "", "province": "", "outlet": ""}, today)
     provinces = svc.province_counts(by_place)
     places_query = svc.place_counts(by_place)
     group_page_number = int_arg("gpage", 1, 1, MAX_PAGE)
@@ -135,20 +134,21 @@ def inbox():
 @roles_required(*TRAINERS)
 def export():
     """The filtered list, every row (streamed). A named message's sender is in it; an anonymous
-    one has nothing to put there."""
+    one has nothing to put there. The answers are counted in the same query, not loaded per row."""
     filters = _filters()
-    query = svc.ordered(svc.filtered(filters, svc.local_day(now())))
+    query = svc.with_answer_counts(svc.ordered(svc.filtered(filters, svc.local_day(now()))))
     header = columns("message", "sent_on", "kind", "theme", "theme_sent", "status", "status_name", "named",
-                     "username", "name", "province", "province_name", "outlet", "outlet_name", "text", "answers")
+                     "username", "name", "region", "region_name", "province", "province_name", "outlet",
+                     "outlet_name", "text", "answers")
 
     def rows():
         labels = _labels()
-        for m in streamed(query):
+        for m, answers in streamed(query, scalars=False):
             sender = m.sender if m.named else None
             yield [m.id, m.sent_on.isoformat(), str(labels["kinds"][m.kind]), str(labels["themes"][m.shown_theme]),
                    str(labels["themes"][m.theme]), m.status, str(labels["statuses"][m.status]), yes_no(m.named),
                    sender.username if sender else "", sender.name if sender else "",
-                   *place(m.province), *place(m.outlet), m.text, len(m.answers)]
+                   *place(m.region), *place(m.province), *place(m.outlet), m.text, answers]
 
     return table_response(header, rows(), "voice", "csv", lazy=True)
 
