@@ -239,66 +239,6 @@ def test_the_issue_21_migrations_keep_every_row_that_hangs_off_users_and_assignm
         assert rows() == [1, 1]
 
 
-def test_the_voice_region_migration_places_old_anonymous_messages_again_and_keeps_the_answers(
-        backend, tmp_path, request):
-    """An anonymous message that showed a province whose small outlets hold fewer than 5 active
-    technicians shows its region (or nothing) after the upgrade; every message gets its region;
-    no answer is lost either way (on SQLite the table is copied)."""
-    app = _fresh_app(backend, tmp_path, request)
-    before = "a7e3c9b51d24"
-    with app.app_context():
-        upgrade(revision=before)
-        # (region, province, outlet, active technicians): P1 small 2, P2 small 3 -> R1 small 5;
-        # P3 small 1 + 4 = 5 beside a large outlet; P4 (R2's other province) small 1 alone.
-        network = [(1, 1, 1, 2), (1, 2, 2, 3), (2, 3, 3, 6), (2, 3, 4, 1), (2, 3, 5, 4), (3, 4, 6, 1)]
-        messages = {"m1": (False, None, 1), "m2": (False, None, 3), "m3": (True, 1, 1), "m4": (False, 3, 3),
-                    "m5": (False, None, 4)}
-        with db.engine.begin() as conn:
-            for region in (1, 2, 3):
-                _insert_as_reflected(conn, "region", id=region, code=f"R{region}", name_zh="r", name_en="r")
-            for province, region in ((1, 1), (2, 1), (3, 2), (4, 3)):
-                _insert_as_reflected(conn, "province", id=province, code=f"P{province}", name_zh="p", name_en="p",
-                                     region_id=region)
-            user = 0
-            for _region, province, outlet, n in network:
-                _insert_as_reflected(conn, "outlet", id=outlet, code=f"O{outlet}", name_zh="o", name_en="o",
-                                     province_id=province, products=[])
-                for _ in range(n):
-                    user += 1
-                    _insert_as_reflected(conn, "user", id=user, username=f"u{user}", name="", password_hash="x",
-                                         outlet_id=outlet, active=True)
-                    _insert_as_reflected(conn, "user_role", user_id=user, role="technician")
-            _insert_as_reflected(conn, "user", id=900, username="gone", name="", password_hash="x", outlet_id=2,
-                                 active=False)
-            _insert_as_reflected(conn, "user_role", user_id=900, role="technician")  # inactive: not counted
-            for key, (named, outlet, province) in messages.items():
-                _insert_as_reflected(conn, "voice_message", id=key, kind="complaint", theme="pay", text=key,
-                                     named=named, outlet_id=outlet, province_id=province, status="new",
-                                     sender_id=1 if named else None)
-            for n, key in enumerate(("m1", "m1", "m3")):
-                _insert_as_reflected(conn, "voice_answer", id=n + 1, message_id=key, author_id=900, text="a")
-
-        def answers():
-            with db.engine.connect() as conn:
-                return conn.execute(text("SELECT count(*) FROM voice_answer")).scalar_one()
-
-        upgrade(revision="b4d8e2f61a93")
-        with db.engine.connect() as conn:
-            placed = {row[0]: tuple(row[1:]) for row in conn.execute(
-                text("SELECT id, outlet_id, province_id, region_id FROM voice_message"))}
-        assert placed == {"m1": (None, None, 1),  # P1's small outlets hold 2: the region (5) instead
-                          "m2": (None, 3, 2),  # P3's small outlets hold 5: kept
-                          "m3": (1, 1, 1),  # named: as it was, with its region
-                          "m4": (3, 3, 2),
-                          "m5": (None, None, None)}  # R3's small outlets hold 1: nothing
-        assert answers() == 3
-        db.session.remove()
-        downgrade(revision=before)
-        assert answers() == 3
-        upgrade()
-        db.engine.dispose()
-
-
 def test_a_migration_run_in_the_portals_process_keeps_its_logger(tmp_path):
     """Alembic's env.py configures logging from alembic.ini; with the default it disabled every
     logger that existed, the portal's own among them, so whatever ran a migration in-process

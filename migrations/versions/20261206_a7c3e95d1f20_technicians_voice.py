@@ -28,11 +28,13 @@ def upgrade():
     sa.Column('sender_id', sa.Integer(), nullable=True),
     sa.Column('outlet_id', sa.Integer(), nullable=True),
     sa.Column('province_id', sa.Integer(), nullable=True),
+    sa.Column('region_id', sa.Integer(), nullable=True),
     sa.Column('sent_on', sa.Date(), nullable=False),
     sa.Column('status', sa.String(length=8), nullable=False),
     sa.Column('receipt_hash', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['outlet_id'], ['outlet.id'], name=op.f('fk_voice_message_outlet_id_outlet'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['province_id'], ['province.id'], name=op.f('fk_voice_message_province_id_province'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['region_id'], ['region.id'], name=op.f('fk_voice_message_region_id_region'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['sender_id'], ['user.id'], name=op.f('fk_voice_message_sender_id_user'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_voice_message')),
     sa.UniqueConstraint('receipt_hash', name=op.f('uq_voice_message_receipt_hash'))
@@ -43,6 +45,7 @@ def upgrade():
     op.create_index(op.f('ix_voice_message_sender_id'), 'voice_message', ['sender_id'], unique=False)
     op.create_index(op.f('ix_voice_message_outlet_id'), 'voice_message', ['outlet_id'], unique=False)
     op.create_index(op.f('ix_voice_message_province_id'), 'voice_message', ['province_id'], unique=False)
+    op.create_index(op.f('ix_voice_message_region_id'), 'voice_message', ['region_id'], unique=False)
 
     op.create_table('voice_answer',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -60,7 +63,7 @@ def upgrade():
 def downgrade():
     op.drop_index(op.f('ix_voice_answer_message_id'), table_name='voice_answer')
     op.drop_table('voice_answer')
-    for name in ('province_id', 'outlet_id', 'sender_id'):
+    for name in ('region_id', 'province_id', 'outlet_id', 'sender_id'):
         op.drop_index(op.f(f'ix_voice_message_{name}'), table_name='voice_message')
     for name in ('status', 'theme', 'sent_on'):
         op.drop_index(f'ix_voice_message_{name}', table_name='voice_message')
