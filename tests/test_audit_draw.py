@@ -393,6 +393,8 @@ def test_cli_draws_prints_and_verifies(app, small):
     result = runner.invoke(args=["audits", "draw", "--period", "2027-05", "--seed", "ABC", "--verify"])
     assert result.exit_code == 0, result.output
     assert "cli-prog 2027-05" in result.output and "seed abc" in result.output and "verified" in result.output
+    assert drawing.existing_draw(db.session.scalar(select(AuditProgramme).where(AuditProgramme.slug == "cli-prog")),
+                                 "2027-05").seed_given  # a chosen seed is marked as chosen
     again = runner.invoke(args=["audits", "draw", "--period", "2027-05", "--programme", "cli-prog"])
     assert "already drawn" in again.output
     bad = runner.invoke(args=["audits", "draw", "--period", "2027-Q2"])
@@ -419,6 +421,10 @@ def test_draw_page_for_trainers_only(app, small, make_user):
     assert db.session.scalar(select(func.count()).select_from(AuditVisit)) == 10
     page = client.get(f"/audits/programmes/page-prog/draws/{period}").get_data(as_text=True)
     assert page.count("data-visit>") == 10 and f"{row.seed}" in page and 'data-verified=""' in page
+    assert not row.seed_given and "data-seed-given" not in page  # drawn by chance
+    row.seed_given = True
+    db.session.commit()
+    assert "data-seed-given" in client.get(f"/audits/programmes/page-prog/draws/{period}").get_data(as_text=True)
     assert 'data-verified="yes"' in client.get(f"/audits/programmes/page-prog/draws/{period}?verify=1").get_data(as_text=True)
     programme_page = client.get("/audits/programmes/page-prog").get_data(as_text=True)
     assert f'href="/audits/programmes/page-prog/draws/{period}"' in programme_page and "data-current-draw" in programme_page
@@ -464,3 +470,19 @@ def test_visits_nobody_can_take_are_told_to_the_trainers(app, small, make_user):
                               .where(Notification.key == f"audit-draw-unassigned:{row.id}")).all()
     assert [(uid, params["n"]) for uid, params, _link in told] == [(trainer.id, 21)]
     assert told[0][2] == "/audits/visits/?period=2027-02&status=unassigned"
+
+
+def test_rebuild_coverage_recounts_the_kept_facts(app, small):
+    """Rows copied in behind the portal's back (here: the kept tables emptied by hand) are made
+    right again by ``flask audits rebuild-coverage``."""
+    prog = programme("rebuild", sampling={"rate": 1.0, "count": None})
+    drawing.draw(prog, "2027-03", today=date(2027, 3, 1))
+    live = coverage.live_visit_years()
+    assert live and coverage.kept_visit_years() == live
+    db.session.execute(delete(coverage.YEARS))
+    db.session.commit()
+    assert coverage.kept_visit_years() != live
+    result = app.test_cli_runner().invoke(args=["audits", "rebuild-coverage"])
+    assert result.exit_code == 0 and "coverage facts recounted" in result.output, result.output
+    db.session.expire_all()
+    assert coverage.kept_visit_years() == live and coverage.kept_last_visits() == coverage.live_last_visits()

@@ -479,6 +479,8 @@ def test_a_technician_who_moved_is_never_given_an_auditor_of_their_new_outlet(ap
         assert row.reassigned_to_id is None
         assert [u.username for u in vs.assignable(db.session.get(AuditVisit, visit.id), crew["trainer"])] == []
     assert db.session.get(AuditVisit, visit.id).auditor_id is None
+    page = signed_in(app, "trainer").get(f"/audits/visits/{visit.id}").get_data(as_text=True)
+    assert "data-nobody" in page and 'data-action="assign"' not in page  # says so instead of an empty list
 
 
 def test_a_trainer_who_also_audits_never_gives_a_visit_to_themselves(app, crew):

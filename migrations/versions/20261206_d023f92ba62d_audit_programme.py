@@ -45,6 +45,7 @@ def upgrade():
     sa.Column('programme_id', sa.Integer(), nullable=False),
     sa.Column('period', sa.String(length=7), nullable=False),
     sa.Column('seed', sa.String(length=64), nullable=False),
+    sa.Column('seed_given', sa.Boolean(), nullable=False),
     sa.Column('spec', sa.JSON(), nullable=False),
     sa.Column('candidates', sa.JSON(), nullable=False),
     sa.Column('drawn_at', sa.DateTime(timezone=True), nullable=False),

@@ -1,4 +1,5 @@
-"""``flask --app portal audits draw``: draw a period of the audit programmes (once each)."""
+"""``flask --app portal audits draw``: draw a period of the audit programmes (once each);
+``flask --app portal audits rebuild-coverage``: recount the coverage page's kept facts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from ..cliutil import cli_request, fail, needs_schema
 from ..extensions import db
 from ..i18n import local_today
+from . import coverage
 from . import draw as drawing
 from .models import AuditDraw, AuditProgramme
 
@@ -27,7 +29,8 @@ def echo_draw(programme: AuditProgramme, row: AuditDraw, made: bool) -> None:
 @audits_cli.command("draw")
 @click.option("--period", default=None, help="2027-01 (monthly) or 2027-Q1 (quarterly); default: the current one.")
 @click.option("--programme", "slug", default=None, help="One programme's slug; default: every active programme.")
-@click.option("--seed", default=None, help="The seed (hex); default: a random one. Only for a period not drawn yet.")
+@click.option("--seed", default=None, help="The seed (hex); default: a random one. Only for a period not drawn yet; "
+              "the draw is marked as drawn from a chosen seed (the draw page says so).")
 @click.option("--verify", "check", is_flag=True, help="Draw again from the kept inputs and seed and compare.")
 @needs_schema
 def draw_command(period: str | None, slug: str | None, seed: str | None, check: bool):
@@ -63,3 +66,15 @@ def draw_command(period: str | None, slug: str | None, seed: str | None, check: 
                 failed = failed or not ok
     if failed:
         raise SystemExit(1)
+
+
+@audits_cli.command("rebuild-coverage")
+@needs_schema
+def rebuild_coverage_command():
+    """Recount the coverage page's kept facts (each technician's last audit and visits per year)
+    from the reports and visits: after rows were copied in behind the portal's back (a restore
+    from another tool, COPY, raw SQL). The portal keeps them itself otherwise."""
+    with cli_request():
+        audited = coverage.rebuild_kept()
+        db.session.commit()
+        click.echo(_("coverage facts recounted: %(num)d technicians with a last audit", num=audited))

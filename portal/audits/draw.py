@@ -404,6 +404,7 @@ def draw(programme: AuditProgramme, period: str, *, seed: str | None = None, by:
     found = existing_draw(programme, period)
     if found is not None:
         return found
+    given = seed is not None
     seed = seed or secrets.token_hex(16)
     cal = cal or learning.calendar()
     spec = dict(programme.spec)
@@ -412,7 +413,7 @@ def draw(programme: AuditProgramme, period: str, *, seed: str | None = None, by:
     due = due_date(spec, period, today, cal)
     drawn_ids = sorted(tech_id for ids in picks.values() for tech_id in ids)
     now = utcnow()
-    row = AuditDraw(programme_id=programme.id, period=period, seed=seed, spec=spec,
+    row = AuditDraw(programme_id=programme.id, period=period, seed=seed, seed_given=given, spec=spec,
                     candidates={"groups": inputs.groups}, drawn_at=now, drawn_by_id=by.id if by else None,
                     due_on=due, eligible=inputs.eligible, excluded=inputs.excluded, drawn=len(drawn_ids),
                     unassigned=0)

@@ -212,6 +212,7 @@ class AuditDraw(db.Model):
     programme_id: Mapped[int] = mapped_column(ForeignKey("audit_programme.id", ondelete="CASCADE"))
     period: Mapped[str] = mapped_column(String(7), index=True)  # 2027-01 (monthly) or 2027-Q1
     seed: Mapped[str] = mapped_column(String(64))  # hex, from secrets at draw time
+    seed_given: Mapped[bool] = mapped_column(default=False)  # chosen by whoever drew (--seed), not by chance
     spec: Mapped[dict] = mapped_column(JSON)  # the programme's spec as drawn under
     # The draw's inputs as they were: each group with its quota and its candidates (id, weight,
     # forced), so the picks can be drawn again from the seed long after the data has moved on.
