@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from portal.audits import coverage
+from portal.audits import assigning, coverage
 from portal.audits import services as audits
 from portal.audits import visit_services as vs
 from portal.audits.loader import current_template, load_templates
@@ -574,3 +574,14 @@ def test_daily_cancels_visits_of_technicians_gone_and_moves_those_of_auditors_go
     assert coverage.kept_visit_years() == coverage.live_visit_years()  # the cancelled one no longer counts
     again = vs.tidy_open(_now())
     assert (again.cancelled, again.reassigned, again.unassigned) == (0, 0, 0)
+
+
+def test_a_hand_back_reads_only_the_regions_auditors_and_the_network_wide(app, crew):
+    """Re-assigning one visit reads the auditors of its region and those with no outlet (and their
+    loads), not the whole network's."""
+    region = assigning.region_of(crew["tech"].outlet_id)
+    pool = assigning.load_pool(region_id=region, one_region=True)
+    members = {c.id for group in pool.by_region.values() for c in group}
+    assert set(pool.by_region) <= {region, assigning.NETWORK}
+    assert {crew["aud1"].id, crew["aud2"].id, crew["own"].id} <= members and crew["far"].id not in members
+    assert set(pool.load) <= members

@@ -53,13 +53,17 @@ def region_of(outlet_id: int | None) -> int | None:
                              .where(Outlet.id == outlet_id))
 
 
-def load_pool(rng: random.Random | None = None) -> AuditorPool:
-    """Every active auditor with the open visits they already hold. With ``rng``, ties between
-    equally loaded auditors go in the seeded order (a draw); without, by id."""
-    rows = db.session.execute(
-        select(User.id, User.outlet_id, Province.region_id).join(UserRole, UserRole.user_id == User.id)
-        .outerjoin(Outlet, User.outlet_id == Outlet.id).outerjoin(Province, Outlet.province_id == Province.id)
-        .where(UserRole.role == "auditor", User.active.is_(True)).order_by(User.id)).all()
+def load_pool(rng: random.Random | None = None, region_id: int | None = None, *, one_region: bool = False) -> AuditorPool:
+    """Every active auditor with the open visits they already hold — or, with ``one_region``, only
+    those of ``region_id`` and the network-wide ones (one visit re-assigned: its work does not
+    grow with the network). With ``rng``, ties between equally loaded auditors go in the seeded
+    order (a draw); without, by id."""
+    query = (select(User.id, User.outlet_id, Province.region_id).join(UserRole, UserRole.user_id == User.id)
+             .outerjoin(Outlet, User.outlet_id == Outlet.id).outerjoin(Province, Outlet.province_id == Province.id)
+             .where(UserRole.role == "auditor", User.active.is_(True)).order_by(User.id))
+    if one_region:
+        query = query.where(User.outlet_id.is_(None) | (Province.region_id == region_id))
+    rows = db.session.execute(query).all()
     order = list(range(len(rows)))
     if rng is not None:
         rng.shuffle(order)
@@ -67,8 +71,11 @@ def load_pool(rng: random.Random | None = None) -> AuditorPool:
     for (auditor_id, outlet_id, region_id), rank in zip(rows, order):
         key = region_id if outlet_id is not None else NETWORK
         pool.by_region.setdefault(key, []).append(Candidate(auditor_id, outlet_id, rank))
-    pool.load = dict(db.session.execute(select(AuditVisit.auditor_id, func.count()).where(
-        AuditVisit.status == "open", AuditVisit.auditor_id.is_not(None)).group_by(AuditVisit.auditor_id)).all())
+    load = select(AuditVisit.auditor_id, func.count()).where(AuditVisit.status == "open",
+                                                              AuditVisit.auditor_id.is_not(None))
+    if one_region:
+        load = load.where(AuditVisit.auditor_id.in_([row[0] for row in rows]))
+    pool.load = dict(db.session.execute(load.group_by(AuditVisit.auditor_id)).all())
     return pool
 
 
@@ -79,6 +86,8 @@ def reassign(visit: AuditVisit, exclude: set[int]) -> int | None:
     region is the current one's. No commit."""
     now_at = db.session.scalar(select(User.outlet_id).where(User.id == visit.technician_id))
     where = now_at if now_at is not None else visit.outlet_id
-    chosen = load_pool().pick(visit.technician_id, visit.outlet_id, region_of(where), exclude, also_outlet=now_at)
+    region = region_of(where)
+    chosen = load_pool(region_id=region, one_region=True).pick(visit.technician_id, visit.outlet_id, region, exclude,
+                                                               also_outlet=now_at)
     visit.auditor_id = chosen
     return chosen
