@@ -192,14 +192,21 @@ def test_trainer_list_filters_status_unassigned_period_region_auditor(app, crew,
         assert page.status_code == 200
         return {int(n) for n in re.findall(r'data-visit="(\d+)"', page.get_data(as_text=True))}
 
-    assert ids("") == {held.id, nobody.id, north.id}
-    assert ids("?status=unassigned") == {nobody.id}
-    assert ids("?status=overdue") == {nobody.id}
+    assert ids("?period=") == {held.id, nobody.id, north.id}  # empty: every period
+    assert ids("?period=&status=unassigned") == {nobody.id}
+    assert ids("?period=&status=overdue") == {nobody.id}
     assert ids("?period=2027-01") == {nobody.id}
     south = db.session.scalar(select(Region.id).where(Region.code == "SOUTH"))
-    assert ids(f"?region={south}") == {held.id, nobody.id}
-    assert ids(f"?auditor={crew['far'].id}") == {north.id}
+    assert ids(f"?period=&region={south}") == {held.id, nobody.id}
+    assert ids(f"?period=&auditor={crew['far'].id}") == {north.id}
     assert ids("?period=bad") == {held.id, nobody.id, north.id}  # refused with a message, not a 500
+    # by default the current month only: the page's work is one period's, whatever the history
+    this_month = f"{today.year}-{today.month:02d}"
+    current = plan(crew, "tech", "aud2", today, draw=other_draw(crew, this_month)) \
+        if this_month != crew["draw"].period else held
+    assert ids("") == {v.id for v in (held, nobody, north, current)
+                       if db.session.get(AuditDraw, v.draw_id).period == this_month}
+    assert current.id in ids("")
 
 
 # --- handing back and assigning ------------------------------------------------------------------

@@ -68,7 +68,10 @@ def index():
 
 
 def _managed(me: User, day):
-    period = request.args.get("period", "").strip()
+    # The current month by default: the page's work stays one period's, however many years of
+    # visits there are; an empty period (cleared on purpose) lists every period.
+    period = request.args.get("period")
+    period = f"{day.year}-{day.month:02d}" if period is None else period.strip()
     if period and not PERIOD_RE.match(period):
         flash(_("A period reads 2027-01 (a month) or 2027-Q1 (a quarter)."), "error")
         period = ""
