@@ -9,7 +9,7 @@ import io
 import json
 import logging
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import DateTime, event, func, select
@@ -17,6 +17,7 @@ from sqlalchemy import DateTime, event, func, select
 from portal.auth.models import Outlet, Province, User
 from portal.auth.services import hash_password
 from portal.extensions import db, limiter
+from portal.i18n import local_today
 from portal.notifications import Notification
 from portal.voice.models import VoiceAnswer, VoiceMessage
 
@@ -409,10 +410,15 @@ def test_the_menu_links_each_role_to_its_page(app, users, x_user):
 
 def test_the_inbox_counts_groups_and_pages(app, users, network):
     gz, fs = network["outlets"]
+    today = local_today()
     rows = [{"id": f"m{n:02d}" + "x" * 19, "kind": "complaint" if n % 2 else "suggestion",
              "theme": "pay" if n < 5 else "tools", "text": f"bulk {n}", "named": False,
              "outlet_id": fs.id if n < 3 else None, "province_id": network["province"].id,
-             "sent_on": date(2026, 11, 1 + n), "status": "closed" if n == 6 else "new"} for n in range(7)]
+             "sent_on": today - timedelta(days=n + 1), "status": "closed" if n == 6 else "new"} for n in range(7)]
+    # and one from over a year ago: out of the inbox's default last 365 days, in "all"
+    rows.append({"id": "old" + "x" * 21, "kind": "suggestion", "theme": "other", "text": "bulk old", "named": False,
+                 "outlet_id": None, "province_id": network["province"].id, "sent_on": today - timedelta(days=400),
+                 "status": "new"})
     db.session.execute(VoiceMessage.__table__.insert(), rows)
     db.session.commit()
     app.config["PAGE_SIZE"] = 2
@@ -428,6 +434,10 @@ def test_the_inbox_counts_groups_and_pages(app, users, network):
     assert fs_only.count("data-message=") == 1 and "bulk 1" in fs_only
     export = trainer.get("/voice/inbox/export.csv?theme=pay").get_data(as_text=True)
     assert len(list(csv.reader(io.StringIO(export)))) == 6  # header + 5: the export is not paged
+    assert 'data-theme-count="other"' not in page and "bulk old" not in trainer.get("/voice/inbox?page=4").get_data(
+        as_text=True)
+    everything = trainer.get("/voice/inbox?period=all&theme=other").get_data(as_text=True)
+    assert everything.count("data-message=") == 1 and "bulk old" in everything
 
 
 def _statements(client, url) -> tuple[int, str]:

@@ -28,6 +28,7 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 TRAINERS = ("trainer", "admin")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{16,32}")
 FILTERS = ("kind", "theme", "status", "period", "region", "province", "outlet")
+DEFAULT_PERIOD = "365"
 
 
 def now() -> datetime:
@@ -102,11 +103,16 @@ def receipt():
 
 
 def _filters() -> dict:
-    return {key: (request.args.get(key) or "").strip()[:40] for key in FILTERS}
+    """The inbox's filters; the period is the last 365 days unless chosen ("all": every message),
+    so the groups' counts cover a year however long the channel has run."""
+    filters = {key: (request.args.get(key) or "").strip()[:40] for key in FILTERS}
+    if "period" not in request.args:
+        filters["period"] = DEFAULT_PERIOD
+    return filters
 
 
 def _link(filters: dict, **changes) -> str:
-    values = {k: v for k, v in {**filters, **changes}.items() if v}
+    values = {k: v for k, v in {**filters, **changes}.items() if v and not (k == "period" and v == DEFAULT_PERIOD)}
     return url_for("voice.inbox", **values)
 
 
