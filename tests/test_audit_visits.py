@@ -368,13 +368,9 @@ def test_two_reports_racing_for_one_visit_link_it_once(app, crew, monkeypatch):
         AuditVisit.audit_id.in_([first.id, second.id]))) == 1
 
 
-def test_two_threads_submitting_for_one_visit_link_it_once(app, crew):
-    """Two real transactions at once (on SQLite the second writer waits for the first): one
-    report links, the other is kept unplanned."""
-    visit = plan(crew, "tech", "aud1", portal_today())
-    ids = [draft(crew["aud1"], crew["tech"], f"WO-T{n}").id for n in range(2)]
-    db.session.commit()
-    start, errors = threading.Barrier(2), []
+def submit_at_once(app, ids: list[int]) -> list[Exception]:
+    """Submit these drafts at the same moment, each in its thread and transaction; the errors."""
+    start, errors = threading.Barrier(len(ids)), []
 
     def submit(audit_id: int) -> None:
         with app.app_context(), app.test_request_context():
@@ -382,7 +378,7 @@ def test_two_threads_submitting_for_one_visit_link_it_once(app, crew):
                 report = db.session.get(Audit, audit_id)
                 start.wait(timeout=10)
                 audits.submit(report, _now())
-            except Exception as problem:  # reported below, not lost in the thread
+            except Exception as problem:  # reported to the caller, not lost in the thread
                 errors.append(problem)
             finally:
                 db.session.remove()
@@ -392,7 +388,16 @@ def test_two_threads_submitting_for_one_visit_link_it_once(app, crew):
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert errors == []
+    return errors
+
+
+def test_two_threads_submitting_for_one_visit_link_it_once(app, crew):
+    """Two real transactions at once (on SQLite the second writer waits for the first): one
+    report links, the other is kept unplanned."""
+    visit = plan(crew, "tech", "aud1", portal_today())
+    ids = [draft(crew["aud1"], crew["tech"], f"WO-T{n}").id for n in range(2)]
+    db.session.commit()
+    assert submit_at_once(app, ids) == []
     db.session.expire_all()
     assert db.session.get(AuditVisit, visit.id).audit_id in ids
     assert {db.session.get(Audit, n).status for n in ids} == {"submitted"}
@@ -534,25 +539,7 @@ def test_two_reports_on_one_technician_submitted_at_once_are_both_kept_and_count
     PostgreSQL (the second insert hit the first's key and its report stayed a draft)."""
     ids = [draft(crew["aud1"], crew["tech"], f"WO-K{n}").id for n in range(2)]
     db.session.commit()
-    start, errors = threading.Barrier(2), []
-
-    def submit(audit_id: int) -> None:
-        with app.app_context(), app.test_request_context():
-            try:
-                report = db.session.get(Audit, audit_id)
-                start.wait(timeout=10)
-                audits.submit(report, _now())
-            except Exception as problem:  # reported below, not lost in the thread
-                errors.append(problem)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=submit, args=(n,)) for n in ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
+    assert submit_at_once(app, ids) == []
     db.session.expire_all()
     assert {db.session.get(Audit, n).status for n in ids} == {"submitted"}
     assert coverage.kept_last_visits() == coverage.live_last_visits()

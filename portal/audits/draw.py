@@ -420,12 +420,8 @@ def draw(programme: AuditProgramme, period: str, *, seed: str | None = None, by:
     try:
         db.session.add(row)
         db.session.flush()  # the unique (programme, period) decides between two draws at once
-    except IntegrityError:
-        db.session.rollback()
-        found = existing_draw(programme, period)
-        if found is None:
-            raise
-        return found
+    except IntegrityError as error:
+        return _drawn_meanwhile(programme, period, error)
     pool = load_pool(random.Random(f"{seed}:auditors"))
     # Those with an auditor at their own outlet (or who audit themselves) first, while every
     # auditor is still free to take them; the rest then level the loads out.
@@ -447,13 +443,19 @@ def draw(programme: AuditProgramme, period: str, *, seed: str | None = None, by:
         row.unassigned = unassigned
         _tell(programme, row, visits)
         db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        found = existing_draw(programme, period)
-        if found is None:
-            raise
-        return found
+    except IntegrityError as error:
+        return _drawn_meanwhile(programme, period, error)
     return row
+
+
+def _drawn_meanwhile(programme: AuditProgramme, period: str, error: IntegrityError) -> AuditDraw:
+    """After an integrity error: the draw another process made of this period at the same moment
+    (that one stands); any other integrity error is raised again."""
+    db.session.rollback()
+    found = existing_draw(programme, period)
+    if found is None:
+        raise error
+    return found
 
 
 def _tell(programme: AuditProgramme, row: AuditDraw, visits: list[dict]) -> None:
